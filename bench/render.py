@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Render benchmark results (JSON lines, schema in bench/README.md) as Markdown.
+
+usage: render.py RESULTS.jsonl [--meta KEY=VALUE ...] > latest.md
+
+One table per metric; in each, one row per workload/variant, one column per
+system, ratio columns varve/<system> and, where one applies, the machine
+limit and varve's fraction of it.
+"""
+
+import argparse
+import json
+import math
+import sys
+
+SYSTEMS = ["sqlite", "rocksdb", "lmdb", "varve"]
+OTHERS = ["sqlite", "rocksdb", "lmdb"]
+WORKLOADS = {
+    "W1": "1M appends, 100 B values, no per-record sync",
+    "W2": "200k appends, 1 KiB values, no per-record sync",
+    "W3": "durable appends, 2,000 records per producer",
+    "W4": "replay W1 in key order, warm page cache",
+    "W5": "10k random reads by key on the W1 data",
+}
+W1_RECORD_BYTES = 16 + 100  # key + value of the data W4 replays
+VARIANT_ORDER = ["batch", "single", "1producer", "8producers", "scan", "get"]
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def fmt(v, digits=3):
+    """Numbers for humans: thousands separators for big ones, 3 significant digits else."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}g}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+class Results:
+    def __init__(self, rows):
+        self.by_key = {}
+        for r in rows:
+            key = (r["system"], r["workload"], r.get("variant", ""))
+            self.by_key[key] = r  # a later line for the same key wins
+        self.rows = rows
+
+    def get(self, system, workload, variant, field):
+        r = self.by_key.get((system, workload, variant))
+        return None if r is None else r.get(field)
+
+    def machine(self, workload, variant, field):
+        return self.get("machine", workload, variant, field)
+
+    def workload_rows(self, workloads):
+        """(workload, variant) pairs measured by any non-machine system, in display order."""
+        keys = {(w, v) for (s, w, v) in self.by_key if s != "machine" and w in workloads}
+
+        def order(k):
+            w, v = k
+            rank = VARIANT_ORDER.index(v) if v in VARIANT_ORDER else len(VARIANT_ORDER)
+            return (w, rank, v)
+
+        return sorted(keys, key=order)
+
+
+def best_fdatasync(res):
+    """The fastest single-writer fdatasync variant: an upper bound for W3/1producer."""
+    best = None
+    for (s, w, v), r in res.by_key.items():
+        if s == "machine" and w == "fdatasync":
+            if best is None or r["records_per_s"] > best[1]["records_per_s"]:
+                best = (v, r)
+    return best
+
+
+def throughput_limit(res, workload, variant):
+    """(limit records/s, label) for a throughput row, or None where none applies."""
+    if workload in ("W1", "W2"):
+        shape = "100B" if workload == "W1" else "1KiB"
+        v = res.machine("ram_copy", f"{shape}-warm", "records_per_s")
+        return (v, f"in-RAM copy, {shape} warm") if v else None
+    if workload == "W3" and variant == "1producer":
+        best = best_fdatasync(res)
+        return (best[1]["records_per_s"], f"fdatasync, {best[0]}") if best else None
+    if workload == "W4":
+        mbps = res.machine("memcpy", "256MiB", "mb_per_s")
+        return (mbps * 1e6 / W1_RECORD_BYTES, "memcpy bandwidth") if mbps else None
+    return None
+
+
+def table(res, title, note, workloads, field, limit=None, cell=None):
+    out = [f"### {title}", "", note, ""]
+    head = ["Workload", "Variant"] + SYSTEMS + [f"varve/{s}" for s in OTHERS]
+    if limit:
+        head += ["machine limit", "varve/limit"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * 2 + "---:|" * (len(head) - 2))
+    for w, v in res.workload_rows(workloads):
+        vals = {s: res.get(s, w, v, field) for s in SYSTEMS}
+        cells = [w, v]
+        cells += [cell(s, w, v) if cell else fmt(vals[s]) for s in SYSTEMS]
+        cells += [ratio(vals["varve"], vals[s]) for s in OTHERS]
+        if limit:
+            lim = limit(res, w, v)
+            if lim:
+                cells += [f"{fmt(lim[0])} ({lim[1]})", ratio(vals["varve"], lim[0])]
+            else:
+                cells += ["–", "–"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out + [""]
+
+
+def latency_cell(res):
+    def cell(system, workload, variant):
+        p = [res.get(system, workload, variant, f) for f in ("p50_us", "p99_us", "max_us")]
+        return "–" if p[0] is None else " / ".join(fmt(x) for x in p)
+
+    return cell
+
+
+def machine_section(res):
+    out = ["### Machine limits", ""]
+    out.append("| Measure | Variant | Result | p50 / p99 / max µs | How |")
+    out.append("|---|---|---:|---:|---|")
+    for (s, w, v), r in res.by_key.items():
+        if s != "machine":
+            continue
+        if r.get("records_per_s") is not None:
+            result = f"{fmt(r['records_per_s'])} /s"
+            if r.get("mb_per_s") is not None:
+                result += f", {fmt(r['mb_per_s'])} MB/s"
+        else:
+            result = f"{r['mb_per_s'] / 1000:.1f} GB/s"
+        lat = " / ".join(fmt(r.get(f)) for f in ("p50_us", "p99_us", "max_us"))
+        out.append(f"| {w} | {v} | {result} | {lat if r.get('p50_us') else '–'} | {r.get('config', '')} |")
+    return out + [""]
+
+
+def config_section(res):
+    out = ["### Configurations", "", "| System | Workload | Variant | Config |", "|---|---|---|---|"]
+    for (s, w, v), r in sorted(res.by_key.items()):
+        if s != "machine":
+            out.append(f"| {s} | {w} | {v} | {r.get('config', '')} |")
+    return out + [""]
+
+
+def render(res, meta):
+    out = ["# varve comparison benchmark", ""]
+    out += [f"- **{k}**: {v}" for k, v in meta]
+    out += ["", "Generated by `bench/compare.sh` (see `bench/README.md`); raw data in `latest.jsonl`.", ""]
+    out += ["Workloads:", ""] + [f"- **{w}**: {d}" for w, d in WORKLOADS.items()] + [""]
+    if not any(s == "varve" for (s, _, _) in res.by_key):
+        out += ["> varve-bench was not run, so the varve column and the ratios are empty.", ""]
+
+    out += table(
+        res, "Throughput (records/s, higher is better)",
+        "W5 counts reads. Ratios above 1× mean varve is faster. The machine limit is an upper "
+        "bound: copying the records in RAM (W1, W2), one fdatasync per record (W3 1producer), "
+        "memcpy bandwidth (W4).",
+        ["W1", "W2", "W3", "W4", "W5"], "records_per_s", limit=throughput_limit)
+    out += table(
+        res, "Latency (µs: p50 / p99 / max, lower is better)",
+        "W3: time until the append is acknowledged durable; W5: one read. Ratios compare p99.",
+        ["W3", "W5"], "p99_us", cell=latency_cell(res))
+    out += table(
+        res, "CPU per record (µs, user + system, all threads; lower is better)",
+        "From getrusage over the measured phase; background threads count.",
+        ["W1", "W2", "W3", "W4", "W5"], "cpu_us_per_record")
+    out += table(
+        res, "Disk bytes per payload byte (lower is better)",
+        "Allocated size of the database directory after close divided by key + value bytes.",
+        ["W1", "W2"], "disk_bytes_per_payload_byte")
+    out += table(
+        res, "Syncs per record",
+        "fsync + fdatasync calls made during the measured phase per record (LMDB also writes "
+        "its meta page through an O_DSYNC descriptor, which is not counted).",
+        ["W1", "W2", "W3"], "syncs_per_record")
+    out += machine_section(res)
+    out += config_section(res)
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", help="JSON lines file")
+    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                    help="a line for the header (repeatable)")
+    args = ap.parse_args()
+    meta = [tuple(m.split("=", 1)) for m in args.meta if "=" in m]
+    sys.stdout.write(render(Results(load(args.results)), meta) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * varve.h -- the public API of libvarve, an embeddable append-only log store.
+ *
+ * Conventions (see docs/API.md):
+ *  - Every function that can fail returns VARVE_OK (0) or a negative VARVE_E*
+ *    code. varve_errmsg(code) gives static text; varve_last_error() gives the
+ *    detail of the last failure on the calling thread.
+ *  - Output parameters come last and are set to NULL / 0 on entry.
+ *  - Options structs start with a `version` field and only ever grow at the
+ *    end. Fill them with the matching _INIT macro or _init() function.
+ *  - Handles are opaque. A varve_db may be shared by any number of threads.
+ *    An iterator or a consumer belongs to one thread at a time.
+ *  - The library never prints, never aborts the process, and never calls
+ *    exit(). Diagnostics go to the optional log callback.
+ */
+#ifndef VARVE_H
+#define VARVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define VARVE_API __attribute__((visibility("default")))
+#else
+#define VARVE_API
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Versions                                                                */
+
+#define VARVE_VERSION_MAJOR 0
+#define VARVE_VERSION_MINOR 1
+#define VARVE_VERSION_PATCH 0
+#define VARVE_VERSION_STRING "0.1.0"
+#define VARVE_VERSION_NUMBER \
+	(VARVE_VERSION_MAJOR * 10000 + VARVE_VERSION_MINOR * 100 + VARVE_VERSION_PATCH)
+#define VARVE_VERSION_CHECK(maj, min, pat) \
+	(VARVE_VERSION_NUMBER >= ((maj) * 10000 + (min) * 100 + (pat)))
+/** On-disk format version written to <store>/VERSION (docs/FORMAT.md). */
+#define VARVE_FORMAT_VERSION 1
+
+/** Runtime version of the library; any of the out pointers may be NULL. */
+VARVE_API const char *varve_version(int *major, int *minor, int *patch);
+
+/* ---------------------------------------------------------------------- */
+/* Errors. Values are frozen: never renumber.                              */
+
+typedef enum varve_error {
+	VARVE_OK = 0,
+	VARVE_ERROR = -1,      /**< unclassified failure */
+	VARVE_EINVAL = -2,     /**< invalid argument (name, option, size) */
+	VARVE_ENOMEM = -3,     /**< out of memory */
+	VARVE_EIO = -4,        /**< I/O error, or partition failed after an fsync error */
+	VARVE_ECORRUPT = -5,   /**< data on disk failed a checksum or bounds check */
+	VARVE_ENOTFOUND = -6,  /**< no such topic, partition, group or record */
+	VARVE_EEXISTS = -7,    /**< topic or group already exists */
+	VARVE_ELOCKED = -8,    /**< the store is opened for writing elsewhere */
+	VARVE_EREADONLY = -9,  /**< write attempted on a read-only open */
+	VARVE_EFORMAT = -10,   /**< unknown or newer on-disk format version */
+	VARVE_EOFFSET = -11,   /**< offset out of range (below log start or past end) */
+	VARVE_ETIMEDOUT = -12, /**< a blocking call timed out */
+	VARVE_EAGAIN = -13,    /**< try again later (backpressure) */
+	VARVE_ENOSPC = -14,    /**< out of disk space (retryable once space is freed) */
+	VARVE_EEND = -15,      /**< iterator reached the end of the log */
+	VARVE_ETOOBIG = -16,   /**< record or batch larger than the configured maximum */
+	VARVE_ECLOSED = -17,   /**< handle is closing or closed */
+	VARVE_ENOTSUP = -18,   /**< operation not supported in this configuration */
+	VARVE_ECONFLICT = -19, /**< expected offset did not match (optimistic concurrency) */
+	VARVE_EBUSY = -20      /**< resource busy (e.g. topic in use) */
+} varve_error;
+
+/** Static text for an error code; never NULL. */
+VARVE_API const char *varve_errmsg(int code);
+
+typedef struct varve_error_info {
+	int code;            /**< the VARVE_E* code of the last failure */
+	int sys_errno;       /**< errno behind it, or 0 */
+	const char *message; /**< detail text, thread-local, valid until the next failing call */
+} varve_error_info;
+
+/** Detail of the last failure on this thread; never NULL (code 0 if none). */
+VARVE_API const varve_error_info *varve_last_error(void);
+
+/* ---------------------------------------------------------------------- */
+/* Store                                                                   */
+
+typedef struct varve_db varve_db;
+
+typedef enum varve_sync_policy {
+	VARVE_SYNC_NONE = 0,     /**< never fsync; the OS writes back (loss on power cut) */
+	VARVE_SYNC_INTERVAL = 1, /**< the background thread fsyncs every sync_interval_ms */
+	VARVE_SYNC_ALWAYS = 2    /**< an append returns only once it is on disk (default) */
+} varve_sync_policy;
+
+typedef enum varve_log_level {
+	VARVE_LOG_DEBUG = 0,
+	VARVE_LOG_INFO = 1,
+	VARVE_LOG_WARN = 2,
+	VARVE_LOG_ERROR = 3
+} varve_log_level;
+
+/** Log callback: called from any thread; must not call back into the store. */
+typedef void (*varve_log_fn)(void *ctx, int level, const char *message);
+
+/** Clock callback returning milliseconds since the epoch (tests inject one). */
+typedef int64_t (*varve_clock_fn)(void *ctx);
+
+#define VARVE_OPTIONS_VERSION 1
+
+typedef struct varve_options {
+	unsigned int version;          /**< VARVE_OPTIONS_VERSION */
+	int sync_policy;               /**< varve_sync_policy; default VARVE_SYNC_ALWAYS */
+	uint32_t sync_interval_ms;     /**< period for VARVE_SYNC_INTERVAL; default 1000 */
+	uint64_t segment_bytes;        /**< roll a segment at this size; default 1 GiB */
+	int64_t segment_ms;            /**< roll a segment at this age; default 7 days, 0 = never */
+	uint32_t index_interval_bytes; /**< bytes of log between index entries; default 4096 */
+	int read_only;                 /**< open without the lock; never writes; default 0 */
+	int create_if_missing;         /**< create the store directory; default 1 */
+	varve_log_fn log_fn;           /**< diagnostics (recovery, cuts); default none */
+	void *log_ctx;
+	uint32_t dir_mode;             /**< mode of new directories; default 0700 */
+	uint32_t file_mode;            /**< mode of new files; default 0600 */
+	uint32_t max_record_bytes;     /**< largest encoded batch accepted; default 64 MiB */
+	uint32_t group_commit_wait_us; /**< sync=always leader waits this long for joiners; default 0 */
+	varve_clock_fn clock_fn;       /**< time source in ms; default CLOCK_REALTIME */
+	void *clock_ctx;
+	int start_cleaner;             /**< run the background thread; default 1 */
+	uint32_t max_open_files;       /**< open segment files kept per store; default 512 */
+} varve_options;
+
+#define VARVE_OPTIONS_INIT                                                        \
+	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
+	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
+	  NULL, NULL, 1, 512 }
+
+/** Fill opts with defaults for the given struct version. */
+VARVE_API int varve_options_init(varve_options *opts, unsigned int version);
+
+/**
+ * Open (or create) the store at path.
+ * @return VARVE_OK; VARVE_ELOCKED if another writer holds it; VARVE_EFORMAT
+ *         for an unknown format version; VARVE_ENOTFOUND if missing and
+ *         create_if_missing is 0; VARVE_EIO, VARVE_ECORRUPT, VARVE_ENOMEM.
+ * Damage found by recovery is cut and reported (varve_recovery_cuts and the
+ * log callback); it does not fail the open.
+ */
+VARVE_API int varve_open(const char *path, const varve_options *opts, varve_db **db_out);
+
+/** Close the store: stops the background thread, syncs, writes recovery
+ *  points and the clean-close marker. NULL is accepted. Returns the first
+ *  error met while flushing (the handle is freed anyway). */
+VARVE_API int varve_close(varve_db *db);
+
+/** Flush every partition to disk now (fdatasync), whatever the policy. */
+VARVE_API int varve_sync(varve_db *db);
+
+/* ---------------------------------------------------------------------- */
+/* Topics                                                                  */
+
+typedef enum varve_codec {
+	VARVE_CODEC_NONE = 0,
+	VARVE_CODEC_LZ4 = 1
+} varve_codec;
+
+typedef enum varve_cleanup_policy {
+	VARVE_CLEANUP_DELETE = 1,  /**< retention by age / size / count */
+	VARVE_CLEANUP_COMPACT = 2, /**< keep the latest record per key */
+	VARVE_CLEANUP_COMPACT_DELETE = 3
+} varve_cleanup_policy;
+
+typedef enum varve_partitioner {
+	VARVE_PARTITIONER_STICKY = 0,      /**< null keys: one partition per batch, then rotate */
+	VARVE_PARTITIONER_ROUND_ROBIN = 1  /**< null keys: next partition on every record */
+} varve_partitioner;
+
+typedef enum varve_timestamp_type {
+	VARVE_TIMESTAMP_CREATE = 0, /**< retention uses the producer's timestamps */
+	VARVE_TIMESTAMP_APPEND = 1  /**< retention uses the time the store appended */
+} varve_timestamp_type;
+
+#define VARVE_TOPIC_CONFIG_VERSION 1
+#define VARVE_MAX_PARTITIONS 4096
+#define VARVE_MAX_TOPIC_NAME 200
+
+typedef struct varve_topic_config {
+	unsigned int version;          /**< VARVE_TOPIC_CONFIG_VERSION */
+	uint32_t partitions;           /**< 1..VARVE_MAX_PARTITIONS; default 1 */
+	int codec;                     /**< varve_codec; default none */
+	int cleanup_policy;            /**< varve_cleanup_policy; default delete */
+	int64_t retention_ms;          /**< -1 = keep forever (default) */
+	int64_t retention_bytes;       /**< per partition; -1 = unlimited (default) */
+	int64_t retention_records;     /**< per partition; -1 = unlimited (default) */
+	int64_t segment_bytes;         /**< 0 = the store's default */
+	int64_t segment_ms;            /**< 0 = the store's default */
+	int64_t delete_retention_ms;   /**< tombstone lifetime after compaction; default 1 day */
+	double min_cleanable_dirty_ratio; /**< compaction trigger; default 0.5 */
+	int timestamp_type;            /**< varve_timestamp_type for retention; default create */
+	int64_t max_future_skew_ms;    /**< timestamps further ahead are clamped; default 1 h */
+	int partitioner;               /**< varve_partitioner for null keys; default sticky */
+	int64_t dedup_window_ms;       /**< message-id duplicate window; 0 = off (default) */
+} varve_topic_config;
+
+#define VARVE_TOPIC_CONFIG_INIT                                                    \
+	{ VARVE_TOPIC_CONFIG_VERSION, 1, VARVE_CODEC_NONE, VARVE_CLEANUP_DELETE, -1, -1, \
+	  -1, 0, 0, 24LL * 3600 * 1000, 0.5, VARVE_TIMESTAMP_CREATE, 3600LL * 1000,      \
+	  VARVE_PARTITIONER_STICKY, 0 }
+
+VARVE_API int varve_topic_config_init(varve_topic_config *cfg, unsigned int version);
+
+/** Topic names match [A-Za-z0-9._-]{1,200} and are not "." or "..". */
+VARVE_API int varve_name_valid(const char *name);
+
+/** Create a topic. VARVE_EEXISTS if it exists, VARVE_EINVAL for a bad name/config. */
+VARVE_API int varve_topic_create(varve_db *db, const char *name, const varve_topic_config *cfg);
+
+/** Delete a topic and its data. Open iterators keep reading what they hold. */
+VARVE_API int varve_topic_delete(varve_db *db, const char *name);
+
+/** List topic names, sorted. Free with varve_strings_free. */
+VARVE_API int varve_topic_list(varve_db *db, char ***names_out, size_t *count_out);
+VARVE_API void varve_strings_free(char **strings, size_t count);
+
+/** Copy a topic's configuration into cfg_out (cfg_out->version must be set). */
+VARVE_API int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg_out);
+
+#define VARVE_PARTITION_INFO_VERSION 1
+
+typedef struct varve_partition_info {
+	unsigned int version;   /**< VARVE_PARTITION_INFO_VERSION */
+	int64_t start_offset;   /**< first offset still stored (log start) */
+	int64_t end_offset;     /**< next offset to be assigned (log end) */
+	int64_t durable_offset; /**< every offset below this is on disk */
+	uint64_t size_bytes;    /**< bytes of log segments */
+	uint32_t segments;      /**< number of segments */
+	int failed;             /**< 1 once an fsync failed: read-only until reopen */
+} varve_partition_info;
+
+VARVE_API int varve_partition_info_get(varve_db *db, const char *topic, uint32_t partition,
+				       varve_partition_info *info_out);
+
+/** Log start (first stored) and end (next to assign) offsets; either may be NULL. */
+VARVE_API int varve_offsets(varve_db *db, const char *topic, uint32_t partition,
+			    int64_t *start_out, int64_t *end_out);
+
+/* ---------------------------------------------------------------------- */
+/* Records                                                                 */
+
+typedef struct varve_header {
+	const char *key;   /**< bytes, not NUL-terminated */
+	size_t key_len;
+	const void *value; /**< NULL = header without a value */
+	size_t value_len;
+} varve_header;
+
+#define VARVE_PARTITION_ANY (-1)
+#define VARVE_TIMESTAMP_NOW 0
+
+/**
+ * A record. On produce the caller fills key/value/headers/timestamp and
+ * optionally partition (VARVE_PARTITION_ANY picks by key); the store writes
+ * back partition and offset. On read every pointer refers to memory owned by
+ * the iterator, valid until the next call on that iterator.
+ * key == NULL means a null key; value == NULL means a tombstone.
+ */
+typedef struct varve_record {
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	const varve_header *headers;
+	size_t header_count;
+	int64_t timestamp; /**< ms since epoch; VARVE_TIMESTAMP_NOW on produce = now */
+	int32_t partition;
+	int64_t offset;
+} varve_record;
+
+#define VARVE_NO_EXPECTED_OFFSET (-1)
+#define VARVE_PRODUCE_OPTIONS_VERSION 1
+
+typedef struct varve_produce_options {
+	unsigned int version;     /**< VARVE_PRODUCE_OPTIONS_VERSION */
+	int32_t partition;        /**< force every record here; VARVE_PARTITION_ANY = per record */
+	int64_t expected_end_offset; /**< append only if the partition's end offset equals this */
+} varve_produce_options;
+
+#define VARVE_PRODUCE_OPTIONS_INIT \
+	{ VARVE_PRODUCE_OPTIONS_VERSION, VARVE_PARTITION_ANY, VARVE_NO_EXPECTED_OFFSET }
+
+/**
+ * Append one record. partition_out / offset_out may be NULL.
+ * Under VARVE_SYNC_ALWAYS the call returns after the record is on disk.
+ * @return VARVE_OK; VARVE_ENOTFOUND (topic), VARVE_EINVAL, VARVE_ETOOBIG,
+ *         VARVE_EIO (the partition failed), VARVE_ENOSPC, VARVE_EREADONLY.
+ */
+VARVE_API int varve_produce(varve_db *db, const char *topic, const varve_record *rec,
+			    int32_t *partition_out, int64_t *offset_out);
+
+/**
+ * Append n records. Records for the same partition are written as one batch
+ * (all or nothing, one fsync under sync=always); records for different
+ * partitions are independent batches. recs[i].partition and recs[i].offset
+ * are written back. opts may be NULL.
+ */
+VARVE_API int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, size_t n,
+				  const varve_produce_options *opts);
+
+/* ---------------------------------------------------------------------- */
+/* Reading                                                                 */
+
+typedef struct varve_iter varve_iter;
+
+/**
+ * Open an iterator on one partition, positioned at `offset` (the first record
+ * at or after it; offsets removed by compaction are skipped). VARVE_EOFFSET if
+ * offset is below the log start or past the end offset.
+ */
+VARVE_API int varve_iter_open(varve_db *db, const char *topic, uint32_t partition, int64_t offset,
+			      varve_iter **iter_out);
+
+/**
+ * Next record. Returns VARVE_OK and sets *rec_out (valid until the next call
+ * on this iterator), VARVE_EEND when no more records are available now (call
+ * again later to tail), or an error (VARVE_ECORRUPT names file and position).
+ */
+VARVE_API int varve_iter_next(varve_iter *it, const varve_record **rec_out);
+
+/** Reposition the iterator. */
+VARVE_API int varve_iter_seek(varve_iter *it, int64_t offset);
+
+/** Offset the next call to varve_iter_next will look at. */
+VARVE_API int64_t varve_iter_position(const varve_iter *it);
+
+VARVE_API void varve_iter_close(varve_iter *it);
+
+/**
+ * First offset whose record timestamp is >= ts. VARVE_ENOTFOUND when no such
+ * record exists (then *offset_out is the end offset).
+ */
+VARVE_API int varve_offset_for_time(varve_db *db, const char *topic, uint32_t partition,
+				    int64_t ts, int64_t *offset_out);
+
+/* ---------------------------------------------------------------------- */
+/* Recovery report                                                         */
+
+typedef struct varve_recovery_cut {
+	char topic[VARVE_MAX_TOPIC_NAME + 1]; /**< "__meta" for the metadata log */
+	int32_t partition;
+	int64_t segment_base;  /**< base offset naming the segment that was cut */
+	uint64_t position;     /**< byte position of the cut in that segment */
+	uint64_t bytes_lost;   /**< bytes removed from that segment and later ones */
+	int64_t first_offset_lost; /**< the new end offset */
+	int64_t last_offset_lost;  /**< last offset found in removed, readable data, or -1 */
+	char reason[96];
+} varve_recovery_cut;
+
+/** What recovery cut during varve_open. Borrowed, valid until varve_close. */
+VARVE_API int varve_recovery_cuts(varve_db *db, const varve_recovery_cut **cuts_out,
+				  size_t *count_out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VARVE_H */

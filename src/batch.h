@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch.h -- the record batch: unit of append, checksum and compression.
+ * Byte layout in docs/FORMAT.md; all integers little-endian.
+ *
+ *   off size field
+ *    0   8   checksum      XXH3-64 (seed 0) of bytes [8, length)
+ *    8   4   magic         "VRV1" = 0x31565256
+ *   12   4   length        whole batch, header included
+ *   16   8   base_offset
+ *   24   4   last_offset_delta
+ *   28   4   record_count
+ *   32   2   attributes    bits 0-1 codec (0 none, 1 lz4); others must be 0
+ *   34   2   producer_epoch
+ *   36   4   records_size  bytes of the records section before compression
+ *   40   8   first_timestamp
+ *   48   8   max_timestamp
+ *   56   8   append_time   store wall clock at append (ms)
+ *   64   8   producer_id   -1 = none
+ *   72   4   base_sequence -1 = none
+ *   76   4   reserved      must be 0
+ *   80       records (or one LZ4 block of them)
+ */
+#ifndef VV_BATCH_H
+#define VV_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "varve.h"
+
+#define VV_BATCH_HEADER_SIZE 80
+#define VV_BATCH_MAGIC 0x31565256u /* "VRV1" little-endian */
+#define VV_ATTR_CODEC_MASK 0x3u
+#define VV_MAX_HEADERS_PER_RECORD 65535
+
+typedef struct vv_batch_header {
+	uint64_t checksum;
+	uint32_t magic;
+	uint32_t length;
+	int64_t base_offset;
+	uint32_t last_offset_delta;
+	uint32_t record_count;
+	uint16_t attributes;
+	uint16_t producer_epoch;
+	uint32_t records_size;
+	int64_t first_timestamp;
+	int64_t max_timestamp;
+	int64_t append_time;
+	int64_t producer_id;
+	int32_t base_sequence;
+} vv_batch_header;
+
+static inline int64_t vv_batch_last_offset(const vv_batch_header *h)
+{
+	return h->base_offset + (int64_t)h->last_offset_delta;
+}
+
+/* Builds one batch in memory; reused across appends (no malloc per record). */
+typedef struct vv_batch_builder {
+	uint8_t *buf; /* header space + records */
+	size_t len, cap;
+	uint8_t *zbuf; /* lz4 output */
+	size_t zcap;
+	uint32_t count;
+	uint32_t last_delta;
+	int64_t first_ts, max_ts;
+} vv_batch_builder;
+
+void vv_bb_init(vv_batch_builder *b);
+void vv_bb_free(vv_batch_builder *b);
+void vv_bb_reset(vv_batch_builder *b);
+/* Encoded size of a record (without the batch header). */
+size_t vv_record_encoded_size(uint32_t offset_delta, int64_t ts_delta, const varve_record *r);
+int vv_bb_add(vv_batch_builder *b, uint32_t offset_delta, int64_t timestamp, const varve_record *r);
+
+typedef struct vv_batch_params {
+	int64_t base_offset;
+	int codec;
+	int64_t append_time;
+	int64_t producer_id;
+	uint16_t producer_epoch;
+	int32_t base_sequence;
+} vv_batch_params;
+
+/* Finish the batch; *out points into the builder (valid until reset). */
+int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *p, const uint8_t **out, size_t *len);
+
+/* Parse and sanity check a header from avail bytes. Returns 0, or
+ * VARVE_ECORRUPT (bad magic, length out of [80, max_len], bad fields) or
+ * VARVE_EEND when fewer than a header's bytes are available. No detail
+ * message is recorded: callers know the file and position. */
+int vv_batch_parse_header(const uint8_t *p, size_t avail, uint32_t max_len, vv_batch_header *h);
+/* Verify the checksum of a whole batch of h->length bytes at p. 0 or -1. */
+int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h);
+uint64_t vv_batch_checksum(const uint8_t *p, size_t length);
+/* Rewrite base_offset and the checksum in place (used by compaction). */
+void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset);
+
+/* Walks the records of one verified batch. If the batch is compressed, the
+ * records are inflated into *scratch (grown as needed, bounded by max). */
+typedef struct vv_record_reader {
+	vv_batch_header h;
+	const uint8_t *p, *end;
+	uint32_t remaining;
+	int64_t prev_delta;
+} vv_record_reader;
+
+int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_batch_header *h,
+			  uint8_t **scratch, size_t *scratch_cap, uint32_t max);
+/* Decode the next record into *out; headers decoded into *hdrs (grown as
+ * needed). Returns 0, VARVE_EEND when done, VARVE_ECORRUPT when malformed,
+ * VARVE_ENOMEM. */
+int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs, size_t *hcap);
+
+/* Decode and check every record of a batch (recovery / verify): counts,
+ * offset deltas strictly increasing and within last_offset_delta, and
+ * timestamps within [?, max]. Returns 0 or VARVE_ECORRUPT / VARVE_ENOMEM. */
+int vv_batch_validate_records(const uint8_t *batch, const vv_batch_header *h,
+			      uint8_t **scratch, size_t *scratch_cap, uint32_t max);
+
+#endif

@@ -1,0 +1,864 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * partition.c -- segments of one partition: recovery, append with group
+ * commit, roll, lookups. Design notes in partition.h.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "partition.h"
+#include "util.h"
+
+static void plog(const vv_partition *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void plog(const vv_partition *p, int level, const char *fmt, ...)
+{
+	if (!p->cfg.log_fn)
+		return;
+	char msg[768];
+	int n = snprintf(msg, sizeof msg, "%s/%u: ", p->topic, p->id);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	p->cfg.log_fn(p->cfg.log_ctx, level, msg);
+}
+
+int64_t vv_partition_now(const vv_partition *p)
+{
+	return p->cfg.clock_fn ? p->cfg.clock_fn(p->cfg.clock_ctx) : vv_now_ms();
+}
+
+/* ---- recovery point ----------------------------------------------------- */
+
+void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE])
+{
+	vv_store32(out, VV_RECOVERY_POINT_MAGIC);
+	vv_store32(out + 4, 1);
+	vv_store64(out + 8, (uint64_t)rp->offset);
+	vv_store64(out + 16, (uint64_t)rp->segment_base);
+	vv_store64(out + 24, rp->position);
+	vv_store64(out + 32, (uint64_t)rp->log_start);
+	vv_store64(out + 40, XXH3_64bits(out, 40));
+}
+
+int vv_recovery_point_decode(const uint8_t *b, size_t n, vv_recovery_point *rp)
+{
+	if (n != VV_RECOVERY_POINT_SIZE || vv_load32(b) != VV_RECOVERY_POINT_MAGIC ||
+	    vv_load32(b + 4) != 1 || vv_load64(b + 40) != XXH3_64bits(b, 40))
+		return -1;
+	rp->offset = (int64_t)vv_load64(b + 8);
+	rp->segment_base = (int64_t)vv_load64(b + 16);
+	rp->position = vv_load64(b + 24);
+	rp->log_start = (int64_t)vv_load64(b + 32);
+	if (rp->offset < 0 || rp->segment_base < 0 || rp->log_start < 0 ||
+	    rp->segment_base > rp->offset || rp->position > UINT32_MAX)
+		return -1;
+	return 0;
+}
+
+static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
+{
+	uint8_t buf[VV_RECOVERY_POINT_SIZE];
+	vv_recovery_point_encode(rp, buf);
+	VV_TRY(vv_io_write_atomic(p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
+				  p->cfg.seg.file_mode));
+	p->rp_written = rp->offset;
+	return 0;
+}
+
+/* ---- segment array ------------------------------------------------------ */
+
+static int push_segment(vv_partition *p, vv_segment *s)
+{
+	if (p->nsegs == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 8;
+		vv_segment **ns = vv_realloc(p->segs, nc * sizeof *ns);
+		if (!ns)
+			return vv_error_set(VARVE_ENOMEM, 0, "segment list");
+		p->segs = ns;
+		p->cap = nc;
+	}
+	p->segs[p->nsegs++] = s;
+	return 0;
+}
+
+static vv_segment *active(vv_partition *p) { return p->segs[p->nsegs - 1]; }
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void seg_file_path(char *out, size_t cap, const vv_partition *p, int64_t base, const char *sfx)
+{
+	vv_segment_path(out, cap, p->dir, base, sfx);
+}
+
+static void delete_segment_files(vv_partition *p, int64_t base)
+{
+	char path[4096];
+	seg_file_path(path, sizeof path, p, base, ".timeindex");
+	(void)vv_io_unlink(path);
+	seg_file_path(path, sizeof path, p, base, ".index");
+	(void)vv_io_unlink(path);
+	seg_file_path(path, sizeof path, p, base, ".log");
+	(void)vv_io_unlink(path);
+	vv_error_clear();
+}
+
+static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_result *res,
+		       uint64_t later_bytes, const char *reason)
+{
+	varve_recovery_cut cut;
+	memset(&cut, 0, sizeof cut);
+	snprintf(cut.topic, sizeof cut.topic, "%s", p->topic);
+	cut.partition = (int32_t)p->id;
+	cut.segment_base = s->base;
+	cut.position = res->valid_end;
+	cut.bytes_lost = (res->file_size - res->valid_end) + later_bytes;
+	cut.first_offset_lost = res->next_offset;
+	cut.last_offset_lost = res->lost_last_offset;
+	snprintf(cut.reason, sizeof cut.reason, "%s", reason);
+	plog(p, VARVE_LOG_WARN,
+	     "recovery cut segment %020" PRId64 " at byte %" PRIu64 ": %s; %" PRIu64
+	     " bytes removed, offsets from %" PRId64 " lost (last readable %" PRId64 ")",
+	     s->base, cut.position, reason, cut.bytes_lost, cut.first_offset_lost,
+	     cut.last_offset_lost);
+	if (p->cfg.on_cut)
+		p->cfg.on_cut(p->cfg.cut_ctx, &cut);
+}
+
+/* ---- open / recover ----------------------------------------------------- */
+
+static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out)
+{
+	char **names;
+	size_t n;
+	*bases_out = NULL;
+	*n_out = 0;
+	VV_TRY(vv_io_list_dir(p->dir, &names, &n));
+	int64_t *bases = vv_malloc((n ? n : 1) * sizeof *bases);
+	if (!bases) {
+		vv_io_free_list(names, n);
+		return vv_error_set(VARVE_ENOMEM, 0, "segment list");
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t b;
+		size_t l = strlen(names[i]);
+		if (vv_segment_parse_name(names[i], &b) == 0) {
+			bases[k++] = b;
+		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
+			char path[4096];
+			snprintf(path, sizeof path, "%s/%s", p->dir, names[i]);
+			(void)vv_io_unlink(path); /* an interrupted atomic write */
+			vv_error_clear();
+		}
+	}
+	vv_io_free_list(names, n);
+	qsort(bases, k, sizeof *bases, cmp_i64);
+	*bases_out = bases;
+	*n_out = k;
+	return 0;
+}
+
+/* First append time of a segment, from its first batch header. */
+static void read_first_append_time(vv_segment *s)
+{
+	uint8_t hb[VV_BATCH_HEADER_SIZE];
+	vv_batch_header h;
+	if (atomic_load(&s->size) >= VV_BATCH_HEADER_SIZE && vv_segment_open_files(s) == 0 &&
+	    vv_io_pread_full(s->log, hb, sizeof hb, 0) == 0 &&
+	    vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0)
+		s->first_append_time = h.append_time;
+	vv_error_clear();
+}
+
+static int recover(vv_partition *p, int clean)
+{
+	int64_t *bases = NULL;
+	size_t n = 0;
+	int rc = 0;
+	int ro = p->cfg.seg.read_only;
+	VV_TRY(list_segments(p, &bases, &n));
+
+	vv_recovery_point rp;
+	int has_rp = 0;
+	{
+		char path[4096];
+		uint8_t *buf;
+		size_t len;
+		snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
+		int r = vv_io_read_small(path, 4096, &buf, &len);
+		if (r == 0) {
+			has_rp = vv_recovery_point_decode(buf, len, &rp) == 0;
+			vv_free(buf);
+			if (!has_rp)
+				plog(p, VARVE_LOG_WARN, "recovery point damaged; scanning the whole log");
+		} else if (r != VARVE_ENOTFOUND) {
+			vv_free(bases);
+			return r;
+		}
+		vv_error_clear();
+	}
+
+	if (n == 0) {
+		int64_t base = has_rp ? (rp.offset > rp.log_start ? rp.offset : rp.log_start) : 0;
+		if (has_rp && rp.offset > rp.log_start)
+			plog(p, VARVE_LOG_ERROR,
+			     "no segment files, but the recovery point says offsets below %" PRId64
+			     " were durable", rp.offset);
+		vv_free(bases);
+		if (ro) {
+			atomic_store(&p->start_offset, base);
+			atomic_store(&p->end_offset, base);
+			atomic_store(&p->durable_offset, base);
+			return 0;
+		}
+		vv_segment *s;
+		VV_TRY(vv_segment_create(p->dir, base, &p->cfg.seg, &s));
+		if ((rc = push_segment(p, s))) {
+			vv_segment_unref(s);
+			return rc;
+		}
+		VV_TRY(vv_io_sync_dir(p->dir));
+		atomic_store(&p->start_offset, base);
+		atomic_store(&p->end_offset, base);
+		atomic_store(&p->durable_offset, base);
+		return 0;
+	}
+
+	int64_t log_start = has_rp ? rp.log_start : bases[0];
+	if (log_start < bases[0])
+		log_start = bases[0];
+	/* Segments wholly below the log start: a retention delete that a crash
+	 * interrupted after the recovery point moved. Finish it. */
+	size_t first = 0;
+	while (first + 1 < n && bases[first + 1] <= log_start) {
+		if (!ro)
+			delete_segment_files(p, bases[first]);
+		first++;
+	}
+
+	for (size_t i = first; i < n; i++) {
+		char path[4096];
+		uint64_t size = 0;
+		seg_file_path(path, sizeof path, p, bases[i], ".log");
+		if ((rc = vv_io_stat(path, &size, NULL)))
+			break;
+		vv_segment *s;
+		if ((rc = vv_segment_attach(p->dir, bases[i], size, &p->cfg.seg, &s)))
+			break;
+		if ((rc = push_segment(p, s))) {
+			vv_segment_unref(s);
+			break;
+		}
+		if (i + 1 < n) {
+			atomic_store(&s->next_offset, bases[i + 1]);
+			s->sealed = 1;
+		}
+	}
+	vv_free(bases);
+	if (rc)
+		return rc;
+
+	/* Where to start scanning. */
+	size_t k = 0;
+	uint64_t pos = 0;
+	int64_t off = p->segs[0]->base;
+	if (has_rp) {
+		for (size_t i = 0; i < p->nsegs; i++) {
+			if (p->segs[i]->base != rp.segment_base)
+				continue;
+			uint64_t sz = atomic_load(&p->segs[i]->size);
+			if (sz >= rp.position) {
+				k = i;
+				pos = rp.position;
+				off = rp.offset;
+			} else {
+				k = i;
+				plog(p, VARVE_LOG_ERROR,
+				     "segment %020" PRId64 " is %" PRIu64
+				     " bytes, shorter than its recovery point (%" PRIu64
+				     "): durable data was lost outside varve",
+				     rp.segment_base, sz, rp.position);
+				off = p->segs[i]->base;
+			}
+			break;
+		}
+	}
+	vv_segment *last = active(p);
+	if (clean && has_rp && p->segs[k] == last && atomic_load(&last->size) == pos) {
+		/* Clean close: the recovery point is exact, nothing to scan. */
+		atomic_store(&last->next_offset, off);
+	} else {
+		for (size_t i = k; i < p->nsegs; i++) {
+			vv_segment *s = p->segs[i];
+			vv_scan_result res;
+			if ((rc = vv_segment_scan(s, i == k ? pos : 0, i == k ? off : s->base, &res)))
+				return rc;
+			if (!ro && res.valid_end != 0) {
+				pthread_mutex_lock(&s->mu);
+				(void)vv_index_rewrite(&s->ix, s->idx, s->tidx);
+				pthread_mutex_unlock(&s->mu);
+				vv_error_clear();
+			}
+			if (!res.damaged)
+				continue;
+			uint64_t later = 0;
+			for (size_t j = i + 1; j < p->nsegs; j++)
+				later += atomic_load(&p->segs[j]->size);
+			if (ro) {
+				/* A reader never cuts: it just stops before the damage. */
+				for (size_t j = i + 1; j < p->nsegs; j++)
+					vv_segment_unref(p->segs[j]);
+				p->nsegs = i + 1;
+				break;
+			}
+			report_cut(p, s, &res, later, res.reason);
+			if ((rc = vv_segment_truncate(s, res.valid_end)))
+				return rc;
+			for (size_t j = i + 1; j < p->nsegs; j++) {
+				delete_segment_files(p, p->segs[j]->base);
+				vv_segment_unref(p->segs[j]);
+			}
+			p->nsegs = i + 1;
+			if (res.valid_end == 0 && p->nsegs > 1) {
+				/* an empty segment that is not the only one: drop it */
+				vv_segment_mark_deleted(s);
+				vv_segment_unref(s);
+				p->nsegs--;
+			}
+			(void)vv_io_sync_dir(p->dir);
+			break;
+		}
+	}
+	last = active(p);
+	last->sealed = 0;
+	int64_t end = atomic_load(&last->next_offset);
+	atomic_store(&p->start_offset, log_start > p->segs[0]->base ? log_start : p->segs[0]->base);
+	atomic_store(&p->end_offset, end);
+	if (!ro) {
+		VV_TRY(vv_segment_open_files(last));
+		/* What recovery kept is on disk from now on. */
+		VV_TRY(vv_segment_sync(last));
+		if (!last->first_append_time)
+			read_first_append_time(last);
+		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
+					  atomic_load(&p->start_offset) };
+		if (!clean || !has_rp || rp.offset != end)
+			VV_TRY(write_recovery_point(p, &nrp));
+		else
+			p->rp_written = end;
+	}
+	atomic_store(&p->durable_offset, end);
+	return 0;
+}
+
+int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
+		      int clean, vv_partition **out)
+{
+	*out = NULL;
+	vv_partition *p = vv_calloc(1, sizeof *p);
+	if (!p)
+		return vv_error_set(VARVE_ENOMEM, 0, "partition");
+	p->dir = vv_strdup(dir);
+	p->topic = vv_strdup(topic);
+	p->id = id;
+	p->cfg = *cfg;
+	/* segments point at the partition's copy of their config */
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_rwlock_init(&p->segs_lock, NULL);
+	pthread_mutex_init(&p->sync_mu, NULL);
+	pthread_cond_init(&p->sync_cond, NULL);
+	vv_bb_init(&p->bb);
+	int rc = 0;
+	if (!p->dir || !p->topic)
+		rc = vv_error_set(VARVE_ENOMEM, 0, "partition");
+	if (rc == 0 && !cfg->seg.read_only) {
+		int is_dir = 0;
+		rc = vv_io_stat(dir, NULL, &is_dir);
+		if (rc == VARVE_ENOTFOUND) {
+			rc = vv_io_mkdir(dir, cfg->dir_mode);
+			if (rc == 0) {
+				char parent[4096];
+				snprintf(parent, sizeof parent, "%s", dir);
+				char *slash = strrchr(parent, '/');
+				if (slash) {
+					*slash = 0;
+					rc = vv_io_sync_dir(parent);
+				}
+			}
+		} else if (rc == 0 && is_dir != 1) {
+			rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is not a directory", dir);
+		}
+	}
+	if (rc == 0)
+		rc = recover(p, clean);
+	if (rc) {
+		int saved = rc;
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", varve_last_error()->message);
+		vv_partition_close(p, 0);
+		vv_error_set(saved, 0, "%s", msg);
+		return saved;
+	}
+	*out = p;
+	return 0;
+}
+
+int vv_partition_close(vv_partition *p, int clean)
+{
+	if (!p)
+		return 0;
+	int rc = 0;
+	if (!p->cfg.seg.read_only && p->nsegs && !atomic_load(&p->failed)) {
+		vv_segment *s = active(p);
+		rc = vv_segment_flush_index(s);
+		if (rc == 0 && s->log)
+			rc = vv_segment_sync(s);
+		if (rc == 0 && clean) {
+			vv_recovery_point rp = { atomic_load(&p->end_offset), s->base,
+						 atomic_load(&s->size),
+						 atomic_load(&p->start_offset) };
+			rc = write_recovery_point(p, &rp);
+		}
+	}
+	for (size_t i = 0; i < p->nsegs; i++)
+		vv_segment_unref(p->segs[i]);
+	vv_free(p->segs);
+	vv_bb_free(&p->bb);
+	pthread_mutex_destroy(&p->lock);
+	pthread_rwlock_destroy(&p->segs_lock);
+	pthread_mutex_destroy(&p->sync_mu);
+	pthread_cond_destroy(&p->sync_cond);
+	vv_free(p->dir);
+	vv_free(p->topic);
+	vv_free(p);
+	return rc;
+}
+
+/* ---- sync ------------------------------------------------------------------ */
+
+static void mark_failed(vv_partition *p)
+{
+	if (!atomic_exchange(&p->failed, 1))
+		plog(p, VARVE_LOG_ERROR,
+		     "fsync failed: partition is read-only until the store is reopened (%s)",
+		     varve_last_error()->message);
+}
+
+/* One fdatasync of the active segment, covering every offset written so far. */
+static int sync_active(vv_partition *p, int64_t *upto)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment *s = active(p);
+	vv_segment_ref(s);
+	int64_t covered = atomic_load_explicit(&s->next_offset, memory_order_acquire);
+	pthread_rwlock_unlock(&p->segs_lock);
+	int rc = vv_segment_sync(s);
+	vv_segment_unref(s);
+	*upto = covered;
+	return rc;
+}
+
+/* Wait until every offset below target is durable, leading a sync if no
+ * one else is (group commit). */
+static int wait_durable(vv_partition *p, int64_t target)
+{
+	int rc = 0;
+	pthread_mutex_lock(&p->sync_mu);
+	while (atomic_load(&p->durable_offset) < target) {
+		if (atomic_load(&p->failed)) {
+			rc = vv_error_set(VARVE_EIO, 0,
+					  "partition %s/%u failed an earlier fsync; reopen the store",
+					  p->topic, p->id);
+			break;
+		}
+		if (p->syncing) {
+			pthread_cond_wait(&p->sync_cond, &p->sync_mu);
+			continue;
+		}
+		p->syncing = 1;
+		pthread_mutex_unlock(&p->sync_mu);
+		if (p->cfg.group_commit_wait_us) {
+			/* Let appenders arriving right now join this sync. */
+			struct timespec ts = { 0, (long)p->cfg.group_commit_wait_us * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		int64_t upto = 0;
+		int src = sync_active(p, &upto);
+		if (src)
+			mark_failed(p);
+		pthread_mutex_lock(&p->sync_mu);
+		p->syncing = 0;
+		if (!src && upto > atomic_load(&p->durable_offset))
+			atomic_store(&p->durable_offset, upto);
+		pthread_cond_broadcast(&p->sync_cond);
+		if (src) {
+			rc = src;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->sync_mu);
+	return rc;
+}
+
+int vv_partition_sync(vv_partition *p)
+{
+	if (p->cfg.seg.read_only)
+		return 0;
+	if (atomic_load(&p->failed))
+		return vv_error_set(VARVE_EIO, 0, "partition %s/%u has failed", p->topic, p->id);
+	int64_t end = atomic_load(&p->end_offset);
+	return wait_durable(p, end);
+}
+
+int vv_partition_flush_index(vv_partition *p)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment *s = active(p);
+	vv_segment_ref(s);
+	pthread_rwlock_unlock(&p->segs_lock);
+	int rc = vv_segment_flush_index(s);
+	vv_segment_unref(s);
+	return rc;
+}
+
+int vv_partition_checkpoint(vv_partition *p)
+{
+	if (p->cfg.seg.read_only || atomic_load(&p->failed))
+		return 0;
+	int64_t durable = atomic_load(&p->durable_offset);
+	if (durable == p->rp_written)
+		return 0;
+	/* Position of `durable`: take the active segment's state under the
+	 * append lock; if durable is not its end, skip (next round). */
+	pthread_mutex_lock(&p->lock);
+	vv_segment *s = active(p);
+	vv_recovery_point rp = { atomic_load(&s->next_offset), s->base, atomic_load(&s->size),
+				 atomic_load(&p->start_offset) };
+	pthread_mutex_unlock(&p->lock);
+	if (rp.offset != durable)
+		return 0;
+	return write_recovery_point(p, &rp);
+}
+
+/* ---- append ---------------------------------------------------------------- */
+
+static int roll(vv_partition *p, int64_t new_base)
+{
+	vv_segment *old = active(p);
+	int rc = vv_segment_seal(old, p->cfg.sync_policy != VARVE_SYNC_NONE);
+	if (rc) {
+		mark_failed(p);
+		return vv_error_set(VARVE_EIO, 0, "sealing segment %020" PRId64 ": %s", old->base,
+				    varve_last_error()->message);
+	}
+	if (p->cfg.sync_policy != VARVE_SYNC_NONE) {
+		pthread_mutex_lock(&p->sync_mu);
+		if (atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
+			atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
+		pthread_mutex_unlock(&p->sync_mu);
+	}
+	vv_segment *s;
+	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
+	/* The new file must survive a crash before anything in it is acked. */
+	rc = vv_io_sync_dir(p->dir);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&p->segs_lock);
+		rc = push_segment(p, s);
+		pthread_rwlock_unlock(&p->segs_lock);
+	}
+	if (rc) {
+		vv_segment_mark_deleted(s);
+		vv_segment_unref(s);
+		return rc;
+	}
+	s->first_append_time = 0;
+	return 0;
+}
+
+static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_header *h,
+		     int64_t now)
+{
+	uint64_t size = atomic_load(&s->size);
+	if (size == 0)
+		return 0;
+	if (size + len > p->cfg.segment_bytes)
+		return 1;
+	if (p->cfg.segment_ms > 0 && s->first_append_time &&
+	    now - s->first_append_time >= p->cfg.segment_ms)
+		return 1;
+	if (vv_batch_last_offset(h) - s->base > (int64_t)UINT32_MAX - 1)
+		return 1;
+	return size + len > UINT32_MAX;
+}
+
+int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
+			const vv_append_opts *o, int64_t *base_out)
+{
+	if (n == 0)
+		return vv_error_set(VARVE_EINVAL, 0, "empty append");
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	if (n > UINT32_MAX)
+		return vv_error_set(VARVE_ETOOBIG, 0, "too many records in one batch");
+	int rc = 0;
+	int64_t last = 0;
+	pthread_mutex_lock(&p->lock);
+	if (atomic_load(&p->failed)) {
+		rc = vv_error_set(VARVE_EIO, 0,
+				  "partition %s/%u failed an earlier fsync; reopen the store",
+				  p->topic, p->id);
+		goto out;
+	}
+	int64_t base = atomic_load(&p->end_offset);
+	if (o && o->expected_end >= 0 && o->expected_end != base) {
+		rc = vv_error_set(VARVE_ECONFLICT, 0,
+				  "expected end offset %" PRId64 " but it is %" PRId64,
+				  o->expected_end, base);
+		goto out;
+	}
+	int64_t now = vv_partition_now(p);
+	vv_bb_reset(&p->bb);
+	for (size_t i = 0; i < n; i++) {
+		int64_t ts = recs[i]->timestamp == VARVE_TIMESTAMP_NOW ? now : recs[i]->timestamp;
+		if ((rc = vv_bb_add(&p->bb, (uint32_t)i, ts, recs[i])))
+			goto out;
+		if (p->bb.len > p->cfg.seg.max_batch) {
+			rc = vv_error_set(VARVE_ETOOBIG, 0, "batch exceeds max_record_bytes (%u)",
+					  p->cfg.seg.max_batch);
+			goto out;
+		}
+	}
+	vv_batch_params prm = { base, p->cfg.codec, now, o ? o->producer_id : -1,
+				o ? o->producer_epoch : 0, o ? o->base_sequence : -1 };
+	const uint8_t *batch;
+	size_t len;
+	if ((rc = vv_bb_finish(&p->bb, &prm, &batch, &len)))
+		goto out;
+	if (len > p->cfg.seg.max_batch) {
+		rc = vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",
+				  len, p->cfg.seg.max_batch);
+		goto out;
+	}
+	vv_batch_header h;
+	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
+	if (need_roll(p, active(p), len, &h, now) && (rc = roll(p, base)))
+		goto out;
+	if ((rc = vv_segment_append(active(p), batch, len, &h)))
+		goto out;
+	last = vv_batch_last_offset(&h);
+	atomic_store_explicit(&p->end_offset, last + 1, memory_order_release);
+	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
+	if (base_out)
+		*base_out = base;
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (rc)
+		return rc;
+	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
+		return wait_durable(p, last + 1);
+	return 0;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out)
+{
+	*out = NULL;
+	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
+	if (offset < start || offset > end)
+		return vv_error_set(VARVE_EOFFSET, 0,
+				    "offset %" PRId64 " is outside %s/%u [%" PRId64 ", %" PRId64 "]",
+				    offset, p->topic, p->id, start, end);
+	pthread_rwlock_rdlock(&p->segs_lock);
+	size_t lo = 0, hi = p->nsegs; /* first with base > offset */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->segs[mid]->base <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	vv_segment *s = p->nsegs ? p->segs[lo ? lo - 1 : 0] : NULL;
+	if (s)
+		vv_segment_ref(s);
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (!s)
+		return vv_error_set(VARVE_EOFFSET, 0, "partition %s/%u has no segments", p->topic,
+				    p->id);
+	*out = s;
+	return 0;
+}
+
+vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s)
+{
+	vv_segment *n = NULL;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	for (size_t i = 0; i < p->nsegs; i++) {
+		if (p->segs[i]->base > s->base) {
+			n = p->segs[i];
+			vv_segment_ref(n);
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+	return n;
+}
+
+int vv_partition_is_last(vv_partition *p, const vv_segment *s)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	int last = p->nsegs && p->segs[p->nsegs - 1] == s;
+	pthread_rwlock_unlock(&p->segs_lock);
+	return last;
+}
+
+uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs)
+{
+	uint64_t total = 0;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	for (size_t i = 0; i < p->nsegs; i++)
+		total += atomic_load(&p->segs[i]->size);
+	if (nsegs)
+		*nsegs = (uint32_t)p->nsegs;
+	pthread_rwlock_unlock(&p->segs_lock);
+	return total;
+}
+
+/* Scan the batches of s from pos for the first record with timestamp >= ts. */
+static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t *out, int *found)
+{
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0;
+	varve_header *hdrs = NULL;
+	uint64_t limit = atomic_load(&s->size);
+	int rc = 0;
+	*found = 0;
+	while (!*found) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
+		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (h.max_timestamp >= ts) {
+			vv_record_reader rr;
+			varve_record rec;
+			if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch))) {
+				char path[4096];
+				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+				rc = VV_CORRUPT(path, pos, "records do not decode");
+				break;
+			}
+			while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
+				if (rec.timestamp >= ts) {
+					*out = rec.offset;
+					*found = 1;
+					break;
+				}
+			}
+			if (rc == VARVE_EEND)
+				rc = 0;
+			if (rc)
+				break;
+		}
+		pos += h.length;
+	}
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	vv_free(hdrs);
+	return rc;
+}
+
+int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
+{
+	*out = atomic_load(&p->end_offset);
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, atomic_load(&p->start_offset), &s));
+	int rc = 0;
+	while (s) {
+		uint64_t pos;
+		int found = 0;
+		rc = vv_segment_find_time(s, ts, &pos, &found);
+		if (rc == 0 && found)
+			rc = scan_time(s, pos, ts, out, &found);
+		if (rc || found) {
+			vv_segment_unref(s);
+			return rc;
+		}
+		vv_segment *n = vv_partition_next_segment(p, s);
+		vv_segment_unref(s);
+		s = n;
+	}
+	*out = atomic_load(&p->end_offset);
+	return vv_error_set(VARVE_ENOTFOUND, 0, "no record in %s/%u has a timestamp >= %" PRId64,
+			    p->topic, p->id, ts);
+}
+
+/* ---- read-only refresh ------------------------------------------------------- */
+
+int vv_partition_refresh(vv_partition *p)
+{
+	if (!p->cfg.seg.read_only)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	int rc = 0;
+	if (p->nsegs == 0) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	vv_segment *last = active(p);
+	/* New whole batches at the end of the last segment. */
+	vv_scan_result res;
+	rc = vv_segment_scan(last, atomic_load(&last->size), atomic_load(&last->next_offset), &res);
+	if (rc == 0 && !res.damaged) {
+		/* Segments the writer rolled to since. */
+		int64_t *bases;
+		size_t n;
+		rc = list_segments(p, &bases, &n);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			if (bases[i] <= last->base)
+				continue;
+			vv_segment *s;
+			if ((rc = vv_segment_attach(p->dir, bases[i], 0, &p->cfg.seg, &s)))
+				break;
+			if ((rc = vv_segment_scan(s, 0, bases[i], &res))) {
+				vv_segment_unref(s);
+				break;
+			}
+			atomic_store(&last->next_offset, bases[i]);
+			last->sealed = 1;
+			pthread_rwlock_wrlock(&p->segs_lock);
+			rc = push_segment(p, s);
+			pthread_rwlock_unlock(&p->segs_lock);
+			if (rc) {
+				vv_segment_unref(s);
+				break;
+			}
+			last = s;
+			if (res.damaged)
+				break;
+		}
+		vv_free(bases);
+	}
+	if (rc == 0)
+		atomic_store(&p->end_offset, atomic_load(&last->next_offset));
+	pthread_mutex_unlock(&p->lock);
+	vv_error_clear();
+	return rc;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * partition.h -- an ordered list of segments: append with group commit,
+ * roll, recovery from the recovery point, read positioning, log start/end.
+ *
+ * NOTES ON THE DESIGN
+ *  1. Offsets below `durable` are on disk. Under sync=always an append
+ *     returns only once durable passes its last offset. Appenders share
+ *     fdatasyncs: the first to need one becomes the leader, syncs the active
+ *     segment, and wakes every appender it covered (group commit).
+ *  2. A roll under interval/always syncs the old segment before the new one
+ *     takes writes, so a sync of the active segment covers every earlier
+ *     offset. New files are followed by an fsync of the directory.
+ *  3. An fdatasync error moves the partition to FAILED: every later append
+ *     returns VARVE_EIO, reads keep working, and the state lasts until the
+ *     store is reopened (the page cache may have dropped the data: a retry
+ *     that succeeds would prove nothing).
+ *  4. The recovery point file names an offset, the segment holding it and
+ *     its byte position; everything before is known durable and valid.
+ *     After a crash only the bytes after it are scanned.
+ *  5. Locks: `lock` serializes appenders; `segs_lock` (rwlock) guards the
+ *     segment array; `sync_mu` guards group-commit state. Order: lock ->
+ *     segs_lock -> segment mu; sync_mu is never held with another.
+ */
+#ifndef VV_PARTITION_H
+#define VV_PARTITION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "batch.h"
+#include "segment.h"
+#include "varve.h"
+
+#define VV_RECOVERY_POINT_FILE "recovery-point"
+#define VV_RECOVERY_POINT_SIZE 48
+#define VV_RECOVERY_POINT_MAGIC 0x52565256u /* "VRVR" */
+
+typedef struct vv_part_config {
+	vv_seg_config seg;
+	uint64_t segment_bytes;
+	int64_t segment_ms;
+	int sync_policy;
+	int codec;
+	unsigned dir_mode;
+	uint32_t group_commit_wait_us;
+	varve_clock_fn clock_fn;
+	void *clock_ctx;
+	varve_log_fn log_fn;
+	void *log_ctx;
+	/* where recovery reports what it cut */
+	void (*on_cut)(void *ctx, const varve_recovery_cut *cut);
+	void *cut_ctx;
+} vv_part_config;
+
+typedef struct vv_partition {
+	char *dir;
+	char *topic;
+	uint32_t id;
+	vv_part_config cfg;
+
+	pthread_mutex_t lock; /* appenders */
+	pthread_rwlock_t segs_lock;
+	vv_segment **segs;
+	size_t nsegs, cap;
+
+	_Atomic int64_t start_offset;
+	_Atomic int64_t end_offset;
+	_Atomic int failed;
+
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cond;
+	int syncing;
+	_Atomic int64_t durable_offset;
+	int64_t rp_written; /* recovery offset last written to disk */
+
+	vv_batch_builder bb;
+	_Atomic uint64_t appends, appended_bytes;
+} vv_partition;
+
+/* Open (creating if needed) and recover the partition in dir. `clean`
+ * says the store was closed cleanly (recovery points are exact). */
+int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
+		      int clean, vv_partition **out);
+/* Close: flush indexes, sync (unless sync=none and !force), write the recovery point. */
+int vv_partition_close(vv_partition *p, int clean);
+
+typedef struct vv_append_opts {
+	int64_t expected_end;   /* -1 = no check */
+	int64_t producer_id;    /* -1 = none */
+	uint16_t producer_epoch;
+	int32_t base_sequence;
+	int force_sync;         /* sync whatever the policy (metadata) */
+} vv_append_opts;
+
+/* Append n records as one batch. Timestamps of VARVE_TIMESTAMP_NOW become
+ * the clock's now. *base_out receives the first offset. */
+int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
+			const vv_append_opts *o, int64_t *base_out);
+
+/* fdatasync the active segment now (interval policy, varve_sync). */
+int vv_partition_sync(vv_partition *p);
+/* Write the recovery point if durable moved (background thread). */
+int vv_partition_checkpoint(vv_partition *p);
+/* Flush pending index entries of the active segment (no fsync). */
+int vv_partition_flush_index(vv_partition *p);
+
+/* Segment holding `offset` (base <= offset), referenced; VARVE_EOFFSET if
+ * offset < start or > end. Release with vv_segment_unref. */
+int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out);
+/* The segment after `s`, referenced, or NULL. */
+vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s);
+int vv_partition_is_last(vv_partition *p, const vv_segment *s);
+
+/* First offset with timestamp >= ts; VARVE_ENOTFOUND if none. */
+int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out);
+
+/* Read-only opens: look for batches and segments the writer added since. */
+int vv_partition_refresh(vv_partition *p);
+
+int64_t vv_partition_now(const vv_partition *p);
+uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs);
+
+/* Recovery point codec (exposed for the dump tool and tests). */
+typedef struct vv_recovery_point {
+	int64_t offset;
+	int64_t segment_base;
+	uint64_t position;
+	int64_t log_start;
+} vv_recovery_point;
+void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE]);
+int vv_recovery_point_decode(const uint8_t *buf, size_t n, vv_recovery_point *rp);
+
+#endif

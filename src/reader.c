@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* reader.c -- sequential record reader over a partition (see reader.h). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "reader.h"
+#include "util.h"
+
+int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset)
+{
+	memset(r, 0, sizeof *r);
+	r->p = p;
+	vv_seg_reader_init(&r->sr);
+	return vv_reader_seek(r, offset);
+}
+
+void vv_reader_free(vv_reader *r)
+{
+	vv_segment_unref(r->seg);
+	vv_seg_reader_free(&r->sr);
+	vv_free(r->scratch);
+	vv_free(r->hdrs);
+	memset(r, 0, sizeof *r);
+}
+
+int vv_reader_seek(vv_reader *r, int64_t offset)
+{
+	vv_segment_unref(r->seg);
+	r->seg = NULL;
+	r->in_batch = 0;
+	vv_seg_reader_reset(&r->sr);
+	if (offset > atomic_load(&r->p->end_offset) && r->p->cfg.seg.read_only)
+		(void)vv_partition_refresh(r->p);
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(r->p, offset, &s));
+	uint64_t pos;
+	int rc = vv_segment_find(s, offset, &pos);
+	if (rc) {
+		vv_segment_unref(s);
+		return rc;
+	}
+	r->seg = s;
+	r->pos = pos;
+	r->next = offset;
+	return 0;
+}
+
+static int corrupt_here(vv_reader *r, const char *what)
+{
+	char path[4096];
+	vv_segment_path(path, sizeof path, r->seg->dir, r->seg->base, ".log");
+	return VV_CORRUPT(path, r->pos, what);
+}
+
+int vv_reader_next(vv_reader *r, const varve_record **out)
+{
+	*out = NULL;
+	if (!r->seg) {
+		int64_t start = atomic_load(&r->p->start_offset);
+		VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
+	}
+	int refreshed = 0;
+	for (;;) {
+		if (r->in_batch) {
+			int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			if (rc == 0) {
+				if (r->rec.offset < r->next)
+					continue;
+				r->next = r->rec.offset + 1;
+				r->rec.partition = (int32_t)r->p->id;
+				*out = &r->rec;
+				return 0;
+			}
+			if (rc != VARVE_EEND)
+				return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "records do not decode");
+			r->in_batch = 0;
+			r->pos += r->batch_len;
+			if (vv_batch_last_offset(&r->rr.h) + 1 > r->next)
+				r->next = vv_batch_last_offset(&r->rr.h) + 1;
+			continue;
+		}
+		uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
+		vv_batch_header h;
+		const uint8_t *b;
+		int rc = vv_seg_reader_batch(&r->sr, r->seg, r->pos, limit, &b, &h);
+		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+			vv_segment *n = vv_partition_next_segment(r->p, r->seg);
+			if (n) {
+				vv_segment_unref(r->seg);
+				r->seg = n;
+				r->pos = 0;
+				if (r->next < n->base)
+					r->next = n->base;
+				continue;
+			}
+			if (r->p->cfg.seg.read_only && !refreshed) {
+				refreshed = 1;
+				VV_TRY(vv_partition_refresh(r->p));
+				continue;
+			}
+			return VARVE_EEND;
+		}
+		if (rc)
+			return rc;
+		if (vv_batch_last_offset(&h) < r->next) {
+			r->pos += h.length;
+			continue;
+		}
+		rc = vv_record_reader_init(&r->rr, b, &h, &r->scratch, &r->scap,
+					   r->seg->cfg->max_batch);
+		if (rc)
+			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "compressed records do not inflate");
+		r->batch_len = h.length;
+		r->in_batch = 1;
+		r->last_header = &r->rr.h;
+	}
+}

@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.c -- one .log file and its indexes: append, scan, lookups.
+ * See the design notes in segment.h.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "segment.h"
+#include "util.h"
+
+#define READ_CHUNK (256u * 1024)
+
+void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const char *suffix)
+{
+	snprintf(out, cap, "%s/%020" PRId64 "%s", dir, base, suffix);
+}
+
+int vv_segment_parse_name(const char *name, int64_t *base)
+{
+	size_t n = strlen(name);
+	if (n != VV_SEG_NAME_LEN + 4 || strcmp(name + VV_SEG_NAME_LEN, ".log") != 0)
+		return -1;
+	uint64_t v = 0;
+	for (int i = 0; i < VV_SEG_NAME_LEN; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		uint64_t d = (uint64_t)(name[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v > (uint64_t)INT64_MAX)
+		return -1;
+	*base = (int64_t)v;
+	return 0;
+}
+
+static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_segment **out)
+{
+	vv_segment *s = vv_calloc(1, sizeof *s);
+	if (!s)
+		return vv_error_set(VARVE_ENOMEM, 0, "segment");
+	s->dir = vv_strdup(dir);
+	if (!s->dir) {
+		vv_free(s);
+		return vv_error_set(VARVE_ENOMEM, 0, "segment");
+	}
+	atomic_init(&s->refs, 1);
+	atomic_init(&s->deleted, 0);
+	s->base = base;
+	s->cfg = cfg;
+	pthread_mutex_init(&s->mu, NULL);
+	vv_index_init(&s->ix);
+	atomic_init(&s->size, 0);
+	atomic_init(&s->next_offset, base);
+	atomic_init(&s->max_ts, INT64_MIN);
+	atomic_init(&s->max_append_time, INT64_MIN);
+	*out = s;
+	return 0;
+}
+
+static void seg_destroy(vv_segment *s)
+{
+	vv_io_close(s->log);
+	vv_io_close(s->idx);
+	vv_io_close(s->tidx);
+	if (atomic_load(&s->deleted)) {
+		char p[4096];
+		/* The log goes last: while it exists the segment is still whole. */
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".timeindex");
+		(void)vv_io_unlink(p);
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".index");
+		(void)vv_io_unlink(p);
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
+		(void)vv_io_unlink(p);
+		(void)vv_io_sync_dir(s->dir);
+	}
+	vv_index_free(&s->ix);
+	pthread_mutex_destroy(&s->mu);
+	vv_free(s->dir);
+	vv_free(s);
+}
+
+void vv_segment_ref(vv_segment *s) { atomic_fetch_add(&s->refs, 1); }
+
+void vv_segment_unref(vv_segment *s)
+{
+	if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+		seg_destroy(s);
+}
+
+void vv_segment_mark_deleted(vv_segment *s) { atomic_store(&s->deleted, 1); }
+
+static int open_files_locked(vv_segment *s)
+{
+	char p[4096];
+	int rw = s->cfg->read_only ? VV_O_RDONLY : VV_O_RDWR;
+	if (!s->log) {
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
+		VV_TRY(vv_io_open(p, rw, s->cfg->file_mode, &s->log));
+	}
+	if (!s->idx) {
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".index");
+		int rc = vv_io_open(p, s->cfg->read_only ? rw : rw | VV_O_CREAT, s->cfg->file_mode,
+				    &s->idx);
+		if (rc && rc != VARVE_ENOTFOUND)
+			return rc;
+	}
+	if (!s->tidx) {
+		vv_segment_path(p, sizeof p, s->dir, s->base, ".timeindex");
+		int rc = vv_io_open(p, s->cfg->read_only ? rw : rw | VV_O_CREAT, s->cfg->file_mode,
+				    &s->tidx);
+		if (rc && rc != VARVE_ENOTFOUND)
+			return rc;
+	}
+	vv_error_clear();
+	return 0;
+}
+
+int vv_segment_open_files(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = open_files_locked(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+void vv_segment_close_idle(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->sealed && atomic_load(&s->refs) == 1) {
+		vv_io_close(s->log);
+		vv_io_close(s->idx);
+		vv_io_close(s->tidx);
+		s->log = s->idx = s->tidx = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+int vv_segment_create(const char *dir, int64_t base, const vv_seg_config *cfg, vv_segment **out)
+{
+	*out = NULL;
+	vv_segment *s;
+	VV_TRY(seg_new(dir, base, cfg, &s));
+	char p[4096];
+	vv_segment_path(p, sizeof p, dir, base, ".log");
+	int rc = vv_io_open(p, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, cfg->file_mode, &s->log);
+	if (rc == 0)
+		rc = open_files_locked(s);
+	if (rc == 0)
+		rc = vv_io_truncate(s->idx, 0);
+	if (rc == 0)
+		rc = vv_io_truncate(s->tidx, 0);
+	if (rc) {
+		vv_segment_unref(s);
+		return rc;
+	}
+	s->index_ready = 1;
+	*out = s;
+	return 0;
+}
+
+int vv_segment_attach(const char *dir, int64_t base, uint64_t size, const vv_seg_config *cfg,
+		      vv_segment **out)
+{
+	*out = NULL;
+	vv_segment *s;
+	VV_TRY(seg_new(dir, base, cfg, &s));
+	atomic_store(&s->size, size);
+	*out = s;
+	return 0;
+}
+
+/* ---- reading batches ------------------------------------------------- */
+
+void vv_seg_reader_init(vv_seg_reader *r) { memset(r, 0, sizeof *r); }
+void vv_seg_reader_free(vv_seg_reader *r)
+{
+	vv_free(r->buf);
+	memset(r, 0, sizeof *r);
+}
+void vv_seg_reader_reset(vv_seg_reader *r)
+{
+	r->buf_len = 0;
+	r->seg = NULL;
+}
+
+static int fill(vv_seg_reader *r, vv_segment *s, uint64_t pos, size_t need, uint64_t limit)
+{
+	if (r->seg == s && pos >= r->buf_pos && pos + need <= r->buf_pos + r->buf_len)
+		return 0;
+	size_t want = need > READ_CHUNK ? need : READ_CHUNK;
+	if (pos + want > limit)
+		want = (size_t)(limit - pos);
+	if (want < need)
+		want = need;
+	if (want > r->cap) {
+		size_t nc = r->cap ? r->cap : READ_CHUNK;
+		while (nc < want)
+			nc *= 2;
+		uint8_t *nb = vv_realloc(r->buf, nc);
+		if (!nb)
+			return vv_error_set(VARVE_ENOMEM, 0, "read buffer of %zu bytes", nc);
+		r->buf = nb;
+		r->cap = nc;
+	}
+	if (!s->log)
+		VV_TRY(vv_segment_open_files(s));
+	size_t got;
+	r->seg = NULL;
+	VV_TRY(vv_io_pread(s->log, r->buf, want, pos, &got));
+	r->seg = s;
+	r->buf_pos = pos;
+	r->buf_len = got;
+	return got < need ? VV_INCOMPLETE : 0;
+}
+
+int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
+			const uint8_t **batch, vv_batch_header *h)
+{
+	char path[4096];
+	if (pos >= limit)
+		return VARVE_EEND;
+	if (limit - pos < VV_BATCH_HEADER_SIZE)
+		return VV_INCOMPLETE;
+	int rc = fill(r, s, pos, VV_BATCH_HEADER_SIZE, limit);
+	if (rc)
+		return rc;
+	const uint8_t *p = r->buf + (pos - r->buf_pos);
+	rc = vv_batch_parse_header(p, VV_BATCH_HEADER_SIZE, s->cfg->max_batch, h);
+	if (rc) {
+		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+		return VV_CORRUPT(path, pos, "bad batch header");
+	}
+	if (h->length > limit - pos)
+		return VV_INCOMPLETE;
+	rc = fill(r, s, pos, h->length, limit);
+	if (rc)
+		return rc;
+	p = r->buf + (pos - r->buf_pos);
+	if (vv_batch_checksum_ok(p, h)) {
+		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+		return VV_CORRUPT(path, pos, "batch checksum mismatch");
+	}
+	*batch = p;
+	return 0;
+}
+
+/* ---- scanning and recovery -------------------------------------------- */
+
+/* Add index entries for the batch at pos, as the appender does. */
+static int index_batch(vv_segment *s, uint64_t pos, const vv_batch_header *h, int64_t max_ts)
+{
+	uint32_t rel = (uint32_t)(h->base_offset - s->base);
+	if (!s->has_index_entry || pos - s->last_index_pos >= s->cfg->index_interval) {
+		VV_TRY(vv_index_add(&s->ix, rel, (uint32_t)pos));
+		s->last_index_pos = pos;
+		s->has_index_entry = 1;
+		if (max_ts > s->last_index_ts || s->ix.tn == 0) {
+			VV_TRY(vv_index_add_time(&s->ix, max_ts, rel));
+			s->last_index_ts = max_ts;
+		}
+	}
+	return 0;
+}
+
+int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_result *res)
+{
+	memset(res, 0, sizeof *res);
+	res->lost_last_offset = -1;
+	VV_TRY(vv_segment_open_files(s));
+	uint64_t fsize;
+	VV_TRY(vv_io_size(s->log, &fsize));
+	res->file_size = fsize;
+	if (from > fsize)
+		from = fsize;
+
+	pthread_mutex_lock(&s->mu);
+	/* Entries past `from` are rebuilt from the log. */
+	if (!s->index_ready) {
+		int damaged = 0;
+		int rc = vv_index_load(&s->ix, s->idx, s->tidx, from, UINT32_MAX, &damaged);
+		if (rc) {
+			pthread_mutex_unlock(&s->mu);
+			return rc;
+		}
+	}
+	vv_index_truncate(&s->ix, from, (uint32_t)(from_offset - s->base));
+	s->index_ready = 1;
+	s->has_index_entry = s->ix.n > 0;
+	s->last_index_pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
+	s->last_index_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
+	int64_t max_ts = s->last_index_ts;
+	pthread_mutex_unlock(&s->mu);
+
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	uint8_t *scratch = NULL;
+	size_t scap = 0;
+	uint64_t pos = from;
+	int64_t next = from_offset;
+	int64_t max_app = INT64_MIN, first_app = 0;
+	int rc = 0;
+	for (;;) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, fsize, &b, &h);
+		if (rc == VARVE_EEND) {
+			rc = 0;
+			break;
+		}
+		if (rc == VV_INCOMPLETE) {
+			snprintf(res->reason, sizeof res->reason, "torn batch at end of file");
+			res->damaged = 1;
+			rc = 0;
+			break;
+		}
+		if (rc == VARVE_ECORRUPT) {
+			snprintf(res->reason, sizeof res->reason, "%s",
+				 strstr(varve_last_error()->message, "checksum") ? "checksum mismatch"
+										 : "bad batch header");
+			res->damaged = 1;
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		/* Whole and checksummed; now the logical checks. */
+		if (h.base_offset < next || h.base_offset - s->base > (int64_t)UINT32_MAX - 1 ||
+		    vv_batch_last_offset(&h) - s->base > (int64_t)UINT32_MAX) {
+			snprintf(res->reason, sizeof res->reason, "offset out of sequence");
+			res->damaged = 1;
+			break;
+		}
+		if (vv_batch_validate_records(b, &h, &scratch, &scap, s->cfg->max_batch)) {
+			snprintf(res->reason, sizeof res->reason, "malformed records");
+			res->damaged = 1;
+			break;
+		}
+		pthread_mutex_lock(&s->mu);
+		if (h.max_timestamp > max_ts)
+			max_ts = h.max_timestamp;
+		rc = index_batch(s, pos, &h, max_ts);
+		pthread_mutex_unlock(&s->mu);
+		if (rc)
+			break;
+		if (h.append_time > max_app)
+			max_app = h.append_time;
+		if (!first_app)
+			first_app = h.append_time;
+		next = vv_batch_last_offset(&h) + 1;
+		pos += h.length;
+	}
+	/* Past a cut, find the last readable offset for the report: later batch
+	 * headers that still parse tell how much was lost. */
+	if (res->damaged) {
+		uint64_t q = pos;
+		vv_batch_header h;
+		uint8_t hb[VV_BATCH_HEADER_SIZE];
+		while (q + VV_BATCH_HEADER_SIZE <= fsize &&
+		       vv_io_pread_full(s->log, hb, sizeof hb, q) == 0 &&
+		       vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0) {
+			res->lost_last_offset = vv_batch_last_offset(&h);
+			q += h.length;
+		}
+		vv_error_clear();
+	}
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	if (rc < 0)
+		return rc;
+	res->valid_end = pos;
+	res->next_offset = next;
+	res->max_ts = max_ts;
+	res->max_append_time = max_app;
+	res->first_append_time = first_app;
+	atomic_store(&s->size, pos);
+	atomic_store(&s->next_offset, next);
+	if (max_ts > atomic_load(&s->max_ts))
+		atomic_store(&s->max_ts, max_ts);
+	if (max_app > atomic_load(&s->max_append_time))
+		atomic_store(&s->max_append_time, max_app);
+	if (!s->first_append_time)
+		s->first_append_time = first_app;
+	return 0;
+}
+
+int vv_segment_truncate(vv_segment *s, uint64_t pos)
+{
+	VV_TRY(vv_segment_open_files(s));
+	VV_TRY(vv_io_truncate(s->log, pos));
+	VV_TRY(vv_io_datasync(s->log));
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	if (s->idx && s->tidx) {
+		rc = vv_index_rewrite(&s->ix, s->idx, s->tidx);
+	}
+	pthread_mutex_unlock(&s->mu);
+	atomic_store(&s->size, pos);
+	return rc;
+}
+
+/* ---- appending --------------------------------------------------------- */
+
+int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h)
+{
+	uint64_t pos = atomic_load_explicit(&s->size, memory_order_relaxed);
+	if (pos + len > UINT32_MAX)
+		return vv_error_set(VARVE_ETOOBIG, 0, "segment would exceed 4 GiB");
+	int rc = vv_io_pwrite(s->log, batch, len, pos);
+	if (rc) {
+		/* Leave no partial batch behind for a later append to sit after. */
+		(void)vv_io_truncate(s->log, pos);
+		return rc;
+	}
+	int64_t max_ts = atomic_load_explicit(&s->max_ts, memory_order_relaxed);
+	if (h->max_timestamp > max_ts)
+		max_ts = h->max_timestamp;
+	pthread_mutex_lock(&s->mu);
+	rc = index_batch(s, pos, h, max_ts);
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		return rc;
+	if (!s->first_append_time)
+		s->first_append_time = h->append_time;
+	atomic_store_explicit(&s->max_ts, max_ts, memory_order_relaxed);
+	if (h->append_time > atomic_load_explicit(&s->max_append_time, memory_order_relaxed))
+		atomic_store_explicit(&s->max_append_time, h->append_time, memory_order_relaxed);
+	atomic_store_explicit(&s->next_offset, vv_batch_last_offset(h) + 1, memory_order_release);
+	atomic_store_explicit(&s->size, pos + len, memory_order_release);
+	return 0;
+}
+
+int vv_segment_flush_index(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	if (s->idx && s->tidx && s->index_ready)
+		rc = vv_index_flush(&s->ix, s->idx, s->tidx);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+int vv_segment_sync(vv_segment *s)
+{
+	if (!s->log)
+		return 0;
+	return vv_io_datasync(s->log);
+}
+
+int vv_segment_seal(vv_segment *s, int do_sync)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	/* A final time entry holding the segment's max timestamp, so time
+	 * lookups and retention see it without scanning (as Kafka does). */
+	int64_t max_ts = atomic_load(&s->max_ts);
+	uint32_t rel = (uint32_t)(atomic_load(&s->next_offset) - 1 - s->base);
+	if (atomic_load(&s->size) > 0 && max_ts > s->last_index_ts) {
+		/* rel of the last batch: the last offset-index entry or later */
+		rc = vv_index_add_time(&s->ix, max_ts, rel);
+		s->last_index_ts = max_ts;
+	}
+	if (rc == 0 && s->idx && s->tidx)
+		rc = vv_index_flush(&s->ix, s->idx, s->tidx);
+	if (rc == 0 && do_sync && s->idx && s->tidx) {
+		rc = vv_io_datasync(s->idx);
+		if (rc == 0)
+			rc = vv_io_datasync(s->tidx);
+	}
+	s->sealed = 1;
+	pthread_mutex_unlock(&s->mu);
+	if (rc == 0 && do_sync)
+		rc = vv_segment_sync(s);
+	return rc;
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+/* Rebuild the whole index of a segment from its log (caller holds no lock). */
+static int rebuild_index(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	vv_index_clear(&s->ix);
+	s->has_index_entry = 0;
+	s->last_index_ts = INT64_MIN;
+	s->index_ready = 1;
+	pthread_mutex_unlock(&s->mu);
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	uint64_t limit = atomic_load(&s->size), pos = 0;
+	int64_t max_ts = INT64_MIN;
+	int rc = 0;
+	while (pos < limit) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
+		if (rc == VV_INCOMPLETE) {
+			char path[4096];
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			rc = VV_CORRUPT(path, pos, "batch runs past the end of the segment");
+		}
+		if (rc)
+			break;
+		if (h.max_timestamp > max_ts)
+			max_ts = h.max_timestamp;
+		pthread_mutex_lock(&s->mu);
+		rc = index_batch(s, pos, &h, max_ts);
+		pthread_mutex_unlock(&s->mu);
+		if (rc)
+			break;
+		pos += h.length;
+	}
+	vv_seg_reader_free(&r);
+	if (rc == 0 && !s->cfg->read_only) {
+		pthread_mutex_lock(&s->mu);
+		if (s->idx && s->tidx)
+			rc = vv_index_rewrite(&s->ix, s->idx, s->tidx);
+		pthread_mutex_unlock(&s->mu);
+		if (rc) /* the index is only a hint: keep the in-memory copy */
+			rc = 0;
+	}
+	return rc;
+}
+
+static int ensure_index(vv_segment *s)
+{
+	VV_TRY(vv_segment_open_files(s));
+	pthread_mutex_lock(&s->mu);
+	int rc = 0, damaged = 0;
+	if (!s->index_ready) {
+		uint64_t size = atomic_load(&s->size);
+		int64_t next = atomic_load(&s->next_offset);
+		uint32_t max_rel = next > s->base ? (uint32_t)(next - 1 - s->base) : UINT32_MAX;
+		rc = vv_index_load(&s->ix, s->idx, s->tidx, size, max_rel, &damaged);
+		if (rc == 0 && !damaged) {
+			s->index_ready = 1;
+			s->has_index_entry = s->ix.n > 0;
+			s->last_index_pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
+			s->last_index_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		return rc;
+	if (damaged || (s->ix.n == 0 && atomic_load(&s->size) > 0))
+		return rebuild_index(s);
+	return 0;
+}
+
+/* Check that the batch at pos starts with base offset `expect`. */
+static int entry_matches(vv_segment *s, uint64_t pos, int64_t expect)
+{
+	uint8_t hb[VV_BATCH_HEADER_SIZE];
+	vv_batch_header h;
+	if (pos + VV_BATCH_HEADER_SIZE > atomic_load(&s->size))
+		return 0;
+	if (vv_io_pread_full(s->log, hb, sizeof hb, pos))
+		return 0;
+	if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h))
+		return 0;
+	return h.base_offset == expect;
+}
+
+int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
+{
+	*pos = 0;
+	uint64_t size = atomic_load(&s->size);
+	if (offset <= s->base || size == 0)
+		return 0;
+	if (offset >= atomic_load(&s->next_offset)) {
+		*pos = size;
+		return 0;
+	}
+	VV_TRY(ensure_index(s));
+	for (int attempt = 0; attempt < 2; attempt++) {
+		uint32_t rel = 0;
+		pthread_mutex_lock(&s->mu);
+		uint32_t p = vv_index_lookup(&s->ix, (uint32_t)(offset - s->base), &rel);
+		pthread_mutex_unlock(&s->mu);
+		if (p == 0 || entry_matches(s, p, s->base + rel)) {
+			*pos = p;
+			break;
+		}
+		vv_error_clear();
+		if (attempt == 0)
+			VV_TRY(rebuild_index(s));
+	}
+	/* Walk forward to the batch that holds `offset` (at most one interval). */
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	int rc = 0;
+	uint64_t q = *pos;
+	while (q < size) {
+		vv_batch_header h;
+		uint8_t hb[VV_BATCH_HEADER_SIZE];
+		if ((rc = vv_io_pread_full(s->log, hb, sizeof hb, q)))
+			break;
+		if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
+			char path[4096];
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			rc = VV_CORRUPT(path, q, "bad batch header");
+			break;
+		}
+		if (vv_batch_last_offset(&h) >= offset)
+			break;
+		q += h.length;
+	}
+	vv_seg_reader_free(&r);
+	*pos = q < size ? q : size;
+	return rc;
+}
+
+int vv_segment_find_time(vv_segment *s, int64_t ts, uint64_t *pos, int *found)
+{
+	*pos = 0;
+	*found = 0;
+	if (atomic_load(&s->size) == 0)
+		return 0;
+	int64_t mts = atomic_load(&s->max_ts);
+	if (mts != INT64_MIN && mts < ts)
+		return 0;
+	VV_TRY(ensure_index(s));
+	pthread_mutex_lock(&s->mu);
+	uint32_t scan_rel = 0;
+	long i = vv_index_lookup_time(&s->ix, ts, &scan_rel);
+	pthread_mutex_unlock(&s->mu);
+	*found = 1; /* a later, unindexed batch may still hold it: scan from there */
+	if (i < 0) {
+		/* No entry reaches ts: scan from the last time entry. */
+		pthread_mutex_lock(&s->mu);
+		scan_rel = s->ix.tn ? s->ix.trel[s->ix.tn - 1] : 0;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return vv_segment_find(s, s->base + scan_rel, pos);
+}

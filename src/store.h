@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h -- the store: directory, lock, VERSION, topics table, metadata
+ * log, background thread. The public entry points live in store.c and
+ * iter.c; they are the only code that knows about topics by name.
+ *
+ * Directory layout (docs/FORMAT.md):
+ *   LOCK VERSION CLEAN meta/ topics/<topic>/<partition>/
+ */
+#ifndef VV_STORE_H
+#define VV_STORE_H
+
+#include <pthread.h>
+
+#include "meta.h"
+#include "topic.h"
+#include "varve.h"
+
+typedef struct vv_cleaner vv_cleaner;
+
+struct varve_db {
+	char *path;
+	char *topics_dir;
+	varve_options opts;
+	vv_file *lock;
+	int read_only;
+
+	pthread_mutex_t admin_mu;     /* topic create / delete */
+	pthread_rwlock_t topics_lock; /* the array below */
+	vv_topic **topics;            /* sorted by name */
+	size_t ntopics, tcap;
+
+	vv_meta *meta;
+	vv_part_config pcfg; /* template for user partitions */
+
+	pthread_mutex_t cuts_mu;
+	varve_recovery_cut *cuts;
+	size_t ncuts;
+
+	_Atomic long open_handles; /* iterators and consumers still open */
+	vv_cleaner *cleaner;
+};
+
+void vv_store_log(varve_db *db, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int64_t vv_store_now(const varve_db *db);
+/* Topic by name, referenced; VARVE_ENOTFOUND if missing. */
+int vv_store_topic(varve_db *db, const char *name, vv_topic **out);
+/* Topic and partition, referenced (release with vv_topic_unref). */
+int vv_store_partition(varve_db *db, const char *topic, uint32_t partition, vv_topic **t_out,
+		       vv_partition **p_out);
+/* Snapshot of all topics, each referenced; free with vv_store_topics_release. */
+int vv_store_topics_snapshot(varve_db *db, vv_topic ***out, size_t *n);
+void vv_store_topics_release(vv_topic **ts, size_t n);
+
+/* Background thread (cleaner.c). */
+int vv_cleaner_start(varve_db *db);
+void vv_cleaner_stop(varve_db *db);
+void vv_cleaner_wake(varve_db *db);
+
+#endif

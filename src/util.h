@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h -- small helpers shared by every module: allocation with a test
+ * hook, error plumbing macros, little-endian loads and stores, varints and
+ * the clock.
+ */
+#ifndef VV_UTIL_H
+#define VV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "varve.h"
+
+#define VV_HIDDEN __attribute__((visibility("hidden")))
+
+/* Allocation goes through here so tests can fail the Nth allocation. */
+void *vv_malloc(size_t n);
+void *vv_calloc(size_t count, size_t size);
+void *vv_realloc(void *p, size_t n);
+char *vv_strdup(const char *s);
+void vv_free(void *p);
+
+/* Test hook: fail allocation number `countdown` (1 = the next one); when
+ * persistent, every later one fails too. countdown 0 disables. */
+void vv_alloc_fail_set(long countdown, int persistent);
+long vv_alloc_count(void);
+
+/* Error detail, thread-local (error.c). Returns code so callers can write
+ * `return vv_error_set(VARVE_EINVAL, "...")`. */
+int vv_error_set(int code, int sys_errno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void vv_error_clear(void);
+
+#define VV_TRY(expr)                     \
+	do {                             \
+		int vv_rc_ = (expr);     \
+		if (vv_rc_ < 0)          \
+			return vv_rc_;   \
+	} while (0)
+
+#define VV_CHECK(expr)               \
+	do {                         \
+		rc = (expr);         \
+		if (rc < 0)          \
+			goto cleanup; \
+	} while (0)
+
+/* Every bounds or checksum failure while reading the disk goes through here,
+ * so one breakpoint catches them all (SQLite's *_BKPT). */
+int vv_corrupt_at(const char *file, int line, const char *path, uint64_t pos, const char *what);
+#define VV_CORRUPT(path, pos, what) vv_corrupt_at(__FILE__, __LINE__, (path), (pos), (what))
+
+static inline uint16_t vv_load16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t vv_load32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t vv_load64(const uint8_t *p)
+{
+	return (uint64_t)vv_load32(p) | ((uint64_t)vv_load32(p + 4) << 32);
+}
+static inline void vv_store16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void vv_store32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+static inline void vv_store64(uint8_t *p, uint64_t v)
+{
+	vv_store32(p, (uint32_t)v);
+	vv_store32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Unsigned LEB128 varints, at most 10 bytes. */
+static inline size_t vv_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+static inline size_t vv_varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+/* Decode from [*p, end). Returns 0 on success, -1 if truncated or overlong. */
+static inline int vv_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *q = *p;
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (q >= end)
+			return -1;
+		uint8_t b = *q++;
+		if (shift == 63 && b > 1)
+			return -1;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*p = q;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
+}
+static inline uint64_t vv_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static inline int64_t vv_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* Wall clock and monotonic clock in ms / ns. */
+int64_t vv_now_ms(void);
+uint64_t vv_mono_ns(void);
+
+#endif
