@@ -362,6 +362,145 @@ typedef struct varve_recovery_cut {
 VARVE_API int varve_recovery_cuts(varve_db *db, const varve_recovery_cut **cuts_out,
 				  size_t *count_out);
 
+
+/* ---------------------------------------------------------------------- */
+/* Consumer groups                                                         */
+
+/** Committed offsets live in the metadata log; a group is created by its
+ *  first commit or its first consumer. */
+typedef struct varve_consumer varve_consumer;
+
+#define VARVE_OFFSET_BEGINNING (-2)
+#define VARVE_OFFSET_END (-1)
+
+typedef enum varve_offset_reset {
+	VARVE_RESET_EARLIEST = 0, /**< no commit (or below log start): start at log start */
+	VARVE_RESET_LATEST = 1,   /**< ... start at the end: only new records */
+	VARVE_RESET_NONE = 2      /**< ... poll fails with VARVE_EOFFSET */
+} varve_offset_reset;
+
+/** Called (from a producing thread) when records may be available to c.
+ *  Keep it short; it must not call back into the store. */
+typedef void (*varve_notify_fn)(void *ctx, varve_consumer *c);
+
+#define VARVE_CONSUMER_OPTIONS_VERSION 1
+
+typedef struct varve_consumer_options {
+	unsigned int version;           /**< VARVE_CONSUMER_OPTIONS_VERSION */
+	int auto_offset_reset;          /**< varve_offset_reset; default earliest */
+	int auto_commit;                /**< commit positions during poll; default 0 */
+	uint32_t auto_commit_interval_ms; /**< default 5000 */
+	uint32_t max_records;           /**< records per poll; default 500 */
+	uint32_t max_bytes;             /**< key+value bytes per poll (at least one record); default 1 MiB */
+	uint32_t min_bytes;             /**< poll waits for this many bytes...; default 1 */
+	uint32_t max_wait_ms;           /**< ...but no longer than this once it has some; default 100 */
+	varve_notify_fn notify_fn;      /**< optional */
+	void *notify_ctx;
+} varve_consumer_options;
+
+#define VARVE_CONSUMER_OPTIONS_INIT \
+	{ VARVE_CONSUMER_OPTIONS_VERSION, VARVE_RESET_EARLIEST, 0, 5000, 500, 1u << 20, 1, 100, NULL, NULL }
+
+VARVE_API int varve_consumer_options_init(varve_consumer_options *opts, unsigned int version);
+
+/** A record delivered by a consumer, with the topic it came from. */
+typedef struct varve_msg {
+	const char *topic;
+	varve_record rec; /**< rec.partition and rec.offset identify it */
+} varve_msg;
+
+/**
+ * Join `group` as a new member subscribed to `topics`. Members of one group
+ * in this process split the partitions (range assignment per topic, members
+ * in join order); each partition has exactly one owner, and a new owner
+ * resumes at the last committed offset. Different groups are independent.
+ * On a read-only store the consumer can read and seek but not commit.
+ */
+VARVE_API int varve_consumer_open(varve_db *db, const char *group, const char *const *topics,
+				  size_t ntopics, const varve_consumer_options *opts,
+				  varve_consumer **out);
+
+/** Leave the group (its partitions go to the other members) and free c.
+ *  Does not commit: call varve_consumer_commit first if you want to. */
+VARVE_API void varve_consumer_close(varve_consumer *c);
+
+/**
+ * Fetch records from the assigned partitions, rotating across them so a busy
+ * partition cannot starve the others. Blocks up to timeout_ms (< 0: forever,
+ * 0: return at once) until at least one record is available; then returns
+ * once min_bytes are gathered or max_wait_ms passed. On timeout returns
+ * VARVE_OK with *count_out = 0. The messages are valid until the next poll,
+ * seek or close on c; no allocation per record.
+ */
+VARVE_API int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msgs_out,
+				  size_t *count_out);
+
+/** Commit the position (next offset to read) of every assigned partition.
+ *  Durable on return under sync=always; the offsets of one call are
+ *  written as one batch (all or nothing after a crash). */
+VARVE_API int varve_consumer_commit(varve_consumer *c);
+
+/** Commit an explicit offset (the next offset to read) for one partition. */
+VARVE_API int varve_consumer_commit_offset(varve_consumer *c, const char *topic,
+					   uint32_t partition, int64_t offset,
+					   const char *metadata);
+
+/** Move the position of an assigned partition: an offset,
+ *  VARVE_OFFSET_BEGINNING or VARVE_OFFSET_END. */
+VARVE_API int varve_consumer_seek(varve_consumer *c, const char *topic, uint32_t partition,
+				  int64_t offset);
+/** Move to the first record with timestamp >= ts (the end if none). */
+VARVE_API int varve_consumer_seek_time(varve_consumer *c, const char *topic, uint32_t partition,
+				       int64_t ts);
+
+/** Current position (next offset poll returns) of an assigned partition. */
+VARVE_API int varve_consumer_position(varve_consumer *c, const char *topic, uint32_t partition,
+				      int64_t *offset_out);
+
+typedef struct varve_topic_partition {
+	const char *topic;
+	uint32_t partition;
+} varve_topic_partition;
+
+/** The partitions assigned to c now; valid until the next call on c. */
+VARVE_API int varve_consumer_assignment(varve_consumer *c, const varve_topic_partition **tps_out,
+					size_t *count_out);
+
+/** An eventfd that becomes readable when records may be available: put it
+ *  in epoll/poll/libuv and call poll(…, 0) when it fires. Owned by c. */
+VARVE_API int varve_consumer_fd(varve_consumer *c);
+
+/** How often positions were reset by auto_offset_reset because a committed
+ *  offset was below the log start or past the end. */
+VARVE_API uint64_t varve_consumer_resets(const varve_consumer *c);
+
+/* Group administration (work on read-only stores where they only read). */
+
+/** Committed offset of a group for a partition; VARVE_ENOTFOUND if none. */
+VARVE_API int varve_group_offset(varve_db *db, const char *group, const char *topic,
+				 uint32_t partition, int64_t *offset_out);
+/** Commit an offset for a group (tools: reset a group while no consumer runs). */
+VARVE_API int varve_group_commit(varve_db *db, const char *group, const char *topic,
+				 uint32_t partition, int64_t offset, const char *metadata);
+/** Group names, sorted. Free with varve_strings_free. */
+VARVE_API int varve_group_list(varve_db *db, char ***names_out, size_t *count_out);
+/** Delete a group and its commits (VARVE_EBUSY while it has open consumers). */
+VARVE_API int varve_group_delete(varve_db *db, const char *group);
+
+#define VARVE_LAG_VERSION 1
+
+typedef struct varve_lag {
+	unsigned int version;      /**< VARVE_LAG_VERSION */
+	int64_t committed;         /**< committed offset, -1 if none */
+	int64_t end_offset;
+	int64_t records;           /**< end - committed (end - start without a commit) */
+	uint64_t bytes;            /**< log bytes from the committed position to the end */
+	int64_t oldest_age_ms;     /**< age of the first unconsumed record; 0 if none */
+} varve_lag;
+
+VARVE_API int varve_group_lag(varve_db *db, const char *group, const char *topic,
+			      uint32_t partition, varve_lag *lag_out);
+
 #ifdef __cplusplus
 }
 #endif

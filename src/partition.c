@@ -665,6 +665,8 @@ out:
 	pthread_mutex_unlock(&p->lock);
 	if (rc)
 		return rc;
+	if (p->cfg.on_append)
+		p->cfg.on_append(p->cfg.append_ctx, p);
 	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
 		return wait_durable(p, last + 1);
 	return 0;

@@ -36,6 +36,8 @@
 #define VV_RECOVERY_POINT_SIZE 48
 #define VV_RECOVERY_POINT_MAGIC 0x52565256u /* "VRVR" */
 
+struct vv_partition;
+
 typedef struct vv_part_config {
 	vv_seg_config seg;
 	uint64_t segment_bytes;
@@ -51,6 +53,9 @@ typedef struct vv_part_config {
 	/* where recovery reports what it cut */
 	void (*on_cut)(void *ctx, const varve_recovery_cut *cut);
 	void *cut_ctx;
+	/* called after records become readable (consumers' wake-up) */
+	void (*on_append)(void *ctx, struct vv_partition *p);
+	void *append_ctx;
 } vv_part_config;
 
 typedef struct vv_partition {

@@ -213,7 +213,7 @@ void vv_store_topics_release(vv_topic **ts, size_t n)
 
 /* ---- opening topics --------------------------------------------------------- */
 
-static void on_cut(void *ctx, const varve_recovery_cut *cut)
+void vv_store_report_cut(void *ctx, const varve_recovery_cut *cut)
 {
 	varve_db *db = ctx;
 	pthread_mutex_lock(&db->cuts_mu);
@@ -288,6 +288,7 @@ typedef struct replay_topic {
 } replay_topic;
 
 typedef struct replay_state {
+	vv_groups *groups;
 	replay_topic *v;
 	size_t n, cap;
 	int rc;
@@ -296,6 +297,10 @@ typedef struct replay_state {
 static int replay_one(void *ctx, const varve_record *r)
 {
 	replay_state *st = ctx;
+	if (r->key && r->key_len >= 2 &&
+	    (((const uint8_t *)r->key)[0] == VV_META_KEY_OFFSET ||
+	     ((const uint8_t *)r->key)[0] == VV_META_KEY_GROUP))
+		return vv_groups_apply(st->groups, r);
 	if (!r->key || r->key_len < 2)
 		return 0; /* not ours: ignore for forward compatibility */
 	const uint8_t *k = r->key;
@@ -374,6 +379,7 @@ static void remove_orphans(varve_db *db, const replay_state *st)
 static int load_topics(varve_db *db, int clean)
 {
 	replay_state st = { 0 };
+	st.groups = &db->groups;
 	int rc = vv_meta_replay(db->meta, replay_one, &st);
 	if (rc == 0 && !db->read_only)
 		remove_orphans(db, &st);
@@ -425,6 +431,11 @@ static int check_version(const char *path, int *exists)
 
 static void free_db(varve_db *db)
 {
+	vv_groups_free(&db->groups);
+	pthread_mutex_destroy(&db->commit_mu);
+	pthread_mutex_destroy(&db->notify_mu);
+	pthread_cond_destroy(&db->notify_cond);
+	vv_free(db->consumers);
 	vv_free(db->cuts);
 	vv_free(db->topics);
 	vv_free(db->topics_dir);
@@ -465,6 +476,10 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	pthread_mutex_init(&db->admin_mu, NULL);
 	pthread_rwlock_init(&db->topics_lock, NULL);
 	pthread_mutex_init(&db->cuts_mu, NULL);
+	pthread_mutex_init(&db->commit_mu, NULL);
+	pthread_mutex_init(&db->notify_mu, NULL);
+	pthread_cond_init(&db->notify_cond, NULL);
+	vv_groups_init(&db->groups);
 	db->opts = o;
 	db->read_only = o.read_only;
 	db->path = vv_strdup(path);
@@ -560,14 +575,19 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->clock_ctx = o.clock_ctx;
 		pc->log_fn = o.log_fn;
 		pc->log_ctx = o.log_ctx;
-		pc->on_cut = on_cut;
+		pc->on_cut = vv_store_report_cut;
 		pc->cut_ctx = db;
+		pc->on_append = vv_store_on_append;
+		pc->append_ctx = db;
 		vv_part_config mc = *pc;
 		mc.segment_bytes = 64u << 20;
+		mc.on_append = NULL;
 		rc = vv_meta_open(path, &mc, clean, &db->meta);
 	}
 	if (rc == 0)
 		rc = load_topics(db, clean);
+	if (rc == 0)
+		rc = vv_store_clamp_commits(db);
 	if (rc == 0 && !o.read_only && o.start_cleaner)
 		rc = vv_cleaner_start(db);
 	if (rc) {

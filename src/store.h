@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 
+#include "group.h"
 #include "meta.h"
 #include "topic.h"
 #include "varve.h"
@@ -39,6 +40,18 @@ struct varve_db {
 
 	_Atomic long open_handles; /* iterators and consumers still open */
 	vv_cleaner *cleaner;
+
+	vv_groups groups;         /* committed offsets and members */
+	pthread_mutex_t commit_mu; /* orders metadata writes with table updates */
+
+	/* Wake-ups for consumers (consumer.c): appenders bump `data_gen`; only
+	 * when someone waits or is armed (`interest`) do they take the mutex. */
+	pthread_mutex_t notify_mu;
+	pthread_cond_t notify_cond;
+	_Atomic uint64_t data_gen;
+	_Atomic int interest;
+	varve_consumer **consumers;
+	size_t nconsumers, ccap;
 };
 
 void vv_store_log(varve_db *db, int level, const char *fmt, ...)
@@ -52,6 +65,18 @@ int vv_store_partition(varve_db *db, const char *topic, uint32_t partition, vv_t
 /* Snapshot of all topics, each referenced; free with vv_store_topics_release. */
 int vv_store_topics_snapshot(varve_db *db, vv_topic ***out, size_t *n);
 void vv_store_topics_release(vv_topic **ts, size_t n);
+
+/* Record a recovery report entry (recovery cuts, clamped commits). */
+void vv_store_report_cut(void *ctx, const varve_recovery_cut *cut);
+
+/* Consumers (consumer.c). */
+void vv_store_on_append(void *ctx, vv_partition *p);
+/* After open: clamp committed offsets past their partition's end. */
+int vv_store_clamp_commits(varve_db *db);
+/* Write commits for one group as one metadata batch and apply them. */
+int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
+		    const uint32_t *parts, const int64_t *offsets, const char *const *metadata,
+		    size_t n);
 
 /* Background thread (cleaner.c). */
 int vv_cleaner_start(varve_db *db);
