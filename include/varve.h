@@ -131,12 +131,16 @@ typedef struct varve_options {
 	void *clock_ctx;
 	int start_cleaner;             /**< run the background thread; default 1 */
 	uint32_t max_open_files;       /**< open segment files kept per store; default 512 */
+	uint32_t cleaner_interval_ms;  /**< retention / compaction round period; default 15000 */
+	uint64_t cleaner_memory_bytes; /**< compaction key map cap; default 32 MiB */
+	uint64_t cleaner_io_bytes_per_sec; /**< compaction read rate limit; 0 = none (default) */
+	uint64_t min_free_bytes;       /**< appends fail with VARVE_ENOSPC below this free space; 0 = off */
 } varve_options;
 
 #define VARVE_OPTIONS_INIT                                                        \
 	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
 	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
-	  NULL, NULL, 1, 512 }
+	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0 }
 
 /** Fill opts with defaults for the given struct version. */
 VARVE_API int varve_options_init(varve_options *opts, unsigned int version);
@@ -203,12 +207,16 @@ typedef struct varve_topic_config {
 	int64_t max_future_skew_ms;    /**< timestamps further ahead are clamped; default 1 h */
 	int partitioner;               /**< varve_partitioner for null keys; default sticky */
 	int64_t dedup_window_ms;       /**< message-id duplicate window; 0 = off (default) */
+	int64_t retention_hard_bytes;  /**< per partition cap that wins over retain_for_groups; -1 = none */
+	const char *retain_for_groups; /**< comma-separated groups whose uncommitted records are
+					    kept by retention; NULL = none. Copied by create;
+					    describe returns a pointer valid until the topic goes */
 } varve_topic_config;
 
 #define VARVE_TOPIC_CONFIG_INIT                                                    \
 	{ VARVE_TOPIC_CONFIG_VERSION, 1, VARVE_CODEC_NONE, VARVE_CLEANUP_DELETE, -1, -1, \
 	  -1, 0, 0, 24LL * 3600 * 1000, 0.5, VARVE_TIMESTAMP_CREATE, 3600LL * 1000,      \
-	  VARVE_PARTITIONER_STICKY, 0 }
+	  VARVE_PARTITIONER_STICKY, 0, -1, NULL }
 
 VARVE_API int varve_topic_config_init(varve_topic_config *cfg, unsigned int version);
 
@@ -343,6 +351,35 @@ VARVE_API void varve_iter_close(varve_iter *it);
  */
 VARVE_API int varve_offset_for_time(varve_db *db, const char *topic, uint32_t partition,
 				    int64_t ts, int64_t *offset_out);
+
+/* ---------------------------------------------------------------------- */
+/* Maintenance and statistics                                              */
+
+/** Run one retention and compaction round now, in the calling thread
+ *  (compaction regardless of the dirty ratio when force is set). */
+VARVE_API int varve_clean_now(varve_db *db, int force);
+
+#define VARVE_STATS_VERSION 1
+
+typedef struct varve_stats {
+	unsigned int version;        /**< VARVE_STATS_VERSION */
+	uint64_t appends;            /**< batches appended (all partitions) */
+	uint64_t appended_bytes;
+	uint64_t fsyncs;             /**< fdatasync calls (process-wide) */
+	uint64_t fsync_ns;           /**< their total latency */
+	uint64_t dir_syncs;
+	uint64_t segments_deleted;   /**< by retention */
+	uint64_t bytes_reclaimed;    /**< by retention and compaction */
+	uint64_t compactions;        /**< partition compaction runs */
+	uint64_t compaction_ns;
+	uint64_t compaction_bytes_read;
+	uint64_t compaction_bytes_written;
+	uint64_t compaction_records_kept;
+	uint64_t compaction_records_dropped;
+	uint64_t cleaner_failures;   /**< failed cleanings (retried with backoff) */
+} varve_stats;
+
+VARVE_API int varve_stats_get(varve_db *db, varve_stats *stats_out);
 
 /* ---------------------------------------------------------------------- */
 /* Recovery report                                                         */

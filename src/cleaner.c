@@ -1,19 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cleaner.c -- the store's background thread. Each round it:
+ * cleaner.c -- the store's background thread. Every sync period it:
  *   - fsyncs partitions under the `interval` policy,
- *   - writes recovery points that moved (so a crash rescans little),
  *   - flushes index entries of active segments (no fsync: indexes are
- *     rebuilt from the log when needed).
- * Started by varve_open (writers only), stopped and joined by varve_close,
- * woken early by vv_cleaner_wake.
+ *     rebuilt from the log when needed),
+ *   - writes recovery points that moved (so a crash rescans little);
+ * and every cleaner period it runs a cleaning round:
+ *   - retention by age, size and record count (whole non-active segments,
+ *     oldest first), holding back what protected groups have not consumed
+ *     unless the hard size cap says otherwise,
+ *   - key compaction of compacted topics and of the metadata log, when the
+ *     dirty ratio calls for it.
+ * A partition whose cleaning fails is reported and retried with exponential
+ * backoff (1 s doubling to 10 min); the others go on. Started by varve_open
+ * (writers only), stopped and joined by varve_close, woken by
+ * vv_cleaner_wake; varve_clean_now runs a round in the caller's thread.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "compact.h"
 #include "store.h"
 #include "util.h"
+
+#define BACKOFF_MIN_MS 1000
+#define BACKOFF_MAX_MS (10 * 60 * 1000)
 
 struct vv_cleaner {
 	pthread_t thread;
@@ -23,7 +36,7 @@ struct vv_cleaner {
 	int woken;
 };
 
-static void each_partition(varve_db *db, int do_sync)
+static void flush_partitions(varve_db *db, int do_sync)
 {
 	vv_topic **ts;
 	size_t n;
@@ -39,17 +52,277 @@ static void each_partition(varve_db *db, int do_sync)
 		}
 	}
 	vv_store_topics_release(ts, n);
+	if (do_sync)
+		(void)vv_partition_sync(db->meta->log);
+	(void)vv_partition_flush_index(db->meta->log);
 	(void)vv_partition_checkpoint(db->meta->log);
 	vv_error_clear();
 }
+
+/* ---- retention ------------------------------------------------------------------- */
+
+/* The time retention judges a segment by. Producer timestamps far in the
+ * future are clamped to append time + max_future_skew_ms, so one bad clock
+ * cannot pin a segment forever. */
+static int64_t retention_time(const vv_topic *t, vv_segment *s)
+{
+	int64_t app = atomic_load(&s->max_append_time), ts = atomic_load(&s->max_ts);
+	if (t->cfg.timestamp_type == VARVE_TIMESTAMP_APPEND)
+		return app;
+	if (app != INT64_MIN && ts > app + t->cfg.max_future_skew_ms)
+		return app + t->cfg.max_future_skew_ms;
+	return ts;
+}
+
+/* Lowest committed offset among the protected groups (INT64_MAX if none). */
+static int64_t protected_floor(varve_db *db, const vv_topic *t, uint32_t part)
+{
+	const char *list = t->cfg.retain_for_groups;
+	if (!list || !*list)
+		return INT64_MAX;
+	int64_t floor = INT64_MAX;
+	const char *p = list;
+	char name[VARVE_MAX_TOPIC_NAME + 1];
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		if (l > VARVE_MAX_TOPIC_NAME)
+			l = VARVE_MAX_TOPIC_NAME;
+		memcpy(name, p, l);
+		name[l] = 0;
+		int64_t off = 0; /* no commit yet: nothing consumed */
+		if (varve_group_offset(db, name, t->name, part, &off)) {
+			off = 0;
+			vv_error_clear();
+		}
+		if (off < floor)
+			floor = off;
+		p += l + (comma ? 1 : 0);
+	}
+	return floor;
+}
+
+static int apply_retention(varve_db *db, vv_topic *t, vv_partition *p, int64_t now)
+{
+	const varve_topic_config *c = &t->cfg;
+	if (!(c->cleanup_policy & VARVE_CLEANUP_DELETE))
+		return 0;
+	if (c->retention_ms < 0 && c->retention_bytes < 0 && c->retention_records < 0 &&
+	    c->retention_hard_bytes < 0)
+		return 0;
+	vv_segment **segs;
+	size_t n;
+	VV_TRY(vv_partition_segments(p, &segs, &n));
+	size_t nold = n ? n - 1 : 0, k = 0;
+	uint64_t total = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		total += atomic_load(&segs[i]->size);
+	if (c->retention_ms >= 0) {
+		for (size_t i = 0; i < nold; i++) {
+			if ((rc = vv_segment_load_stats(segs[i])))
+				goto out;
+			int64_t rt = retention_time(t, segs[i]);
+			if (rt == INT64_MIN || rt >= now - c->retention_ms)
+				break;
+			k = i + 1;
+		}
+	}
+	uint64_t size = total;
+	for (size_t i = 0; i < k; i++)
+		size -= atomic_load(&segs[i]->size);
+	if (c->retention_bytes >= 0) {
+		while (k < nold && size - atomic_load(&segs[k]->size) >= (uint64_t)c->retention_bytes) {
+			size -= atomic_load(&segs[k]->size);
+			k++;
+		}
+	}
+	if (c->retention_records >= 0) {
+		int64_t end = atomic_load(&p->end_offset);
+		while (k < nold && end - segs[k + 1]->base >= c->retention_records) {
+			size -= atomic_load(&segs[k]->size);
+			k++;
+		}
+	}
+	int64_t floor = protected_floor(db, t, p->id);
+	while (k > 0 && segs[k]->base > floor) {
+		k--;
+		size += atomic_load(&segs[k]->size);
+	}
+	if (c->retention_hard_bytes >= 0) {
+		while (k < nold && size > (uint64_t)c->retention_hard_bytes) {
+			size -= atomic_load(&segs[k]->size);
+			k++;
+		}
+	}
+	if (k) {
+		uint64_t freed = 0;
+		rc = vv_partition_delete_oldest(p, k, &freed);
+		if (rc == 0) {
+			atomic_fetch_add(&db->st_segments_deleted, k);
+			atomic_fetch_add(&db->st_bytes_reclaimed, freed);
+			vv_store_log(db, VARVE_LOG_INFO,
+				     "retention: %s/%u deleted %zu segments (%" PRIu64
+				     " bytes); log start is now %" PRId64,
+				     t->name, p->id, k, freed, atomic_load(&p->start_offset));
+		}
+	}
+out:
+	vv_partition_segments_release(segs, n);
+	return rc;
+}
+
+/* ---- compaction ------------------------------------------------------------------- */
+
+static int apply_compaction(varve_db *db, const char *name, const varve_topic_config *c,
+			    vv_partition *p, int64_t now, int force)
+{
+	if (!(c->cleanup_policy & VARVE_CLEANUP_COMPACT))
+		return 0;
+	vv_compact_params prm = {
+		.now = now,
+		.delete_retention_ms = c->delete_retention_ms,
+		.min_dirty_ratio = c->min_cleanable_dirty_ratio,
+		.force = force,
+		.map_memory = (size_t)db->opts.cleaner_memory_bytes,
+		.io_bytes_per_sec = db->opts.cleaner_io_bytes_per_sec,
+		.segment_bytes = p->cfg.segment_bytes,
+	};
+	vv_compact_stats st;
+	uint64_t t0 = vv_mono_ns();
+	uint64_t before = vv_partition_size(p, NULL);
+	int rc = vv_compact_partition(p, &prm, &st);
+	if (st.ran) {
+		uint64_t dt = vv_mono_ns() - t0;
+		uint64_t after = vv_partition_size(p, NULL);
+		atomic_fetch_add(&db->st_compactions, 1);
+		atomic_fetch_add(&db->st_compaction_ns, dt);
+		atomic_fetch_add(&db->st_compact_read, st.bytes_read);
+		atomic_fetch_add(&db->st_compact_written, st.bytes_written);
+		atomic_fetch_add(&db->st_records_kept, st.records_kept);
+		atomic_fetch_add(&db->st_records_dropped, st.records_dropped);
+		if (before > after)
+			atomic_fetch_add(&db->st_bytes_reclaimed, before - after);
+		vv_store_log(db, VARVE_LOG_INFO,
+			     "compaction: %s/%u kept %" PRIu64 " records, dropped %" PRIu64 " (%" PRIu64
+			     " tombstones), %" PRIu64 " -> %" PRIu64 " bytes in %.1f ms",
+			     name, p->id, st.records_kept, st.records_dropped, st.tombstones_dropped,
+			     st.bytes_read, st.bytes_written, (double)dt / 1e6);
+	}
+	return rc;
+}
+
+/* Run `fn`-style cleaning for one partition with failure isolation. */
+static void clean_partition(varve_db *db, vv_topic *t, const char *name,
+			    const varve_topic_config *c, vv_partition *p, int64_t now, int force)
+{
+	if (atomic_load(&p->failed))
+		return;
+	if (p->clean_retry_at && now < p->clean_retry_at && !force)
+		return;
+	int rc = 0;
+	if (t)
+		rc = apply_retention(db, t, p, now);
+	if (rc == 0)
+		rc = apply_compaction(db, name, c, p, now, force);
+	if (rc == 0) {
+		p->clean_failures = 0;
+		p->clean_retry_at = 0;
+		return;
+	}
+	/* Never give up, never block the others: back off and retry. */
+	atomic_fetch_add(&db->st_cleaner_failures, 1);
+	uint32_t f = p->clean_failures < 20 ? p->clean_failures : 20;
+	int64_t delay = (int64_t)BACKOFF_MIN_MS << f;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	p->clean_failures++;
+	p->clean_retry_at = now + delay;
+	vv_store_log(db, VARVE_LOG_ERROR,
+		     "cleaning %s/%u failed (%s: %s); retry %u in %" PRId64 " ms", name, p->id,
+		     varve_errmsg(rc), varve_last_error()->message, p->clean_failures, delay);
+	vv_error_clear();
+}
+
+static void clean_round(varve_db *db, int force)
+{
+	pthread_mutex_lock(&db->clean_mu);
+	int64_t now = vv_store_now(db);
+	vv_topic **ts;
+	size_t n;
+	if (vv_store_topics_snapshot(db, &ts, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			for (uint32_t k = 0; k < ts[i]->nparts; k++)
+				clean_partition(db, ts[i], ts[i]->name, &ts[i]->cfg, ts[i]->parts[k], now,
+						force);
+		vv_store_topics_release(ts, n);
+	}
+	/* The metadata log: latest record per key, tombstones kept a day. */
+	varve_topic_config mc = VARVE_TOPIC_CONFIG_INIT;
+	mc.cleanup_policy = VARVE_CLEANUP_COMPACT;
+	clean_partition(db, NULL, VV_META_TOPIC, &mc, db->meta->log, now, force);
+	pthread_mutex_unlock(&db->clean_mu);
+}
+
+int varve_clean_now(varve_db *db, int force)
+{
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	if (db->read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	uint64_t failures = atomic_load(&db->st_cleaner_failures);
+	clean_round(db, force);
+	if (atomic_load(&db->st_cleaner_failures) != failures)
+		return vv_error_set(VARVE_EIO, 0, "a partition failed to clean (see the log callback)");
+	return 0;
+}
+
+int varve_stats_get(varve_db *db, varve_stats *s)
+{
+	if (!db || !s)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	if (s->version < 1)
+		return vv_error_set(VARVE_EINVAL, 0, "set stats->version first");
+	unsigned v = s->version;
+	memset(s, 0, sizeof *s);
+	s->version = v;
+	vv_topic **ts;
+	size_t n;
+	VV_TRY(vv_store_topics_snapshot(db, &ts, &n));
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < ts[i]->nparts; k++) {
+			s->appends += atomic_load(&ts[i]->parts[k]->appends);
+			s->appended_bytes += atomic_load(&ts[i]->parts[k]->appended_bytes);
+		}
+	vv_store_topics_release(ts, n);
+	vv_io_counters io;
+	vv_io_counters_get(&io);
+	s->fsyncs = io.datasyncs;
+	s->fsync_ns = io.datasync_ns;
+	s->dir_syncs = io.dir_syncs;
+	s->segments_deleted = atomic_load(&db->st_segments_deleted);
+	s->bytes_reclaimed = atomic_load(&db->st_bytes_reclaimed);
+	s->compactions = atomic_load(&db->st_compactions);
+	s->compaction_ns = atomic_load(&db->st_compaction_ns);
+	s->compaction_bytes_read = atomic_load(&db->st_compact_read);
+	s->compaction_bytes_written = atomic_load(&db->st_compact_written);
+	s->compaction_records_kept = atomic_load(&db->st_records_kept);
+	s->compaction_records_dropped = atomic_load(&db->st_records_dropped);
+	s->cleaner_failures = atomic_load(&db->st_cleaner_failures);
+	return 0;
+}
+
+/* ---- the thread ----------------------------------------------------------------------- */
 
 static void *run(void *arg)
 {
 	varve_db *db = arg;
 	vv_cleaner *c = db->cleaner;
-	uint32_t period = db->opts.sync_interval_ms ? db->opts.sync_interval_ms : 1000;
-	if (db->opts.sync_policy != VARVE_SYNC_INTERVAL && period > 1000)
-		period = 1000;
+	uint32_t period = db->opts.sync_policy == VARVE_SYNC_INTERVAL ? db->opts.sync_interval_ms
+								       : 1000;
+	if (db->opts.cleaner_interval_ms && db->opts.cleaner_interval_ms < period)
+		period = db->opts.cleaner_interval_ms;
+	uint64_t last_clean = vv_mono_ns();
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
 		struct timespec ts;
@@ -65,9 +338,16 @@ static void *run(void *arg)
 			;
 		if (c->stop)
 			break;
+		int woken = c->woken;
 		c->woken = 0;
 		pthread_mutex_unlock(&c->mu);
-		each_partition(db, db->opts.sync_policy == VARVE_SYNC_INTERVAL);
+		flush_partitions(db, db->opts.sync_policy == VARVE_SYNC_INTERVAL);
+		uint64_t now = vv_mono_ns();
+		if (woken || (db->opts.cleaner_interval_ms &&
+			      now - last_clean >= (uint64_t)db->opts.cleaner_interval_ms * 1000000ull)) {
+			clean_round(db, 0);
+			last_clean = now;
+		}
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);

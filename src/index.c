@@ -224,3 +224,34 @@ int vv_index_rewrite(vv_index *ix, vv_file *idx, vv_file *tidx)
 	VV_TRY(vv_io_truncate(tidx, 0));
 	return write_entries(ix, idx, tidx, 0, 0);
 }
+
+void vv_index_cursor_reset(vv_index_cursor *c, const vv_index *ix)
+{
+	c->has_entry = ix->n > 0;
+	c->last_pos = ix->n ? ix->pos[ix->n - 1] : 0;
+	c->last_ts = ix->tn ? ix->tts[ix->tn - 1] : INT64_MIN;
+}
+
+int vv_index_note(vv_index *ix, vv_index_cursor *c, uint64_t pos, uint32_t rel, int64_t max_ts,
+		  uint32_t interval)
+{
+	if (c->has_entry && pos - c->last_pos < interval)
+		return 0;
+	VV_TRY(vv_index_add(ix, rel, (uint32_t)pos));
+	c->last_pos = pos;
+	c->has_entry = 1;
+	if (max_ts > c->last_ts || ix->tn == 0) {
+		VV_TRY(vv_index_add_time(ix, max_ts, rel));
+		c->last_ts = max_ts;
+	}
+	return 0;
+}
+
+int vv_index_seal(vv_index *ix, vv_index_cursor *c, int64_t max_ts, uint32_t last_rel)
+{
+	if (max_ts == INT64_MIN || max_ts <= c->last_ts)
+		return 0;
+	VV_TRY(vv_index_add_time(ix, max_ts, last_rel));
+	c->last_ts = max_ts;
+	return 0;
+}

@@ -48,6 +48,22 @@ uint32_t vv_index_lookup(const vv_index *ix, uint32_t target_rel, uint32_t *foun
  * *scan_rel is the rel of the entry before it (where a scan must start). */
 long vv_index_lookup_time(const vv_index *ix, int64_t target, uint32_t *scan_rel);
 
+/* Where the appender stands: entries are added for the first batch and then
+ * for the first batch at least `interval` bytes past the last entry; a time
+ * entry goes with it when the max timestamp grew. Appends, recovery scans
+ * and compaction all index through here, so they agree. */
+typedef struct vv_index_cursor {
+	uint64_t last_pos;
+	int64_t last_ts;
+	int has_entry;
+} vv_index_cursor;
+
+void vv_index_cursor_reset(vv_index_cursor *c, const vv_index *ix);
+int vv_index_note(vv_index *ix, vv_index_cursor *c, uint64_t pos, uint32_t rel, int64_t max_ts,
+		  uint32_t interval);
+/* Final time entry at seal: the segment's max timestamp at its last rel. */
+int vv_index_seal(vv_index *ix, vv_index_cursor *c, int64_t max_ts, uint32_t last_rel);
+
 /* Load both files. Entries that break the rules (not strictly increasing,
  * position at or past log_size, rel past max_rel) end the load: *damaged is
  * set and the caller rebuilds. Missing files leave the index empty and set

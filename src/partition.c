@@ -10,6 +10,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "compact.h"
 #include "partition.h"
 #include "util.h"
 
@@ -68,6 +69,8 @@ static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
 	VV_TRY(vv_io_write_atomic(p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
 				  p->cfg.seg.file_mode));
 	p->rp_written = rp->offset;
+	p->rp_seg = rp->segment_base;
+	p->rp_pos = rp->position;
 	return 0;
 }
 
@@ -186,6 +189,8 @@ static int recover(vv_partition *p, int clean)
 	size_t n = 0;
 	int rc = 0;
 	int ro = p->cfg.seg.read_only;
+	if (!ro) /* finish or roll back a compaction swap a crash interrupted */
+		VV_TRY(vv_compact_recover_dir(p->dir));
 	VV_TRY(list_segments(p, &bases, &n));
 
 	vv_recovery_point rp;
@@ -352,10 +357,13 @@ static int recover(vv_partition *p, int clean)
 			read_first_append_time(last);
 		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
 					  atomic_load(&p->start_offset) };
-		if (!clean || !has_rp || rp.offset != end)
+		if (!clean || !has_rp || rp.offset != end) {
 			VV_TRY(write_recovery_point(p, &nrp));
-		else
+		} else {
 			p->rp_written = end;
+			p->rp_seg = nrp.segment_base;
+			p->rp_pos = nrp.position;
+		}
 	}
 	atomic_store(&p->durable_offset, end);
 	return 0;
@@ -862,5 +870,122 @@ int vv_partition_refresh(vv_partition *p)
 		atomic_store(&p->end_offset, atomic_load(&last->next_offset));
 	pthread_mutex_unlock(&p->lock);
 	vv_error_clear();
+	return rc;
+}
+
+/* ---- retention and compaction support ----------------------------------------------------- */
+
+int vv_partition_segments(vv_partition *p, vv_segment ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment **v = vv_malloc((p->nsegs ? p->nsegs : 1) * sizeof *v);
+	if (!v) {
+		pthread_rwlock_unlock(&p->segs_lock);
+		return vv_error_set(VARVE_ENOMEM, 0, "segment snapshot");
+	}
+	for (size_t i = 0; i < p->nsegs; i++) {
+		v[i] = p->segs[i];
+		vv_segment_ref(v[i]);
+	}
+	*n = p->nsegs;
+	pthread_rwlock_unlock(&p->segs_lock);
+	*out = v;
+	return 0;
+}
+
+void vv_partition_segments_release(vv_segment **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vv_segment_unref(v[i]);
+	vv_free(v);
+}
+
+int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
+{
+	*bytes_out = 0;
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
+	pthread_mutex_lock(&p->lock);
+	if (n >= p->nsegs) /* never the active segment */
+		n = p->nsegs - 1;
+	if (n == 0) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	int64_t new_start = p->segs[n]->base;
+	vv_segment *act = active(p);
+	/* The recovery point names the new log start before any file goes. If it
+	 * still names a segment that is going, point it at the active segment's
+	 * durable state instead (sync it first). */
+	vv_recovery_point rp = { p->rp_written, p->rp_seg, (uint64_t)p->rp_pos, new_start };
+	int rc = 0;
+	if (p->rp_seg < new_start) {
+		rc = vv_segment_sync(act);
+		if (rc) {
+			mark_failed(p);
+		} else {
+			rp.offset = atomic_load(&act->next_offset);
+			rp.segment_base = act->base;
+			rp.position = atomic_load(&act->size);
+			if (rp.offset > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, rp.offset);
+		}
+	}
+	if (rc == 0)
+		rc = write_recovery_point(p, &rp);
+	if (rc == 0) {
+		atomic_store(&p->start_offset, new_start);
+		pthread_rwlock_wrlock(&p->segs_lock);
+		vv_segment **gone = vv_malloc(n * sizeof *gone);
+		if (gone) {
+			memcpy(gone, p->segs, n * sizeof *gone);
+			memmove(p->segs, p->segs + n, (p->nsegs - n) * sizeof *p->segs);
+			p->nsegs -= n;
+		}
+		pthread_rwlock_unlock(&p->segs_lock);
+		if (!gone) {
+			rc = vv_error_set(VARVE_ENOMEM, 0, "retention");
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				*bytes_out += atomic_load(&gone[i]->size);
+				/* files go with the last reader's reference */
+				vv_segment_mark_deleted(gone[i]);
+				vv_segment_unref(gone[i]);
+			}
+			vv_free(gone);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw)
+{
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t at = SIZE_MAX;
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (p->segs[i] == old[0])
+			at = i;
+	int rc = 0;
+	if (at == SIZE_MAX || at + k >= p->nsegs) {
+		rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
+	} else {
+		for (size_t i = 0; i < k; i++)
+			if (p->segs[at + i] != old[i])
+				rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
+	}
+	if (rc == 0) {
+		p->segs[at] = nw;
+		memmove(p->segs + at + 1, p->segs + at + k, (p->nsegs - at - k) * sizeof *p->segs);
+		p->nsegs -= k - 1;
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (rc == 0)
+		for (size_t i = 0; i < k; i++) {
+			vv_segment_mark_replaced(old[i]);
+			vv_segment_unref(old[i]); /* the partition's reference */
+		}
 	return rc;
 }

@@ -78,9 +78,14 @@ typedef struct vv_partition {
 	int syncing;
 	_Atomic int64_t durable_offset;
 	int64_t rp_written; /* recovery offset last written to disk */
+	int64_t rp_seg, rp_pos; /* ...its segment and position */
 
 	vv_batch_builder bb;
 	_Atomic uint64_t appends, appended_bytes;
+
+	/* cleaner state (cleaner thread only) */
+	int64_t clean_retry_at; /* after a failure: not before this time (ms) */
+	uint32_t clean_failures;
 } vv_partition;
 
 /* Open (creating if needed) and recover the partition in dir. `clean`
@@ -125,6 +130,20 @@ int vv_partition_refresh(vv_partition *p);
 
 int64_t vv_partition_now(const vv_partition *p);
 uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs);
+
+/* Referenced snapshot of the segment array; release with vv_partition_segments_release. */
+int vv_partition_segments(vv_partition *p, vv_segment ***out, size_t *n);
+void vv_partition_segments_release(vv_segment **v, size_t n);
+
+/* Retention: drop the n oldest segments (never the active one). The new
+ * log start is made durable in the recovery point before any file goes, so
+ * a crash leaves either the old start or the new one, and open finishes
+ * the deletion. *bytes_out gets the bytes released. */
+int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out);
+
+/* Compaction: replace the k consecutive segments old[0..k) by nw (same base
+ * as old[0]). The caller already swapped the files (compact.c). */
+int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw);
 
 /* Recovery point codec (exposed for the dump tool and tests). */
 typedef struct vv_recovery_point {

@@ -48,6 +48,7 @@ static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_s
 	}
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->deleted, 0);
+	atomic_init(&s->replaced, 0);
 	s->base = base;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->mu, NULL);
@@ -65,7 +66,7 @@ static void seg_destroy(vv_segment *s)
 	vv_io_close(s->log);
 	vv_io_close(s->idx);
 	vv_io_close(s->tidx);
-	if (atomic_load(&s->deleted)) {
+	if (atomic_load(&s->deleted) && !atomic_load(&s->replaced)) {
 		char p[4096];
 		/* The log goes last: while it exists the segment is still whole. */
 		vv_segment_path(p, sizeof p, s->dir, s->base, ".timeindex");
@@ -91,10 +92,17 @@ void vv_segment_unref(vv_segment *s)
 }
 
 void vv_segment_mark_deleted(vv_segment *s) { atomic_store(&s->deleted, 1); }
+void vv_segment_mark_replaced(vv_segment *s) { atomic_store(&s->replaced, 1); }
 
 static int open_files_locked(vv_segment *s)
 {
 	char p[4096];
+	if (atomic_load(&s->replaced)) {
+		/* Never open by name: the name holds another segment's files now. */
+		if (!s->log)
+			return vv_error_set(VARVE_EIO, 0, "segment %" PRId64 " was replaced", s->base);
+		return 0;
+	}
 	int rw = s->cfg->read_only ? VV_O_RDONLY : VV_O_RDWR;
 	if (!s->log) {
 		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
@@ -129,7 +137,7 @@ int vv_segment_open_files(vv_segment *s)
 void vv_segment_close_idle(vv_segment *s)
 {
 	pthread_mutex_lock(&s->mu);
-	if (s->sealed && atomic_load(&s->refs) == 1) {
+	if (s->sealed && atomic_load(&s->refs) == 1 && !atomic_load(&s->replaced)) {
 		vv_io_close(s->log);
 		vv_io_close(s->idx);
 		vv_io_close(s->tidx);
@@ -252,17 +260,8 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 /* Add index entries for the batch at pos, as the appender does. */
 static int index_batch(vv_segment *s, uint64_t pos, const vv_batch_header *h, int64_t max_ts)
 {
-	uint32_t rel = (uint32_t)(h->base_offset - s->base);
-	if (!s->has_index_entry || pos - s->last_index_pos >= s->cfg->index_interval) {
-		VV_TRY(vv_index_add(&s->ix, rel, (uint32_t)pos));
-		s->last_index_pos = pos;
-		s->has_index_entry = 1;
-		if (max_ts > s->last_index_ts || s->ix.tn == 0) {
-			VV_TRY(vv_index_add_time(&s->ix, max_ts, rel));
-			s->last_index_ts = max_ts;
-		}
-	}
-	return 0;
+	return vv_index_note(&s->ix, &s->ixc, pos, (uint32_t)(h->base_offset - s->base), max_ts,
+			     s->cfg->index_interval);
 }
 
 int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_result *res)
@@ -288,10 +287,8 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 	}
 	vv_index_truncate(&s->ix, from, (uint32_t)(from_offset - s->base));
 	s->index_ready = 1;
-	s->has_index_entry = s->ix.n > 0;
-	s->last_index_pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
-	s->last_index_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
-	int64_t max_ts = s->last_index_ts;
+	vv_index_cursor_reset(&s->ixc, &s->ix);
+	int64_t max_ts = s->ixc.last_ts;
 	pthread_mutex_unlock(&s->mu);
 
 	vv_seg_reader r;
@@ -455,13 +452,9 @@ int vv_segment_seal(vv_segment *s, int do_sync)
 	int rc = 0;
 	/* A final time entry holding the segment's max timestamp, so time
 	 * lookups and retention see it without scanning (as Kafka does). */
-	int64_t max_ts = atomic_load(&s->max_ts);
-	uint32_t rel = (uint32_t)(atomic_load(&s->next_offset) - 1 - s->base);
-	if (atomic_load(&s->size) > 0 && max_ts > s->last_index_ts) {
-		/* rel of the last batch: the last offset-index entry or later */
-		rc = vv_index_add_time(&s->ix, max_ts, rel);
-		s->last_index_ts = max_ts;
-	}
+	if (atomic_load(&s->size) > 0 && s->index_ready)
+		rc = vv_index_seal(&s->ix, &s->ixc, atomic_load(&s->max_ts),
+				   (uint32_t)(atomic_load(&s->next_offset) - 1 - s->base));
 	if (rc == 0 && s->idx && s->tidx)
 		rc = vv_index_flush(&s->ix, s->idx, s->tidx);
 	if (rc == 0 && do_sync && s->idx && s->tidx) {
@@ -483,8 +476,7 @@ static int rebuild_index(vv_segment *s)
 {
 	pthread_mutex_lock(&s->mu);
 	vv_index_clear(&s->ix);
-	s->has_index_entry = 0;
-	s->last_index_ts = INT64_MIN;
+	vv_index_cursor_reset(&s->ixc, &s->ix);
 	s->index_ready = 1;
 	pthread_mutex_unlock(&s->mu);
 	vv_seg_reader r;
@@ -513,7 +505,8 @@ static int rebuild_index(vv_segment *s)
 		pos += h.length;
 	}
 	vv_seg_reader_free(&r);
-	if (rc == 0 && !s->cfg->read_only) {
+	if (rc == 0 && !s->cfg->read_only && !atomic_load(&s->replaced) &&
+	    !atomic_load(&s->deleted)) {
 		pthread_mutex_lock(&s->mu);
 		if (s->idx && s->tidx)
 			rc = vv_index_rewrite(&s->ix, s->idx, s->tidx);
@@ -536,9 +529,7 @@ static int ensure_index(vv_segment *s)
 		rc = vv_index_load(&s->ix, s->idx, s->tidx, size, max_rel, &damaged);
 		if (rc == 0 && !damaged) {
 			s->index_ready = 1;
-			s->has_index_entry = s->ix.n > 0;
-			s->last_index_pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
-			s->last_index_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
+			vv_index_cursor_reset(&s->ixc, &s->ix);
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -634,4 +625,40 @@ int vv_segment_find_time(vv_segment *s, int64_t ts, uint64_t *pos, int *found)
 		pthread_mutex_unlock(&s->mu);
 	}
 	return vv_segment_find(s, s->base + scan_rel, pos);
+}
+
+int vv_segment_load_stats(vv_segment *s)
+{
+	if (atomic_load(&s->max_ts) != INT64_MIN && atomic_load(&s->max_append_time) != INT64_MIN)
+		return 0;
+	if (atomic_load(&s->size) == 0)
+		return 0;
+	VV_TRY(ensure_index(s));
+	pthread_mutex_lock(&s->mu);
+	int64_t max_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
+	uint64_t pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
+	pthread_mutex_unlock(&s->mu);
+	/* Walk the headers after the last index entry (at most one interval). */
+	uint64_t size = atomic_load(&s->size);
+	int64_t max_app = INT64_MIN;
+	while (pos + VV_BATCH_HEADER_SIZE <= size) {
+		uint8_t hb[VV_BATCH_HEADER_SIZE];
+		vv_batch_header h;
+		VV_TRY(vv_io_pread_full(s->log, hb, sizeof hb, pos));
+		if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
+			char path[4096];
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			return VV_CORRUPT(path, pos, "bad batch header");
+		}
+		if (h.max_timestamp > max_ts)
+			max_ts = h.max_timestamp;
+		if (h.append_time > max_app)
+			max_app = h.append_time;
+		pos += h.length;
+	}
+	if (max_ts > atomic_load(&s->max_ts))
+		atomic_store(&s->max_ts, max_ts);
+	if (max_app > atomic_load(&s->max_append_time))
+		atomic_store(&s->max_append_time, max_app);
+	return 0;
 }

@@ -38,7 +38,8 @@ typedef struct vv_seg_config {
 
 typedef struct vv_segment {
 	_Atomic int refs;
-	_Atomic int deleted;
+	_Atomic int deleted;  /* unlink the files with the last reference */
+	_Atomic int replaced; /* compaction put new files under this name: never touch them */
 	int64_t base;
 	char *dir;
 	const vv_seg_config *cfg;
@@ -53,9 +54,7 @@ typedef struct vv_segment {
 	_Atomic int64_t max_ts;      /* largest record timestamp; INT64_MIN when empty */
 	_Atomic int64_t max_append_time;
 	int64_t first_append_time;   /* for rolling by age; 0 = unknown */
-	uint64_t last_index_pos;     /* position of the last offset-index entry */
-	int64_t last_index_ts;       /* max_ts when the last time entry was added */
-	int has_index_entry;
+	vv_index_cursor ixc;         /* where indexing stands (under mu) */
 	int sealed;
 } vv_segment;
 
@@ -75,6 +74,13 @@ void vv_segment_ref(vv_segment *s);
 void vv_segment_unref(vv_segment *s);
 /* Ask for deletion once unreferenced. */
 void vv_segment_mark_deleted(vv_segment *s);
+/* The files under this segment's name now belong to a compacted segment;
+ * the object keeps reading through its open descriptors (open them first). */
+void vv_segment_mark_replaced(vv_segment *s);
+
+/* Make max_ts and max_append_time known (attached segments learn them from
+ * the time index and the last batch headers). */
+int vv_segment_load_stats(vv_segment *s);
 
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);

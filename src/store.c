@@ -245,6 +245,15 @@ static int open_topic(varve_db *db, const char *name, const varve_topic_config *
 	atomic_init(&t->refs, 1);
 	t->name = vv_strdup(name);
 	t->cfg = *cfg;
+	t->cfg.retain_for_groups = NULL;
+	if (cfg->retain_for_groups && *cfg->retain_for_groups) {
+		t->retain_groups = vv_strdup(cfg->retain_for_groups);
+		t->cfg.retain_for_groups = t->retain_groups;
+		if (!t->retain_groups) { /* reported as out of memory below */
+			vv_free(t->name);
+			t->name = NULL;
+		}
+	}
 	t->created_ms = created_ms;
 	t->parts = vv_calloc(cfg->partitions, sizeof *t->parts);
 	char dir[4096];
@@ -282,6 +291,7 @@ static int open_topic(varve_db *db, const char *name, const varve_topic_config *
 /* Metadata replay: collect the latest config of every topic. */
 typedef struct replay_topic {
 	char *name;
+	char groups[VV_MAX_RETAIN_GROUPS + 1];
 	varve_topic_config cfg;
 	int64_t created_ms;
 	int live;
@@ -337,7 +347,7 @@ static int replay_one(void *ctx, const varve_record *r)
 		t->live = 0;
 		return 0;
 	}
-	int rc = vv_topic_config_decode(r->value, r->value_len, &t->cfg, &t->created_ms);
+	int rc = vv_topic_config_decode(r->value, r->value_len, &t->cfg, &t->created_ms, t->groups);
 	if (rc == VARVE_EFORMAT)
 		return vv_error_set(VARVE_EFORMAT, 0,
 				    "topic %s was written by a newer varve (config format %u)", name,
@@ -433,6 +443,7 @@ static void free_db(varve_db *db)
 {
 	vv_groups_free(&db->groups);
 	pthread_mutex_destroy(&db->commit_mu);
+	pthread_mutex_destroy(&db->clean_mu);
 	pthread_mutex_destroy(&db->notify_mu);
 	pthread_cond_destroy(&db->notify_cond);
 	vv_free(db->consumers);
@@ -477,6 +488,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	pthread_rwlock_init(&db->topics_lock, NULL);
 	pthread_mutex_init(&db->cuts_mu, NULL);
 	pthread_mutex_init(&db->commit_mu, NULL);
+	pthread_mutex_init(&db->clean_mu, NULL);
 	pthread_mutex_init(&db->notify_mu, NULL);
 	pthread_cond_init(&db->notify_cond, NULL);
 	vv_groups_init(&db->groups);
@@ -580,7 +592,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->on_append = vv_store_on_append;
 		pc->append_ctx = db;
 		vv_part_config mc = *pc;
-		mc.segment_bytes = 64u << 20;
+		mc.segment_bytes = 1u << 20; /* small, so compaction can keep it small */
 		mc.on_append = NULL;
 		rc = vv_meta_open(path, &mc, clean, &db->meta);
 	}
@@ -712,12 +724,12 @@ int varve_topic_create(varve_db *db, const char *name, const varve_topic_config 
 	if (rc == 0)
 		rc = open_topic(db, name, &c, now, 0, &t);
 	if (rc == 0) {
-		uint8_t key[VARVE_MAX_TOPIC_NAME + 1], val[VV_TOPIC_CONFIG_ENCODED];
+		uint8_t key[VARVE_MAX_TOPIC_NAME + 1], val[VV_TOPIC_CONFIG_MAX];
 		size_t klen;
 		meta_topic_key(name, key, &klen);
-		vv_topic_config_encode(&c, now, val);
+		size_t vlen = vv_topic_config_encode(&c, now, val);
 		/* The topic exists once this record is durable, whatever the policy. */
-		rc = vv_meta_put(db->meta, key, klen, val, sizeof val, 1);
+		rc = vv_meta_put(db->meta, key, klen, val, vlen, 1);
 		if (rc) {
 			atomic_store(&t->deleted, 1);
 			vv_topic_unref(t);
@@ -882,6 +894,9 @@ static int pick_partition(vv_topic *t, const varve_record *r, int32_t forced, in
 			  uint32_t *out)
 {
 	int32_t want = forced >= 0 ? forced : r->partition;
+	if (want >= 0 && !r->key && (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT))
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "topic %s is compacted: every record needs a key", t->name);
 	if (want >= 0) {
 		if ((uint32_t)want >= t->nparts)
 			return vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has no partition %d",
@@ -891,6 +906,9 @@ static int pick_partition(vv_topic *t, const varve_record *r, int32_t forced, in
 		return vv_error_set(VARVE_EINVAL, 0, "invalid partition %d", want);
 	} else if (r->key) {
 		*out = vv_topic_partition_for_key(r->key, r->key_len, t->nparts);
+	} else if (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) {
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "topic %s is compacted: every record needs a key", t->name);
 	} else {
 		*out = vv_topic_partition_for_null(t, first);
 	}

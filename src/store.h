@@ -41,6 +41,12 @@ struct varve_db {
 	_Atomic long open_handles; /* iterators and consumers still open */
 	vv_cleaner *cleaner;
 
+	/* cleaner metrics */
+	_Atomic uint64_t st_segments_deleted, st_bytes_reclaimed, st_compactions, st_compaction_ns,
+		st_compact_read, st_compact_written, st_records_kept, st_records_dropped,
+		st_cleaner_failures;
+	pthread_mutex_t clean_mu; /* one cleaning round at a time */
+
 	vv_groups groups;         /* committed offsets and members */
 	pthread_mutex_t commit_mu; /* orders metadata writes with table updates */
 

@@ -35,11 +35,35 @@ int vv_topic_config_validate(const varve_topic_config *c)
 	if (c->partitioner != VARVE_PARTITIONER_STICKY &&
 	    c->partitioner != VARVE_PARTITIONER_ROUND_ROBIN)
 		return vv_error_set(VARVE_EINVAL, 0, "topic config: unknown partitioner");
+	if (c->retention_hard_bytes < -1)
+		return vv_error_set(VARVE_EINVAL, 0, "topic config: retention_hard_bytes must be -1 or >= 0");
+	if (c->retain_for_groups) {
+		const char *g = c->retain_for_groups;
+		size_t len = strlen(g);
+		if (len > VV_MAX_RETAIN_GROUPS)
+			return vv_error_set(VARVE_EINVAL, 0, "topic config: retain_for_groups too long");
+		/* comma-separated valid names */
+		char name[VARVE_MAX_TOPIC_NAME + 2];
+		const char *p = g;
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t l = comma ? (size_t)(comma - p) : strlen(p);
+			if (l == 0 || l > VARVE_MAX_TOPIC_NAME)
+				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group list");
+			memcpy(name, p, l);
+			name[l] = 0;
+			if (!varve_name_valid(name))
+				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group name in list");
+			p += l + (comma ? 1 : 0);
+			if (comma && !*p)
+				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group list");
+		}
+	}
 	return 0;
 }
 
-void vv_topic_config_encode(const varve_topic_config *c, int64_t created_ms,
-			    uint8_t out[VV_TOPIC_CONFIG_ENCODED])
+size_t vv_topic_config_encode(const varve_topic_config *c, int64_t created_ms,
+			      uint8_t out[VV_TOPIC_CONFIG_MAX])
 {
 	uint8_t *p = out;
 	*p++ = 1; /* value format */
@@ -62,15 +86,43 @@ void vv_topic_config_encode(const varve_topic_config *c, int64_t created_ms,
 	vv_store64(p, (uint64_t)c->dedup_window_ms);
 	p += 8;
 	vv_store64(p, (uint64_t)created_ms);
+	p += 8;
+	vv_store64(p, (uint64_t)c->retention_hard_bytes);
+	p += 8;
+	size_t gl = c->retain_for_groups ? strlen(c->retain_for_groups) : 0;
+	if (gl > VV_MAX_RETAIN_GROUPS)
+		gl = VV_MAX_RETAIN_GROUPS;
+	vv_store16(p, (uint16_t)gl);
+	p += 2;
+	if (gl)
+		memcpy(p, c->retain_for_groups, gl);
+	return (size_t)(p - out) + gl;
 }
 
-int vv_topic_config_decode(const uint8_t *b, size_t n, varve_topic_config *c, int64_t *created_ms)
+int vv_topic_group_listed(const char *list, const char *group)
+{
+	if (!list)
+		return 0;
+	size_t gl = strlen(group);
+	const char *p = list;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		if (l == gl && !memcmp(p, group, l))
+			return 1;
+		p += l + (comma ? 1 : 0);
+	}
+	return 0;
+}
+
+int vv_topic_config_decode(const uint8_t *b, size_t n, varve_topic_config *c, int64_t *created_ms,
+			   char *groups)
 {
 	if (n < 1)
 		return VARVE_ECORRUPT;
 	if (b[0] > 1)
 		return VARVE_EFORMAT;
-	if (b[0] != 1 || n < VV_TOPIC_CONFIG_ENCODED)
+	if (b[0] != 1 || n < VV_TOPIC_CONFIG_FIXED + 10)
 		return VARVE_ECORRUPT;
 	varve_topic_config d = VARVE_TOPIC_CONFIG_INIT;
 	const uint8_t *p = b + 1;
@@ -98,6 +150,19 @@ int vv_topic_config_decode(const uint8_t *b, size_t n, varve_topic_config *c, in
 	p += 8;
 	if (created_ms)
 		*created_ms = (int64_t)vv_load64(p);
+	p += 8;
+	d.retention_hard_bytes = (int64_t)vv_load64(p);
+	p += 8;
+	size_t gl = vv_load16(p);
+	p += 2;
+	if (gl > VV_MAX_RETAIN_GROUPS || (size_t)(p - b) + gl != n)
+		return VARVE_ECORRUPT;
+	d.retain_for_groups = NULL;
+	if (gl) {
+		memcpy(groups, p, gl);
+		groups[gl] = 0;
+		d.retain_for_groups = groups;
+	}
 	if (vv_topic_config_validate(&d)) {
 		vv_error_clear();
 		return VARVE_ECORRUPT;
@@ -141,6 +206,7 @@ void vv_topic_unref(vv_topic *t)
 		vv_error_clear();
 	}
 	vv_free(t->parts);
+	vv_free(t->retain_groups);
 	vv_free(t->name);
 	vv_free(t->dir);
 	vv_free(t);

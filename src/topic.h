@@ -18,7 +18,8 @@ typedef struct vv_topic {
 	_Atomic int deleted;
 	char *name;
 	char *dir;
-	varve_topic_config cfg;
+	varve_topic_config cfg; /* cfg.retain_for_groups points at retain_groups */
+	char *retain_groups;
 	int64_t created_ms;
 	vv_partition **parts;
 	uint32_t nparts;
@@ -26,15 +27,23 @@ typedef struct vv_topic {
 	_Atomic uint32_t sticky;
 } vv_topic;
 
-/* Encoded size of a topic config value in the metadata log. */
-#define VV_TOPIC_CONFIG_ENCODED 89
+/* Encoded size of a topic config value in the metadata log: 89 fixed bytes,
+ * then i64 retention_hard_bytes, u16 length and the retain_for_groups text. */
+#define VV_TOPIC_CONFIG_FIXED 89
+#define VV_MAX_RETAIN_GROUPS 1024
+#define VV_TOPIC_CONFIG_MAX (VV_TOPIC_CONFIG_FIXED + 10 + VV_MAX_RETAIN_GROUPS)
 
 int vv_topic_config_validate(const varve_topic_config *cfg);
-void vv_topic_config_encode(const varve_topic_config *cfg, int64_t created_ms,
-			    uint8_t out[VV_TOPIC_CONFIG_ENCODED]);
-/* Returns 0, VARVE_ECORRUPT (malformed) or VARVE_EFORMAT (newer version). */
+/* Returns the encoded length. */
+size_t vv_topic_config_encode(const varve_topic_config *cfg, int64_t created_ms,
+			      uint8_t out[VV_TOPIC_CONFIG_MAX]);
+/* Returns 0, VARVE_ECORRUPT (malformed) or VARVE_EFORMAT (newer version).
+ * The retain_for_groups text goes to groups (VV_MAX_RETAIN_GROUPS + 1 bytes)
+ * and cfg->retain_for_groups points there (or is NULL). */
 int vv_topic_config_decode(const uint8_t *buf, size_t n, varve_topic_config *cfg,
-			   int64_t *created_ms);
+			   int64_t *created_ms, char *groups);
+/* Is `group` one of the comma-separated names in list? */
+int vv_topic_group_listed(const char *list, const char *group);
 /* Copy the fields a caller's struct version knows about. */
 void vv_topic_config_copy_out(varve_topic_config *dst, const varve_topic_config *src);
 
