@@ -71,7 +71,10 @@ typedef enum varve_error {
 	VARVE_ECLOSED = -17,   /**< handle is closing or closed */
 	VARVE_ENOTSUP = -18,   /**< operation not supported in this configuration */
 	VARVE_ECONFLICT = -19, /**< expected offset did not match (optimistic concurrency) */
-	VARVE_EBUSY = -20      /**< resource busy (e.g. topic in use) */
+	VARVE_EBUSY = -20,     /**< resource busy (e.g. topic in use) */
+	VARVE_ESEQUENCE = -21, /**< idempotent producer: sequence gap or mismatch */
+	VARVE_EFENCED = -22,   /**< idempotent producer: a newer epoch of this producer exists */
+	VARVE_EDUPLICATE = -23 /**< a duplicate too old to report its offsets; nothing appended */
 } varve_error;
 
 /** Static text for an error code; never NULL. */
@@ -285,7 +288,13 @@ typedef struct varve_record {
 	int64_t timestamp; /**< ms since epoch; VARVE_TIMESTAMP_NOW on produce = now */
 	int32_t partition;
 	int64_t offset;
+	uint32_t flags;    /**< out: VARVE_RECORD_* bits */
 } varve_record;
+
+/** Set on produce output when the record was a duplicate (idempotent
+ *  producer retry or message-id window): nothing was appended and `offset`
+ *  is the offset of the earlier copy. */
+#define VARVE_RECORD_DUPLICATE 1u
 
 #define VARVE_NO_EXPECTED_OFFSET (-1)
 #define VARVE_PRODUCE_OPTIONS_VERSION 1
@@ -316,6 +325,60 @@ VARVE_API int varve_produce(varve_db *db, const char *topic, const varve_record 
  */
 VARVE_API int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, size_t n,
 				  const varve_produce_options *opts);
+
+
+/* ---------------------------------------------------------------------- */
+/* Idempotent producers                                                    */
+
+/**
+ * A producer handle has a producer id and an epoch, allocated durably in the
+ * metadata log. Each varve_producer_send is one batch to one partition with
+ * a sequence number; the partition remembers the last 5 batches of every
+ * producer, so a retried batch (same sequence) is not appended again and
+ * returns the original offsets (records get VARVE_RECORD_DUPLICATE). The
+ * state survives restarts and crashes.
+ *
+ * A named producer keeps its id across restarts. Opening it again bumps the
+ * epoch, which fences the older handle (its sends fail with VARVE_EFENCED),
+ * unless `resume` is set: then the same epoch continues, for a process that
+ * restarts after a crash and re-sends what it is unsure about.
+ */
+typedef struct varve_producer varve_producer;
+
+#define VARVE_PRODUCER_OPTIONS_VERSION 1
+#define VARVE_SEQUENCE_AUTO (-1)
+
+typedef struct varve_producer_options {
+	unsigned int version; /**< VARVE_PRODUCER_OPTIONS_VERSION */
+	const char *name;     /**< NULL: an anonymous producer with a fresh id */
+	int resume;           /**< named only: keep the epoch instead of fencing */
+} varve_producer_options;
+
+#define VARVE_PRODUCER_OPTIONS_INIT { VARVE_PRODUCER_OPTIONS_VERSION, NULL, 0 }
+
+VARVE_API int varve_producer_open(varve_db *db, const varve_producer_options *opts,
+				  varve_producer **out);
+VARVE_API void varve_producer_close(varve_producer *p);
+VARVE_API int varve_producer_id(const varve_producer *p, int64_t *id_out, uint16_t *epoch_out);
+
+/**
+ * Append recs[0..n) as one batch to one partition: `partition`, or with
+ * VARVE_PARTITION_ANY the partition of the first record's key. *sequence is
+ * the batch's sequence: VARVE_SEQUENCE_AUTO takes the next one and writes it
+ * back; pass the same value again to retry. recs[i].offset/partition/flags
+ * are written back.
+ * @return VARVE_OK (appended or duplicate), VARVE_EFENCED, VARVE_ESEQUENCE
+ *         (gap), VARVE_EDUPLICATE (older than the window; nothing appended).
+ */
+VARVE_API int varve_producer_send(varve_producer *p, const char *topic, int32_t partition,
+				  varve_record *recs, size_t n, int32_t *sequence);
+
+/** Last sequence the partition holds from this producer (-1 if none). */
+VARVE_API int varve_producer_last_sequence(varve_producer *p, const char *topic,
+					   uint32_t partition, int32_t *seq_out);
+
+/** Header key of the message id used by a topic's dedup_window_ms. */
+#define VARVE_MSG_ID_HEADER "msg-id"
 
 /* ---------------------------------------------------------------------- */
 /* Reading                                                                 */

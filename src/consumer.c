@@ -191,14 +191,14 @@ int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 	if (rc == 0 && new_group) {
 		size_t kl = vv_group_key(q, group);
 		size_t vl = vv_group_value(q + kl, now);
-		recs[nr] = (varve_record){ q, kl, q + kl, vl, NULL, 0, now, 0, 0 };
+		recs[nr] = (varve_record){ q, kl, q + kl, vl, NULL, 0, now, 0, 0, 0 };
 		q += kl + vl;
 		nr++;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		size_t kl = vv_commit_key(q, group, topics[i], parts[i]);
 		size_t vl = vv_commit_value(q + kl, offsets[i], now, metadata ? metadata[i] : NULL);
-		recs[nr] = (varve_record){ q, kl, q + kl, vl, NULL, 0, now, 0, 0 };
+		recs[nr] = (varve_record){ q, kl, q + kl, vl, NULL, 0, now, 0, 0, 0 };
 		q += kl + vl;
 		klen_total += kl;
 		nr++;
@@ -206,7 +206,7 @@ int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 	for (size_t i = 0; i < nr; i++)
 		ptrs[i] = &recs[i];
 	if (rc == 0) {
-		vv_append_opts o = { -1, -1, 0, -1, db->opts.sync_policy == VARVE_SYNC_ALWAYS };
+		vv_append_opts o = { -1, -1, 0, -1, db->opts.sync_policy == VARVE_SYNC_ALWAYS, 0, 0, 0 };
 		rc = vv_partition_append(db->meta->log, ptrs, nr, &o, NULL);
 	}
 	if (rc == 0) {
@@ -1038,18 +1038,18 @@ int varve_group_delete(varve_db *db, const char *group)
 		for (size_t i = 0; i < n; i++) {
 			size_t kl = vv_commit_key(q, group, grp->commits[i].topic,
 						  grp->commits[i].partition);
-			recs[i] = (varve_record){ q, kl, NULL, 0, NULL, 0, 0, 0, 0 };
+			recs[i] = (varve_record){ q, kl, NULL, 0, NULL, 0, 0, 0, 0, 0 };
 			q += kl;
 		}
 		size_t kl = vv_group_key(q, group);
-		recs[n] = (varve_record){ q, kl, NULL, 0, NULL, 0, 0, 0, 0 };
+		recs[n] = (varve_record){ q, kl, NULL, 0, NULL, 0, 0, 0, 0, 0 };
 		for (size_t i = 0; i <= n; i++)
 			ptrs[i] = &recs[i];
 	}
 	pthread_mutex_unlock(&db->groups.mu);
 	if (rc == 0) {
 		/* Every tombstone in one batch: the group goes whole or not at all. */
-		vv_append_opts o = { -1, -1, 0, -1, 1 };
+		vv_append_opts o = { -1, -1, 0, -1, 1, 0, 0, 0 };
 		rc = vv_partition_append(db->meta->log, ptrs, n + 1, &o, NULL);
 	}
 	if (rc == 0) {

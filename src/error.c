@@ -36,6 +36,9 @@ const char *varve_errmsg(int code)
 	case VARVE_ENOTSUP: return "operation not supported";
 	case VARVE_ECONFLICT: return "expected offset does not match";
 	case VARVE_EBUSY: return "resource busy";
+	case VARVE_ESEQUENCE: return "producer sequence out of order";
+	case VARVE_EFENCED: return "producer fenced by a newer epoch";
+	case VARVE_EDUPLICATE: return "duplicate of an earlier batch";
 	default: return "unknown error code";
 	}
 }

@@ -48,8 +48,8 @@ int vv_meta_replay(vv_meta *m, int (*fn)(void *ctx, const varve_record *r), void
 
 int vv_meta_put(vv_meta *m, const void *key, size_t klen, const void *val, size_t vlen, int sync)
 {
-	varve_record rec = { key, klen, val, vlen, NULL, 0, VARVE_TIMESTAMP_NOW, 0, 0 };
+	varve_record rec = { key, klen, val, vlen, NULL, 0, VARVE_TIMESTAMP_NOW, 0, 0, 0 };
 	const varve_record *recs[1] = { &rec };
-	vv_append_opts o = { -1, -1, 0, -1, sync };
+	vv_append_opts o = { -1, -1, 0, -1, sync, 0, 0, 0 };
 	return vv_partition_append(m->log, recs, 1, &o, NULL);
 }

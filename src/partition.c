@@ -369,6 +369,59 @@ static int recover(vv_partition *p, int clean)
 	return 0;
 }
 
+/* Producer state: the snapshot, then the batch headers after it. */
+static int rebuild_producers(vv_partition *p)
+{
+	int64_t from;
+	VV_TRY(vv_pstate_load(&p->pstate, p->dir, &from));
+	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
+	if (from > end) { /* the snapshot is ahead of a cut log: start over */
+		vv_pstate_free(&p->pstate);
+		vv_pstate_init(&p->pstate);
+		from = start;
+	}
+	if (from < start)
+		from = start;
+	if (from >= end)
+		return 0;
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, from, &s));
+	uint64_t pos;
+	int rc = vv_segment_find(s, from, &pos);
+	while (rc == 0 && s) {
+		uint64_t size = atomic_load(&s->size);
+		while (pos + VV_BATCH_HEADER_SIZE <= size) {
+			uint8_t hb[VV_BATCH_HEADER_SIZE];
+			vv_batch_header h;
+			if ((rc = vv_io_pread_full(s->log, hb, sizeof hb, pos)))
+				break;
+			if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
+				char path[4096];
+				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+				rc = VV_CORRUPT(path, pos, "bad batch header");
+				break;
+			}
+			if (h.producer_id >= 0 && vv_batch_last_offset(&h) >= from)
+				rc = vv_pstate_note(&p->pstate, h.producer_id, h.producer_epoch,
+						    h.base_sequence, h.record_count, h.base_offset,
+						    vv_batch_last_offset(&h), h.append_time);
+			if (rc)
+				break;
+			pos += h.length;
+		}
+		vv_segment *n = rc ? NULL : vv_partition_next_segment(p, s);
+		vv_segment_unref(s);
+		s = n;
+		pos = 0;
+		if (s && !s->log && (rc = vv_segment_open_files(s))) {
+			vv_segment_unref(s);
+			s = NULL;
+		}
+	}
+	vv_segment_unref(s);
+	return rc;
+}
+
 int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
 		      int clean, vv_partition **out)
 {
@@ -386,6 +439,7 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	pthread_mutex_init(&p->sync_mu, NULL);
 	pthread_cond_init(&p->sync_cond, NULL);
 	vv_bb_init(&p->bb);
+	vv_pstate_init(&p->pstate);
 	int rc = 0;
 	if (!p->dir || !p->topic)
 		rc = vv_error_set(VARVE_ENOMEM, 0, "partition");
@@ -409,6 +463,8 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	}
 	if (rc == 0)
 		rc = recover(p, clean);
+	if (rc == 0 && !cfg->seg.read_only)
+		rc = rebuild_producers(p);
 	if (rc) {
 		int saved = rc;
 		char msg[512];
@@ -437,11 +493,15 @@ int vv_partition_close(vv_partition *p, int clean)
 						 atomic_load(&p->start_offset) };
 			rc = write_recovery_point(p, &rp);
 		}
+		if (rc == 0 && clean && p->pstate.n)
+			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
+					    p->cfg.seg.file_mode);
 	}
 	for (size_t i = 0; i < p->nsegs; i++)
 		vv_segment_unref(p->segs[i]);
 	vv_free(p->segs);
 	vv_bb_free(&p->bb);
+	vv_pstate_free(&p->pstate);
 	pthread_mutex_destroy(&p->lock);
 	pthread_rwlock_destroy(&p->segs_lock);
 	pthread_mutex_destroy(&p->sync_mu);
@@ -552,9 +612,16 @@ int vv_partition_checkpoint(vv_partition *p)
 	vv_segment *s = active(p);
 	vv_recovery_point rp = { atomic_load(&s->next_offset), s->base, atomic_load(&s->size),
 				 atomic_load(&p->start_offset) };
+	int rc = 0;
+	if (p->pstate_dirty && rp.offset == durable) {
+		/* under the lock: the state matches the log up to rp.offset */
+		rc = vv_pstate_save(&p->pstate, p->dir, rp.offset, p->cfg.seg.file_mode);
+		if (rc == 0)
+			p->pstate_dirty = 0;
+	}
 	pthread_mutex_unlock(&p->lock);
-	if (rp.offset != durable)
-		return 0;
+	if (rc || rp.offset != durable)
+		return rc;
 	return write_recovery_point(p, &rp);
 }
 
@@ -610,7 +677,7 @@ static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_
 }
 
 int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
-			const vv_append_opts *o, int64_t *base_out)
+			vv_append_opts *o, int64_t *base_out)
 {
 	if (n == 0)
 		return vv_error_set(VARVE_EINVAL, 0, "empty append");
@@ -633,6 +700,24 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 				  "expected end offset %" PRId64 " but it is %" PRId64,
 				  o->expected_end, base);
 		goto out;
+	}
+	if (o && o->producer_id >= 0) {
+		vv_pbatch dup;
+		rc = vv_pstate_check(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
+				     (uint32_t)n, &dup);
+		if (rc == 1) {
+			/* A retry of a batch we have: its offsets, nothing appended. */
+			o->duplicate = 1;
+			o->last_offset = dup.last_offset;
+			if (base_out)
+				*base_out = dup.first_offset;
+			rc = 0;
+			last = dup.last_offset;
+			pthread_mutex_unlock(&p->lock);
+			goto wait;
+		}
+		if (rc)
+			goto out;
 	}
 	int64_t now = vv_partition_now(p);
 	vv_bb_reset(&p->bb);
@@ -664,6 +749,14 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 	if ((rc = vv_segment_append(active(p), batch, len, &h)))
 		goto out;
 	last = vv_batch_last_offset(&h);
+	if (o && o->producer_id >= 0) {
+		/* The batch is in the log: remember it even if this fails. */
+		(void)vv_pstate_note(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
+				     (uint32_t)n, base, last, now);
+		p->pstate_dirty = 1;
+	}
+	if (o)
+		o->last_offset = last;
 	atomic_store_explicit(&p->end_offset, last + 1, memory_order_release);
 	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
@@ -675,9 +768,22 @@ out:
 		return rc;
 	if (p->cfg.on_append)
 		p->cfg.on_append(p->cfg.append_ctx, p);
+wait:
+	if (o && o->no_wait)
+		return 0;
 	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
 		return wait_durable(p, last + 1);
 	return 0;
+}
+
+int vv_partition_wait_durable(vv_partition *p, int64_t target) { return wait_durable(p, target); }
+
+int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch)
+{
+	pthread_mutex_lock(&p->lock);
+	int32_t seq = vv_pstate_last_seq(&p->pstate, pid, epoch);
+	pthread_mutex_unlock(&p->lock);
+	return seq;
 }
 
 /* ---- reading ---------------------------------------------------------------- */

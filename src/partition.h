@@ -29,6 +29,7 @@
 #include <stdatomic.h>
 
 #include "batch.h"
+#include "producer.h"
 #include "segment.h"
 #include "varve.h"
 
@@ -83,6 +84,9 @@ typedef struct vv_partition {
 	vv_batch_builder bb;
 	_Atomic uint64_t appends, appended_bytes;
 
+	vv_pstate pstate; /* idempotent producers (under lock) */
+	int pstate_dirty;
+
 	/* cleaner state (cleaner thread only) */
 	int64_t clean_retry_at; /* after a failure: not before this time (ms) */
 	uint32_t clean_failures;
@@ -101,12 +105,20 @@ typedef struct vv_append_opts {
 	uint16_t producer_epoch;
 	int32_t base_sequence;
 	int force_sync;         /* sync whatever the policy (metadata) */
+	int no_wait;            /* never wait for the fsync here (async produce) */
+	int duplicate;          /* out: the batch was a producer retry; nothing appended */
+	int64_t last_offset;    /* out: last offset of the batch */
 } vv_append_opts;
 
 /* Append n records as one batch. Timestamps of VARVE_TIMESTAMP_NOW become
- * the clock's now. *base_out receives the first offset. */
+ * the clock's now. *base_out receives the first offset (of the earlier copy
+ * when o->duplicate is set). */
 int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
-			const vv_append_opts *o, int64_t *base_out);
+			vv_append_opts *o, int64_t *base_out);
+/* Block until every offset below target is durable (group commit). */
+int vv_partition_wait_durable(vv_partition *p, int64_t target);
+/* Last sequence the partition holds for a producer (-1 if none). */
+int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch);
 
 /* fdatasync the active segment now (interval policy, varve_sync). */
 int vv_partition_sync(vv_partition *p);

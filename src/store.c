@@ -299,6 +299,7 @@ typedef struct replay_topic {
 
 typedef struct replay_state {
 	vv_groups *groups;
+	vv_producer_registry *producers;
 	replay_topic *v;
 	size_t n, cap;
 	int rc;
@@ -307,6 +308,10 @@ typedef struct replay_state {
 static int replay_one(void *ctx, const varve_record *r)
 {
 	replay_state *st = ctx;
+	if (r->key && r->key_len >= 1 &&
+	    (((const uint8_t *)r->key)[0] == VV_META_KEY_NEXT_PID ||
+	     (((const uint8_t *)r->key)[0] == VV_META_KEY_PRODUCER && r->key_len >= 2)))
+		return vv_producers_apply(st->producers, r);
 	if (r->key && r->key_len >= 2 &&
 	    (((const uint8_t *)r->key)[0] == VV_META_KEY_OFFSET ||
 	     ((const uint8_t *)r->key)[0] == VV_META_KEY_GROUP))
@@ -390,6 +395,7 @@ static int load_topics(varve_db *db, int clean)
 {
 	replay_state st = { 0 };
 	st.groups = &db->groups;
+	st.producers = &db->producers;
 	int rc = vv_meta_replay(db->meta, replay_one, &st);
 	if (rc == 0 && !db->read_only)
 		remove_orphans(db, &st);
@@ -442,8 +448,10 @@ static int check_version(const char *path, int *exists)
 static void free_db(varve_db *db)
 {
 	vv_groups_free(&db->groups);
+	vv_producers_free(&db->producers);
 	pthread_mutex_destroy(&db->commit_mu);
 	pthread_mutex_destroy(&db->clean_mu);
+	pthread_mutex_destroy(&db->producers_mu);
 	pthread_mutex_destroy(&db->notify_mu);
 	pthread_cond_destroy(&db->notify_cond);
 	vv_free(db->consumers);
@@ -489,6 +497,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	pthread_mutex_init(&db->cuts_mu, NULL);
 	pthread_mutex_init(&db->commit_mu, NULL);
 	pthread_mutex_init(&db->clean_mu, NULL);
+	pthread_mutex_init(&db->producers_mu, NULL);
 	pthread_mutex_init(&db->notify_mu, NULL);
 	pthread_cond_init(&db->notify_cond, NULL);
 	vv_groups_init(&db->groups);
@@ -873,10 +882,13 @@ int varve_offsets(varve_db *db, const char *topic, uint32_t partition, int64_t *
 
 /* ---- produce --------------------------------------------------------------------- */
 
-static int check_record(const varve_record *r)
+int vv_store_check_record(const vv_topic *t, const varve_record *r)
 {
 	if (!r)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL record");
+	if (!r->key && (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT))
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "topic %s is compacted: every record needs a key", t->name);
 	if ((r->key_len && !r->key) || (r->value_len && !r->value))
 		return vv_error_set(VARVE_EINVAL, 0, "record has a length but no bytes");
 	if (r->header_count && !r->headers)
@@ -890,13 +902,10 @@ static int check_record(const varve_record *r)
 	return 0;
 }
 
-static int pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
-			  uint32_t *out)
+int vv_store_pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
+			    uint32_t *out)
 {
 	int32_t want = forced >= 0 ? forced : r->partition;
-	if (want >= 0 && !r->key && (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT))
-		return vv_error_set(VARVE_EINVAL, 0,
-				    "topic %s is compacted: every record needs a key", t->name);
 	if (want >= 0) {
 		if ((uint32_t)want >= t->nparts)
 			return vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has no partition %d",
@@ -906,9 +915,6 @@ static int pick_partition(vv_topic *t, const varve_record *r, int32_t forced, in
 		return vv_error_set(VARVE_EINVAL, 0, "invalid partition %d", want);
 	} else if (r->key) {
 		*out = vv_topic_partition_for_key(r->key, r->key_len, t->nparts);
-	} else if (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) {
-		return vv_error_set(VARVE_EINVAL, 0,
-				    "topic %s is compacted: every record needs a key", t->name);
 	} else {
 		*out = vv_topic_partition_for_null(t, first);
 	}
@@ -931,11 +937,14 @@ int varve_produce(varve_db *db, const char *topic, const varve_record *rec,
 		*partition_out = -1;
 	if (offset_out)
 		*offset_out = -1;
-	VV_TRY(check_record(rec));
+	if (!rec)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL record");
 	vv_topic *t;
 	VV_TRY(begin_produce(db, topic, &t));
 	uint32_t part;
-	int rc = pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
+	int rc = vv_store_check_record(t, rec);
+	if (rc == 0)
+		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
 	int64_t base = -1;
 	if (rc == 0) {
 		const varve_record *one[1] = { rec };
@@ -959,7 +968,7 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 	if (n == 0)
 		return 0;
 	int32_t forced = VARVE_PARTITION_ANY;
-	vv_append_opts ao = { -1, -1, 0, -1, 0 };
+	vv_append_opts ao = { -1, -1, 0, -1, 0, 0, 0, 0 };
 	if (opts) {
 		if (opts->version != VARVE_PRODUCE_OPTIONS_VERSION)
 			return vv_error_set(VARVE_EINVAL, 0, "varve_produce_options.version is %u",
@@ -967,11 +976,11 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 		forced = opts->partition;
 		ao.expected_end = opts->expected_end_offset;
 	}
-	for (size_t i = 0; i < n; i++)
-		VV_TRY(check_record(&recs[i]));
 	vv_topic *t;
 	VV_TRY(begin_produce(db, topic, &t));
 	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = vv_store_check_record(t, &recs[i]);
 	const varve_record **ptrs = vv_malloc(n * sizeof *ptrs);
 	uint32_t *parts = vv_malloc(n * sizeof *parts);
 	size_t *idx = vv_malloc(n * sizeof *idx);
@@ -980,7 +989,7 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 	uint32_t one_part = 0;
 	int single = 1;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = pick_partition(t, &recs[i], forced, i == 0, &parts[i]);
+		rc = vv_store_pick_partition(t, &recs[i], forced, i == 0, &parts[i]);
 		if (i == 0)
 			one_part = parts[0];
 		else if (parts[i] != one_part)

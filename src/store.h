@@ -19,6 +19,25 @@
 
 typedef struct vv_cleaner vv_cleaner;
 
+/* Producer ids (idempotent.c). Metadata keys: */
+#define VV_META_KEY_NEXT_PID 'N'
+#define VV_META_KEY_PRODUCER 'P'
+
+typedef struct vv_producer_name {
+	char *name;
+	int64_t id;
+	uint16_t epoch;
+} vv_producer_name;
+
+typedef struct vv_producer_registry {
+	vv_producer_name *v;
+	size_t n, cap;
+	int64_t next_pid;
+} vv_producer_registry;
+
+int vv_producers_apply(vv_producer_registry *r, const varve_record *rec);
+void vv_producers_free(vv_producer_registry *r);
+
 struct varve_db {
 	char *path;
 	char *topics_dir;
@@ -48,6 +67,8 @@ struct varve_db {
 	pthread_mutex_t clean_mu; /* one cleaning round at a time */
 
 	vv_groups groups;         /* committed offsets and members */
+	vv_producer_registry producers; /* written under commit_mu + producers_mu */
+	pthread_mutex_t producers_mu;
 	pthread_mutex_t commit_mu; /* orders metadata writes with table updates */
 
 	/* Wake-ups for consumers (consumer.c): appenders bump `data_gen`; only
@@ -68,6 +89,13 @@ int vv_store_topic(varve_db *db, const char *name, vv_topic **out);
 /* Topic and partition, referenced (release with vv_topic_unref). */
 int vv_store_partition(varve_db *db, const char *topic, uint32_t partition, vv_topic **t_out,
 		       vv_partition **p_out);
+/* Partition for a record: forced (>= 0), the record's own, its key's, or
+ * the null-key partitioner; `first` starts a new sticky batch. */
+int vv_store_pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
+			    uint32_t *out);
+/* Argument checks of a record to produce to t. */
+int vv_store_check_record(const vv_topic *t, const varve_record *r);
+
 /* Snapshot of all topics, each referenced; free with vv_store_topics_release. */
 int vv_store_topics_snapshot(varve_db *db, vv_topic ***out, size_t *n);
 void vv_store_topics_release(vv_topic **ts, size_t n);
