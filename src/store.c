@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "io.h"
+#include "reader.h"
 #include "store.h"
 #include "util.h"
 
@@ -235,6 +236,44 @@ static void topic_part_config(const varve_db *db, const varve_topic_config *tc, 
 	pc->codec = tc->codec;
 }
 
+/* Rebuild the message-id window from the last dedup_window_ms of the log. */
+static int load_dedup(varve_db *db, vv_topic *t)
+{
+	t->dedup = vv_calloc(1, sizeof *t->dedup);
+	if (!t->dedup)
+		return vv_error_set(VARVE_ENOMEM, 0, "dedup window");
+	vv_dedup_init(t->dedup, t->cfg.dedup_window_ms);
+	int64_t now = vv_store_now(db);
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < t->nparts; i++) {
+		vv_partition *p = t->parts[i];
+		int64_t from;
+		int r = vv_partition_offset_for_time(p, now - t->cfg.dedup_window_ms - 3600 * 1000, &from);
+		if (r == VARVE_ENOTFOUND) {
+			vv_error_clear();
+			continue;
+		}
+		if (r) {
+			rc = r;
+			break;
+		}
+		vv_reader rd;
+		rc = vv_reader_init(&rd, p, from);
+		const varve_record *rec;
+		while (rc == 0 && (r = vv_reader_next(&rd, &rec)) == 0) {
+			size_t il;
+			const void *id = vv_dedup_id(rec, &il);
+			int64_t at = rd.last_header->append_time;
+			if (id && now - at < t->cfg.dedup_window_ms)
+				rc = vv_dedup_put(t->dedup, id, il, (int32_t)i, rec->offset, at);
+		}
+		if (rc == 0 && r != VARVE_EEND)
+			rc = r;
+		vv_reader_free(&rd);
+	}
+	return rc;
+}
+
 static int open_topic(varve_db *db, const char *name, const varve_topic_config *cfg,
 		      int64_t created_ms, int clean, vv_topic **out)
 {
@@ -280,6 +319,8 @@ static int open_topic(varve_db *db, const char *name, const varve_topic_config *
 		if (rc == 0)
 			t->nparts = i + 1;
 	}
+	if (rc == 0 && cfg->dedup_window_ms > 0)
+		rc = load_dedup(db, t);
 	if (rc) {
 		vv_topic_unref(t);
 		return rc;
@@ -946,10 +987,29 @@ int varve_produce(varve_db *db, const char *topic, const varve_record *rec,
 	if (rc == 0)
 		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
 	int64_t base = -1;
+	size_t idl = 0;
+	const void *id = t->dedup ? vv_dedup_id(rec, &idl) : NULL;
+	if (id) {
+		pthread_mutex_lock(&t->dedup->mu);
+		vv_dedup_entry *e = rc ? NULL : vv_dedup_find(t->dedup, id, idl, vv_store_now(db));
+		if (e && e->offset >= 0) {
+			/* seen within the window: report the earlier copy */
+			part = (uint32_t)e->partition;
+			base = e->offset;
+			pthread_mutex_unlock(&t->dedup->mu);
+			goto done;
+		}
+	}
 	if (rc == 0) {
 		const varve_record *one[1] = { rec };
 		rc = vv_partition_append(t->parts[part], one, 1, NULL, &base);
 	}
+	if (id) {
+		if (rc == 0)
+			rc = vv_dedup_put(t->dedup, id, idl, (int32_t)part, base, vv_store_now(db));
+		pthread_mutex_unlock(&t->dedup->mu);
+	}
+done:
 	if (rc == 0) {
 		if (partition_out)
 			*partition_out = (int32_t)part;
@@ -998,6 +1058,29 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 	if (rc == 0 && ao.expected_end >= 0 && !single)
 		rc = vv_error_set(VARVE_EINVAL, 0,
 				  "expected_end_offset needs every record in one partition");
+	/* Message-id window: drop records seen before, mark ids of this batch. */
+	int64_t now = t->dedup ? vv_store_now(db) : 0;
+	if (t->dedup)
+		pthread_mutex_lock(&t->dedup->mu);
+	for (size_t i = 0; rc == 0 && t->dedup && i < n; i++) {
+		size_t il;
+		const void *id = vv_dedup_id(&recs[i], &il);
+		recs[i].flags = 0;
+		if (!id)
+			continue;
+		vv_dedup_entry *e = vv_dedup_find(t->dedup, id, il, now);
+		if (e && e->offset >= 0) {
+			recs[i].partition = e->partition;
+			recs[i].offset = e->offset;
+			recs[i].flags = VARVE_RECORD_DUPLICATE;
+			parts[i] = UINT32_MAX;
+		} else if (e) { /* an earlier record of this same batch: resolved below */
+			recs[i].flags = VARVE_RECORD_DUPLICATE;
+			parts[i] = UINT32_MAX;
+		} else {
+			rc = vv_dedup_put(t->dedup, id, il, -1, -1 - (int64_t)i, now);
+		}
+	}
 	/* One batch per partition, in the order partitions first appear. */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (parts[i] == UINT32_MAX)
@@ -1016,6 +1099,34 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 			recs[idx[k]].offset = base + (int64_t)k;
 			parts[idx[k]] = UINT32_MAX;
 		}
+	}
+	if (t->dedup) {
+		/* Resolve this batch's ids: real offsets, or forget them on failure. */
+		for (size_t i = 0; i < n; i++) {
+			size_t il;
+			const void *id = vv_dedup_id(&recs[i], &il);
+			if (!id)
+				continue;
+			if (recs[i].flags & VARVE_RECORD_DUPLICATE) {
+				/* the copy it repeats comes earlier, so it is resolved by now */
+				vv_dedup_entry *e = vv_dedup_find(t->dedup, id, il, now);
+				if (e && e->offset >= 0) {
+					recs[i].partition = e->partition;
+					recs[i].offset = e->offset;
+				}
+				continue;
+			}
+			vv_dedup_entry *e = vv_dedup_find(t->dedup, id, il, now);
+			if (e && e->offset < 0) {
+				if (rc == 0) {
+					e->partition = recs[i].partition;
+					e->offset = recs[i].offset;
+				} else {
+					e->time = INT64_MIN / 2; /* aged out at once */
+				}
+			}
+		}
+		pthread_mutex_unlock(&t->dedup->mu);
 	}
 	vv_free(ptrs);
 	vv_free(parts);

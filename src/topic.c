@@ -205,6 +205,10 @@ void vv_topic_unref(vv_topic *t)
 		(void)vv_io_remove_tree(t->dir);
 		vv_error_clear();
 	}
+	if (t->dedup) {
+		vv_dedup_free(t->dedup);
+		vv_free(t->dedup);
+	}
 	vv_free(t->parts);
 	vv_free(t->retain_groups);
 	vv_free(t->name);

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 
+#include "dedup.h"
 #include "partition.h"
 #include "varve.h"
 
@@ -25,6 +26,7 @@ typedef struct vv_topic {
 	uint32_t nparts;
 	_Atomic uint32_t rr_next;
 	_Atomic uint32_t sticky;
+	vv_dedup *dedup; /* message-id window, NULL when dedup_window_ms is 0 */
 } vv_topic;
 
 /* Encoded size of a topic config value in the metadata log: 89 fixed bytes,
