@@ -138,12 +138,14 @@ typedef struct varve_options {
 	uint64_t cleaner_memory_bytes; /**< compaction key map cap; default 32 MiB */
 	uint64_t cleaner_io_bytes_per_sec; /**< compaction read rate limit; 0 = none (default) */
 	uint64_t min_free_bytes;       /**< appends fail with VARVE_ENOSPC below this free space; 0 = off */
+	uint64_t max_inflight_bytes;   /**< async produce: bytes appended but not yet acknowledged; default 64 MiB */
+	int inflight_block;            /**< past the bound: 1 = block (default), 0 = VARVE_EAGAIN */
 } varve_options;
 
 #define VARVE_OPTIONS_INIT                                                        \
 	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
 	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
-	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0 }
+	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1 }
 
 /** Fill opts with defaults for the given struct version. */
 VARVE_API int varve_options_init(varve_options *opts, unsigned int version);
@@ -380,6 +382,42 @@ VARVE_API int varve_producer_last_sequence(varve_producer *p, const char *topic,
 /** Header key of the message id used by a topic's dedup_window_ms. */
 #define VARVE_MSG_ID_HEADER "msg-id"
 
+
+/* ---------------------------------------------------------------------- */
+/* Asynchronous produce and backpressure                                   */
+
+/** Completion of an asynchronous produce: rc is VARVE_OK once the record is
+ *  durable under the store's sync policy (always: fsynced; interval: covered
+ *  by the periodic sync; none: written), or the error. Called exactly once,
+ *  from the store's completion thread, in offset order per partition. Keep
+ *  it short; it may call varve_produce_async but must not call varve_close. */
+typedef void (*varve_produce_cb)(void *ctx, int rc, int32_t partition, int64_t offset);
+
+/**
+ * Append one record without waiting for the disk; cb reports durability.
+ * Records appended this way but not yet acknowledged count against
+ * max_inflight_bytes: past it the call blocks (inflight_block = 1) or fails
+ * with VARVE_EAGAIN. Concurrent asynchronous appends share fsyncs.
+ * @return VARVE_OK (cb will be called once) or an error (cb is never called).
+ */
+VARVE_API int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
+				  varve_produce_cb cb, void *ctx);
+
+/** Wait until every asynchronous produce issued so far has completed. */
+VARVE_API int varve_flush(varve_db *db);
+
+/** Bytes appended asynchronously and not yet acknowledged. */
+VARVE_API uint64_t varve_inflight_bytes(varve_db *db);
+
+/** Called by the background thread when a group's lag on a partition
+ *  crosses max_lag_records (once per crossing, again after it recovers). */
+typedef void (*varve_lag_fn)(void *ctx, const char *group, const char *topic, uint32_t partition,
+			     int64_t lag_records);
+
+/** Watch a group's lag (in memory, per open store). max_lag_records < 0 removes it. */
+VARVE_API int varve_group_set_lag_limit(varve_db *db, const char *group, int64_t max_lag_records,
+					varve_lag_fn fn, void *ctx);
+
 /* ---------------------------------------------------------------------- */
 /* Reading                                                                 */
 
@@ -440,6 +478,9 @@ typedef struct varve_stats {
 	uint64_t compaction_records_kept;
 	uint64_t compaction_records_dropped;
 	uint64_t cleaner_failures;   /**< failed cleanings (retried with backoff) */
+	uint64_t lag_alerts;         /**< lag-limit crossings reported */
+	uint64_t inflight_bytes;     /**< async produce not yet acknowledged */
+	uint64_t backpressure_waits; /**< async produces that blocked or got VARVE_EAGAIN */
 } varve_stats;
 
 VARVE_API int varve_stats_get(varve_db *db, varve_stats *stats_out);

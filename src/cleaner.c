@@ -309,6 +309,9 @@ int varve_stats_get(varve_db *db, varve_stats *s)
 	s->compaction_records_kept = atomic_load(&db->st_records_kept);
 	s->compaction_records_dropped = atomic_load(&db->st_records_dropped);
 	s->cleaner_failures = atomic_load(&db->st_cleaner_failures);
+	s->lag_alerts = atomic_load(&db->st_lag_alerts);
+	s->inflight_bytes = varve_inflight_bytes(db);
+	s->backpressure_waits = atomic_load(&db->st_backpressure);
 	return 0;
 }
 
@@ -342,6 +345,7 @@ static void *run(void *arg)
 		c->woken = 0;
 		pthread_mutex_unlock(&c->mu);
 		flush_partitions(db, db->opts.sync_policy == VARVE_SYNC_INTERVAL);
+		vv_store_check_lag(db);
 		uint64_t now = vv_mono_ns();
 		if (woken || (db->opts.cleaner_interval_ms &&
 			      now - last_clean >= (uint64_t)db->opts.cleaner_interval_ms * 1000000ull)) {

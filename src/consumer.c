@@ -1120,3 +1120,84 @@ int varve_group_lag(varve_db *db, const char *group, const char *topic, uint32_t
 	vv_topic_unref(t);
 	return rc;
 }
+
+/* ---- lag limits --------------------------------------------------------------------------- */
+
+int varve_group_set_lag_limit(varve_db *db, const char *group, int64_t max_lag_records,
+			      varve_lag_fn fn, void *ctx)
+{
+	if (!db || !varve_name_valid(group))
+		return vv_error_set(VARVE_EINVAL, 0, "bad store or group name");
+	if (max_lag_records >= 0 && !fn)
+		return vv_error_set(VARVE_EINVAL, 0, "a lag limit needs a callback");
+	pthread_mutex_lock(&db->groups.mu);
+	vv_group *grp = vv_groups_find(&db->groups, group, 1);
+	if (grp) {
+		grp->lag_limit = max_lag_records < 0 ? -1 : max_lag_records;
+		grp->lag_fn = fn;
+		grp->lag_ctx = ctx;
+		for (size_t i = 0; i < grp->n; i++)
+			grp->commits[i].lag_alerted = 0;
+	}
+	pthread_mutex_unlock(&db->groups.mu);
+	return grp ? 0 : vv_error_set(VARVE_ENOMEM, 0, "group table");
+}
+
+typedef struct lag_alert {
+	varve_lag_fn fn;
+	void *ctx;
+	char group[VARVE_MAX_TOPIC_NAME + 1], topic[VARVE_MAX_TOPIC_NAME + 1];
+	uint32_t partition;
+	int64_t lag;
+} lag_alert;
+
+void vv_store_check_lag(varve_db *db)
+{
+	lag_alert *v = NULL;
+	size_t n = 0, cap = 0;
+	pthread_mutex_lock(&db->groups.mu);
+	for (size_t g = 0; g < db->groups.n; g++) {
+		vv_group *grp = db->groups.v[g];
+		if (grp->lag_limit < 0)
+			continue;
+		for (size_t i = 0; i < grp->n; i++) {
+			vv_commit *cm = &grp->commits[i];
+			vv_topic *t;
+			vv_partition *p;
+			if (vv_store_partition(db, cm->topic, cm->partition, &t, &p)) {
+				vv_error_clear();
+				continue;
+			}
+			int64_t lag = atomic_load(&p->end_offset) - cm->offset;
+			vv_topic_unref(t);
+			if (lag <= grp->lag_limit) {
+				cm->lag_alerted = 0;
+				continue;
+			}
+			if (cm->lag_alerted)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				lag_alert *nv = vv_realloc(v, nc * sizeof *nv);
+				if (!nv)
+					continue;
+				v = nv;
+				cap = nc;
+			}
+			cm->lag_alerted = 1;
+			lag_alert *a = &v[n++];
+			a->fn = grp->lag_fn;
+			a->ctx = grp->lag_ctx;
+			snprintf(a->group, sizeof a->group, "%s", grp->name);
+			snprintf(a->topic, sizeof a->topic, "%s", cm->topic);
+			a->partition = cm->partition;
+			a->lag = lag;
+		}
+	}
+	pthread_mutex_unlock(&db->groups.mu);
+	for (size_t i = 0; i < n; i++) {
+		atomic_fetch_add(&db->st_lag_alerts, 1);
+		v[i].fn(v[i].ctx, v[i].group, v[i].topic, v[i].partition, v[i].lag);
+	}
+	vv_free(v);
+}

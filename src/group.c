@@ -62,6 +62,7 @@ vv_group *vv_groups_find(vv_groups *g, const char *name, int create)
 		vv_free(grp);
 		return NULL;
 	}
+	grp->lag_limit = -1;
 	memmove(g->v + lo + 1, g->v + lo, (g->n - lo) * sizeof *g->v);
 	g->v[lo] = grp;
 	g->n++;

@@ -32,6 +32,7 @@ typedef struct vv_commit {
 	int64_t offset;
 	int64_t time;
 	char *metadata;
+	int lag_alerted; /* over the group's lag limit, reported */
 } vv_commit;
 
 typedef struct vv_member {
@@ -49,6 +50,9 @@ typedef struct vv_group {
 	vv_member *members;
 	size_t nmembers, mcap;
 	uint64_t generation;
+	int64_t lag_limit; /* -1 = none (in memory only) */
+	varve_lag_fn lag_fn;
+	void *lag_ctx;
 } vv_group;
 
 typedef struct vv_groups {

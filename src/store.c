@@ -650,11 +650,14 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		rc = load_topics(db, clean);
 	if (rc == 0)
 		rc = vv_store_clamp_commits(db);
+	if (rc == 0)
+		rc = vv_async_init(db);
 	if (rc == 0 && !o.read_only && o.start_cleaner)
 		rc = vv_cleaner_start(db);
 	if (rc) {
 		char msg[512];
 		snprintf(msg, sizeof msg, "%s", varve_last_error()->message);
+		vv_async_shutdown(db);
 		close_topics(db, 0);
 		vv_meta_close(db->meta, 0);
 		vv_io_close(db->lock);
@@ -673,6 +676,7 @@ int varve_close(varve_db *db)
 {
 	if (!db)
 		return 0;
+	vv_async_shutdown(db); /* every async callback fires before close goes on */
 	vv_cleaner_stop(db);
 	int rc = 0;
 	long handles = atomic_load(&db->open_handles);

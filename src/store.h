@@ -18,6 +18,7 @@
 #include "varve.h"
 
 typedef struct vv_cleaner vv_cleaner;
+typedef struct vv_async vv_async;
 
 /* Producer ids (idempotent.c). Metadata keys: */
 #define VV_META_KEY_NEXT_PID 'N'
@@ -59,11 +60,12 @@ struct varve_db {
 
 	_Atomic long open_handles; /* iterators and consumers still open */
 	vv_cleaner *cleaner;
+	vv_async *async;
 
 	/* cleaner metrics */
 	_Atomic uint64_t st_segments_deleted, st_bytes_reclaimed, st_compactions, st_compaction_ns,
 		st_compact_read, st_compact_written, st_records_kept, st_records_dropped,
-		st_cleaner_failures;
+		st_cleaner_failures, st_lag_alerts, st_backpressure;
 	pthread_mutex_t clean_mu; /* one cleaning round at a time */
 
 	vv_groups groups;         /* committed offsets and members */
@@ -111,6 +113,14 @@ int vv_store_clamp_commits(varve_db *db);
 int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 		    const uint32_t *parts, const int64_t *offsets, const char *const *metadata,
 		    size_t n);
+
+/* Asynchronous produce (async.c). */
+int vv_async_init(varve_db *db);
+/* Stop the completion thread after it has called every pending callback. */
+void vv_async_shutdown(varve_db *db);
+
+/* Lag limits (consumer.c), checked by the background thread. */
+void vv_store_check_lag(varve_db *db);
 
 /* Background thread (cleaner.c). */
 int vv_cleaner_start(varve_db *db);

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * async.c -- asynchronous produce: the caller's thread appends (so offsets
+ * and order are fixed at once), a completion thread makes the appends
+ * durable and calls the callbacks.
+ *
+ * NOTES ON THE DESIGN
+ *  1. One queue per partition, kept in offset order (appenders of one
+ *     partition can enqueue out of order by a few entries: insertion from
+ *     the tail). Callbacks of a partition fire in offset order.
+ *  2. The completion thread takes every partition with pending entries and
+ *     makes it durable up to its newest pending offset with one fsync (under
+ *     sync=always at once; under interval once the oldest entry has waited
+ *     sync_interval_ms), then fires all covered callbacks. A burst from one
+ *     thread thus costs one fsync, not one per record.
+ *  3. Backpressure: bytes appended but not yet acknowledged are bounded by
+ *     max_inflight_bytes; past it varve_produce_async blocks or returns
+ *     VARVE_EAGAIN. An entry larger than the bound alone is let through when
+ *     nothing else is in flight, so it cannot wait forever.
+ *  4. An error after the append (a failed fsync) reaches every callback the
+ *     failed sync covered, as VARVE_EIO; nothing is acknowledged twice.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "store.h"
+#include "util.h"
+
+typedef struct pending {
+	int64_t last_offset;
+	int32_t partition;
+	uint64_t bytes;
+	uint64_t enq_ns;
+	varve_produce_cb cb;
+	void *ctx;
+} pending;
+
+typedef struct pqueue {
+	vv_topic *t;
+	vv_partition *p;
+	pending *v;
+	size_t head, n, cap; /* ring */
+} pqueue;
+
+struct vv_async {
+	pthread_mutex_t mu;
+	pthread_cond_t work;  /* entries queued, or stop */
+	pthread_cond_t space; /* inflight dropped, or all done */
+	pqueue *q;
+	size_t nq, qcap;
+	uint64_t inflight;
+	uint64_t outstanding; /* entries queued, not yet called back */
+	int stop;
+	int started;
+	pthread_t thread;
+};
+
+static pending *at(pqueue *q, size_t i) { return &q->v[(q->head + i) % q->cap]; }
+
+static int queue_push(pqueue *q, const pending *e)
+{
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 64;
+		pending *nv = vv_malloc(nc * sizeof *nv);
+		if (!nv)
+			return vv_error_set(VARVE_ENOMEM, 0, "async queue");
+		for (size_t i = 0; i < q->n; i++)
+			nv[i] = *at(q, i);
+		vv_free(q->v);
+		q->v = nv;
+		q->head = 0;
+		q->cap = nc;
+	}
+	/* insertion from the tail keeps offset order */
+	size_t i = q->n;
+	while (i > 0 && at(q, i - 1)->last_offset > e->last_offset) {
+		*at(q, i) = *at(q, i - 1);
+		i--;
+	}
+	*at(q, i) = *e;
+	q->n++;
+	return 0;
+}
+
+static pqueue *queue_for(vv_async *a, vv_topic *t, vv_partition *p)
+{
+	for (size_t i = 0; i < a->nq; i++)
+		if (a->q[i].p == p)
+			return &a->q[i];
+	if (a->nq == a->qcap) {
+		size_t nc = a->qcap ? a->qcap * 2 : 8;
+		pqueue *nv = vv_realloc(a->q, nc * sizeof *nv);
+		if (!nv)
+			return NULL;
+		a->q = nv;
+		a->qcap = nc;
+	}
+	pqueue *q = &a->q[a->nq++];
+	memset(q, 0, sizeof *q);
+	vv_topic_ref(t);
+	q->t = t;
+	q->p = p;
+	return q;
+}
+
+typedef struct fire {
+	varve_produce_cb cb;
+	void *ctx;
+	int rc;
+	int32_t partition;
+	int64_t offset;
+	uint64_t bytes;
+} fire;
+
+static void *run(void *arg)
+{
+	varve_db *db = arg;
+	vv_async *a = db->async;
+	fire *fv = NULL;
+	size_t fcap = 0;
+	uint64_t interval_ns = (uint64_t)db->opts.sync_interval_ms * 1000000ull;
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->stop && a->outstanding == 0)
+			pthread_cond_wait(&a->work, &a->mu);
+		if (a->outstanding == 0 && a->stop)
+			break;
+		/* Work out, per partition, how far to make it durable. */
+		size_t nq = a->nq;
+		int64_t *target = vv_malloc((nq ? nq : 1) * sizeof *target);
+		int *rcs = vv_calloc(nq ? nq : 1, sizeof *rcs);
+		uint64_t now = vv_mono_ns(), wait_until = 0;
+		for (size_t i = 0; target && i < nq; i++) {
+			pqueue *q = &a->q[i];
+			target[i] = -1;
+			if (!q->n)
+				continue;
+			if (db->opts.sync_policy == VARVE_SYNC_INTERVAL && !a->stop &&
+			    now - at(q, 0)->enq_ns < interval_ns) {
+				uint64_t due = at(q, 0)->enq_ns + interval_ns;
+				if (!wait_until || due < wait_until)
+					wait_until = due;
+				continue;
+			}
+			target[i] = at(q, q->n - 1)->last_offset;
+		}
+		pthread_mutex_unlock(&a->mu);
+		if (!target || !rcs) {
+			vv_free(target);
+			vv_free(rcs);
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+			pthread_mutex_lock(&a->mu);
+			continue;
+		}
+		int any = 0;
+		for (size_t i = 0; i < nq; i++) {
+			if (target[i] < 0)
+				continue;
+			any = 1;
+			/* The queue array may grow meanwhile, but entries never move
+			 * between partitions and this thread alone removes them. */
+			pthread_mutex_lock(&a->mu);
+			vv_partition *p = a->q[i].p;
+			pthread_mutex_unlock(&a->mu);
+			if (db->opts.sync_policy != VARVE_SYNC_NONE)
+				rcs[i] = vv_partition_wait_durable(p, target[i] + 1);
+		}
+		pthread_mutex_lock(&a->mu);
+		size_t nf = 0;
+		for (size_t i = 0; i < nq; i++) {
+			if (target[i] < 0)
+				continue;
+			pqueue *q = &a->q[i];
+			int64_t durable = atomic_load(&q->p->durable_offset);
+			while (q->n) {
+				pending *e = at(q, 0);
+				int covered = db->opts.sync_policy == VARVE_SYNC_NONE ||
+					      e->last_offset < durable;
+				if (!covered && !rcs[i])
+					break;
+				if (e->last_offset > target[i])
+					break;
+				if (nf == fcap) {
+					size_t nc = fcap ? fcap * 2 : 256;
+					fire *nv = vv_realloc(fv, nc * sizeof *nv);
+					if (!nv)
+						break;
+					fv = nv;
+					fcap = nc;
+				}
+				fv[nf++] = (fire){ e->cb, e->ctx, covered ? 0 : VARVE_EIO, e->partition,
+						   e->last_offset, e->bytes };
+				q->head = (q->head + 1) % q->cap;
+				q->n--;
+			}
+		}
+		pthread_mutex_unlock(&a->mu);
+		vv_free(target);
+		vv_free(rcs);
+		for (size_t i = 0; i < nf; i++)
+			fv[i].cb(fv[i].ctx, fv[i].rc, fv[i].partition, fv[i].offset);
+		pthread_mutex_lock(&a->mu);
+		for (size_t i = 0; i < nf; i++) {
+			a->inflight -= fv[i].bytes;
+			a->outstanding--;
+		}
+		if (nf)
+			pthread_cond_broadcast(&a->space);
+		if (!any && wait_until) {
+			/* interval policy: sleep until the oldest entry is due */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t left = wait_until > vv_mono_ns() ? wait_until - vv_mono_ns() : 0;
+			ts.tv_sec += (time_t)(left / 1000000000ull);
+			ts.tv_nsec += (long)(left % 1000000000ull);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&a->work, &a->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	vv_free(fv);
+	return NULL;
+}
+
+int vv_async_init(varve_db *db)
+{
+	vv_async *a = vv_calloc(1, sizeof *a);
+	if (!a)
+		return vv_error_set(VARVE_ENOMEM, 0, "async produce");
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->space, NULL);
+	db->async = a;
+	return 0;
+}
+
+/* Start the completion thread on first use. Caller holds a->mu. */
+static int start_locked(varve_db *db)
+{
+	vv_async *a = db->async;
+	if (a->started)
+		return 0;
+	int e = pthread_create(&a->thread, NULL, run, db);
+	if (e)
+		return vv_error_set(VARVE_ERROR, e, "cannot start the completion thread");
+	a->started = 1;
+	return 0;
+}
+
+void vv_async_shutdown(varve_db *db)
+{
+	vv_async *a = db->async;
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = 1;
+	pthread_cond_broadcast(&a->work);
+	int started = a->started;
+	pthread_mutex_unlock(&a->mu);
+	if (started)
+		pthread_join(a->thread, NULL); /* drains every pending callback first */
+	for (size_t i = 0; i < a->nq; i++) {
+		vv_free(a->q[i].v);
+		vv_topic_unref(a->q[i].t);
+	}
+	vv_free(a->q);
+	pthread_mutex_destroy(&a->mu);
+	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->space);
+	vv_free(a);
+	db->async = NULL;
+}
+
+int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
+			varve_produce_cb cb, void *ctx)
+{
+	if (!db || !rec || !cb)
+		return vv_error_set(VARVE_EINVAL, 0, "produce_async needs a store, a record and a callback");
+	if (db->read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	vv_async *a = db->async;
+	vv_topic *t;
+	VV_TRY(vv_store_topic(db, topic, &t));
+	uint32_t part;
+	int rc = vv_store_check_record(t, rec);
+	if (rc == 0)
+		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
+	if (rc) {
+		vv_topic_unref(t);
+		return rc;
+	}
+	uint64_t bytes = rec->key_len + rec->value_len + 32;
+	for (size_t i = 0; i < rec->header_count; i++)
+		bytes += rec->headers[i].key_len + rec->headers[i].value_len;
+	/* Backpressure before the append, so nothing is appended that we refuse. */
+	pthread_mutex_lock(&a->mu);
+	if (a->stop)
+		rc = vv_error_set(VARVE_ECLOSED, 0, "store is closing");
+	while (rc == 0 && a->inflight > 0 && a->inflight + bytes > db->opts.max_inflight_bytes) {
+		atomic_fetch_add(&db->st_backpressure, 1);
+		if (!db->opts.inflight_block) {
+			rc = vv_error_set(VARVE_EAGAIN, 0,
+					  "%llu bytes in flight (max_inflight_bytes %llu): try later",
+					  (unsigned long long)a->inflight,
+					  (unsigned long long)db->opts.max_inflight_bytes);
+			break;
+		}
+		pthread_cond_wait(&a->space, &a->mu);
+	}
+	if (rc == 0)
+		rc = start_locked(db);
+	if (rc == 0) {
+		a->inflight += bytes;
+		a->outstanding++;
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (rc) {
+		vv_topic_unref(t);
+		return rc;
+	}
+	const varve_record *one[1] = { rec };
+	vv_append_opts ao = { -1, -1, 0, -1, 0, 1, 0, 0 };
+	int64_t base = -1;
+	rc = vv_partition_append(t->parts[part], one, 1, &ao, &base);
+	pthread_mutex_lock(&a->mu);
+	if (rc == 0) {
+		pqueue *q = queue_for(a, t, t->parts[part]);
+		pending e = { base, (int32_t)part, bytes, vv_mono_ns(), cb, ctx };
+		rc = q ? queue_push(q, &e) : vv_error_set(VARVE_ENOMEM, 0, "async queue");
+		if (rc == 0)
+			pthread_cond_signal(&a->work);
+		/* on failure here the record is in the log but unacknowledged: the
+		 * caller sees the error and its callback is never called */
+	}
+	if (rc) {
+		a->inflight -= bytes;
+		a->outstanding--;
+		pthread_cond_broadcast(&a->space);
+	}
+	pthread_mutex_unlock(&a->mu);
+	vv_topic_unref(t);
+	return rc;
+}
+
+int varve_flush(varve_db *db)
+{
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	vv_async *a = db->async;
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	while (a->outstanding > 0)
+		pthread_cond_wait(&a->space, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+uint64_t varve_inflight_bytes(varve_db *db)
+{
+	if (!db || !db->async)
+		return 0;
+	pthread_mutex_lock(&db->async->mu);
+	uint64_t v = db->async->inflight;
+	pthread_mutex_unlock(&db->async->mu);
+	return v;
+}
