@@ -537,10 +537,15 @@ typedef struct varve_consumer_options {
 	uint32_t max_wait_ms;           /**< ...but no longer than this once it has some; default 100 */
 	varve_notify_fn notify_fn;      /**< optional */
 	void *notify_ctx;
+	uint32_t max_attempts;          /**< deliveries of a nacked record before it is dead; default 5 */
+	uint32_t retry_backoff_ms;      /**< first redelivery delay, doubled per attempt; default 1000 */
+	uint32_t retry_backoff_max_ms;  /**< cap on the delay; default 60000 */
+	const char *dlq_topic;          /**< dead letters go here; NULL = "<topic>.dlq" */
 } varve_consumer_options;
 
-#define VARVE_CONSUMER_OPTIONS_INIT \
-	{ VARVE_CONSUMER_OPTIONS_VERSION, VARVE_RESET_EARLIEST, 0, 5000, 500, 1u << 20, 1, 100, NULL, NULL }
+#define VARVE_CONSUMER_OPTIONS_INIT                                                          \
+	{ VARVE_CONSUMER_OPTIONS_VERSION, VARVE_RESET_EARLIEST, 0, 5000, 500, 1u << 20, 1, 100, \
+	  NULL, NULL, 5, 1000, 60000, NULL }
 
 VARVE_API int varve_consumer_options_init(varve_consumer_options *opts, unsigned int version);
 
@@ -585,6 +590,31 @@ VARVE_API int varve_consumer_commit(varve_consumer *c);
 VARVE_API int varve_consumer_commit_offset(varve_consumer *c, const char *topic,
 					   uint32_t partition, int64_t offset,
 					   const char *metadata);
+
+/**
+ * Negative acknowledgement: `m` (from the last poll) failed with `reason`.
+ * It is delivered again by a later poll after a backoff (retry_backoff_ms
+ * doubling up to retry_backoff_max_ms), while the consumer goes on with the
+ * records after it. After max_attempts deliveries it is appended to the
+ * dead-letter topic (created on demand, one partition, same key) with
+ * headers dlq-topic, dlq-partition, dlq-offset, dlq-attempts and dlq-reason,
+ * and is not delivered again. Attempt counts live in the metadata log, so a
+ * restart does not reset them. A redelivered record that is not nacked
+ * again counts as done at the next commit.
+ */
+VARVE_API int varve_consumer_nack(varve_consumer *c, const varve_msg *m, const char *reason);
+
+/** Delivery attempts so far of a message from the last poll (1 = first). */
+VARVE_API uint32_t varve_consumer_attempts(varve_consumer *c, const varve_msg *m);
+
+/**
+ * Move dead letters back: read `dlq_topic` from where the last replay
+ * stopped (group "__dlq-replay"), append each record to the topic and
+ * partition named by its dlq-* headers (without those headers), and commit.
+ * At most max_records (0 = all). *moved_out may be NULL.
+ */
+VARVE_API int varve_dlq_replay(varve_db *db, const char *dlq_topic, uint64_t max_records,
+			       uint64_t *moved_out);
 
 /** Move the position of an assigned partition: an offset,
  *  VARVE_OFFSET_BEGINNING or VARVE_OFFSET_END. */

@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ struct varve_consumer {
 
 	varve_msg *msgs;
 	fixup *fix;
+	uint32_t *att; /* deliveries of each message so far, 1 = first */
 	size_t mcap;
 	uint8_t *arena;
 	size_t acap, alen;
@@ -323,6 +325,7 @@ static void free_consumer(varve_consumer *c)
 	vv_free(c->group);
 	vv_free(c->msgs);
 	vv_free(c->fix);
+	vv_free(c->att);
 	vv_free(c->arena);
 	vv_free(c->hdrs);
 	vv_free(c->hfix);
@@ -600,6 +603,10 @@ static int ensure_msgs(varve_consumer *c, size_t n)
 	if (!nf)
 		return vv_error_set(VARVE_ENOMEM, 0, "poll buffer");
 	c->fix = nf;
+	uint32_t *na = vv_realloc(c->att, nc * sizeof *na);
+	if (!na)
+		return vv_error_set(VARVE_ENOMEM, 0, "poll buffer");
+	c->att = na;
 	c->mcap = nc;
 	return 0;
 }
@@ -630,6 +637,7 @@ static int arena_put(varve_consumer *c, const void *d, size_t n, size_t *off)
 static int copy_record(varve_consumer *c, size_t i, const char *topic, const varve_record *r)
 {
 	VV_TRY(ensure_msgs(c, i + 1));
+	c->att[i] = 1;
 	varve_msg *m = &c->msgs[i];
 	m->topic = topic;
 	m->rec = *r;
@@ -676,6 +684,60 @@ static void fix_pointers(varve_consumer *c, size_t n)
 		r->value = c->fix[i].val == SIZE_MAX ? NULL : c->arena + c->fix[i].val;
 		r->headers = r->header_count ? &c->hdrs[c->fix[i].hdr] : NULL;
 	}
+}
+
+/* Hand out nacked records whose backoff has passed. */
+static int deliver_retries(varve_consumer *c, size_t *n, size_t *bytes, int64_t *next_due)
+{
+	varve_db *db = c->db;
+	int64_t now = vv_store_now(db);
+	typedef struct due_rec {
+		assigned *a;
+		int64_t offset;
+		uint32_t attempts;
+	} due_rec;
+	due_rec due[64];
+	size_t nd = 0;
+	pthread_mutex_lock(&db->groups.mu);
+	vv_group *grp = vv_groups_find(&db->groups, c->group, 0);
+	for (size_t i = 0; grp && i < grp->nretries; i++) {
+		vv_retry *r = &grp->retries[i];
+		if (r->delivered)
+			continue;
+		assigned *a = find_assigned(c, r->topic, r->partition);
+		if (!a)
+			continue;
+		if (r->due > now || nd == sizeof due / sizeof *due ||
+		    *n + nd >= c->o.max_records) {
+			if (r->due < *next_due)
+				*next_due = r->due > now ? r->due : now;
+			continue;
+		}
+		r->delivered = 1;
+		due[nd++] = (due_rec){ a, r->offset, r->attempts };
+	}
+	pthread_mutex_unlock(&db->groups.mu);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nd; i++) {
+		vv_reader rd;
+		const varve_record *r;
+		vv_partition *p = due[i].a->t->parts[due[i].a->partition];
+		int got = vv_reader_init(&rd, p, due[i].offset) == 0 && vv_reader_next(&rd, &r) == 0 &&
+			  r->offset == due[i].offset;
+		vv_error_clear();
+		if (got) {
+			rc = copy_record(c, *n, due[i].a->t->name, r);
+			if (rc == 0) {
+				c->att[*n] = due[i].attempts + 1;
+				*bytes += r->key_len + r->value_len;
+				(*n)++;
+			}
+		}
+		/* a record gone (retention, compaction) stays marked delivered:
+		 * the next commit forgets it */
+		vv_reader_free(&rd);
+	}
+	return rc;
 }
 
 /* Next record of one assigned partition, or VARVE_EEND. */
@@ -746,6 +808,9 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 	for (;;) {
 		VV_TRY(refresh_assignment(c));
 		uint64_t gen = atomic_load(&c->db->data_gen);
+		int64_t next_due = INT64_MAX;
+		if ((rc = deliver_retries(c, &n, &bytes, &next_due)))
+			goto done;
 		/* One record per partition per round: fair across partitions. */
 		int any = 1;
 		while (any && n < c->o.max_records && (n == 0 || bytes < c->o.max_bytes)) {
@@ -785,6 +850,13 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 			if (!until || mw < until)
 				until = mw;
 		}
+		if (next_due != INT64_MAX) {
+			/* wake up for the next redelivery (store clock, in ms) */
+			int64_t in_ms = next_due - vv_store_now(c->db);
+			uint64_t due = now + (uint64_t)(in_ms > 0 ? in_ms : 0) * 1000000ull;
+			if (!until || due < until)
+				until = due;
+		}
 		wait_data(c->db, gen, until);
 	}
 done:
@@ -799,6 +871,72 @@ done:
 }
 
 /* ---- commits, seeks, info ---------------------------------------------------------------- */
+
+/* Write one metadata record per (key, value) in one batch; value NULL = delete. */
+static int meta_write(varve_db *db, const uint8_t *const *keys, const size_t *klens,
+		      const uint8_t *const *vals, const size_t *vlens, size_t n)
+{
+	varve_record *recs = vv_calloc(n ? n : 1, sizeof *recs);
+	const varve_record **ptrs = vv_calloc(n ? n : 1, sizeof *ptrs);
+	int rc = (!recs || !ptrs) ? vv_error_set(VARVE_ENOMEM, 0, "metadata write") : 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		recs[i] = (varve_record){ keys[i], klens[i], vals ? vals[i] : NULL, vals ? vlens[i] : 0,
+					  NULL, 0, 0, 0, 0, 0 };
+		ptrs[i] = &recs[i];
+	}
+	if (rc == 0 && n) {
+		vv_append_opts o = { -1, -1, 0, -1, db->opts.sync_policy == VARVE_SYNC_ALWAYS, 0, 0, 0 };
+		rc = vv_partition_append(db->meta->log, ptrs, n, &o, NULL);
+	}
+	vv_free(recs);
+	vv_free(ptrs);
+	return rc;
+}
+
+/* Redelivered records not nacked again are done once the consumer commits. */
+static int forget_delivered_retries(varve_consumer *c)
+{
+	varve_db *db = c->db;
+	uint8_t keys[16][VV_ATTEMPT_KEY_MAX];
+	const uint8_t *kp[16];
+	size_t kl[16];
+	struct {
+		char topic[VARVE_MAX_TOPIC_NAME + 1];
+		uint32_t partition;
+		int64_t offset;
+	} gone[16];
+	int rc = 0;
+	for (;;) {
+		size_t n = 0;
+		pthread_mutex_lock(&db->commit_mu);
+		pthread_mutex_lock(&db->groups.mu);
+		vv_group *grp = vv_groups_find(&db->groups, c->group, 0);
+		for (size_t i = 0; grp && i < grp->nretries && n < 16; i++) {
+			vv_retry *r = &grp->retries[i];
+			if (!r->delivered || !find_assigned(c, r->topic, r->partition))
+				continue;
+			kl[n] = vv_attempt_key(keys[n], c->group, r->topic, r->partition, r->offset);
+			kp[n] = keys[n];
+			snprintf(gone[n].topic, sizeof gone[n].topic, "%s", r->topic);
+			gone[n].partition = r->partition;
+			gone[n].offset = r->offset;
+			n++;
+		}
+		pthread_mutex_unlock(&db->groups.mu);
+		if (n)
+			rc = meta_write(db, kp, kl, NULL, NULL, n);
+		if (rc == 0 && n) {
+			pthread_mutex_lock(&db->groups.mu);
+			grp = vv_groups_find(&db->groups, c->group, 0);
+			for (size_t i = 0; grp && i < n; i++)
+				vv_group_retry_del(grp, gone[i].topic, gone[i].partition, gone[i].offset);
+			pthread_mutex_unlock(&db->groups.mu);
+		}
+		pthread_mutex_unlock(&db->commit_mu);
+		if (rc || n < 16)
+			return rc;
+	}
+}
 
 static int commit_positions(varve_consumer *c, assigned *only, size_t nonly)
 {
@@ -819,6 +957,8 @@ static int commit_positions(varve_consumer *c, assigned *only, size_t nonly)
 	}
 	if (rc == 0 && n)
 		rc = vv_store_commit(c->db, c->group, topics, parts, offs, NULL, n);
+	if (rc == 0)
+		rc = forget_delivered_retries(c);
 	if (rc == 0)
 		for (size_t i = 0; i < nv; i++)
 			if (v[i].position >= 0)
@@ -1200,4 +1340,229 @@ void vv_store_check_lag(varve_db *db)
 		v[i].fn(v[i].ctx, v[i].group, v[i].topic, v[i].partition, v[i].lag);
 	}
 	vv_free(v);
+}
+
+/* ---- negative acknowledgements and dead letters -------------------------------------------- */
+
+uint32_t varve_consumer_attempts(varve_consumer *c, const varve_msg *m)
+{
+	if (!c || !m || m < c->msgs || m >= c->msgs + c->mcap)
+		return 0;
+	return c->att[m - c->msgs];
+}
+
+static int dlq_name(varve_consumer *c, const char *topic, char *out, size_t cap)
+{
+	if (c->o.dlq_topic)
+		snprintf(out, cap, "%s", c->o.dlq_topic);
+	else
+		snprintf(out, cap, "%s.dlq", topic);
+	if (!varve_name_valid(out))
+		return vv_error_set(VARVE_EINVAL, 0, "dead-letter topic name \"%.40s\" is not valid", out);
+	return 0;
+}
+
+/* Append m to the dead-letter topic with headers saying where it came from. */
+static int dead_letter(varve_consumer *c, const varve_msg *m, uint32_t attempts, const char *reason)
+{
+	varve_db *db = c->db;
+	char dlq[VARVE_MAX_TOPIC_NAME + 16];
+	VV_TRY(dlq_name(c, m->topic, dlq, sizeof dlq));
+	varve_topic_config tc = VARVE_TOPIC_CONFIG_INIT;
+	int rc = varve_topic_create(db, dlq, &tc);
+	if (rc && rc != VARVE_EEXISTS)
+		return rc;
+	vv_error_clear();
+	size_t nh = m->rec.header_count + 5;
+	varve_header *h = vv_malloc(nh * sizeof *h);
+	if (!h)
+		return vv_error_set(VARVE_ENOMEM, 0, "dead letter");
+	char part[16], off[24], att[16];
+	snprintf(part, sizeof part, "%d", m->rec.partition);
+	snprintf(off, sizeof off, "%lld", (long long)m->rec.offset);
+	snprintf(att, sizeof att, "%u", attempts);
+	const char *why = reason ? reason : "";
+	size_t wl = strlen(why) > VV_MAX_NACK_REASON ? VV_MAX_NACK_REASON : strlen(why);
+	h[0] = (varve_header){ "dlq-topic", 9, m->topic, strlen(m->topic) };
+	h[1] = (varve_header){ "dlq-partition", 13, part, strlen(part) };
+	h[2] = (varve_header){ "dlq-offset", 10, off, strlen(off) };
+	h[3] = (varve_header){ "dlq-attempts", 12, att, strlen(att) };
+	h[4] = (varve_header){ "dlq-reason", 10, why, wl };
+	for (size_t i = 0; i < m->rec.header_count; i++)
+		h[5 + i] = m->rec.headers[i];
+	varve_record r = { m->rec.key, m->rec.key_len, m->rec.value, m->rec.value_len, h, nh,
+			   m->rec.timestamp, VARVE_PARTITION_ANY, 0, 0 };
+	rc = varve_produce(db, dlq, &r, NULL, NULL);
+	vv_free(h);
+	if (rc == 0)
+		vv_store_log(db, VARVE_LOG_WARN,
+			     "group %s: %s/%d offset %lld failed %u times (%s); moved to %s", c->group,
+			     m->topic, m->rec.partition, (long long)m->rec.offset, attempts, why, dlq);
+	return rc;
+}
+
+int varve_consumer_nack(varve_consumer *c, const varve_msg *m, const char *reason)
+{
+	if (!c || !m || !m->topic)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	varve_db *db = c->db;
+	if (db->read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "cannot nack on a read-only store");
+	uint32_t done = varve_consumer_attempts(c, m);
+	if (done == 0) {
+		/* not from the last poll: count what the table knows */
+		pthread_mutex_lock(&db->groups.mu);
+		vv_group *grp = vv_groups_find(&db->groups, c->group, 0);
+		vv_retry *r = grp ? vv_group_retry_find(grp, m->topic, (uint32_t)m->rec.partition,
+							m->rec.offset)
+				  : NULL;
+		done = (r ? r->attempts : 0) + 1;
+		pthread_mutex_unlock(&db->groups.mu);
+	}
+	uint8_t key[VV_ATTEMPT_KEY_MAX], val[VV_ATTEMPT_VALUE_MAX];
+	const uint8_t *kp[1] = { key }, *vp[1] = { val };
+	size_t kl[1], vl[1];
+	kl[0] = vv_attempt_key(key, c->group, m->topic, (uint32_t)m->rec.partition, m->rec.offset);
+	int rc;
+	if (done >= c->o.max_attempts) {
+		rc = dead_letter(c, m, done, reason);
+		if (rc == 0) {
+			pthread_mutex_lock(&db->commit_mu);
+			rc = meta_write(db, kp, kl, NULL, NULL, 1);
+			if (rc == 0) {
+				pthread_mutex_lock(&db->groups.mu);
+				vv_group *grp = vv_groups_find(&db->groups, c->group, 0);
+				if (grp)
+					vv_group_retry_del(grp, m->topic, (uint32_t)m->rec.partition,
+							   m->rec.offset);
+				pthread_mutex_unlock(&db->groups.mu);
+			}
+			pthread_mutex_unlock(&db->commit_mu);
+		}
+		return rc;
+	}
+	uint64_t delay = c->o.retry_backoff_ms;
+	for (uint32_t i = 1; i < done && delay < c->o.retry_backoff_max_ms; i++)
+		delay *= 2;
+	if (delay > c->o.retry_backoff_max_ms)
+		delay = c->o.retry_backoff_max_ms;
+	int64_t due = vv_store_now(db) + (int64_t)delay;
+	vl[0] = vv_attempt_value(val, done, due, reason);
+	pthread_mutex_lock(&db->commit_mu);
+	rc = meta_write(db, kp, kl, vp, vl, 1);
+	if (rc == 0) {
+		pthread_mutex_lock(&db->groups.mu);
+		vv_group *grp = vv_groups_find(&db->groups, c->group, 1);
+		rc = grp ? vv_group_retry_set(grp, m->topic, (uint32_t)m->rec.partition, m->rec.offset,
+					      done, due, reason)
+			 : vv_error_set(VARVE_ENOMEM, 0, "group table");
+		pthread_mutex_unlock(&db->groups.mu);
+	}
+	pthread_mutex_unlock(&db->commit_mu);
+	return rc;
+}
+
+static const varve_header *find_header(const varve_record *r, const char *key)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i < r->header_count; i++)
+		if (r->headers[i].key_len == kl && !memcmp(r->headers[i].key, key, kl))
+			return &r->headers[i];
+	return NULL;
+}
+
+static int header_text(const varve_record *r, const char *key, char *out, size_t cap)
+{
+	const varve_header *h = find_header(r, key);
+	if (!h || !h->value || h->value_len >= cap)
+		return -1;
+	memcpy(out, h->value, h->value_len);
+	out[h->value_len] = 0;
+	return 0;
+}
+
+int varve_dlq_replay(varve_db *db, const char *dlq_topic, uint64_t max_records, uint64_t *moved_out)
+{
+	static const char group[] = "__dlq-replay";
+	if (moved_out)
+		*moved_out = 0;
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	if (db->read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	vv_topic *t;
+	VV_TRY(vv_store_topic(db, dlq_topic, &t));
+	uint64_t moved = 0;
+	int rc = 0;
+	varve_header *hv = NULL;
+	size_t hcap = 0;
+	for (uint32_t p = 0; rc == 0 && p < t->nparts; p++) {
+		vv_partition *part = t->parts[p];
+		int64_t from = atomic_load(&part->start_offset), committed;
+		if (varve_group_offset(db, group, dlq_topic, p, &committed) == 0 && committed > from)
+			from = committed;
+		vv_error_clear();
+		int64_t end = atomic_load(&part->end_offset);
+		if (from >= end)
+			continue;
+		vv_reader rd;
+		rc = vv_reader_init(&rd, part, from);
+		const varve_record *r;
+		int64_t next = from;
+		while (rc == 0 && (!max_records || moved < max_records) &&
+		       (rc = vv_reader_next(&rd, &r)) == 0) {
+			char topic[VARVE_MAX_TOPIC_NAME + 1], pbuf[16];
+			next = r->offset + 1;
+			if (header_text(r, "dlq-topic", topic, sizeof topic) || !varve_name_valid(topic)) {
+				vv_store_log(db, VARVE_LOG_WARN, "%s offset %lld has no dlq-topic header; skipped",
+					     dlq_topic, (long long)r->offset);
+				continue;
+			}
+			int32_t opart = VARVE_PARTITION_ANY;
+			if (header_text(r, "dlq-partition", pbuf, sizeof pbuf) == 0)
+				opart = (int32_t)strtol(pbuf, NULL, 10);
+			if (r->header_count > hcap) {
+				varve_header *nh = vv_realloc(hv, r->header_count * sizeof *nh);
+				if (!nh) {
+					rc = vv_error_set(VARVE_ENOMEM, 0, "dlq replay");
+					break;
+				}
+				hv = nh;
+				hcap = r->header_count;
+			}
+			size_t nh = 0;
+			for (size_t i = 0; i < r->header_count; i++)
+				if (!(r->headers[i].key_len >= 4 && !memcmp(r->headers[i].key, "dlq-", 4)))
+					hv[nh++] = r->headers[i];
+			vv_topic *ot;
+			if (vv_store_topic(db, topic, &ot)) {
+				vv_error_clear();
+				vv_store_log(db, VARVE_LOG_WARN, "%s offset %lld: topic %s is gone; skipped",
+					     dlq_topic, (long long)r->offset, topic);
+				continue;
+			}
+			if (opart >= 0 && (uint32_t)opart >= ot->nparts)
+				opart = VARVE_PARTITION_ANY;
+			vv_topic_unref(ot);
+			varve_record out = { r->key, r->key_len, r->value, r->value_len, nh ? hv : NULL, nh,
+					     r->timestamp, opart, 0, 0 };
+			if ((rc = varve_produce(db, topic, &out, NULL, NULL)))
+				break;
+			moved++;
+		}
+		if (rc == VARVE_EEND)
+			rc = 0;
+		vv_reader_free(&rd);
+		/* at-least-once: a crash before this commit replays these again */
+		if (next > from) {
+			int crc = varve_group_commit(db, group, dlq_topic, p, next, NULL);
+			if (rc == 0)
+				rc = crc;
+		}
+	}
+	vv_free(hv);
+	vv_topic_unref(t);
+	if (moved_out)
+		*moved_out = moved;
+	return rc;
 }

@@ -19,6 +19,11 @@ static void free_group(vv_group *grp)
 	}
 	for (size_t i = 0; i < grp->nmembers; i++)
 		varve_strings_free(grp->members[i].topics, grp->members[i].ntopics);
+	for (size_t i = 0; i < grp->nretries; i++) {
+		vv_free(grp->retries[i].topic);
+		vv_free(grp->retries[i].reason);
+	}
+	vv_free(grp->retries);
 	vv_free(grp->commits);
 	vv_free(grp->members);
 	vv_free(grp->name);
@@ -135,7 +140,86 @@ void vv_group_commit_del(vv_group *grp, const char *topic, uint32_t partition)
 	grp->n--;
 }
 
+vv_retry *vv_group_retry_find(vv_group *grp, const char *topic, uint32_t partition, int64_t offset)
+{
+	for (size_t i = 0; i < grp->nretries; i++) {
+		vv_retry *r = &grp->retries[i];
+		if (r->offset == offset && r->partition == partition && !strcmp(r->topic, topic))
+			return r;
+	}
+	return NULL;
+}
+
+int vv_group_retry_set(vv_group *grp, const char *topic, uint32_t partition, int64_t offset,
+		       uint32_t attempts, int64_t due, const char *reason)
+{
+	char *rs = vv_strdup(reason ? reason : "");
+	if (!rs)
+		return vv_error_set(VARVE_ENOMEM, 0, "retry table");
+	vv_retry *r = vv_group_retry_find(grp, topic, partition, offset);
+	if (!r) {
+		if (grp->nretries == grp->rcap) {
+			size_t nc = grp->rcap ? grp->rcap * 2 : 8;
+			vv_retry *nv = vv_realloc(grp->retries, nc * sizeof *nv);
+			if (!nv) {
+				vv_free(rs);
+				return vv_error_set(VARVE_ENOMEM, 0, "retry table");
+			}
+			grp->retries = nv;
+			grp->rcap = nc;
+		}
+		r = &grp->retries[grp->nretries];
+		memset(r, 0, sizeof *r);
+		if (!(r->topic = vv_strdup(topic))) {
+			vv_free(rs);
+			return vv_error_set(VARVE_ENOMEM, 0, "retry table");
+		}
+		r->partition = partition;
+		r->offset = offset;
+		grp->nretries++;
+	}
+	vv_free(r->reason);
+	r->reason = rs;
+	r->attempts = attempts;
+	r->due = due;
+	r->delivered = 0;
+	return 0;
+}
+
+void vv_group_retry_del(vv_group *grp, const char *topic, uint32_t partition, int64_t offset)
+{
+	vv_retry *r = vv_group_retry_find(grp, topic, partition, offset);
+	if (!r)
+		return;
+	vv_free(r->topic);
+	vv_free(r->reason);
+	size_t i = (size_t)(r - grp->retries);
+	memmove(grp->retries + i, grp->retries + i + 1, (grp->nretries - i - 1) * sizeof *r);
+	grp->nretries--;
+}
+
 /* ---- codecs ----------------------------------------------------------------------- */
+
+size_t vv_attempt_key(uint8_t *out, const char *group, const char *topic, uint32_t partition,
+		      int64_t offset)
+{
+	size_t n = vv_commit_key(out, group, topic, partition);
+	out[0] = VV_META_KEY_ATTEMPTS;
+	vv_store64(out + n, (uint64_t)offset);
+	return n + 8;
+}
+
+size_t vv_attempt_value(uint8_t *out, uint32_t attempts, int64_t due, const char *reason)
+{
+	out[0] = 1;
+	vv_store32(out + 1, attempts);
+	vv_store64(out + 5, (uint64_t)due);
+	size_t rl = reason ? strlen(reason) : 0;
+	if (rl > VV_MAX_NACK_REASON)
+		rl = VV_MAX_NACK_REASON;
+	memcpy(out + 13, reason ? reason : "", rl);
+	return 13 + rl;
+}
 
 size_t vv_commit_key(uint8_t *out, const char *group, const char *topic, uint32_t partition)
 {
@@ -225,10 +309,39 @@ int vv_groups_apply(vv_groups *g, const varve_record *r)
 			grp->created_ms = (int64_t)vv_load64((const uint8_t *)r->value + 1);
 		return 0;
 	}
-	if (k[0] != VV_META_KEY_OFFSET)
-		return 0;
 	char group[VARVE_MAX_TOPIC_NAME + 1], topic[VARVE_MAX_TOPIC_NAME + 1];
 	uint32_t part;
+	if (k[0] == VV_META_KEY_ATTEMPTS) {
+		if (r->key_len < 9)
+			return 0;
+		uint8_t tmp[VV_ATTEMPT_KEY_MAX];
+		size_t kl = r->key_len - 8;
+		if (kl > sizeof tmp)
+			return 0;
+		memcpy(tmp, k, kl);
+		tmp[0] = VV_META_KEY_OFFSET;
+		if (vv_commit_key_decode(tmp, kl, group, topic, &part))
+			return 0;
+		int64_t off = (int64_t)vv_load64(k + kl);
+		vv_group *grp = vv_groups_find(g, group, r->value != NULL);
+		if (!grp)
+			return r->value ? vv_error_set(VARVE_ENOMEM, 0, "group table") : 0;
+		if (!r->value) {
+			vv_group_retry_del(grp, topic, part, off);
+			return 0;
+		}
+		const uint8_t *v = r->value;
+		if (r->value_len < 13 || v[0] != 1)
+			return 0;
+		char reason[VV_MAX_NACK_REASON + 1];
+		size_t rl = r->value_len - 13 > VV_MAX_NACK_REASON ? VV_MAX_NACK_REASON : r->value_len - 13;
+		memcpy(reason, v + 13, rl);
+		reason[rl] = 0;
+		return vv_group_retry_set(grp, topic, part, off, vv_load32(v + 1),
+					  (int64_t)vv_load64(v + 5), reason);
+	}
+	if (k[0] != VV_META_KEY_OFFSET)
+		return 0;
 	if (vv_commit_key_decode(k, r->key_len, group, topic, &part))
 		return 0;
 	if (!r->value) {

@@ -24,7 +24,9 @@
 
 #define VV_META_KEY_OFFSET 'O'
 #define VV_META_KEY_GROUP 'G'
+#define VV_META_KEY_ATTEMPTS 'A'
 #define VV_MAX_COMMIT_METADATA 4096
+#define VV_MAX_NACK_REASON 512
 
 typedef struct vv_commit {
 	char *topic;
@@ -34,6 +36,19 @@ typedef struct vv_commit {
 	char *metadata;
 	int lag_alerted; /* over the group's lag limit, reported */
 } vv_commit;
+
+/* A nacked record waiting for redelivery:
+ *   'A' group 0x00 topic 0x00 u32le partition i64le offset
+ *       -> u8 1, u32 attempts, i64 due_ms, reason bytes */
+typedef struct vv_retry {
+	char *topic;
+	uint32_t partition;
+	int64_t offset;
+	uint32_t attempts;
+	int64_t due;
+	char *reason;
+	int delivered; /* handed out again, not nacked since (memory only) */
+} vv_retry;
 
 typedef struct vv_member {
 	varve_consumer *c;
@@ -50,6 +65,8 @@ typedef struct vv_group {
 	vv_member *members;
 	size_t nmembers, mcap;
 	uint64_t generation;
+	vv_retry *retries;
+	size_t nretries, rcap;
 	int64_t lag_limit; /* -1 = none (in memory only) */
 	varve_lag_fn lag_fn;
 	void *lag_ctx;
@@ -75,11 +92,21 @@ void vv_group_commit_del(vv_group *grp, const char *topic, uint32_t partition);
 /* Apply one metadata record (key kind 'O' or 'G'); 0 if not ours or applied. */
 int vv_groups_apply(vv_groups *g, const varve_record *r);
 
+vv_retry *vv_group_retry_find(vv_group *grp, const char *topic, uint32_t partition, int64_t offset);
+int vv_group_retry_set(vv_group *grp, const char *topic, uint32_t partition, int64_t offset,
+		       uint32_t attempts, int64_t due, const char *reason);
+void vv_group_retry_del(vv_group *grp, const char *topic, uint32_t partition, int64_t offset);
+
 /* Codecs. Buffers must hold the sizes below. */
 #define VV_COMMIT_KEY_MAX (1 + 2 * (VARVE_MAX_TOPIC_NAME + 1) + 4)
 #define VV_COMMIT_VALUE_MAX (17 + VV_MAX_COMMIT_METADATA)
 size_t vv_commit_key(uint8_t *out, const char *group, const char *topic, uint32_t partition);
 size_t vv_commit_value(uint8_t *out, int64_t offset, int64_t time, const char *metadata);
+#define VV_ATTEMPT_KEY_MAX (VV_COMMIT_KEY_MAX + 8)
+#define VV_ATTEMPT_VALUE_MAX (13 + VV_MAX_NACK_REASON)
+size_t vv_attempt_key(uint8_t *out, const char *group, const char *topic, uint32_t partition,
+		      int64_t offset);
+size_t vv_attempt_value(uint8_t *out, uint32_t attempts, int64_t due, const char *reason);
 size_t vv_group_key(uint8_t *out, const char *group);
 size_t vv_group_value(uint8_t *out, int64_t created_ms);
 /* Decode a commit key; 0 on success. */

@@ -355,6 +355,7 @@ static int replay_one(void *ctx, const varve_record *r)
 		return vv_producers_apply(st->producers, r);
 	if (r->key && r->key_len >= 2 &&
 	    (((const uint8_t *)r->key)[0] == VV_META_KEY_OFFSET ||
+	     ((const uint8_t *)r->key)[0] == VV_META_KEY_ATTEMPTS ||
 	     ((const uint8_t *)r->key)[0] == VV_META_KEY_GROUP))
 		return vv_groups_apply(st->groups, r);
 	if (!r->key || r->key_len < 2)
