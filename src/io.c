@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -467,4 +468,13 @@ int vv_io_remove_tree(const char *path)
 	}
 	vv_io_free_list(names, n);
 	return rc ? rc : vv_io_rmdir(path);
+}
+
+int vv_io_free_space(const char *path, uint64_t *bytes)
+{
+	struct statvfs st;
+	if (statvfs(path, &st) < 0)
+		return fail(-errno, "statvfs", path);
+	*bytes = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	return 0;
 }

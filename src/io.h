@@ -86,6 +86,9 @@ int vv_io_lock(const char *path, unsigned mode, vv_file **out);
 /* VARVE_ENOTFOUND when missing. */
 int vv_io_stat(const char *path, uint64_t *size, int *is_dir);
 
+/* Bytes available to unprivileged users on the filesystem holding path. */
+int vv_io_free_space(const char *path, uint64_t *bytes);
+
 /* Write a whole small file atomically: temp, fsync, rename, fsync dir. */
 int vv_io_write_atomic(const char *dir, const char *name, const void *buf, size_t n,
 		       unsigned mode);

@@ -3,6 +3,7 @@
  * partition.c -- segments of one partition: recovery, append with group
  * commit, roll, lookups. Design notes in partition.h.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -660,6 +661,30 @@ static int roll(vv_partition *p, int64_t new_base)
 	return 0;
 }
 
+/* The free-disk floor: appends fail (retryably) before the disk is really
+ * full, so reads, commits and cleaning keep room to work. statvfs runs at
+ * most every 64 KiB appended or 100 ms. Caller holds p->lock. */
+static int check_space(vv_partition *p, size_t len)
+{
+	if (!p->cfg.min_free_bytes)
+		return 0;
+	uint64_t written = atomic_load(&p->appended_bytes), now = vv_mono_ns();
+	if (p->space_checked_ns && !p->space_low && written - p->space_checked_at < (64u << 10) &&
+	    now - p->space_checked_ns < 100000000ull)
+		return 0;
+	uint64_t avail;
+	VV_TRY(vv_io_free_space(p->dir, &avail));
+	p->space_checked_at = written;
+	p->space_checked_ns = now;
+	p->space_low = avail < p->cfg.min_free_bytes + len;
+	if (p->space_low)
+		return vv_error_set(VARVE_ENOSPC, ENOSPC,
+				    "%s/%u: %llu bytes free, below min_free_bytes %llu: append refused",
+				    p->topic, p->id, (unsigned long long)avail,
+				    (unsigned long long)p->cfg.min_free_bytes);
+	return 0;
+}
+
 static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_header *h,
 		     int64_t now)
 {
@@ -742,6 +767,8 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 				  len, p->cfg.seg.max_batch);
 		goto out;
 	}
+	if ((rc = check_space(p, len)))
+		goto out;
 	vv_batch_header h;
 	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
 	if (need_roll(p, active(p), len, &h, now) && (rc = roll(p, base)))

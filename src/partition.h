@@ -47,6 +47,7 @@ typedef struct vv_part_config {
 	int codec;
 	unsigned dir_mode;
 	uint32_t group_commit_wait_us;
+	uint64_t min_free_bytes; /* appends fail with VARVE_ENOSPC below this */
 	varve_clock_fn clock_fn;
 	void *clock_ctx;
 	varve_log_fn log_fn;
@@ -83,6 +84,10 @@ typedef struct vv_partition {
 
 	vv_batch_builder bb;
 	_Atomic uint64_t appends, appended_bytes;
+
+	uint64_t space_checked_at; /* appended_bytes at the last free-space check */
+	uint64_t space_checked_ns;
+	int space_low;
 
 	vv_pstate pstate; /* idempotent producers (under lock) */
 	int pstate_dirty;

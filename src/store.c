@@ -634,6 +634,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->codec = VARVE_CODEC_NONE;
 		pc->dir_mode = o.dir_mode;
 		pc->group_commit_wait_us = o.group_commit_wait_us;
+		pc->min_free_bytes = o.min_free_bytes;
 		pc->clock_fn = o.clock_fn;
 		pc->clock_ctx = o.clock_ctx;
 		pc->log_fn = o.log_fn;
@@ -645,6 +646,8 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		vv_part_config mc = *pc;
 		mc.segment_bytes = 1u << 20; /* small, so compaction can keep it small */
 		mc.on_append = NULL;
+		/* metadata (commits, topic changes) may use the reserve */
+		mc.min_free_bytes = o.min_free_bytes / 2;
 		rc = vv_meta_open(path, &mc, clean, &db->meta);
 	}
 	if (rc == 0)
