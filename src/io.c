@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -202,10 +203,24 @@ static int px_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return 0;
 }
 
+static int px_extend(vv_file *f, uint64_t size)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size >= size)
+		return 0;
+	int r;
+	do
+		r = fallocate(f->fd, 0, st.st_size, (off_t)(size - (uint64_t)st.st_size));
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
 const vv_io_methods vv_io_posix = {
 	px_open, px_close, px_pread, px_pwrite, px_datasync, px_size, px_truncate,
 	px_allocate, px_rename, px_unlink, px_mkdir, px_rmdir, px_sync_dir,
-	px_list_dir, px_lock, px_stat_size,
+	px_list_dir, px_lock, px_stat_size, px_extend,
 };
 
 /* ---- wrappers --------------------------------------------------------- */
@@ -477,4 +492,27 @@ int vv_io_free_space(const char *path, uint64_t *bytes)
 		return fail(-errno, "statvfs", path);
 	*bytes = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
 	return 0;
+}
+
+int vv_io_extend(vv_file *f, uint64_t size)
+{
+	int rc = IO->extend(f, size);
+	return rc ? fail(rc, "fallocate", f->path) : 0;
+}
+
+int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	*out = NULL;
+	void *p = mmap(NULL, len ? len : 1, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		       f->fd, 0);
+	if (p == MAP_FAILED)
+		return fail(-errno, "mmap", f->path);
+	*out = p;
+	return 0;
+}
+
+void vv_io_unmap(uint8_t *p, size_t len)
+{
+	if (p)
+		munmap(p, len ? len : 1);
 }

@@ -46,6 +46,9 @@ typedef struct vv_io_methods {
 	/* open path (creating it) and take an exclusive flock without waiting */
 	int (*lock)(const char *path, unsigned mode, vv_file **out);
 	int (*stat_size)(const char *path, uint64_t *size, int *is_dir);
+	/* grow the file to `size` with allocated (zeroed) blocks: fallocate
+	 * mode 0, so a later write through a mapping cannot hit ENOSPC */
+	int (*extend)(vv_file *f, uint64_t size);
 } vv_io_methods;
 
 extern const vv_io_methods vv_io_posix;
@@ -85,6 +88,11 @@ void vv_io_free_list(char **names, size_t count);
 int vv_io_lock(const char *path, unsigned mode, vv_file **out);
 /* VARVE_ENOTFOUND when missing. */
 int vv_io_stat(const char *path, uint64_t *size, int *is_dir);
+
+int vv_io_extend(vv_file *f, uint64_t size);
+/* Shared mapping of the first len bytes (mmap mode; see docs/DURABILITY.md). */
+int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out);
+void vv_io_unmap(uint8_t *p, size_t len);
 
 /* Bytes available to unprivileged users on the filesystem holding path. */
 int vv_io_free_space(const char *path, uint64_t *bytes);

@@ -315,6 +315,13 @@ static int recover(vv_partition *p, int clean)
 				pthread_mutex_unlock(&s->mu);
 				vv_error_clear();
 			}
+			if (!ro && res.zero_tail) {
+				/* preallocated space past the data: give it back, no loss */
+				if ((rc = vv_segment_truncate(s, res.valid_end)))
+					return rc;
+				plog(p, VARVE_LOG_DEBUG, "trimmed %" PRIu64 " preallocated bytes of %020" PRId64,
+				     res.zero_tail, s->base);
+			}
 			if (!res.damaged)
 				continue;
 			uint64_t later = 0;
@@ -354,6 +361,7 @@ static int recover(vv_partition *p, int clean)
 		VV_TRY(vv_segment_open_files(last));
 		/* What recovery kept is on disk from now on. */
 		VV_TRY(vv_segment_sync(last));
+		VV_TRY(vv_segment_prepare(last));
 		if (!last->first_append_time)
 			read_first_append_time(last);
 		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
@@ -388,20 +396,23 @@ static int rebuild_producers(vv_partition *p)
 	vv_segment *s;
 	VV_TRY(vv_partition_segment_for(p, from, &s));
 	uint64_t pos;
-	int rc = vv_segment_find(s, from, &pos);
+	int rc = vv_segment_open_files(s);
+	if (rc == 0)
+		rc = vv_segment_find(s, from, &pos);
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
 	while (rc == 0 && s) {
 		uint64_t size = atomic_load(&s->size);
-		while (pos + VV_BATCH_HEADER_SIZE <= size) {
-			uint8_t hb[VV_BATCH_HEADER_SIZE];
+		for (;;) {
 			vv_batch_header h;
-			if ((rc = vv_io_pread_full(s->log, hb, sizeof hb, pos)))
-				break;
-			if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
-				char path[4096];
-				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-				rc = VV_CORRUPT(path, pos, "bad batch header");
+			const uint8_t *b;
+			rc = vv_seg_reader_batch(&r, s, pos, size, &b, &h);
+			if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+				rc = 0;
 				break;
 			}
+			if (rc)
+				break;
 			if (h.producer_id >= 0 && vv_batch_last_offset(&h) >= from)
 				rc = vv_pstate_note(&p->pstate, h.producer_id, h.producer_epoch,
 						    h.base_sequence, h.record_count, h.base_offset,
@@ -414,11 +425,8 @@ static int rebuild_producers(vv_partition *p)
 		vv_segment_unref(s);
 		s = n;
 		pos = 0;
-		if (s && !s->log && (rc = vv_segment_open_files(s))) {
-			vv_segment_unref(s);
-			s = NULL;
-		}
 	}
+	vv_seg_reader_free(&r);
 	vv_segment_unref(s);
 	return rc;
 }
@@ -486,6 +494,8 @@ int vv_partition_close(vv_partition *p, int clean)
 	if (!p->cfg.seg.read_only && p->nsegs && !atomic_load(&p->failed)) {
 		vv_segment *s = active(p);
 		rc = vv_segment_flush_index(s);
+		if (rc == 0 && clean)
+			rc = vv_segment_trim(s);
 		if (rc == 0 && s->log)
 			rc = vv_segment_sync(s);
 		if (rc == 0 && clean) {
@@ -494,7 +504,8 @@ int vv_partition_close(vv_partition *p, int clean)
 						 atomic_load(&p->start_offset) };
 			rc = write_recovery_point(p, &rp);
 		}
-		if (rc == 0 && clean && p->pstate.n)
+		/* even empty: the next open then replays nothing */
+		if (rc == 0 && clean)
 			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
 					    p->cfg.seg.file_mode);
 	}
@@ -614,11 +625,17 @@ int vv_partition_checkpoint(vv_partition *p)
 	vv_recovery_point rp = { atomic_load(&s->next_offset), s->base, atomic_load(&s->size),
 				 atomic_load(&p->start_offset) };
 	int rc = 0;
-	if (p->pstate_dirty && rp.offset == durable) {
+	/* The snapshot bounds what an unclean open replays: write it when the
+	 * state changed, or when 16 MiB were appended since the last one. */
+	uint64_t appended = atomic_load(&p->appended_bytes);
+	if ((p->pstate_dirty || appended - p->pstate_saved_bytes > (16u << 20)) &&
+	    rp.offset == durable) {
 		/* under the lock: the state matches the log up to rp.offset */
 		rc = vv_pstate_save(&p->pstate, p->dir, rp.offset, p->cfg.seg.file_mode);
-		if (rc == 0)
+		if (rc == 0) {
 			p->pstate_dirty = 0;
+			p->pstate_saved_bytes = appended;
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (rc || rp.offset != durable)
@@ -645,6 +662,7 @@ static int roll(vv_partition *p, int64_t new_base)
 	}
 	vv_segment *s;
 	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
+	s->first_append_time = 0;
 	/* The new file must survive a crash before anything in it is acked. */
 	rc = vv_io_sync_dir(p->dir);
 	if (rc == 0) {

@@ -91,6 +91,7 @@ typedef struct vv_partition {
 
 	vv_pstate pstate; /* idempotent producers (under lock) */
 	int pstate_dirty;
+	uint64_t pstate_saved_bytes; /* appended_bytes when the snapshot was written */
 
 	/* cleaner state (cleaner thread only) */
 	int64_t clean_retry_at; /* after a failure: not before this time (ms) */

@@ -9,7 +9,8 @@
 #include "segment.h"
 #include "util.h"
 
-#define READ_CHUNK (256u * 1024)
+#define READ_CHUNK_MIN (8u * 1024)
+#define READ_CHUNK_MAX (1024u * 1024)
 
 void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const char *suffix)
 {
@@ -61,8 +62,17 @@ static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_s
 	return 0;
 }
 
+static void unmap_locked(vv_segment *s)
+{
+	uint8_t *m = atomic_exchange(&s->map, NULL);
+	if (m)
+		vv_io_unmap(m, s->map_len);
+	s->map_len = 0;
+}
+
 static void seg_destroy(vv_segment *s)
 {
+	unmap_locked(s);
 	vv_io_close(s->log);
 	vv_io_close(s->idx);
 	vv_io_close(s->tidx);
@@ -123,6 +133,16 @@ static int open_files_locked(vv_segment *s)
 			return rc;
 	}
 	vv_error_clear();
+	if (s->cfg->use_mmap && s->sealed && !atomic_load(&s->map)) {
+		/* a sealed segment is read through a read-only mapping of its size */
+		uint64_t size = atomic_load(&s->size);
+		uint8_t *m;
+		if (size && vv_io_map(s->log, (size_t)size, 0, &m) == 0) {
+			s->map_len = (size_t)size;
+			atomic_store(&s->map, m);
+		}
+		vv_error_clear(); /* without a mapping, reads use pread */
+	}
 	return 0;
 }
 
@@ -138,6 +158,7 @@ void vv_segment_close_idle(vv_segment *s)
 {
 	pthread_mutex_lock(&s->mu);
 	if (s->sealed && atomic_load(&s->refs) == 1 && !atomic_load(&s->replaced)) {
+		unmap_locked(s);
 		vv_io_close(s->log);
 		vv_io_close(s->idx);
 		vv_io_close(s->tidx);
@@ -192,19 +213,22 @@ void vv_seg_reader_reset(vv_seg_reader *r)
 {
 	r->buf_len = 0;
 	r->seg = NULL;
+	r->chunk = 0; /* a seek: start small, random reads stay cheap */
 }
 
 static int fill(vv_seg_reader *r, vv_segment *s, uint64_t pos, size_t need, uint64_t limit)
 {
 	if (r->seg == s && pos >= r->buf_pos && pos + need <= r->buf_pos + r->buf_len)
 		return 0;
-	size_t want = need > READ_CHUNK ? need : READ_CHUNK;
+	size_t chunk = r->chunk ? r->chunk : READ_CHUNK_MIN;
+	r->chunk = chunk < READ_CHUNK_MAX ? chunk * 2 : READ_CHUNK_MAX;
+	size_t want = need > chunk ? need : chunk;
 	if (pos + want > limit)
 		want = (size_t)(limit - pos);
 	if (want < need)
 		want = need;
 	if (want > r->cap) {
-		size_t nc = r->cap ? r->cap : READ_CHUNK;
+		size_t nc = r->cap ? r->cap : READ_CHUNK_MIN;
 		while (nc < want)
 			nc *= 2;
 		uint8_t *nb = vv_realloc(r->buf, nc);
@@ -232,6 +256,25 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 		return VARVE_EEND;
 	if (limit - pos < VV_BATCH_HEADER_SIZE)
 		return VV_INCOMPLETE;
+	if (s->cfg->use_mmap && !atomic_load_explicit(&s->map, memory_order_acquire))
+		VV_TRY(vv_segment_open_files(s));
+	const uint8_t *m = atomic_load_explicit(&s->map, memory_order_acquire);
+	if (m && limit <= s->map_len) {
+		/* mmap mode: the batch is read in place, no copy */
+		const uint8_t *p = m + pos;
+		if (vv_batch_parse_header(p, VV_BATCH_HEADER_SIZE, s->cfg->max_batch, h)) {
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			return VV_CORRUPT(path, pos, "bad batch header");
+		}
+		if (h->length > limit - pos)
+			return VV_INCOMPLETE;
+		if (vv_batch_checksum_ok(p, h)) {
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			return VV_CORRUPT(path, pos, "batch checksum mismatch");
+		}
+		*batch = p;
+		return 0;
+	}
 	int rc = fill(r, s, pos, VV_BATCH_HEADER_SIZE, limit);
 	if (rc)
 		return rc;
@@ -262,6 +305,23 @@ static int index_batch(vv_segment *s, uint64_t pos, const vv_batch_header *h, in
 {
 	return vv_index_note(&s->ix, &s->ixc, pos, (uint32_t)(h->base_offset - s->base), max_ts,
 			     s->cfg->index_interval);
+}
+
+static int all_zero(vv_segment *s, uint64_t from, uint64_t to)
+{
+	uint8_t buf[65536];
+	while (from < to) {
+		size_t n = to - from > sizeof buf ? sizeof buf : (size_t)(to - from), got;
+		if (vv_io_pread(s->log, buf, n, from, &got) || got != n) {
+			vv_error_clear();
+			return 0;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (buf[i])
+				return 0;
+		from += n;
+	}
+	return 1;
 }
 
 int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_result *res)
@@ -349,6 +409,13 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 		next = vv_batch_last_offset(&h) + 1;
 		pos += h.length;
 	}
+	/* Zeros from the cut to the end are space preallocated in mmap mode (or
+	 * by the filesystem), not lost data. */
+	if (res->damaged && all_zero(s, pos, fsize)) {
+		res->damaged = 0;
+		res->zero_tail = fsize - pos;
+		res->reason[0] = 0;
+	}
 	/* Past a cut, find the last readable offset for the report: later batch
 	 * headers that still parse tell how much was lost. */
 	if (res->damaged) {
@@ -400,13 +467,64 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos)
 
 /* ---- appending --------------------------------------------------------- */
 
+#define ALLOC_CHUNK (16u << 20)
+
+/* mmap mode: map the active segment and keep ALLOC_CHUNK allocated ahead.
+ * Blocks are allocated (fallocate) before a page is touched, so running out
+ * of disk is an error here, never a SIGBUS later. Caller holds the
+ * partition lock. */
+static int reserve(vv_segment *s, uint64_t end)
+{
+	if (!atomic_load(&s->map)) {
+		pthread_mutex_lock(&s->mu);
+		int rc = 0;
+		uint8_t *m = NULL;
+		size_t span = (size_t)s->cfg->map_span;
+		uint64_t fsize = 0;
+		if (!s->log)
+			rc = open_files_locked(s);
+		if (rc == 0)
+			rc = vv_io_size(s->log, &fsize);
+		if (rc == 0 && fsize > span)
+			span = (size_t)fsize;
+		if (rc == 0)
+			rc = vv_io_map(s->log, span, 1, &m);
+		if (rc == 0) {
+			s->map_len = span;
+			s->alloc_end = fsize;
+			atomic_store(&s->map, m);
+		}
+		pthread_mutex_unlock(&s->mu);
+		VV_TRY(rc);
+	}
+	if (end > s->map_len)
+		return vv_error_set(VARVE_ETOOBIG, 0, "batch does not fit the segment mapping");
+	if (end <= s->alloc_end)
+		return 0;
+	uint64_t want = end + ALLOC_CHUNK;
+	want -= want % ALLOC_CHUNK;
+	if (want > s->map_len)
+		want = s->map_len;
+	VV_TRY(vv_io_extend(s->log, want));
+	s->alloc_end = want;
+	return 0;
+}
+
+int vv_segment_prepare(vv_segment *s)
+{
+	return s->cfg->use_mmap ? reserve(s, atomic_load(&s->size)) : 0;
+}
+
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h)
 {
 	uint64_t pos = atomic_load_explicit(&s->size, memory_order_relaxed);
 	if (pos + len > UINT32_MAX)
 		return vv_error_set(VARVE_ETOOBIG, 0, "segment would exceed 4 GiB");
-	int rc = vv_io_pwrite(s->log, batch, len, pos);
-	if (rc) {
+	int rc;
+	if (s->cfg->use_mmap) {
+		VV_TRY(reserve(s, pos + len));
+		memcpy(atomic_load_explicit(&s->map, memory_order_relaxed) + pos, batch, len);
+	} else if ((rc = vv_io_pwrite(s->log, batch, len, pos))) {
 		/* Leave no partial batch behind for a later append to sit after. */
 		(void)vv_io_truncate(s->log, pos);
 		return rc;
@@ -464,9 +582,22 @@ int vv_segment_seal(vv_segment *s, int do_sync)
 	}
 	s->sealed = 1;
 	pthread_mutex_unlock(&s->mu);
+	if (rc == 0)
+		rc = vv_segment_trim(s);
 	if (rc == 0 && do_sync)
 		rc = vv_segment_sync(s);
 	return rc;
+}
+
+int vv_segment_trim(vv_segment *s)
+{
+	uint64_t size = atomic_load(&s->size);
+	if (!s->cfg->use_mmap || !s->log || s->alloc_end <= size)
+		return 0;
+	/* the mapping stays valid: nobody reads past size */
+	VV_TRY(vv_io_truncate(s->log, size));
+	s->alloc_end = size;
+	return 0;
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -541,17 +672,54 @@ static int ensure_index(vv_segment *s)
 }
 
 /* Check that the batch at pos starts with base offset `expect`. */
-static int entry_matches(vv_segment *s, uint64_t pos, int64_t expect)
+/* Batch header at pos: from the mapping, or one pread. */
+static int header_at(vv_segment *s, uint64_t pos, vv_batch_header *h)
 {
+	const uint8_t *m = atomic_load_explicit(&s->map, memory_order_acquire);
 	uint8_t hb[VV_BATCH_HEADER_SIZE];
-	vv_batch_header h;
-	if (pos + VV_BATCH_HEADER_SIZE > atomic_load(&s->size))
+	const uint8_t *p = hb;
+	if (m && pos + VV_BATCH_HEADER_SIZE <= s->map_len)
+		p = m + pos;
+	else
+		VV_TRY(vv_io_pread_full(s->log, hb, sizeof hb, pos));
+	if (vv_batch_parse_header(p, VV_BATCH_HEADER_SIZE, s->cfg->max_batch, h)) {
+		char path[4096];
+		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+		return VV_CORRUPT(path, pos, "bad batch header");
+	}
+	return 0;
+}
+
+
+/* Without a mapping, lookups read one stretch after the index entry instead
+ * of a pread per batch header. */
+#define STRETCH 16384
+
+static void read_stretch(vv_segment *s, uint64_t at, uint64_t size, uint8_t *buf, size_t *have)
+{
+	*have = 0;
+	if (atomic_load(&s->map) || at >= size)
+		return;
+	size_t want = size - at < STRETCH ? (size_t)(size - at) : STRETCH;
+	if (vv_io_pread(s->log, buf, want, at, have))
+		*have = 0;
+	vv_error_clear();
+}
+
+/* Header at q, from the stretch [from, from + have) when it holds it. */
+static int header_near(vv_segment *s, const uint8_t *stretch, uint64_t from, size_t have,
+		       uint64_t q, vv_batch_header *h)
+{
+	if (q >= from && q + VV_BATCH_HEADER_SIZE <= from + have) {
+		if (vv_batch_parse_header(stretch + (q - from), VV_BATCH_HEADER_SIZE,
+					  s->cfg->max_batch, h)) {
+			char path[4096];
+			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+			return VV_CORRUPT(path, q, "bad batch header");
+		}
 		return 0;
-	if (vv_io_pread_full(s->log, hb, sizeof hb, pos))
-		return 0;
-	if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h))
-		return 0;
-	return h.base_offset == expect;
+	}
+	return header_at(s, q, h);
 }
 
 int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
@@ -565,12 +733,22 @@ int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
 		return 0;
 	}
 	VV_TRY(ensure_index(s));
+	uint8_t stretch[STRETCH];
+	size_t have = 0;
+	uint64_t from = 0;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		uint32_t rel = 0;
 		pthread_mutex_lock(&s->mu);
 		uint32_t p = vv_index_lookup(&s->ix, (uint32_t)(offset - s->base), &rel);
 		pthread_mutex_unlock(&s->mu);
-		if (p == 0 || entry_matches(s, p, s->base + rel)) {
+		from = p;
+		read_stretch(s, from, size, stretch, &have);
+		/* the landing batch must start with the entry's offset: an index
+		 * entry is a hint, never trusted alone */
+		vv_batch_header h;
+		if (p == 0 || (p + VV_BATCH_HEADER_SIZE <= size &&
+			       header_near(s, stretch, from, have, p, &h) == 0 &&
+			       h.base_offset == s->base + rel)) {
 			*pos = p;
 			break;
 		}
@@ -578,27 +756,19 @@ int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
 		if (attempt == 0)
 			VV_TRY(rebuild_index(s));
 	}
-	/* Walk forward to the batch that holds `offset` (at most one interval). */
-	vv_seg_reader r;
-	vv_seg_reader_init(&r);
+	/* Walk forward to the batch that holds `offset` (about one interval). */
 	int rc = 0;
 	uint64_t q = *pos;
+	if (q != from)
+		read_stretch(s, from = q, size, stretch, &have);
 	while (q < size) {
 		vv_batch_header h;
-		uint8_t hb[VV_BATCH_HEADER_SIZE];
-		if ((rc = vv_io_pread_full(s->log, hb, sizeof hb, q)))
+		if ((rc = header_near(s, stretch, from, have, q, &h)))
 			break;
-		if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
-			char path[4096];
-			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-			rc = VV_CORRUPT(path, q, "bad batch header");
-			break;
-		}
 		if (vv_batch_last_offset(&h) >= offset)
 			break;
 		q += h.length;
 	}
-	vv_seg_reader_free(&r);
 	*pos = q < size ? q : size;
 	return rc;
 }

@@ -34,6 +34,11 @@ typedef struct vv_seg_config {
 	uint32_t max_batch; /* largest batch accepted when reading */
 	unsigned file_mode;
 	int read_only;
+	/* mmap mode (writer only): the active segment is preallocated in chunks
+	 * and written through a shared mapping; reads of any segment go through
+	 * read mappings. No syscall per append; see docs/DURABILITY.md. */
+	int use_mmap;
+	uint64_t map_span; /* mapping size of an active segment */
 } vv_seg_config;
 
 typedef struct vv_segment {
@@ -46,6 +51,9 @@ typedef struct vv_segment {
 
 	pthread_mutex_t mu; /* files, index */
 	vv_file *log, *idx, *tidx;
+	uint8_t *_Atomic map; /* mmap mode: the log's mapping (set under mu) */
+	size_t map_len;
+	uint64_t alloc_end;   /* mmap mode: bytes of the file allocated for appends */
 	int index_ready;
 	vv_index ix;
 
@@ -94,6 +102,7 @@ typedef struct vv_scan_result {
 	int64_t next_offset;    /* after the last valid batch; base if none */
 	int64_t max_ts, max_append_time, first_append_time;
 	int damaged;            /* stopped before file_size */
+	uint64_t zero_tail;     /* bytes of zeros after valid_end (preallocated space), not damage */
 	int64_t lost_last_offset; /* last offset seen in readable data past the cut, or -1 */
 	char reason[96];
 } vv_scan_result;
@@ -109,9 +118,14 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos);
  * the indexes, publishes size. Caller holds the partition lock. */
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h);
 
+/* mmap mode: map the active segment and allocate ahead (writer open). */
+int vv_segment_prepare(vv_segment *s);
+
 /* Flush index entries, write a final time entry, fsync log and indexes. */
 int vv_segment_seal(vv_segment *s, int do_sync);
 int vv_segment_sync(vv_segment *s);
+/* mmap mode: give back preallocated space past the data (seal, clean close). */
+int vv_segment_trim(vv_segment *s);
 /* Write pending index entries (no fsync). */
 int vv_segment_flush_index(vv_segment *s);
 
@@ -129,6 +143,7 @@ typedef struct vv_seg_reader {
 	size_t cap;
 	uint64_t buf_pos;
 	size_t buf_len;
+	size_t chunk;    /* next read size: small after a seek, growing while sequential */
 	vv_segment *seg; /* buffer belongs to this segment's file */
 } vv_seg_reader;
 

@@ -231,6 +231,7 @@ static void topic_part_config(const varve_db *db, const varve_topic_config *tc, 
 	*pc = db->pcfg;
 	if (tc->segment_bytes > 0)
 		pc->segment_bytes = (uint64_t)tc->segment_bytes;
+	pc->seg.map_span = pc->segment_bytes + pc->seg.max_batch;
 	if (tc->segment_ms > 0)
 		pc->segment_ms = tc->segment_ms;
 	pc->codec = tc->codec;
@@ -628,6 +629,8 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->seg.max_batch = o.max_record_bytes;
 		pc->seg.file_mode = o.file_mode;
 		pc->seg.read_only = o.read_only;
+		pc->seg.use_mmap = o.use_mmap && !o.read_only;
+		pc->seg.map_span = o.segment_bytes + o.max_record_bytes;
 		pc->segment_bytes = o.segment_bytes;
 		pc->segment_ms = o.segment_ms;
 		pc->sync_policy = o.sync_policy;
@@ -645,6 +648,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->append_ctx = db;
 		vv_part_config mc = *pc;
 		mc.segment_bytes = 1u << 20; /* small, so compaction can keep it small */
+		mc.seg.map_span = mc.segment_bytes + mc.seg.max_batch;
 		mc.on_append = NULL;
 		/* metadata (commits, topic changes) may use the reserve */
 		mc.min_free_bytes = o.min_free_bytes / 2;
