@@ -5,7 +5,10 @@
 # LMDB, machine limits, and varve-bench when it has been built), then write
 # bench/results/latest.jsonl and bench/results/latest.md. See bench/README.md.
 #
-# usage: bench/compare.sh [--quick]
+# usage: bench/compare.sh [--quick] [--rounds N]
+#
+#   --quick     every count divided by 10 (a smoke test); 1 round by default
+#   --rounds N  run everything N times and report medians (default 3)
 #
 # Environment:
 #   VARVE_BENCH        varve's benchmark binary, relative to the repository
@@ -28,13 +31,22 @@ log() { printf '%s\n' "$*" >&2; }
 die() { log "compare.sh: $*"; exit 1; }
 
 quick=()
-for arg; do
-	case $arg in
+rounds=
+while (($#)); do
+	case $1 in
 	--quick) quick=(--quick) ;;
+	--rounds)
+		rounds=${2:-}
+		[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number"
+		shift
+		;;
 	-h | --help) awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
-	*) die "unknown argument '$arg' (usage: bench/compare.sh [--quick])" ;;
+	*) die "unknown argument '$1' (usage: bench/compare.sh [--quick] [--rounds N])" ;;
 	esac
+	shift
 done
+# Full runs repeat 3 times by default, quick (smoke test) runs once.
+[[ -n $rounds ]] || rounds=$(( ${#quick[@]} ? 1 : 3 ))
 
 # --- dependencies ----------------------------------------------------------
 
@@ -95,40 +107,56 @@ device="$(df --output=source "$data" | tail -n 1)"
 log "data directory: $data ($fstype on $device)"
 
 # --- run -------------------------------------------------------------------
+#
+# Every program runs once per round; the report takes the median of the
+# rounds. Durable appends in particular swing a lot from run to run on
+# virtualised disks. The machine limits run first in each round and the
+# systems take turns at going first.
 
-failed=()
-run() { # name, program
-	log "== $1"
-	sync
-	if ! "$2" "${quick[@]}" "$data/$1" >>"$raw"; then
-		log "compare.sh: $1 failed"
-		failed+=("$1")
-	fi
-	rm -rf "${data:?}/$1"
-}
-
-run machine "$BUILD/bench_machine"
-run sqlite "$BUILD/bench_sqlite"
-run rocksdb "$BUILD/bench_rocksdb"
-run lmdb "$BUILD/bench_lmdb"
+programs=(sqlite rocksdb lmdb)
 if [[ -x $VARVE_BENCH ]]; then
 	varve_status="run ($VARVE_BENCH)"
-	run varve "$VARVE_BENCH"
+	programs+=(varve)
 else
 	varve_status="not run: $VARVE_BENCH not found"
 	log "varve-bench not found at $VARVE_BENCH (build it or set VARVE_BENCH); skipping varve"
 fi
 
+program_path() {
+	if [[ $1 == varve ]]; then echo "$VARVE_BENCH"; else echo "$BUILD/bench_$1"; fi
+}
+
+failed=()
+run() { # round, name
+	local out="$data/$2.jsonl"
+	log "== round $1/$rounds: $2"
+	sync
+	if ! "$(program_path "$2")" "${quick[@]}" "$data/$2" >"$out"; then
+		log "compare.sh: $2 failed"
+		failed+=("$2 (round $1)")
+	fi
+	jq -c --argjson round "$1" \
+		'select(type == "object" and has("system") and has("workload")) | . + {round: $round}' \
+		"$out" >>"$raw" || die "$2 printed something that is not JSON"
+	rm -rf "${data:?}/$2" "$out"
+}
+
+for ((round = 1; round <= rounds; round++)); do
+	run "$round" machine
+	n=${#programs[@]}
+	for ((i = 0; i < n; i++)); do
+		run "$round" "${programs[(i + round - 1) % n]}"
+	done
+done
+
 # --- results -----------------------------------------------------------------
 
 mkdir -p "$RESULTS"
-jq -c 'select(type == "object" and has("system") and has("workload"))' "$raw" \
-	>"$RESULTS/latest.jsonl.tmp" || die "a program printed something that is not JSON"
-mv "$RESULTS/latest.jsonl.tmp" "$RESULTS/latest.jsonl"
+cp "$raw" "$RESULTS/latest.jsonl"
 
 version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
 python3 "$BENCH/render.py" "$RESULTS/latest.jsonl" \
-	--meta "mode=$([[ ${#quick[@]} -gt 0 ]] && echo 'quick (counts / 10)' || echo full)" \
+	--meta "mode=$([[ ${#quick[@]} -gt 0 ]] && echo 'quick (counts / 10)' || echo full), $rounds round(s), median shown" \
 	--meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')" \
 	--meta "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x $(nproc)" \
 	--meta "memory=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)" \

@@ -12,6 +12,7 @@ limit and varve's fraction of it.
 import argparse
 import json
 import math
+import statistics
 import sys
 
 SYSTEMS = ["sqlite", "rocksdb", "lmdb", "varve"]
@@ -47,13 +48,23 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
+def median_row(rows):
+    """One row from repeated runs: strings from the first, each number the median."""
+    out = dict(rows[0])
+    for field, value in rows[0].items():
+        if isinstance(value, (int, float)) and field != "round":
+            out[field] = statistics.median(r[field] for r in rows if field in r)
+    return out
+
+
 class Results:
     def __init__(self, rows):
-        self.by_key = {}
+        self.runs = {}
         for r in rows:
             key = (r["system"], r["workload"], r.get("variant", ""))
-            self.by_key[key] = r  # a later line for the same key wins
-        self.rows = rows
+            self.runs.setdefault(key, []).append(r)
+        self.by_key = {k: median_row(v) for k, v in self.runs.items()}
+        self.rounds = max(len(v) for v in self.runs.values()) if self.runs else 0
 
     def get(self, system, workload, variant, field):
         r = self.by_key.get((system, workload, variant))
@@ -129,6 +140,27 @@ def latency_cell(res):
     return cell
 
 
+def spread_section(res):
+    """max/min of records/s over the rounds: how far one run can be trusted."""
+    if res.rounds < 2:
+        return []
+    out = [f"### Run-to-run spread (max / min records/s over {res.rounds} rounds)", ""]
+    out.append("| Workload | Variant | " + " | ".join(SYSTEMS) + " |")
+    out.append("|---|---|" + "---:|" * len(SYSTEMS))
+
+    def spread(system, workload, variant):
+        vals = [r["records_per_s"] for r in res.runs.get((system, workload, variant), [])
+                if r.get("records_per_s")]
+        return f"{max(vals) / min(vals):.2f}" if len(vals) > 1 else "–"
+
+    for w, v in res.workload_rows(["W1", "W2", "W3", "W4", "W5"]):
+        out.append(f"| {w} | {v} | " + " | ".join(spread(s, w, v) for s in SYSTEMS) + " |")
+    machine = sorted(k for k in res.runs if k[0] == "machine" and k[1] == "fdatasync")
+    if machine:
+        out += ["", "Machine fdatasync: " + ", ".join(f"{k[2]} {spread(*k)}" for k in machine) + "."]
+    return out + [""]
+
+
 def machine_section(res):
     out = ["### Machine limits", ""]
     out.append("| Measure | Variant | Result | p50 / p99 / max µs | How |")
@@ -186,6 +218,7 @@ def render(res, meta):
         "fsync + fdatasync calls made during the measured phase per record (LMDB also writes "
         "its meta page through an O_DSYNC descriptor, which is not counted).",
         ["W1", "W2", "W3"], "syncs_per_record")
+    out += spread_section(res)
     out += machine_section(res)
     out += config_section(res)
     return "\n".join(out)
