@@ -52,31 +52,50 @@ void vv_error_clear(void);
 int vv_corrupt_at(const char *file, int line, const char *path, uint64_t pos, const char *what);
 #define VV_CORRUPT(path, pos, what) vv_corrupt_at(__FILE__, __LINE__, (path), (pos), (what))
 
-static inline uint16_t vv_load16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+/* Little-endian loads and stores. memcpy compiles to one move; the byte
+ * order is fixed on disk, so big-endian hosts swap. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define VV_LE16(x) __builtin_bswap16(x)
+#define VV_LE32(x) __builtin_bswap32(x)
+#define VV_LE64(x) __builtin_bswap64(x)
+#else
+#define VV_LE16(x) (x)
+#define VV_LE32(x) (x)
+#define VV_LE64(x) (x)
+#endif
+
+static inline uint16_t vv_load16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return VV_LE16(v);
+}
 static inline uint32_t vv_load32(const uint8_t *p)
 {
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return VV_LE32(v);
 }
 static inline uint64_t vv_load64(const uint8_t *p)
 {
-	return (uint64_t)vv_load32(p) | ((uint64_t)vv_load32(p + 4) << 32);
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return VV_LE64(v);
 }
 static inline void vv_store16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	v = VV_LE16(v);
+	memcpy(p, &v, 2);
 }
 static inline void vv_store32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
+	v = VV_LE32(v);
+	memcpy(p, &v, 4);
 }
 static inline void vv_store64(uint8_t *p, uint64_t v)
 {
-	vv_store32(p, (uint32_t)v);
-	vv_store32(p + 4, (uint32_t)(v >> 32));
+	v = VV_LE64(v);
+	memcpy(p, &v, 8);
 }
 
 /* Unsigned LEB128 varints, at most 10 bytes. */
@@ -103,6 +122,11 @@ static inline size_t vv_varint_len(uint64_t v)
 static inline int vv_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
 	const uint8_t *q = *p;
+	if (__builtin_expect(q < end && *q < 0x80, 1)) { /* one byte: the common case */
+		*out = *q;
+		*p = q + 1;
+		return 0;
+	}
 	uint64_t v = 0;
 	for (unsigned shift = 0; shift < 64; shift += 7) {
 		if (q >= end)
