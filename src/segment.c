@@ -411,7 +411,7 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 	}
 	/* Zeros from the cut to the end are space preallocated in mmap mode (or
 	 * by the filesystem), not lost data. */
-	if (res->damaged && all_zero(s, pos, fsize)) {
+	if (res->damaged && !s->cfg->read_only && all_zero(s, pos, fsize)) {
 		res->damaged = 0;
 		res->zero_tail = fsize - pos;
 		res->reason[0] = 0;
@@ -460,6 +460,7 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos)
 	if (s->idx && s->tidx) {
 		rc = vv_index_rewrite(&s->ix, s->idx, s->tidx);
 	}
+	s->alloc_known = 0;
 	pthread_mutex_unlock(&s->mu);
 	atomic_store(&s->size, pos);
 	return rc;
@@ -469,42 +470,46 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos)
 
 #define ALLOC_CHUNK (16u << 20)
 
-/* mmap mode: map the active segment and keep ALLOC_CHUNK allocated ahead.
- * Blocks are allocated (fallocate) before a page is touched, so running out
- * of disk is an error here, never a SIGBUS later. Caller holds the
- * partition lock. */
+/* The active segment keeps ALLOC_CHUNK of allocated, zeroed space ahead of
+ * its data (fallocate): an fdatasync then has no file size to journal, and
+ * in mmap mode running out of disk is an error here, never a SIGBUS later.
+ * Readers never look past `size`; recovery and close trim the zeros.
+ * Caller holds the partition lock. */
 static int reserve(vv_segment *s, uint64_t end)
 {
-	if (!atomic_load(&s->map)) {
+	if (!s->alloc_known) {
 		pthread_mutex_lock(&s->mu);
-		int rc = 0;
-		uint8_t *m = NULL;
-		size_t span = (size_t)s->cfg->map_span;
+		int rc = s->log ? 0 : open_files_locked(s);
 		uint64_t fsize = 0;
-		if (!s->log)
-			rc = open_files_locked(s);
 		if (rc == 0)
 			rc = vv_io_size(s->log, &fsize);
-		if (rc == 0 && fsize > span)
-			span = (size_t)fsize;
-		if (rc == 0)
+		if (rc == 0 && s->cfg->use_mmap && !atomic_load(&s->map)) {
+			size_t span = (size_t)s->cfg->map_span;
+			uint8_t *m = NULL;
+			if (fsize > span)
+				span = (size_t)fsize;
 			rc = vv_io_map(s->log, span, 1, &m);
+			if (rc == 0) {
+				s->map_len = span;
+				atomic_store(&s->map, m);
+			}
+		}
 		if (rc == 0) {
-			s->map_len = span;
 			s->alloc_end = fsize;
-			atomic_store(&s->map, m);
+			s->alloc_known = 1;
 		}
 		pthread_mutex_unlock(&s->mu);
 		VV_TRY(rc);
 	}
-	if (end > s->map_len)
-		return vv_error_set(VARVE_ETOOBIG, 0, "batch does not fit the segment mapping");
+	uint64_t cap = s->cfg->use_mmap ? s->map_len : UINT32_MAX;
+	if (end > cap)
+		return vv_error_set(VARVE_ETOOBIG, 0, "batch does not fit the segment");
 	if (end <= s->alloc_end)
 		return 0;
 	uint64_t want = end + ALLOC_CHUNK;
 	want -= want % ALLOC_CHUNK;
-	if (want > s->map_len)
-		want = s->map_len;
+	if (want > cap)
+		want = cap;
 	VV_TRY(vv_io_extend(s->log, want));
 	s->alloc_end = want;
 	return 0;
@@ -512,7 +517,7 @@ static int reserve(vv_segment *s, uint64_t end)
 
 int vv_segment_prepare(vv_segment *s)
 {
-	return s->cfg->use_mmap ? reserve(s, atomic_load(&s->size)) : 0;
+	return reserve(s, atomic_load(&s->size));
 }
 
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h)
@@ -521,12 +526,12 @@ int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_
 	if (pos + len > UINT32_MAX)
 		return vv_error_set(VARVE_ETOOBIG, 0, "segment would exceed 4 GiB");
 	int rc;
+	VV_TRY(reserve(s, pos + len));
 	if (s->cfg->use_mmap) {
-		VV_TRY(reserve(s, pos + len));
 		memcpy(atomic_load_explicit(&s->map, memory_order_relaxed) + pos, batch, len);
 	} else if ((rc = vv_io_pwrite(s->log, batch, len, pos))) {
-		/* Leave no partial batch behind for a later append to sit after. */
-		(void)vv_io_truncate(s->log, pos);
+		/* A partial batch may sit at pos: the next append overwrites it,
+		 * a close trims it, recovery cuts it. */
 		return rc;
 	}
 	int64_t max_ts = atomic_load_explicit(&s->max_ts, memory_order_relaxed);
@@ -592,7 +597,7 @@ int vv_segment_seal(vv_segment *s, int do_sync)
 int vv_segment_trim(vv_segment *s)
 {
 	uint64_t size = atomic_load(&s->size);
-	if (!s->cfg->use_mmap || !s->log || s->alloc_end <= size)
+	if (!s->log || !s->alloc_known || s->alloc_end <= size)
 		return 0;
 	/* the mapping stays valid: nobody reads past size */
 	VV_TRY(vv_io_truncate(s->log, size));

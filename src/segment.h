@@ -53,7 +53,8 @@ typedef struct vv_segment {
 	vv_file *log, *idx, *tidx;
 	uint8_t *_Atomic map; /* mmap mode: the log's mapping (set under mu) */
 	size_t map_len;
-	uint64_t alloc_end;   /* mmap mode: bytes of the file allocated for appends */
+	uint64_t alloc_end;   /* active segment: bytes of the file allocated (zeros past size) */
+	int alloc_known;
 	int index_ready;
 	vv_index ix;
 
@@ -118,13 +119,13 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos);
  * the indexes, publishes size. Caller holds the partition lock. */
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h);
 
-/* mmap mode: map the active segment and allocate ahead (writer open). */
+/* Allocate ahead (and map, in mmap mode) the active segment (writer open). */
 int vv_segment_prepare(vv_segment *s);
 
 /* Flush index entries, write a final time entry, fsync log and indexes. */
 int vv_segment_seal(vv_segment *s, int do_sync);
 int vv_segment_sync(vv_segment *s);
-/* mmap mode: give back preallocated space past the data (seal, clean close). */
+/* Give back preallocated space past the data (seal, clean close). */
 int vv_segment_trim(vv_segment *s);
 /* Write pending index entries (no fsync). */
 int vv_segment_flush_index(vv_segment *s);
