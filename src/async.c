@@ -287,6 +287,11 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 	VV_TRY(vv_store_topic(db, topic, &t));
 	uint32_t part;
 	int rc = vv_store_check_record(t, rec);
+	size_t idl;
+	if (rc == 0 && t->dedup && vv_dedup_id(rec, &idl))
+		rc = vv_error_set(VARVE_ENOTSUP, 0,
+				  "topic %s has a message-id window: use varve_produce for records with "
+				  "a " VARVE_MSG_ID_HEADER " header", t->name);
 	if (rc == 0)
 		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
 	if (rc) {
@@ -300,7 +305,9 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 	pthread_mutex_lock(&a->mu);
 	if (a->stop)
 		rc = vv_error_set(VARVE_ECLOSED, 0, "store is closing");
-	while (rc == 0 && a->inflight > 0 && a->inflight + bytes > db->opts.max_inflight_bytes) {
+	int in_callback = a->started && pthread_equal(pthread_self(), a->thread);
+	while (rc == 0 && !in_callback && a->inflight > 0 &&
+	       a->inflight + bytes > db->opts.max_inflight_bytes) {
 		atomic_fetch_add(&db->st_backpressure, 1);
 		if (!db->opts.inflight_block) {
 			rc = vv_error_set(VARVE_EAGAIN, 0,

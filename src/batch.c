@@ -252,8 +252,10 @@ int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_b
 	const uint8_t *body = batch + VV_BATCH_HEADER_SIZE;
 	size_t body_len = h->length - VV_BATCH_HEADER_SIZE;
 	if ((h->attributes & VV_ATTR_CODEC_MASK) == VARVE_CODEC_LZ4) {
+		/* LZ4 expands at most 255:1: a larger claim is a lie, refused
+		 * before anything is allocated */
 		if (h->records_size > max || h->records_size > (uint32_t)INT32_MAX ||
-		    body_len > (size_t)INT32_MAX)
+		    body_len > (size_t)INT32_MAX || (uint64_t)h->records_size > (uint64_t)body_len * 255 + 64)
 			return VARVE_ECORRUPT;
 		VV_TRY(grow(scratch, scratch_cap, h->records_size ? h->records_size : 1));
 		/* The bounded ("safe") decoder only: output can never pass records_size. */
@@ -306,8 +308,10 @@ int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs,
 		return VARVE_ECORRUPT;
 	int64_t tsd = vv_unzigzag(tsz);
 	int64_t ts;
+	/* timestamps may go down inside a batch (first_timestamp is the first
+	 * record's), never above the batch's max */
 	if (__builtin_add_overflow(rr->h.first_timestamp, tsd, &ts) || ts > rr->h.max_timestamp ||
-	    ts < rr->h.first_timestamp)
+	    ts < 0)
 		return VARVE_ECORRUPT;
 	if (get_blob(&p, end, &out->key, &out->key_len) ||
 	    get_blob(&p, end, &out->value, &out->value_len) || vv_varint_get(&p, end, &hc))

@@ -33,6 +33,9 @@
 #define VV_BATCH_MAGIC 0x31565256u /* "VRV1" little-endian */
 #define VV_ATTR_CODEC_MASK 0x3u
 #define VV_MAX_HEADERS_PER_RECORD 65535
+/* Readers accept batches up to this size whatever max_record_bytes says now,
+ * so lowering the option never cuts data written under a higher one. */
+#define VV_MAX_BATCH_READ (1u << 30)
 
 typedef struct vv_batch_header {
 	uint64_t checksum;

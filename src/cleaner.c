@@ -49,6 +49,8 @@ static void flush_partitions(varve_db *db, int do_sync)
 				(void)vv_partition_sync(p);
 			(void)vv_partition_flush_index(p);
 			(void)vv_partition_checkpoint(p);
+			if ((long)db->opts.max_open_files < vv_segment_open_count())
+				vv_partition_close_idle(p, (long)db->opts.max_open_files * 3 / 4);
 		}
 	}
 	vv_store_topics_release(ts, n);
@@ -192,7 +194,7 @@ static int apply_compaction(varve_db *db, const char *name, const varve_topic_co
 	uint64_t t0 = vv_mono_ns();
 	uint64_t before = vv_partition_size(p, NULL);
 	int rc = vv_compact_partition(p, &prm, &st);
-	if (st.ran) {
+	if (st.ran && rc == 0) {
 		uint64_t dt = vv_mono_ns() - t0;
 		uint64_t after = vv_partition_size(p, NULL);
 		atomic_fetch_add(&db->st_compactions, 1);

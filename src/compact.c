@@ -263,8 +263,10 @@ static void throttle_account(throttle *t, uint64_t bytes)
 	}
 }
 
-/* Feed every keyed record of s into the map. Returns 0 when all fit, 1 when
- * the map filled up, or an error. */
+#define MAP_FULL 2 /* distinct from VV_INCOMPLETE */
+
+/* Feed every keyed record of s into the map. Returns 0 when all fit,
+ * MAP_FULL when the map filled up, or an error. */
 static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 {
 	vv_seg_reader r;
@@ -291,7 +293,7 @@ static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 			uint32_t h2;
 			fingerprint(rec.key, rec.key_len, &h1, &h2);
 			if (km_put(m, h1, h2, rec.offset)) {
-				rc = 1;
+				rc = MAP_FULL;
 				break;
 			}
 		}
@@ -301,10 +303,11 @@ static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 		*bytes += h.length;
 		throttle_account(th, h.length);
 	}
-	if (rc == VV_INCOMPLETE) {
+	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
 		char path[4096];
 		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-		rc = VV_CORRUPT(path, pos, "batch runs past the end of a sealed segment");
+		rc = VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
+							       : "records do not decode");
 	}
 	vv_seg_reader_free(&r);
 	vv_free(scratch);
@@ -433,10 +436,11 @@ static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_c
 		throttle_account(th, h.length);
 		pos += h.length;
 	}
-	if (rc == VV_INCOMPLETE) {
+	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
 		char path[4096];
 		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-		rc = VV_CORRUPT(path, pos, "batch runs past the end of a sealed segment");
+		rc = VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
+							       : "records do not decode");
 	}
 	vv_seg_reader_free(&r);
 	vv_free(scratch);
@@ -534,11 +538,14 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		rc = vv_segment_open_files(old[i]);
 	if (rc) {
+		vv_error_saved e;
+		vv_error_save(&e);
 		unlink_quiet(lp);
 		unlink_quiet(ip);
 		unlink_quiet(tp);
 		sfx_path(lp, sizeof lp, dir, base, ".replaces");
 		unlink_quiet(lp);
+		vv_error_restore(&e);
 		return rc;
 	}
 	/* Commit point: index files to .swap, then the log. */
@@ -623,7 +630,7 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 			continue;
 		}
 		int r = map_segment(segs[i], &m, &mapped_bytes, &th);
-		if (r == 1)
+		if (r == MAP_FULL)
 			break;
 		if (r) {
 			rc = r;
@@ -635,6 +642,9 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 		rc = vv_error_set(VARVE_ENOMEM, 0,
 				  "%s/%u: the compaction key map (%zu bytes) cannot hold the keys of one segment",
 				  p->topic, p->id, prm->map_memory);
+	/* The recovery point must not name a segment about to be rewritten. */
+	if (rc == 0)
+		rc = vv_partition_checkpoint_active(p);
 	/* Rewrite [0, map_to) in groups no bigger than a segment. */
 	size_t i = 0;
 	while (rc == 0 && i < map_to) {

@@ -176,7 +176,6 @@ int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 		if (rc)
 			return rc;
 	}
-	size_t klen_total = 0;
 	uint8_t *buf = vv_malloc(n * (VV_COMMIT_KEY_MAX + VV_COMMIT_VALUE_MAX) + VV_COMMIT_KEY_MAX + 16);
 	varve_record *recs = vv_calloc(n + 1, sizeof *recs);
 	const varve_record **ptrs = vv_calloc(n + 1, sizeof *ptrs);
@@ -202,7 +201,6 @@ int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 		size_t vl = vv_commit_value(q + kl, offsets[i], now, metadata ? metadata[i] : NULL);
 		recs[nr] = (varve_record){ q, kl, q + kl, vl, NULL, 0, now, 0, 0, 0 };
 		q += kl + vl;
-		klen_total += kl;
 		nr++;
 	}
 	for (size_t i = 0; i < nr; i++)
@@ -797,11 +795,16 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 	uint64_t drain;
 	while (read(c->efd, &drain, sizeof drain) > 0)
 		;
+	/* Arm before reading: an append from here on writes the eventfd, so one
+	 * landing after our last read cannot be missed (a spurious wake-up is
+	 * the price). */
+	arm(c);
 	VV_TRY(maybe_auto_commit(c));
 	uint64_t t0 = vv_mono_ns();
 	uint64_t deadline = timeout_ms < 0 ? 0 : t0 + (uint64_t)timeout_ms * 1000000ull;
 	uint64_t first_data = 0;
 	size_t n = 0, bytes = 0;
+	int full = 0;
 	c->alen = 0;
 	c->hlen = 0;
 	int rc = 0;
@@ -815,7 +818,8 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 		int any = 1;
 		while (any && n < c->o.max_records && (n == 0 || bytes < c->o.max_bytes)) {
 			any = 0;
-			for (size_t k = 0; k < c->nas && n < c->o.max_records; k++) {
+			for (size_t k = 0; k < c->nas && n < c->o.max_records &&
+					   (n == 0 || bytes < c->o.max_bytes); k++) {
 				assigned *a = &c->as[(c->rotate + k) % c->nas];
 				const varve_record *r;
 				rc = next_of(c, a, &r);
@@ -825,6 +829,15 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 				}
 				if (rc)
 					goto done;
+				if (n > 0 && bytes + r->key_len + r->value_len > c->o.max_bytes) {
+					/* does not fit this poll: give it back (the reader
+					 * restarts at the position next time) */
+					vv_reader_free(&a->r);
+					a->reader_ok = 0;
+					any = 0;
+					full = 1;
+					break;
+				}
 				if ((rc = copy_record(c, n, a->t->name, r)))
 					goto done;
 				a->position = r->offset + 1;
@@ -838,7 +851,7 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 		uint64_t now = vv_mono_ns();
 		if (n && !first_data)
 			first_data = now;
-		if (n >= c->o.max_records || (n && bytes >= c->o.min_bytes))
+		if (full || n >= c->o.max_records || (n && bytes >= c->o.min_bytes))
 			break;
 		if (n && now - first_data >= (uint64_t)c->o.max_wait_ms * 1000000ull)
 			break;
@@ -857,14 +870,18 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 			if (!until || due < until)
 				until = due;
 		}
+		if (c->db->read_only) {
+			/* another process appends: look again every 100 ms */
+			uint64_t look = vv_mono_ns() + 100000000ull;
+			if (!until || look < until)
+				until = look;
+		}
 		wait_data(c->db, gen, until);
 	}
 done:
 	if (rc)
 		return rc;
 	fix_pointers(c, n);
-	if (n < c->o.max_records)
-		arm(c); /* drained: the eventfd fires on the next append */
 	*msgs_out = c->msgs;
 	*count_out = n;
 	return 0;

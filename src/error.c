@@ -72,8 +72,11 @@ void vv_error_clear(void)
 
 int vv_corrupt_at(const char *file, int line, const char *path, uint64_t pos, const char *what)
 {
-	return vv_error_set(VARVE_ECORRUPT, 0, "corrupt data in %s at byte %llu: %s [%s:%d]",
-			    path ? path : "?", (unsigned long long)pos, what, file, line);
+	(void)file; /* one breakpoint here catches every corruption; the location
+		     * of the check is not for users */
+	(void)line;
+	return vv_error_set(VARVE_ECORRUPT, 0, "corrupt data in %s at byte %llu: %s",
+			    path ? path : "?", (unsigned long long)pos, what);
 }
 
 int64_t vv_now_ms(void)
@@ -99,4 +102,16 @@ const char *varve_version(int *major, int *minor, int *patch)
 	if (patch)
 		*patch = VARVE_VERSION_PATCH;
 	return VARVE_VERSION_STRING;
+}
+
+void vv_error_save(vv_error_saved *e)
+{
+	e->code = last.code;
+	e->sys_errno = last.sys_errno;
+	snprintf(e->message, sizeof e->message, "%s", last.message ? last.message : "");
+}
+
+void vv_error_restore(const vv_error_saved *e)
+{
+	vv_error_set(e->code, e->sys_errno, "%s", e->message);
 }

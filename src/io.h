@@ -90,6 +90,8 @@ int vv_io_lock(const char *path, unsigned mode, vv_file **out);
 int vv_io_stat(const char *path, uint64_t *size, int *is_dir);
 
 int vv_io_extend(vv_file *f, uint64_t size);
+/* syncfs(2) of the filesystem holding f: one call for many dirty files. */
+int vv_io_syncfs(vv_file *f);
 /* Shared mapping of the first len bytes (mmap mode; see docs/DURABILITY.md). */
 int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out);
 void vv_io_unmap(uint8_t *p, size_t len);

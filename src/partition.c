@@ -202,6 +202,10 @@ static int recover(vv_partition *p, int clean)
 		size_t len;
 		snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
 		int r = vv_io_read_small(path, 4096, &buf, &len);
+		if (r == VARVE_ECORRUPT) {
+			plog(p, VARVE_LOG_WARN, "recovery point oversized; scanning the whole log");
+			r = VARVE_ENOTFOUND;
+		}
 		if (r == 0) {
 			has_rp = vv_recovery_point_decode(buf, len, &rp) == 0;
 			vv_free(buf);
@@ -327,6 +331,16 @@ static int recover(vv_partition *p, int clean)
 			uint64_t later = 0;
 			for (size_t j = i + 1; j < p->nsegs; j++)
 				later += atomic_load(&p->segs[j]->size);
+			if (i + 1 < p->nsegs) {
+				/* later segments go too: their last readable offset counts */
+				vv_segment *tail = p->segs[p->nsegs - 1];
+				vv_scan_result tr;
+				if (vv_segment_scan(tail, 0, tail->base, &tr) == 0 && tr.next_offset > tail->base)
+					res.lost_last_offset = tr.next_offset - 1;
+				else if (p->nsegs - 1 > i + 1)
+					res.lost_last_offset = tail->base - 1;
+				vv_error_clear();
+			}
 			if (ro) {
 				/* A reader never cuts: it just stops before the damage. */
 				for (size_t j = i + 1; j < p->nsegs; j++)
@@ -361,6 +375,9 @@ static int recover(vv_partition *p, int clean)
 		VV_TRY(vv_segment_open_files(last));
 		/* What recovery kept is on disk from now on. */
 		VV_TRY(vv_segment_sync(last));
+		/* appends extend the index and the max timestamp: load both first */
+		VV_TRY(vv_segment_load_index(last));
+		VV_TRY(vv_segment_load_stats(last));
 		VV_TRY(vv_segment_prepare(last));
 		if (!last->first_append_time)
 			read_first_append_time(last);
@@ -378,7 +395,7 @@ static int recover(vv_partition *p, int clean)
 	return 0;
 }
 
-/* Producer state: the snapshot, then the batch headers after it. */
+/* Producer state: the snapshot, then the batches after it. */
 static int rebuild_producers(vv_partition *p)
 {
 	int64_t from;
@@ -395,13 +412,14 @@ static int rebuild_producers(vv_partition *p)
 		return 0;
 	vv_segment *s;
 	VV_TRY(vv_partition_segment_for(p, from, &s));
-	uint64_t pos;
+	uint64_t pos = 0;
 	int rc = vv_segment_open_files(s);
 	if (rc == 0)
 		rc = vv_segment_find(s, from, &pos);
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
-	while (rc == 0 && s) {
+	int stop = 0;
+	while (rc == 0 && !stop) {
 		uint64_t size = atomic_load(&s->size);
 		for (;;) {
 			vv_batch_header h;
@@ -409,6 +427,16 @@ static int rebuild_producers(vv_partition *p)
 			rc = vv_seg_reader_batch(&r, s, pos, size, &b, &h);
 			if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
 				rc = 0;
+				break;
+			}
+			if (rc == VARVE_ECORRUPT) {
+				/* Damage below the recovery point fails the reads that reach
+				 * it, not the open; producer state past it is lost. */
+				plog(p, VARVE_LOG_ERROR, "producer state replay stopped at damage: %s",
+				     varve_last_error()->message);
+				vv_error_clear();
+				rc = 0;
+				stop = 1;
 				break;
 			}
 			if (rc)
@@ -421,7 +449,11 @@ static int rebuild_producers(vv_partition *p)
 				break;
 			pos += h.length;
 		}
-		vv_segment *n = rc ? NULL : vv_partition_next_segment(p, s);
+		if (rc || stop)
+			break;
+		vv_segment *n = vv_partition_next_segment(p, s);
+		if (!n)
+			break;
 		vv_segment_unref(s);
 		s = n;
 		pos = 0;
@@ -442,6 +474,12 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	p->topic = vv_strdup(topic);
 	p->id = id;
 	p->cfg = *cfg;
+	p->max_open = cfg->max_open;
+	/* fill what an older-style config left out */
+	if (!p->cfg.max_write_batch)
+		p->cfg.max_write_batch = p->cfg.seg.max_batch;
+	if (!p->cfg.seg.segment_bytes)
+		p->cfg.seg.segment_bytes = p->cfg.segment_bytes;
 	/* segments point at the partition's copy of their config */
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_rwlock_init(&p->segs_lock, NULL);
@@ -486,6 +524,8 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	return 0;
 }
 
+static int sync_sealed(vv_partition *p);
+
 int vv_partition_close(vv_partition *p, int clean)
 {
 	if (!p)
@@ -496,6 +536,9 @@ int vv_partition_close(vv_partition *p, int clean)
 		rc = vv_segment_flush_index(s);
 		if (rc == 0 && clean)
 			rc = vv_segment_trim(s);
+		/* everything, including segments sealed unsynced under sync=none */
+		if (rc == 0)
+			rc = sync_sealed(p);
 		if (rc == 0 && s->log)
 			rc = vv_segment_sync(s);
 		if (rc == 0 && clean) {
@@ -534,15 +577,45 @@ static void mark_failed(vv_partition *p)
 		     varve_last_error()->message);
 }
 
-/* One fdatasync of the active segment, covering every offset written so far. */
+/* Sync sealed segments that are still dirty (sync=none seals without
+ * syncing): each one, or with many, one syncfs for the filesystem. */
+static int sync_sealed(vv_partition *p)
+{
+	vv_segment **v;
+	size_t n;
+	VV_TRY(vv_partition_segments(p, &v, &n));
+	size_t ndirty = 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		ndirty += atomic_load(&v[i]->dirty) != 0;
+	int rc = 0;
+	if (ndirty > 8) {
+		rc = vv_io_syncfs(v[n - 1]->log);
+		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
+			atomic_store(&v[i]->dirty, 0);
+	} else {
+		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
+			if (atomic_load(&v[i]->dirty) && (rc = vv_segment_open_files(v[i])) == 0)
+				rc = vv_segment_sync(v[i]);
+	}
+	vv_partition_segments_release(v, n);
+	return rc;
+}
+
+/* Make every offset written so far durable: the active segment, and any
+ * sealed segment still dirty. */
 static int sync_active(vv_partition *p, int64_t *upto)
 {
 	pthread_rwlock_rdlock(&p->segs_lock);
 	vv_segment *s = active(p);
 	vv_segment_ref(s);
 	int64_t covered = atomic_load_explicit(&s->next_offset, memory_order_acquire);
+	int sealed_dirty = 0;
+	for (size_t i = 0; i + 1 < p->nsegs && !sealed_dirty; i++)
+		sealed_dirty = atomic_load(&p->segs[i]->dirty);
 	pthread_rwlock_unlock(&p->segs_lock);
-	int rc = vv_segment_sync(s);
+	int rc = sealed_dirty ? sync_sealed(p) : 0;
+	if (rc == 0)
+		rc = vv_segment_sync(s);
 	vv_segment_unref(s);
 	*upto = covered;
 	return rc;
@@ -663,11 +736,17 @@ static int roll(vv_partition *p, int64_t new_base)
 	vv_segment *s;
 	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
 	s->first_append_time = 0;
-	/* The new file must survive a crash before anything in it is acked. */
+	/* The new file must survive a crash before anything in it is acked.
+	 * Like a data fsync, a failed directory fsync is final. */
 	rc = vv_io_sync_dir(p->dir);
+	if (rc)
+		mark_failed(p);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&p->segs_lock);
 		rc = push_segment(p, s);
+		/* the sealed segment's descriptors go unless a reader holds it */
+		if (rc == 0)
+			vv_segment_close_idle(old);
 		pthread_rwlock_unlock(&p->segs_lock);
 	}
 	if (rc) {
@@ -768,9 +847,9 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 		int64_t ts = recs[i]->timestamp == VARVE_TIMESTAMP_NOW ? now : recs[i]->timestamp;
 		if ((rc = vv_bb_add(&p->bb, (uint32_t)i, ts, recs[i])))
 			goto out;
-		if (p->bb.len > p->cfg.seg.max_batch) {
+		if (p->bb.len > p->cfg.max_write_batch) {
 			rc = vv_error_set(VARVE_ETOOBIG, 0, "batch exceeds max_record_bytes (%u)",
-					  p->cfg.seg.max_batch);
+					  p->cfg.max_write_batch);
 			goto out;
 		}
 	}
@@ -780,9 +859,9 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 	size_t len;
 	if ((rc = vv_bb_finish(&p->bb, &prm, &batch, &len)))
 		goto out;
-	if (len > p->cfg.seg.max_batch) {
+	if (len > p->cfg.max_write_batch) {
 		rc = vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",
-				  len, p->cfg.seg.max_batch);
+				  len, p->cfg.max_write_batch);
 		goto out;
 	}
 	if ((rc = check_space(p, len)))
@@ -873,6 +952,11 @@ vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s)
 		}
 	}
 	pthread_rwlock_unlock(&p->segs_lock);
+	/* Walking many segments must not exhaust descriptors: past the bound,
+	 * close the files of segments nobody holds (not s, not n). */
+	vv_segment_tick();
+	if (p->max_open > 0 && vv_segment_open_count() > p->max_open)
+		vv_partition_close_idle(p, p->max_open * 3 / 4);
 	return n;
 }
 
@@ -1112,8 +1196,34 @@ int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
 	return rc;
 }
 
+int vv_partition_checkpoint_active(vv_partition *p)
+{
+	pthread_mutex_lock(&p->lock);
+	vv_segment *act = active(p);
+	int rc = 0;
+	if (p->rp_seg != act->base) {
+		int64_t upto;
+		rc = sync_active(p, &upto);
+		if (rc) {
+			mark_failed(p);
+		} else {
+			vv_recovery_point rp = { atomic_load(&act->next_offset), act->base,
+						 atomic_load(&act->size), atomic_load(&p->start_offset) };
+			pthread_mutex_lock(&p->sync_mu);
+			if (rp.offset > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, rp.offset);
+			pthread_mutex_unlock(&p->sync_mu);
+			rc = write_recovery_point(p, &rp);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw)
 {
+	/* the append lock too: appenders read the array through active() */
+	pthread_mutex_lock(&p->lock);
 	pthread_rwlock_wrlock(&p->segs_lock);
 	size_t at = SIZE_MAX;
 	for (size_t i = 0; i < p->nsegs; i++)
@@ -1133,10 +1243,36 @@ int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_s
 		p->nsegs -= k - 1;
 	}
 	pthread_rwlock_unlock(&p->segs_lock);
+	pthread_mutex_unlock(&p->lock);
 	if (rc == 0)
 		for (size_t i = 0; i < k; i++) {
 			vv_segment_mark_replaced(old[i]);
 			vv_segment_unref(old[i]); /* the partition's reference */
 		}
 	return rc;
+}
+
+static int cmp_last_used(const void *a, const void *b)
+{
+	uint64_t x = atomic_load(&(*(vv_segment *const *)a)->last_used);
+	uint64_t y = atomic_load(&(*(vv_segment *const *)b)->last_used);
+	return x < y ? -1 : x > y;
+}
+
+void vv_partition_close_idle(vv_partition *p, long target)
+{
+	if (vv_segment_open_count() <= target)
+		return;
+	/* Writers' lock: nobody takes a segment reference while we look. */
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t n = p->nsegs ? p->nsegs - 1 : 0; /* never the active segment */
+	vv_segment **v = n ? vv_malloc(n * sizeof *v) : NULL;
+	if (v) {
+		memcpy(v, p->segs, n * sizeof *v);
+		qsort(v, n, sizeof *v, cmp_last_used);
+		for (size_t i = 0; i < n && vv_segment_open_count() > target; i++)
+			vv_segment_close_idle(v[i]);
+		vv_free(v);
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
 }

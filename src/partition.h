@@ -41,6 +41,7 @@ struct vv_partition;
 
 typedef struct vv_part_config {
 	vv_seg_config seg;
+	uint32_t max_write_batch; /* max_record_bytes: the largest batch an append may write */
 	uint64_t segment_bytes;
 	int64_t segment_ms;
 	int sync_policy;
@@ -48,6 +49,7 @@ typedef struct vv_part_config {
 	unsigned dir_mode;
 	uint32_t group_commit_wait_us;
 	uint64_t min_free_bytes; /* appends fail with VARVE_ENOSPC below this */
+	long max_open;           /* segment files kept open (process-wide count) */
 	varve_clock_fn clock_fn;
 	void *clock_ctx;
 	varve_log_fn log_fn;
@@ -94,6 +96,7 @@ typedef struct vv_partition {
 	uint64_t pstate_saved_bytes; /* appended_bytes when the snapshot was written */
 
 	/* cleaner state (cleaner thread only) */
+	long max_open;          /* segment files kept open (store option) */
 	int64_t clean_retry_at; /* after a failure: not before this time (ms) */
 	uint32_t clean_failures;
 } vv_partition;
@@ -159,9 +162,18 @@ void vv_partition_segments_release(vv_segment **v, size_t n);
  * the deletion. *bytes_out gets the bytes released. */
 int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out);
 
+/* Sync and point the recovery point at the active segment, so that it names
+ * no segment compaction is about to rewrite (its byte position would then
+ * fall inside another file). */
+int vv_partition_checkpoint_active(vv_partition *p);
+
 /* Compaction: replace the k consecutive segments old[0..k) by nw (same base
  * as old[0]). The caller already swapped the files (compact.c). */
 int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw);
+
+/* Close the files of idle sealed segments, least recently read first, until
+ * at most `target` segments are open in the process. */
+void vv_partition_close_idle(vv_partition *p, long target);
 
 /* Recovery point codec (exposed for the dump tool and tests). */
 typedef struct vv_recovery_point {

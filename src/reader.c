@@ -84,8 +84,22 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		const uint8_t *b;
 		int rc = vv_seg_reader_batch(&r->sr, r->seg, r->pos, limit, &b, &h);
 		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+			if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
+				/* Compaction merged or retention removed what follows this
+				 * old version: continue from the segment that now holds the
+				 * next offset, not from "the next base". */
+				int64_t start = atomic_load(&r->p->start_offset);
+				VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
+				continue;
+			}
 			vv_segment *n = vv_partition_next_segment(r->p, r->seg);
 			if (n) {
+				/* A roll sealed this segment: take what was appended to it
+				 * between our size check and the roll. */
+				if (r->pos < atomic_load_explicit(&r->seg->size, memory_order_acquire)) {
+					vv_segment_unref(n);
+					continue;
+				}
 				vv_segment_unref(r->seg);
 				r->seg = n;
 				r->pos = 0;

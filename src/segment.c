@@ -62,6 +62,12 @@ static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_s
 	return 0;
 }
 
+static _Atomic long open_count;
+static _Atomic uint64_t ticks;
+
+long vv_segment_open_count(void) { return atomic_load(&open_count); }
+uint64_t vv_segment_tick(void) { return atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed); }
+
 static void unmap_locked(vv_segment *s)
 {
 	uint8_t *m = atomic_exchange(&s->map, NULL);
@@ -73,6 +79,8 @@ static void unmap_locked(vv_segment *s)
 static void seg_destroy(vv_segment *s)
 {
 	unmap_locked(s);
+	if (s->log)
+		atomic_fetch_sub(&open_count, 1);
 	vv_io_close(s->log);
 	vv_io_close(s->idx);
 	vv_io_close(s->tidx);
@@ -116,7 +124,10 @@ static int open_files_locked(vv_segment *s)
 	int rw = s->cfg->read_only ? VV_O_RDONLY : VV_O_RDWR;
 	if (!s->log) {
 		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
-		VV_TRY(vv_io_open(p, rw, s->cfg->file_mode, &s->log));
+		vv_file *f;
+		VV_TRY(vv_io_open(p, rw, s->cfg->file_mode, &f));
+		atomic_store(&s->log, f);
+		atomic_fetch_add(&open_count, 1);
 	}
 	if (!s->idx) {
 		vv_segment_path(p, sizeof p, s->dir, s->base, ".index");
@@ -154,17 +165,23 @@ int vv_segment_open_files(vv_segment *s)
 	return rc;
 }
 
-void vv_segment_close_idle(vv_segment *s)
+int vv_segment_close_idle(vv_segment *s)
 {
+	int closed = 0;
 	pthread_mutex_lock(&s->mu);
-	if (s->sealed && atomic_load(&s->refs) == 1 && !atomic_load(&s->replaced)) {
+	/* a dirty segment may close too: its pages stay in the page cache and a
+	 * later sync reaches them (vv_partition syncs reopen it, or syncfs) */
+	if (s->sealed && s->log && atomic_load(&s->refs) == 1 && !atomic_load(&s->replaced)) {
 		unmap_locked(s);
 		vv_io_close(s->log);
 		vv_io_close(s->idx);
 		vv_io_close(s->tidx);
 		s->log = s->idx = s->tidx = NULL;
+		atomic_fetch_sub(&open_count, 1);
+		closed = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
+	return closed;
 }
 
 int vv_segment_create(const char *dir, int64_t base, const vv_seg_config *cfg, vv_segment **out)
@@ -174,15 +191,24 @@ int vv_segment_create(const char *dir, int64_t base, const vv_seg_config *cfg, v
 	VV_TRY(seg_new(dir, base, cfg, &s));
 	char p[4096];
 	vv_segment_path(p, sizeof p, dir, base, ".log");
-	int rc = vv_io_open(p, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, cfg->file_mode, &s->log);
-	if (rc == 0)
+	vv_file *f = NULL;
+	int rc = vv_io_open(p, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, cfg->file_mode, &f);
+	atomic_store(&s->log, f);
+	if (rc == 0) {
+		atomic_fetch_add(&open_count, 1);
 		rc = open_files_locked(s);
+	}
 	if (rc == 0)
 		rc = vv_io_truncate(s->idx, 0);
 	if (rc == 0)
 		rc = vv_io_truncate(s->tidx, 0);
 	if (rc) {
+		/* no stray file may outlive a failed create: its name is an offset */
+		vv_error_saved e;
+		vv_error_save(&e);
+		vv_segment_mark_deleted(s);
 		vv_segment_unref(s);
+		vv_error_restore(&e);
 		return rc;
 	}
 	s->index_ready = 1;
@@ -256,6 +282,8 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 		return VARVE_EEND;
 	if (limit - pos < VV_BATCH_HEADER_SIZE)
 		return VV_INCOMPLETE;
+	atomic_store_explicit(&s->last_used, atomic_load_explicit(&ticks, memory_order_relaxed),
+			      memory_order_relaxed);
 	if (s->cfg->use_mmap && !atomic_load_explicit(&s->map, memory_order_acquire))
 		VV_TRY(vv_segment_open_files(s));
 	const uint8_t *m = atomic_load_explicit(&s->map, memory_order_acquire);
@@ -348,8 +376,24 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 	vv_index_truncate(&s->ix, from, (uint32_t)(from_offset - s->base));
 	s->index_ready = 1;
 	vv_index_cursor_reset(&s->ixc, &s->ix);
-	int64_t max_ts = s->ixc.last_ts;
+	int64_t max_ts = atomic_load(&s->max_ts);
+	uint64_t walk_from = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
+	if (max_ts == INT64_MIN)
+		max_ts = s->ixc.last_ts; /* max up to the last index entry... */
 	pthread_mutex_unlock(&s->mu);
+	/* ...and the batches between it and `from` (about one interval) */
+	while (atomic_load(&s->max_ts) == INT64_MIN && walk_from + VV_BATCH_HEADER_SIZE <= from) {
+		uint8_t hb[VV_BATCH_HEADER_SIZE];
+		vv_batch_header h;
+		if (vv_io_pread_full(s->log, hb, sizeof hb, walk_from) ||
+		    vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
+			vv_error_clear();
+			break;
+		}
+		if (h.max_timestamp > max_ts)
+			max_ts = h.max_timestamp;
+		walk_from += h.length;
+	}
 
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
@@ -468,7 +512,17 @@ int vv_segment_truncate(vv_segment *s, uint64_t pos)
 
 /* ---- appending --------------------------------------------------------- */
 
-#define ALLOC_CHUNK (16u << 20)
+/* Preallocation step: an eighth of a segment, between 64 KiB and 1 MiB, so
+ * small segments and many partitions do not reserve much disk. */
+static uint64_t alloc_chunk(const vv_segment *s)
+{
+	uint64_t c = s->cfg->segment_bytes / 8;
+	if (c < (64u << 10))
+		c = 64u << 10;
+	if (c > (1u << 20))
+		c = 1u << 20;
+	return c;
+}
 
 /* The active segment keeps ALLOC_CHUNK of allocated, zeroed space ahead of
  * its data (fallocate): an fdatasync then has no file size to journal, and
@@ -506,8 +560,9 @@ static int reserve(vv_segment *s, uint64_t end)
 		return vv_error_set(VARVE_ETOOBIG, 0, "batch does not fit the segment");
 	if (end <= s->alloc_end)
 		return 0;
-	uint64_t want = end + ALLOC_CHUNK;
-	want -= want % ALLOC_CHUNK;
+	uint64_t chunk = alloc_chunk(s);
+	uint64_t want = end + chunk;
+	want -= want % chunk;
 	if (want > cap)
 		want = cap;
 	VV_TRY(vv_io_extend(s->log, want));
@@ -547,6 +602,7 @@ int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_
 	atomic_store_explicit(&s->max_ts, max_ts, memory_order_relaxed);
 	if (h->append_time > atomic_load_explicit(&s->max_append_time, memory_order_relaxed))
 		atomic_store_explicit(&s->max_append_time, h->append_time, memory_order_relaxed);
+	atomic_store_explicit(&s->dirty, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->next_offset, vv_batch_last_offset(h) + 1, memory_order_release);
 	atomic_store_explicit(&s->size, pos + len, memory_order_release);
 	return 0;
@@ -566,7 +622,12 @@ int vv_segment_sync(vv_segment *s)
 {
 	if (!s->log)
 		return 0;
-	return vv_io_datasync(s->log);
+	/* clear first: an append racing with the sync marks it again */
+	atomic_store(&s->dirty, 0);
+	int rc = vv_io_datasync(s->log);
+	if (rc)
+		atomic_store(&s->dirty, 1);
+	return rc;
 }
 
 int vv_segment_seal(vv_segment *s, int do_sync)
@@ -652,6 +713,10 @@ static int rebuild_index(vv_segment *s)
 	}
 	return rc;
 }
+
+static int ensure_index(vv_segment *s);
+
+int vv_segment_load_index(vv_segment *s) { return ensure_index(s); }
 
 static int ensure_index(vv_segment *s)
 {
@@ -778,6 +843,21 @@ int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
 	return rc;
 }
 
+/* A time entry (ts, rel) claims: the batch holding offset base+rel has a max
+ * timestamp <= ts. Checked against the log before a lookup trusts it. */
+static int time_entry_ok(vv_segment *s, int64_t ts, uint32_t rel)
+{
+	uint64_t pos;
+	vv_batch_header h;
+	if (vv_segment_find(s, s->base + rel, &pos) || pos >= atomic_load(&s->size) ||
+	    header_at(s, pos, &h)) {
+		vv_error_clear();
+		return 0;
+	}
+	return h.base_offset <= s->base + rel && vv_batch_last_offset(&h) >= s->base + rel &&
+	       h.max_timestamp <= ts;
+}
+
 int vv_segment_find_time(vv_segment *s, int64_t ts, uint64_t *pos, int *found)
 {
 	*pos = 0;
@@ -788,17 +868,24 @@ int vv_segment_find_time(vv_segment *s, int64_t ts, uint64_t *pos, int *found)
 	if (mts != INT64_MIN && mts < ts)
 		return 0;
 	VV_TRY(ensure_index(s));
-	pthread_mutex_lock(&s->mu);
 	uint32_t scan_rel = 0;
-	long i = vv_index_lookup_time(&s->ix, ts, &scan_rel);
-	pthread_mutex_unlock(&s->mu);
-	*found = 1; /* a later, unindexed batch may still hold it: scan from there */
-	if (i < 0) {
-		/* No entry reaches ts: scan from the last time entry. */
+	for (int attempt = 0; attempt < 2; attempt++) {
 		pthread_mutex_lock(&s->mu);
-		scan_rel = s->ix.tn ? s->ix.trel[s->ix.tn - 1] : 0;
+		long i = vv_index_lookup_time(&s->ix, ts, &scan_rel);
+		long check = i >= 0 ? i : (long)s->ix.tn - 1;
+		int64_t cts = check >= 0 ? s->ix.tts[check] : 0;
+		uint32_t crel = check >= 0 ? s->ix.trel[check] : 0;
+		if (i < 0) /* no entry reaches ts: scan from the last one */
+			scan_rel = s->ix.tn ? s->ix.trel[s->ix.tn - 1] : 0;
 		pthread_mutex_unlock(&s->mu);
+		if (check < 0 || time_entry_ok(s, cts, crel))
+			break;
+		/* a well-formed but wrong time index: rebuild it from the log */
+		if (attempt == 0)
+			VV_TRY(rebuild_index(s));
+		scan_rel = 0;
 	}
+	*found = 1; /* a later, unindexed batch may still hold it: scan from there */
 	return vv_segment_find(s, s->base + scan_rel, pos);
 }
 

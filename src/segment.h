@@ -39,6 +39,7 @@ typedef struct vv_seg_config {
 	 * read mappings. No syscall per append; see docs/DURABILITY.md. */
 	int use_mmap;
 	uint64_t map_span; /* mapping size of an active segment */
+	uint64_t segment_bytes; /* roll size, to size preallocation */
 } vv_seg_config;
 
 typedef struct vv_segment {
@@ -50,7 +51,8 @@ typedef struct vv_segment {
 	const vv_seg_config *cfg;
 
 	pthread_mutex_t mu; /* files, index */
-	vv_file *log, *idx, *tidx;
+	vv_file *_Atomic log; /* read without mu by readers holding a reference */
+	vv_file *idx, *tidx;
 	uint8_t *_Atomic map; /* mmap mode: the log's mapping (set under mu) */
 	size_t map_len;
 	uint64_t alloc_end;   /* active segment: bytes of the file allocated (zeros past size) */
@@ -64,6 +66,8 @@ typedef struct vv_segment {
 	_Atomic int64_t max_append_time;
 	int64_t first_append_time;   /* for rolling by age; 0 = unknown */
 	vv_index_cursor ixc;         /* where indexing stands (under mu) */
+	_Atomic uint64_t last_used;  /* tick of the last read, for closing idle files */
+	_Atomic int dirty;           /* appended to since its last fdatasync */
 	int sealed;
 } vv_segment;
 
@@ -87,14 +91,23 @@ void vv_segment_mark_deleted(vv_segment *s);
  * the object keeps reading through its open descriptors (open them first). */
 void vv_segment_mark_replaced(vv_segment *s);
 
+/* Load (or rebuild) the index now (the writer's active segment at open, so
+ * appends extend it). */
+int vv_segment_load_index(vv_segment *s);
+
 /* Make max_ts and max_append_time known (attached segments learn them from
  * the time index and the last batch headers). */
 int vv_segment_load_stats(vv_segment *s);
 
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);
-/* Close files if only the partition's reference is held (LRU). */
-void vv_segment_close_idle(vv_segment *s);
+/* Close files (and unmap) if only the partition's reference is held.
+ * The caller holds the partition's segs_lock for writing, so no reader can
+ * take a reference meanwhile. Returns 1 if it closed something. */
+int vv_segment_close_idle(vv_segment *s);
+/* Segments with open files in this process, and a clock for LRU order. */
+long vv_segment_open_count(void);
+uint64_t vv_segment_tick(void);
 
 /* Result of scanning a segment from a position. */
 typedef struct vv_scan_result {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "batch.h"
 #include "io.h"
 #include "reader.h"
 #include "store.h"
@@ -231,11 +232,13 @@ static void topic_part_config(const varve_db *db, const varve_topic_config *tc, 
 	*pc = db->pcfg;
 	if (tc->segment_bytes > 0)
 		pc->segment_bytes = (uint64_t)tc->segment_bytes;
-	pc->seg.map_span = pc->segment_bytes + pc->seg.max_batch;
+	pc->seg.map_span = pc->segment_bytes + pc->max_write_batch;
+	pc->seg.segment_bytes = pc->segment_bytes;
 	if (tc->segment_ms > 0)
 		pc->segment_ms = tc->segment_ms;
 	pc->codec = tc->codec;
 }
+
 
 /* Rebuild the message-id window from the last dedup_window_ms of the log. */
 static int load_dedup(varve_db *db, vv_topic *t)
@@ -306,10 +309,16 @@ static int open_topic(varve_db *db, const char *name, const varve_topic_config *
 	int rc = 0;
 	if (!db->read_only) {
 		rc = vv_io_mkdir(dir, db->opts.dir_mode);
-		if (rc == VARVE_EEXISTS)
-			rc = 0;
-		else if (rc == 0)
+		if (rc == VARVE_EEXISTS) {
+			/* lstat: a symlink planted here is never followed */
+			int is_dir = 0;
+			rc = vv_io_stat(dir, NULL, &is_dir);
+			if (rc == 0 && is_dir != 1)
+				rc = vv_error_set(VARVE_ECORRUPT, 0,
+						  "%s is not a directory (a symlink?): refusing to use it", dir);
+		} else if (rc == 0) {
 			rc = vv_io_sync_dir(db->topics_dir);
+		}
 	}
 	vv_part_config pc;
 	topic_part_config(db, cfg, &pc);
@@ -564,6 +573,11 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		}
 		rc = vv_io_mkdir(path, o.dir_mode);
 		fresh = 1;
+		if (rc == VARVE_EEXISTS) { /* another opener made it first: fine */
+			vv_error_clear();
+			rc = 0;
+			fresh = 0;
+		}
 	} else if (rc == 0 && is_dir != 1) {
 		rc = vv_error_set(VARVE_EINVAL, 0, "%s is not a directory", path);
 	}
@@ -572,23 +586,28 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		rc = check_version(path, &has_version);
 	if (rc == 0 && !has_version && o.read_only)
 		rc = vv_error_set(VARVE_ENOTFOUND, 0, "%s is not a varve store (no VERSION)", path);
-	if (rc == 0 && !o.read_only) {
-		snprintf(buf, sizeof buf, "%s/%s", path, LOCK_FILE);
-		rc = vv_io_lock(buf, o.file_mode, &db->lock);
-	}
 	if (rc == 0 && !has_version) {
-		/* A directory without VERSION: ours only if empty (but for LOCK). */
+		/* A directory without VERSION is ours only if nothing but what an
+		 * interrupted creation leaves is in it (LOCK, VERSION.tmp). This is
+		 * checked before the lock file is made: a foreign directory is
+		 * never touched. */
 		char **names;
 		size_t n;
 		rc = vv_io_list_dir(path, &names, &n);
 		if (rc == 0) {
 			for (size_t i = 0; i < n && rc == 0; i++)
-				if (strcmp(names[i], LOCK_FILE))
+				if (strcmp(names[i], LOCK_FILE) && strcmp(names[i], VERSION_FILE ".tmp"))
 					rc = vv_error_set(VARVE_EFORMAT, 0,
 							  "%s is not empty and has no VERSION file: "
 							  "not a varve store", path);
 			vv_io_free_list(names, n);
 		}
+	}
+	if (rc == 0 && !o.read_only) {
+		snprintf(buf, sizeof buf, "%s/%s", path, LOCK_FILE);
+		rc = vv_io_lock(buf, o.file_mode, &db->lock);
+	}
+	if (rc == 0 && !has_version) {
 		if (rc == 0) {
 			char v[16];
 			int vl = snprintf(v, sizeof v, "%d\n", VARVE_FORMAT_VERSION);
@@ -620,17 +639,21 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	}
 	if (rc == 0 && !o.read_only) {
 		rc = vv_io_mkdir(db->topics_dir, o.dir_mode);
-		if (rc == VARVE_EEXISTS)
+		if (rc == 0) /* the new directory must survive a crash */
+			rc = vv_io_sync_dir(path);
+		else if (rc == VARVE_EEXISTS)
 			rc = 0;
 	}
 	if (rc == 0) {
 		vv_part_config *pc = &db->pcfg;
 		pc->seg.index_interval = o.index_interval_bytes;
-		pc->seg.max_batch = o.max_record_bytes;
+		pc->seg.max_batch = VV_MAX_BATCH_READ;
+		pc->max_write_batch = o.max_record_bytes;
 		pc->seg.file_mode = o.file_mode;
 		pc->seg.read_only = o.read_only;
 		pc->seg.use_mmap = o.use_mmap && !o.read_only;
 		pc->seg.map_span = o.segment_bytes + o.max_record_bytes;
+		pc->seg.segment_bytes = o.segment_bytes;
 		pc->segment_bytes = o.segment_bytes;
 		pc->segment_ms = o.segment_ms;
 		pc->sync_policy = o.sync_policy;
@@ -638,6 +661,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->dir_mode = o.dir_mode;
 		pc->group_commit_wait_us = o.group_commit_wait_us;
 		pc->min_free_bytes = o.min_free_bytes;
+		pc->max_open = (long)o.max_open_files;
 		pc->clock_fn = o.clock_fn;
 		pc->clock_ctx = o.clock_ctx;
 		pc->log_fn = o.log_fn;
@@ -648,7 +672,8 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->append_ctx = db;
 		vv_part_config mc = *pc;
 		mc.segment_bytes = 1u << 20; /* small, so compaction can keep it small */
-		mc.seg.map_span = mc.segment_bytes + mc.seg.max_batch;
+		mc.seg.map_span = mc.segment_bytes + mc.max_write_batch;
+		mc.seg.segment_bytes = mc.segment_bytes;
 		mc.on_append = NULL;
 		/* metadata (commits, topic changes) may use the reserve */
 		mc.min_free_bytes = o.min_free_bytes / 2;
@@ -694,10 +719,14 @@ int varve_close(varve_db *db)
 	for (size_t i = 0; i < db->ntopics; i++) {
 		vv_topic *t = db->topics[i];
 		for (uint32_t k = 0; k < t->nparts; k++) {
-			if (atomic_load(&t->parts[k]->failed))
-				rc = rc ? rc : VARVE_EIO;
+			if (atomic_load(&t->parts[k]->failed) && !rc)
+				rc = vv_error_set(VARVE_EIO, 0,
+						  "partition %s/%u failed an fsync: its unsynced data "
+						  "may be lost", t->name, k);
 		}
 	}
+	vv_error_saved first;
+	vv_error_save(&first);
 	/* Each topic's last reference closes its partitions (sync + recovery point). */
 	close_topics(db, 1);
 	int mrc = vv_meta_close(db->meta, 1);
@@ -708,6 +737,8 @@ int varve_close(varve_db *db)
 	}
 	vv_io_close(db->lock);
 	free_db(db);
+	if (rc && rc == first.code)
+		vv_error_restore(&first); /* the detail matches the code returned */
 	return rc;
 }
 

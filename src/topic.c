@@ -202,8 +202,10 @@ void vv_topic_unref(vv_topic *t)
 	for (uint32_t i = 0; i < t->nparts; i++)
 		vv_partition_close(t->parts[i], !atomic_load(&t->deleted));
 	if (atomic_load(&t->deleted) && t->dir) {
+		vv_error_saved e; /* cleanup must not hide the failure that led here */
+		vv_error_save(&e);
 		(void)vv_io_remove_tree(t->dir);
-		vv_error_clear();
+		vv_error_restore(&e);
 	}
 	if (t->dedup) {
 		vv_dedup_free(t->dedup);

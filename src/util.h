@@ -32,6 +32,13 @@ long vv_alloc_count(void);
 int vv_error_set(int code, int sys_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void vv_error_clear(void);
+/* Keep the detail of a failure across cleanup that may set or clear it. */
+typedef struct vv_error_saved {
+	int code, sys_errno;
+	char message[512];
+} vv_error_saved;
+void vv_error_save(vv_error_saved *e);
+void vv_error_restore(const vv_error_saved *e);
 
 #define VV_TRY(expr)                     \
 	do {                             \
