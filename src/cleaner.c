@@ -49,8 +49,8 @@ static void flush_partitions(varve_db *db, int do_sync)
 				(void)vv_partition_sync(p);
 			(void)vv_partition_flush_index(p);
 			(void)vv_partition_checkpoint(p);
-			if ((long)db->opts.max_open_files < vv_segment_open_count())
-				vv_partition_close_idle(p, (long)db->opts.max_open_files * 3 / 4);
+			if (p->max_open > 0 && p->max_open < vv_segment_open_count())
+				vv_partition_close_idle(p, p->max_open * 3 / 4);
 		}
 	}
 	vv_store_topics_release(ts, n);

@@ -377,7 +377,11 @@ static int recover(vv_partition *p, int clean)
 		VV_TRY(vv_segment_sync(last));
 		/* appends extend the index and the max timestamp: load both first */
 		VV_TRY(vv_segment_load_index(last));
-		VV_TRY(vv_segment_load_stats(last));
+		if (vv_segment_load_stats(last) == VARVE_ECORRUPT) {
+			/* damage below the recovery point: reads that reach it say so */
+			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
+			vv_error_clear();
+		}
 		VV_TRY(vv_segment_prepare(last));
 		if (!last->first_append_time)
 			read_first_append_time(last);
@@ -474,7 +478,8 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	p->topic = vv_strdup(topic);
 	p->id = id;
 	p->cfg = *cfg;
-	p->max_open = cfg->max_open;
+	/* max_open_files counts files; an open segment holds three */
+	p->max_open = cfg->max_open > 0 ? (cfg->max_open >= 6 ? cfg->max_open / 3 : 2) : 0;
 	/* fill what an older-style config left out */
 	if (!p->cfg.max_write_batch)
 		p->cfg.max_write_batch = p->cfg.seg.max_batch;
@@ -531,6 +536,9 @@ int vv_partition_close(vv_partition *p, int clean)
 	if (!p)
 		return 0;
 	int rc = 0;
+	if (!p->cfg.seg.read_only && atomic_load(&p->failed))
+		rc = vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an fsync: its unsynced data may be lost",
+				  p->topic, p->id);
 	if (!p->cfg.seg.read_only && p->nsegs && !atomic_load(&p->failed)) {
 		vv_segment *s = active(p);
 		rc = vv_segment_flush_index(s);
@@ -627,13 +635,17 @@ static int wait_durable(vv_partition *p, int64_t target)
 {
 	int rc = 0;
 	pthread_mutex_lock(&p->sync_mu);
-	while (atomic_load(&p->durable_offset) < target) {
+	for (;;) {
+		/* failed first: once an fsync failed, no waiter is acknowledged,
+		 * even if a later fsync of the same file "succeeds" */
 		if (atomic_load(&p->failed)) {
 			rc = vv_error_set(VARVE_EIO, 0,
 					  "partition %s/%u failed an earlier fsync; reopen the store",
 					  p->topic, p->id);
 			break;
 		}
+		if (atomic_load(&p->durable_offset) >= target)
+			break;
 		if (p->syncing) {
 			pthread_cond_wait(&p->sync_cond, &p->sync_mu);
 			continue;
@@ -729,7 +741,8 @@ static int roll(vv_partition *p, int64_t new_base)
 	}
 	if (p->cfg.sync_policy != VARVE_SYNC_NONE) {
 		pthread_mutex_lock(&p->sync_mu);
-		if (atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
+		if (!atomic_load(&p->failed) &&
+		    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
 			atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
 		pthread_mutex_unlock(&p->sync_mu);
 	}

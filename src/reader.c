@@ -83,7 +83,11 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		vv_batch_header h;
 		const uint8_t *b;
 		int rc = vv_seg_reader_batch(&r->sr, r->seg, r->pos, limit, &b, &h);
-		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+		if (rc == VV_INCOMPLETE)
+			/* the published size only ever covers whole batches: a batch
+			 * running past it is damage, not the end */
+			return corrupt_here(r, "batch runs past the end of the segment");
+		if (rc == VARVE_EEND) {
 			if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
 				/* Compaction merged or retention removed what follows this
 				 * old version: continue from the segment that now holds the

@@ -903,11 +903,23 @@ int vv_segment_load_stats(vv_segment *s)
 	/* Walk the headers after the last index entry (at most one interval). */
 	uint64_t size = atomic_load(&s->size);
 	int64_t max_app = INT64_MIN;
+	int rebuilt = 0;
 	while (pos + VV_BATCH_HEADER_SIZE <= size) {
 		uint8_t hb[VV_BATCH_HEADER_SIZE];
 		vv_batch_header h;
 		VV_TRY(vv_io_pread_full(s->log, hb, sizeof hb, pos));
 		if (vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h)) {
+			if (!rebuilt) {
+				/* an index entry off a batch boundary (a torn index):
+				 * rebuild it from the log and walk again */
+				rebuilt = 1;
+				VV_TRY(rebuild_index(s));
+				pthread_mutex_lock(&s->mu);
+				max_ts = s->ix.tn ? s->ix.tts[s->ix.tn - 1] : INT64_MIN;
+				pos = s->ix.n ? s->ix.pos[s->ix.n - 1] : 0;
+				pthread_mutex_unlock(&s->mu);
+				continue;
+			}
 			char path[4096];
 			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
 			return VV_CORRUPT(path, pos, "bad batch header");

@@ -602,6 +602,16 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 							  "not a varve store", path);
 			vv_io_free_list(names, n);
 		}
+		if (rc == VARVE_EFORMAT) {
+			/* another opener may be creating this store right now: its
+			 * VERSION comes before anything else it writes */
+			int again = 0;
+			if (check_version(path, &again) == 0 && again) {
+				vv_error_clear();
+				rc = 0;
+				has_version = 1;
+			}
+		}
 	}
 	if (rc == 0 && !o.read_only) {
 		snprintf(buf, sizeof buf, "%s/%s", path, LOCK_FILE);

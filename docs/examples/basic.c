@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 		int kl = snprintf(keys[i], sizeof keys[i], "customer-%d", i % 37);
 		int vl = snprintf(vals[i], sizeof vals[i], "{\"order\":%d,\"amount\":%d}", i, i * 7 % 500);
 		recs[i] = (varve_record){ keys[i], (size_t)kl, vals[i], (size_t)vl, &hdr, 1,
-					  VARVE_TIMESTAMP_NOW, VARVE_PARTITION_ANY, 0 };
+					  VARVE_TIMESTAMP_NOW, VARVE_PARTITION_ANY, 0, 0 };
 	}
 	rc = varve_produce_batch(db, "orders", recs, (size_t)count, NULL);
 	if (rc)

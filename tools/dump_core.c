@@ -1,0 +1,1190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dump_core.c -- parse and print varve's files: log segments, the metadata
+ * log, offset and time indexes, recovery points (see dump_core.h).
+ *
+ * Rules: every read goes through dump_src with off + n <= size checked
+ * first; a batch is believed only up to min(file size, max_batch); damage
+ * is reported with the file and byte position and the walk goes on where
+ * it still can (a batch whose header parses but whose checksum fails is
+ * skipped by its length; an unreadable header ends the file).
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump_core.h"
+
+#include "batch.h"
+#include "index.h"
+#include "meta.h"
+#include "topic.h"
+#include "util.h"
+
+/* ---- sources ------------------------------------------------------------ */
+
+typedef struct mem_src {
+	const uint8_t *data;
+} mem_src;
+
+static const uint8_t *mem_get(dump_src *s, uint64_t off, size_t n)
+{
+	if (off > s->size || n > s->size - off)
+		return NULL;
+	return ((const uint8_t *)s->ctx) + off;
+}
+
+void dump_src_mem(dump_src *s, const uint8_t *data, size_t n)
+{
+	static const uint8_t empty[1];
+	s->size = n;
+	s->shrank = 0;
+	s->get = mem_get;
+	s->ctx = (void *)(uintptr_t)(data ? data : empty);
+}
+
+/* ---- context, damage, messages ------------------------------------------ */
+
+void dump_ctx_init(dump_ctx *c, const dump_opts *o, FILE *out)
+{
+	memset(c, 0, sizeof *c);
+	c->o = o;
+	c->out = out;
+	c->max_batch = o->max_batch ? o->max_batch : DUMP_MAX_BATCH_DEFAULT;
+}
+
+void dump_ctx_free(dump_ctx *c)
+{
+	vv_free(c->scratch);
+	vv_free(c->hdrs);
+	c->scratch = NULL;
+	c->hdrs = NULL;
+	c->scratch_cap = c->hcap = 0;
+}
+
+void dump_log_info_free(dump_log_info *li)
+{
+	free(li->b);
+	memset(li, 0, sizeof *li);
+}
+
+void dump_json_str(FILE *out, const char *s)
+{
+	/* Valid UTF-8 passes through; a byte that is not part of a valid
+	 * sequence becomes \u00NN, so the line is always valid JSON in UTF-8. */
+	const unsigned char *p = (const unsigned char *)s;
+	fputc('"', out);
+	while (*p) {
+		unsigned char ch = *p;
+		if (ch == '"' || ch == '\\') {
+			fputc('\\', out);
+			fputc(ch, out);
+			p++;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			fprintf(out, "\\u%04x", ch);
+			p++;
+		} else if (ch < 0x80) {
+			fputc(ch, out);
+			p++;
+		} else {
+			size_t len = ch >= 0xc2 && ch <= 0xdf   ? 2
+				     : ch >= 0xe0 && ch <= 0xef ? 3
+				     : ch >= 0xf0 && ch <= 0xf4 ? 4
+								: 0;
+			size_t k = 1;
+			/* stops at the terminating NUL: it is not a continuation byte */
+			while (k < len && (p[k] & 0xc0) == 0x80)
+				k++;
+			if (len && k == len) {
+				/* reject overlongs and surrogates */
+				unsigned c1 = p[1];
+				int bad = (ch == 0xe0 && c1 < 0xa0) || (ch == 0xed && c1 >= 0xa0) ||
+					  (ch == 0xf0 && c1 < 0x90) || (ch == 0xf4 && c1 >= 0x90);
+				if (!bad) {
+					fwrite(p, 1, len, out);
+					p += len;
+					continue;
+				}
+			}
+			fprintf(out, "\\u%04x", ch);
+			p++;
+		}
+	}
+	fputc('"', out);
+}
+
+void dump_text_str(FILE *out, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	}
+}
+
+void dump_damage(dump_ctx *c, const char *file, uint64_t pos, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	if (c->damage_count++ == 0) {
+		snprintf(c->first_file, sizeof c->first_file, "%s", file);
+		c->first_pos = pos;
+		snprintf(c->first_reason, sizeof c->first_reason, "%s", reason);
+	}
+	if (c->o->json) {
+		fputs("{\"type\":\"damage\",\"file\":", c->out);
+		dump_json_str(c->out, file);
+		fprintf(c->out, ",\"position\":%" PRIu64 ",\"reason\":", pos);
+		dump_json_str(c->out, reason);
+		fputs("}\n", c->out);
+	} else {
+		fputs("DAMAGE ", c->out);
+		dump_text_str(c->out, file);
+		fprintf(c->out, " at position %" PRIu64 ": ", pos);
+		dump_text_str(c->out, reason);
+		fputc('\n', c->out);
+	}
+}
+
+void dump_error(dump_ctx *c, const char *file, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	c->errors++;
+	fflush(c->out);
+	fputs("varve-dump: ", stderr);
+	dump_text_str(stderr, file);
+	fputs(": ", stderr);
+	dump_text_str(stderr, msg);
+	fputc('\n', stderr);
+}
+
+void dump_note(dump_ctx *c, const char *file, const char *fmt, ...)
+{
+	if (c->o->quiet)
+		return;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (c->o->json) {
+		fputs("{\"type\":\"note\",\"file\":", c->out);
+		dump_json_str(c->out, file);
+		fputs(",\"message\":", c->out);
+		dump_json_str(c->out, msg);
+		fputs("}\n", c->out);
+	} else {
+		fputs("# ", c->out);
+		dump_text_str(c->out, file);
+		fputs(": ", c->out);
+		dump_text_str(c->out, msg);
+		fputc('\n', c->out);
+	}
+}
+
+/* ---- bytes ------------------------------------------------------------------ */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void put_base64(FILE *out, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		fputc(b64[v >> 18], out);
+		fputc(b64[(v >> 12) & 63], out);
+		fputc(b64[(v >> 6) & 63], out);
+		fputc(b64[v & 63], out);
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		fputc(b64[v >> 18], out);
+		fputc(b64[(v >> 12) & 63], out);
+		fputs("==", out);
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+		fputc(b64[v >> 18], out);
+		fputc(b64[(v >> 12) & 63], out);
+		fputc(b64[(v >> 6) & 63], out);
+		fputc('=', out);
+	}
+}
+
+static void put_bytes_enc(FILE *out, int json, dump_enc enc, const void *vp, size_t n)
+{
+	const uint8_t *p = vp;
+	if (!p) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	if (enc == DUMP_ENC_HEX) {
+		for (size_t i = 0; i < n; i++)
+			fprintf(out, "%02x", p[i]);
+	} else if (enc == DUMP_ENC_BASE64) {
+		put_base64(out, p, n);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			uint8_t ch = p[i];
+			if (ch == '"' || ch == '\\') {
+				fputc('\\', out);
+				fputc(ch, out);
+			} else if (ch >= 0x20 && ch < 0x7f) {
+				fputc(ch, out);
+			} else if (json) {
+				fprintf(out, "\\u%04x", ch);
+			} else {
+				fprintf(out, "\\x%02x", ch);
+			}
+		}
+	}
+	fputc('"', out);
+}
+
+void dump_print_bytes(dump_ctx *c, const void *p, size_t n)
+{
+	put_bytes_enc(c->out, c->o->json, c->o->enc, p, n);
+}
+
+/* Names are shown escaped whatever the encoding chosen for data. */
+static void print_name(dump_ctx *c, const void *p, size_t n)
+{
+	put_bytes_enc(c->out, c->o->json, DUMP_ENC_ESCAPE, p, n);
+}
+
+static int showing(const dump_ctx *c) { return !c->o->quiet; }
+
+/* ---- kinds ------------------------------------------------------------------ */
+
+static const char *const kind_names[] = { "unknown", "log", "meta", "index", "timeindex",
+					  "recovery-point" };
+
+dump_kind dump_kind_parse(const char *s)
+{
+	for (int k = DUMP_KIND_LOG; k <= DUMP_KIND_RECOVERY_POINT; k++)
+		if (!strcmp(s, kind_names[k]))
+			return (dump_kind)k;
+	return DUMP_KIND_UNKNOWN;
+}
+
+const char *dump_kind_name(dump_kind k)
+{
+	return (unsigned)k <= DUMP_KIND_RECOVERY_POINT ? kind_names[k] : "unknown";
+}
+
+static void print_file_header(dump_ctx *c, const dump_file *f, const char *what)
+{
+	c->files++;
+	if (!showing(c))
+		return;
+	if (c->o->json) {
+		fputs("{\"type\":\"file\",\"file\":", c->out);
+		dump_json_str(c->out, f->path);
+		fprintf(c->out, ",\"kind\":\"%s\",\"size\":%" PRIu64, dump_kind_name(f->kind),
+			f->src->size);
+		if (f->base >= 0)
+			fprintf(c->out, ",\"segment_base\":%" PRId64, f->base);
+		fputs("}\n", c->out);
+	} else {
+		fputs("== ", c->out);
+		dump_text_str(c->out, f->path);
+		fprintf(c->out, " (%s, %" PRIu64 " bytes", what, f->src->size);
+		if (f->base >= 0)
+			fprintf(c->out, ", base offset %" PRId64, f->base);
+		fputs(")\n", c->out);
+	}
+}
+
+static const uint8_t *src_get(dump_ctx *c, const dump_file *f, uint64_t off, size_t n)
+{
+	if (off > f->src->size || n > f->src->size - off)
+		return NULL; /* never asked: callers check; kept as a guard */
+	const uint8_t *p = f->src->get(f->src, off, n);
+	if (!p && f->src->shrank)
+		dump_error(c, f->path, "the file shrank under position %" PRIu64 " while it was read "
+			   "(a writer cut it?)", off + n);
+	else if (!p)
+		dump_error(c, f->path, "read of %zu bytes at position %" PRIu64 " failed", n, off);
+	return p;
+}
+
+/* ---- log segments ---------------------------------------------------------- */
+
+/* Why vv_batch_parse_header refused a header (same checks, in order). */
+static void explain_header(const uint8_t *p, uint32_t max_len, char *buf, size_t cap)
+{
+	uint32_t magic = vv_load32(p + 8), length = vv_load32(p + 12);
+	int64_t base = (int64_t)vv_load64(p + 16);
+	uint32_t delta = vv_load32(p + 24), count = vv_load32(p + 28);
+	uint16_t attr = vv_load16(p + 32);
+	uint32_t rsize = vv_load32(p + 36);
+	int64_t first = (int64_t)vv_load64(p + 40), max = (int64_t)vv_load64(p + 48);
+	uint32_t reserved = vv_load32(p + 76);
+	if (magic != VV_BATCH_MAGIC)
+		snprintf(buf, cap, "bad batch magic 0x%08" PRIx32, magic);
+	else if (reserved)
+		snprintf(buf, cap, "reserved header field is 0x%08" PRIx32 ", not 0", reserved);
+	else if (length < VV_BATCH_HEADER_SIZE)
+		snprintf(buf, cap, "batch length %" PRIu32 " is shorter than a header", length);
+	else if (length > max_len)
+		snprintf(buf, cap, "batch length %" PRIu32 " is over the %" PRIu32 " byte limit", length,
+			 max_len);
+	else if ((attr & ~VV_ATTR_CODEC_MASK) || (attr & VV_ATTR_CODEC_MASK) > VARVE_CODEC_LZ4)
+		snprintf(buf, cap, "unknown batch attributes 0x%04x", attr);
+	else if (base < 0)
+		snprintf(buf, cap, "negative base offset %" PRId64, base);
+	else if (count == 0)
+		snprintf(buf, cap, "batch holds 0 records");
+	else if (delta < count - 1)
+		snprintf(buf, cap, "last offset delta %" PRIu32 " is below record count %" PRIu32 " - 1",
+			 delta, count);
+	else if (base > INT64_MAX - (int64_t)delta)
+		snprintf(buf, cap, "last offset overflows");
+	else if (max < first)
+		snprintf(buf, cap, "max timestamp %" PRId64 " is below first timestamp %" PRId64, max,
+			 first);
+	else if ((attr & VV_ATTR_CODEC_MASK) == VARVE_CODEC_NONE &&
+		 rsize != length - VV_BATCH_HEADER_SIZE)
+		snprintf(buf, cap, "records size %" PRIu32 " does not match batch length %" PRIu32,
+			 rsize, length);
+	else if (rsize > max_len)
+		snprintf(buf, cap, "records size %" PRIu32 " is over the %" PRIu32 " byte limit", rsize,
+			 max_len);
+	else
+		snprintf(buf, cap, "%" PRIu32 " records cannot fit in %" PRIu32 " bytes", count, rsize);
+}
+
+static const char *codec_name(unsigned codec)
+{
+	return codec == VARVE_CODEC_NONE ? "none" : codec == VARVE_CODEC_LZ4 ? "lz4" : "unknown";
+}
+
+static void print_batch(dump_ctx *c, const dump_file *f, uint64_t pos, const vv_batch_header *h,
+			int sum_ok)
+{
+	if (!showing(c))
+		return;
+	unsigned codec = h->attributes & VV_ATTR_CODEC_MASK;
+	if (c->o->json) {
+		fputs("{\"type\":\"batch\",\"file\":", c->out);
+		dump_json_str(c->out, f->path);
+		fprintf(c->out,
+			",\"position\":%" PRIu64 ",\"base_offset\":%" PRId64 ",\"last_offset\":%" PRId64
+			",\"record_count\":%" PRIu32 ",\"first_timestamp\":%" PRId64
+			",\"max_timestamp\":%" PRId64 ",\"append_time\":%" PRId64
+			",\"codec\":\"%s\",\"stored_size\":%" PRIu32 ",\"records_size\":%" PRIu32
+			",\"producer_id\":%" PRId64 ",\"producer_epoch\":%u,\"base_sequence\":%" PRId32
+			",\"checksum\":\"0x%016" PRIx64 "\",\"checksum_ok\":%s}\n",
+			pos, h->base_offset, vv_batch_last_offset(h), h->record_count,
+			h->first_timestamp, h->max_timestamp, h->append_time, codec_name(codec),
+			h->length, h->records_size, h->producer_id, (unsigned)h->producer_epoch,
+			h->base_sequence, h->checksum, sum_ok ? "true" : "false");
+	} else {
+		fprintf(c->out,
+			"batch position=%" PRIu64 " base_offset=%" PRId64 " last_offset=%" PRId64
+			" records=%" PRIu32 " first_timestamp=%" PRId64 " max_timestamp=%" PRId64
+			" append_time=%" PRId64 " codec=%s stored_size=%" PRIu32
+			" records_size=%" PRIu32 " producer_id=%" PRId64 " producer_epoch=%u"
+			" base_sequence=%" PRId32 " checksum=0x%016" PRIx64 " %s\n",
+			pos, h->base_offset, vv_batch_last_offset(h), h->record_count,
+			h->first_timestamp, h->max_timestamp, h->append_time, codec_name(codec),
+			h->length, h->records_size, h->producer_id, (unsigned)h->producer_epoch,
+			h->base_sequence, h->checksum, sum_ok ? "ok" : "BAD");
+	}
+}
+
+static void print_record(dump_ctx *c, const dump_file *f, uint64_t pos, const varve_record *r)
+{
+	if (!showing(c))
+		return;
+	if (c->o->json) {
+		fputs("{\"type\":\"record\",\"file\":", c->out);
+		dump_json_str(c->out, f->path);
+		fprintf(c->out, ",\"batch_position\":%" PRIu64 ",\"offset\":%" PRId64
+			",\"timestamp\":%" PRId64 ",\"key\":", pos, r->offset, r->timestamp);
+		dump_print_bytes(c, r->key, r->key_len);
+		fputs(",\"value\":", c->out);
+		dump_print_bytes(c, r->value, r->value_len);
+		fputs(",\"headers\":[", c->out);
+		for (size_t i = 0; i < r->header_count; i++) {
+			fputs(i ? ",{\"key\":" : "{\"key\":", c->out);
+			dump_print_bytes(c, r->headers[i].key, r->headers[i].key_len);
+			fputs(",\"value\":", c->out);
+			dump_print_bytes(c, r->headers[i].value, r->headers[i].value_len);
+			fputc('}', c->out);
+		}
+		fputs("]}\n", c->out);
+	} else {
+		fprintf(c->out, "  record offset=%" PRId64 " timestamp=%" PRId64 " key=", r->offset,
+			r->timestamp);
+		dump_print_bytes(c, r->key, r->key_len);
+		fputs(" value=", c->out);
+		dump_print_bytes(c, r->value, r->value_len);
+		fputs(" headers=[", c->out);
+		for (size_t i = 0; i < r->header_count; i++) {
+			if (i)
+				fputs(", ", c->out);
+			dump_print_bytes(c, r->headers[i].key, r->headers[i].key_len);
+			fputc('=', c->out);
+			dump_print_bytes(c, r->headers[i].value, r->headers[i].value_len);
+		}
+		fputs("]\n", c->out);
+	}
+}
+
+static const char *cleanup_name(int p)
+{
+	switch (p) {
+	case VARVE_CLEANUP_DELETE: return "delete";
+	case VARVE_CLEANUP_COMPACT: return "compact";
+	case VARVE_CLEANUP_COMPACT_DELETE: return "compact,delete";
+	default: return "unknown";
+	}
+}
+
+static void print_topic_config(dump_ctx *c, const varve_topic_config *t, int64_t created)
+{
+	int json = c->o->json;
+	const char *sep = json ? "," : " ";
+	const char *q = json ? "\"" : "";
+	const char *eq = json ? "\":" : "=";
+	const char *kq = json ? "\"" : "";
+#define FIELD_I(name, v) fprintf(c->out, "%s%s" name "%s%" PRId64, first ? "" : sep, kq, eq, (int64_t)(v)), first = 0
+#define FIELD_S(name, v) fprintf(c->out, "%s%s" name "%s%s%s%s", first ? "" : sep, kq, eq, q, v, q), first = 0
+	int first = 1;
+	FIELD_I("partitions", t->partitions);
+	FIELD_S("codec", codec_name((unsigned)t->codec));
+	FIELD_S("cleanup_policy", cleanup_name(t->cleanup_policy));
+	FIELD_I("retention_ms", t->retention_ms);
+	FIELD_I("retention_bytes", t->retention_bytes);
+	FIELD_I("retention_records", t->retention_records);
+	FIELD_I("segment_bytes", t->segment_bytes);
+	FIELD_I("segment_ms", t->segment_ms);
+	FIELD_I("delete_retention_ms", t->delete_retention_ms);
+	if (isfinite(t->min_cleanable_dirty_ratio))
+		fprintf(c->out, "%s%smin_cleanable_dirty_ratio%s%.17g", sep, kq, eq,
+			t->min_cleanable_dirty_ratio);
+	else
+		fprintf(c->out, "%s%smin_cleanable_dirty_ratio%snull", sep, kq, eq);
+	FIELD_S("timestamp_type", t->timestamp_type == VARVE_TIMESTAMP_APPEND ? "append" : "create");
+	FIELD_I("max_future_skew_ms", t->max_future_skew_ms);
+	FIELD_S("partitioner",
+		t->partitioner == VARVE_PARTITIONER_ROUND_ROBIN ? "round-robin" : "sticky");
+	FIELD_I("dedup_window_ms", t->dedup_window_ms);
+	FIELD_I("retention_hard_bytes", t->retention_hard_bytes);
+	fprintf(c->out, "%s%sretain_for_groups%s", sep, kq, eq);
+	if (t->retain_for_groups)
+		print_name(c, t->retain_for_groups, strlen(t->retain_for_groups));
+	else
+		fputs("null", c->out);
+	FIELD_I("created_ms", created);
+#undef FIELD_I
+#undef FIELD_S
+}
+
+/* A record of the metadata log. */
+static void print_meta(dump_ctx *c, const dump_file *f, uint64_t pos, const varve_record *r)
+{
+	const uint8_t *k = r->key;
+	int json = c->o->json;
+	int show = showing(c);
+	if (show) {
+		if (json) {
+			fputs("{\"type\":\"meta\",\"file\":", c->out);
+			dump_json_str(c->out, f->path);
+			fprintf(c->out, ",\"batch_position\":%" PRIu64 ",\"offset\":%" PRId64
+				",\"timestamp\":%" PRId64, pos, r->offset, r->timestamp);
+		} else {
+			fprintf(c->out, "  meta offset=%" PRId64 " timestamp=%" PRId64, r->offset,
+				r->timestamp);
+		}
+	}
+	if (k && r->key_len >= 2 && k[0] == VV_META_KEY_TOPIC) {
+		if (show) {
+			fputs(json ? ",\"kind\":\"topic\",\"topic\":" : " topic ", c->out);
+			print_name(c, k + 1, r->key_len - 1);
+		}
+		if (!r->value) {
+			if (show)
+				fputs(json ? ",\"deleted\":true}\n" : " deleted (tombstone)\n", c->out);
+			return;
+		}
+		varve_topic_config cfg;
+		int64_t created = 0;
+		char groups[VV_MAX_RETAIN_GROUPS + 1];
+		int rc = vv_topic_config_decode(r->value, r->value_len, &cfg, &created, groups);
+		if (rc == 0) {
+			if (show) {
+				fputs(json ? ",\"config\":{" : " config: ", c->out);
+				print_topic_config(c, &cfg, created);
+				fputs(json ? "}}\n" : "\n", c->out);
+			}
+			return;
+		}
+		unsigned fmt = r->value_len ? ((const uint8_t *)r->value)[0] : 0;
+		if (show) {
+			if (json) {
+				fprintf(c->out, ",\"config_error\":\"%s\",\"value\":",
+					rc == VARVE_EFORMAT ? "newer format" : "does not decode");
+				dump_print_bytes(c, r->value, r->value_len);
+				fputs("}\n", c->out);
+			} else {
+				if (rc == VARVE_EFORMAT)
+					fprintf(c->out, " config in format %u, newer than this tool: value=",
+						fmt);
+				else
+					fputs(" config DOES NOT DECODE: value=", c->out);
+				dump_print_bytes(c, r->value, r->value_len);
+				fputc('\n', c->out);
+			}
+		}
+		if (rc != VARVE_EFORMAT)
+			dump_damage(c, f->path, pos,
+				    "metadata record at offset %" PRId64
+				    ": topic configuration does not decode (%zu bytes)",
+				    r->offset, r->value_len);
+		return;
+	}
+	if (!show)
+		return;
+	/* A kind this tool does not know (or a key too short to have one):
+	 * shown raw so that newer metadata still appears. */
+	if (json) {
+		fputs(",\"kind\":\"unknown\",\"key_kind\":", c->out);
+		if (k && r->key_len)
+			print_name(c, k, 1);
+		else
+			fputs("null", c->out);
+		fputs(",\"key\":", c->out);
+		dump_print_bytes(c, r->key, r->key_len);
+		fputs(",\"value\":", c->out);
+		dump_print_bytes(c, r->value, r->value_len);
+		fputs("}\n", c->out);
+	} else {
+		fputs(" kind=", c->out);
+		if (k && r->key_len)
+			print_name(c, k, 1);
+		else
+			fputs("null", c->out);
+		fputs(" key=", c->out);
+		dump_print_bytes(c, r->key, r->key_len);
+		fputs(" value=", c->out);
+		dump_print_bytes(c, r->value, r->value_len);
+		fputc('\n', c->out);
+	}
+}
+
+static int info_push(dump_ctx *c, const dump_file *f, dump_log_info *li, const dump_batch_info *bi)
+{
+	if (li->n == li->cap) {
+		size_t nc = li->cap ? li->cap * 2 : 64;
+		dump_batch_info *nb = realloc(li->b, nc * sizeof *nb);
+		if (!nb) {
+			dump_error(c, f->path, "out of memory");
+			return -1;
+		}
+		li->b = nb;
+		li->cap = nc;
+	}
+	li->b[li->n++] = *bi;
+	return 0;
+}
+
+/* Decode (and print) the records of the batch at pos. Returns 0, 1 when
+ * they do not decode (damage reported unless `quiet_damage`), -1 on ENOMEM. */
+static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uint8_t *b,
+			const vv_batch_header *h, int print, int meta, int quiet_damage)
+{
+	size_t body = h->length - VV_BATCH_HEADER_SIZE;
+	if ((h->attributes & VV_ATTR_CODEC_MASK) == VARVE_CODEC_LZ4 &&
+	    (uint64_t)h->records_size > (uint64_t)body * 256 + 1024) {
+		/* LZ4 cannot expand a block more than ~255 times: refuse before
+		 * allocating what the header claims. */
+		if (!quiet_damage)
+			dump_damage(c, f->path, pos,
+				    "records size %" PRIu32 " is impossible for a %zu byte LZ4 block",
+				    h->records_size, body);
+		return 1;
+	}
+	vv_record_reader rr;
+	int rc = vv_record_reader_init(&rr, b, h, &c->scratch, &c->scratch_cap, c->max_batch);
+	if (rc == VARVE_ENOMEM) {
+		dump_error(c, f->path, "out of memory decoding the batch at position %" PRIu64, pos);
+		return -1;
+	}
+	if (rc) {
+		if (!quiet_damage)
+			dump_damage(c, f->path, pos, "records of the batch do not decompress (%s)",
+				    codec_name(h->attributes & VV_ATTR_CODEC_MASK));
+		return 1;
+	}
+	uint32_t i = 0;
+	for (;; i++) {
+		varve_record r;
+		memset(&r, 0, sizeof r);
+		rc = vv_record_next(&rr, &r, (varve_header **)&c->hdrs, &c->hcap);
+		if (rc == VARVE_EEND)
+			return 0;
+		if (rc == VARVE_ENOMEM) {
+			dump_error(c, f->path, "out of memory decoding the batch at position %" PRIu64,
+				   pos);
+			return -1;
+		}
+		if (rc) {
+			if (!quiet_damage)
+				dump_damage(c, f->path, pos,
+					    "record %" PRIu32 " of %" PRIu32 " in the batch is malformed",
+					    i, h->record_count);
+			return 1;
+		}
+		c->records++;
+		if (print)
+			print_record(c, f, pos, &r);
+		if (meta)
+			print_meta(c, f, pos, &r);
+	}
+}
+
+/* Are the bytes from pos to the end of the file all zero? 1 yes, 0 no, -1
+ * read error. A writer keeps allocated, zeroed space ahead of the data of
+ * its active segment (fallocate; trimmed at seal and close): that is not
+ * damage, and recovery does not count it as such either. */
+static int zero_tail(dump_ctx *c, const dump_file *f, uint64_t pos)
+{
+	uint64_t size = f->src->size;
+	while (pos < size) {
+		size_t n = size - pos < 65536 ? (size_t)(size - pos) : 65536;
+		const uint8_t *p = f->src->get(f->src, pos, n);
+		if (!p && f->src->shrank)
+			return 1; /* the writer is trimming its preallocated space */
+		if (!p)
+			return src_get(c, f, pos, n) ? 0 : -1; /* report the error */
+		for (size_t i = 0; i < n; i++)
+			if (p[i])
+				return 0;
+		pos += n;
+	}
+	return 1;
+}
+
+int dump_log(dump_ctx *c, const dump_file *f, dump_log_info *info)
+{
+	dump_log_info local;
+	memset(&local, 0, sizeof local);
+	dump_log_info *li = info ? info : &local;
+	memset(li, 0, sizeof *li);
+	li->file_size = f->src->size;
+	int meta = f->kind == DUMP_KIND_META;
+	print_file_header(c, f, meta ? "metadata log segment" : "log segment");
+	uint64_t size = f->src->size, pos = 0;
+	int64_t prev_last = -1, max_ts = INT64_MIN;
+	uint64_t nb = 0, nrec = 0;
+	int64_t first_off = -1, last_off = -1;
+	int rc = 0;
+	uint64_t damage0 = c->damage_count;
+	while (pos < size) {
+		const uint8_t *hb = NULL;
+		vv_batch_header h;
+		memset(&h, 0, sizeof h);
+		int hdr_ok = 0;
+		if (size - pos >= VV_BATCH_HEADER_SIZE) {
+			hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE);
+			if (!hb) {
+				rc = -1;
+				break;
+			}
+			hdr_ok = vv_batch_parse_header(hb, VV_BATCH_HEADER_SIZE, c->max_batch, &h) == 0;
+		}
+		if (!hdr_ok) {
+			int z = zero_tail(c, f, pos);
+			if (z < 0) {
+				rc = -1;
+				break;
+			}
+			if (z) {
+				dump_note(c, f->path,
+					  "%" PRIu64 " bytes of zeros from position %" PRIu64
+					  ": space a writer preallocated ahead of its data, not damage",
+					  size - pos, pos);
+				break;
+			}
+		}
+		if (size - pos < VV_BATCH_HEADER_SIZE) {
+			dump_damage(c, f->path, pos,
+				    "torn batch: %" PRIu64 " bytes at the end of the file, less than a header",
+				    size - pos);
+			break;
+		}
+		if (!hdr_ok) {
+			/* zero_tail may have moved the window: read the header again */
+			hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE);
+			if (!hb) {
+				rc = -1;
+				break;
+			}
+			char why[160];
+			explain_header(hb, c->max_batch, why, sizeof why);
+			dump_damage(c, f->path, pos, "%s; %" PRIu64 " bytes from here are unreadable",
+				    why, size - pos);
+			break;
+		}
+		if (h.length > size - pos) {
+			print_batch(c, f, pos, &h, 0);
+			dump_damage(c, f->path, pos,
+				    "torn batch: its length is %" PRIu32 " but only %" PRIu64
+				    " bytes are left in the file",
+				    h.length, size - pos);
+			break;
+		}
+		const uint8_t *b = src_get(c, f, pos, h.length);
+		if (!b) {
+			rc = -1;
+			break;
+		}
+		int sum_ok = vv_batch_checksum_ok(b, &h) == 0;
+		print_batch(c, f, pos, &h, sum_ok);
+		nb++;
+		c->batches++;
+		int bad = 0;
+		if (!sum_ok) {
+			dump_damage(c, f->path, pos,
+				    "batch checksum mismatch (stored 0x%016" PRIx64
+				    ", computed 0x%016" PRIx64 ")",
+				    h.checksum, vv_batch_checksum(b, h.length));
+			bad = 1;
+		}
+		int64_t last = vv_batch_last_offset(&h);
+		if (c->o->verify && !bad) {
+			if (f->base >= 0 && h.base_offset < f->base) {
+				dump_damage(c, f->path, pos,
+					    "base offset %" PRId64 " is below the segment's base offset %" PRId64,
+					    h.base_offset, f->base);
+				bad = 1;
+			} else if (f->base >= 0 && last - f->base > (int64_t)UINT32_MAX) {
+				dump_damage(c, f->path, pos,
+					    "last offset %" PRId64 " is too far past the segment base %" PRId64,
+					    last, f->base);
+				bad = 1;
+			} else if (prev_last >= 0 && h.base_offset <= prev_last) {
+				dump_damage(c, f->path, pos,
+					    "base offset %" PRId64
+					    " does not follow the previous batch's last offset %" PRId64,
+					    h.base_offset, prev_last);
+				bad = 1;
+			}
+		}
+		int want_records = c->o->records || c->o->verify || meta;
+		if (want_records) {
+			/* A batch already known bad is still shown for forensics,
+			 * but its decoding failures are not counted again. */
+			int r = walk_records(c, f, pos, b, &h, c->o->records, meta, bad);
+			if (r < 0) {
+				rc = -1;
+				break;
+			}
+		} else {
+			c->records += h.record_count;
+		}
+		nrec += h.record_count;
+		if (h.max_timestamp > max_ts)
+			max_ts = h.max_timestamp;
+		dump_batch_info bi = { pos, h.length, h.base_offset, last, max_ts };
+		if (info_push(c, f, li, &bi)) {
+			rc = -1;
+			break;
+		}
+		if (first_off < 0)
+			first_off = h.base_offset;
+		if (last > last_off)
+			last_off = last;
+		if (last > prev_last)
+			prev_last = last;
+		pos += h.length;
+	}
+	li->readable_end = pos;
+	li->damaged = c->damage_count != damage0;
+	if (showing(c)) {
+		if (c->o->json) {
+			fputs("{\"type\":\"file_end\",\"file\":", c->out);
+			dump_json_str(c->out, f->path);
+			fprintf(c->out, ",\"batches\":%" PRIu64 ",\"records\":%" PRIu64
+				",\"first_offset\":%" PRId64 ",\"last_offset\":%" PRId64
+				",\"readable_end\":%" PRIu64 ",\"damage\":%" PRIu64 "}\n",
+				nb, nrec, first_off, last_off, pos, c->damage_count - damage0);
+		} else if (nb) {
+			fprintf(c->out, "-- %" PRIu64 " batches, %" PRIu64 " records, offsets %" PRId64
+				"..%" PRId64 ", %" PRIu64 " bytes read\n",
+				nb, nrec, first_off, last_off, pos);
+		} else {
+			fprintf(c->out, "-- no batches, %" PRIu64 " bytes read\n", pos);
+		}
+	}
+	if (!info)
+		dump_log_info_free(&local);
+	return rc;
+}
+
+/* ---- indexes ------------------------------------------------------------------- */
+
+/* Batch starting exactly at pos, or NULL. */
+static const dump_batch_info *batch_at_pos(const dump_log_info *li, uint64_t pos)
+{
+	size_t lo = 0, hi = li->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (li->b[mid].pos < pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < li->n && li->b[lo].pos == pos ? &li->b[lo] : NULL;
+}
+
+/* Batch whose offsets contain off, or NULL. Base offsets are increasing in
+ * a log that passed the continuity checks; if not, the search may miss and
+ * the entry is reported, which is right for a log that is already damaged. */
+static const dump_batch_info *batch_holding(const dump_log_info *li, int64_t off)
+{
+	size_t lo = 0, hi = li->n; /* first with base_offset > off */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (li->b[mid].base_offset <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const dump_batch_info *b = &li->b[lo - 1];
+	return off <= b->last_offset ? b : NULL;
+}
+
+int dump_index(dump_ctx *c, const dump_file *f, const dump_log_info *log)
+{
+	print_file_header(c, f, "offset index");
+	uint64_t size = f->src->size;
+	uint64_t n = size / VV_INDEX_ENTRY;
+	uint32_t prev_rel = 0, prev_pos = 0;
+	int verify = c->o->verify;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t at = i * VV_INDEX_ENTRY;
+		const uint8_t *e = src_get(c, f, at, VV_INDEX_ENTRY);
+		if (!e)
+			return -1;
+		uint32_t rel = vv_load32(e), pos = vv_load32(e + 4);
+		c->entries++;
+		if (showing(c)) {
+			if (c->o->json) {
+				fputs("{\"type\":\"index_entry\",\"file\":", c->out);
+				dump_json_str(c->out, f->path);
+				fprintf(c->out, ",\"entry\":%" PRIu64 ",\"relative_offset\":%" PRIu32, i,
+					rel);
+				if (f->base >= 0)
+					fprintf(c->out, ",\"offset\":%" PRId64, f->base + (int64_t)rel);
+				fprintf(c->out, ",\"log_position\":%" PRIu32 "}\n", pos);
+			} else {
+				fprintf(c->out, "index entry=%" PRIu64 " relative_offset=%" PRIu32, i, rel);
+				if (f->base >= 0)
+					fprintf(c->out, " offset=%" PRId64, f->base + (int64_t)rel);
+				fprintf(c->out, " log_position=%" PRIu32 "\n", pos);
+			}
+		}
+		if (!verify)
+			continue;
+		if (i > 0 && (rel <= prev_rel || pos <= prev_pos)) {
+			dump_damage(c, f->path, at,
+				    "index entry %" PRIu64 " (offset +%" PRIu32 ", position %" PRIu32
+				    ") does not follow entry (offset +%" PRIu32 ", position %" PRIu32 ")",
+				    i, rel, pos, prev_rel, prev_pos);
+		} else if (log) {
+			const dump_batch_info *b = batch_at_pos(log, pos);
+			if (!b) {
+				if (pos >= log->readable_end)
+					dump_damage(c, f->path, at,
+						    "index entry %" PRIu64 " points at log position %" PRIu32
+						    ", past the readable log (%" PRIu64 " bytes)",
+						    i, pos, log->readable_end);
+				else
+					dump_damage(c, f->path, at,
+						    "index entry %" PRIu64 " points at log position %" PRIu32
+						    ", which is not a batch boundary",
+						    i, pos);
+			} else if (f->base >= 0 && b->base_offset != f->base + (int64_t)rel) {
+				dump_damage(c, f->path, at,
+					    "index entry %" PRIu64 " says offset %" PRId64
+					    " is at log position %" PRIu32
+					    ", but the batch there starts at offset %" PRId64,
+					    i, f->base + (int64_t)rel, pos, b->base_offset);
+			}
+		}
+		prev_rel = rel;
+		prev_pos = pos;
+	}
+	if (size % VV_INDEX_ENTRY)
+		dump_damage(c, f->path, n * VV_INDEX_ENTRY,
+			    "%" PRIu64 " trailing bytes: a partial index entry",
+			    size % VV_INDEX_ENTRY);
+	return 0;
+}
+
+int dump_timeindex(dump_ctx *c, const dump_file *f, const dump_log_info *log)
+{
+	print_file_header(c, f, "time index");
+	uint64_t size = f->src->size;
+	uint64_t n = size / VV_TIMEINDEX_ENTRY;
+	int64_t prev_ts = 0;
+	uint32_t prev_rel = 0;
+	int verify = c->o->verify;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t at = i * VV_TIMEINDEX_ENTRY;
+		const uint8_t *e = src_get(c, f, at, VV_TIMEINDEX_ENTRY);
+		if (!e)
+			return -1;
+		int64_t ts = (int64_t)vv_load64(e);
+		uint32_t rel = vv_load32(e + 8);
+		c->entries++;
+		if (showing(c)) {
+			if (c->o->json) {
+				fputs("{\"type\":\"timeindex_entry\",\"file\":", c->out);
+				dump_json_str(c->out, f->path);
+				fprintf(c->out, ",\"entry\":%" PRIu64 ",\"timestamp\":%" PRId64
+					",\"relative_offset\":%" PRIu32, i, ts, rel);
+				if (f->base >= 0)
+					fprintf(c->out, ",\"offset\":%" PRId64, f->base + (int64_t)rel);
+				fputs("}\n", c->out);
+			} else {
+				fprintf(c->out, "timeindex entry=%" PRIu64 " timestamp=%" PRId64
+					" relative_offset=%" PRIu32, i, ts, rel);
+				if (f->base >= 0)
+					fprintf(c->out, " offset=%" PRId64, f->base + (int64_t)rel);
+				fputc('\n', c->out);
+			}
+		}
+		if (!verify)
+			continue;
+		if (i > 0 && (ts <= prev_ts || rel <= prev_rel)) {
+			dump_damage(c, f->path, at,
+				    "time index entry %" PRIu64 " (timestamp %" PRId64 ", offset +%" PRIu32
+				    ") does not follow entry (timestamp %" PRId64 ", offset +%" PRIu32 ")",
+				    i, ts, rel, prev_ts, prev_rel);
+		} else if (log && f->base >= 0) {
+			int64_t off = f->base + (int64_t)rel;
+			const dump_batch_info *b = batch_holding(log, off);
+			if (!b) {
+				if (log->n == 0 || off > log->b[log->n - 1].last_offset)
+					dump_damage(c, f->path, at,
+						    "time index entry %" PRIu64 " names offset %" PRId64
+						    ", past the readable log",
+						    i, off);
+				else
+					dump_damage(c, f->path, at,
+						    "time index entry %" PRIu64 " names offset %" PRId64
+						    ", which no batch holds",
+						    i, off);
+			} else if (b->max_ts_so_far != ts) {
+				dump_damage(c, f->path, at,
+					    "time index entry %" PRIu64 " says the max timestamp up to offset %" PRId64
+					    " is %" PRId64 ", but the log's is %" PRId64
+					    " (batch at position %" PRIu64 ")",
+					    i, off, ts, b->max_ts_so_far, b->pos);
+			}
+		}
+		prev_ts = ts;
+		prev_rel = rel;
+	}
+	if (size % VV_TIMEINDEX_ENTRY)
+		dump_damage(c, f->path, n * VV_TIMEINDEX_ENTRY,
+			    "%" PRIu64 " trailing bytes: a partial time index entry",
+			    size % VV_TIMEINDEX_ENTRY);
+	return 0;
+}
+
+/* ---- recovery point ---------------------------------------------------------------- */
+
+int dump_recovery_point(dump_ctx *c, const dump_file *f, vv_recovery_point *rp, int *rp_ok)
+{
+	*rp_ok = 0;
+	print_file_header(c, f, "recovery point");
+	uint64_t size = f->src->size;
+	const uint8_t *b = NULL;
+	if (size == VV_RECOVERY_POINT_SIZE) {
+		b = src_get(c, f, 0, VV_RECOVERY_POINT_SIZE);
+		if (!b)
+			return -1;
+	}
+	char why[128] = "";
+	if (!b) {
+		snprintf(why, sizeof why, "size is %" PRIu64 " bytes, not %d", size,
+			 VV_RECOVERY_POINT_SIZE);
+	} else if (vv_recovery_point_decode(b, VV_RECOVERY_POINT_SIZE, rp) == 0) {
+		*rp_ok = 1;
+	} else if (vv_load32(b) != VV_RECOVERY_POINT_MAGIC) {
+		snprintf(why, sizeof why, "bad magic 0x%08" PRIx32, vv_load32(b));
+	} else if (vv_load32(b + 4) != 1) {
+		snprintf(why, sizeof why, "unknown version %" PRIu32, vv_load32(b + 4));
+	} else {
+		/* decode refused the checksum or the fields; tell which */
+		vv_recovery_point t = { (int64_t)vv_load64(b + 8), (int64_t)vv_load64(b + 16),
+					vv_load64(b + 24), (int64_t)vv_load64(b + 32) };
+		uint8_t again[VV_RECOVERY_POINT_SIZE];
+		vv_recovery_point_encode(&t, again);
+		if (memcmp(again + 40, b + 40, 8))
+			snprintf(why, sizeof why, "checksum mismatch");
+		else
+			snprintf(why, sizeof why,
+				 "fields out of range (offset %" PRId64 ", segment %" PRId64
+				 ", position %" PRIu64 ", log start %" PRId64 ")",
+				 t.offset, t.segment_base, t.position, t.log_start);
+	}
+	if (*rp_ok) {
+		if (showing(c)) {
+			if (c->o->json) {
+				fputs("{\"type\":\"recovery_point\",\"file\":", c->out);
+				dump_json_str(c->out, f->path);
+				fprintf(c->out, ",\"damaged\":false,\"offset\":%" PRId64
+					",\"segment_base\":%" PRId64 ",\"position\":%" PRIu64
+					",\"log_start\":%" PRId64 "}\n",
+					rp->offset, rp->segment_base, rp->position, rp->log_start);
+			} else {
+				fprintf(c->out, "recovery-point offset=%" PRId64 " segment_base=%" PRId64
+					" position=%" PRIu64 " log_start=%" PRId64 "\n",
+					rp->offset, rp->segment_base, rp->position, rp->log_start);
+			}
+		}
+		return 0;
+	}
+	if (showing(c)) {
+		if (c->o->json) {
+			fputs("{\"type\":\"recovery_point\",\"file\":", c->out);
+			dump_json_str(c->out, f->path);
+			fputs(",\"damaged\":true,\"reason\":", c->out);
+			dump_json_str(c->out, why);
+			fputs("}\n", c->out);
+		} else {
+			fputs("recovery-point DAMAGED: ", c->out);
+			dump_text_str(c->out, why);
+			fputs(" (the store will scan the whole partition on open)\n", c->out);
+		}
+	}
+	dump_damage(c, f->path, 0, "recovery point is damaged: %s", why);
+	return 0;
+}
+
+void dump_check_recovery_point(dump_ctx *c, const char *rp_path, const vv_recovery_point *rp,
+			       const char *seg_path, int64_t seg_base, const dump_log_info *li)
+{
+	if (rp->segment_base != seg_base)
+		return;
+	if (rp->position > li->file_size) {
+		dump_damage(c, rp_path, 0,
+			    "recovery point says %" PRIu64 " bytes of %s are durable, but it holds %" PRIu64,
+			    rp->position, seg_path, li->file_size);
+		return;
+	}
+	/* The position must be a batch boundary (or the end of the batches),
+	 * and the offset the one that follows the batches before it. */
+	int64_t expect = seg_base;
+	size_t i = 0;
+	while (i < li->n && li->b[i].pos < rp->position) {
+		expect = li->b[i].last_offset + 1;
+		i++;
+	}
+	int boundary = (i < li->n && li->b[i].pos == rp->position) ||
+		       (i == li->n && rp->position == li->readable_end);
+	if (!boundary) {
+		dump_damage(c, rp_path, 0,
+			    "recovery point position %" PRIu64 " is not a batch boundary of %s",
+			    rp->position, seg_path);
+		return;
+	}
+	if (rp->offset != expect)
+		dump_damage(c, rp_path, 0,
+			    "recovery point offset %" PRId64 " does not match offset %" PRId64
+			    " at position %" PRIu64 " of %s",
+			    rp->offset, expect, rp->position, seg_path);
+}
+
+/* ---- entry points ------------------------------------------------------------- */
+
+int dump_file_any(dump_ctx *c, const dump_file *f, dump_log_info *info)
+{
+	vv_recovery_point rp;
+	int ok;
+	switch (f->kind) {
+	case DUMP_KIND_LOG:
+	case DUMP_KIND_META:
+		return dump_log(c, f, info);
+	case DUMP_KIND_INDEX:
+		return dump_index(c, f, NULL);
+	case DUMP_KIND_TIMEINDEX:
+		return dump_timeindex(c, f, NULL);
+	case DUMP_KIND_RECOVERY_POINT:
+		return dump_recovery_point(c, f, &rp, &ok);
+	default:
+		dump_error(c, f->path, "unknown file kind");
+		return -1;
+	}
+}
+
+static int exit_code(const dump_ctx *c)
+{
+	if (c->damage_count)
+		return DUMP_EXIT_DAMAGE;
+	return c->errors ? DUMP_EXIT_ERROR : DUMP_EXIT_OK;
+}
+
+int dump_buffer(const uint8_t *data, size_t n, const char *kind, const dump_opts *o, FILE *out)
+{
+	dump_ctx c;
+	dump_ctx_init(&c, o, out);
+	dump_src src;
+	dump_src_mem(&src, data, n);
+	dump_kind k = dump_kind_parse(kind);
+	dump_file f = { "<buffer>", &src, k, k == DUMP_KIND_INDEX || k == DUMP_KIND_TIMEINDEX ||
+					       k == DUMP_KIND_LOG || k == DUMP_KIND_META ? 0 : -1 };
+	if (k == DUMP_KIND_UNKNOWN) {
+		dump_error(&c, f.path, "unknown kind '%s'", kind);
+	} else {
+		(void)dump_file_any(&c, &f, NULL);
+	}
+	int rc = exit_code(&c);
+	dump_ctx_free(&c);
+	return rc;
+}
+
+int dump_segment_buffers(const uint8_t *log, size_t log_n, const uint8_t *idx, size_t idx_n,
+			 const uint8_t *tidx, size_t tidx_n, int64_t base, const dump_opts *o,
+			 FILE *out)
+{
+	dump_ctx c;
+	dump_ctx_init(&c, o, out);
+	dump_src ls, is, ts;
+	dump_src_mem(&ls, log, log_n);
+	dump_src_mem(&is, idx, idx_n);
+	dump_src_mem(&ts, tidx, tidx_n);
+	dump_file lf = { "<log>", &ls, DUMP_KIND_LOG, base };
+	dump_file xf = { "<index>", &is, DUMP_KIND_INDEX, base };
+	dump_file tf = { "<timeindex>", &ts, DUMP_KIND_TIMEINDEX, base };
+	dump_log_info li;
+	if (dump_log(&c, &lf, &li) == 0) {
+		(void)dump_index(&c, &xf, &li);
+		(void)dump_timeindex(&c, &tf, &li);
+		vv_recovery_point rp = { li.n ? li.b[li.n - 1].last_offset + 1 : base, base,
+					 li.readable_end, base };
+		dump_check_recovery_point(&c, "<recovery-point>", &rp, lf.path, base, &li);
+	}
+	dump_log_info_free(&li);
+	int rc = exit_code(&c);
+	dump_ctx_free(&c);
+	return rc;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * varve -- the operator's command line for a varve store.
+ *
+ *   varve [-d DIR] [-v] COMMAND [ARGS...]
+ *
+ * Commands: topic (create, list, describe, delete), produce, consume,
+ * group (list, describe, reset, delete), stats, verify, clean. The store is
+ * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
+ * they work while a writer runs; commands that write need the writer lock.
+ * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
+ *
+ * The commands live in cli_topic.c, cli_produce.c, cli_consume.c,
+ * cli_group.c and cli_admin.c; the value parsers in cli_parse.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_help[] =
+	"usage: varve [-d DIR] [-v] COMMAND [ARGS...]\n"
+	"\n"
+	"The operator's command line for a varve store (an embeddable append-only log).\n"
+	"\n"
+	"Commands:\n"
+	"  topic create NAME      create a topic (--partitions N, --compact, --retention 7d, ...)\n"
+	"  topic list             list topics\n"
+	"  topic describe NAME    configuration and per-partition offsets, sizes, segments\n"
+	"  topic delete NAME      delete a topic and its data\n"
+	"  produce TOPIC          append records read from stdin (lines or --json)\n"
+	"  consume TOPIC          print records (replay by offset or time, --follow, --group)\n"
+	"  group list             list consumer groups\n"
+	"  group describe GROUP   committed offsets and lag per partition\n"
+	"  group reset GROUP      move committed offsets (--to-earliest, --to-time, --dry-run, ...)\n"
+	"  group delete GROUP     delete a group and its commits\n"
+	"  stats                  offsets, sizes, lag (text, --json or --prometheus)\n"
+	"  verify                 read every record and report damage (exit 3)\n"
+	"  clean                  run retention and compaction now\n"
+	"\n"
+	"Options:\n"
+	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
+	"  -v, --verbose   also print the library's informational messages\n"
+	"  -h, --help      this help; 'varve COMMAND --help' for a command\n"
+	"      --version   print the version\n"
+	"\n"
+	"Read-only commands (list, describe, consume without --group, stats, verify) work\n"
+	"while another process writes. Exit codes: 0 ok, 1 error, 2 usage, 3 damage found.\n";
+
+typedef struct command {
+	const char *name;
+	cli_cmd_fn fn;
+} command;
+
+static const command commands[] = {
+	{ "topic", cli_topic_main },     { "produce", cli_produce_main },
+	{ "consume", cli_consume_main }, { "group", cli_group_main },
+	{ "stats", cli_stats_main },     { "verify", cli_verify_main },
+	{ "clean", cli_clean_main },     { NULL, NULL },
+};
+
+int main(int argc, char **argv)
+{
+	cli_ctx c = { 0 };
+	c.dir = getenv("VARVE_DIR");
+	static const struct option longopts[] = {
+		CLI_COMMON_LONG,
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* Options before the command word only ('+': stop at the first operand). */
+	opterr = 0;
+	optind = 0;
+	for (;;) {
+		int ch = getopt_long(argc, argv, "+:d:vh", longopts, NULL);
+		if (ch == -1)
+			break;
+		switch (ch) {
+		case 'd':
+			c.dir = optarg;
+			break;
+		case 'v':
+			c.verbose++;
+			break;
+		case 'h':
+			fputs(main_help, stdout);
+			return CLI_OK;
+		case 'V':
+			printf("varve %s (library %s, format %d)\n", VARVE_VERSION_STRING,
+			       varve_version(NULL, NULL, NULL), VARVE_FORMAT_VERSION);
+			return CLI_OK;
+		case ':':
+			return cli_usage(NULL, "option %s needs a value", argv[optind - 1]);
+		default:
+			return cli_usage(NULL, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(NULL, "missing command");
+	const char *name = argv[optind];
+	if (!strcmp(name, "help")) {
+		fputs(main_help, stdout);
+		return CLI_OK;
+	}
+	for (const command *k = commands; k->name; k++) {
+		if (strcmp(k->name, name))
+			continue;
+		c.cmd = k->name;
+		int rc = k->fn(&c, argc - optind, argv + optind);
+		if (fflush(stdout) != 0 && rc == CLI_OK) {
+			cli_errf("writing the output failed");
+			rc = CLI_ERROR;
+		}
+		return rc;
+	}
+	return cli_usage(NULL, "unknown command \"%s\"", name);
+}
