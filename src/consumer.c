@@ -164,6 +164,13 @@ int vv_store_commit(varve_db *db, const char *group, const char *const *topics,
 		vv_partition *p;
 		VV_TRY(vv_store_partition(db, topics[i], parts[i], &t, &p));
 		int64_t end = atomic_load(&p->end_offset), start = atomic_load(&p->start_offset);
+		if (offsets[i] > end) {
+			/* a reader may see a batch a moment before the appender
+			 * publishes the end offset: let that append finish */
+			pthread_mutex_lock(&p->lock);
+			pthread_mutex_unlock(&p->lock);
+			end = atomic_load(&p->end_offset);
+		}
 		int rc = 0;
 		if (offsets[i] < 0 || offsets[i] > end)
 			rc = vv_error_set(VARVE_EOFFSET,

@@ -605,11 +605,15 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		if (rc == VARVE_EFORMAT) {
 			/* another opener may be creating this store right now: its
 			 * VERSION comes before anything else it writes */
+			vv_error_saved e;
+			vv_error_save(&e);
 			int again = 0;
 			if (check_version(path, &again) == 0 && again) {
 				vv_error_clear();
 				rc = 0;
 				has_version = 1;
+			} else {
+				vv_error_restore(&e);
 			}
 		}
 	}

@@ -73,6 +73,9 @@ static void enumerate(cu_world *w, int ev, const char *path)
 		else
 			N[nn++] = i;
 	}
+	if (getenv("CV_DEBUG"))
+		fprintf(stderr, "point %llu (%s): %zu pending: %zu data, %zu namespace\n",
+			(unsigned long long)c->seq_points, path, n, nd, nn);
 	char what[128];
 	/* namespace prefixes x data all / none (j = 0 and j = nn are "none" and "all") */
 	for (size_t j = 0; j <= nn; j++)

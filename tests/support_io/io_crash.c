@@ -1178,7 +1178,8 @@ static void emit(cv_tree *t, node *d, const char *prefix, int depth)
 	const ents *e = d->post_gen == S.gen ? &d->epost : &d->edur;
 	size_t n = e->n;
 	ent *v = xrealloc(NULL, (n ? n : 1) * sizeof *v);
-	memcpy(v, e->v, n * sizeof *v);
+	if (n)
+		memcpy(v, e->v, n * sizeof *v);
 	qsort(v, n, sizeof *v, cmp_ent);
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
