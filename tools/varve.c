@@ -37,6 +37,7 @@ static const char main_help[] =
 	"  stats                  offsets, sizes, lag (text, --json or --prometheus)\n"
 	"  verify                 read every record and report damage (exit 3)\n"
 	"  clean                  run retention and compaction now\n"
+	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -56,7 +57,8 @@ static const command commands[] = {
 	{ "topic", cli_topic_main },     { "produce", cli_produce_main },
 	{ "consume", cli_consume_main }, { "group", cli_group_main },
 	{ "stats", cli_stats_main },     { "verify", cli_verify_main },
-	{ "clean", cli_clean_main },     { NULL, NULL },
+	{ "clean", cli_clean_main },     { "dlq", cli_dlq_main },
+	{ NULL, NULL },
 };
 
 int main(int argc, char **argv)

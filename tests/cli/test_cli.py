@@ -548,7 +548,24 @@ def test_help(s):
     check(p.returncode == 0 and p.stdout.startswith(b"varve "), "version")
 
 
+def test_dlq_replay(s):
+    s.run("topic", "create", "jobs", "--partitions", "2")
+    s.run("topic", "create", "jobs.dlq")
+    s.out("produce", "jobs.dlq", "--key-separator", ":", "--header", "dlq-topic=jobs",
+          "--header", "dlq-partition=1", "--header", "dlq-reason=boom", "--header", "trace=t1",
+          input="k:poison\n")
+    out = s.out("dlq", "replay", "jobs.dlq")
+    check("moved 1" in out, "replay output %r" % out)
+    recs = s.jsonl("consume", "jobs", "--json", "--partition", "1")
+    check(len(recs) == 1 and recs[0]["value"] == "poison" and recs[0]["key"] == "k",
+          "moved back to partition 1: %r" % recs)
+    check(recs[0]["headers"] == {"trace": "t1"}, "dlq-* headers dropped: %r" % recs[0]["headers"])
+    out = s.out("dlq", "replay", "jobs.dlq")
+    check("moved 0" in out, "second replay moves nothing: %r" % out)
+
+
 TESTS = [
+    test_dlq_replay,
     test_produce_consume_lines,
     test_json_binary_roundtrip,
     test_replay_offset_and_time,
