@@ -310,7 +310,7 @@ int vv_io_pread(vv_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
 
 int vv_io_pread_full(vv_file *f, void *buf, size_t n, uint64_t off)
 {
-	size_t got;
+	size_t got = 0;
 	VV_TRY(vv_io_pread(f, buf, n, off, &got));
 	if (got != n)
 		return vv_error_set(VARVE_EIO, 0, "short read of %s at %llu: %zu of %zu bytes",

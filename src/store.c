@@ -1039,7 +1039,7 @@ int varve_produce(varve_db *db, const char *topic, const varve_record *rec,
 		return vv_error_set(VARVE_EINVAL, 0, "NULL record");
 	vv_topic *t;
 	VV_TRY(begin_produce(db, topic, &t));
-	uint32_t part;
+	uint32_t part = 0;
 	int rc = vv_store_check_record(t, rec);
 	if (rc == 0)
 		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
