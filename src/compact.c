@@ -160,24 +160,13 @@ static void unlink_quiet(const char *path)
 	vv_error_clear();
 }
 
-static void unlink_segment(const char *dir, int64_t base)
-{
-	char path[4096];
-	sfx_path(path, sizeof path, dir, base, ".timeindex");
-	unlink_quiet(path);
-	sfx_path(path, sizeof path, dir, base, ".index");
-	unlink_quiet(path);
-	sfx_path(path, sizeof path, dir, base, ".log");
-	unlink_quiet(path);
-}
-
 /* Step c of the swap: old segments out, new files in (log last). */
 static int finish_swap(const char *dir, int64_t base, const int64_t *old, size_t nold)
 {
 	char from[4096], to[4096];
 	for (size_t i = 0; i < nold; i++)
 		if (old[i] != base)
-			unlink_segment(dir, old[i]);
+			vv_segment_unlink_files(dir, old[i]);
 	static const char *const parts[] = { ".index", ".timeindex", ".log" };
 	for (size_t i = 0; i < 3; i++) {
 		char sfx[32];

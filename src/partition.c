@@ -104,18 +104,6 @@ static void seg_file_path(char *out, size_t cap, const vv_partition *p, int64_t 
 	vv_segment_path(out, cap, p->dir, base, sfx);
 }
 
-static void delete_segment_files(vv_partition *p, int64_t base)
-{
-	char path[4096];
-	seg_file_path(path, sizeof path, p, base, ".timeindex");
-	(void)vv_io_unlink(path);
-	seg_file_path(path, sizeof path, p, base, ".index");
-	(void)vv_io_unlink(path);
-	seg_file_path(path, sizeof path, p, base, ".log");
-	(void)vv_io_unlink(path);
-	vv_error_clear();
-}
-
 static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_result *res,
 		       uint64_t later_bytes, const char *reason)
 {
@@ -252,7 +240,7 @@ static int recover(vv_partition *p, int clean)
 	size_t first = 0;
 	while (first + 1 < n && bases[first + 1] <= log_start) {
 		if (!ro)
-			delete_segment_files(p, bases[first]);
+			vv_segment_unlink_files(p->dir, bases[first]);
 		first++;
 	}
 
@@ -352,7 +340,7 @@ static int recover(vv_partition *p, int clean)
 			if ((rc = vv_segment_truncate(s, res.valid_end)))
 				return rc;
 			for (size_t j = i + 1; j < p->nsegs; j++) {
-				delete_segment_files(p, p->segs[j]->base);
+				vv_segment_unlink_files(p->dir, p->segs[j]->base);
 				vv_segment_unref(p->segs[j]);
 			}
 			p->nsegs = i + 1;

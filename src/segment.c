@@ -17,6 +17,17 @@ void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const
 	snprintf(out, cap, "%s/%020" PRId64 "%s", dir, base, suffix);
 }
 
+void vv_segment_unlink_files(const char *dir, int64_t base)
+{
+	static const char *const sfx[] = { ".timeindex", ".index", ".log" };
+	char p[4096];
+	for (size_t i = 0; i < 3; i++) {
+		vv_segment_path(p, sizeof p, dir, base, sfx[i]);
+		(void)vv_io_unlink(p);
+	}
+	vv_error_clear();
+}
+
 int vv_segment_parse_name(const char *name, int64_t *base)
 {
 	size_t n = strlen(name);
@@ -85,14 +96,7 @@ static void seg_destroy(vv_segment *s)
 	vv_io_close(s->idx);
 	vv_io_close(s->tidx);
 	if (atomic_load(&s->deleted) && !atomic_load(&s->replaced)) {
-		char p[4096];
-		/* The log goes last: while it exists the segment is still whole. */
-		vv_segment_path(p, sizeof p, s->dir, s->base, ".timeindex");
-		(void)vv_io_unlink(p);
-		vv_segment_path(p, sizeof p, s->dir, s->base, ".index");
-		(void)vv_io_unlink(p);
-		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
-		(void)vv_io_unlink(p);
+		vv_segment_unlink_files(s->dir, s->base);
 		(void)vv_io_sync_dir(s->dir);
 	}
 	vv_index_free(&s->ix);

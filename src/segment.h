@@ -73,6 +73,9 @@ typedef struct vv_segment {
 
 /* Build "<dir>/<20-digit base><suffix>". */
 void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const char *suffix);
+/* Unlink a segment's three files, the log last (while it exists the segment
+ * is still whole). Errors are ignored and cleared; no directory fsync. */
+void vv_segment_unlink_files(const char *dir, int64_t base);
 /* Parse "<20 digits>.log" into base. 0 on success. */
 int vv_segment_parse_name(const char *name, int64_t *base);
 
