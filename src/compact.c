@@ -254,6 +254,19 @@ static void throttle_account(throttle *t, uint64_t bytes)
 
 #define MAP_FULL 2 /* distinct from VV_INCOMPLETE */
 
+/* A read of a sealed segment failed at pos: make sure the error names the
+ * file and position (the record decoder returns a bare code). */
+static int name_damage(vv_segment *s, uint64_t pos, int rc)
+{
+	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
+		char path[4096];
+		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+		return VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
+								 : "records do not decode");
+	}
+	return rc;
+}
+
 /* Feed every keyed record of s into the map. Returns 0 when all fit,
  * MAP_FULL when the map filled up, or an error. */
 static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
@@ -292,12 +305,7 @@ static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 		*bytes += h.length;
 		throttle_account(th, h.length);
 	}
-	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
-		char path[4096];
-		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-		rc = VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
-							       : "records do not decode");
-	}
+	rc = name_damage(s, pos, rc);
 	vv_seg_reader_free(&r);
 	vv_free(scratch);
 	vv_free(hdrs);
@@ -425,12 +433,7 @@ static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_c
 		throttle_account(th, h.length);
 		pos += h.length;
 	}
-	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
-		char path[4096];
-		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-		rc = VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
-							       : "records do not decode");
-	}
+	rc = name_damage(s, pos, rc);
 	vv_seg_reader_free(&r);
 	vv_free(scratch);
 	vv_free(hdrs);
