@@ -19,13 +19,17 @@ void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const
 
 void vv_segment_unlink_files(const char *dir, int64_t base)
 {
+	/* Best effort, and it must not replace the error that got us here
+	 * (a failed roll destroys its new segment on the way out). */
 	static const char *const sfx[] = { ".timeindex", ".index", ".log" };
 	char p[4096];
+	vv_error_saved saved;
+	vv_error_save(&saved);
 	for (size_t i = 0; i < 3; i++) {
 		vv_segment_path(p, sizeof p, dir, base, sfx[i]);
 		(void)vv_io_unlink(p);
 	}
-	vv_error_clear();
+	vv_error_restore(&saved);
 }
 
 int vv_segment_parse_name(const char *name, int64_t *base)
@@ -96,8 +100,11 @@ static void seg_destroy(vv_segment *s)
 	vv_io_close(s->idx);
 	vv_io_close(s->tidx);
 	if (atomic_load(&s->deleted) && !atomic_load(&s->replaced)) {
+		vv_error_saved saved;
+		vv_error_save(&saved);
 		vv_segment_unlink_files(s->dir, s->base);
 		(void)vv_io_sync_dir(s->dir);
+		vv_error_restore(&saved);
 	}
 	vv_index_free(&s->ix);
 	pthread_mutex_destroy(&s->mu);
