@@ -232,6 +232,58 @@ int vv_compact_recover_dir(const char *dir)
 	return 0;
 }
 
+/* Read-only view of committed swaps; see compact.h. */
+int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
+			 size_t *nswapped)
+{
+	char **names;
+	size_t nn;
+	*swapped = NULL;
+	*nswapped = 0;
+	VV_TRY(vv_io_list_dir(dir, &names, &nn));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nn; i++) {
+		int64_t base, *old;
+		size_t nold;
+		if (parse_prefixed(names[i], ".log.swap", &base))
+			continue;
+		if (read_replaces(dir, base, &old, &nold)) {
+			vv_error_clear(); /* not committed: the old set is whole */
+			continue;
+		}
+		int64_t *grown = vv_realloc(*swapped, (*nswapped + 1) * sizeof *grown);
+		if (!grown) {
+			vv_free(old);
+			rc = vv_error_set(VARVE_ENOMEM, 0, "swap view");
+			break;
+		}
+		*swapped = grown;
+		grown[(*nswapped)++] = base;
+		/* drop what the new segment replaces; its own base stays or joins */
+		size_t k = 0;
+		int has_base = 0;
+		for (size_t j = 0; j < *n; j++) {
+			int gone = 0;
+			for (size_t m = 0; m < nold && !gone; m++)
+				gone = bases[j] == old[m] && bases[j] != base;
+			has_base |= bases[j] == base;
+			if (!gone)
+				bases[k++] = bases[j];
+		}
+		if (!has_base)
+			bases[k++] = base; /* room: the caller sized bases by directory entries */
+		*n = k;
+		vv_free(old);
+	}
+	vv_io_free_list(names, nn);
+	if (rc) {
+		vv_free(*swapped);
+		*swapped = NULL;
+		*nswapped = 0;
+	}
+	return rc;
+}
+
 /* ---- compaction ------------------------------------------------------------------------ */
 
 typedef struct throttle {

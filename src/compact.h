@@ -56,6 +56,14 @@ typedef struct vv_compact_stats {
 /* Finish or roll back an interrupted swap in a partition directory. */
 int vv_compact_recover_dir(const char *dir);
 
+/* Read-only opens change nothing, so they read an interrupted swap as it
+ * stands: for every committed swap (<b>.log.swap with a valid .replaces),
+ * remove the bases it replaces from bases[0..*n) (sorted order is the
+ * caller's job) and add b if missing; *swapped lists the bases whose log
+ * is <b>.log.swap. Caller frees *swapped. */
+int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
+			 size_t *nswapped);
+
 int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset);
 
 /* Compact p if its dirty ratio calls for it (or force). */

@@ -181,6 +181,15 @@ static int recover(vv_partition *p, int clean)
 	if (!ro) /* finish or roll back a compaction swap a crash interrupted */
 		VV_TRY(vv_compact_recover_dir(p->dir));
 	VV_TRY(list_segments(p, &bases, &n));
+	int64_t *swapped = NULL;
+	size_t nswapped = 0;
+	if (ro) { /* read an interrupted swap as the writer's next open will finish it */
+		if ((rc = vv_compact_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
+			vv_free(bases);
+			return rc;
+		}
+		qsort(bases, n, sizeof *bases, cmp_i64);
+	}
 
 	vv_recovery_point rp;
 	int has_rp = 0;
@@ -201,6 +210,7 @@ static int recover(vv_partition *p, int clean)
 				plog(p, VARVE_LOG_WARN, "recovery point damaged; scanning the whole log");
 		} else if (r != VARVE_ENOTFOUND) {
 			vv_free(bases);
+			vv_free(swapped);
 			return r;
 		}
 		vv_error_clear();
@@ -213,6 +223,7 @@ static int recover(vv_partition *p, int clean)
 			     "no segment files, but the recovery point says offsets below %" PRId64
 			     " were durable", rp.offset);
 		vv_free(bases);
+		vv_free(swapped);
 		if (ro) {
 			atomic_store(&p->start_offset, base);
 			atomic_store(&p->end_offset, base);
@@ -247,12 +258,22 @@ static int recover(vv_partition *p, int clean)
 	for (size_t i = first; i < n; i++) {
 		char path[4096];
 		uint64_t size = 0;
-		seg_file_path(path, sizeof path, p, bases[i], ".log");
-		if ((rc = vv_io_stat(path, &size, NULL)))
+		int from_swap = 0;
+		for (size_t j = 0; j < nswapped; j++)
+			from_swap |= swapped[j] == bases[i];
+		seg_file_path(path, sizeof path, p, bases[i], from_swap ? ".log.swap" : ".log");
+		rc = vv_io_stat(path, &size, NULL);
+		if (rc == VARVE_ENOTFOUND && from_swap) { /* renamed by a writer since */
+			from_swap = 0;
+			seg_file_path(path, sizeof path, p, bases[i], ".log");
+			rc = vv_io_stat(path, &size, NULL);
+		}
+		if (rc)
 			break;
 		vv_segment *s;
 		if ((rc = vv_segment_attach(p->dir, bases[i], size, &p->cfg.seg, &s)))
 			break;
+		s->from_swap = from_swap;
 		if ((rc = push_segment(p, s))) {
 			vv_segment_unref(s);
 			break;
@@ -263,6 +284,7 @@ static int recover(vv_partition *p, int clean)
 		}
 	}
 	vv_free(bases);
+	vv_free(swapped);
 	if (rc)
 		return rc;
 

@@ -134,11 +134,22 @@ static int open_files_locked(vv_segment *s)
 	}
 	int rw = s->cfg->read_only ? VV_O_RDONLY : VV_O_RDWR;
 	if (!s->log) {
-		vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
+		vv_segment_path(p, sizeof p, s->dir, s->base, s->from_swap ? ".log.swap" : ".log");
 		vv_file *f;
-		VV_TRY(vv_io_open(p, rw, s->cfg->file_mode, &f));
+		int rc = vv_io_open(p, rw, s->cfg->file_mode, &f);
+		if (rc == VARVE_ENOTFOUND && s->from_swap) {
+			/* a writer finished the swap since: the same file, renamed */
+			vv_segment_path(p, sizeof p, s->dir, s->base, ".log");
+			rc = vv_io_open(p, rw, s->cfg->file_mode, &f);
+		}
+		if (rc)
+			return rc;
 		atomic_store(&s->log, f);
 		atomic_fetch_add(&open_count, 1);
+	}
+	if (s->from_swap) {
+		vv_error_clear();
+		return 0; /* its index files may be old or new: rebuild in memory */
 	}
 	if (!s->idx) {
 		vv_segment_path(p, sizeof p, s->dir, s->base, ".index");

@@ -69,6 +69,7 @@ typedef struct vv_segment {
 	_Atomic uint64_t last_used;  /* tick of the last read, for closing idle files */
 	_Atomic int dirty;           /* appended to since its last fdatasync */
 	int sealed;
+	int from_swap; /* read-only view of a committed swap: log is <b>.log.swap */
 } vv_segment;
 
 /* Build "<dir>/<20-digit base><suffix>". */

@@ -671,10 +671,8 @@ static int check_one(cu_world *w, const struct cu_q *q)
 	why[0] = 0;
 	double t0 = cu_now_s();
 	unsigned flags = q->flags;
-	if ((flags & CU_RO_FIRST) && !w->ro_check_swaps && cv_tree_has_suffix(q->t, ".log.swap")) {
-		flags &= ~(unsigned)CU_RO_FIRST; /* known bug, see ro_check_swaps */
-		w->ro_skipped_swap++;
-	}
+	if ((flags & CU_RO_FIRST) && cv_tree_has_suffix(q->t, ".log.swap"))
+		w->ro_mid_swap++; /* read-only opens must honour the committed swap */
 	if (flags & CU_RO_FIRST) {
 		o.read_only = 1;
 		r = varve_open(store, &o, &db);

@@ -150,11 +150,6 @@ struct cu_world {
 	 * recovery point may name a segment compaction rewrites
 	 * (test_regressions: compaction_stale_recovery_point, fixed). */
 	int checkpoint_before_clean;
-	/* A read-only open of a state with an interrupted compaction swap (a
-	 * <b>.log.swap) misses records (test_regressions:
-	 * read_only_open_mid_compaction_swap): the read-only part of the check is
-	 * skipped for those states unless this is set. */
-	int ro_check_swaps;
 
 	cu_capture_fn capture;
 	void *capture_ctx;
@@ -176,7 +171,7 @@ struct cu_world {
 	uint64_t nops;
 
 	/* figures */
-	uint64_t checked, ro_checked, reopen_checked, deduped, with_cuts, opens, ro_skipped_swap;
+	uint64_t checked, ro_checked, reopen_checked, deduped, with_cuts, opens, ro_mid_swap;
 	double check_s;
 
 	int failed;

@@ -106,7 +106,7 @@ static void add(totals *t, const cu_world *w)
 {
 	t->checked += w->checked;
 	t->ro += w->ro_checked;
-	t->ro_skipped += w->ro_skipped_swap;
+	t->ro_skipped += w->ro_mid_swap;
 	t->reopen += w->reopen_checked;
 	t->cuts += w->with_cuts;
 	t->ops += w->nops;
@@ -157,8 +157,8 @@ static void run(const workload *wl, uint64_t seed0)
 		seed = cu_rand(&seed) | 1;
 	}
 	double dt = cu_now_s() - t0;
-	printf("crashvfs: %s: %llu crash states checked (%llu also read-only first [%llu more "
-	       "skipped: mid-swap, known bug], %llu also reopened, %llu with recovery cuts), %llu "
+	printf("crashvfs: %s: %llu crash states checked (%llu also read-only first [%llu of them "
+	       "mid-swap], %llu also reopened, %llu with recovery cuts), %llu "
 	       "operations on %llu stores, %.1f s (%.2f ms per state)\n",
 	       wl->name, (unsigned long long)tot.checked, (unsigned long long)tot.ro,
 	       (unsigned long long)tot.ro_skipped, (unsigned long long)tot.reopen,

@@ -156,12 +156,11 @@ static void snap_on_event(void *ctx, int ev, const char *path)
  * silently missing. src/partition.c recover (ro skips vv_compact_recover_dir),
  * src/compact.c finish_swap.
  */
-/* Disabled: an open bug. A read-only open does not finish (or honour) a
+/* Fixed (compact.c vv_compact_swap_view): a read-only open did not honour a
  * committed compaction swap, so in the window where S2..Sk are gone and
- * <b>.log.swap is not yet renamed it reads the old S1 only. Writers are not
- * affected (their open finishes the swap). Tracked in the issue notes; enable
- * when read-only recovery honours <b>.log.swap + <b>.replaces. */
-Test(regressions, read_only_open_mid_compaction_swap, .disabled = true)
+ * <b>.log.swap is not yet renamed it read the old S1 only. It now reads the
+ * new segment from <b>.log.swap, as the writer's next open will finish it. */
+Test(regressions, read_only_open_mid_compaction_swap)
 {
 	char root[1024], store[1100], state[1024], sstore[1100];
 	cu_newpath(root, sizeof root, "world");
