@@ -143,12 +143,15 @@ typedef struct varve_options {
 	int use_mmap;                  /**< write and read segments through shared mappings (no
 					    syscall per append); a media error while reading a
 					    mapped page raises SIGBUS, as with LMDB. Default 0 */
+	int verify_every_read;         /**< 1: check a batch's checksum on every read. Default 0:
+					    once per batch while the store is open (read-only
+					    handles always check every read) */
 } varve_options;
 
 #define VARVE_OPTIONS_INIT                                                        \
 	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
 	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
-	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1, 0 }
+	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1, 0, 0 }
 
 /** Fill opts with defaults for the given struct version. */
 VARVE_API int varve_options_init(varve_options *opts, unsigned int version);

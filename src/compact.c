@@ -325,6 +325,7 @@ static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 {
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
+	r.verify_all = 1;
 	uint8_t *scratch = NULL;
 	size_t scap = 0, hcap = 0;
 	varve_header *hdrs = NULL;
@@ -393,6 +394,7 @@ static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_c
 {
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
+	r.verify_all = 1;
 	uint8_t *scratch = NULL;
 	size_t scap = 0, hcap = 0, kcap = 0;
 	varve_header *hdrs = NULL;

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "util.h"
@@ -52,10 +53,16 @@ const varve_error_info *varve_last_error(void)
 
 int vv_error_set(int code, int sys_errno, const char *fmt, ...)
 {
+	/* Format into a scratch buffer first: callers often wrap the previous
+	 * error ("sealing segment ...: %s", varve_last_error()->message), and
+	 * an argument that points into detail_buf must not overlap the output
+	 * of vsnprintf (undefined behaviour; found by valgrind memcheck). */
+	char tmp[sizeof detail_buf];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(detail_buf, sizeof detail_buf, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
+	memcpy(detail_buf, tmp, strlen(tmp) + 1);
 	last.code = code;
 	last.sys_errno = sys_errno;
 	last.message = detail_buf;

@@ -62,6 +62,9 @@ int vv_producers_apply(vv_producer_registry *r, const varve_record *rec)
 	}
 	if (rec->value_len < 11 || v[0] != 1)
 		return 0;
+	int64_t id = (int64_t)vv_load64(v + 1);
+	if (id < 0)
+		return 0; /* not an id this store hands out (-1 means none): skip */
 	if (i == r->n) {
 		if (r->n == r->cap) {
 			size_t nc = r->cap ? r->cap * 2 : 8;
@@ -75,10 +78,10 @@ int vv_producers_apply(vv_producer_registry *r, const varve_record *rec)
 			return vv_error_set(VARVE_ENOMEM, 0, "producer registry");
 		r->n++;
 	}
-	r->v[i].id = (int64_t)vv_load64(v + 1);
+	r->v[i].id = id;
 	r->v[i].epoch = vv_load16(v + 9);
-	if (r->v[i].id >= r->next_pid)
-		r->next_pid = r->v[i].id + 1;
+	if (id >= r->next_pid) /* INT64_MAX stays: producer_open refuses to go past it */
+		r->next_pid = id < INT64_MAX ? id + 1 : INT64_MAX;
 	return 0;
 }
 
@@ -126,6 +129,13 @@ int varve_producer_open(varve_db *db, const varve_producer_options *opts, varve_
 			epoch = o.resume ? r->v[i].epoch : (uint16_t)(r->v[i].epoch + 1);
 			fresh = 0;
 		}
+	}
+	if (fresh && id == INT64_MAX) {
+		pthread_mutex_unlock(&db->commit_mu);
+		pthread_mutex_destroy(&p->mu);
+		vv_free(p);
+		return vv_error_set(VARVE_ECORRUPT, 0, "producer ids exhausted (the metadata log says %" PRId64 ")",
+				    id);
 	}
 	/* One batch: the id counter and the name's record, synced. */
 	uint8_t nk[1] = { VV_META_KEY_NEXT_PID }, nv[9], pk[VARVE_MAX_TOPIC_NAME + 1], pv[11];

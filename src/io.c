@@ -526,6 +526,22 @@ int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out)
 	return 0;
 }
 
+void vv_io_map_prefault(uint8_t *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	/* Fault the pages in and make them writable in one call, instead of two
+	 * faults per page on first write (read fault, then write-protect fault).
+	 * Best effort: older kernels say EINVAL and the writes fault as before. */
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(page - 1);
+	if (len)
+		(void)madvise((void *)a, len + ((uintptr_t)p - a), MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
 void vv_io_unmap(uint8_t *p, size_t len)
 {
 	if (p)

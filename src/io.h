@@ -94,6 +94,8 @@ int vv_io_extend(vv_file *f, uint64_t size);
 int vv_io_syncfs(vv_file *f);
 /* Shared mapping of the first len bytes (mmap mode; see docs/DURABILITY.md). */
 int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out);
+/* Pre-fault a writable mapping's range (best effort, never fails). */
+void vv_io_map_prefault(uint8_t *p, size_t len);
 void vv_io_unmap(uint8_t *p, size_t len);
 
 /* Bytes available to unprivileged users on the filesystem holding path. */

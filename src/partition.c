@@ -128,12 +128,25 @@ static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_resul
 
 /* ---- open / recover ----------------------------------------------------- */
 
-static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out)
+/* A leftover of a compaction swap (compact.h): .cleaned, .swap, .replaces. */
+static int is_swap_file(const char *name)
+{
+	size_t l = strlen(name);
+	return (l > 8 && !strcmp(name + l - 8, ".cleaned")) ||
+	       (l > 5 && !strcmp(name + l - 5, ".swap")) ||
+	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
+}
+
+/* The bases of the segment logs in p->dir, sorted; *swap_files tells whether
+ * an interrupted compaction swap left files behind. One directory listing:
+ * with 10,000 segments it is a good part of the open time. */
+static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, int *swap_files)
 {
 	char **names;
 	size_t n;
 	*bases_out = NULL;
 	*n_out = 0;
+	*swap_files = 0;
 	VV_TRY(vv_io_list_dir(p->dir, &names, &n));
 	int64_t *bases = vv_malloc((n ? n : 1) * sizeof *bases);
 	if (!bases) {
@@ -146,6 +159,8 @@ static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out)
 		size_t l = strlen(names[i]);
 		if (vv_segment_parse_name(names[i], &b) == 0) {
 			bases[k++] = b;
+		} else if (is_swap_file(names[i])) {
+			*swap_files = 1;
 		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
 			char path[4096];
 			snprintf(path, sizeof path, "%s/%s", p->dir, names[i]);
@@ -177,13 +192,17 @@ static int recover(vv_partition *p, int clean)
 	int64_t *bases = NULL;
 	size_t n = 0;
 	int rc = 0;
-	int ro = p->cfg.seg.read_only;
-	if (!ro) /* finish or roll back a compaction swap a crash interrupted */
+	int ro = p->cfg.seg.read_only, swap_files;
+	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	if (swap_files && !ro) {
+		/* finish or roll back a compaction swap a crash interrupted */
+		vv_free(bases);
 		VV_TRY(vv_compact_recover_dir(p->dir));
-	VV_TRY(list_segments(p, &bases, &n));
+		VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	}
 	int64_t *swapped = NULL;
 	size_t nswapped = 0;
-	if (ro) { /* read an interrupted swap as the writer's next open will finish it */
+	if (swap_files && ro) { /* read an interrupted swap as the writer's next open will */
 		if ((rc = vv_compact_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
 			vv_free(bases);
 			return rc;
@@ -191,7 +210,7 @@ static int recover(vv_partition *p, int clean)
 		qsort(bases, n, sizeof *bases, cmp_i64);
 	}
 
-	vv_recovery_point rp;
+	vv_recovery_point rp = { 0 };
 	int has_rp = 0;
 	{
 		char path[4096];
@@ -1098,7 +1117,8 @@ int vv_partition_refresh(vv_partition *p)
 		/* Segments the writer rolled to since. */
 		int64_t *bases;
 		size_t n;
-		rc = list_segments(p, &bases, &n);
+		int swap_files;
+		rc = list_segments(p, &bases, &n, &swap_files);
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			if (bases[i] <= last->base)
 				continue;

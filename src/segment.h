@@ -40,6 +40,10 @@ typedef struct vv_seg_config {
 	int use_mmap;
 	uint64_t map_span; /* mapping size of an active segment */
 	uint64_t segment_bytes; /* roll size, to size preallocation */
+	/* Check a batch's checksum on every read (1), or once per segment
+	 * object while the store is open (0; not for read-only handles, whose
+	 * files a writer may cut and rewrite). */
+	int verify_always;
 } vv_seg_config;
 
 typedef struct vv_segment {
@@ -70,6 +74,13 @@ typedef struct vv_segment {
 	_Atomic int dirty;           /* appended to since its last fdatasync */
 	int sealed;
 	int from_swap; /* read-only view of a committed swap: log is <b>.log.swap */
+	/* Batches whose checksum was checked once (cfg->verify_always == 0):
+	 * every batch below verified_end, and batches of VV_VERIFY_BIG bytes or
+	 * more one by one in vbits (a bit per 4 KiB slot: two such batches never
+	 * start in the same slot). vbits is sized at first use and never grows. */
+	_Atomic uint64_t verified_end;
+	_Atomic uint64_t *_Atomic vbits;
+	size_t vbits_slots;
 } vv_segment;
 
 /* Build "<dir>/<20-digit base><suffix>". */
@@ -163,6 +174,9 @@ typedef struct vv_seg_reader {
 	size_t buf_len;
 	size_t chunk;    /* next read size: small after a seek, growing while sequential */
 	vv_segment *seg; /* buffer belongs to this segment's file */
+	/* Check every batch even if it matched before: set by compaction, which
+	 * must never copy damaged records under a fresh checksum. */
+	int verify_all;
 } vv_seg_reader;
 
 void vv_seg_reader_init(vv_seg_reader *r);

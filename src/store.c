@@ -668,6 +668,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->seg.use_mmap = o.use_mmap && !o.read_only;
 		pc->seg.map_span = o.segment_bytes + o.max_record_bytes;
 		pc->seg.segment_bytes = o.segment_bytes;
+		pc->seg.verify_always = o.verify_every_read || o.read_only;
 		pc->segment_bytes = o.segment_bytes;
 		pc->segment_ms = o.segment_ms;
 		pc->sync_policy = o.sync_policy;

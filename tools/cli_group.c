@@ -425,7 +425,7 @@ static int group_reset(cli_ctx *c, int argc, char **argv)
 
 static int group_delete(cli_ctx *c, int argc, char **argv)
 {
-	const char *group;
+	const char *group = NULL;
 	int rc = parse_simple(c, argc, argv, delete_help, 1, &group);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;

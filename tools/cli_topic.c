@@ -179,7 +179,7 @@ static int topic_create(cli_ctx *c, int argc, char **argv)
 		default: return CLI_USAGE;
 		}
 	}
-	const char *name;
+	const char *name = NULL;
 	if ((rc = one_name(c, argc, argv, &name)))
 		return rc;
 	if (compact && policy == VARVE_CLEANUP_DELETE)
@@ -283,7 +283,7 @@ static int topic_describe(cli_ctx *c, int argc, char **argv)
 	int rc = simple_opts(c, argc, argv, describe_help);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
-	const char *name;
+	const char *name = NULL;
 	if ((rc = one_name(c, argc, argv, &name)))
 		return rc;
 	varve_db *db;
@@ -350,7 +350,7 @@ static int topic_delete(cli_ctx *c, int argc, char **argv)
 	int rc = simple_opts(c, argc, argv, delete_help);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
-	const char *name;
+	const char *name = NULL;
 	if ((rc = one_name(c, argc, argv, &name)))
 		return rc;
 	varve_db *db;

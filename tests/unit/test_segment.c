@@ -550,8 +550,13 @@ Test(segment, reader_limits_and_checksums)
 	cr_assert_eq(vv_seg_reader_batch(&r, s, L.pos[3], L.pos[3] + 50, &b, &h), VV_INCOMPLETE);
 	cr_assert_eq(vv_seg_reader_batch(&r, s, L.pos[3], L.pos[4] - 1, &b, &h), VV_INCOMPLETE);
 	cr_assert_eq(vv_seg_reader_batch(&r, s, L.pos[3], L.pos[4], &b, &h), 0);
-	/* a flipped byte in the body is caught, with the file and position named */
+	/* a flipped byte in the body is caught, with the file and position named
+	 * (by a new segment object: this one remembers the batch as checked) */
 	t_flip(seg_file(dir, ".log"), L.pos[5] + 100, 0x01);
+	vv_seg_reader_reset(&r);
+	cr_assert_eq(vv_seg_reader_batch(&r, s, L.pos[5], L.size, &b, &h), 0);
+	vv_segment_unref(s);
+	cr_assert_eq(vv_segment_attach(dir, BASE, L.size, &cfg, &s), 0);
 	vv_seg_reader_reset(&r);
 	int rc = vv_seg_reader_batch(&r, s, L.pos[5], L.size, &b, &h);
 	cr_assert_eq(rc, VARVE_ECORRUPT);
