@@ -351,6 +351,32 @@ int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs,
 	return 0;
 }
 
+int vv_record_skip_before(vv_record_reader *rr, int64_t offset)
+{
+	/* Only the length and offset delta of each skipped record are read: a
+	 * random read lands in the middle of a big batch, and decoding every
+	 * record before it (keys, values, headers) was most of its cost. The
+	 * skipped records are never returned, and the batch's checksum matched. */
+	while (rr->remaining > 0) {
+		const uint8_t *p = rr->p;
+		uint64_t body, delta;
+		if (vv_varint_get(&p, rr->end, &body) || body > (uint64_t)(rr->end - p))
+			return VARVE_ECORRUPT;
+		const uint8_t *end = p + body;
+		if (vv_varint_get(&p, end, &delta))
+			return VARVE_ECORRUPT;
+		if ((int64_t)delta <= rr->prev_delta || delta > rr->h.last_offset_delta ||
+		    (rr->remaining == 1 && delta != rr->h.last_offset_delta))
+			return VARVE_ECORRUPT;
+		if (rr->h.base_offset + (int64_t)delta >= offset)
+			return 0;
+		rr->prev_delta = (int64_t)delta;
+		rr->p = end;
+		rr->remaining--;
+	}
+	return 0;
+}
+
 int vv_batch_validate_records(const uint8_t *batch, const vv_batch_header *h,
 			      uint8_t **scratch, size_t *scratch_cap, uint32_t max)
 {

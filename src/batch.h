@@ -116,6 +116,10 @@ int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_b
  * VARVE_ENOMEM. */
 int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs, size_t *hcap);
 
+/* Step past the records with offsets below `offset` without decoding them
+ * (lengths and offset deltas are still checked). 0 or VARVE_ECORRUPT. */
+int vv_record_skip_before(vv_record_reader *rr, int64_t offset);
+
 /* Decode and check every record of a batch (recovery / verify): counts,
  * offset deltas strictly increasing and within last_offset_delta, and
  * timestamps within [?, max]. Returns 0 or VARVE_ECORRUPT / VARVE_ENOMEM. */

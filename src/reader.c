@@ -128,6 +128,8 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 					   r->seg->cfg->max_batch);
 		if (rc)
 			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "compressed records do not inflate");
+		if (h.base_offset < r->next && vv_record_skip_before(&r->rr, r->next))
+			return corrupt_here(r, "records do not decode");
 		r->batch_len = h.length;
 		r->in_batch = 1;
 		r->last_header = &r->rr.h;
