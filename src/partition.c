@@ -13,6 +13,7 @@
 
 #include "compact.h"
 #include "partition.h"
+#include "sizes.h"
 #include "util.h"
 
 static void plog(const vv_partition *p, int level, const char *fmt, ...)
@@ -73,6 +74,24 @@ static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
 	p->rp_seg = rp->segment_base;
 	p->rp_pos = rp->position;
 	return 0;
+}
+
+/* The segment size list for the next clean open (sizes.h); best effort. */
+static void write_sizes(vv_partition *p)
+{
+	int64_t *bases = vv_malloc(p->nsegs * sizeof *bases);
+	uint64_t *sizes = vv_malloc(p->nsegs * sizeof *sizes);
+	if (bases && sizes) {
+		for (size_t i = 0; i < p->nsegs; i++) {
+			bases[i] = p->segs[i]->base;
+			sizes[i] = atomic_load(&p->segs[i]->size);
+		}
+		(void)vv_sizes_write(p->dir, p->close_nonce, bases, sizes, p->nsegs,
+				     p->cfg.seg.file_mode);
+	}
+	vv_free(bases);
+	vv_free(sizes);
+	vv_error_clear();
 }
 
 /* ---- segment array ------------------------------------------------------ */
@@ -194,6 +213,7 @@ static int recover(vv_partition *p, int clean)
 	int rc = 0;
 	int ro = p->cfg.seg.read_only, swap_files;
 	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	int had_swap = swap_files; /* the files changed since the close */
 	if (swap_files && !ro) {
 		/* finish or roll back a compaction swap a crash interrupted */
 		vv_free(bases);
@@ -274,6 +294,16 @@ static int recover(vv_partition *p, int clean)
 		first++;
 	}
 
+	/* After a clean close the sizes come from the list it left, if it is
+	 * that close's and names exactly these segments; else one stat each. */
+	uint64_t *known = NULL;
+	if (clean && !ro && p->cfg.clean_nonce && !had_swap && n > first) {
+		known = vv_malloc((n - first) * sizeof *known);
+		if (known && vv_sizes_read(p->dir, p->cfg.clean_nonce, bases + first, n - first, known)) {
+			vv_free(known);
+			known = NULL;
+		}
+	}
 	for (size_t i = first; i < n; i++) {
 		char path[4096];
 		uint64_t size = 0;
@@ -281,7 +311,12 @@ static int recover(vv_partition *p, int clean)
 		for (size_t j = 0; j < nswapped; j++)
 			from_swap |= swapped[j] == bases[i];
 		seg_file_path(path, sizeof path, p, bases[i], from_swap ? ".log.swap" : ".log");
-		rc = vv_io_stat(path, &size, NULL);
+		/* the last segment is stat'ed anyway: bytes added to it behind our
+		 * back since the close (a torn or foreign tail) are scanned and cut */
+		int use_known = known && i + 1 < n;
+		if (use_known)
+			size = known[i - first];
+		rc = use_known ? 0 : vv_io_stat(path, &size, NULL);
 		if (rc == VARVE_ENOTFOUND && from_swap) { /* renamed by a writer since */
 			from_swap = 0;
 			seg_file_path(path, sizeof path, p, bases[i], ".log");
@@ -304,6 +339,7 @@ static int recover(vv_partition *p, int clean)
 	}
 	vv_free(bases);
 	vv_free(swapped);
+	vv_free(known);
 	if (rc)
 		return rc;
 
@@ -342,6 +378,16 @@ static int recover(vv_partition *p, int clean)
 			vv_scan_result res;
 			if ((rc = vv_segment_scan(s, i == k ? pos : 0, i == k ? off : s->base, &res)))
 				return rc;
+			if (i + 1 < p->nsegs && atomic_load(&s->next_offset) > p->segs[i + 1]->base) {
+				/* overlapping segments (files damaged or planted outside
+				 * varve): reads of this one stop at the next base with
+				 * VARVE_ECORRUPT instead of returning offsets twice */
+				plog(p, VARVE_LOG_ERROR,
+				     "segment %020" PRId64 " holds offsets up to %" PRId64
+				     ", past the next segment's base %" PRId64,
+				     s->base, atomic_load(&s->next_offset) - 1, p->segs[i + 1]->base);
+				atomic_store(&s->next_offset, p->segs[i + 1]->base);
+			}
 			if (!ro && res.valid_end != 0) {
 				pthread_mutex_lock(&s->mu);
 				(void)vv_index_rewrite(&s->ix, s->idx, s->tidx);
@@ -398,7 +444,16 @@ static int recover(vv_partition *p, int clean)
 	last = active(p);
 	last->sealed = 0;
 	int64_t end = atomic_load(&last->next_offset);
-	atomic_store(&p->start_offset, log_start > p->segs[0]->base ? log_start : p->segs[0]->base);
+	int64_t start = log_start > p->segs[0]->base ? log_start : p->segs[0]->base;
+	if (start > end) {
+		/* a recovery point whose log start is past the log end (damaged
+		 * outside varve: its checksum matched): nothing is below the end */
+		plog(p, VARVE_LOG_ERROR,
+		     "recovery point log start %" PRId64 " is past the log end %" PRId64
+		     "; using the end", start, end);
+		start = end;
+	}
+	atomic_store(&p->start_offset, start);
 	atomic_store(&p->end_offset, end);
 	if (!ro) {
 		VV_TRY(vv_segment_open_files(last));
@@ -588,6 +643,8 @@ int vv_partition_close(vv_partition *p, int clean)
 		if (rc == 0 && clean)
 			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
 					    p->cfg.seg.file_mode);
+		if (rc == 0 && clean && p->close_nonce && !p->sizes_stale)
+			write_sizes(p);
 	}
 	for (size_t i = 0; i < p->nsegs; i++)
 		vv_segment_unref(p->segs[i]);

@@ -60,6 +60,9 @@ typedef struct vv_part_config {
 	/* called after records become readable (consumers' wake-up) */
 	void (*on_append)(void *ctx, struct vv_partition *p);
 	void *append_ctx;
+	/* nonce of the CLEAN file found at open (0 = none): a segment size list
+	 * carrying it replaces the stat of every segment (sizes.h) */
+	uint64_t clean_nonce;
 } vv_part_config;
 
 typedef struct vv_partition {
@@ -67,6 +70,8 @@ typedef struct vv_partition {
 	char *topic;
 	uint32_t id;
 	vv_part_config cfg;
+	uint64_t close_nonce; /* set by a clean close: write the segment size list */
+	int sizes_stale;      /* a compaction swap failed half-way: write no size list */
 
 	pthread_mutex_t lock; /* appenders */
 	pthread_rwlock_t segs_lock;

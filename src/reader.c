@@ -120,6 +120,11 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		}
 		if (rc)
 			return rc;
+		/* a sealed segment ends below the next one's base (its next_offset);
+		 * a batch past it means overlapping segments: never return those */
+		if (vv_batch_last_offset(&h) >=
+		    atomic_load_explicit(&r->seg->next_offset, memory_order_acquire))
+			return corrupt_here(r, "batch holds offsets past the segment's end");
 		if (vv_batch_last_offset(&h) < r->next) {
 			r->pos += h.length;
 			continue;

@@ -574,8 +574,9 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 	res->max_ts = max_ts;
 	res->max_append_time = max_app;
 	res->first_append_time = first_app;
-	atomic_store(&s->size, pos);
+	/* next_offset first: a reader that sees the new size sees it too */
 	atomic_store(&s->next_offset, next);
+	atomic_store(&s->size, pos);
 	if (max_ts > atomic_load(&s->max_ts))
 		atomic_store(&s->max_ts, max_ts);
 	if (max_app > atomic_load(&s->max_append_time))

@@ -20,6 +20,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 #include "batch.h"
 #include "io.h"
@@ -517,6 +519,33 @@ static void free_db(varve_db *db)
 	vv_free(db);
 }
 
+/* CLEAN holds a nonce (8 bytes) and its XXH3 (8 bytes); an empty or other
+ * CLEAN (older versions wrote it empty) means no segment size lists. */
+static uint64_t read_clean_nonce(const char *path)
+{
+	uint8_t *b;
+	size_t n;
+	uint64_t nonce = 0;
+	if (vv_io_read_small(path, 64, &b, &n) == 0) {
+		if (n == 16 && vv_load64(b + 8) == XXH3_64bits(b, 8))
+			nonce = vv_load64(b);
+		vv_free(b);
+	}
+	vv_error_clear();
+	return nonce;
+}
+
+static uint64_t new_clean_nonce(const varve_db *db)
+{
+	struct {
+		uint64_t mono, real;
+		const void *db;
+		long pid;
+	} seed = { vv_mono_ns(), (uint64_t)vv_now_ms(), (const void *)db, (long)getpid() };
+	uint64_t n = XXH3_64bits(&seed, sizeof seed);
+	return n ? n : 1;
+}
+
 static void close_topics(varve_db *db, int clean)
 {
 	for (size_t i = 0; i < db->ntopics; i++) {
@@ -640,9 +669,12 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		}
 	}
 	int clean = 0;
+	uint64_t clean_nonce = 0;
 	if (rc == 0) {
 		snprintf(buf, sizeof buf, "%s/%s", path, CLEAN_FILE);
 		clean = vv_io_stat(buf, NULL, NULL) == 0;
+		if (clean)
+			clean_nonce = read_clean_nonce(buf);
 		vv_error_clear();
 		if (clean && !o.read_only) {
 			/* From here on the store is dirty until a clean close. */
@@ -685,6 +717,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 		pc->cut_ctx = db;
 		pc->on_append = vv_store_on_append;
 		pc->append_ctx = db;
+		pc->clean_nonce = o.read_only ? 0 : clean_nonce; /* for the opens below only */
 		vv_part_config mc = *pc;
 		mc.segment_bytes = 1u << 20; /* small, so compaction can keep it small */
 		mc.seg.map_span = mc.segment_bytes + mc.max_write_batch;
@@ -696,6 +729,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	}
 	if (rc == 0)
 		rc = load_topics(db, clean);
+	db->pcfg.clean_nonce = 0; /* topics created from now on have no size list */
 	if (rc == 0)
 		rc = vv_store_clamp_commits(db);
 	if (rc == 0)
@@ -742,13 +776,27 @@ int varve_close(varve_db *db)
 	}
 	vv_error_saved first;
 	vv_error_save(&first);
+	/* A clean close leaves each partition a segment size list carrying this
+	 * close's nonce, and the nonce in CLEAN, written (fsynced) after them. */
+	uint64_t nonce = 0;
+	if (!db->read_only && rc == 0 && handles == 0) {
+		nonce = new_clean_nonce(db);
+		for (size_t i = 0; i < db->ntopics; i++)
+			for (uint32_t k = 0; k < db->topics[i]->nparts; k++)
+				db->topics[i]->parts[k]->close_nonce = nonce;
+		if (db->meta && db->meta->log)
+			db->meta->log->close_nonce = nonce;
+	}
 	/* Each topic's last reference closes its partitions (sync + recovery point). */
 	close_topics(db, 1);
 	int mrc = vv_meta_close(db->meta, 1);
 	if (!rc)
 		rc = mrc;
 	if (!db->read_only && rc == 0 && handles == 0) {
-		rc = vv_io_write_atomic(db->path, CLEAN_FILE, "", 0, db->opts.file_mode);
+		uint8_t cb[16];
+		vv_store64(cb, nonce);
+		vv_store64(cb + 8, XXH3_64bits(cb, 8));
+		rc = vv_io_write_atomic(db->path, CLEAN_FILE, cb, sizeof cb, db->opts.file_mode);
 	}
 	vv_io_close(db->lock);
 	free_db(db);
