@@ -261,8 +261,14 @@ static int verify(const char *dir)
 	long results = 0;
 	while ((rc = varve_iter_next(it, &r)) == VARVE_OK) {
 		int job;
-		if (r->key_len < 5 || sscanf((const char *)r->key + 4, "%3d", &job) != 1 || job < 0 ||
-		    job >= JOBS) {
+		char key[16]; /* keys are not NUL-terminated: copy before sscanf */
+		if (r->key_len < 5 || r->key_len >= sizeof key) {
+			fprintf(stderr, "worker: unexpected result at offset %" PRId64 "\n", r->offset);
+			return 1;
+		}
+		memcpy(key, r->key, r->key_len);
+		key[r->key_len] = 0;
+		if (sscanf(key + 4, "%3d", &job) != 1 || job < 0 || job >= JOBS) {
 			fprintf(stderr, "worker: unexpected result at offset %" PRId64 "\n", r->offset);
 			return 1;
 		}

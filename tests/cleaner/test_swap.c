@@ -358,7 +358,11 @@ Test(swap, sigkill_while_compacting_keeps_a_valid_log, .timeout = 200)
 			child_loop(dir, round);
 		}
 		long ms = 5 + (long)(t_rand(&seed) % 80);
-		struct timespec ts = { 0, ms * 1000000L };
+		/* VARVE_TEST_TIME_SCALE: slower runs (valgrind) wait longer */
+		const char *scale = getenv("VARVE_TEST_TIME_SCALE");
+		if (scale && atol(scale) > 1)
+			ms *= atol(scale);
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		int st;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* crash_util.c -- see crash_util.h. */
+#include "../support/valgrind_fork.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

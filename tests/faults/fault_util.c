@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fault_util.c -- see fault_util.h. */
 #include "fault_util.h"
+#include "../support/valgrind_fork.h"
 
 #include <dirent.h>
 #include <errno.h>

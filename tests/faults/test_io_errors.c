@@ -445,7 +445,10 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 	for (int i = 0; i < 5; i++, uid++) {
 		fu_rec fr;
 		fu_rec_make(&fr, uid, 0, 1700000000000LL + uid);
-		acked_rec a = { -1, uid };
+		acked_rec a;
+		memset(&a, 0, sizeof a); /* padding too: the struct goes through a pipe */
+		a.offset = -1;
+		a.uid = uid;
 		if (varve_produce(db, "x", &fr.r, NULL, &a.offset) == 0)
 			(void)!write(fd, &a, sizeof a);
 	}
@@ -472,7 +475,10 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 		fr.r.value_len = 5;
 		fr.r.header_count = 0;
 		fr.r.headers = NULL;
-		acked_rec a = { -1, uid };
+		acked_rec a;
+		memset(&a, 0, sizeof a); /* padding too: the struct goes through a pipe */
+		a.offset = -1;
+		a.uid = uid;
 		if (varve_produce(db, "x", &fr.r, NULL, &a.offset) == 0) {
 			a.uid |= 0x80000000u; /* short variant */
 			(void)!write(fd, &a, sizeof a);
@@ -484,13 +490,19 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 	for (int i = 0; i < 5; i++, uid++) {
 		fu_rec fr;
 		fu_rec_make(&fr, uid, 0, 1700000000000LL + uid);
-		acked_rec a = { -1, uid };
+		acked_rec a;
+		memset(&a, 0, sizeof a); /* padding too: the struct goes through a pipe */
+		a.offset = -1;
+		a.uid = uid;
 		if (varve_produce(db, "x", &fr.r, NULL, &a.offset) == 0)
 			(void)!write(fd, &a, sizeof a);
 	}
 	varve_partition_info pi = { VARVE_PARTITION_INFO_VERSION, 0, 0, 0, 0, 0, 0 };
 	varve_partition_info_get(db, "x", 0, &pi);
-	acked_rec end = { -2, pi.segments };
+	acked_rec end;
+	memset(&end, 0, sizeof end);
+	end.offset = -2;
+	end.uid = pi.segments;
 	(void)!write(fd, &end, sizeof end);
 	close(fd);
 	raise(SIGKILL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* support.c -- see support.h. */
 #include "support.h"
+#include "valgrind_fork.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>

@@ -91,10 +91,12 @@ Test(topic_codec, round_trip_defaults_and_unusual_values)
 
 Test(topic_codec, newer_format_is_eformat_and_malformed_is_ecorrupt)
 {
-	varve_topic_config c = unusual(), back = VARVE_TOPIC_CONFIG_INIT, before;
+	varve_topic_config c = unusual(), back, before;
 	uint8_t buf[VV_TOPIC_CONFIG_MAX + 16];
 	char groups[VV_MAX_RETAIN_GROUPS + 1];
 	size_t n = vv_topic_config_encode(&c, 5, buf);
+	/* every byte defined, padding included, for the memcmp below */
+	memset(&back, 0xa5, sizeof back);
 	memcpy(&before, &back, sizeof back);
 	for (unsigned v = 2; v <= 255; v++) {
 		buf[0] = (uint8_t)v;
