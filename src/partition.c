@@ -1080,7 +1080,10 @@ uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs)
 }
 
 /* Scan the batches of s from pos for the first record with timestamp >= ts. */
-static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t *out, int *found)
+/* Records below min_offset (the log start, inside the first segment) are
+ * not stored any more, whatever their timestamp. */
+static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t min_offset, int64_t *out,
+		     int *found)
 {
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
@@ -1100,7 +1103,7 @@ static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t *out, int 
 		}
 		if (rc)
 			break;
-		if (h.max_timestamp >= ts) {
+		if (h.max_timestamp >= ts && vv_batch_last_offset(&h) >= min_offset) {
 			vv_record_reader rr;
 			varve_record rec;
 			if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch))) {
@@ -1110,7 +1113,7 @@ static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t *out, int 
 				break;
 			}
 			while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
-				if (rec.timestamp >= ts) {
+				if (rec.timestamp >= ts && rec.offset >= min_offset) {
 					*out = rec.offset;
 					*found = 1;
 					break;
@@ -1132,15 +1135,16 @@ static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t *out, int 
 int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
 {
 	*out = atomic_load(&p->end_offset);
+	int64_t start = atomic_load(&p->start_offset);
 	vv_segment *s;
-	VV_TRY(vv_partition_segment_for(p, atomic_load(&p->start_offset), &s));
+	VV_TRY(vv_partition_segment_for(p, start, &s));
 	int rc = 0;
 	while (s) {
 		uint64_t pos;
 		int found = 0;
 		rc = vv_segment_find_time(s, ts, &pos, &found);
 		if (rc == 0 && found)
-			rc = scan_time(s, pos, ts, out, &found);
+			rc = scan_time(s, pos, ts, start, out, &found);
 		if (rc || found) {
 			vv_segment_unref(s);
 			return rc;
