@@ -459,8 +459,16 @@ static int recover(vv_partition *p, int clean)
 		VV_TRY(vv_segment_open_files(last));
 		/* What recovery kept is on disk from now on. */
 		VV_TRY(vv_segment_sync(last));
-		/* appends extend the index and the max timestamp: load both first */
-		VV_TRY(vv_segment_load_index(last));
+		/* appends extend the index and the max timestamp: load both first.
+		 * A rebuild that meets damage below the recovery point keeps the
+		 * entries before it; reads that reach the damage say so. */
+		int irc = vv_segment_load_index(last);
+		if (irc == VARVE_ECORRUPT) {
+			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
+			vv_error_clear();
+		} else if (irc) {
+			return irc;
+		}
 		if (vv_segment_load_stats(last) == VARVE_ECORRUPT) {
 			/* damage below the recovery point: reads that reach it say so */
 			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
