@@ -259,12 +259,28 @@ static int load_dedup(varve_db *db, vv_topic *t)
 			vv_error_clear();
 			continue;
 		}
+		if (r == VARVE_ECORRUPT) {
+			/* damage in the log: the ids before it are unknown; reads that
+			 * reach it report it, the store opens */
+			vv_store_log(db, VARVE_LOG_ERROR, "%s/%u: message-id window not rebuilt: %s",
+				     t->name, i, varve_last_error()->message);
+			vv_error_clear();
+			continue;
+		}
 		if (r) {
 			rc = r;
 			break;
 		}
 		vv_reader rd;
 		rc = vv_reader_init(&rd, p, from);
+		if (rc == VARVE_ECORRUPT) {
+			vv_store_log(db, VARVE_LOG_ERROR, "%s/%u: message-id window not rebuilt: %s",
+				     t->name, i, varve_last_error()->message);
+			vv_error_clear();
+			vv_reader_free(&rd);
+			rc = 0;
+			continue;
+		}
 		const varve_record *rec;
 		while (rc == 0 && (r = vv_reader_next(&rd, &rec)) == 0) {
 			size_t il;
@@ -273,8 +289,14 @@ static int load_dedup(varve_db *db, vv_topic *t)
 			if (id && now - at < t->cfg.dedup_window_ms)
 				rc = vv_dedup_put(t->dedup, id, il, (int32_t)i, rec->offset, at);
 		}
-		if (rc == 0 && r != VARVE_EEND)
+		if (rc == 0 && r == VARVE_ECORRUPT) {
+			vv_store_log(db, VARVE_LOG_ERROR,
+				     "%s/%u: message-id window rebuilt up to damage only: %s", t->name, i,
+				     varve_last_error()->message);
+			vv_error_clear();
+		} else if (rc == 0 && r != VARVE_EEND) {
 			rc = r;
+		}
 		vv_reader_free(&rd);
 	}
 	return rc;
