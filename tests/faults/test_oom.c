@@ -85,7 +85,7 @@ static void oom_loop(const char *label, int persistent)
 	cr_assert_not_null(root);
 	fu_failures F;
 	memset(&F, 0, sizeof F);
-	long iterations = 0, calls = 0, failing = 0, codes[32] = { 0 }, allocs_total = 0;
+	long iterations = 0, calls = 0, failing = 0, codes[32] = { 0 };
 	size_t acked = 0, unacked_found = 0, leaked_total = 0;
 	long leaky_iterations = 0;
 	int completed = 0;
@@ -122,7 +122,6 @@ static void oom_loop(const char *label, int persistent)
 		iterations++;
 		calls += st.calls;
 		failing += st.failing_calls;
-		allocs_total += used;
 		for (int i = 0; i < 32; i++)
 			codes[i] += st.codes[i];
 		if (st.bad)
