@@ -187,6 +187,14 @@ static int finish_swap(const char *dir, int64_t base, const int64_t *old, size_t
 	return 0;
 }
 
+int vv_compact_is_swap_file(const char *name)
+{
+	size_t l = strlen(name);
+	return (l > 8 && !strcmp(name + l - 8, ".cleaned")) ||
+	       (l > 5 && !strcmp(name + l - 5, ".swap")) ||
+	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
+}
+
 int vv_compact_recover_dir(const char *dir)
 {
 	char **names;
@@ -215,11 +223,7 @@ int vv_compact_recover_dir(const char *dir)
 	/* Then remove what is left of unfinished ones. */
 	VV_TRY(vv_io_list_dir(dir, &names, &n));
 	for (size_t i = 0; i < n; i++) {
-		size_t l = strlen(names[i]);
-		int junk = (l > 8 && !strcmp(names[i] + l - 8, ".cleaned")) ||
-			   (l > 5 && !strcmp(names[i] + l - 5, ".swap")) ||
-			   (l > 9 && !strcmp(names[i] + l - 9, ".replaces"));
-		if (!junk)
+		if (!vv_compact_is_swap_file(names[i]))
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);

@@ -53,6 +53,9 @@ typedef struct vv_compact_stats {
 	uint64_t segments_in, segments_out;
 } vv_compact_stats;
 
+/* A file a compaction swap leaves while it runs: .cleaned, .swap, .replaces. */
+int vv_compact_is_swap_file(const char *name);
+
 /* Finish or roll back an interrupted swap in a partition directory. */
 int vv_compact_recover_dir(const char *dir);
 

@@ -147,15 +147,6 @@ static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_resul
 
 /* ---- open / recover ----------------------------------------------------- */
 
-/* A leftover of a compaction swap (compact.h): .cleaned, .swap, .replaces. */
-static int is_swap_file(const char *name)
-{
-	size_t l = strlen(name);
-	return (l > 8 && !strcmp(name + l - 8, ".cleaned")) ||
-	       (l > 5 && !strcmp(name + l - 5, ".swap")) ||
-	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
-}
-
 /* The bases of the segment logs in p->dir, sorted; *swap_files tells whether
  * an interrupted compaction swap left files behind. One directory listing:
  * with 10,000 segments it is a good part of the open time. */
@@ -178,7 +169,7 @@ static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, in
 		size_t l = strlen(names[i]);
 		if (vv_segment_parse_name(names[i], &b) == 0) {
 			bases[k++] = b;
-		} else if (is_swap_file(names[i])) {
+		} else if (vv_compact_is_swap_file(names[i])) {
 			*swap_files = 1;
 		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
 			char path[4096];
