@@ -444,7 +444,20 @@ VARVE_API int varve_iter_open(varve_db *db, const char *topic, uint32_t partitio
  */
 VARVE_API int varve_iter_next(varve_iter *it, const varve_record **rec_out);
 
-/** Reposition the iterator. */
+/**
+ * Go on past damage: after varve_iter_next returned VARVE_ECORRUPT, move the
+ * iterator to the next batch that passes its checks (found by its magic,
+ * length and checksum, not by the index). The offsets in [*from_out,
+ * *to_out) were passed over: their records are unreadable (or were never
+ * there). Either out pointer may be NULL.
+ * @return VARVE_OK (the next call to varve_iter_next reads at *to_out),
+ *         VARVE_EEND when the damage runs to the end of what is readable
+ *         now, or an I/O error.
+ */
+VARVE_API int varve_iter_skip_damaged(varve_iter *it, int64_t *from_out, int64_t *to_out);
+
+/** Reposition the iterator. An offset after a damaged batch is readable:
+ *  only the offsets inside the damage fail with VARVE_ECORRUPT. */
 VARVE_API int varve_iter_seek(varve_iter *it, int64_t offset);
 
 /** Offset the next call to varve_iter_next will look at. */

@@ -50,6 +50,18 @@ int varve_iter_next(varve_iter *it, const varve_record **rec_out)
 	return vv_reader_next(&it->r, rec_out);
 }
 
+int varve_iter_skip_damaged(varve_iter *it, int64_t *from_out, int64_t *to_out)
+{
+	int64_t from = -1, to = -1;
+	int rc = it ? vv_reader_skip_damaged(&it->r, &from, &to)
+		    : vv_error_set(VARVE_EINVAL, 0, "iterator is NULL");
+	if (from_out)
+		*from_out = from;
+	if (to_out)
+		*to_out = to;
+	return rc;
+}
+
 int varve_iter_seek(varve_iter *it, int64_t offset)
 {
 	if (!it)

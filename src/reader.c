@@ -42,6 +42,7 @@ int vv_reader_seek(vv_reader *r, int64_t offset)
 	r->seg = s;
 	r->pos = pos;
 	r->next = offset;
+	r->fresh = 1;
 	return 0;
 }
 
@@ -50,6 +51,76 @@ static int corrupt_here(vv_reader *r, const char *what)
 	char path[4096];
 	vv_segment_path(path, sizeof path, r->seg->dir, r->seg->base, ".log");
 	return VV_CORRUPT(path, r->pos, what);
+}
+
+/* A seek lands by index entries and unchecked headers, so after damage it
+ * may land on a damaged batch although the offset asked for lies beyond it.
+ * If the first valid batch after the damage starts at or before that
+ * offset, the offset is not in the damage: go on from there. Otherwise the
+ * offset is unreadable and the damage is reported. */
+static int past_damage(vv_reader *r, uint64_t limit)
+{
+	vv_error_saved e;
+	vv_error_save(&e);
+	uint64_t q;
+	vv_batch_header h;
+	int rc = vv_segment_resync(r->seg, r->pos + 1, limit, r->seg->base, &q, &h);
+	if (rc == 0 && h.base_offset <= r->next) {
+		vv_error_clear();
+		r->pos = q;
+		return 1;
+	}
+	vv_error_restore(&e);
+	return 0;
+}
+
+int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to)
+{
+	*from = *to = r->next;
+	if (!r->seg)
+		return VARVE_EEND;
+	if (r->in_batch) {
+		/* the batch passed its checksum but its records do not decode */
+		r->in_batch = 0;
+		r->pos += r->batch_len;
+		int64_t last = vv_batch_last_offset(&r->rr.h);
+		if (last + 1 > r->next)
+			r->next = last + 1;
+		*to = r->next;
+		vv_error_clear();
+		return 0;
+	}
+	uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
+	uint64_t q;
+	vv_batch_header h;
+	int rc = vv_segment_resync(r->seg, r->pos + 1, limit, r->next, &q, &h);
+	if (rc == 0) {
+		r->pos = q;
+		if (h.base_offset > r->next)
+			r->next = h.base_offset;
+		*to = r->next;
+		vv_error_clear();
+		return 0;
+	}
+	if (rc != VARVE_EEND)
+		return rc;
+	/* the rest of this segment is damage: go on with the next one */
+	int64_t seg_end = atomic_load(&r->seg->next_offset);
+	r->pos = limit;
+	if (seg_end > r->next)
+		r->next = seg_end;
+	*to = r->next;
+	vv_error_clear();
+	vv_segment *n = vv_partition_next_segment(r->p, r->seg);
+	if (!n)
+		return *to > *from ? 0 : VARVE_EEND;
+	vv_segment_unref(r->seg);
+	r->seg = n;
+	r->pos = 0;
+	if (r->next < n->base)
+		r->next = n->base;
+	*to = r->next;
+	return 0;
 }
 
 int vv_reader_next(vv_reader *r, const varve_record **out)
@@ -68,6 +139,7 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 					continue;
 				r->next = r->rec.offset + 1;
 				r->rec.partition = (int32_t)r->p->id;
+				r->fresh = 0;
 				*out = &r->rec;
 				return 0;
 			}
@@ -86,7 +158,9 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		if (rc == VV_INCOMPLETE)
 			/* the published size only ever covers whole batches: a batch
 			 * running past it is damage, not the end */
-			return corrupt_here(r, "batch runs past the end of the segment");
+			rc = corrupt_here(r, "batch runs past the end of the segment");
+		if (rc == VARVE_ECORRUPT && r->fresh && past_damage(r, limit))
+			continue;
 		if (rc == VARVE_EEND) {
 			if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
 				/* Compaction merged or retention removed what follows this

@@ -24,12 +24,17 @@ typedef struct vv_reader {
 	size_t hcap;
 	varve_record rec;
 	const vv_batch_header *last_header; /* header of the batch the last record came from */
+	int fresh; /* nothing returned since the last seek (see damage in reader.c) */
 } vv_reader;
 
 int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset);
 int vv_reader_seek(vv_reader *r, int64_t offset);
 /* VARVE_OK with *out, VARVE_EEND, or an error. */
 int vv_reader_next(vv_reader *r, const varve_record **out);
+/* After vv_reader_next failed with VARVE_ECORRUPT: move to the next batch
+ * that passes its checks. [*from, *to) are the offsets passed over. 0, or
+ * VARVE_EEND when the damage runs to the end of what is readable now. */
+int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to);
 void vv_reader_free(vv_reader *r);
 
 #endif

@@ -417,6 +417,66 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 	return 0;
 }
 
+/* ---- finding the next valid batch after damage -------------------------
+ * A damaged batch says nothing trustworthy about where the next one starts
+ * (its length field may be the damaged byte), and index entries only point
+ * at some later batches. So past damage we look for the batch magic, and
+ * take a position only if a whole batch there parses, fits the segment,
+ * carries offsets in [min_offset, next_offset) and matches its checksum
+ * (checked whatever was verified before: a position inside a verified batch
+ * must not inherit its mark). Bytes of a record that happen to hold a whole
+ * valid batch would pass too; the offset bound makes that harmless. */
+
+int vv_segment_resync(vv_segment *s, uint64_t from, uint64_t limit, int64_t min_offset,
+		      uint64_t *pos_out, vv_batch_header *h_out)
+{
+	static const uint8_t magic[4] = { 'V', 'R', 'V', '1' }; /* VV_BATCH_MAGIC, little-endian */
+	enum { WINDOW = 65536 };
+	*pos_out = limit;
+	VV_TRY(vv_segment_open_files(s));
+	uint8_t *win = vv_malloc(WINDOW);
+	if (!win)
+		return vv_error_set(VARVE_ENOMEM, 0, "resync window");
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	r.verify_all = 1;
+	int64_t next_off = atomic_load(&s->next_offset);
+	int rc = VARVE_EEND;
+	/* the magic sits 8 bytes into a batch: look for it from from + 8 */
+	uint64_t at = from + 8;
+	while (rc == VARVE_EEND && at + 4 <= limit) {
+		size_t want = limit - at < WINDOW ? (size_t)(limit - at) : WINDOW, got = 0;
+		if ((rc = vv_io_pread(s->log, win, want, at, &got)) != 0)
+			break;
+		rc = VARVE_EEND;
+		if (got < 4)
+			break;
+		const uint8_t *p = win, *end = win + got;
+		while (rc == VARVE_EEND && (p = memmem(p, (size_t)(end - p), magic, 4)) != NULL) {
+			uint64_t q = at + (uint64_t)(p - win) - 8;
+			p++;
+			vv_batch_header h;
+			const uint8_t *b;
+			int r2 = vv_seg_reader_batch(&r, s, q, limit, &b, &h);
+			if (r2 == VARVE_ENOMEM || (r2 < 0 && r2 != VARVE_ECORRUPT && r2 != VARVE_EEND)) {
+				rc = r2;
+				break;
+			}
+			vv_error_clear();
+			if (r2 == 0 && h.base_offset >= min_offset && vv_batch_last_offset(&h) < next_off) {
+				*pos_out = q;
+				*h_out = h;
+				rc = 0;
+			}
+		}
+		/* windows overlap by 3 bytes so a magic split across two is found */
+		at += got > 3 ? got - 3 : got;
+	}
+	vv_seg_reader_free(&r);
+	vv_free(win);
+	return rc;
+}
+
 /* ---- scanning and recovery -------------------------------------------- */
 
 /* Add index entries for the batch at pos, as the appender does. */
@@ -774,19 +834,29 @@ static int rebuild_index(vv_segment *s)
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
 	uint64_t limit = atomic_load(&s->size), pos = 0;
-	int64_t max_ts = INT64_MIN;
+	int64_t max_ts = INT64_MIN, next_min = s->base;
 	int rc = 0;
 	while (pos < limit) {
 		vv_batch_header h;
 		const uint8_t *b;
 		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
-		if (rc == VV_INCOMPLETE) {
-			char path[4096];
-			vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-			rc = VV_CORRUPT(path, pos, "batch runs past the end of the segment");
+		if (rc == VV_INCOMPLETE || rc == VARVE_ECORRUPT) {
+			/* damage: index the valid batches after it, so that lookups
+			 * past it land near their batch (reads of the damage itself
+			 * still report it) */
+			uint64_t q;
+			rc = vv_segment_resync(s, pos + 1, limit, next_min, &q, &h);
+			if (rc == VARVE_EEND) {
+				rc = 0;
+				break;
+			}
+			if (rc)
+				break;
+			pos = q;
 		}
 		if (rc)
 			break;
+		next_min = vv_batch_last_offset(&h) + 1;
 		if (h.max_timestamp > max_ts)
 			max_ts = h.max_timestamp;
 		pthread_mutex_lock(&s->mu);
@@ -921,17 +991,39 @@ int vv_segment_find(vv_segment *s, int64_t offset, uint64_t *pos)
 		if (attempt == 0)
 			VV_TRY(rebuild_index(s));
 	}
-	/* Walk forward to the batch that holds `offset` (about one interval). */
+	/* Walk forward to the batch that holds `offset` (about one interval).
+	 * Headers are not checksummed here, so each must also fit the segment
+	 * and follow the previous batch's offsets. One that does not is damage
+	 * (or was sent off a batch boundary by a damaged length): the next
+	 * valid batch after the last header that held up is found by its magic
+	 * and checksum, and the walk goes on from there. If that batch starts
+	 * past `offset`, the offset lies in the damage: land on it, and the
+	 * reader reports it (reader.c). */
 	int rc = 0;
-	uint64_t q = *pos;
+	uint64_t q = *pos, prev = *pos;
+	int64_t prev_last = -1;
 	if (q != from)
 		read_stretch(s, from = q, size, stretch, &have);
 	while (q < size) {
 		vv_batch_header h;
-		if ((rc = header_near(s, stretch, from, have, q, &h)))
+		rc = header_near(s, stretch, from, have, q, &h);
+		if (rc == 0 && (h.length > size - q || h.base_offset <= prev_last))
+			rc = VARVE_ECORRUPT;
+		if (rc == VARVE_ECORRUPT) {
+			uint64_t nq;
+			vv_error_clear();
+			rc = vv_segment_resync(s, (q == prev ? q : prev) + 1, size, s->base, &nq, &h);
+			if (rc == VARVE_EEND || (rc == 0 && h.base_offset > offset)) {
+				rc = 0;
+				break;
+			}
+			if (rc == 0)
+				read_stretch(s, from = q = nq, size, stretch, &have);
+		}
+		if (rc || vv_batch_last_offset(&h) >= offset)
 			break;
-		if (vv_batch_last_offset(&h) >= offset)
-			break;
+		prev = q;
+		prev_last = vv_batch_last_offset(&h);
 		q += h.length;
 	}
 	*pos = q < size ? q : size;

@@ -189,4 +189,11 @@ void vv_seg_reader_reset(vv_seg_reader *r);
 int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
 			const uint8_t **batch, vv_batch_header *h);
 
+/* After damage at or before `from`: the position of the next whole batch
+ * in [from, limit) that parses, passes its checksum and holds offsets in
+ * [min_offset, the segment's next offset). 0 with *pos and *h, VARVE_EEND
+ * (*pos = limit) when there is none, or an I/O error. */
+int vv_segment_resync(vv_segment *s, uint64_t from, uint64_t limit, int64_t min_offset,
+		      uint64_t *pos, vv_batch_header *h);
+
 #endif
