@@ -622,7 +622,9 @@ static int arena_put(varve_consumer *c, const void *d, size_t n, size_t *off)
 		*off = SIZE_MAX;
 		return 0;
 	}
-	if (c->alen + n > c->acap) {
+	/* an empty non-null field needs a non-null address too: the arena
+	 * exists before the first one is placed */
+	if (c->alen + n > c->acap || !c->arena) {
 		size_t nc = c->acap ? c->acap : 65536;
 		while (nc < c->alen + n)
 			nc *= 2;
