@@ -662,11 +662,12 @@ int vv_partition_close(vv_partition *p, int clean)
 
 /* ---- sync ------------------------------------------------------------------ */
 
-static void mark_failed(vv_partition *p)
+/* A failed fsync is final for the partition (design note 3). */
+static void mark_failed(vv_partition *p, const char *what)
 {
 	if (!atomic_exchange(&p->failed, 1))
 		plog(p, VARVE_LOG_ERROR,
-		     "fsync failed: partition is read-only until the store is reopened (%s)",
+		     "%s: partition is read-only until the store is reopened (%s)", what,
 		     varve_last_error()->message);
 }
 
@@ -745,7 +746,7 @@ static int wait_durable(vv_partition *p, int64_t target)
 		int64_t upto = 0;
 		int src = sync_active(p, &upto);
 		if (src)
-			mark_failed(p);
+			mark_failed(p, "fsync failed");
 		pthread_mutex_lock(&p->sync_mu);
 		p->syncing = 0;
 		if (!src && upto > atomic_load(&p->durable_offset))
@@ -815,30 +816,32 @@ int vv_partition_checkpoint(vv_partition *p)
 
 /* ---- append ---------------------------------------------------------------- */
 
+/* Seal the active segment and start a new one at new_base. The new files
+ * come first and the old segment is sealed with writes only, so a full disk
+ * stops the roll before anything changed: the append fails with
+ * VARVE_ENOSPC and works again once space is freed. Only a failed fsync
+ * (of the sealed segment or of the directory) fails the partition. */
 static int roll(vv_partition *p, int64_t new_base)
 {
 	vv_segment *old = active(p);
-	int rc = vv_segment_seal(old, p->cfg.sync_policy != VARVE_SYNC_NONE);
-	if (rc) {
-		mark_failed(p);
-		return vv_error_set(VARVE_EIO, 0, "sealing segment %020" PRId64 ": %s", old->base,
-				    varve_last_error()->message);
-	}
-	if (p->cfg.sync_policy != VARVE_SYNC_NONE) {
-		pthread_mutex_lock(&p->sync_mu);
-		if (!atomic_load(&p->failed) &&
-		    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
-			atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
-		pthread_mutex_unlock(&p->sync_mu);
-	}
 	vv_segment *s;
 	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
-	s->first_append_time = 0;
+	int rc = vv_segment_seal(old);
+	if (rc == 0 && p->cfg.sync_policy != VARVE_SYNC_NONE) {
+		if ((rc = vv_segment_sync_all(old)) != 0) {
+			mark_failed(p, "fsync of a sealed segment failed");
+		} else {
+			pthread_mutex_lock(&p->sync_mu);
+			if (!atomic_load(&p->failed) &&
+			    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
+			pthread_mutex_unlock(&p->sync_mu);
+		}
+	}
 	/* The new file must survive a crash before anything in it is acked.
 	 * Like a data fsync, a failed directory fsync is final. */
-	rc = vv_io_sync_dir(p->dir);
-	if (rc)
-		mark_failed(p);
+	if (rc == 0 && (rc = vv_io_sync_dir(p->dir)) != 0)
+		mark_failed(p, "fsync of the partition directory failed");
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&p->segs_lock);
 		rc = push_segment(p, s);
@@ -848,8 +851,11 @@ static int roll(vv_partition *p, int64_t new_base)
 		pthread_rwlock_unlock(&p->segs_lock);
 	}
 	if (rc) {
+		vv_error_saved e;
+		vv_error_save(&e);
 		vv_segment_mark_deleted(s);
 		vv_segment_unref(s);
+		vv_error_restore(&e);
 		return rc;
 	}
 	s->first_append_time = 0;
@@ -1262,7 +1268,7 @@ int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
 	if (p->rp_seg < new_start) {
 		rc = vv_segment_sync(act);
 		if (rc) {
-			mark_failed(p);
+			mark_failed(p, "fsync failed");
 		} else {
 			rp.offset = atomic_load(&act->next_offset);
 			rp.segment_base = act->base;
@@ -1308,7 +1314,7 @@ int vv_partition_checkpoint_active(vv_partition *p)
 		int64_t upto;
 		rc = sync_active(p, &upto);
 		if (rc) {
-			mark_failed(p);
+			mark_failed(p, "fsync failed");
 		} else {
 			vv_recovery_point rp = { atomic_load(&act->next_offset), act->base,
 						 atomic_load(&act->size), atomic_load(&p->start_offset) };

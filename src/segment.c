@@ -785,27 +785,37 @@ int vv_segment_sync(vv_segment *s)
 	return rc;
 }
 
-int vv_segment_seal(vv_segment *s, int do_sync)
+int vv_segment_seal(vv_segment *s)
 {
 	pthread_mutex_lock(&s->mu);
 	int rc = 0;
 	/* A final time entry holding the segment's max timestamp, so time
-	 * lookups and retention see it without scanning (as Kafka does). */
+	 * lookups and retention see it without scanning (as Kafka does). Adding
+	 * it again after a failed flush adds nothing. */
 	if (atomic_load(&s->size) > 0 && s->index_ready)
 		rc = vv_index_seal(&s->ix, &s->ixc, atomic_load(&s->max_ts),
 				   (uint32_t)(atomic_load(&s->next_offset) - 1 - s->base));
 	if (rc == 0 && s->idx && s->tidx)
 		rc = vv_index_flush(&s->ix, s->idx, s->tidx);
-	if (rc == 0 && do_sync && s->idx && s->tidx) {
+	pthread_mutex_unlock(&s->mu);
+	if (rc == 0)
+		rc = vv_segment_trim(s);
+	if (rc == 0)
+		s->sealed = 1;
+	return rc;
+}
+
+int vv_segment_sync_all(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	if (s->idx && s->tidx) {
 		rc = vv_io_datasync(s->idx);
 		if (rc == 0)
 			rc = vv_io_datasync(s->tidx);
 	}
-	s->sealed = 1;
 	pthread_mutex_unlock(&s->mu);
 	if (rc == 0)
-		rc = vv_segment_trim(s);
-	if (rc == 0 && do_sync)
 		rc = vv_segment_sync(s);
 	return rc;
 }

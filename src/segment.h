@@ -150,8 +150,12 @@ int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_
 /* Allocate ahead (and map, in mmap mode) the active segment (writer open). */
 int vv_segment_prepare(vv_segment *s);
 
-/* Flush index entries, write a final time entry, fsync log and indexes. */
-int vv_segment_seal(vv_segment *s, int do_sync);
+/* Seal the active segment: write pending index entries and a final time
+ * entry, give back preallocated space. Writes only, no fsync: a failure (a
+ * full disk) leaves the segment unsealed and the seal can be retried. */
+int vv_segment_seal(vv_segment *s);
+/* fdatasync the log and both index files. */
+int vv_segment_sync_all(vv_segment *s);
 int vv_segment_sync(vv_segment *s);
 /* Give back preallocated space past the data (seal, clean close). */
 int vv_segment_trim(vv_segment *s);
