@@ -847,7 +847,7 @@ static int roll(vv_partition *p, int64_t new_base)
 		rc = push_segment(p, s);
 		/* the sealed segment's descriptors go unless a reader holds it */
 		if (rc == 0)
-			vv_segment_close_idle(old);
+			vv_segment_close_idle(old, 0);
 		pthread_rwlock_unlock(&p->segs_lock);
 	}
 	if (rc) {
@@ -1165,6 +1165,42 @@ int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
 
 /* ---- read-only refresh ------------------------------------------------------- */
 
+/* Read-only handles: the writer's retention removed every segment below
+ * first_base (and moved the log start in the recovery point before). Drop
+ * them, so this process does not keep their deleted files open; readers in
+ * them finish through their own references. Caller holds p->lock. */
+static void drop_removed(vv_partition *p, int64_t first_base)
+{
+	vv_recovery_point rp;
+	uint8_t *buf;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
+	int64_t start = first_base;
+	if (vv_io_read_small(path, 4096, &buf, &len) == 0) {
+		if (vv_recovery_point_decode(buf, len, &rp) == 0 && rp.log_start > start)
+			start = rp.log_start;
+		vv_free(buf);
+	}
+	vv_error_clear();
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t k = 0; /* segments wholly below the first one listed; never the last */
+	while (k + 1 < p->nsegs && p->segs[k]->base < first_base)
+		k++;
+	vv_segment **gone = k ? vv_malloc(k * sizeof *gone) : NULL;
+	if (gone) {
+		memcpy(gone, p->segs, k * sizeof *gone);
+		memmove(p->segs, p->segs + k, (p->nsegs - k) * sizeof *p->segs);
+		p->nsegs -= k;
+	}
+	if (start > atomic_load(&p->start_offset) && start <= atomic_load(&p->end_offset))
+		atomic_store(&p->start_offset, start);
+	pthread_rwlock_unlock(&p->segs_lock);
+	for (size_t i = 0; gone && i < k; i++)
+		vv_segment_unref(gone[i]); /* not ours to unlink: not marked deleted */
+	vv_free(gone);
+}
+
 int vv_partition_refresh(vv_partition *p)
 {
 	if (!p->cfg.seg.read_only)
@@ -1185,6 +1221,8 @@ int vv_partition_refresh(vv_partition *p)
 		size_t n;
 		int swap_files;
 		rc = list_segments(p, &bases, &n, &swap_files);
+		if (rc == 0 && n)
+			drop_removed(p, bases[0]);
 		for (size_t i = 0; rc == 0 && i < n; i++) {
 			if (bases[i] <= last->base)
 				continue;
@@ -1368,6 +1406,18 @@ static int cmp_last_used(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void vv_partition_release(vv_partition *p, vv_segment *s)
+{
+	if (!s)
+		return;
+	if (s->sealed) {
+		pthread_rwlock_wrlock(&p->segs_lock);
+		(void)vv_segment_close_idle(s, 1);
+		pthread_rwlock_unlock(&p->segs_lock);
+	}
+	vv_segment_unref(s);
+}
+
 void vv_partition_close_idle(vv_partition *p, long target)
 {
 	if (vv_segment_open_count() <= target)
@@ -1380,7 +1430,7 @@ void vv_partition_close_idle(vv_partition *p, long target)
 		memcpy(v, p->segs, n * sizeof *v);
 		qsort(v, n, sizeof *v, cmp_last_used);
 		for (size_t i = 0; i < n && vv_segment_open_count() > target; i++)
-			vv_segment_close_idle(v[i]);
+			vv_segment_close_idle(v[i], 0);
 		vv_free(v);
 	}
 	pthread_rwlock_unlock(&p->segs_lock);

@@ -144,6 +144,10 @@ int vv_partition_flush_index(vv_partition *p);
 /* Segment holding `offset` (base <= offset), referenced; VARVE_EOFFSET if
  * offset < start or > end. Release with vv_segment_unref. */
 int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out);
+/* A reader is done with s (moving on to the next segment): drop its
+ * reference, and close the files of a sealed s that nobody else reads, so
+ * that a reader never pins what it has passed (deleted files included). */
+void vv_partition_release(vv_partition *p, vv_segment *s);
 /* The segment after `s`, referenced, or NULL. */
 vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s);
 int vv_partition_is_last(vv_partition *p, const vv_segment *s);

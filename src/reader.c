@@ -178,7 +178,7 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 					vv_segment_unref(n);
 					continue;
 				}
-				vv_segment_unref(r->seg);
+				vv_partition_release(r->p, r->seg);
 				r->seg = n;
 				r->pos = 0;
 				if (r->next < n->base)

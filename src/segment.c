@@ -188,13 +188,14 @@ int vv_segment_open_files(vv_segment *s)
 	return rc;
 }
 
-int vv_segment_close_idle(vv_segment *s)
+int vv_segment_close_idle(vv_segment *s, int caller_refs)
 {
 	int closed = 0;
 	pthread_mutex_lock(&s->mu);
 	/* a dirty segment may close too: its pages stay in the page cache and a
 	 * later sync reaches them (vv_partition syncs reopen it, or syncfs) */
-	if (s->sealed && s->log && atomic_load(&s->refs) == 1 && !atomic_load(&s->replaced)) {
+	if (s->sealed && s->log && atomic_load(&s->refs) == 1 + caller_refs &&
+	    !atomic_load(&s->replaced)) {
 		unmap_locked(s);
 		vv_io_close(s->log);
 		vv_io_close(s->idx);

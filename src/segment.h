@@ -116,10 +116,11 @@ int vv_segment_load_stats(vv_segment *s);
 
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);
-/* Close files (and unmap) if only the partition's reference is held.
- * The caller holds the partition's segs_lock for writing, so no reader can
- * take a reference meanwhile. Returns 1 if it closed something. */
-int vv_segment_close_idle(vv_segment *s);
+/* Close files (and unmap) of a sealed segment if only the partition's
+ * reference and caller_refs of the caller's are held. The caller holds the
+ * partition's segs_lock for writing, so no reader can take a reference
+ * meanwhile. Returns 1 if it closed something. */
+int vv_segment_close_idle(vv_segment *s, int caller_refs);
 /* Segments with open files in this process, and a clock for LRU order. */
 long vv_segment_open_count(void);
 uint64_t vv_segment_tick(void);
