@@ -83,9 +83,13 @@ static int64_t km_get(const keymap *m, uint64_t h1, uint32_t h2)
 
 /* ---- small files ------------------------------------------------------------------- */
 
-int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset)
+/* The checkpoint: how far compaction got, and when the earliest tombstone
+ * it kept may go (docs/FORMAT.md). A 16-byte file from before the second
+ * field says nothing about tombstones: they may be due now. */
+int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due)
 {
 	*clean_offset = 0;
+	*tomb_due = 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, CHECKPOINT_FILE);
 	uint8_t *b;
@@ -94,17 +98,22 @@ int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset)
 		vv_error_clear();
 		return 0;
 	}
-	if (n == 16 && vv_load64(b + 8) == XXH3_64bits(b, 8))
+	if (n == 16 && vv_load64(b + 8) == XXH3_64bits(b, 8)) {
 		*clean_offset = (int64_t)vv_load64(b);
+	} else if (n == 24 && vv_load64(b + 16) == XXH3_64bits(b, 16)) {
+		*clean_offset = (int64_t)vv_load64(b);
+		*tomb_due = (int64_t)vv_load64(b + 8);
+	}
 	vv_free(b);
 	return 0;
 }
 
-static int save_checkpoint(const char *dir, int64_t off, unsigned mode)
+static int save_checkpoint(const char *dir, int64_t off, int64_t tomb_due, unsigned mode)
 {
-	uint8_t b[16];
+	uint8_t b[24];
 	vv_store64(b, (uint64_t)off);
-	vv_store64(b + 8, XXH3_64bits(b, 8));
+	vv_store64(b + 8, (uint64_t)tomb_due);
+	vv_store64(b + 16, XXH3_64bits(b, 16));
 	return vv_io_write_atomic(dir, CHECKPOINT_FILE, b, sizeof b, mode);
 }
 
@@ -432,6 +441,9 @@ static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_c
 				else if (!rec.value && tomb_expired) {
 					keep = 0;
 					st->tombstones_dropped++;
+				} else if (!rec.value &&
+					   h.append_time + prm->delete_retention_ms < st->tomb_due) {
+					st->tomb_due = h.append_time + prm->delete_retention_ms;
 				}
 			}
 			if (nk == kcap) {
@@ -654,8 +666,9 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st)
 {
 	memset(st, 0, sizeof *st);
-	int64_t clean_off;
-	vv_compact_load_checkpoint(p->dir, &clean_off);
+	st->tomb_due = INT64_MAX;
+	int64_t clean_off, tomb_due;
+	vv_compact_load_checkpoint(p->dir, &clean_off, &tomb_due);
 	vv_segment **segs;
 	size_t n;
 	VV_TRY(vv_partition_segments(p, &segs, &n));
@@ -668,8 +681,12 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 			dirty += sz;
 	}
 	int rc = 0;
-	if (nold == 0 || dirty == 0 || total == 0 ||
-	    (!prm->force && (double)dirty / (double)total < prm->min_dirty_ratio)) {
+	/* Work: enough dirty bytes (or any, when forced), or a tombstone whose
+	 * delete retention has passed, which only a rewrite can drop. */
+	int tombs = total > 0 && tomb_due <= prm->now;
+	int dirty_work = dirty > 0 && total > 0 &&
+			 (prm->force || (double)dirty / (double)total >= prm->min_dirty_ratio);
+	if (nold == 0 || (!dirty_work && !tombs)) {
 		vv_partition_segments_release(segs, n);
 		return 0;
 	}
@@ -694,7 +711,7 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 		}
 		map_to = i + 1;
 	}
-	if (rc == 0 && (map_to == 0 || segs[map_to]->base <= clean_off))
+	if (rc == 0 && dirty && (map_to == 0 || segs[map_to]->base <= clean_off))
 		rc = vv_error_set(VARVE_ENOMEM, 0,
 				  "%s/%u: the compaction key map (%zu bytes) cannot hold the keys of one segment",
 				  p->topic, p->id, prm->map_memory);
@@ -715,7 +732,7 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 		i = j;
 	}
 	if (rc == 0)
-		rc = save_checkpoint(p->dir, segs[map_to]->base, p->cfg.seg.file_mode);
+		rc = save_checkpoint(p->dir, segs[map_to]->base, st->tomb_due, p->cfg.seg.file_mode);
 	km_free(&m);
 	vv_partition_segments_release(segs, n);
 	return rc;

@@ -51,6 +51,7 @@ typedef struct vv_compact_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t records_kept, records_dropped, tombstones_dropped;
 	uint64_t segments_in, segments_out;
+	int64_t tomb_due; /* when the earliest tombstone kept may go; INT64_MAX if none */
 } vv_compact_stats;
 
 /* A file a compaction swap leaves while it runs: .cleaned, .swap, .replaces. */
@@ -67,7 +68,9 @@ int vv_compact_recover_dir(const char *dir);
 int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
 			 size_t *nswapped);
 
-int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset);
+/* How far compaction got, and when the earliest tombstone it kept may be
+ * dropped (0 = unknown: maybe now). */
+int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due);
 
 /* Compact p if its dirty ratio calls for it (or force). */
 int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st);
