@@ -527,7 +527,9 @@ static size_t awaiting_count(const vs_group *g)
 /* Kafka's acceptJoiningMember: in PreparingRebalance count the members that
  * rejoined (the group may be over a lowered limit), otherwise the group's
  * size. Unlike Kafka, a known static instance rejoining is always let back
- * into its own slot. */
+ * into its own slot, and no group ever holds more than twice the limit:
+ * static members are kept without rejoining, so rebalance after rebalance
+ * could otherwise pile up members while only rejoined ones are counted. */
 static int accept_joining(const vs_coord *c, const vs_group *g, const vs_join_req *req)
 {
 	const vs_member *m = vs_group_member(g, req->member_id, NULL);
@@ -535,7 +537,9 @@ static int accept_joining(const vs_coord *c, const vs_group *g, const vs_join_re
 		m = vs_group_static(g, req->group_instance_id);
 	switch (g->state) {
 	case VS_GROUP_PREPARING_REBALANCE:
-		return (m && m->join_cb) || awaiting_count(g) < c->cfg.max_group_size;
+		return (m && m->join_cb) ||
+		       (awaiting_count(g) < c->cfg.max_group_size &&
+			(m || g->nmembers < 2 * (size_t)c->cfg.max_group_size));
 	case VS_GROUP_COMPLETING_REBALANCE:
 	case VS_GROUP_STABLE:
 		return m || g->nmembers < c->cfg.max_group_size;

@@ -36,8 +36,11 @@
  * is bounded):
  *   group id              <= max_group_id_len bytes (Kafka itself accepts any
  *                         STRING, up to 32767 bytes)     -> INVALID_GROUP_ID
- *   members per group     <= max_group_size (group.max.size)
- *                                                  -> GROUP_MAX_SIZE_REACHED
+ *   members per group     <= max_group_size (group.max.size); as in Kafka,
+ *                         while rebalancing only members that rejoined count
+ *                         (old ones are removed when the phase ends, static
+ *                         ones only when their session ends), and never more
+ *                         than twice that in all -> GROUP_MAX_SIZE_REACHED
  *   ids awaiting a rejoin <= max_group_size per group (MEMBER_ID_REQUIRED)
  *                                                  -> GROUP_MAX_SIZE_REACHED
  *   groups                <= max_groups; an idle Empty group is evicted to

@@ -677,6 +677,51 @@ Test(coord, leave_of_a_pending_id)
 	vs_coord_free(c);
 }
 
+Test(coord, pending_id_holds_the_join_phase)
+{
+	vs_coord *c = coord();
+	tmember a = { 0 };
+	form_stable(c, "g", &a, 1, 0);
+	/* A v4 newcomer gets its id; the leader's rejoin starts a rebalance
+	 * that waits for the newcomer (Kafka: pending members count). */
+	join_box b;
+	vs_join_req req = h_join_req("g", "", "cl");
+	memset(&b, 0, sizeof b);
+	vs_coord_join(c, &req, 4, 100, h_on_join, &b);
+	cr_assert_eq(b.error, KE_MEMBER_ID_REQUIRED);
+	rejoin(c, "g", &a, 200);
+	cr_assert_eq(a.jb.calls, 0, "held for the pending id");
+	char id[H_STR];
+	strcpy(id, b.member_id);
+	req.member_id = S(id);
+	memset(&b, 0, sizeof b);
+	vs_coord_join(c, &req, 4, 300, h_on_join, &b);
+	take_join(&a);
+	cr_assert_eq(b.calls, 1);
+	cr_assert_eq(b.generation, a.gen);
+	cr_assert_eq(a.jb.member_count, 2);
+	/* An id never used only holds it until it expires (10 s). */
+	tmember m[2];
+	memset(m, 0, sizeof m);
+	m[0] = a;
+	m[1].jb = b;
+	take_join(&m[1]);
+	sync_all(c, "g", m, 2, 400);
+	memset(&b, 0, sizeof b);
+	req.member_id = S("");
+	vs_coord_join(c, &req, 4, 1000, h_on_join, &b);
+	cr_assert_eq(b.error, KE_MEMBER_ID_REQUIRED);
+	rejoin(c, "g", &m[0], 1100);
+	rejoin(c, "g", &m[1], 1200);
+	cr_assert_eq(m[0].jb.calls, 0);
+	vs_coord_tick(c, 10999);
+	cr_assert_eq(m[0].jb.calls, 0);
+	vs_coord_tick(c, 11000);
+	take_join(&m[0]);
+	take_join(&m[1]);
+	vs_coord_free(c);
+}
+
 /* ---- rejoins without a rebalance, superseded joins ------------------------------------ */
 
 Test(coord, rejoin_with_same_metadata_gets_current_generation)
@@ -1471,3 +1516,528 @@ Test(coord, callbacks_may_not_reenter)
 	cr_assert_eq(reentrant_result, KE_UNKNOWN_SERVER_ERROR);
 	vs_coord_free(reentrant_c);
 }
+
+/* ---- seeded random run ---------------------------------------------------------------------- */
+
+/*
+ * Twelve simulated clients in two groups join, sync, heartbeat, commit, leave,
+ * go silent, lose their connections (forget) and restart (static ones keep
+ * their instance id), in a seeded random order with a random clock. After
+ * every step: the records' invariants (harness), one leader (client) per
+ * generation, generations that only grow, every join answered in one step
+ * for one group carries the same generation and leader, the leader's list
+ * holds exactly the members answered with that generation, assignments are
+ * the ones that generation's leader sent, and no callback runs twice or
+ * after forget (each client has at most one request out; a callback for a
+ * client with none fails the test).
+ */
+
+#define R_CLIENTS 12
+#define R_OLD_IDS 16
+
+enum { R_IDLE, R_JOINED, R_STABLE, R_SILENT };
+
+typedef struct rclient {
+	int idx, group;
+	char inst[16];
+	int16_t version;
+	int32_t session_ms, rebalance_ms;
+	const vs_join_protocol *protos;
+	size_t nprotos;
+	char id[H_STR];
+	char old[R_OLD_IDS][H_STR];
+	int nold;
+	int32_t gen;
+	int state;
+	int outstanding; /* 0, 1 join, 2 sync */
+	int64_t silent_until;
+	char leader[H_STR];
+	size_t nlisted;
+	char listed[H_MAX_MEMBERS][H_STR];
+} rclient;
+
+typedef struct revent {
+	rclient *cl;
+	int is_join;
+	int16_t error;
+	int32_t gen;
+	char member_id[H_STR], leader[H_STR], assignment[H_STR];
+	size_t nlisted;
+	char listed[H_MAX_MEMBERS][H_STR];
+} revent;
+
+static struct rworld {
+	vs_coord *c;
+	rclient cl[R_CLIENTS];
+	revent ev[4 * R_CLIENTS];
+	size_t nev;
+	int32_t max_gen[2];
+	const rclient *gen_leader[2];
+	uint64_t rng;
+	int64_t now;
+	uint32_t max_step_ms;
+} W;
+
+static const char *const r_groups[2] = { "alpha", "beta" };
+
+static vs_join_protocol r_p_range[1] = { { { (const uint8_t *)"range", 5 }, { (const uint8_t *)"R", 1 } } };
+static vs_join_protocol r_p_both[2] = { { { (const uint8_t *)"range", 5 }, { (const uint8_t *)"R", 1 } },
+					{ { (const uint8_t *)"rr", 2 }, { (const uint8_t *)"Q", 1 } } };
+static vs_join_protocol r_p_rev[2] = { { { (const uint8_t *)"rr", 2 }, { (const uint8_t *)"Q", 1 } },
+				       { { (const uint8_t *)"range", 5 }, { (const uint8_t *)"R", 1 } } };
+static vs_join_protocol r_p_rr[1] = { { { (const uint8_t *)"rr", 2 }, { (const uint8_t *)"Q", 1 } } };
+
+static uint32_t rnd(uint32_t n)
+{
+	W.rng ^= W.rng << 13;
+	W.rng ^= W.rng >> 7;
+	W.rng ^= W.rng << 17;
+	return (uint32_t)(W.rng % n);
+}
+
+static void r_forget_id(rclient *cl)
+{
+	if (cl->id[0]) {
+		strcpy(cl->old[cl->nold % R_OLD_IDS], cl->id);
+		cl->nold++;
+	}
+	cl->id[0] = 0;
+}
+
+static void r_set_id(rclient *cl, const char *id)
+{
+	if (strcmp(cl->id, id) != 0)
+		r_forget_id(cl);
+	strcpy(cl->id, id);
+}
+
+static const rclient *r_owner(const char *id)
+{
+	for (int i = 0; i < R_CLIENTS; i++) {
+		const rclient *cl = &W.cl[i];
+		if (strcmp(cl->id, id) == 0)
+			return cl;
+		for (int k = 0; k < R_OLD_IDS && k < cl->nold; k++)
+			if (strcmp(cl->old[k], id) == 0)
+				return cl;
+	}
+	return NULL;
+}
+
+/* The client behind a member id of a group. A static member's id may be one
+ * its client never learned (its held join was forgotten): then the member's
+ * instance id names the client. */
+static const rclient *r_owner_in(int group, const char *id)
+{
+	const rclient *cl = r_owner(id);
+	if (cl)
+		return cl;
+	const vs_group *g = vs_group_find(W.c, S(r_groups[group]));
+	const vs_member *m = g ? vs_group_member(g, S(id), NULL) : NULL;
+	if (!m || !m->instance_id.p)
+		return NULL;
+	for (int i = 0; i < R_CLIENTS; i++)
+		if (vs_own_eq(m->instance_id, S(W.cl[i].inst)))
+			return &W.cl[i];
+	return NULL;
+}
+
+static int r_has_id(const rclient *cl, const char *id)
+{
+	return r_owner(id) == cl;
+}
+
+static revent *r_event(void *ctx, int is_join, int16_t error)
+{
+	rclient *cl = ctx;
+	cr_assert_eq(cl->outstanding, is_join ? 1 : 2,
+		     "client %d: callback without its request outstanding (twice or after forget)",
+		     cl->idx);
+	cl->outstanding = 0;
+	cr_assert_lt(W.nev, sizeof W.ev / sizeof W.ev[0]);
+	revent *e = &W.ev[W.nev++];
+	memset(e, 0, sizeof *e);
+	e->cl = cl;
+	e->is_join = is_join;
+	e->error = error;
+	return e;
+}
+
+static void r_copy(char *out, vs_slice s)
+{
+	cr_assert_lt(s.len, (size_t)H_STR);
+	if (s.len)
+		memcpy(out, s.ptr, s.len);
+	out[s.len] = 0;
+}
+
+static void r_on_join(void *ctx, const vs_join_result *r)
+{
+	revent *e = r_event(ctx, 1, r->error);
+	e->gen = r->generation_id;
+	r_copy(e->member_id, r->member_id);
+	r_copy(e->leader, r->leader);
+	cr_assert_leq(r->member_count, (size_t)H_MAX_MEMBERS);
+	e->nlisted = r->member_count;
+	for (size_t i = 0; i < r->member_count; i++)
+		r_copy(e->listed[i], r->members[i].member_id);
+}
+
+static void r_on_sync(void *ctx, const vs_sync_result *r)
+{
+	revent *e = r_event(ctx, 0, r->error);
+	r_copy(e->assignment, r->assignment);
+}
+
+static void r_join_event(revent *e)
+{
+	rclient *cl = e->cl;
+	switch (e->error) {
+	case KE_NONE:
+		r_set_id(cl, e->member_id);
+		cl->gen = e->gen;
+		cl->state = R_JOINED;
+		strcpy(cl->leader, e->leader);
+		cl->nlisted = e->nlisted;
+		memcpy(cl->listed, e->listed, sizeof cl->listed);
+		break;
+	case KE_MEMBER_ID_REQUIRED:
+		cr_assert_eq(e->gen, -1);
+		r_set_id(cl, e->member_id);
+		cl->state = R_IDLE;
+		break;
+	case KE_REBALANCE_IN_PROGRESS:
+		cl->state = R_IDLE;
+		break;
+	case KE_UNKNOWN_MEMBER_ID:
+	case KE_FENCED_INSTANCE_ID:
+	case KE_INCONSISTENT_GROUP_PROTOCOL:
+	case KE_GROUP_MAX_SIZE_REACHED:
+		r_forget_id(cl);
+		cl->state = R_IDLE;
+		break;
+	default:
+		cr_assert_fail("client %d: unexpected join error %d", cl->idx, e->error);
+	}
+}
+
+/* One step's successful joins, per group: one generation, one leader
+ * client, a new generation above every earlier one, and the leader's list
+ * naming exactly the members answered with it. */
+static void r_check_generation(int group)
+{
+	const revent *lead = NULL;
+	int32_t gen = -1;
+	for (size_t i = 0; i < W.nev; i++) {
+		const revent *e = &W.ev[i];
+		if (!e->is_join || e->error || e->cl->group != group)
+			continue;
+		const rclient *owner = r_owner_in(group, e->leader);
+		cr_assert(owner, "leader id of no client");
+		cr_assert_eq(owner->group, group);
+		if (gen < 0) {
+			gen = e->gen;
+			cr_assert_geq(gen, W.max_gen[group], "generation went back");
+			if (gen > W.max_gen[group]) {
+				W.max_gen[group] = gen;
+				W.gen_leader[group] = owner;
+			}
+		}
+		cr_assert_eq(e->gen, gen, "one step, one generation per group");
+		cr_assert_eq(owner, W.gen_leader[group], "one leader per generation");
+		if (e->nlisted) {
+			cr_assert_str_eq(e->leader, e->member_id, "only the leader gets the list");
+			lead = e;
+		}
+	}
+	if (!lead)
+		return;
+	for (size_t k = 0; k < lead->nlisted; k++) {
+		const rclient *m = r_owner_in(group, lead->listed[k]);
+		cr_assert(m && m->group == group, "listed member of no client of the group");
+		/* Dynamic members are listed only once they rejoined (answered
+		 * now or earlier in this generation); static ones are kept
+		 * without rejoining (KIP-345). */
+		if (m->inst[0])
+			cr_assert_leq(m->gen, gen);
+		else
+			cr_assert_eq(m->gen, gen, "listed member not in the generation");
+	}
+	for (size_t i = 0; i < W.nev; i++) {
+		const revent *e = &W.ev[i];
+		if (!e->is_join || e->error || e->cl->group != group || e->gen != gen)
+			continue;
+		int found = 0;
+		for (size_t k = 0; k < lead->nlisted; k++)
+			found |= strcmp(lead->listed[k], e->member_id) == 0;
+		cr_assert(found, "answered member missing from the leader's list");
+	}
+}
+
+static void r_sync_event(revent *e)
+{
+	rclient *cl = e->cl;
+	switch (e->error) {
+	case KE_NONE: {
+		/* The leader of cl's generation sent "<gen>:<member id>". */
+		char want_gen[32];
+		snprintf(want_gen, sizeof want_gen, "%d:", cl->gen);
+		cr_assert_eq(strncmp(e->assignment, want_gen, strlen(want_gen)), 0,
+			     "assignment of another generation: %s (gen %d)", e->assignment,
+			     cl->gen);
+		cr_assert(r_has_id(cl, e->assignment + strlen(want_gen)), "someone else's assignment");
+		cl->state = R_STABLE;
+		break;
+	}
+	case KE_REBALANCE_IN_PROGRESS:
+	case KE_ILLEGAL_GENERATION:
+		cl->state = R_IDLE;
+		break;
+	case KE_UNKNOWN_MEMBER_ID:
+	case KE_FENCED_INSTANCE_ID:
+		r_forget_id(cl);
+		cl->state = R_IDLE;
+		break;
+	default:
+		cr_assert_fail("client %d: unexpected sync error %d", cl->idx, e->error);
+	}
+}
+
+static void r_join(rclient *cl)
+{
+	vs_join_req req = {
+		.group_id = S(r_groups[cl->group]),
+		.member_id = S(cl->id),
+		.group_instance_id = cl->inst[0] ? S(cl->inst) : VS_SLICE_NULL,
+		.client_id = S("rc"),
+		.client_host = S("h"),
+		.protocol_type = S("consumer"),
+		.session_timeout_ms = cl->session_ms,
+		.rebalance_timeout_ms = cl->rebalance_ms,
+		.protocols = cl->protos,
+		.protocol_count = cl->nprotos,
+	};
+	cl->outstanding = 1;
+	vs_coord_join(W.c, &req, cl->version, W.now, r_on_join, cl);
+}
+
+static void r_sync(rclient *cl)
+{
+	vs_sync_assignment a[H_MAX_MEMBERS];
+	char bytes[H_MAX_MEMBERS][H_STR + 16];
+	size_t n = 0;
+	if (strcmp(cl->leader, cl->id) == 0) {
+		for (size_t k = 0; k < cl->nlisted; k++) {
+			snprintf(bytes[k], sizeof bytes[k], "%d:%s", cl->gen, cl->listed[k]);
+			a[k] = (vs_sync_assignment){ S(cl->listed[k]), S(bytes[k]) };
+		}
+		n = cl->nlisted;
+	}
+	vs_sync_req req = {
+		.group_id = S(r_groups[cl->group]),
+		.member_id = S(cl->id),
+		.group_instance_id = cl->inst[0] ? S(cl->inst) : VS_SLICE_NULL,
+		.generation_id = cl->gen,
+		.assignments = a,
+		.assignment_count = n,
+	};
+	cl->outstanding = 2;
+	vs_coord_sync(W.c, &req, W.now, r_on_sync, cl);
+}
+
+static void r_heartbeat(rclient *cl)
+{
+	int16_t err = vs_coord_heartbeat(W.c, S(r_groups[cl->group]), S(cl->id),
+					 cl->inst[0] ? S(cl->inst) : VS_SLICE_NULL, cl->gen, W.now);
+	if (err == KE_REBALANCE_IN_PROGRESS || err == KE_ILLEGAL_GENERATION) {
+		cl->state = R_IDLE;
+	} else if (err == KE_UNKNOWN_MEMBER_ID || err == KE_FENCED_INSTANCE_ID) {
+		r_forget_id(cl);
+		cl->state = R_IDLE;
+	} else {
+		cr_assert_eq(err, KE_NONE, "heartbeat error %d", err);
+	}
+}
+
+static void r_commit(rclient *cl)
+{
+	vs_slice inst = cl->inst[0] ? S(cl->inst) : VS_SLICE_NULL;
+	int16_t err = vs_coord_commit_check(W.c, S(r_groups[cl->group]), cl->gen, S(cl->id), inst,
+					    W.now);
+	vs_group_info info;
+	if (err == KE_NONE) {
+		cr_assert(vs_coord_group_info(W.c, S(r_groups[cl->group]), &info));
+		cr_assert_eq(info.generation_id, cl->gen, "commit allowed for an old generation");
+		cr_assert(info.state == VS_GROUP_STABLE ||
+			  info.state == VS_GROUP_PREPARING_REBALANCE);
+	} else {
+		cr_assert(err == KE_REBALANCE_IN_PROGRESS || err == KE_ILLEGAL_GENERATION ||
+			  err == KE_UNKNOWN_MEMBER_ID || err == KE_FENCED_INSTANCE_ID,
+			  "commit check error %d", err);
+	}
+}
+
+static void r_leave(rclient *cl)
+{
+	vs_leave_member lm = { S(cl->id), cl->inst[0] ? S(cl->inst) : VS_SLICE_NULL, -99 };
+	cr_assert_eq(vs_coord_leave(W.c, S(r_groups[cl->group]), &lm, 1, W.now), KE_NONE);
+	cr_assert(lm.error == KE_NONE || lm.error == KE_UNKNOWN_MEMBER_ID ||
+		  lm.error == KE_FENCED_INSTANCE_ID);
+	r_forget_id(cl);
+	cl->state = R_IDLE;
+}
+
+/* A member in a generation: mostly heartbeats. */
+static void r_member_action(rclient *cl)
+{
+	uint32_t roll = rnd(100);
+	if (cl->state == R_JOINED && roll < 50)
+		r_sync(cl);
+	else if (roll < 75)
+		r_heartbeat(cl);
+	else if (roll < 85)
+		r_commit(cl);
+	else if (roll < 89)
+		r_leave(cl);
+	else if (roll < 93) {
+		cl->state = R_SILENT;
+		cl->silent_until = W.now + rnd(30000);
+	} else if (roll < 97) {
+		r_join(cl); /* a rejoin with the same metadata */
+	} else {
+		/* A restart: a static client keeps its instance id. */
+		r_forget_id(cl);
+		r_join(cl);
+	}
+}
+
+static void r_act(rclient *cl)
+{
+	if (cl->outstanding) {
+		if (rnd(100) < 10) {
+			/* The connection closes; the client will rejoin. */
+			vs_coord_forget(W.c, cl, W.now);
+			cl->outstanding = 0;
+			cl->state = R_IDLE;
+		}
+		return;
+	}
+	if (cl->state == R_SILENT) {
+		if (W.now < cl->silent_until)
+			return;
+		r_forget_id(cl);
+		cl->state = R_IDLE;
+	}
+	if (cl->state == R_IDLE)
+		r_join(cl);
+	else
+		r_member_action(cl);
+}
+
+static void r_setup(uint64_t seed)
+{
+	memset(&W, 0, sizeof W);
+	W.rng = seed * 2654435761u + 1;
+	W.c = coord_with((vs_coord_config){ .seed = seed,
+					    .max_group_size = 5,
+					    .initial_rebalance_delay_ms = (int32_t)rnd(2) * 500 });
+	static const vs_join_protocol *const sets[5] = { r_p_range, r_p_both, r_p_rev, r_p_rr,
+							 r_p_both };
+	static const size_t nsets[5] = { 1, 2, 2, 1, 2 };
+	for (int i = 0; i < R_CLIENTS; i++) {
+		rclient *cl = &W.cl[i];
+		cl->idx = i;
+		cl->group = i % 2;
+		int k = (int)rnd(5);
+		cl->protos = sets[k];
+		cl->nprotos = nsets[k];
+		cl->version = (int16_t)(3 + rnd(3));
+		if (rnd(4) == 0) {
+			snprintf(cl->inst, sizeof cl->inst, "inst-%d", i);
+			cl->version = 5;
+		}
+		cl->session_ms = 6000 + (int32_t)rnd(9000);
+		cl->rebalance_ms = 5000 + (int32_t)rnd(20000);
+	}
+}
+
+static void r_step(void)
+{
+	W.nev = 0;
+	r_act(&W.cl[rnd(R_CLIENTS)]);
+	W.now += rnd(W.max_step_ms);
+	int64_t due = vs_coord_next_deadline(W.c);
+	if ((due >= 0 && W.now >= due) || rnd(4) == 0)
+		vs_coord_tick(W.c, W.now);
+	/* Successful joins first (they set generations and leaders). */
+	for (size_t i = 0; i < W.nev; i++)
+		if (W.ev[i].is_join && W.ev[i].error == KE_NONE)
+			r_join_event(&W.ev[i]);
+	for (int gi = 0; gi < 2; gi++)
+		r_check_generation(gi);
+	for (size_t i = 0; i < W.nev; i++) {
+		if (W.ev[i].is_join && W.ev[i].error != KE_NONE)
+			r_join_event(&W.ev[i]);
+		else if (!W.ev[i].is_join)
+			r_sync_event(&W.ev[i]);
+	}
+	h_check_invariants(W.c);
+	vs_group_info info;
+	for (int gi = 0; gi < 2; gi++) {
+		if (!vs_coord_group_info(W.c, S(r_groups[gi]), &info)) {
+			W.max_gen[gi] = 0; /* forgotten: a new group starts over */
+			continue;
+		}
+		cr_assert_geq(info.generation_id, W.max_gen[gi]);
+		/* group.max.size bounds those that rejoin (while rebalancing,
+		 * the others wait to be removed, never beyond twice the limit);
+		 * static members kept without rejoining come on top. */
+		size_t statics = 0;
+		for (int i = gi; i < R_CLIENTS; i += 2)
+			statics += W.cl[i].inst[0] != 0;
+		if (info.state == VS_GROUP_PREPARING_REBALANCE) {
+			const vs_group *g = vs_group_find(W.c, S(r_groups[gi]));
+			size_t waiting = 0;
+			for (size_t i = 0; i < g->nmembers; i++)
+				waiting += g->members[i]->join_cb != NULL;
+			cr_assert_leq(waiting, 5u);
+			cr_assert_leq(info.member_count, 10u);
+		} else {
+			cr_assert_leq(info.member_count, 5u + statics);
+		}
+	}
+}
+
+static void r_run(uint64_t seed, int steps, uint32_t max_step_ms)
+{
+	r_setup(seed);
+	W.max_step_ms = max_step_ms;
+	for (int s = 0; s < steps; s++)
+		r_step();
+	vs_coord_stats st;
+	vs_coord_stats_get(W.c, &st);
+	/* The run must have exercised the machine, not idled. */
+	cr_assert_gt(st.generations, 20u, "seed %llu: only %llu generations",
+		     (unsigned long long)seed, (unsigned long long)st.generations);
+	cr_assert_gt(st.expired_sessions + st.removed_at_rebalance, 0u);
+	/* Drain: every connection closes, time passes; nothing is left. */
+	for (int i = 0; i < R_CLIENTS; i++) {
+		vs_coord_forget(W.c, &W.cl[i], W.now);
+		W.cl[i].outstanding = 0;
+	}
+	W.now += 3600 * 1000;
+	vs_coord_tick(W.c, W.now);
+	W.now += 3600 * 1000;
+	vs_coord_tick(W.c, W.now);
+	vs_coord_stats_get(W.c, &st);
+	cr_assert_eq(st.group_count, 0);
+	cr_assert_eq(st.bytes_held, 0, "bytes left: %llu", (unsigned long long)st.bytes_held);
+	cr_assert_eq(vs_coord_next_deadline(W.c), -1);
+	vs_coord_free(W.c);
+}
+
+/* A fast clock: sessions end all the time; a slow one: longer Stable runs. */
+Test(coord_random, seed_1_fast) { r_run(1, 4000, 1500); }
+Test(coord_random, seed_2_fast) { r_run(2, 4000, 1500); }
+Test(coord_random, seed_3_slow) { r_run(3, 4000, 300); }
+Test(coord_random, seed_4_slow) { r_run(4, 4000, 300); }
