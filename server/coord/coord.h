@@ -22,9 +22,10 @@
  * callback, exactly once per call, unless vs_coord_forget() drops it first:
  * either before the call returns, or later from inside another coordinator
  * call (another member's join or sync, a leave, vs_coord_tick). A callback
- * must not call back into the coordinator (such calls are refused with
- * KE_UNKNOWN_SERVER_ERROR); every slice it receives is borrowed and valid
- * only until it returns.
+ * must not call back into the coordinator, except vs_coord_forget (a failed
+ * write may close the connection) and vs_coord_group_info / _stats_get;
+ * other calls are refused (KE_UNKNOWN_SERVER_ERROR, or nothing done). Every
+ * slice a callback receives is borrowed and valid only until it returns.
  *
  * Error style: Kafka error codes (server/protocol/kerrors.h, KE_*), as the
  * matching Kafka response would carry them. Byte strings are vs_slice
@@ -285,7 +286,9 @@ int16_t vs_coord_commit_check(vs_coord *c, vs_slice group_id, int32_t generation
  * The connection identified by ctx closed: drop every held join or sync
  * callback whose ctx equals it; none of them will be called. The members stay
  * (as in Kafka) but, no longer waiting, they must come back within their
- * session timeout counted from now, else they expire.
+ * session timeout counted from now, else they expire; a rebalance no longer
+ * waits for them. Costs nothing while no callback is held anywhere, else a
+ * walk over the groups (and the members of those that hold some).
  */
 void vs_coord_forget(vs_coord *c, void *ctx, int64_t now);
 

@@ -2041,3 +2041,34 @@ Test(coord_random, seed_1_fast) { r_run(1, 4000, 1500); }
 Test(coord_random, seed_2_fast) { r_run(2, 4000, 1500); }
 Test(coord_random, seed_3_slow) { r_run(3, 4000, 300); }
 Test(coord_random, seed_4_slow) { r_run(4, 4000, 300); }
+
+/* A callback whose write fails closes its connection and another one's:
+ * forget is allowed there, and the other held join is then never answered. */
+static vs_coord *forget_c;
+static join_box forget_other;
+
+static void forgetting_cb(void *ctx, const vs_join_result *r)
+{
+	h_on_join(ctx, r);
+	vs_group_info info;
+	cr_assert(vs_coord_group_info(forget_c, S("g"), &info), "info works in a callback");
+	vs_coord_forget(forget_c, &forget_other, 0);
+}
+
+Test(coord, forget_inside_a_callback)
+{
+	forget_c = coord_with((vs_coord_config){ .initial_rebalance_delay_ms = 100 });
+	join_box first;
+	memset(&first, 0, sizeof first);
+	memset(&forget_other, 0, sizeof forget_other);
+	vs_join_req req = h_join_req("g", "", "cl");
+	vs_coord_join(forget_c, &req, 3, 0, forgetting_cb, &first);
+	vs_coord_join(forget_c, &req, 3, 0, h_on_join, &forget_other);
+	vs_coord_tick(forget_c, 100);
+	vs_coord_tick(forget_c, 200);
+	cr_assert_eq(first.calls, 1);
+	cr_assert_eq(first.member_count, 2);
+	cr_assert_eq(forget_other.calls, 0, "forgotten inside the first callback");
+	h_check_invariants(forget_c);
+	vs_coord_free(forget_c);
+}
