@@ -303,7 +303,10 @@ void vs_coord_forget(vs_coord *c, void *ctx, int64_t now);
 void vs_coord_tick(vs_coord *c, int64_t now);
 
 /* When to call vs_coord_tick next: never later than the earliest due event
- * (possibly earlier, then the tick finds nothing to do); -1 if none. */
+ * (possibly earlier, then the tick finds nothing to do); -1 if none.
+ * Ticking late is harmless (what is due expires at the tick). A due tick
+ * walks every group, so a broker with many groups should round its ticks up
+ * to a timer granularity (100 ms is plenty for Kafka's timeouts). */
 int64_t vs_coord_next_deadline(const vs_coord *c);
 
 /* ---- views and administration ------------------------------------------- */
