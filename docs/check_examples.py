@@ -6,6 +6,13 @@
       first #include to the end must appear verbatim in one ```c block of
       README.md, so the compiled example and the README cannot drift apart.
 
+  check_examples.py format FORMAT.md PROGRAM DIR
+      docs/FORMAT.md, "Example: one batch, byte by byte", shows the bytes of
+      a segment and a recovery point; PROGRAM (docs/examples/format.c) writes
+      that store in DIR and prints the same files the same way. The hex
+      lines of the section (without their annotations) must equal the
+      program's output.
+
   check_examples.py warnings --cc=CC INCLUDE_DIR FILE...
       Compile each FILE as a user would (CC -std=c11 -O2 -Wall -Wextra -Werror
       -I INCLUDE_DIR -c), without the project's own warning switches (the
@@ -16,6 +23,7 @@
 Exit status 0 when every check passes; otherwise the failures are printed.
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -37,6 +45,44 @@ def check_readme(readme_path, example_path):
             "#include to the end; copy the program into the README again"]
 
 
+HEX_LINE = re.compile(r"^[0-9a-f]{8}:( [0-9a-f]{2,4})+$")
+
+
+def hex_lines(text):
+    """The xxd-style lines of text, each cut before its annotation (which
+    follows two or more spaces)."""
+    out = []
+    for line in text.splitlines():
+        head = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+        if HEX_LINE.match(head):
+            out.append(head)
+    return out
+
+
+def check_format(format_path, program, store_dir):
+    with open(format_path, encoding="utf-8") as f:
+        doc = f.read()
+    start = doc.find("Example: one batch, byte by byte\n---")
+    if start < 0:
+        return [f"{format_path}: no section 'Example: one batch, byte by byte'"]
+    end = doc.find("\n---", start + 40)
+    section = doc[start:end if end > 0 else len(doc)]
+    want = hex_lines(section)
+    run = subprocess.run([program, store_dir], capture_output=True, text=True)
+    if run.returncode != 0:
+        return [f"{program} {store_dir} failed ({run.returncode}):\n{run.stderr}"]
+    got = hex_lines(run.stdout)
+    if not want:
+        return [f"{format_path}: no hex lines in the example section"]
+    if want == got:
+        return []
+    diff = [f"  doc:     {w}\n  written: {g}" for w, g in zip(want, got) if w != g]
+    if len(want) != len(got):
+        diff.append(f"  {len(want)} lines in the document, {len(got)} written")
+    return [f"{format_path}: the example bytes differ from what varve writes:\n" +
+            "\n".join(diff)]
+
+
 def check_warnings(cc, include_dir, files):
     errors = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,6 +99,8 @@ def check_warnings(cc, include_dir, files):
 def main(argv):
     if len(argv) == 4 and argv[1] == "readme":
         errors = check_readme(argv[2], argv[3])
+    elif len(argv) == 5 and argv[1] == "format":
+        errors = check_format(argv[2], argv[3], argv[4])
     elif len(argv) >= 5 and argv[1] == "warnings" and argv[2].startswith("--cc="):
         errors = check_warnings(argv[2][len("--cc="):], argv[3], argv[4:])
     else:
