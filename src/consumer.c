@@ -1004,7 +1004,7 @@ int varve_consumer_commit(varve_consumer *c)
 	return commit_positions(c, NULL, 0);
 }
 
-int varve_consumer_commit_offset(varve_consumer *c, const char *topic, uint32_t partition,
+int varve_consumer_commit_offset(varve_consumer *c, const char *topic, int32_t partition,
 				 int64_t offset, const char *metadata)
 {
 	if (!c || !topic)
@@ -1012,22 +1012,25 @@ int varve_consumer_commit_offset(varve_consumer *c, const char *topic, uint32_t 
 	if (metadata && strlen(metadata) > VV_MAX_COMMIT_METADATA)
 		return vv_error_set(VARVE_EINVAL, 0, "commit metadata longer than %d bytes",
 				    VV_MAX_COMMIT_METADATA);
-	VV_TRY(vv_store_commit(c->db, c->group, &topic, &partition, &offset, &metadata, 1));
-	assigned *a = find_assigned(c, topic, partition);
+	VV_TRY(vv_check_partition(partition));
+	uint32_t part = (uint32_t)partition;
+	VV_TRY(vv_store_commit(c->db, c->group, &topic, &part, &offset, &metadata, 1));
+	assigned *a = find_assigned(c, topic, part);
 	if (a)
 		a->committed = offset;
 	return 0;
 }
 
-static int seek_to(varve_consumer *c, const char *topic, uint32_t partition, int64_t offset,
+static int seek_to(varve_consumer *c, const char *topic, int32_t partition, int64_t offset,
 		   int by_time)
 {
 	if (!c || !topic)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_check_partition(partition));
 	VV_TRY(refresh_assignment(c));
-	assigned *a = find_assigned(c, topic, partition);
+	assigned *a = find_assigned(c, topic, (uint32_t)partition);
 	if (!a)
-		return vv_error_set(VARVE_ENOTFOUND, 0, "%s/%u is not assigned to this consumer",
+		return vv_error_set(VARVE_ENOTFOUND, 0, "%s/%d is not assigned to this consumer",
 				    topic, partition);
 	vv_partition *p = a->t->parts[partition];
 	int64_t target;
@@ -1056,17 +1059,17 @@ static int seek_to(varve_consumer *c, const char *topic, uint32_t partition, int
 	return 0;
 }
 
-int varve_consumer_seek(varve_consumer *c, const char *topic, uint32_t partition, int64_t offset)
+int varve_consumer_seek(varve_consumer *c, const char *topic, int32_t partition, int64_t offset)
 {
 	return seek_to(c, topic, partition, offset, 0);
 }
 
-int varve_consumer_seek_time(varve_consumer *c, const char *topic, uint32_t partition, int64_t ts)
+int varve_consumer_seek_time(varve_consumer *c, const char *topic, int32_t partition, int64_t ts)
 {
 	return seek_to(c, topic, partition, ts, 1);
 }
 
-int varve_consumer_position(varve_consumer *c, const char *topic, uint32_t partition,
+int varve_consumer_position(varve_consumer *c, const char *topic, int32_t partition,
 			    int64_t *offset_out)
 {
 	if (!offset_out)
@@ -1074,10 +1077,11 @@ int varve_consumer_position(varve_consumer *c, const char *topic, uint32_t parti
 	*offset_out = -1;
 	if (!c || !topic)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_check_partition(partition));
 	VV_TRY(refresh_assignment(c));
-	assigned *a = find_assigned(c, topic, partition);
+	assigned *a = find_assigned(c, topic, (uint32_t)partition);
 	if (!a)
-		return vv_error_set(VARVE_ENOTFOUND, 0, "%s/%u is not assigned to this consumer",
+		return vv_error_set(VARVE_ENOTFOUND, 0, "%s/%d is not assigned to this consumer",
 				    topic, partition);
 	if (a->position < 0)
 		VV_TRY(init_position(c, a));
@@ -1103,7 +1107,7 @@ int varve_consumer_assignment(varve_consumer *c, const varve_topic_partition **t
 		c->tcap = c->nas;
 	}
 	for (size_t i = 0; i < c->nas; i++)
-		c->tps[i] = (varve_topic_partition){ c->as[i].t->name, c->as[i].partition };
+		c->tps[i] = (varve_topic_partition){ c->as[i].t->name, (int32_t)c->as[i].partition };
 	*tps_out = c->tps;
 	*count_out = c->nas;
 	return 0;
@@ -1115,7 +1119,7 @@ uint64_t varve_consumer_resets(const varve_consumer *c) { return c ? atomic_load
 
 /* ---- group administration ------------------------------------------------------------------ */
 
-int varve_group_offset(varve_db *db, const char *group, const char *topic, uint32_t partition,
+int varve_group_offset(varve_db *db, const char *group, const char *topic, int32_t partition,
 		       int64_t *offset_out)
 {
 	if (!offset_out)
@@ -1123,19 +1127,20 @@ int varve_group_offset(varve_db *db, const char *group, const char *topic, uint3
 	*offset_out = -1;
 	if (!db || !group || !topic)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_check_partition(partition));
 	pthread_mutex_lock(&db->groups.mu);
 	vv_group *grp = vv_groups_find(&db->groups, group, 0);
-	vv_commit *cm = grp ? vv_group_commit_find(grp, topic, partition) : NULL;
+	vv_commit *cm = grp ? vv_group_commit_find(grp, topic, (uint32_t)partition) : NULL;
 	if (cm)
 		*offset_out = cm->offset;
 	pthread_mutex_unlock(&db->groups.mu);
 	if (!cm)
-		return vv_error_set(VARVE_ENOTFOUND, 0, "group %s has no commit for %s/%u", group,
+		return vv_error_set(VARVE_ENOTFOUND, 0, "group %s has no commit for %s/%d", group,
 				    topic, partition);
 	return 0;
 }
 
-int varve_group_commit(varve_db *db, const char *group, const char *topic, uint32_t partition,
+int varve_group_commit(varve_db *db, const char *group, const char *topic, int32_t partition,
 		       int64_t offset, const char *metadata)
 {
 	if (!db || !topic)
@@ -1145,7 +1150,9 @@ int varve_group_commit(varve_db *db, const char *group, const char *topic, uint3
 	if (metadata && strlen(metadata) > VV_MAX_COMMIT_METADATA)
 		return vv_error_set(VARVE_EINVAL, 0, "commit metadata longer than %d bytes",
 				    VV_MAX_COMMIT_METADATA);
-	return vv_store_commit(db, group, &topic, &partition, &offset, &metadata, 1);
+	VV_TRY(vv_check_partition(partition));
+	uint32_t part = (uint32_t)partition;
+	return vv_store_commit(db, group, &topic, &part, &offset, &metadata, 1);
 }
 
 int varve_group_list(varve_db *db, char ***names_out, size_t *count_out)
@@ -1230,7 +1237,7 @@ int varve_group_delete(varve_db *db, const char *group)
 	return rc;
 }
 
-int varve_group_lag(varve_db *db, const char *group, const char *topic, uint32_t partition,
+int varve_group_lag(varve_db *db, const char *group, const char *topic, int32_t partition,
 		    varve_lag *lag)
 {
 	if (!db || !lag || !group)

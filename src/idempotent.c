@@ -295,7 +295,7 @@ int varve_producer_send(varve_producer *p, const char *topic, int32_t partition,
 	return rc;
 }
 
-int varve_producer_last_sequence(varve_producer *p, const char *topic, uint32_t partition,
+int varve_producer_last_sequence(varve_producer *p, const char *topic, int32_t partition,
 				 int32_t *seq_out)
 {
 	if (!seq_out)

@@ -10,7 +10,7 @@ struct varve_iter {
 	vv_reader r;
 };
 
-int varve_iter_open(varve_db *db, const char *topic, uint32_t partition, int64_t offset,
+int varve_iter_open(varve_db *db, const char *topic, int32_t partition, int64_t offset,
 		    varve_iter **iter_out)
 {
 	if (!iter_out)
@@ -81,7 +81,7 @@ void varve_iter_close(varve_iter *it)
 	vv_free(it);
 }
 
-int varve_offset_for_time(varve_db *db, const char *topic, uint32_t partition, int64_t ts,
+int varve_offset_for_time(varve_db *db, const char *topic, int32_t partition, int64_t ts,
 			  int64_t *offset_out)
 {
 	if (!offset_out)

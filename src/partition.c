@@ -1037,9 +1037,8 @@ int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out)
 	if (s)
 		vv_segment_ref(s);
 	pthread_rwlock_unlock(&p->segs_lock);
-	if (!s)
-		return vv_error_set(VARVE_EOFFSET, 0, "partition %s/%u has no segments", p->topic,
-				    p->id);
+	if (!s) /* a read-only view of a partition whose creation was interrupted */
+		return VARVE_EEND;
 	*out = s;
 	return 0;
 }
@@ -1201,15 +1200,45 @@ static void drop_removed(vv_partition *p, int64_t first_base)
 	vv_free(gone);
 }
 
+/* Read-only view of a partition that had no segment at open (its creation
+ * was interrupted, or is under way in the writer): take the first segment
+ * once it exists. VARVE_EEND while there is none. Caller holds p->lock. */
+static int attach_first(vv_partition *p)
+{
+	int64_t *bases;
+	size_t n;
+	int swap_files;
+	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	int rc = VARVE_EEND;
+	if (n) {
+		vv_segment *s;
+		vv_scan_result res;
+		rc = vv_segment_attach(p->dir, bases[0], 0, &p->cfg.seg, &s);
+		if (rc == 0 && (rc = vv_segment_scan(s, 0, bases[0], &res)) == 0) {
+			pthread_rwlock_wrlock(&p->segs_lock);
+			rc = push_segment(p, s);
+			pthread_rwlock_unlock(&p->segs_lock);
+			if (rc == 0) {
+				atomic_store(&p->start_offset, bases[0]);
+				atomic_store(&p->end_offset, atomic_load(&s->next_offset));
+			}
+		}
+		if (rc && s)
+			vv_segment_unref(s);
+	}
+	vv_free(bases);
+	return rc;
+}
+
 int vv_partition_refresh(vv_partition *p)
 {
 	if (!p->cfg.seg.read_only)
 		return 0;
 	pthread_mutex_lock(&p->lock);
 	int rc = 0;
-	if (p->nsegs == 0) {
+	if (p->nsegs == 0 && (rc = attach_first(p)) != 0) {
 		pthread_mutex_unlock(&p->lock);
-		return 0;
+		return rc == VARVE_EEND ? 0 : rc;
 	}
 	vv_segment *last = active(p);
 	/* New whole batches at the end of the last segment. */

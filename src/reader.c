@@ -32,7 +32,13 @@ int vv_reader_seek(vv_reader *r, int64_t offset)
 	if (offset > atomic_load(&r->p->end_offset) && r->p->cfg.seg.read_only)
 		(void)vv_partition_refresh(r->p);
 	vv_segment *s;
-	VV_TRY(vv_partition_segment_for(r->p, offset, &s));
+	int frc = vv_partition_segment_for(r->p, offset, &s);
+	if (frc == VARVE_EEND) { /* no segment (yet): an empty partition */
+		r->next = offset;
+		r->fresh = 1;
+		return 0;
+	}
+	VV_TRY(frc);
 	uint64_t pos;
 	int rc = vv_segment_find(s, offset, &pos);
 	if (rc) {
@@ -129,6 +135,12 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 	if (!r->seg) {
 		int64_t start = atomic_load(&r->p->start_offset);
 		VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
+		if (!r->seg && r->p->cfg.seg.read_only) {
+			VV_TRY(vv_partition_refresh(r->p)); /* the writer may have made one */
+			VV_TRY(vv_reader_seek(r, r->next));
+		}
+		if (!r->seg)
+			return VARVE_EEND; /* no segment yet */
 	}
 	int refreshed = 0;
 	for (;;) {

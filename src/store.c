@@ -16,6 +16,7 @@
  * files. A crash in between leaves a directory that the metadata log does
  * not name; the next writer open removes it.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,17 +171,26 @@ int vv_store_topic(varve_db *db, const char *name, vv_topic **out)
 	return 0;
 }
 
-int vv_store_partition(varve_db *db, const char *topic, uint32_t partition, vv_topic **t_out,
+int vv_check_partition(int32_t partition)
+{
+	if (partition < 0)
+		return vv_error_set(VARVE_EINVAL, 0, "invalid partition %" PRId32 ": partitions are 0..%d",
+				    partition, VARVE_MAX_PARTITIONS - 1);
+	return 0;
+}
+
+int vv_store_partition(varve_db *db, const char *topic, int32_t partition, vv_topic **t_out,
 		       vv_partition **p_out)
 {
 	*t_out = NULL;
 	*p_out = NULL;
+	VV_TRY(vv_check_partition(partition));
 	vv_topic *t;
 	VV_TRY(vv_store_topic(db, topic, &t));
-	if (partition >= t->nparts) {
+	if ((uint32_t)partition >= t->nparts) {
 		uint32_t n = t->nparts;
 		vv_topic_unref(t);
-		return vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has %u partitions, no partition %u",
+		return vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has %u partitions, no partition %" PRId32,
 				    topic, n, partition);
 	}
 	*t_out = t;
@@ -616,7 +626,18 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	}
 
 	int rc = 0, is_dir = 0, fresh = 0, has_version = 0;
-	rc = vv_io_stat(path, NULL, &is_dir);
+	/* "<path>/." follows a symlink to the store directory (paths under it
+	 * are resolved through it anyway); a topic directory inside is never a
+	 * symlink (open_topic). */
+	snprintf(buf, sizeof buf, "%s/.", path);
+	rc = vv_io_stat(buf, NULL, &is_dir);
+	if (rc && rc != VARVE_ENOTFOUND && varve_last_error()->sys_errno == ENOTDIR) {
+		rc = vv_error_set(VARVE_EINVAL, ENOTDIR, "%s is not a directory", path);
+	} else if (rc == VARVE_ENOTFOUND && vv_io_stat(path, NULL, NULL) == 0) {
+		/* the name exists but leads nowhere */
+		free_db(db);
+		return vv_error_set(VARVE_EINVAL, ENOENT, "%s is a symbolic link to nothing", path);
+	}
 	if (rc == VARVE_ENOTFOUND) {
 		if (o.read_only || !o.create_if_missing) {
 			free_db(db);
@@ -1006,7 +1027,7 @@ int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg
 	return 0;
 }
 
-int varve_partition_info_get(varve_db *db, const char *topic, uint32_t partition,
+int varve_partition_info_get(varve_db *db, const char *topic, int32_t partition,
 			     varve_partition_info *info)
 {
 	if (!db || !info)
@@ -1027,7 +1048,7 @@ int varve_partition_info_get(varve_db *db, const char *topic, uint32_t partition
 	return 0;
 }
 
-int varve_offsets(varve_db *db, const char *topic, uint32_t partition, int64_t *start_out,
+int varve_offsets(varve_db *db, const char *topic, int32_t partition, int64_t *start_out,
 		  int64_t *end_out)
 {
 	if (start_out)

@@ -89,8 +89,10 @@ int64_t vv_store_now(const varve_db *db);
 /* Topic by name, referenced; VARVE_ENOTFOUND if missing. */
 int vv_store_topic(varve_db *db, const char *name, vv_topic **out);
 /* Topic and partition, referenced (release with vv_topic_unref). */
-int vv_store_partition(varve_db *db, const char *topic, uint32_t partition, vv_topic **t_out,
+int vv_store_partition(varve_db *db, const char *topic, int32_t partition, vv_topic **t_out,
 		       vv_partition **p_out);
+/* VARVE_EINVAL for a negative partition number (public entry points). */
+int vv_check_partition(int32_t partition);
 /* Partition for a record: forced (>= 0), the record's own, its key's, or
  * the null-key partitioner; `first` starts a new sticky batch. */
 int vv_store_pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
