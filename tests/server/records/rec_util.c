@@ -131,3 +131,68 @@ uint8_t *tr_read_file(const char *path, size_t *len)
 	*len = n;
 	return buf;
 }
+
+/* A zigzag varint, bounds-checked; 0 on success. */
+static int rd_varint(const uint8_t **p, const uint8_t *end, int64_t *v)
+{
+	uint64_t u = 0;
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (*p >= end)
+			return -1;
+		uint8_t b = *(*p)++;
+		u |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int rd_blob(const uint8_t **p, const uint8_t *end, const uint8_t **ptr, int32_t *len)
+{
+	int64_t n;
+	if (rd_varint(p, end, &n) || n < -1 || n > end - *p)
+		return -1;
+	*ptr = n < 0 ? NULL : *p;
+	*len = (int32_t)n;
+	if (n > 0)
+		*p += n;
+	return 0;
+}
+
+int tr_parse_batch(const uint8_t *p, size_t len, tr_rec *recs, int max)
+{
+	if (len < 61 || vs_be32(p + 8) + 12 != len || p[16] != 2)
+		return -1;
+	if (vs_be32(p + 17) != tr_crc32c_ref(p + 21, len - 21))
+		return -1;
+	int32_t count = (int32_t)vs_be32(p + 57);
+	const uint8_t *q = p + 61, *end = p + len;
+	for (int32_t i = 0; i < count; i++) {
+		int64_t rlen, v;
+		if (rd_varint(&q, end, &rlen) || rlen < 1 || rlen > end - q)
+			return -1;
+		const uint8_t *rend = q + rlen;
+		tr_rec r;
+		q++; /* attributes */
+		if (rd_varint(&q, rend, &r.ts_delta) || rd_varint(&q, rend, &v))
+			return -1;
+		r.offset_delta = (int32_t)v;
+		if (rd_blob(&q, rend, &r.key, &r.key_len) || rd_blob(&q, rend, &r.value, &r.value_len) ||
+		    rd_varint(&q, rend, &v))
+			return -1;
+		r.header_count = (int32_t)v;
+		for (int32_t h = 0; h < r.header_count; h++) {
+			const uint8_t *hp;
+			int32_t hl;
+			if (rd_blob(&q, rend, &hp, &hl) || rd_blob(&q, rend, &hp, &hl))
+				return -1;
+		}
+		if (q != rend)
+			return -1;
+		if (i < max)
+			recs[i] = r;
+	}
+	return q == end ? count : -1;
+}

@@ -55,6 +55,19 @@ void tr_write_record(vs_wbuf *w, int32_t offset_delta, int64_t ts_delta, const v
 /* Records 0..n-1 with key "k<i>", value "value-<i>", timestamp delta i. */
 void tr_write_simple_records(vs_wbuf *w, int32_t n);
 
+/* A lenient reader of one uncompressed batch, independent of decode.c:
+ * it takes any offset deltas (as Fetch responses have after compaction).
+ * Fills at most max records; returns the record count, or -1 when the
+ * bytes are not a well-formed batch (CRC included). */
+typedef struct tr_rec {
+	int32_t offset_delta;
+	int64_t ts_delta;
+	const uint8_t *key, *value; /* NULL = null */
+	int32_t key_len, value_len;
+	int32_t header_count;
+} tr_rec;
+int tr_parse_batch(const uint8_t *p, size_t len, tr_rec *recs, int max);
+
 /* Read a whole file (tests' data dir); NULL if missing. free() it. */
 uint8_t *tr_read_file(const char *path, size_t *len);
 
