@@ -285,6 +285,10 @@ static int read_headers(record_ctx *c, vs_rbuf *f, int32_t i, varve_record *rec)
 		return bad(w, KE_CORRUPT_MESSAGE, "record %d: bad header count", i);
 	if (n > VS_RECORDS_MAX_HEADERS_PER_RECORD)
 		return bad(w, KE_INVALID_RECORD, "record %d: %d headers, more than the store takes", i, n);
+	rec->header_count = (size_t)n;
+	rec->headers = NULL; /* set once the header array stops moving */
+	if (n == 0)
+		return KE_NONE;
 	if ((size_t)n > d->limits.max_headers - c->headers_used)
 		return bad(w, KE_RECORD_LIST_TOO_LARGE, "more than %zu headers in the request",
 			   d->limits.max_headers);
@@ -303,8 +307,6 @@ static int read_headers(record_ctx *c, vs_rbuf *f, int32_t i, varve_record *rec)
 		if (read_blob(f, &h->value, &h->value_len))
 			return bad(w, KE_CORRUPT_MESSAGE, "record %d: header %d: bad value", i, k);
 	}
-	rec->header_count = (size_t)n;
-	rec->headers = NULL; /* set once the header array stops moving */
 	c->headers_used += (size_t)n;
 	return KE_NONE;
 }
