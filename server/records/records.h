@@ -58,9 +58,10 @@
  *                                   max_records or max_headers
  *   KE_UNKNOWN_SERVER_ERROR         out of memory
  *
- * Empty input (no batch at all) decodes to zero batches: Kafka accepts it
- * as a no-op too. Several batches are accepted (Kafka's own broker wants
- * exactly one per partition from a client; that is the caller's policy).
+ * Empty input (no batch at all) decodes to zero batches; whether that is
+ * an error is the caller's policy, as is the number of batches (several
+ * are accepted; Kafka's own broker wants exactly one per partition from a
+ * client).
  * Which codecs a Produce version allows (zstd needs v7) and whether a
  * producer id is acceptable are the caller's policy too: the decoded
  * batches carry codec and producer fields.
