@@ -52,6 +52,10 @@ void vs_records_decoder_free(vs_records_decoder *d)
 
 void vs_records_decoder_trim(vs_records_decoder *d, size_t keep_bytes)
 {
+	/* the libraries' contexts keep window buffers (zstd up to 16 MiB):
+	 * drop them, they are made again on first use */
+	vs_codec_free(&d->codec);
+	vs_codec_init(&d->codec);
 	if (d->inflated.cap > keep_bytes)
 		vs_wbuf_free(&d->inflated);
 	if (d->batches_cap * sizeof *d->batches > keep_bytes) {

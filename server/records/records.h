@@ -166,7 +166,9 @@ typedef struct vs_decoded {
 /* limits may be NULL for VS_RECORDS_LIMITS_DEFAULT. */
 void vs_records_decoder_init(vs_records_decoder *d, const vs_records_limits *limits);
 void vs_records_decoder_free(vs_records_decoder *d);
-/* Free any buffer above keep_bytes (the next decode allocates again). */
+/* Free any buffer above keep_bytes, and the compression libraries'
+ * contexts (which keep window buffers: zstd up to 16 MiB). The next decode
+ * allocates again. For an idle connection. */
 void vs_records_decoder_trim(vs_records_decoder *d, size_t keep_bytes);
 
 /*

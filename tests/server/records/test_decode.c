@@ -779,9 +779,13 @@ Test(rules, steady_state_reuses_the_buffers)
 		cr_assert_eq(dec.inflated.buf, infl);
 		cr_assert_eq(dec.batches, batches);
 	}
+	cr_assert_not_null(dec.codec.lz4_d);
+	cr_assert_not_null(dec.codec.zstd_d);
 	vs_records_decoder_trim(&dec, 0);
 	cr_assert_null(dec.records);
 	cr_assert_null(dec.inflated.buf);
+	cr_assert_null(dec.codec.lz4_d, "codec contexts are dropped too");
+	cr_assert_null(dec.codec.zstd_d);
 	cr_assert_eq(decode_w(&w), KE_NONE, "works again after a trim");
 	cr_assert_eq(out.record_count, 12);
 	vs_wbuf_free(&w);
