@@ -49,6 +49,9 @@ static inline bool vs_io_failed(const vs_io *io)
 	return io->err || (io->r ? io->r->err : io->w->err);
 }
 
+/* The default of a STRING field absent in a version: "", not null. */
+#define VS_IO_EMPTY ((vs_slice){ (const uint8_t *)"", 0 })
+
 /* Decoding only: give a field absent in this version its default. */
 #define VS_IO_DEFAULT(io, lvalue, value)        \
 	do {                                    \

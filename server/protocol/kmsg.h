@@ -257,7 +257,7 @@ typedef struct vs_offset_commit_topic {
 typedef struct vs_offset_commit_request {
 	vs_slice group_id;
 	int32_t generation_id_or_member_epoch; /* v1+, default -1 */
-	vs_slice member_id;                    /* v1+ */
+	vs_slice member_id;                    /* v1+, default "" */
 	vs_slice group_instance_id;            /* v7+, null */
 	int64_t retention_time_ms;             /* v2-v4, default -1 */
 	VS_ARRAY(vs_offset_commit_topic) topics;
@@ -446,7 +446,7 @@ typedef struct vs_list_groups_request {
 typedef struct vs_list_groups_group {
 	vs_slice group_id;
 	vs_slice protocol_type;
-	vs_slice group_state; /* v4+ */
+	vs_slice group_state; /* v4+, default "" */
 } vs_list_groups_group;
 
 typedef struct vs_list_groups_response {
@@ -469,8 +469,8 @@ typedef struct vs_sasl_handshake_response {
 /* ---- ApiVersions (18) --------------------------------------------------- */
 
 typedef struct vs_api_versions_request {
-	vs_slice client_software_name;    /* v3+ */
-	vs_slice client_software_version; /* v3+ */
+	vs_slice client_software_name;    /* v3+, default "" */
+	vs_slice client_software_version; /* v3+, default "" */
 } vs_api_versions_request;
 
 typedef struct vs_api_versions_key {

@@ -8,8 +8,6 @@
  * ApiVersions v3+ is the one response in kproto's table with known tagged
  * fields; its walker reads and writes them itself (tags 0-3).
  */
-#include <stdlib.h>
-
 #include "kio.h"
 
 /* ---- ApiVersions -------------------------------------------------------- */
@@ -19,6 +17,9 @@ void vs_walk_api_versions_request(vs_io *io, vs_api_versions_request *m)
 	if (io->version >= 3) {
 		vs_io_str(io, &m->client_software_name);
 		vs_io_str(io, &m->client_software_version);
+	} else {
+		VS_IO_DEFAULT(io, m->client_software_name, VS_IO_EMPTY);
+		VS_IO_DEFAULT(io, m->client_software_version, VS_IO_EMPTY);
 	}
 	vs_io_tags(io);
 }

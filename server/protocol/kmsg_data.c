@@ -121,6 +121,8 @@ void vs_walk_fetch_request(vs_io *io, vs_fetch_request *m)
 			    walk_fetch_forgotten_topic);
 	if (v >= 11)
 		vs_io_str(io, &m->rack_id);
+	else
+		VS_IO_DEFAULT(io, m->rack_id, VS_IO_EMPTY);
 	vs_io_tags(io);
 }
 

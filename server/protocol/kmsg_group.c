@@ -185,6 +185,7 @@ void vs_walk_offset_commit_request(vs_io *io, vs_offset_commit_request *m)
 		vs_io_str(io, &m->member_id);
 	} else {
 		VS_IO_DEFAULT(io, m->generation_id_or_member_epoch, -1);
+		VS_IO_DEFAULT(io, m->member_id, VS_IO_EMPTY);
 	}
 	if (v >= 7)
 		vs_io_nstr(io, &m->group_instance_id);
@@ -287,6 +288,8 @@ static void walk_list_groups_group(vs_io *io, vs_list_groups_group *g)
 	vs_io_str(io, &g->protocol_type);
 	if (io->version >= 4)
 		vs_io_str(io, &g->group_state);
+	else
+		VS_IO_DEFAULT(io, g->group_state, VS_IO_EMPTY);
 	vs_io_tags(io);
 }
 
