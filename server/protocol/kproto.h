@@ -129,7 +129,8 @@ size_t vs_request_begin(vs_wbuf *w, const vs_request_header *h);
 int vs_frame_end(vs_wbuf *w, size_t start);
 
 /* Read a response header (after the size prefix) for a request of that API
- * and version: KE_NONE or KE_INVALID_REQUEST. */
+ * and version: KE_NONE, KE_INVALID_REQUEST (truncated), or
+ * KE_UNSUPPORTED_VERSION (not in the table). */
 int vs_response_header_parse(vs_rbuf *r, int16_t key, int16_t version, int32_t *correlation_id);
 
 #endif
