@@ -479,7 +479,8 @@ void vs_conn_on_event(vs_conn *c, uint32_t events)
 			return;
 	}
 	if ((events & EPOLLRDHUP) && c->kind == VS_LISTEN_KAFKA && !reading_allowed(c)) {
-		/* it left while held back: its responses have nowhere to go */
+		/* the end of its stream, seen while it is held back: closed
+		 * as any end of stream is (Kafka clients never half-close) */
 		vs_conn_close(c, VS_CLOSE_PEER);
 		return;
 	}

@@ -24,8 +24,8 @@
  *
  * Limits (vs_loop_config). A frame claiming more than max_request_bytes
  * closes its connection before anything is allocated for it; a partial
- * frame holds at most twice the bytes actually received, never what its
- * size field claims. A request is "in flight" from its arrival until its
+ * frame holds at most twice the bytes actually received (or a 4 KiB buffer
+ * kept from earlier frames), never what its size field claims. A request is "in flight" from its arrival until its
  * response is written (or skipped): at max_inflight_requests the
  * connection is not read, nor while its unsent response bytes are at
  * least max_output_bytes, so a client that never reads cannot grow the
@@ -38,7 +38,8 @@
  * has no request waiting for the broker: that also ends stalled partial
  * frames and clients that stopped reading.
  *
- * Closing. The loop closes a connection on end of stream, an I/O error, a
+ * Closing. The loop closes a connection on end of stream (at once, even
+ * with responses pending: Kafka clients never half-close), an I/O error, a
  * limit, idle timeout, vs_loop_close_conn, or shutdown; on_close then runs
  * once for it, from the loop and never inside another call of this API.
  * Unsent responses of a closed connection are dropped; later
