@@ -53,7 +53,8 @@ static int safe_header_value(const char *v)
 	return n > 0;
 }
 
-static void send_response(vs_conn *c, int status, const char *ctype, const uint8_t *body, size_t blen)
+static void send_response(vs_conn *c, int status, const char *ctype, const uint8_t *body,
+			  size_t blen)
 {
 	char head[320];
 	int hn = snprintf(head, sizeof head,

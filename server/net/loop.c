@@ -186,7 +186,10 @@ uint64_t vs_loop_timer_add(vs_loop *l, int64_t delay_ms, void (*fn)(void *arg), 
 	return vs_timers_add(&l->timers, deadline, fn, arg);
 }
 
-void vs_loop_timer_cancel(vs_loop *l, uint64_t timer_id) { (void)vs_timers_cancel(&l->timers, timer_id); }
+void vs_loop_timer_cancel(vs_loop *l, uint64_t timer_id)
+{
+	(void)vs_timers_cancel(&l->timers, timer_id);
+}
 
 int64_t vs_loop_now_ms(const vs_loop *l) { return l->now_ms; }
 

@@ -24,12 +24,13 @@
  *
  * Limits (vs_loop_config). A frame claiming more than max_request_bytes
  * closes its connection before anything is allocated for it; a partial
- * frame holds at most twice the bytes actually received (or a 4 KiB buffer
- * kept from earlier frames), never what its size field claims. A request is "in flight" from its arrival until its
- * response is written (or skipped): at max_inflight_requests the
- * connection is not read, nor while its unsent response bytes are at
- * least max_output_bytes, so a client that never reads cannot grow the
- * broker's memory and delays nobody else. Connections over
+ * frame holds at most twice the bytes actually received (or a 4 KiB
+ * buffer kept from earlier frames), never what its size field claims. A
+ * request is "in flight" from its arrival until its response is written
+ * (or skipped): at max_inflight_requests the connection is not read, nor
+ * while its unsent response bytes are at least max_output_bytes, so a
+ * client that never reads cannot grow the broker's memory and delays
+ * nobody else. Connections over
  * max_connections or max_connections_per_ip are accepted and closed at
  * once (counted; the broker never sees them). When the process runs out
  * of descriptors, accepting pauses for VS_ACCEPT_PAUSE_MS instead of
