@@ -334,12 +334,14 @@ Test(conn, slow_reader_stops_being_read)
 		nt_send_req(fd, 'B', arg, 4);
 	vs_loop_stats_t st;
 	NT_WAIT(s, st, st.read_pauses >= 1 && st.output_buffered_bytes >= cfg.max_output_bytes);
-	uint64_t frames_before = st.frames_in;
 	for (int i = 0; i < 5; i++)
 		ping(other, (uint64_t)i);
 	nt_stats(s, &st);
-	cr_assert_eq(st.frames_in, frames_before + 5, "the slow reader was read on");
-	cr_assert_lt(frames_before, N);
+	/* What it may still get read: what the kernel's socket buffers take
+	 * (a few MiB) plus max_output_bytes plus one response; without the
+	 * cap all N requests would be read and answered into memory. */
+	cr_assert_lt(st.frames_in - 5, 16, "the slow reader was read on: %llu requests",
+		     (unsigned long long)(st.frames_in - 5));
 	cr_assert_leq(st.output_buffered_bytes, cfg.max_output_bytes + RESP + 12);
 	for (uint64_t i = 0; i < N; i++) {
 		size_t len;
