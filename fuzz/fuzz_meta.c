@@ -7,9 +7,9 @@
  * checksums), so replay sees exactly what the input says.
  *
  * Per input:
- *   1. each record goes through the decoders replay uses
- *      (vv_topic_config_decode, vv_groups_apply, vv_producers_apply) on
- *      scratch tables, as store.c's replay_one dispatches them;
+ *   1. each record goes through the metadata schema's decoder
+ *      (vv_meta_decode), and what decodes must encode back
+ *      (vv_meta_encode) to a record that decodes to the same fields;
  *   2. the records become <store>/meta/00000000000000000000.log in a fresh
  *      store under /dev/shm, which is opened read-write: the open may fail
  *      with a clean VARVE_E* code (a config that does not decode is
@@ -37,9 +37,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "group.h"
-#include "store.h"
-#include "topic.h"
+#include "meta.h"
 #include "varve.h"
 
 #define TARGET "fuzz_meta"
@@ -68,74 +66,87 @@ static int64_t fixed_clock(void *ctx)
 	return 1800000000000LL;
 }
 
-/* Step 1: the decoders, as replay_one dispatches. */
+/* The fields of a decoded record that its kind gives meaning to. */
+static int same_record(const vv_meta_rec *a, const vv_meta_rec *b)
+{
+	if (a->kind != b->kind || a->deleted != b->deleted)
+		return 0;
+	switch (a->kind) {
+	case VV_META_TOPIC_CONFIG:
+		if (strcmp(a->name, b->name))
+			return 0;
+		if (a->deleted)
+			return 1;
+		return a->cfg.partitions == b->cfg.partitions && a->cfg.codec == b->cfg.codec &&
+		       a->cfg.cleanup_policy == b->cfg.cleanup_policy &&
+		       a->cfg.retention_ms == b->cfg.retention_ms &&
+		       a->cfg.retention_bytes == b->cfg.retention_bytes &&
+		       a->cfg.retention_records == b->cfg.retention_records &&
+		       a->cfg.segment_bytes == b->cfg.segment_bytes &&
+		       a->cfg.segment_ms == b->cfg.segment_ms &&
+		       a->cfg.delete_retention_ms == b->cfg.delete_retention_ms &&
+		       !memcmp(&a->cfg.min_cleanable_dirty_ratio, &b->cfg.min_cleanable_dirty_ratio, 8) &&
+		       a->cfg.timestamp_type == b->cfg.timestamp_type &&
+		       a->cfg.max_future_skew_ms == b->cfg.max_future_skew_ms &&
+		       a->cfg.partitioner == b->cfg.partitioner &&
+		       a->cfg.dedup_window_ms == b->cfg.dedup_window_ms &&
+		       a->cfg.retention_hard_bytes == b->cfg.retention_hard_bytes &&
+		       a->time == b->time && !strcmp(a->text, b->text);
+	case VV_META_COMMIT:
+	case VV_META_ATTEMPT:
+		if (strcmp(a->group, b->group) || strcmp(a->name, b->name) ||
+		    a->partition != b->partition ||
+		    (a->kind == VV_META_ATTEMPT && a->record_offset != b->record_offset))
+			return 0;
+		return a->deleted || (a->time == b->time && a->text_len == b->text_len &&
+				      !memcmp(a->text, b->text, a->text_len) &&
+				      (a->kind == VV_META_COMMIT ? a->offset == b->offset
+								 : a->attempts == b->attempts));
+	case VV_META_GROUP:
+		return !strcmp(a->group, b->group) && (a->deleted || a->time == b->time);
+	case VV_META_NEXT_PID:
+		return a->id == b->id;
+	case VV_META_PRODUCER:
+		return !strcmp(a->name, b->name) &&
+		       (a->deleted || (a->id == b->id && a->epoch == b->epoch));
+	default:
+		return 0;
+	}
+}
+
+/* Step 1: the schema's decoder, and decode(encode(decode(x))) == decode(x). */
 static void decode_direct(const mrec *v, size_t n)
 {
-	vv_groups g;
-	vv_groups_init(&g);
-	vv_producer_registry pr;
-	memset(&pr, 0, sizeof pr);
+	vv_meta_rec *r = malloc(sizeof *r), *r2 = malloc(sizeof *r2);
+	uint8_t *kb = malloc(VV_META_KEY_MAX), *vb = malloc(VV_META_VALUE_MAX);
+	if (!r || !r2 || !kb || !vb)
+		fz_fail(TARGET, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		varve_record r = { v[i].key, v[i].klen, v[i].val, v[i].vlen, NULL, 0, 0, 0, (int64_t)i, 0 };
-		uint8_t k0 = v[i].key[0];
-		int rc = 0;
-		if (k0 == VV_META_KEY_NEXT_PID || (k0 == VV_META_KEY_PRODUCER && v[i].klen >= 2))
-			rc = vv_producers_apply(&pr, &r);
-		else if (v[i].klen >= 2 &&
-			 (k0 == VV_META_KEY_OFFSET || k0 == VV_META_KEY_ATTEMPTS || k0 == VV_META_KEY_GROUP))
-			rc = vv_groups_apply(&g, &r);
-		else if (k0 == VV_META_KEY_TOPIC && v[i].val) {
-			varve_topic_config c;
-			int64_t created;
-			char groups[VV_MAX_RETAIN_GROUPS + 1];
-			rc = vv_topic_config_decode(v[i].val, v[i].vlen, &c, &created, groups);
-			if (rc != 0 && rc != VARVE_ECORRUPT && rc != VARVE_EFORMAT)
-				fz_fail(TARGET, "vv_topic_config_decode returned an unexpected code");
-			if (rc == 0) {
-				if (vv_topic_config_validate(&c))
-					fz_fail(TARGET, "a decoded topic config does not validate");
-				/* decode(encode(c)) == c (the bytes need not be canonical:
-				 * a group list is read up to its first NUL) */
-				uint8_t back[VV_TOPIC_CONFIG_MAX];
-				size_t bl = vv_topic_config_encode(&c, created, back);
-				varve_topic_config c2;
-				int64_t created2;
-				char groups2[VV_MAX_RETAIN_GROUPS + 1];
-				if (vv_topic_config_decode(back, bl, &c2, &created2, groups2))
-					fz_fail(TARGET, "an encoded topic config does not decode");
-				const char *g1 = c.retain_for_groups ? c.retain_for_groups : "";
-				const char *g2 = c2.retain_for_groups ? c2.retain_for_groups : "";
-				if (c.partitions != c2.partitions || c.codec != c2.codec ||
-				    c.cleanup_policy != c2.cleanup_policy || c.retention_ms != c2.retention_ms ||
-				    c.retention_bytes != c2.retention_bytes ||
-				    c.retention_records != c2.retention_records ||
-				    c.segment_bytes != c2.segment_bytes || c.segment_ms != c2.segment_ms ||
-				    c.delete_retention_ms != c2.delete_retention_ms ||
-				    memcmp(&c.min_cleanable_dirty_ratio, &c2.min_cleanable_dirty_ratio, 8) ||
-				    c.timestamp_type != c2.timestamp_type ||
-				    c.max_future_skew_ms != c2.max_future_skew_ms ||
-				    c.partitioner != c2.partitioner || c.dedup_window_ms != c2.dedup_window_ms ||
-				    c.retention_hard_bytes != c2.retention_hard_bytes || created != created2 ||
-				    strcmp(g1, g2))
-					fz_fail(TARGET, "a topic config does not survive encode + decode");
-			}
-			rc = 0;
-		}
-		check_code(rc);
+		varve_record in = { v[i].key, v[i].klen, v[i].val, v[i].vlen, NULL, 0, 0, 0, (int64_t)i, 0 };
+		int rc = vv_meta_decode(&in, r);
+		if (rc != 0 && rc != VV_META_UNKNOWN && rc != VARVE_ECORRUPT && rc != VARVE_EFORMAT)
+			fz_fail(TARGET, "vv_meta_decode returned an unexpected code");
 		vv_error_clear();
+		if (rc)
+			continue;
+		if (r->kind == VV_META_TOPIC_CONFIG && !r->deleted && vv_topic_config_validate(&r->cfg))
+			fz_fail(TARGET, "a decoded topic config does not validate");
+		if ((r->kind == VV_META_COMMIT || r->kind == VV_META_ATTEMPT ||
+		     r->kind == VV_META_GROUP) && !vv_group_name_ok(r->group))
+			fz_fail(TARGET, "a decoded group name breaks the rule");
+		size_t kl, vl;
+		if (vv_meta_encode(r, kb, &kl, vb, &vl))
+			fz_fail(TARGET, "a decoded record does not encode");
+		varve_record back = { kb, kl, r->deleted ? NULL : vb, vl, NULL, 0, 0, 0, (int64_t)i, 0 };
+		if (vv_meta_decode(&back, r2))
+			fz_fail(TARGET, "an encoded record does not decode");
+		if (!same_record(r, r2))
+			fz_fail(TARGET, "a record does not survive decode + encode + decode");
 	}
-	for (size_t i = 0; i < g.n; i++) {
-		vv_group *grp = g.v[i];
-		if (i && strcmp(g.v[i - 1]->name, grp->name) >= 0)
-			fz_fail(TARGET, "group table not sorted");
-		if (!varve_name_valid(grp->name))
-			fz_fail(TARGET, "group with an invalid name");
-		for (size_t k = 0; k < grp->n; k++)
-			if (!varve_name_valid(grp->commits[k].topic))
-				fz_fail(TARGET, "commit for an invalid topic name");
-	}
-	vv_groups_free(&g);
-	vv_producers_free(&pr);
+	free(r);
+	free(r2);
+	free(kb);
+	free(vb);
 }
 
 static int write_meta(const char *root, const mrec *v, size_t n, int codec, int second)
@@ -254,7 +265,7 @@ static int pass(const char *root, int ro, int producers, const mrec *recs, size_
 	}
 	if (producers && !ro) {
 		for (size_t i = 0; i < nrecs; i++) {
-			if (recs[i].key[0] != VV_META_KEY_PRODUCER || recs[i].klen < 2)
+			if (recs[i].key[0] != VV_META_PRODUCER || recs[i].klen < 2)
 				continue;
 			char name[256];
 			memcpy(name, recs[i].key + 1, recs[i].klen - 1);
@@ -329,7 +340,7 @@ static size_t parse(const uint8_t *data, size_t size, mrec *v, uint8_t *flags)
 			memcpy(r->val, vb, got);
 			r->vlen = got;
 		}
-		if (r->key[0] == VV_META_KEY_TOPIC) {
+		if (r->key[0] == VV_META_TOPIC_CONFIG) {
 			if (++topics > MAX_TOPICS) {
 				free(r->val);
 				continue;

@@ -201,6 +201,9 @@ typedef enum varve_timestamp_type {
 #define VARVE_TOPIC_CONFIG_VERSION 1
 #define VARVE_MAX_PARTITIONS 4096
 #define VARVE_MAX_TOPIC_NAME 200
+/** Group names (and group ids from Kafka clients): 1..255 bytes, any bytes
+ *  but NUL. */
+#define VARVE_MAX_GROUP_NAME 255
 
 typedef struct varve_topic_config {
 	unsigned int version;          /**< VARVE_TOPIC_CONFIG_VERSION */

@@ -509,7 +509,7 @@ static void print_meta(dump_ctx *c, const dump_file *f, uint64_t pos, const varv
 				r->timestamp);
 		}
 	}
-	if (k && r->key_len >= 2 && k[0] == VV_META_KEY_TOPIC) {
+	if (k && r->key_len >= 2 && k[0] == VV_META_TOPIC_CONFIG) {
 		if (show) {
 			fputs(json ? ",\"kind\":\"topic\",\"topic\":" : " topic ", c->out);
 			print_name(c, k + 1, r->key_len - 1);

@@ -15,32 +15,47 @@
  * backoff (1 s doubling to 10 min); the others go on. Started by varve_open
  * (writers only), stopped and joined by varve_close, woken by
  * vv_cleaner_wake; varve_clean_now runs a round in the caller's thread.
+ *
+ * May call: topic (the registry), meta (its partition), log, base. What it
+ * needs from higher layers (the committed offsets that hold retention
+ * back, the lag check) comes as callbacks (vv_cleaner_hooks).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "cleaner.h"
 #include "compact.h"
-#include "store.h"
+#include "db.h"
 #include "util.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS (10 * 60 * 1000)
 
 struct vv_cleaner {
+	const vv_env *env;
+	vv_topics *topics;
+	vv_meta *meta;
+	vv_cleaner_hooks hooks;
+	pthread_mutex_t round_mu; /* one cleaning round at a time */
+	/* the thread */
 	pthread_t thread;
+	int started;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int stop;
 	int woken;
+	/* counters */
+	_Atomic uint64_t segments_deleted, bytes_reclaimed, compactions, compaction_ns,
+		compact_read, compact_written, records_kept, records_dropped, failures;
 };
 
-static void flush_partitions(varve_db *db, int do_sync)
+static void flush_partitions(vv_cleaner *cl, int do_sync)
 {
 	vv_topic **ts;
 	size_t n;
-	if (vv_store_topics_snapshot(db, &ts, &n))
+	if (vv_topics_snapshot(cl->topics, &ts, &n))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		for (uint32_t k = 0; k < ts[i]->nparts; k++) {
@@ -53,11 +68,12 @@ static void flush_partitions(varve_db *db, int do_sync)
 				vv_partition_close_idle(p, p->max_open * 3 / 4);
 		}
 	}
-	vv_store_topics_release(ts, n);
+	vv_topics_release(ts, n);
+	vv_partition *mp = vv_meta_partition(cl->meta);
 	if (do_sync)
-		(void)vv_partition_sync(db->meta->log);
-	(void)vv_partition_flush_index(db->meta->log);
-	(void)vv_partition_checkpoint(db->meta->log);
+		(void)vv_partition_sync(mp);
+	(void)vv_partition_flush_index(mp);
+	(void)vv_partition_checkpoint(mp);
 	vv_error_clear();
 }
 
@@ -76,35 +92,7 @@ static int64_t retention_time(const vv_topic *t, vv_segment *s)
 	return ts;
 }
 
-/* Lowest committed offset among the protected groups (INT64_MAX if none). */
-static int64_t protected_floor(varve_db *db, const vv_topic *t, uint32_t part)
-{
-	const char *list = t->cfg.retain_for_groups;
-	if (!list || !*list)
-		return INT64_MAX;
-	int64_t floor = INT64_MAX;
-	const char *p = list;
-	char name[VARVE_MAX_TOPIC_NAME + 1];
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t l = comma ? (size_t)(comma - p) : strlen(p);
-		if (l > VARVE_MAX_TOPIC_NAME)
-			l = VARVE_MAX_TOPIC_NAME;
-		memcpy(name, p, l);
-		name[l] = 0;
-		int64_t off = 0; /* no commit yet: nothing consumed */
-		if (varve_group_offset(db, name, t->name, part, &off)) {
-			off = 0;
-			vv_error_clear();
-		}
-		if (off < floor)
-			floor = off;
-		p += l + (comma ? 1 : 0);
-	}
-	return floor;
-}
-
-static int apply_retention(varve_db *db, vv_topic *t, vv_partition *p, int64_t now)
+static int apply_retention(vv_cleaner *cl, vv_topic *t, vv_partition *p, int64_t now)
 {
 	const varve_topic_config *c = &t->cfg;
 	if (!(c->cleanup_policy & VARVE_CLEANUP_DELETE))
@@ -146,7 +134,8 @@ static int apply_retention(varve_db *db, vv_topic *t, vv_partition *p, int64_t n
 			k++;
 		}
 	}
-	int64_t floor = protected_floor(db, t, p->id);
+	int64_t floor = cl->hooks.retention_floor ? cl->hooks.retention_floor(cl->hooks.ctx, t, p->id)
+						 : INT64_MAX;
 	while (k > 0 && segs[k]->base > floor) {
 		k--;
 		size += atomic_load(&segs[k]->size);
@@ -161,9 +150,9 @@ static int apply_retention(varve_db *db, vv_topic *t, vv_partition *p, int64_t n
 		uint64_t freed = 0;
 		rc = vv_partition_delete_oldest(p, k, &freed);
 		if (rc == 0) {
-			atomic_fetch_add(&db->st_segments_deleted, k);
-			atomic_fetch_add(&db->st_bytes_reclaimed, freed);
-			vv_store_log(db, VARVE_LOG_INFO,
+			atomic_fetch_add(&cl->segments_deleted, k);
+			atomic_fetch_add(&cl->bytes_reclaimed, freed);
+			vv_env_log(cl->env, VARVE_LOG_INFO,
 				     "retention: %s/%u deleted %zu segments (%" PRIu64
 				     " bytes); log start is now %" PRId64,
 				     t->name, p->id, k, freed, atomic_load(&p->start_offset));
@@ -176,7 +165,7 @@ out:
 
 /* ---- compaction ------------------------------------------------------------------- */
 
-static int apply_compaction(varve_db *db, const char *name, const varve_topic_config *c,
+static int apply_compaction(vv_cleaner *cl, const char *name, const varve_topic_config *c,
 			    vv_partition *p, int64_t now, int force)
 {
 	if (!(c->cleanup_policy & VARVE_CLEANUP_COMPACT))
@@ -186,8 +175,8 @@ static int apply_compaction(varve_db *db, const char *name, const varve_topic_co
 		.delete_retention_ms = c->delete_retention_ms,
 		.min_dirty_ratio = c->min_cleanable_dirty_ratio,
 		.force = force,
-		.map_memory = (size_t)db->opts.cleaner_memory_bytes,
-		.io_bytes_per_sec = db->opts.cleaner_io_bytes_per_sec,
+		.map_memory = (size_t)cl->env->opts.cleaner_memory_bytes,
+		.io_bytes_per_sec = cl->env->opts.cleaner_io_bytes_per_sec,
 		.segment_bytes = p->cfg.segment_bytes,
 	};
 	vv_compact_stats st;
@@ -197,15 +186,15 @@ static int apply_compaction(varve_db *db, const char *name, const varve_topic_co
 	if (st.ran && rc == 0) {
 		uint64_t dt = vv_mono_ns() - t0;
 		uint64_t after = vv_partition_size(p, NULL);
-		atomic_fetch_add(&db->st_compactions, 1);
-		atomic_fetch_add(&db->st_compaction_ns, dt);
-		atomic_fetch_add(&db->st_compact_read, st.bytes_read);
-		atomic_fetch_add(&db->st_compact_written, st.bytes_written);
-		atomic_fetch_add(&db->st_records_kept, st.records_kept);
-		atomic_fetch_add(&db->st_records_dropped, st.records_dropped);
+		atomic_fetch_add(&cl->compactions, 1);
+		atomic_fetch_add(&cl->compaction_ns, dt);
+		atomic_fetch_add(&cl->compact_read, st.bytes_read);
+		atomic_fetch_add(&cl->compact_written, st.bytes_written);
+		atomic_fetch_add(&cl->records_kept, st.records_kept);
+		atomic_fetch_add(&cl->records_dropped, st.records_dropped);
 		if (before > after)
-			atomic_fetch_add(&db->st_bytes_reclaimed, before - after);
-		vv_store_log(db, VARVE_LOG_INFO,
+			atomic_fetch_add(&cl->bytes_reclaimed, before - after);
+		vv_env_log(cl->env, VARVE_LOG_INFO,
 			     "compaction: %s/%u kept %" PRIu64 " records, dropped %" PRIu64 " (%" PRIu64
 			     " tombstones), %" PRIu64 " -> %" PRIu64 " bytes in %.1f ms",
 			     name, p->id, st.records_kept, st.records_dropped, st.tombstones_dropped,
@@ -215,7 +204,7 @@ static int apply_compaction(varve_db *db, const char *name, const varve_topic_co
 }
 
 /* Run `fn`-style cleaning for one partition with failure isolation. */
-static void clean_partition(varve_db *db, vv_topic *t, const char *name,
+static void clean_partition(vv_cleaner *cl, vv_topic *t, const char *name,
 			    const varve_topic_config *c, vv_partition *p, int64_t now, int force)
 {
 	if (atomic_load(&p->failed))
@@ -224,109 +213,86 @@ static void clean_partition(varve_db *db, vv_topic *t, const char *name,
 		return;
 	int rc = 0;
 	if (t)
-		rc = apply_retention(db, t, p, now);
+		rc = apply_retention(cl, t, p, now);
 	if (rc == 0)
-		rc = apply_compaction(db, name, c, p, now, force);
+		rc = apply_compaction(cl, name, c, p, now, force);
 	if (rc == 0) {
 		p->clean_failures = 0;
 		p->clean_retry_at = 0;
 		return;
 	}
 	/* Never give up, never block the others: back off and retry. */
-	atomic_fetch_add(&db->st_cleaner_failures, 1);
+	atomic_fetch_add(&cl->failures, 1);
 	uint32_t f = p->clean_failures < 20 ? p->clean_failures : 20;
 	int64_t delay = (int64_t)BACKOFF_MIN_MS << f;
 	if (delay > BACKOFF_MAX_MS)
 		delay = BACKOFF_MAX_MS;
 	p->clean_failures++;
 	p->clean_retry_at = now + delay;
-	vv_store_log(db, VARVE_LOG_ERROR,
+	vv_env_log(cl->env, VARVE_LOG_ERROR,
 		     "cleaning %s/%u failed (%s: %s); retry %u in %" PRId64 " ms", name, p->id,
 		     varve_errmsg(rc), varve_last_error()->message, p->clean_failures, delay);
 	vv_error_clear();
 }
 
-static void clean_round(varve_db *db, int force)
+static void clean_round(vv_cleaner *cl, int force)
 {
-	pthread_mutex_lock(&db->clean_mu);
-	int64_t now = vv_store_now(db);
+	pthread_mutex_lock(&cl->round_mu);
+	int64_t now = vv_env_now(cl->env);
 	vv_topic **ts;
 	size_t n;
-	if (vv_store_topics_snapshot(db, &ts, &n) == 0) {
+	if (vv_topics_snapshot(cl->topics, &ts, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			for (uint32_t k = 0; k < ts[i]->nparts; k++)
-				clean_partition(db, ts[i], ts[i]->name, &ts[i]->cfg, ts[i]->parts[k], now,
+				clean_partition(cl, ts[i], ts[i]->name, &ts[i]->cfg, ts[i]->parts[k], now,
 						force);
-		vv_store_topics_release(ts, n);
+		vv_topics_release(ts, n);
 	}
 	/* The metadata log: latest record per key, tombstones kept a day. */
 	varve_topic_config mc = VARVE_TOPIC_CONFIG_INIT;
 	mc.cleanup_policy = VARVE_CLEANUP_COMPACT;
-	clean_partition(db, NULL, VV_META_TOPIC, &mc, db->meta->log, now, force);
-	pthread_mutex_unlock(&db->clean_mu);
+	clean_partition(cl, NULL, VV_META_TOPIC, &mc, vv_meta_partition(cl->meta), now, force);
+	pthread_mutex_unlock(&cl->round_mu);
 }
 
 int varve_clean_now(varve_db *db, int force)
 {
 	if (!db)
 		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
-	if (db->read_only)
+	if (db->env.read_only || !db->cleaner)
 		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
-	uint64_t failures = atomic_load(&db->st_cleaner_failures);
-	clean_round(db, force);
-	if (atomic_load(&db->st_cleaner_failures) != failures)
+	vv_cleaner *cl = db->cleaner;
+	uint64_t failures = atomic_load(&cl->failures);
+	clean_round(cl, force);
+	if (atomic_load(&cl->failures) != failures)
 		return vv_error_set(VARVE_EIO, 0, "a partition failed to clean (see the log callback)");
 	return 0;
 }
 
-int varve_stats_get(varve_db *db, varve_stats *s)
+void vv_cleaner_stats(vv_cleaner *cl, varve_stats *s)
 {
-	if (!db || !s)
-		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
-	if (s->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set stats->version first");
-	unsigned v = s->version;
-	memset(s, 0, sizeof *s);
-	s->version = v;
-	vv_topic **ts;
-	size_t n;
-	VV_TRY(vv_store_topics_snapshot(db, &ts, &n));
-	for (size_t i = 0; i < n; i++)
-		for (uint32_t k = 0; k < ts[i]->nparts; k++) {
-			s->appends += atomic_load(&ts[i]->parts[k]->appends);
-			s->appended_bytes += atomic_load(&ts[i]->parts[k]->appended_bytes);
-		}
-	vv_store_topics_release(ts, n);
-	vv_io_counters io;
-	vv_io_counters_get(&io);
-	s->fsyncs = io.datasyncs;
-	s->fsync_ns = io.datasync_ns;
-	s->dir_syncs = io.dir_syncs;
-	s->segments_deleted = atomic_load(&db->st_segments_deleted);
-	s->bytes_reclaimed = atomic_load(&db->st_bytes_reclaimed);
-	s->compactions = atomic_load(&db->st_compactions);
-	s->compaction_ns = atomic_load(&db->st_compaction_ns);
-	s->compaction_bytes_read = atomic_load(&db->st_compact_read);
-	s->compaction_bytes_written = atomic_load(&db->st_compact_written);
-	s->compaction_records_kept = atomic_load(&db->st_records_kept);
-	s->compaction_records_dropped = atomic_load(&db->st_records_dropped);
-	s->cleaner_failures = atomic_load(&db->st_cleaner_failures);
-	s->lag_alerts = atomic_load(&db->st_lag_alerts);
-	s->inflight_bytes = varve_inflight_bytes(db);
-	s->backpressure_waits = atomic_load(&db->st_backpressure);
-	return 0;
+	if (!cl)
+		return;
+	s->segments_deleted = atomic_load(&cl->segments_deleted);
+	s->bytes_reclaimed = atomic_load(&cl->bytes_reclaimed);
+	s->compactions = atomic_load(&cl->compactions);
+	s->compaction_ns = atomic_load(&cl->compaction_ns);
+	s->compaction_bytes_read = atomic_load(&cl->compact_read);
+	s->compaction_bytes_written = atomic_load(&cl->compact_written);
+	s->compaction_records_kept = atomic_load(&cl->records_kept);
+	s->compaction_records_dropped = atomic_load(&cl->records_dropped);
+	s->cleaner_failures = atomic_load(&cl->failures);
 }
 
 /* ---- the thread ----------------------------------------------------------------------- */
 
 static void *run(void *arg)
 {
-	varve_db *db = arg;
-	vv_cleaner *c = db->cleaner;
-	uint32_t period = db->opts.sync_policy == VARVE_SYNC_INTERVAL ? db->opts.sync_interval_ms
-								       : 1000;
-	if (db->opts.cleaner_interval_ms && db->opts.cleaner_interval_ms < period)
-		period = db->opts.cleaner_interval_ms;
+	vv_cleaner *c = arg;
+	const varve_options *o = &c->env->opts;
+	uint32_t period = o->sync_policy == VARVE_SYNC_INTERVAL ? o->sync_interval_ms : 1000;
+	if (o->cleaner_interval_ms && o->cleaner_interval_ms < period)
+		period = o->cleaner_interval_ms;
 	uint64_t last_clean = vv_mono_ns();
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
@@ -346,12 +312,13 @@ static void *run(void *arg)
 		int woken = c->woken;
 		c->woken = 0;
 		pthread_mutex_unlock(&c->mu);
-		flush_partitions(db, db->opts.sync_policy == VARVE_SYNC_INTERVAL);
-		vv_store_check_lag(db);
+		flush_partitions(c, o->sync_policy == VARVE_SYNC_INTERVAL);
+		if (c->hooks.periodic)
+			c->hooks.periodic(c->hooks.ctx);
 		uint64_t now = vv_mono_ns();
-		if (woken || (db->opts.cleaner_interval_ms &&
-			      now - last_clean >= (uint64_t)db->opts.cleaner_interval_ms * 1000000ull)) {
-			clean_round(db, 0);
+		if (woken || (o->cleaner_interval_ms &&
+			      now - last_clean >= (uint64_t)o->cleaner_interval_ms * 1000000ull)) {
+			clean_round(c, 0);
 			last_clean = now;
 		}
 		pthread_mutex_lock(&c->mu);
@@ -360,45 +327,54 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int vv_cleaner_start(varve_db *db)
+int vv_cleaner_new(const vv_env *env, vv_topics *topics, vv_meta *meta,
+		   const vv_cleaner_hooks *hooks, vv_cleaner **out)
 {
+	*out = NULL;
 	vv_cleaner *c = vv_calloc(1, sizeof *c);
 	if (!c)
 		return vv_error_set(VARVE_ENOMEM, 0, "background thread");
+	c->env = env;
+	c->topics = topics;
+	c->meta = meta;
+	if (hooks)
+		c->hooks = *hooks;
+	pthread_mutex_init(&c->round_mu, NULL);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	db->cleaner = c;
-	int e = pthread_create(&c->thread, NULL, run, db);
-	if (e) {
-		pthread_mutex_destroy(&c->mu);
-		pthread_cond_destroy(&c->cond);
-		vv_free(c);
-		db->cleaner = NULL;
-		return vv_error_set(VARVE_ERROR, e, "cannot start the background thread");
-	}
+	*out = c;
 	return 0;
 }
 
-void vv_cleaner_stop(varve_db *db)
+int vv_cleaner_start(vv_cleaner *c)
 {
-	vv_cleaner *c = db->cleaner;
-	if (!c)
-		return;
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cond);
-	vv_free(c);
-	db->cleaner = NULL;
+	int e = pthread_create(&c->thread, NULL, run, c);
+	if (e)
+		return vv_error_set(VARVE_ERROR, e, "cannot start the background thread");
+	c->started = 1;
+	return 0;
 }
 
-void vv_cleaner_wake(varve_db *db)
+void vv_cleaner_free(vv_cleaner *c)
 {
-	vv_cleaner *c = db->cleaner;
 	if (!c)
+		return;
+	if (c->started) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = 1;
+		pthread_cond_signal(&c->cond);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+	}
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->round_mu);
+	vv_free(c);
+}
+
+void vv_cleaner_wake(vv_cleaner *c)
+{
+	if (!c || !c->started)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->woken = 1;

@@ -10,7 +10,6 @@
 #include "util.h"
 
 #define CHECKPOINT_FILE "cleaner-checkpoint"
-#define REPLACES_MAGIC 0x58525256u /* "VRRX" */
 
 /* ---- key map -------------------------------------------------------------------- */
 
@@ -115,186 +114,6 @@ static int save_checkpoint(const char *dir, int64_t off, int64_t tomb_due, unsig
 	vv_store64(b + 8, (uint64_t)tomb_due);
 	vv_store64(b + 16, XXH3_64bits(b, 16));
 	return vv_io_write_atomic(dir, CHECKPOINT_FILE, b, sizeof b, mode);
-}
-
-static void sfx_path(char *out, size_t cap, const char *dir, int64_t base, const char *sfx)
-{
-	vv_segment_path(out, cap, dir, base, sfx);
-}
-
-static int parse_prefixed(const char *name, const char *suffix, int64_t *base)
-{
-	size_t n = strlen(name), sl = strlen(suffix);
-	if (n != VV_SEG_NAME_LEN + sl || strcmp(name + VV_SEG_NAME_LEN, suffix))
-		return -1;
-	char tmp[VV_SEG_NAME_LEN + 5];
-	memcpy(tmp, name, VV_SEG_NAME_LEN);
-	memcpy(tmp + VV_SEG_NAME_LEN, ".log", 5);
-	return vv_segment_parse_name(tmp, base);
-}
-
-static int read_replaces(const char *dir, int64_t base, int64_t **bases, size_t *n)
-{
-	char path[4096];
-	sfx_path(path, sizeof path, dir, base, ".replaces");
-	uint8_t *b;
-	size_t len;
-	*bases = NULL;
-	*n = 0;
-	VV_TRY(vv_io_read_small(path, 1u << 24, &b, &len));
-	int rc = 0;
-	if (len < 16 || vv_load32(b) != REPLACES_MAGIC)
-		rc = VARVE_ECORRUPT;
-	uint32_t cnt = rc ? 0 : vv_load32(b + 4);
-	if (rc == 0 && (len != 8 + (size_t)cnt * 8 + 8 ||
-			vv_load64(b + len - 8) != XXH3_64bits(b, len - 8)))
-		rc = VARVE_ECORRUPT;
-	if (rc == 0) {
-		*bases = vv_malloc((cnt ? cnt : 1) * sizeof **bases);
-		if (!*bases)
-			rc = VARVE_ENOMEM;
-		for (uint32_t i = 0; rc == 0 && i < cnt; i++)
-			(*bases)[i] = (int64_t)vv_load64(b + 8 + i * 8);
-		*n = cnt;
-	}
-	vv_free(b);
-	if (rc)
-		return vv_error_set(rc, 0, "%s is damaged", path);
-	return 0;
-}
-
-static void unlink_quiet(const char *path)
-{
-	(void)vv_io_unlink(path);
-	vv_error_clear();
-}
-
-/* Step c of the swap: old segments out, new files in (log last). */
-static int finish_swap(const char *dir, int64_t base, const int64_t *old, size_t nold)
-{
-	char from[4096], to[4096];
-	for (size_t i = 0; i < nold; i++)
-		if (old[i] != base)
-			vv_segment_unlink_files(dir, old[i]);
-	static const char *const parts[] = { ".index", ".timeindex", ".log" };
-	for (size_t i = 0; i < 3; i++) {
-		char sfx[32];
-		snprintf(sfx, sizeof sfx, "%s.swap", parts[i]);
-		sfx_path(from, sizeof from, dir, base, sfx);
-		sfx_path(to, sizeof to, dir, base, parts[i]);
-		int rc = vv_io_rename(from, to);
-		if (rc == VARVE_ENOTFOUND && i < 2) {
-			vv_error_clear(); /* already moved before a crash */
-			continue;
-		}
-		if (rc)
-			return rc;
-	}
-	VV_TRY(vv_io_sync_dir(dir));
-	sfx_path(from, sizeof from, dir, base, ".replaces");
-	unlink_quiet(from);
-	return 0;
-}
-
-int vv_compact_is_swap_file(const char *name)
-{
-	size_t l = strlen(name);
-	return (l > 8 && !strcmp(name + l - 8, ".cleaned")) ||
-	       (l > 5 && !strcmp(name + l - 5, ".swap")) ||
-	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
-}
-
-int vv_compact_recover_dir(const char *dir)
-{
-	char **names;
-	size_t n;
-	VV_TRY(vv_io_list_dir(dir, &names, &n));
-	int rc = 0, changed = 0;
-	/* Complete swaps first: a <b>.log.swap is a finished new segment. */
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		int64_t base;
-		if (parse_prefixed(names[i], ".log.swap", &base))
-			continue;
-		int64_t *old;
-		size_t nold;
-		if (read_replaces(dir, base, &old, &nold)) {
-			/* Cannot know what it replaces: keep the old set (no loss). */
-			vv_error_clear();
-			continue;
-		}
-		rc = finish_swap(dir, base, old, nold);
-		vv_free(old);
-		changed = 1;
-	}
-	vv_io_free_list(names, n);
-	if (rc)
-		return rc;
-	/* Then remove what is left of unfinished ones. */
-	VV_TRY(vv_io_list_dir(dir, &names, &n));
-	for (size_t i = 0; i < n; i++) {
-		if (!vv_compact_is_swap_file(names[i]))
-			continue;
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		unlink_quiet(path);
-		changed = 1;
-	}
-	vv_io_free_list(names, n);
-	if (changed)
-		VV_TRY(vv_io_sync_dir(dir));
-	return 0;
-}
-
-/* Read-only view of committed swaps; see compact.h. */
-int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
-			 size_t *nswapped)
-{
-	char **names;
-	size_t nn;
-	*swapped = NULL;
-	*nswapped = 0;
-	VV_TRY(vv_io_list_dir(dir, &names, &nn));
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nn; i++) {
-		int64_t base, *old;
-		size_t nold;
-		if (parse_prefixed(names[i], ".log.swap", &base))
-			continue;
-		if (read_replaces(dir, base, &old, &nold)) {
-			vv_error_clear(); /* not committed: the old set is whole */
-			continue;
-		}
-		int64_t *grown = vv_realloc(*swapped, (*nswapped + 1) * sizeof *grown);
-		if (!grown) {
-			vv_free(old);
-			rc = vv_error_set(VARVE_ENOMEM, 0, "swap view");
-			break;
-		}
-		*swapped = grown;
-		grown[(*nswapped)++] = base;
-		/* drop what the new segment replaces; its own base stays or joins */
-		size_t k = 0;
-		int has_base = 0;
-		for (size_t j = 0; j < *n; j++) {
-			int gone = 0;
-			for (size_t m = 0; m < nold && !gone; m++)
-				gone = bases[j] == old[m] && bases[j] != base;
-			has_base |= bases[j] == base;
-			if (!gone)
-				bases[k++] = bases[j];
-		}
-		if (!has_base)
-			bases[k++] = base; /* room: the caller sized bases by directory entries */
-		*n = k;
-		vv_free(old);
-	}
-	vv_io_free_list(names, nn);
-	if (rc) {
-		vv_free(*swapped);
-		*swapped = NULL;
-		*nswapped = 0;
-	}
-	return rc;
 }
 
 /* ---- compaction ------------------------------------------------------------------------ */
@@ -511,41 +330,6 @@ static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_c
 	return rc;
 }
 
-static int step(const vv_compact_params *prm, const char *name)
-{
-	if (prm->step_hook && prm->step_hook(prm->step_ctx, name))
-		return vv_error_set(VARVE_EIO, 0, "compaction stopped at step %s (test hook)", name);
-	return 0;
-}
-
-static int write_replaces(const char *dir, int64_t base, vv_segment *const *old, size_t k,
-			  unsigned mode)
-{
-	size_t len = 8 + k * 8 + 8;
-	uint8_t *b = vv_malloc(len);
-	if (!b)
-		return vv_error_set(VARVE_ENOMEM, 0, "compaction");
-	vv_store32(b, REPLACES_MAGIC);
-	vv_store32(b + 4, (uint32_t)k);
-	for (size_t i = 0; i < k; i++)
-		vv_store64(b + 8 + i * 8, (uint64_t)old[i]->base);
-	vv_store64(b + len - 8, XXH3_64bits(b, len - 8));
-	char path[4096];
-	sfx_path(path, sizeof path, dir, base, ".replaces");
-	vv_file *f;
-	int rc = vv_io_open(path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f);
-	if (rc == 0) {
-		rc = vv_io_pwrite(f, b, len, 0);
-		if (rc == 0)
-			rc = vv_io_datasync(f);
-		int c = vv_io_close(f);
-		if (rc == 0)
-			rc = c;
-	}
-	vv_free(b);
-	return rc;
-}
-
 /* Compact old[0..k) into one new segment and swap it in. */
 static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int64_t next_base,
 			 const keymap *m, const vv_compact_params *prm, vv_compact_stats *st,
@@ -555,9 +339,7 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	int64_t base = old[0]->base;
 	unsigned mode = p->cfg.seg.file_mode;
 	char lp[4096], ip[4096], tp[4096];
-	sfx_path(lp, sizeof lp, dir, base, ".log.cleaned");
-	sfx_path(ip, sizeof ip, dir, base, ".index.cleaned");
-	sfx_path(tp, sizeof tp, dir, base, ".timeindex.cleaned");
+	vv_swap_new_paths(dir, base, lp, ip, tp, sizeof lp);
 	writer w;
 	memset(&w, 0, sizeof w);
 	w.base = base;
@@ -590,73 +372,12 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	vv_io_close(w.log);
 	vv_index_free(&w.ix);
 	vv_bb_free(&w.bb);
-	if (rc == 0)
-		rc = write_replaces(dir, base, old, k, mode);
-	if (rc == 0)
-		rc = vv_io_sync_dir(dir);
-	if (rc == 0)
-		rc = step(prm, "cleaned-written");
-	/* Readers of the old segments keep their descriptors from here on. */
-	for (size_t i = 0; rc == 0 && i < k; i++)
-		rc = vv_segment_open_files(old[i]);
 	if (rc) {
-		vv_error_saved e;
-		vv_error_save(&e);
-		unlink_quiet(lp);
-		unlink_quiet(ip);
-		unlink_quiet(tp);
-		sfx_path(lp, sizeof lp, dir, base, ".replaces");
-		unlink_quiet(lp);
-		vv_error_restore(&e);
+		vv_swap_abandon(dir, base);
 		return rc;
 	}
-	/* Commit point: index files to .swap, then the log. */
-	char sp[4096];
-	sfx_path(sp, sizeof sp, dir, base, ".index.swap");
-	rc = vv_io_rename(ip, sp);
-	if (rc == 0) {
-		sfx_path(sp, sizeof sp, dir, base, ".timeindex.swap");
-		rc = vv_io_rename(tp, sp);
-	}
-	if (rc == 0)
-		rc = step(prm, "index-swapped");
-	int stale_before = p->sizes_stale;
-	if (rc == 0) {
-		sfx_path(sp, sizeof sp, dir, base, ".log.swap");
-		rc = vv_io_rename(lp, sp);
-		/* until the swap is done in memory too, the files and the segment
-		 * objects disagree: no size list at close (sizes.h) */
-		if (rc == 0)
-			p->sizes_stale = 1;
-	}
-	if (rc == 0)
-		rc = vv_io_sync_dir(dir);
-	if (rc == 0)
-		rc = step(prm, "committed");
-	if (rc) /* before the commit point the old set is whole; open cleans up */
-		return rc;
-	for (size_t i = 0; i < k; i++)
-		vv_segment_mark_replaced(old[i]);
-	int64_t *bases = vv_malloc(k * sizeof *bases);
-	if (!bases)
-		return vv_error_set(VARVE_ENOMEM, 0, "compaction");
-	for (size_t i = 0; i < k; i++)
-		bases[i] = old[i]->base;
-	rc = finish_swap(dir, base, bases, k);
-	vv_free(bases);
-	if (rc)
-		return rc; /* the next open finishes the swap from <b>.log.swap */
-	vv_segment *nw;
-	VV_TRY(vv_segment_attach(dir, base, w.pos, &p->cfg.seg, &nw));
-	nw->sealed = 1;
-	atomic_store(&nw->next_offset, next_base);
-	atomic_store(&nw->max_ts, w.max_ts);
-	rc = vv_partition_replace(p, old, k, nw);
-	if (rc) {
-		vv_segment_unref(nw);
-		return rc;
-	}
-	p->sizes_stale = stale_before;
+	vv_swap_hook hook = { prm->step_hook, prm->step_ctx };
+	VV_TRY(vv_swap_install(p, old, k, next_base, w.pos, w.max_ts, &hook));
 	st->bytes_written += w.pos;
 	st->segments_in += k;
 	st->segments_out++;

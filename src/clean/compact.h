@@ -12,26 +12,14 @@
  *     older one's records dropped; we accept that, as Kafka accepts MD5's.
  *  2. If the map fills up, compaction covers the segments that were wholly
  *     mapped and resumes from there next round (the cleaner checkpoint).
- *  3. Crash-safe swap, per group of old segments S1..Sk -> new segment N
- *     (base of S1):
- *       a. write N as <b>.log.cleaned / .index.cleaned / .timeindex.cleaned
- *          and <b>.replaces (the bases of S1..Sk); fsync each; fsync dir
- *       b. rename the index files to .swap, then the log to .swap: the
- *          <b>.log.swap rename is the commit point; fsync dir
- *       c. unlink S2..Sk; rename .swap files over S1's names (log last);
- *          unlink <b>.replaces; fsync dir
- *     On open, vv_compact_recover_dir: a <b>.log.swap means N is complete,
- *     so step c is finished; without it, every .cleaned/.swap/.replaces file
- *     is removed and S1..Sk are intact. Either the old set or the new one,
- *     never a mix and never a loss.
- *  4. Readers holding S1..Sk keep reading them through open descriptors:
- *     the old segments are opened before the swap and marked replaced, so
- *     nothing touches their files by name again.
+ *  3. The new segment replaces the old ones through the swap protocol of
+ *     the log layer (swap.h): a crash leaves the old set or the new one.
  */
 #ifndef VV_COMPACT_H
 #define VV_COMPACT_H
 
 #include "partition.h"
+#include "swap.h"
 
 typedef struct vv_compact_params {
 	int64_t now;
@@ -53,20 +41,6 @@ typedef struct vv_compact_stats {
 	uint64_t segments_in, segments_out;
 	int64_t tomb_due; /* when the earliest tombstone kept may go; INT64_MAX if none */
 } vv_compact_stats;
-
-/* A file a compaction swap leaves while it runs: .cleaned, .swap, .replaces. */
-int vv_compact_is_swap_file(const char *name);
-
-/* Finish or roll back an interrupted swap in a partition directory. */
-int vv_compact_recover_dir(const char *dir);
-
-/* Read-only opens change nothing, so they read an interrupted swap as it
- * stands: for every committed swap (<b>.log.swap with a valid .replaces),
- * remove the bases it replaces from bases[0..*n) (sorted order is the
- * caller's job) and add b if missing; *swapped lists the bases whose log
- * is <b>.log.swap. Caller frees *swapped. */
-int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
-			 size_t *nswapped);
 
 /* How far compaction got, and when the earliest tombstone it kept may be
  * dropped (0 = unknown: maybe now). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* iter.c -- the public iterator and time lookups. */
+/* iter.c -- the public iterator and time lookups. May call: topic, log,
+ * base. */
+#include "db.h"
 #include "reader.h"
-#include "store.h"
+#include "registry.h"
 #include "util.h"
 
 struct varve_iter {
@@ -20,7 +22,7 @@ int varve_iter_open(varve_db *db, const char *topic, int32_t partition, int64_t 
 		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
 	vv_topic *t;
 	vv_partition *p;
-	VV_TRY(vv_store_partition(db, topic, partition, &t, &p));
+	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
 	varve_iter *it = vv_calloc(1, sizeof *it);
 	if (!it) {
 		vv_topic_unref(t);
@@ -91,8 +93,8 @@ int varve_offset_for_time(varve_db *db, const char *topic, int32_t partition, in
 		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
 	vv_topic *t;
 	vv_partition *p;
-	VV_TRY(vv_store_partition(db, topic, partition, &t, &p));
-	if (db->read_only)
+	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
+	if (db->env.read_only)
 		(void)vv_partition_refresh(p);
 	int rc = vv_partition_offset_for_time(p, ts, offset_out);
 	vv_topic_unref(t);

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <xxhash.h>
 
-#include "compact.h"
+#include "swap.h"
 #include "partition.h"
 #include "sizes.h"
 #include "util.h"
@@ -169,7 +169,7 @@ static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, in
 		size_t l = strlen(names[i]);
 		if (vv_segment_parse_name(names[i], &b) == 0) {
 			bases[k++] = b;
-		} else if (vv_compact_is_swap_file(names[i])) {
+		} else if (vv_swap_is_file(names[i])) {
 			*swap_files = 1;
 		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
 			char path[4096];
@@ -208,13 +208,13 @@ static int recover(vv_partition *p, int clean)
 	if (swap_files && !ro) {
 		/* finish or roll back a compaction swap a crash interrupted */
 		vv_free(bases);
-		VV_TRY(vv_compact_recover_dir(p->dir));
+		VV_TRY(vv_swap_recover_dir(p->dir));
 		VV_TRY(list_segments(p, &bases, &n, &swap_files));
 	}
 	int64_t *swapped = NULL;
 	size_t nswapped = 0;
 	if (swap_files && ro) { /* read an interrupted swap as the writer's next open will */
-		if ((rc = vv_compact_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
+		if ((rc = vv_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
 			vv_free(bases);
 			return rc;
 		}

@@ -23,7 +23,9 @@
 #include <errno.h>
 #include <time.h>
 
-#include "store.h"
+#include "async.h"
+#include "db.h"
+#include "registry.h"
 #include "util.h"
 
 typedef struct pending {
@@ -43,6 +45,8 @@ typedef struct pqueue {
 } pqueue;
 
 struct vv_async {
+	const vv_env *env;
+	_Atomic uint64_t backpressure_waits;
 	pthread_mutex_t mu;
 	pthread_cond_t work;  /* entries queued, or stop */
 	pthread_cond_t space; /* inflight dropped, or all done */
@@ -114,11 +118,11 @@ typedef struct fire {
 
 static void *run(void *arg)
 {
-	varve_db *db = arg;
-	vv_async *a = db->async;
+	vv_async *a = arg;
+	const vv_env *env = a->env;
 	fire *fv = NULL;
 	size_t fcap = 0;
-	uint64_t interval_ns = (uint64_t)db->opts.sync_interval_ms * 1000000ull;
+	uint64_t interval_ns = (uint64_t)env->opts.sync_interval_ms * 1000000ull;
 	pthread_mutex_lock(&a->mu);
 	for (;;) {
 		while (!a->stop && a->outstanding == 0)
@@ -135,7 +139,7 @@ static void *run(void *arg)
 			target[i] = -1;
 			if (!q->n)
 				continue;
-			if (db->opts.sync_policy == VARVE_SYNC_INTERVAL && !a->stop &&
+			if (env->opts.sync_policy == VARVE_SYNC_INTERVAL && !a->stop &&
 			    now - at(q, 0)->enq_ns < interval_ns) {
 				uint64_t due = at(q, 0)->enq_ns + interval_ns;
 				if (!wait_until || due < wait_until)
@@ -163,7 +167,7 @@ static void *run(void *arg)
 			pthread_mutex_lock(&a->mu);
 			vv_partition *p = a->q[i].p;
 			pthread_mutex_unlock(&a->mu);
-			if (db->opts.sync_policy != VARVE_SYNC_NONE)
+			if (env->opts.sync_policy != VARVE_SYNC_NONE)
 				rcs[i] = vv_partition_wait_durable(p, target[i] + 1);
 		}
 		pthread_mutex_lock(&a->mu);
@@ -175,7 +179,7 @@ static void *run(void *arg)
 			int64_t durable = atomic_load(&q->p->durable_offset);
 			while (q->n) {
 				pending *e = at(q, 0);
-				int covered = db->opts.sync_policy == VARVE_SYNC_NONE ||
+				int covered = env->opts.sync_policy == VARVE_SYNC_NONE ||
 					      e->last_offset < durable;
 				if (!covered && !rcs[i])
 					break;
@@ -226,34 +230,34 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int vv_async_init(varve_db *db)
+int vv_async_new(const vv_env *env, vv_async **out)
 {
+	*out = NULL;
 	vv_async *a = vv_calloc(1, sizeof *a);
 	if (!a)
 		return vv_error_set(VARVE_ENOMEM, 0, "async produce");
+	a->env = env;
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->space, NULL);
-	db->async = a;
+	*out = a;
 	return 0;
 }
 
 /* Start the completion thread on first use. Caller holds a->mu. */
-static int start_locked(varve_db *db)
+static int start_locked(vv_async *a)
 {
-	vv_async *a = db->async;
 	if (a->started)
 		return 0;
-	int e = pthread_create(&a->thread, NULL, run, db);
+	int e = pthread_create(&a->thread, NULL, run, a);
 	if (e)
 		return vv_error_set(VARVE_ERROR, e, "cannot start the completion thread");
 	a->started = 1;
 	return 0;
 }
 
-void vv_async_shutdown(varve_db *db)
+void vv_async_free(vv_async *a)
 {
-	vv_async *a = db->async;
 	if (!a)
 		return;
 	pthread_mutex_lock(&a->mu);
@@ -272,7 +276,21 @@ void vv_async_shutdown(varve_db *db)
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->space);
 	vv_free(a);
-	db->async = NULL;
+}
+
+uint64_t vv_async_inflight(vv_async *a)
+{
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	uint64_t v = a->inflight;
+	pthread_mutex_unlock(&a->mu);
+	return v;
+}
+
+uint64_t vv_async_backpressure_waits(vv_async *a)
+{
+	return a ? atomic_load(&a->backpressure_waits) : 0;
 }
 
 int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
@@ -280,20 +298,21 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 {
 	if (!db || !rec || !cb)
 		return vv_error_set(VARVE_EINVAL, 0, "produce_async needs a store, a record and a callback");
-	if (db->read_only)
+	if (db->env.read_only)
 		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
 	vv_async *a = db->async;
+	const vv_env *env = &db->env;
 	vv_topic *t;
-	VV_TRY(vv_store_topic(db, topic, &t));
+	VV_TRY(vv_topics_find(db->topics, topic, &t));
 	uint32_t part;
-	int rc = vv_store_check_record(t, rec);
+	int rc = vv_topic_check_record(t, rec);
 	size_t idl;
 	if (rc == 0 && t->dedup && vv_dedup_id(rec, &idl))
 		rc = vv_error_set(VARVE_ENOTSUP, 0,
 				  "topic %s has a message-id window: use varve_produce for records with "
 				  "a " VARVE_MSG_ID_HEADER " header", t->name);
 	if (rc == 0)
-		rc = vv_store_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
+		rc = vv_topic_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
 	if (rc) {
 		vv_topic_unref(t);
 		return rc;
@@ -307,19 +326,19 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 		rc = vv_error_set(VARVE_ECLOSED, 0, "store is closing");
 	int in_callback = a->started && pthread_equal(pthread_self(), a->thread);
 	while (rc == 0 && !in_callback && a->inflight > 0 &&
-	       a->inflight + bytes > db->opts.max_inflight_bytes) {
-		atomic_fetch_add(&db->st_backpressure, 1);
-		if (!db->opts.inflight_block) {
+	       a->inflight + bytes > env->opts.max_inflight_bytes) {
+		atomic_fetch_add(&a->backpressure_waits, 1);
+		if (!env->opts.inflight_block) {
 			rc = vv_error_set(VARVE_EAGAIN, 0,
 					  "%llu bytes in flight (max_inflight_bytes %llu): try later",
 					  (unsigned long long)a->inflight,
-					  (unsigned long long)db->opts.max_inflight_bytes);
+					  (unsigned long long)env->opts.max_inflight_bytes);
 			break;
 		}
 		pthread_cond_wait(&a->space, &a->mu);
 	}
 	if (rc == 0)
-		rc = start_locked(db);
+		rc = start_locked(a);
 	if (rc == 0) {
 		a->inflight += bytes;
 		a->outstanding++;
@@ -367,12 +386,4 @@ int varve_flush(varve_db *db)
 	return 0;
 }
 
-uint64_t varve_inflight_bytes(varve_db *db)
-{
-	if (!db || !db->async)
-		return 0;
-	pthread_mutex_lock(&db->async->mu);
-	uint64_t v = db->async->inflight;
-	pthread_mutex_unlock(&db->async->mu);
-	return v;
-}
+uint64_t varve_inflight_bytes(varve_db *db) { return db ? vv_async_inflight(db->async) : 0; }

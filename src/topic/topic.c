@@ -1,103 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* topic.c -- topic configuration codec, partitioner, lifetime. */
+/* topic.c -- a topic: opening its partitions, the partitioner, record
+ * checks, lifetime (see topic.h). */
+#include <inttypes.h>
+#include <stdio.h>
 #include <xxhash.h>
 
 #include "io.h"
+#include "reader.h"
 #include "topic.h"
 #include "util.h"
-
-int vv_topic_config_validate(const varve_topic_config *c)
-{
-	if (!c || c->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: bad version");
-	if (c->partitions < 1 || c->partitions > VARVE_MAX_PARTITIONS)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: partitions must be 1..%d",
-				    VARVE_MAX_PARTITIONS);
-	if (c->codec != VARVE_CODEC_NONE && c->codec != VARVE_CODEC_LZ4)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: unknown codec %d", c->codec);
-	if (c->cleanup_policy < VARVE_CLEANUP_DELETE ||
-	    c->cleanup_policy > VARVE_CLEANUP_COMPACT_DELETE)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: unknown cleanup policy %d",
-				    c->cleanup_policy);
-	if (c->retention_ms < -1 || c->retention_bytes < -1 || c->retention_records < -1)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: retention must be -1 or >= 0");
-	if (c->segment_bytes < 0 || (c->segment_bytes > 0 && c->segment_bytes < 1024) ||
-	    c->segment_bytes > (int64_t)UINT32_MAX)
-		return vv_error_set(VARVE_EINVAL, 0,
-				    "topic config: segment_bytes must be 0 or 1 KiB..4 GiB");
-	if (c->segment_ms < 0 || c->delete_retention_ms < 0 || c->max_future_skew_ms < 0 ||
-	    c->dedup_window_ms < 0)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: negative duration");
-	if (!(c->min_cleanable_dirty_ratio >= 0.0 && c->min_cleanable_dirty_ratio <= 1.0))
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: dirty ratio must be in [0, 1]");
-	if (c->timestamp_type != VARVE_TIMESTAMP_CREATE && c->timestamp_type != VARVE_TIMESTAMP_APPEND)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: unknown timestamp type");
-	if (c->partitioner != VARVE_PARTITIONER_STICKY &&
-	    c->partitioner != VARVE_PARTITIONER_ROUND_ROBIN)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: unknown partitioner");
-	if (c->retention_hard_bytes < -1)
-		return vv_error_set(VARVE_EINVAL, 0, "topic config: retention_hard_bytes must be -1 or >= 0");
-	if (c->retain_for_groups) {
-		const char *g = c->retain_for_groups;
-		size_t len = strlen(g);
-		if (len > VV_MAX_RETAIN_GROUPS)
-			return vv_error_set(VARVE_EINVAL, 0, "topic config: retain_for_groups too long");
-		/* comma-separated valid names */
-		char name[VARVE_MAX_TOPIC_NAME + 2];
-		const char *p = g;
-		while (*p) {
-			const char *comma = strchr(p, ',');
-			size_t l = comma ? (size_t)(comma - p) : strlen(p);
-			if (l == 0 || l > VARVE_MAX_TOPIC_NAME)
-				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group list");
-			memcpy(name, p, l);
-			name[l] = 0;
-			if (!varve_name_valid(name))
-				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group name in list");
-			p += l + (comma ? 1 : 0);
-			if (comma && !*p)
-				return vv_error_set(VARVE_EINVAL, 0, "topic config: bad group list");
-		}
-	}
-	return 0;
-}
-
-size_t vv_topic_config_encode(const varve_topic_config *c, int64_t created_ms,
-			      uint8_t out[VV_TOPIC_CONFIG_MAX])
-{
-	uint8_t *p = out;
-	*p++ = 1; /* value format */
-	vv_store32(p, c->partitions);
-	p += 4;
-	*p++ = (uint8_t)c->codec;
-	*p++ = (uint8_t)c->cleanup_policy;
-	*p++ = (uint8_t)c->timestamp_type;
-	*p++ = (uint8_t)c->partitioner;
-	int64_t v[] = { c->retention_ms, c->retention_bytes, c->retention_records, c->segment_bytes,
-			c->segment_ms, c->delete_retention_ms };
-	for (size_t i = 0; i < 6; i++, p += 8)
-		vv_store64(p, (uint64_t)v[i]);
-	uint64_t bits;
-	memcpy(&bits, &c->min_cleanable_dirty_ratio, 8);
-	vv_store64(p, bits);
-	p += 8;
-	vv_store64(p, (uint64_t)c->max_future_skew_ms);
-	p += 8;
-	vv_store64(p, (uint64_t)c->dedup_window_ms);
-	p += 8;
-	vv_store64(p, (uint64_t)created_ms);
-	p += 8;
-	vv_store64(p, (uint64_t)c->retention_hard_bytes);
-	p += 8;
-	size_t gl = c->retain_for_groups ? strlen(c->retain_for_groups) : 0;
-	if (gl > VV_MAX_RETAIN_GROUPS)
-		gl = VV_MAX_RETAIN_GROUPS;
-	vv_store16(p, (uint16_t)gl);
-	p += 2;
-	if (gl)
-		memcpy(p, c->retain_for_groups, gl);
-	return (size_t)(p - out) + gl;
-}
 
 int vv_topic_group_listed(const char *list, const char *group)
 {
@@ -112,62 +23,6 @@ int vv_topic_group_listed(const char *list, const char *group)
 			return 1;
 		p += l + (comma ? 1 : 0);
 	}
-	return 0;
-}
-
-int vv_topic_config_decode(const uint8_t *b, size_t n, varve_topic_config *c, int64_t *created_ms,
-			   char *groups)
-{
-	if (n < 1)
-		return VARVE_ECORRUPT;
-	if (b[0] > 1)
-		return VARVE_EFORMAT;
-	if (b[0] != 1 || n < VV_TOPIC_CONFIG_FIXED + 10)
-		return VARVE_ECORRUPT;
-	varve_topic_config d = VARVE_TOPIC_CONFIG_INIT;
-	const uint8_t *p = b + 1;
-	d.partitions = vv_load32(p);
-	p += 4;
-	d.codec = *p++;
-	d.cleanup_policy = *p++;
-	d.timestamp_type = *p++;
-	d.partitioner = *p++;
-	int64_t v[6];
-	for (size_t i = 0; i < 6; i++, p += 8)
-		v[i] = (int64_t)vv_load64(p);
-	d.retention_ms = v[0];
-	d.retention_bytes = v[1];
-	d.retention_records = v[2];
-	d.segment_bytes = v[3];
-	d.segment_ms = v[4];
-	d.delete_retention_ms = v[5];
-	uint64_t bits = vv_load64(p);
-	memcpy(&d.min_cleanable_dirty_ratio, &bits, 8);
-	p += 8;
-	d.max_future_skew_ms = (int64_t)vv_load64(p);
-	p += 8;
-	d.dedup_window_ms = (int64_t)vv_load64(p);
-	p += 8;
-	if (created_ms)
-		*created_ms = (int64_t)vv_load64(p);
-	p += 8;
-	d.retention_hard_bytes = (int64_t)vv_load64(p);
-	p += 8;
-	size_t gl = vv_load16(p);
-	p += 2;
-	if (gl > VV_MAX_RETAIN_GROUPS || (size_t)(p - b) + gl != n)
-		return VARVE_ECORRUPT;
-	d.retain_for_groups = NULL;
-	if (gl) {
-		memcpy(groups, p, gl);
-		groups[gl] = 0;
-		d.retain_for_groups = groups;
-	}
-	if (vv_topic_config_validate(&d)) {
-		vv_error_clear();
-		return VARVE_ECORRUPT;
-	}
-	*c = d;
 	return 0;
 }
 
@@ -216,4 +71,173 @@ void vv_topic_unref(vv_topic *t)
 	vv_free(t->name);
 	vv_free(t->dir);
 	vv_free(t);
+}
+
+int vv_topic_check_record(const vv_topic *t, const varve_record *r)
+{
+	if (!r)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL record");
+	if (!r->key && (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT))
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "topic %s is compacted: every record needs a key", t->name);
+	if ((r->key_len && !r->key) || (r->value_len && !r->value))
+		return vv_error_set(VARVE_EINVAL, 0, "record has a length but no bytes");
+	if (r->header_count && !r->headers)
+		return vv_error_set(VARVE_EINVAL, 0, "record has header_count but no headers");
+	for (size_t i = 0; i < r->header_count; i++)
+		if ((r->headers[i].key_len && !r->headers[i].key) ||
+		    (r->headers[i].value_len && !r->headers[i].value))
+			return vv_error_set(VARVE_EINVAL, 0, "header %zu has a length but no bytes", i);
+	if (r->timestamp < 0)
+		return vv_error_set(VARVE_EINVAL, 0, "negative timestamp");
+	return 0;
+}
+
+int vv_topic_pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
+			    uint32_t *out)
+{
+	int32_t want = forced >= 0 ? forced : r->partition;
+	if (want >= 0) {
+		if ((uint32_t)want >= t->nparts)
+			return vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has no partition %d",
+					    t->name, want);
+		*out = (uint32_t)want;
+	} else if (want != VARVE_PARTITION_ANY) {
+		return vv_error_set(VARVE_EINVAL, 0, "invalid partition %d", want);
+	} else if (r->key) {
+		*out = vv_topic_partition_for_key(r->key, r->key_len, t->nparts);
+	} else {
+		*out = vv_topic_partition_for_null(t, first);
+	}
+	return 0;
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
+/* The window of one partition, from its last dedup_window_ms. Damage stops
+ * the rebuild where it is (reads that reach it report it); the store opens. */
+static int dedup_partition(const vv_env *env, vv_topic *t, uint32_t i, int64_t now)
+{
+	vv_partition *p = t->parts[i];
+	int64_t from;
+	int r = vv_partition_offset_for_time(p, now - t->cfg.dedup_window_ms - 3600 * 1000, &from);
+	if (r == VARVE_ENOTFOUND) {
+		vv_error_clear();
+		return 0;
+	}
+	int rc = 0;
+	if (r == 0) {
+		vv_reader rd;
+		r = vv_reader_init(&rd, p, from);
+		const varve_record *rec;
+		while (r == 0 && rc == 0 && (r = vv_reader_next(&rd, &rec)) == 0) {
+			size_t il;
+			const void *id = vv_dedup_id(rec, &il);
+			int64_t at = rd.last_header->append_time;
+			if (id && now - at < t->cfg.dedup_window_ms)
+				rc = vv_dedup_put(t->dedup, id, il, (int32_t)i, rec->offset, at);
+		}
+		vv_reader_free(&rd);
+	}
+	if (rc)
+		return rc;
+	if (r == VARVE_ECORRUPT) {
+		vv_env_log(env, VARVE_LOG_ERROR, "%s/%u: message-id window rebuilt up to damage only: %s",
+			   t->name, i, varve_last_error()->message);
+		vv_error_clear();
+		return 0;
+	}
+	return r == VARVE_EEND ? 0 : r;
+}
+
+/* Rebuild the message-id window from the last dedup_window_ms of the log. */
+static int load_dedup(const vv_env *env, vv_topic *t)
+{
+	t->dedup = vv_calloc(1, sizeof *t->dedup);
+	if (!t->dedup)
+		return vv_error_set(VARVE_ENOMEM, 0, "dedup window");
+	vv_dedup_init(t->dedup, t->cfg.dedup_window_ms);
+	int64_t now = vv_env_now(env);
+	int rc = 0;
+	for (uint32_t i = 0; rc == 0 && i < t->nparts; i++)
+		rc = dedup_partition(env, t, i, now);
+	return rc;
+}
+
+static void topic_part_config(const vv_part_config *base, const varve_topic_config *tc,
+			      vv_part_config *pc)
+{
+	*pc = *base;
+	if (tc->segment_bytes > 0)
+		pc->segment_bytes = (uint64_t)tc->segment_bytes;
+	pc->seg.map_span = pc->segment_bytes + pc->max_write_batch;
+	pc->seg.segment_bytes = pc->segment_bytes;
+	if (tc->segment_ms > 0)
+		pc->segment_ms = tc->segment_ms;
+	pc->codec = tc->codec;
+}
+
+/* The topic's directory: made (and its parent synced) by a writer; one that
+ * is there must be a directory, never a symlink planted there. */
+static int topic_dir(const vv_env *env, const char *dir)
+{
+	if (env->read_only)
+		return 0;
+	int rc = vv_io_mkdir(dir, env->opts.dir_mode);
+	if (rc == VARVE_EEXISTS) {
+		int is_dir = 0; /* lstat: a symlink is never followed */
+		rc = vv_io_stat(dir, NULL, &is_dir);
+		if (rc == 0 && is_dir != 1)
+			rc = vv_error_set(VARVE_ECORRUPT, 0,
+					  "%s is not a directory (a symlink?): refusing to use it", dir);
+	} else if (rc == 0) {
+		rc = vv_io_sync_dir(env->topics_dir);
+	}
+	return rc;
+}
+
+int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *name,
+		  const varve_topic_config *cfg, int64_t created_ms, int clean, vv_topic **out)
+{
+	*out = NULL;
+	vv_topic *t = vv_calloc(1, sizeof *t);
+	if (!t)
+		return vv_error_set(VARVE_ENOMEM, 0, "topic");
+	atomic_init(&t->refs, 1);
+	t->name = vv_strdup(name);
+	t->cfg = *cfg;
+	t->cfg.retain_for_groups = NULL;
+	int oom = !t->name;
+	if (cfg->retain_for_groups && *cfg->retain_for_groups) {
+		t->retain_groups = vv_strdup(cfg->retain_for_groups);
+		t->cfg.retain_for_groups = t->retain_groups;
+		oom |= !t->retain_groups;
+	}
+	t->created_ms = created_ms;
+	t->parts = vv_calloc(cfg->partitions, sizeof *t->parts);
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/%s", env->topics_dir, name);
+	t->dir = vv_strdup(dir);
+	if (oom || !t->parts || !t->dir) {
+		vv_topic_unref(t);
+		return vv_error_set(VARVE_ENOMEM, 0, "topic");
+	}
+	int rc = topic_dir(env, dir);
+	vv_part_config pc;
+	topic_part_config(pcfg, cfg, &pc);
+	for (uint32_t i = 0; rc == 0 && i < cfg->partitions; i++) {
+		char pdir[4200];
+		snprintf(pdir, sizeof pdir, "%s/%u", dir, i);
+		rc = vv_partition_open(pdir, name, i, &pc, clean, &t->parts[i]);
+		if (rc == 0)
+			t->nparts = i + 1;
+	}
+	if (rc == 0 && cfg->dedup_window_ms > 0)
+		rc = load_dedup(env, t);
+	if (rc) {
+		vv_topic_unref(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
 }

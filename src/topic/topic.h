@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * topic.h -- a topic: its configuration and N partitions; picks the
- * partition of a record (XXH3 of the key, or sticky / round-robin for null
- * keys). Topics are reference counted so a delete cannot free one that a
- * producer or reader is using; the directory goes with the last reference.
+ * topic.h -- a topic: its configuration and N partitions, and which
+ * partition a record goes to (XXH3 of the key, or sticky / round-robin for
+ * null keys). Topics are reference counted so a delete cannot free one that
+ * a producer or reader is using; the directory goes with the last
+ * reference. After open, the fields are read-only for everyone (the atomics
+ * excepted): other layers read them, nobody else writes them.
+ *
+ * May call: log (partitions, readers), meta (config validation), base.
  */
 #ifndef VV_TOPIC_H
 #define VV_TOPIC_H
@@ -11,6 +15,8 @@
 #include <stdatomic.h>
 
 #include "dedup.h"
+#include "env.h"
+#include "meta.h"
 #include "partition.h"
 #include "varve.h"
 
@@ -29,21 +35,16 @@ typedef struct vv_topic {
 	vv_dedup *dedup; /* message-id window, NULL when dedup_window_ms is 0 */
 } vv_topic;
 
-/* Encoded size of a topic config value in the metadata log: 89 fixed bytes,
- * then i64 retention_hard_bytes, u16 length and the retain_for_groups text. */
-#define VV_TOPIC_CONFIG_FIXED 89
-#define VV_MAX_RETAIN_GROUPS 1024
-#define VV_TOPIC_CONFIG_MAX (VV_TOPIC_CONFIG_FIXED + 10 + VV_MAX_RETAIN_GROUPS)
+/* Open (creating directories unless read-only) the topic `name` under
+ * topics_dir with partitions configured from `pcfg` and the topic's own
+ * settings; rebuild its message-id window. */
+int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *name,
+		  const varve_topic_config *cfg, int64_t created_ms, int clean, vv_topic **out);
 
-int vv_topic_config_validate(const varve_topic_config *cfg);
-/* Returns the encoded length. */
-size_t vv_topic_config_encode(const varve_topic_config *cfg, int64_t created_ms,
-			      uint8_t out[VV_TOPIC_CONFIG_MAX]);
-/* Returns 0, VARVE_ECORRUPT (malformed) or VARVE_EFORMAT (newer version).
- * The retain_for_groups text goes to groups (VV_MAX_RETAIN_GROUPS + 1 bytes)
- * and cfg->retain_for_groups points there (or is NULL). */
-int vv_topic_config_decode(const uint8_t *buf, size_t n, varve_topic_config *cfg,
-			   int64_t *created_ms, char *groups);
+void vv_topic_ref(vv_topic *t);
+/* Last reference: closes partitions and, if deleted, removes the files. */
+void vv_topic_unref(vv_topic *t);
+
 /* Is `group` one of the comma-separated names in list? */
 int vv_topic_group_listed(const char *list, const char *group);
 /* Copy the fields a caller's struct version knows about. */
@@ -54,9 +55,11 @@ uint32_t vv_topic_partition_for_key(const void *key, size_t len, uint32_t nparts
 /* Partition for a record with a null key; `batch_start` says a new produce
  * call began (sticky moves on per call). */
 uint32_t vv_topic_partition_for_null(vv_topic *t, int batch_start);
-
-void vv_topic_ref(vv_topic *t);
-/* Last reference: closes partitions and, if deleted, removes the files. */
-void vv_topic_unref(vv_topic *t);
+/* Partition for a record: forced (>= 0), the record's own, its key's, or
+ * the null-key partitioner; `first` starts a new sticky batch. */
+int vv_topic_pick_partition(vv_topic *t, const varve_record *r, int32_t forced, int first,
+			    uint32_t *out);
+/* Argument checks of a record to produce to t. */
+int vv_topic_check_record(const vv_topic *t, const varve_record *r);
 
 #endif

@@ -174,7 +174,7 @@ Test(topics, invalid_configs_are_refused_and_create_nothing)
 	BAD(partitioner, 9);
 	BAD(retention_hard_bytes, -7);
 	BAD(retain_for_groups, "a,,b");
-	BAD(retain_for_groups, "../x");
+	BAD(retain_for_groups, "a,");
 #undef BAD
 	t_snap *after = t_snapshot(dir);
 	char why[512];

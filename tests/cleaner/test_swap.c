@@ -21,7 +21,8 @@
 
 #include "cleaner_util.h"
 #include "compact.h"
-#include "store.h"
+#include "db.h"
+#include "registry.h"
 #include "support.h"
 #include "topic.h"
 
@@ -59,7 +60,7 @@ static int compact_now(varve_db *db, int64_t now, hook *hk)
 {
 	vv_topic *t;
 	vv_partition *p;
-	int rc = vv_store_partition(db, "c", 0, &t, &p);
+	int rc = vv_topics_partition(db->topics, "c", 0, &t, &p);
 	t_assert_rc(rc, VARVE_OK);
 	vv_compact_params prm;
 	memset(&prm, 0, sizeof prm);

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "crash_util.h"
-#include "store.h" /* white-box: small metadata segments */
+#include "db.h"
+#include "meta.h"
+#include "registry.h" /* white-box: small metadata segments */
 
 /* ---- environment -------------------------------------------------------------- */
 
@@ -652,7 +654,7 @@ void cu_take(cu_world *w, uint64_t seed, int ns_mode, int data_mode, unsigned fl
 static void after_open(cu_world *w)
 {
 	if (w->meta_segment_bytes && w->db)
-		w->db->meta->log->cfg.segment_bytes = w->meta_segment_bytes;
+		vv_meta_partition(w->db->meta)->cfg.segment_bytes = w->meta_segment_bytes;
 }
 
 /* Open the tree in dir with the real backend and compare with the oracle. */
@@ -1090,16 +1092,16 @@ static void checkpoint_all(cu_world *w)
 {
 	vv_topic **ts;
 	size_t n;
-	if (vv_store_topics_snapshot(w->db, &ts, &n) == 0) {
+	if (vv_topics_snapshot(w->db->topics, &ts, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
 			for (uint32_t k = 0; k < ts[i]->nparts; k++) {
 				(void)vv_partition_flush_index(ts[i]->parts[k]);
 				(void)vv_partition_checkpoint(ts[i]->parts[k]);
 			}
-		vv_store_topics_release(ts, n);
+		vv_topics_release(ts, n);
 	}
-	(void)vv_partition_flush_index(w->db->meta->log);
-	(void)vv_partition_checkpoint(w->db->meta->log);
+	(void)vv_partition_flush_index(vv_meta_partition(w->db->meta));
+	(void)vv_partition_checkpoint(vv_meta_partition(w->db->meta));
 }
 
 int cu_checkpoint(cu_world *w)

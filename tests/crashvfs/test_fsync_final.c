@@ -23,7 +23,8 @@
 #include <unistd.h>
 
 #include "crash_util.h"
-#include "store.h" /* white-box: the partition's durable offset at the failure */
+#include "db.h"
+#include "registry.h" /* white-box: the partition's durable offset at the failure */
 
 static void fini(void)
 {
@@ -167,7 +168,7 @@ static vv_partition *partition_of(varve_db *db, const char *topic, uint32_t part
 {
 	vv_topic *t;
 	vv_partition *p;
-	cr_assert_eq(vv_store_partition(db, topic, part, &t, &p), 0);
+	cr_assert_eq(vv_topics_partition(db->topics, topic, part, &t, &p), 0);
 	vv_topic_unref(t); /* the store keeps it */
 	return p;
 }

@@ -37,7 +37,8 @@
 
 #include "crash_util.h"
 #include "io_trace.h"
-#include "store.h" /* white-box: the background checkpoint */
+#include "db.h"
+#include "registry.h" /* white-box: the background checkpoint */
 
 static void fini(void)
 {
@@ -396,14 +397,14 @@ static void checkpoint_all(varve_db *db)
 {
 	vv_topic **ts;
 	size_t n;
-	cr_assert_eq(vv_store_topics_snapshot(db, &ts, &n), 0);
+	cr_assert_eq(vv_topics_snapshot(db->topics, &ts, &n), 0);
 	for (size_t i = 0; i < n; i++)
 		for (uint32_t k = 0; k < ts[i]->nparts; k++) {
 			vv_partition_flush_index(ts[i]->parts[k]);
 			vv_partition_checkpoint(ts[i]->parts[k]);
 		}
-	vv_store_topics_release(ts, n);
-	vv_partition_checkpoint(db->meta->log);
+	vv_topics_release(ts, n);
+	vv_partition_checkpoint(vv_meta_partition(db->meta));
 }
 
 static int produce(varve_db *db, const char *topic, uint32_t part, const char *key, size_t vlen)

@@ -173,8 +173,11 @@ Test(hostile, hundred_thousand_hostile_names, .timeout = 900)
 				 fu_code_name(rc), varve_last_error()->message);
 		}
 		if (i % 10 == 0) { /* the same names as group, producer and DLQ names */
+			/* a group name is any 1..255 bytes but NUL (Kafka's group ids):
+			 * it names no file, so it never reaches the disk as a path */
+			int gvalid = strlen(name) >= 1 && strlen(name) <= VARVE_MAX_GROUP_NAME;
 			int g = varve_group_commit(db, name, "nope", 0, 0, NULL);
-			if (g != VARVE_EINVAL && (!valid || g != VARVE_ENOTFOUND) && wrong_code++ == 0)
+			if (g != (gvalid ? VARVE_ENOTFOUND : VARVE_EINVAL) && wrong_code++ == 0)
 				snprintf(first_bad, sizeof first_bad, "group \"%.80s\": %s", name,
 					 fu_code_name(g));
 			groups_ok += g != VARVE_EINVAL;

@@ -203,9 +203,16 @@ Test(topic_codec, validate_rules)
 	BAD(retain_for_groups, "a,");
 	BAD(retain_for_groups, ",a");
 	BAD(retain_for_groups, "a,,b");
-	BAD(retain_for_groups, "a b");
-	BAD(retain_for_groups, "..");
+	/* group names are 1..255 bytes of anything but NUL (Kafka's group ids):
+	 * "a b" and ".." are names; one of 256 bytes is not */
+	char long_group[VARVE_MAX_GROUP_NAME + 2];
+	memset(long_group, 'g', sizeof long_group - 1);
+	long_group[sizeof long_group - 1] = 0;
+	BAD(retain_for_groups, long_group);
 #undef BAD
+	varve_topic_config names = VARVE_TOPIC_CONFIG_INIT;
+	names.retain_for_groups = "a b,..,grüße";
+	cr_assert_eq(vv_topic_config_validate(&names), 0, "%s", varve_last_error()->message);
 }
 
 Test(topic_codec, copy_out_keeps_the_callers_version)
@@ -264,39 +271,50 @@ Test(partitioner, null_keys_round_robin_and_sticky)
 
 /* ---- metadata log ------------------------------------------------------------- */
 
-typedef struct kv {
-	char key[32], val[32];
-	int null_val;
-} kv;
+typedef struct seen {
+	char name[32];
+	int64_t id;
+	int deleted, live;
+} seen;
 
 typedef struct replayed {
-	kv v[64];
+	seen v[64];
 	size_t n;
+	int stop_at; /* return an error at this record (1-based), 0 = never */
 } replayed;
 
-static int collect(void *ctx, const varve_record *r)
+static int collect(void *ctx, const vv_meta_rec *r, int live)
 {
 	replayed *x = ctx;
 	cr_assert_lt(x->n, 64);
-	kv *e = &x->v[x->n++];
+	seen *e = &x->v[x->n++];
 	memset(e, 0, sizeof *e);
-	cr_assert_not_null(r->key);
-	memcpy(e->key, r->key, r->key_len < 31 ? r->key_len : 31);
-	if (r->value)
-		memcpy(e->val, r->value, r->value_len < 31 ? r->value_len : 31);
-	else
-		e->null_val = 1;
-	return 0;
+	snprintf(e->name, sizeof e->name, "%s", r->kind == VV_META_NEXT_PID ? "(next)" : r->name);
+	e->id = r->id;
+	e->deleted = r->deleted;
+	e->live = live;
+	return x->stop_at && (int)x->n == x->stop_at ? VARVE_ECORRUPT : 0;
 }
 
-static int stop_at_two(void *ctx, const varve_record *r)
+static void put_producer(vv_meta *m, const char *name, int64_t id, int deleted, int sync)
 {
-	int *n = ctx;
-	(void)r;
-	return ++*n == 2 ? VARVE_ECORRUPT : 0;
+	vv_meta_rec r;
+	memset(&r, 0, sizeof r);
+	r.kind = VV_META_PRODUCER;
+	snprintf(r.name, sizeof r.name, "%s", name);
+	r.id = id;
+	r.deleted = deleted;
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	cr_assert_eq(vv_meta_batch_add(&b, &r), 0);
+	cr_assert_eq(vv_meta_write(m, &b, sync), 0);
+	vv_meta_batch_free(&b);
 }
 
-Test(meta, put_replay_and_reopen)
+/* Typed writes reach the kind's handler at once (live), replay hands the
+ * same records over again in log order, a delete replays as a delete, and
+ * a handler's error stops the replay. */
+Test(meta, write_replay_and_reopen)
 {
 	const char *store = t_tmpdir();
 	vv_part_config c;
@@ -308,25 +326,50 @@ Test(meta, put_replay_and_reopen)
 	vv_meta *m;
 	cr_assert_eq(vv_meta_open(store, &c, 0, &m), 0);
 	cr_assert(t_exists(t_fmt("%s/meta", store)));
-	cr_assert_eq(vv_meta_put(m, "Ta", 2, "one", 3, 1), 0);
-	cr_assert_eq(vv_meta_put(m, "Tb", 2, "two", 3, 0), 0);
-	cr_assert_eq(vv_meta_put(m, "Ta", 2, NULL, 0, 1), 0);
-	cr_assert_eq(vv_meta_put(m, "Tb", 2, "", 0, 0), 0);
+	replayed live = { .n = 0 };
+	vv_meta_subscribe(m, VV_META_PRODUCER, collect, &live, 0);
+	vv_meta_subscribe(m, VV_META_NEXT_PID, collect, &live, 0);
+	put_producer(m, "a", 1, 0, 1);
+	put_producer(m, "b", 2, 0, 0);
+	put_producer(m, "a", 0, 1, 1);
+	/* two kinds in one batch */
+	vv_meta_rec r;
+	memset(&r, 0, sizeof r);
+	r.kind = VV_META_NEXT_PID;
+	r.id = 7;
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	cr_assert_eq(vv_meta_batch_add(&b, &r), 0);
+	r.kind = VV_META_PRODUCER;
+	snprintf(r.name, sizeof r.name, "c");
+	r.id = 6;
+	cr_assert_eq(vv_meta_batch_add(&b, &r), 0);
+	cr_assert_eq(vv_meta_write(m, &b, 0), 0);
+	vv_meta_batch_free(&b);
+	cr_assert_eq(live.n, 5);
+	for (size_t i = 0; i < live.n; i++)
+		cr_assert(live.v[i].live, "a write's records reach the handler as live");
 	for (int pass = 0; pass < 2; pass++) {
 		replayed x = { .n = 0 };
-		cr_assert_eq(vv_meta_replay(m, collect, &x), 0);
-		cr_assert_eq(x.n, 4, "pass %d", pass);
-		cr_assert_str_eq(x.v[0].key, "Ta");
-		cr_assert_str_eq(x.v[0].val, "one");
-		cr_assert_str_eq(x.v[1].key, "Tb");
-		cr_assert_str_eq(x.v[1].val, "two");
-		cr_assert_str_eq(x.v[2].key, "Ta");
-		cr_assert(x.v[2].null_val, "a delete replays as a null value");
-		cr_assert_str_eq(x.v[3].key, "Tb");
-		cr_assert(!x.v[3].null_val, "an empty value is not a delete");
-		int count = 0;
-		cr_assert_eq(vv_meta_replay(m, stop_at_two, &count), VARVE_ECORRUPT);
-		cr_assert_eq(count, 2, "replay did not stop at the first error");
+		vv_meta_subscribe(m, VV_META_PRODUCER, collect, &x, 0);
+		vv_meta_subscribe(m, VV_META_NEXT_PID, collect, &x, 0);
+		cr_assert_eq(vv_meta_replay(m), 0);
+		cr_assert_eq(x.n, 5, "pass %d", pass);
+		cr_assert_str_eq(x.v[0].name, "a");
+		cr_assert_eq(x.v[0].id, 1);
+		cr_assert_str_eq(x.v[1].name, "b");
+		cr_assert_str_eq(x.v[2].name, "a");
+		cr_assert(x.v[2].deleted, "a delete replays as a delete");
+		cr_assert_str_eq(x.v[3].name, "(next)");
+		cr_assert_eq(x.v[3].id, 7);
+		cr_assert_str_eq(x.v[4].name, "c");
+		for (size_t i = 0; i < x.n; i++)
+			cr_assert(!x.v[i].live);
+		replayed y = { .n = 0, .stop_at = 2 };
+		vv_meta_subscribe(m, VV_META_PRODUCER, collect, &y, 0);
+		vv_meta_subscribe(m, VV_META_NEXT_PID, collect, &y, 0);
+		cr_assert_eq(vv_meta_replay(m), VARVE_ECORRUPT);
+		cr_assert_eq(y.n, 2, "replay did not stop at the first error");
 		cr_assert_eq(vv_meta_close(m, 1), 0);
 		cr_assert_eq(vv_meta_open(store, &c, 1, &m), 0);
 	}

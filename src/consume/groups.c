@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* group.c -- consumer-group table, metadata codecs, range assignment. */
+/* groups.c -- the consumer-group table, its metadata records, range
+ * assignment (see groups.h). May call: meta, base. */
 #include <stdio.h>
 
-#include "group.h"
+#include "groups.h"
 #include "util.h"
 
-void vv_groups_init(vv_groups *g)
+static int on_record(void *ctx, const vv_meta_rec *r, int live);
+
+int vv_groups_new(vv_meta *meta, vv_groups **out)
 {
-	memset(g, 0, sizeof *g);
+	*out = NULL;
+	vv_groups *g = vv_calloc(1, sizeof *g);
+	if (!g)
+		return vv_error_set(VARVE_ENOMEM, 0, "group table");
+	g->meta = meta;
 	pthread_mutex_init(&g->mu, NULL);
+	vv_meta_subscribe(meta, VV_META_GROUP, on_record, g, 0);
+	vv_meta_subscribe(meta, VV_META_COMMIT, on_record, g, 0);
+	vv_meta_subscribe(meta, VV_META_ATTEMPT, on_record, g, 0);
+	*out = g;
+	return 0;
 }
 
 static void free_group(vv_group *grp)
@@ -32,11 +44,13 @@ static void free_group(vv_group *grp)
 
 void vv_groups_free(vv_groups *g)
 {
+	if (!g)
+		return;
 	for (size_t i = 0; i < g->n; i++)
 		free_group(g->v[i]);
 	vv_free(g->v);
 	pthread_mutex_destroy(&g->mu);
-	memset(g, 0, sizeof *g);
+	vv_free(g);
 }
 
 vv_group *vv_groups_find(vv_groups *g, const char *name, int create)
@@ -198,172 +212,53 @@ void vv_group_retry_del(vv_group *grp, const char *topic, uint32_t partition, in
 	grp->nretries--;
 }
 
-/* ---- codecs ----------------------------------------------------------------------- */
+/* ---- metadata records ------------------------------------------------------ */
 
-size_t vv_attempt_key(uint8_t *out, const char *group, const char *topic, uint32_t partition,
-		      int64_t offset)
+static int apply(vv_groups *g, const vv_meta_rec *r)
 {
-	size_t n = vv_commit_key(out, group, topic, partition);
-	out[0] = VV_META_KEY_ATTEMPTS;
-	vv_store64(out + n, (uint64_t)offset);
-	return n + 8;
-}
-
-size_t vv_attempt_value(uint8_t *out, uint32_t attempts, int64_t due, const char *reason)
-{
-	out[0] = 1;
-	vv_store32(out + 1, attempts);
-	vv_store64(out + 5, (uint64_t)due);
-	size_t rl = reason ? strlen(reason) : 0;
-	if (rl > VV_MAX_NACK_REASON)
-		rl = VV_MAX_NACK_REASON;
-	memcpy(out + 13, reason ? reason : "", rl);
-	return 13 + rl;
-}
-
-size_t vv_commit_key(uint8_t *out, const char *group, const char *topic, uint32_t partition)
-{
-	size_t gl = strlen(group), tl = strlen(topic), n = 0;
-	out[n++] = VV_META_KEY_OFFSET;
-	memcpy(out + n, group, gl);
-	n += gl;
-	out[n++] = 0;
-	memcpy(out + n, topic, tl);
-	n += tl;
-	out[n++] = 0;
-	vv_store32(out + n, partition);
-	return n + 4;
-}
-
-int vv_commit_key_decode(const uint8_t *k, size_t n, char *group, char *topic, uint32_t *partition)
-{
-	if (n < 1 + 1 + 1 + 1 + 1 + 4 || k[0] != VV_META_KEY_OFFSET)
-		return -1;
-	const uint8_t *g = k + 1, *end = k + n - 4;
-	const uint8_t *z1 = memchr(g, 0, (size_t)(end - g));
-	if (!z1 || z1 == g || (size_t)(z1 - g) > VARVE_MAX_TOPIC_NAME)
-		return -1;
-	const uint8_t *t = z1 + 1;
-	if (t >= end || end[-1] != 0)
-		return -1;
-	const uint8_t *z2 = end - 1;
-	if (z2 == t || (size_t)(z2 - t) > VARVE_MAX_TOPIC_NAME || memchr(t, 0, (size_t)(z2 - t)))
-		return -1;
-	memcpy(group, g, (size_t)(z1 - g));
-	group[z1 - g] = 0;
-	memcpy(topic, t, (size_t)(z2 - t));
-	topic[z2 - t] = 0;
-	*partition = vv_load32(end);
-	return varve_name_valid(group) && varve_name_valid(topic) ? 0 : -1;
-}
-
-size_t vv_commit_value(uint8_t *out, int64_t offset, int64_t time, const char *metadata)
-{
-	out[0] = 1;
-	vv_store64(out + 1, (uint64_t)offset);
-	vv_store64(out + 9, (uint64_t)time);
-	size_t ml = metadata ? strlen(metadata) : 0;
-	if (ml > VV_MAX_COMMIT_METADATA)
-		ml = VV_MAX_COMMIT_METADATA;
-	memcpy(out + 17, metadata ? metadata : "", ml);
-	return 17 + ml;
-}
-
-size_t vv_group_key(uint8_t *out, const char *group)
-{
-	size_t gl = strlen(group);
-	out[0] = VV_META_KEY_GROUP;
-	memcpy(out + 1, group, gl);
-	return gl + 1;
-}
-
-size_t vv_group_value(uint8_t *out, int64_t created_ms)
-{
-	out[0] = 1;
-	vv_store64(out + 1, (uint64_t)created_ms);
-	return 9;
-}
-
-int vv_groups_apply(vv_groups *g, const varve_record *r)
-{
-	if (!r->key || r->key_len < 2)
-		return 0;
-	const uint8_t *k = r->key;
-	if (k[0] == VV_META_KEY_GROUP) {
-		char name[VARVE_MAX_TOPIC_NAME + 1];
-		size_t nl = r->key_len - 1;
-		if (nl > VARVE_MAX_TOPIC_NAME)
-			return 0;
-		memcpy(name, k + 1, nl);
-		name[nl] = 0;
-		if (!varve_name_valid(name))
-			return 0;
-		if (!r->value) {
-			vv_groups_remove(g, name);
+	vv_group *grp;
+	switch (r->kind) {
+	case VV_META_GROUP:
+		if (r->deleted) {
+			vv_groups_remove(g, r->group);
 			return 0;
 		}
-		vv_group *grp = vv_groups_find(g, name, 1);
-		if (!grp)
+		if (!(grp = vv_groups_find(g, r->group, 1)))
 			return vv_error_set(VARVE_ENOMEM, 0, "group table");
-		if (r->value_len >= 9 && ((const uint8_t *)r->value)[0] == 1)
-			grp->created_ms = (int64_t)vv_load64((const uint8_t *)r->value + 1);
+		grp->created_ms = r->time;
 		return 0;
-	}
-	char group[VARVE_MAX_TOPIC_NAME + 1], topic[VARVE_MAX_TOPIC_NAME + 1];
-	uint32_t part;
-	if (k[0] == VV_META_KEY_ATTEMPTS) {
-		if (r->key_len < 9)
-			return 0;
-		uint8_t tmp[VV_ATTEMPT_KEY_MAX];
-		size_t kl = r->key_len - 8;
-		if (kl > sizeof tmp)
-			return 0;
-		memcpy(tmp, k, kl);
-		tmp[0] = VV_META_KEY_OFFSET;
-		if (vv_commit_key_decode(tmp, kl, group, topic, &part))
-			return 0;
-		int64_t off = (int64_t)vv_load64(k + kl);
-		vv_group *grp = vv_groups_find(g, group, r->value != NULL);
+	case VV_META_ATTEMPT:
+		grp = vv_groups_find(g, r->group, !r->deleted);
 		if (!grp)
-			return r->value ? vv_error_set(VARVE_ENOMEM, 0, "group table") : 0;
-		if (!r->value) {
-			vv_group_retry_del(grp, topic, part, off);
+			return r->deleted ? 0 : vv_error_set(VARVE_ENOMEM, 0, "group table");
+		if (r->deleted) {
+			vv_group_retry_del(grp, r->name, r->partition, r->record_offset);
 			return 0;
 		}
-		const uint8_t *v = r->value;
-		if (r->value_len < 13 || v[0] != 1)
+		return vv_group_retry_set(grp, r->name, r->partition, r->record_offset, r->attempts,
+					  r->time, r->text);
+	case VV_META_COMMIT:
+		if (r->deleted) {
+			if ((grp = vv_groups_find(g, r->group, 0)))
+				vv_group_commit_del(grp, r->name, r->partition);
 			return 0;
-		char reason[VV_MAX_NACK_REASON + 1];
-		size_t rl = r->value_len - 13 > VV_MAX_NACK_REASON ? VV_MAX_NACK_REASON : r->value_len - 13;
-		memcpy(reason, v + 13, rl);
-		reason[rl] = 0;
-		return vv_group_retry_set(grp, topic, part, off, vv_load32(v + 1),
-					  (int64_t)vv_load64(v + 5), reason);
-	}
-	if (k[0] != VV_META_KEY_OFFSET)
-		return 0;
-	if (vv_commit_key_decode(k, r->key_len, group, topic, &part))
-		return 0;
-	if (!r->value) {
-		vv_group *grp = vv_groups_find(g, group, 0);
-		if (grp)
-			vv_group_commit_del(grp, topic, part);
+		}
+		if (!(grp = vv_groups_find(g, r->group, 1)))
+			return vv_error_set(VARVE_ENOMEM, 0, "group table");
+		return vv_group_commit_set(grp, r->name, r->partition, r->offset, r->time, r->text);
+	default:
 		return 0;
 	}
-	const uint8_t *v = r->value;
-	if (r->value_len < 17 || v[0] != 1)
-		return 0;
-	char md[VV_MAX_COMMIT_METADATA + 1];
-	size_t ml = r->value_len - 17;
-	if (ml > VV_MAX_COMMIT_METADATA)
-		ml = VV_MAX_COMMIT_METADATA;
-	memcpy(md, v + 17, ml);
-	md[ml] = 0;
-	vv_group *grp = vv_groups_find(g, group, 1);
-	if (!grp)
-		return vv_error_set(VARVE_ENOMEM, 0, "group table");
-	return vv_group_commit_set(grp, topic, part, (int64_t)vv_load64(v + 1),
-				   (int64_t)vv_load64(v + 9), md);
+}
+
+static int on_record(void *ctx, const vv_meta_rec *r, int live)
+{
+	(void)live;
+	vv_groups *g = ctx;
+	pthread_mutex_lock(&g->mu);
+	int rc = apply(g, r);
+	pthread_mutex_unlock(&g->mu);
+	return rc;
 }
 
 /* ---- members and assignment ------------------------------------------------------------ */

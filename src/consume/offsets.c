@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * offsets.c -- committed offsets: the commit path (the data made durable up
+ * to each committed offset before the commit is written), clamping commits
+ * past a log that recovery shortened, group administration, lag and lag
+ * limits, and the retention floor of protected groups (for the cleaner).
+ * May call: consume (groups), meta, topic, log, base.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "consumer.h"
+#include "offsets.h"
+#include "report.h"
+#include "util.h"
+
+/* ---- commits -------------------------------------------------------------------------- */
+
+int vv_offsets_commit(varve_db *db, const char *group, const char *const *topics,
+		      const uint32_t *parts, const int64_t *offsets, const char *const *metadata,
+		      size_t n)
+{
+	if (db->env.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "cannot commit on a read-only store");
+	if (n == 0)
+		return 0;
+	/* Validate, and make the data durable up to every committed offset. */
+	for (size_t i = 0; i < n; i++) {
+		vv_topic *t;
+		vv_partition *p;
+		VV_TRY(vv_topics_partition(db->topics, topics[i], (int32_t)parts[i], &t, &p));
+		int64_t end = atomic_load(&p->end_offset);
+		if (offsets[i] > end) {
+			/* a reader may see a batch a moment before the appender
+			 * publishes the end offset: let that append finish */
+			pthread_mutex_lock(&p->lock);
+			pthread_mutex_unlock(&p->lock);
+			end = atomic_load(&p->end_offset);
+		}
+		int rc = 0;
+		if (offsets[i] < 0 || offsets[i] > end)
+			rc = vv_error_set(VARVE_EOFFSET,
+					  0, "commit of offset %" PRId64 " for %s/%u outside [0, %" PRId64 "]",
+					  offsets[i], topics[i], parts[i], end);
+		else if (offsets[i] > atomic_load(&p->durable_offset))
+			rc = vv_partition_sync(p);
+		vv_topic_unref(t);
+		if (rc)
+			return rc;
+	}
+	vv_meta_rec *r = vv_calloc(1, sizeof *r);
+	if (!r)
+		return vv_error_set(VARVE_ENOMEM, 0, "commit");
+	int64_t now = vv_env_now(&db->env);
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	pthread_mutex_lock(&db->groups->mu);
+	int new_group = vv_groups_find(db->groups, group, 0) == NULL;
+	pthread_mutex_unlock(&db->groups->mu);
+	int rc = 0;
+	if (new_group) {
+		r->kind = VV_META_GROUP;
+		snprintf(r->group, sizeof r->group, "%s", group);
+		r->time = now;
+		rc = vv_meta_batch_add(&b, r);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		memset(r, 0, sizeof *r);
+		r->kind = VV_META_COMMIT;
+		snprintf(r->group, sizeof r->group, "%s", group);
+		snprintf(r->name, sizeof r->name, "%s", topics[i]);
+		r->partition = parts[i];
+		r->offset = offsets[i];
+		r->time = now;
+		const char *md = metadata ? metadata[i] : NULL;
+		r->text_len = md ? strlen(md) : 0;
+		if (r->text_len > VV_MAX_COMMIT_METADATA)
+			r->text_len = VV_MAX_COMMIT_METADATA;
+		memcpy(r->text, md ? md : "", r->text_len);
+		r->text[r->text_len] = 0;
+		rc = vv_meta_batch_add(&b, r);
+	}
+	/* applying the records updates the group table */
+	if (rc == 0)
+		rc = vv_meta_write(db->meta, &b, db->env.opts.sync_policy == VARVE_SYNC_ALWAYS);
+	vv_meta_batch_free(&b);
+	vv_free(r);
+	return rc;
+}
+
+int vv_offsets_clamp(varve_db *db)
+{
+	int rc = 0;
+	vv_groups *g = db->groups;
+	pthread_mutex_lock(&g->mu);
+	size_t cap = 0, n = 0;
+	struct clamp {
+		char group[VARVE_MAX_GROUP_NAME + 1], topic[VARVE_MAX_TOPIC_NAME + 1];
+		uint32_t part;
+		int64_t from, to;
+	} *v = NULL;
+	for (size_t gi = 0; gi < g->n; gi++) {
+		vv_group *grp = g->v[gi];
+		for (size_t i = 0; i < grp->n; i++) {
+			vv_commit *cm = &grp->commits[i];
+			vv_topic *t;
+			vv_partition *p;
+			if (vv_topics_partition(db->topics, cm->topic, (int32_t)cm->partition, &t, &p)) {
+				vv_error_clear();
+				continue;
+			}
+			int64_t end = atomic_load(&p->end_offset);
+			vv_topic_unref(t);
+			if (cm->offset <= end)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				void *nv = vv_realloc(v, nc * sizeof *v);
+				if (!nv)
+					continue;
+				v = nv;
+				cap = nc;
+			}
+			snprintf(v[n].group, sizeof v[n].group, "%s", grp->name);
+			snprintf(v[n].topic, sizeof v[n].topic, "%s", cm->topic);
+			v[n].part = cm->partition;
+			v[n].from = cm->offset;
+			v[n].to = end;
+			cm->offset = end;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	for (size_t i = 0; i < n; i++) {
+		varve_recovery_cut cut;
+		memset(&cut, 0, sizeof cut);
+		snprintf(cut.topic, sizeof cut.topic, "%s", v[i].topic);
+		cut.partition = (int32_t)v[i].part;
+		cut.segment_base = -1;
+		cut.first_offset_lost = v[i].to;
+		cut.last_offset_lost = v[i].from - 1;
+		snprintf(cut.reason, sizeof cut.reason, "group %.40s commit %" PRId64 " clamped to end %" PRId64,
+			 v[i].group, v[i].from, v[i].to);
+		vv_report_add(db->report, &cut);
+		vv_env_log(&db->env, VARVE_LOG_WARN,
+			     "group %s: committed offset %" PRId64 " of %s/%u is past the end %" PRId64
+			     " after recovery; clamped",
+			     v[i].group, v[i].from, v[i].topic, v[i].part, v[i].to);
+		if (!db->env.read_only && rc == 0) {
+			const char *tp = v[i].topic;
+			rc = vv_offsets_commit(db, v[i].group, &tp, &v[i].part, &v[i].to, NULL, 1);
+		}
+	}
+	vv_free(v);
+	return rc;
+}
+
+/* ---- group administration ------------------------------------------------------------------ */
+
+int varve_group_offset(varve_db *db, const char *group, const char *topic, int32_t partition,
+		       int64_t *offset_out)
+{
+	if (!offset_out)
+		return vv_error_set(VARVE_EINVAL, 0, "offset_out is NULL");
+	*offset_out = -1;
+	if (!db || !group || !topic)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_check_partition(partition));
+	pthread_mutex_lock(&db->groups->mu);
+	vv_group *grp = vv_groups_find(db->groups, group, 0);
+	vv_commit *cm = grp ? vv_group_commit_find(grp, topic, (uint32_t)partition) : NULL;
+	if (cm)
+		*offset_out = cm->offset;
+	pthread_mutex_unlock(&db->groups->mu);
+	if (!cm)
+		return vv_error_set(VARVE_ENOTFOUND, 0, "group %s has no commit for %s/%d", group,
+				    topic, partition);
+	return 0;
+}
+
+int varve_group_commit(varve_db *db, const char *group, const char *topic, int32_t partition,
+		       int64_t offset, const char *metadata)
+{
+	if (!db || !topic)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	if (!vv_group_name_ok(group))
+		return vv_error_set(VARVE_EINVAL, 0, "invalid group name: 1..%d bytes, no NUL",
+				    VARVE_MAX_GROUP_NAME);
+	if (metadata && strlen(metadata) > VV_MAX_COMMIT_METADATA)
+		return vv_error_set(VARVE_EINVAL, 0, "commit metadata longer than %d bytes",
+				    VV_MAX_COMMIT_METADATA);
+	VV_TRY(vv_check_partition(partition));
+	uint32_t part = (uint32_t)partition;
+	return vv_offsets_commit(db, group, &topic, &part, &offset, &metadata, 1);
+}
+
+int varve_group_list(varve_db *db, char ***names_out, size_t *count_out)
+{
+	if (!names_out || !count_out)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL output");
+	*names_out = NULL;
+	*count_out = 0;
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	pthread_mutex_lock(&db->groups->mu);
+	size_t n = db->groups->n;
+	char **v = vv_calloc(n ? n : 1, sizeof *v);
+	int rc = v ? 0 : VARVE_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (!(v[i] = vv_strdup(db->groups->v[i]->name)))
+			rc = VARVE_ENOMEM;
+	pthread_mutex_unlock(&db->groups->mu);
+	if (rc) {
+		varve_strings_free(v, n);
+		return vv_error_set(rc, 0, "listing groups");
+	}
+	*names_out = v;
+	*count_out = n;
+	return 0;
+}
+
+int varve_group_delete(varve_db *db, const char *group)
+{
+	if (!db || !group)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	if (db->env.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	vv_meta_rec *r = vv_calloc(1, sizeof *r);
+	if (!r)
+		return vv_error_set(VARVE_ENOMEM, 0, "group delete");
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	vv_groups *g = db->groups;
+	pthread_mutex_lock(&g->mu);
+	vv_group *grp = vv_groups_find(g, group, 0);
+	int rc = 0;
+	if (!grp)
+		rc = vv_error_set(VARVE_ENOTFOUND, 0, "no group named %s", group);
+	else if (grp->nmembers)
+		rc = vv_error_set(VARVE_EBUSY, 0, "group %s has %zu open consumers", group,
+				  grp->nmembers);
+	for (size_t i = 0; rc == 0 && i < grp->n; i++) {
+		memset(r, 0, sizeof *r);
+		r->kind = VV_META_COMMIT;
+		r->deleted = 1;
+		snprintf(r->group, sizeof r->group, "%s", group);
+		snprintf(r->name, sizeof r->name, "%s", grp->commits[i].topic);
+		r->partition = grp->commits[i].partition;
+		rc = vv_meta_batch_add(&b, r);
+	}
+	if (rc == 0) {
+		memset(r, 0, sizeof *r);
+		r->kind = VV_META_GROUP;
+		r->deleted = 1;
+		snprintf(r->group, sizeof r->group, "%s", group);
+		rc = vv_meta_batch_add(&b, r);
+	}
+	pthread_mutex_unlock(&g->mu);
+	/* Every tombstone in one batch: the group goes whole or not at all;
+	 * applying them empties the table. */
+	if (rc == 0)
+		rc = vv_meta_write(db->meta, &b, 1);
+	vv_meta_batch_free(&b);
+	vv_free(r);
+	return rc;
+}
+
+int varve_group_lag(varve_db *db, const char *group, const char *topic, int32_t partition,
+		    varve_lag *lag)
+{
+	if (!db || !lag || !group)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	if (lag->version < 1)
+		return vv_error_set(VARVE_EINVAL, 0, "set lag->version first");
+	vv_topic *t;
+	vv_partition *p;
+	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
+	if (db->env.read_only)
+		(void)vv_partition_refresh(p);
+	int64_t committed = -1;
+	if (varve_group_offset(db, group, topic, partition, &committed))
+		vv_error_clear();
+	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
+	int64_t from = committed < start ? start : committed;
+	if (from > end)
+		from = end;
+	lag->committed = committed;
+	lag->end_offset = end;
+	lag->records = end - from;
+	lag->bytes = 0;
+	lag->oldest_age_ms = 0;
+	int rc = 0;
+	if (from < end) {
+		vv_segment *s;
+		rc = vv_partition_segment_for(p, from, &s);
+		if (rc == 0) {
+			uint64_t pos;
+			rc = vv_segment_find(s, from, &pos);
+			if (rc == 0)
+				lag->bytes = atomic_load(&s->size) - pos;
+			vv_segment *nx = vv_partition_next_segment(p, s);
+			vv_segment_unref(s);
+			while (nx) {
+				lag->bytes += atomic_load(&nx->size);
+				vv_segment *nn = vv_partition_next_segment(p, nx);
+				vv_segment_unref(nx);
+				nx = nn;
+			}
+		}
+		vv_reader r;
+		if (rc == 0 && (rc = vv_reader_init(&r, p, from)) == 0) {
+			const varve_record *rec;
+			if (vv_reader_next(&r, &rec) == 0) {
+				int64_t age = vv_env_now(&db->env) - rec->timestamp;
+				lag->oldest_age_ms = age > 0 ? age : 0;
+			}
+			vv_error_clear();
+		}
+		vv_reader_free(&r);
+	}
+	vv_topic_unref(t);
+	return rc;
+}
+
+/* ---- lag limits --------------------------------------------------------------------------- */
+
+int varve_group_set_lag_limit(varve_db *db, const char *group, int64_t max_lag_records,
+			      varve_lag_fn fn, void *ctx)
+{
+	if (!db || !vv_group_name_ok(group))
+		return vv_error_set(VARVE_EINVAL, 0, "bad store or group name");
+	if (max_lag_records >= 0 && !fn)
+		return vv_error_set(VARVE_EINVAL, 0, "a lag limit needs a callback");
+	pthread_mutex_lock(&db->groups->mu);
+	vv_group *grp = vv_groups_find(db->groups, group, 1);
+	if (grp) {
+		grp->lag_limit = max_lag_records < 0 ? -1 : max_lag_records;
+		grp->lag_fn = fn;
+		grp->lag_ctx = ctx;
+		for (size_t i = 0; i < grp->n; i++)
+			grp->commits[i].lag_alerted = 0;
+	}
+	pthread_mutex_unlock(&db->groups->mu);
+	return grp ? 0 : vv_error_set(VARVE_ENOMEM, 0, "group table");
+}
+
+typedef struct lag_alert {
+	varve_lag_fn fn;
+	void *ctx;
+	char group[VARVE_MAX_GROUP_NAME + 1], topic[VARVE_MAX_TOPIC_NAME + 1];
+	uint32_t partition;
+	int64_t lag;
+} lag_alert;
+
+void vv_offsets_check_lag(varve_db *db)
+{
+	lag_alert *v = NULL;
+	size_t n = 0, cap = 0;
+	pthread_mutex_lock(&db->groups->mu);
+	for (size_t g = 0; g < db->groups->n; g++) {
+		vv_group *grp = db->groups->v[g];
+		if (grp->lag_limit < 0)
+			continue;
+		for (size_t i = 0; i < grp->n; i++) {
+			vv_commit *cm = &grp->commits[i];
+			vv_topic *t;
+			vv_partition *p;
+			if (vv_topics_partition(db->topics, cm->topic, (int32_t)cm->partition, &t, &p)) {
+				vv_error_clear();
+				continue;
+			}
+			int64_t lag = atomic_load(&p->end_offset) - cm->offset;
+			vv_topic_unref(t);
+			if (lag <= grp->lag_limit) {
+				cm->lag_alerted = 0;
+				continue;
+			}
+			if (cm->lag_alerted)
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				lag_alert *nv = vv_realloc(v, nc * sizeof *nv);
+				if (!nv)
+					continue;
+				v = nv;
+				cap = nc;
+			}
+			cm->lag_alerted = 1;
+			lag_alert *a = &v[n++];
+			a->fn = grp->lag_fn;
+			a->ctx = grp->lag_ctx;
+			snprintf(a->group, sizeof a->group, "%s", grp->name);
+			snprintf(a->topic, sizeof a->topic, "%s", cm->topic);
+			a->partition = cm->partition;
+			a->lag = lag;
+		}
+	}
+	pthread_mutex_unlock(&db->groups->mu);
+	for (size_t i = 0; i < n; i++) {
+		atomic_fetch_add(&db->groups->lag_alerts, 1);
+		v[i].fn(v[i].ctx, v[i].group, v[i].topic, (int32_t)v[i].partition, v[i].lag);
+	}
+	vv_free(v);
+}
+
+int64_t vv_offsets_retention_floor(void *ctx, const vv_topic *t, uint32_t part)
+{
+	varve_db *db = ctx;
+	const char *list = t->cfg.retain_for_groups;
+	if (!list || !*list)
+		return INT64_MAX;
+	int64_t floor = INT64_MAX;
+	const char *p = list;
+	char name[VARVE_MAX_GROUP_NAME + 1];
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		if (l > VARVE_MAX_GROUP_NAME)
+			l = VARVE_MAX_GROUP_NAME;
+		memcpy(name, p, l);
+		name[l] = 0;
+		int64_t off = 0; /* no commit yet: nothing consumed */
+		if (varve_group_offset(db, name, t->name, (int32_t)part, &off)) {
+			off = 0;
+			vv_error_clear();
+		}
+		if (off < floor)
+			floor = off;
+		p += l + (comma ? 1 : 0);
+	}
+	return floor;
+}
