@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_parse.h"
+#include "encode.h"
 
 static const char produce_help[] =
 	"usage: varve produce TOPIC [OPTIONS] < input\n"
@@ -253,7 +254,7 @@ static int json_bytes(producer *p, const cj_value *o, const char *name, const vo
 		uint8_t *out = arena_alloc(&p->ar, b->len / 4 * 3 + 3);
 		if (!out)
 			return -2;
-		if (cj_base64_decode(b->str, b->len, out, len)) {
+		if (enc_base64_decode(b->str, b->len, out, len)) {
 			*err = "is not valid base64";
 			return -1;
 		}
@@ -385,7 +386,7 @@ static int json_record(producer *p, const char *s, size_t len, uint64_t line)
 				} else {
 					uint8_t *d = arena_alloc(&p->ar, x->len / 4 * 3 + 3);
 					size_t dl = 0;
-					if (d && cj_base64_decode(x->str, x->len, d, &dl)) {
+					if (d && enc_base64_decode(x->str, x->len, d, &dl)) {
 						field = "headers_b64";
 						what = "values must be base64";
 						bad = 1;
@@ -564,23 +565,12 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 		default: rc = CLI_USAGE; goto done;
 		}
 	}
-	char **ops;
-	int nops = cli_operands(argc, argv, &ops);
-	if (nops < 1) {
-		rc = cli_usage(c, "missing topic name");
+	if ((rc = cli_one_name(c, argc, argv, "topic", &p.topic)))
 		goto done;
-	}
-	if (nops > 1) {
-		rc = cli_usage(c, "unexpected argument \"%s\"", ops[1]);
-		goto done;
-	}
 	if (p.json && p.sep) {
 		rc = cli_usage(c, "--key-separator does not apply to --json input");
 		goto done;
 	}
-	p.topic = ops[0];
-	if ((rc = cli_arg_name(c, "topic", p.topic)))
-		goto done;
 	cli_open_opts oo = { 1, 0, sync, 1, "produce needs the writer lock" };
 	if ((rc = cli_open(c, &oo, &p.db)))
 		goto done;

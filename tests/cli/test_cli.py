@@ -6,6 +6,8 @@
 
 Every test works on its own temporary store. Exit status 0 when every test
 passed. Registered from tools/meson.build: meson test -C BUILD --suite cli
+Helpers are taken from beside varve: varve-cli-churn (tests/cli/churn.c, a
+live writer with retention rounds) and varve-dump.
 """
 import base64
 import json
@@ -21,6 +23,8 @@ import time
 import traceback
 
 VARVE = None
+CHURN = None
+DUMP = None
 TIMEOUT = 60
 
 
@@ -297,26 +301,28 @@ def test_group_reset(s):
           re.search(r"^rg\s+r\s+1\s+6\s+0\s*$", out, re.M), "plan:\n" + out)
     check("dry run" in out, "says dry run")
     check(group_lag(s, "rg") == before, "dry run changed nothing")
-    out = s.out("group", "reset", "rg", "--topic", "r", "--partition", "0", "--to-offset", "4")
+    out = s.out("group", "reset", "rg", "--topic", "r", "--partition", "0", "--to-offset", "4",
+                "--execute")
     check(re.search(r"^rg\s+r\s+0\s+10\s+4\s*$", out, re.M), "plan:\n" + out)
     after = group_lag(s, "rg")
     check(after[("r", 0)]["committed"] == 4 and after[("r", 0)]["lag"] == 6, "reset p0 %r" % after)
     check(after[("r", 1)]["committed"] == 6, "p1 untouched")
     check(s.out("consume", "r", "-g", "rg").split() == ["a%d" % i for i in range(4, 10)],
           "consume after reset")
-    s.run("group", "reset", "rg", "--topic", "r", "--shift-by", "-3")
+    s.run("group", "reset", "rg", "--topic", "r", "--shift-by", "-3", "--execute")
     after = group_lag(s, "rg")
     check(after[("r", 0)]["committed"] == 7 and after[("r", 1)]["committed"] == 3, "shift %r" % after)
-    s.run("group", "reset", "rg", "--topic", "r", "--to-latest")
+    s.run("group", "reset", "rg", "--topic", "r", "--to-latest", "--execute")
     check(all(r["lag"] == 0 for r in group_lag(s, "rg").values()), "to latest")
-    out = s.out("group", "reset", "rg", "--topic", "r", "-p", "1", "--to-offset", "100")
+    out = s.out("group", "reset", "rg", "--topic", "r", "-p", "1", "--to-offset", "100",
+                "--execute")
     check("clamped" in out and group_lag(s, "rg")[("r", 1)]["committed"] == 6, "clamped")
-    s.run("group", "reset", "rg", "--topic", "r", "--by-duration", "1h")
+    s.run("group", "reset", "rg", "--topic", "r", "--by-duration", "1h", "--execute")
     check(all(r["committed"] == 0 for r in group_lag(s, "rg").values()), "by duration 1h")
-    s.run("group", "reset", "rg", "--topic", "r", "--to-time", "now+1h")
+    s.run("group", "reset", "rg", "--topic", "r", "--to-time", "now+1h", "--execute")
     check(all(r["lag"] == 0 for r in group_lag(s, "rg").values()), "to time in the future")
-    # a new group can be created by a reset
-    s.run("group", "reset", "fresh", "--topic", "r", "--to-offset", "2")
+    # a new group can be created by a reset, when asked to
+    s.run("group", "reset", "fresh", "--topic", "r", "--to-offset", "2", "--execute", "--create")
     check(group_lag(s, "fresh")[("r", 0)]["committed"] == 2, "reset creates a group")
 
 
@@ -327,7 +333,8 @@ def test_writer_lock(s):
     try:
         lr = LineReader(follower)
         check(lr.wait_for(1) == ["first"], "follower read the first record")
-        rc, out, err = s.run("group", "reset", "live", "--topic", "w", "--to-earliest", rc=1)
+        rc, out, err = s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--execute",
+                             rc=1)
         check("store is open by a writer; stop it first" in err, "refusal message: " + err)
         s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--dry-run")
         rc, out, err = s.run("produce", "w", input="x\n", rc=1)
@@ -342,7 +349,7 @@ def test_writer_lock(s):
     check(rc == 0, "follower exit %d: %s" % (rc, follower.stderr.read().decode()))
     lag = group_lag(s, "live")[("w", 0)]
     check(lag["committed"] == 1, "follower committed what it printed: %r" % lag)
-    s.run("group", "reset", "live", "--topic", "w", "--to-earliest")
+    s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--execute")
     check(group_lag(s, "live")[("w", 0)]["committed"] == 0, "reset once the writer stopped")
 
 
@@ -582,11 +589,13 @@ TESTS = [
 
 
 def main():
-    global VARVE
+    global VARVE, CHURN, DUMP
     if len(sys.argv) < 2:
         print("usage: test_cli.py PATH/TO/varve [TEST...]", file=sys.stderr)
         return 2
     VARVE = os.path.abspath(sys.argv[1])
+    CHURN = os.path.join(os.path.dirname(VARVE), "varve-cli-churn")
+    DUMP = os.path.join(os.path.dirname(VARVE), "varve-dump")
     only = sys.argv[2:]
     failed = 0
     for t in TESTS:
