@@ -9,6 +9,10 @@
  * reads them through bounded windows, and runs the checks that span files
  * (index against log, offsets across segments, recovery point against its
  * segment). See docs/TOOLS.md.
+ *
+ * A live writer's retention deletes the oldest segments (indexes first, the
+ * log last) at any time: a file or directory that was listed and is gone
+ * when it is opened is skipped, not an error (-v names it on stderr).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -83,12 +87,31 @@ static const uint8_t *file_get(dump_src *s, uint64_t off, size_t n)
 	return fs->buf;
 }
 
+/* open_file and list_dir: the file was listed, and was gone when opened. */
+#define VANISHED (-2)
+
+/* A listed file or directory that is gone: a writer's retention (or a
+ * topic deletion) removed it after it was listed. */
+static int vanished(dump_ctx *c, const char *path)
+{
+	if (c->o->verbose) {
+		fflush(c->out);
+		fputs("varve-dump: ", stderr);
+		dump_text_str(stderr, path);
+		fputs(": removed after it was listed (by retention?); skipped\n", stderr);
+	}
+	return VANISHED;
+}
+
 /* Open path read-only; refuses anything but a regular file (a FIFO or a
- * device would block or never end). */
-static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs)
+ * device would block or never end). `listed`: path came from a directory
+ * listing, so ENOENT means it vanished meanwhile (VANISHED, no error). */
+static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs, int listed)
 {
 	memset(fs, 0, sizeof *fs);
 	fs->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fs->fd < 0 && listed && errno == ENOENT)
+		return vanished(c, path);
 	if (fs->fd < 0) {
 		dump_error(c, path, "cannot open: %s", strerror(errno));
 		return -1;
@@ -135,8 +158,11 @@ static int slurp(dump_ctx *c, const char *path, uint64_t cap, uint8_t **data, si
 	*exists = 1;
 	dump_src src;
 	file_src fs;
-	if (open_file(c, path, &src, &fs))
-		return -1;
+	int orc = open_file(c, path, &src, &fs, 1);
+	if (orc == VANISHED)
+		*exists = 0;
+	if (orc)
+		return orc == VANISHED ? 0 : -1;
 	if (src.size > cap) {
 		dump_error(c, path, "%" PRIu64 " bytes: larger than the %" PRIu64 " bytes believed",
 			   src.size, cap);
@@ -302,7 +328,7 @@ static void dump_path(run *r, const char *path)
 		if (exists(logp)) {
 			dump_src ls;
 			file_src lfs;
-			if (open_file(c, logp, &ls, &lfs) == 0) {
+			if (open_file(c, logp, &ls, &lfs, 1) == 0) {
 				/* read the log quietly: only its damage is shown */
 				dump_opts q = r->o;
 				q.quiet = 1;
@@ -337,7 +363,7 @@ static void dump_path(run *r, const char *path)
 
 	dump_src src;
 	file_src fs;
-	if (open_file(c, path, &src, &fs))
+	if (open_file(c, path, &src, &fs, 0))
 		return;
 	dump_file f = { path, &src, k, base };
 	(void)dump_file_any(c, &f, NULL);
@@ -363,6 +389,8 @@ static int list_dir(dump_ctx *c, const char *dir, name_list *l)
 {
 	memset(l, 0, sizeof *l);
 	DIR *d = opendir(dir);
+	if (!d && errno == ENOENT)
+		return vanished(c, dir);
 	if (!d) {
 		dump_error(c, dir, "cannot open directory: %s", strerror(errno));
 		return -1;
@@ -471,7 +499,7 @@ static void dump_partition(run *r, const char *dir, int meta)
 	if (have_rp) {
 		dump_src src;
 		file_src fs;
-		if (open_file(c, rpp, &src, &fs) == 0) {
+		if (open_file(c, rpp, &src, &fs, 1) == 0) {
 			dump_file f = { rpp, &src, DUMP_KIND_RECOVERY_POINT, -1 };
 			(void)dump_recovery_point(c, &f, &rp, &rp_ok);
 			close_file(c, rpp, &fs);
@@ -499,8 +527,13 @@ static void dump_partition(run *r, const char *dir, int meta)
 		memset(&li, 0, sizeof li);
 		dump_src src;
 		file_src fs;
-		int log_ok = 0;
-		if (open_file(c, lp, &src, &fs) == 0) {
+		int log_ok = 0, orc = open_file(c, lp, &src, &fs, 1);
+		if (orc == VANISHED) { /* retention took the whole segment */
+			free(idx);
+			free(tidx);
+			continue;
+		}
+		if (orc == 0) {
 			dump_file f = { lp, &src, meta ? DUMP_KIND_META : DUMP_KIND_LOG, base };
 			log_ok = dump_log(c, &f, &li) == 0;
 			close_file(c, lp, &fs);
@@ -514,8 +547,8 @@ static void dump_partition(run *r, const char *dir, int meta)
 			if (rp_ok)
 				dump_check_recovery_point(c, rpp, &rp, lp, base, &li);
 		}
-		if (li.n && li.b[li.n - 1].last_offset > prev_last)
-			prev_last = li.b[li.n - 1].last_offset;
+		if (li.last_good_offset > prev_last)
+			prev_last = li.last_good_offset;
 		snprintf(prev_path, sizeof prev_path, "%s", lp);
 
 		if (idx_ex && !idx_bad) {
@@ -740,6 +773,8 @@ static void usage(FILE *f)
 	      "                      across segments), indexes against the log, and the\n"
 	      "                      recovery point against its segment\n"
 	      "  -q, --quiet         print only damage and the summary\n"
+	      "  -v, --verbose       name on stderr the files skipped because they were removed\n"
+	      "                      after they were listed (a live writer's retention)\n"
 	      "  -k, --kind KIND     treat every FILE as KIND: log, meta, index, timeindex,\n"
 	      "                      recovery-point (default: from the file name)\n"
 	      "      --max-batch N   largest batch length believed (default 1 GiB)\n"
@@ -763,6 +798,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
 		{ "help", no_argument, NULL, 'h' },
@@ -770,13 +806,14 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int hex = 0, base64 = 0, opt;
-	while ((opt = getopt_long(argc, argv, "rxbjqk:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "rxbjqvk:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r': r.o.records = 1; break;
 		case 'x': hex = 1; break;
 		case 'b': base64 = 1; break;
 		case 'j': r.o.json = 1; break;
 		case 'q': r.o.quiet = 1; break;
+		case 'v': r.o.verbose = 1; break;
 		case OPT_VERIFY: r.o.verify = 1; break;
 		case 'k':
 			r.forced = dump_kind_parse(optarg);
