@@ -396,7 +396,8 @@ static int replay_open(replay_ctx *x, uint32_t first)
 	return CLI_OK;
 }
 
-/* Next record of one partition: 1 printed, 0 none now, or -(exit code). */
+/* Next record of one partition: 1 printed, 2 moved past removed records
+ * (nothing printed, but more may follow), 0 none now, or -(exit code). */
 static int replay_one(replay_ctx *x, part_iter *pi)
 {
 	const varve_record *r;
@@ -409,7 +410,7 @@ static int replay_one(replay_ctx *x, part_iter *pi)
 			return -CLI_ERROR;
 		removed_note(x->topic, pi->p, from, to);
 		pi->next = to;
-		return 0;
+		return 2;
 	}
 	if (rc) {
 		char what[256];
@@ -436,8 +437,8 @@ static int replay_loop(replay_ctx *x)
 			int got = replay_one(x, &x->its[i]);
 			if (got < 0)
 				return -got;
-			printed += got;
-			any |= got;
+			printed += got == 1;
+			any |= got > 0;
 		}
 		if (ferror(stdout))
 			break; /* the reader went away, or a signal broke a blocked write */

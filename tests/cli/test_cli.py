@@ -571,6 +571,307 @@ def test_dlq_replay(s):
     check("moved 0" in out, "second replay moves nothing: %r" % out)
 
 
+# ---- issue regressions --------------------------------------------------------------
+
+def dump(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([DUMP] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=TIMEOUT)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def zero_tail_len(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return len(data) - len(data.rstrip(b"\0"))
+
+
+def wait_records(s, topic, n, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(s.out("consume", topic).splitlines()) >= n:
+            return
+        time.sleep(0.05)
+    raise Fail("%s never held %d records" % (topic, n))
+
+
+def test_verify_live_and_crashed_writer(s):
+    # Issue 1: the active segment's preallocated zeros are free space, not
+    # a torn tail: verify agrees with varve-dump while a writer is open and
+    # after it crashed; bytes that are not zeros there are still damage.
+    s.run("topic", "create", "lw")
+    w = subprocess.Popen([VARVE, "-d", s.dir, "produce", "lw"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        w.stdin.write(b"".join(b"live %03d\n" % i for i in range(20)))
+        w.stdin.flush()
+        wait_records(s, "lw", 20)
+        seg = os.path.join(s.dir, "topics", "lw", "0", "%020d.log" % 0)
+        check(zero_tail_len(seg) > 0, "the live writer preallocated its segment")
+        for _ in range(5):
+            rc, out, err = s.run("verify", rc=None)
+            check(rc == 0 and "20 records read: no damage found" in out,
+                  "verify on a live store: exit %d\n%s%s" % (rc, out, err))
+            rc, out, err = dump("--verify", "-q", s.dir)
+            check(rc == 0, "varve-dump on a live store: exit %d\n%s%s" % (rc, out, err))
+    finally:
+        w.kill()  # a crash: nothing trims the preallocated space
+        w.wait()
+    check(zero_tail_len(seg) > 0, "the crashed writer left its preallocated zeros")
+    rc, out, err = s.run("verify", rc=None)
+    check(rc == 0, "verify after a crashed writer: exit %d\n%s%s" % (rc, out, err))
+    rc, out, err = dump("--verify", "-q", s.dir)
+    check(rc == 0, "varve-dump after a crashed writer: exit %d\n%s%s" % (rc, out, err))
+    # one non-zero byte in the free space: both tools call it damage
+    size = os.path.getsize(seg)
+    with open(seg, "r+b") as f:
+        f.seek(size - zero_tail_len(seg) + 100)
+        f.write(b"\x01")
+    rc, out, err = s.run("verify", rc=3)
+    check("damage: lw/0" in out and "past the readable end" in out and seg in out,
+          "verify names the torn tail: " + out)
+    rc, out, err = dump("--verify", "-q", s.dir)
+    check(rc == 3, "varve-dump sees the same damage: exit %d %s" % (rc, err))
+
+
+def churn(s, topic, seconds, *args):
+    """Start the churn writer; returns the process once its first batch is durable."""
+    p = subprocess.Popen([CHURN, s.dir, topic, str(seconds)] + [str(a) for a in args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline()
+    if line.strip() != b"ready":
+        p.kill()
+        raise Fail("churn did not start: %r %r" % (line, p.stderr.read()))
+    return p
+
+
+def churn_stop(p, wait=False):
+    """Stop churn (EOF on its stdin), or with wait=True let it end by itself."""
+    if wait:
+        p.wait(timeout=TIMEOUT)
+    p.stdin.close()
+    rc = p.wait(timeout=TIMEOUT)
+    out = p.stdout.read().decode()
+    check(rc == 0, "churn failed: %s %s" % (out, p.stderr.read().decode()))
+
+
+def test_verify_while_writer_and_retention_run(s):
+    # Issues 1 and 2 on a real race: a writer appends without pause and
+    # deletes its oldest segments every few milliseconds while verify and
+    # varve-dump read the store, 15 times each; every run must pass.
+    p = churn(s, "ch", 60, "--segment-bytes", 2048, "--keep-segments", 3,
+              "--clean-every-ms", 2, "--batch", 5, "--pause-ms", 1)
+    try:
+        first = os.path.join(s.dir, "topics", "ch", "0", "%020d.log" % 0)
+        end = time.time() + 20
+        while os.path.exists(first):  # retention has begun deleting
+            check(time.time() < end and p.poll() is None, "retention never ran")
+            time.sleep(0.01)
+        for i in range(15):
+            rc, out, err = s.run("verify", rc=None)
+            check(rc == 0, "verify run %d during churn: exit %d\n%s%s" % (i, rc, out, err))
+            rc, out, err = dump("--verify", "-q", s.dir)
+            check(rc == 0, "varve-dump run %d during churn: exit %d\n%s%s" % (i, rc, out, err))
+    finally:
+        churn_stop(p)
+
+
+def vanish_env(*suffixes):
+    return {"LD_PRELOAD": os.path.join(os.path.dirname(VARVE), "varve-test-vanish.so"),
+            "VARVE_TEST_VANISH": ",".join(suffixes),
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
+def multi_segment_store(s, topic, records=500):
+    p = churn(s, topic, 60, "--segment-bytes", 2048, "--keep-segments", 1000,
+              "--clean-every-ms", -1, "--stop-after", records)
+    churn_stop(p, wait=True)
+    logs = sorted(f for f in os.listdir(os.path.join(s.dir, "topics", topic, "0"))
+                  if f.endswith(".log"))
+    check(len(logs) > 3, "segments: %r" % logs)
+    return logs
+
+
+def test_segment_removed_under_readers(s):
+    # Issues 2 and 10, made deterministic: the shim deletes the oldest
+    # segment (as retention does) when a reader first opens it, after the
+    # store listed it. verify skips it (-v says so) and exits 0; consume
+    # says which offsets retention took before they were read.
+    logs = multi_segment_store(s, "gone")
+    first, second = logs[0], int(logs[1][:20])
+    pristine = s.dir + ".pristine"
+    shutil.copytree(s.dir, pristine)
+    victim = "gone/0/" + first
+
+    def fresh():
+        shutil.rmtree(s.dir)
+        shutil.copytree(pristine, s.dir)
+
+    rc, out, err = s.run("verify", rc=None, env=vanish_env(victim))
+    check(not os.path.exists(os.path.join(s.dir, "topics", "gone", "0", first)),
+          "the shim removed the segment")
+    check(rc == 0, "verify with a segment removed under it: exit %d\n%s%s" % (rc, out, err))
+    check("no damage found" in out and "removed by retention meanwhile" in out, out)
+    check("retention" not in err, "without -v nothing on stderr: " + err)
+    fresh()
+    rc, out, err = s.run("-v", "verify", rc=0, env=vanish_env(victim))
+    check("offsets 0..%d were removed by retention" % (second - 1) in err, "-v names it: " + err)
+    fresh()
+    rc, out, err = s.run("consume", "gone", "-F", "%o\n", rc=None, env=vanish_env(victim))
+    check(rc == 0, "consume with a segment removed under it: exit %d %s" % (rc, err))
+    check("offsets 0..%d were removed by retention before they were read" % (second - 1) in err,
+          "consume says what it skipped: " + err)
+    offs = [int(x) for x in out.split()]
+    check(offs == list(range(second, 500)), "the rest is read: %r" % offs[:5])
+
+
+def pipe_full(fd):
+    import fcntl
+    import termios
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, sys.byteorder) >= fcntl.fcntl(fd, 1032)  # F_GETPIPE_SZ
+
+
+def test_follow_blocked_output_and_gone_reader(s):
+    # Issue 11: a follower whose stdout is full stops on SIGTERM and SIGINT
+    # with exit 0; a follower whose reader left (| head -1) ends at once,
+    # not at the next record, and not by SIGPIPE.
+    s.run("topic", "create", "big")
+    s.run("produce", "big", "--batch", "5000",
+          input="".join("line %06d %s\n" % (i, "y" * 50) for i in range(20000)))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        p = s.popen("consume", "big", "-f")
+        try:
+            end = time.time() + 20
+            while not pipe_full(p.stdout.fileno()):
+                check(time.time() < end and p.poll() is None, "stdout never filled")
+                time.sleep(0.02)
+            rc = stop(p, sig)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(rc == 0, "blocked follower on signal %d: exit %d %s" % (sig, rc, p.stderr.read()))
+    p = s.popen("consume", "big", "-f", "-o", "-1")
+    try:
+        check(p.stdout.readline().startswith(b"line 019999"), "the last record")
+        p.stdout.close()  # what head -1 does after its line
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise Fail("a follower whose reader left did not end")
+    check(rc == 0, "follower whose reader left: exit %d %s" % (rc, p.stderr.read()))
+
+
+def test_format_tokens(s):
+    # Issue 16: unknown tokens and escapes are usage errors; \xNN and %R work.
+    s.run("topic", "create", "fm")
+    s.run("produce", "fm", "--json", input='{"key":"k","value":"hello"}\n{"key":"n","value":null}\n')
+    for bad in ["%q", "%", "\\q", "\\x4", "\\xZZ1", "ok %s \\"]:
+        rc, out, err = s.run("consume", "fm", "-F", bad, rc=2)
+        check("--format" in err and out == "", "%r: %r" % (bad, err))
+    out = s.out("consume", "fm", "-F", "\\x41\\x25s%s|\\x00\\n", binary=True)
+    check(out == b"A%shello|\0\nA%s|\0\n", "escapes: %r" % out)
+    out = s.out("consume", "fm", "-F", "%R%s", binary=True)
+    check(out == b"\0\0\0\x05hello\xff\xff\xff\xff", "%%R framing: %r" % out)
+
+
+def test_time_units(s):
+    # Issue 17: epoch seconds are not silently read as milliseconds.
+    s.run("topic", "create", "tu")
+    t0 = 1795687200000
+    s.run("produce", "tu", "--json",
+          input="".join(json.dumps({"value": "r%d" % i, "timestamp": t0 + i * 1000}) + "\n"
+                        for i in range(5)))
+    rc, out, err = s.run("consume", "tu", "--from-time", "1795687202", rc=2)
+    check("seconds" in err and "1795687202s" in err, "a hint: " + err)
+    check(s.out("consume", "tu", "--from-time", "1795687202s").split() == ["r2", "r3", "r4"], "s")
+    check(s.out("consume", "tu", "--from-time", "1795687203000ms").split() == ["r3", "r4"], "ms")
+    check(s.out("consume", "tu", "--from-time", "1795687204000").split() == ["r4"], "bare ms")
+    s.run("group", "reset", "g", "--topic", "tu", "--to-time", "1795687202", rc=2)
+
+
+def test_group_reset_plans_and_refuses_unknown(s):
+    # Issue 18: a reset only prints the plan unless --execute; an unknown
+    # group is refused unless --create.
+    s.run("topic", "create", "rp")
+    s.run("produce", "rp", input="a\nb\nc\n")
+    s.run("consume", "rp", "-g", "known")
+    out = s.out("group", "reset", "known", "--topic", "rp", "--to-earliest")
+    check(re.search(r"^known\s+rp\s+0\s+3\s+0\s*$", out, re.M) and "nothing changed" in out, out)
+    check(group_lag(s, "known")[("rp", 0)]["committed"] == 3, "the plan changed nothing")
+    rc, out, err = s.run("group", "reset", "knwon", "--topic", "rp", "--to-earliest",
+                         "--execute", rc=1)
+    check("no group named knwon" in err and "--create" in err, err)
+    check("knwon" not in s.out("group", "list").split(), "no group was made")
+    s.run("group", "reset", "knwon", "--topic", "rp", "--to-earliest", "--create", rc=2)
+    s.run("group", "reset", "known", "--topic", "rp", "--to-earliest", "--execute", "--dry-run",
+          rc=2)
+    s.run("group", "reset", "known", "--topic", "rp", "--to-offset", "1", "--execute")
+    check(group_lag(s, "known")[("rp", 0)]["committed"] == 1, "--execute commits")
+
+
+def test_segment_bytes_4g(s):
+    # Issue 19: 4G is the largest segment (4 GiB - 1 bytes), not an error.
+    s.run("topic", "create", "s4", "--segment-bytes", "4G")
+    check(re.search(r"segment-bytes\s+4\.0 GiB \(4294967295 bytes\)", s.out("topic", "describe", "s4")),
+          "4G is 4 GiB - 1")
+    rc, out, err = s.run("topic", "create", "s5", "--segment-bytes", "5G", rc=2)
+    check("1K up to 4G" in err, err)
+
+
+def test_messages_escape_names(s):
+    # Issue 20: a rejected name cannot put raw newlines or broken UTF-8 into
+    # the error output.
+    s.run("topic", "create", "ok")
+    for bad in [b"evil\nvarve: forged line", b"bad\xff\xfename", b"\x1b[31mred"]:
+        p = subprocess.run([VARVE.encode(), b"-d", s.dir.encode(), b"topic", b"create", bad],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        check(p.returncode == 2, "exit %d" % p.returncode)
+        err = p.stderr
+        err.decode("utf-8")  # valid UTF-8 whatever the name held
+        lines = err.splitlines()
+        check(len(lines) == 2 and lines[0].startswith(b"varve: topic create: invalid topic name")
+              and lines[1].startswith(b"Try "), "two lines: %r" % err)
+        check(b"\x1b" not in err and b"\\x" in err, "escaped: %r" % err)
+    p = subprocess.run([VARVE.encode(), b"-d", s.dir.encode(), b"consume", b"ok", b"--from-offset",
+                        b"1\n2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    check(p.returncode == 2 and b"1\\x0a2" in p.stderr, "option values too: %r" % p.stderr)
+
+
+def test_installed_tools_find_the_library(s):
+    # Packaging: installed into a prefix the loader does not search (a
+    # DESTDIR here), bin/varve and bin/varve-dump still run.
+    root = os.environ.get("VARVE_BUILD_ROOT")
+    if not root:
+        print("     (VARVE_BUILD_ROOT not set: install test skipped)")
+        return
+    dest = os.path.join(os.path.dirname(s.dir), "inst")
+    p = subprocess.run(["meson", "install", "-C", root, "--destdir", dest, "--no-rebuild",
+                        "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    check(p.returncode == 0, "meson install: %s" % p.stdout.decode()[-2000:])
+    bins = {}
+    for d, _, files in os.walk(dest):
+        for f in files:
+            if f in ("varve", "varve-dump") and os.path.basename(d) == "bin":
+                bins[f] = os.path.join(d, f)
+    check(set(bins) == {"varve", "varve-dump"}, "installed: %r" % bins)
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    for name, path in bins.items():
+        p = subprocess.run([path, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=env, timeout=TIMEOUT)
+        check(p.returncode == 0 and p.stdout.startswith(name.encode() + b" "),
+              "%s --version: %d %r" % (path, p.returncode, p.stderr))
+    ldd = subprocess.run(["ldd", bins["varve"]], stdout=subprocess.PIPE, env=env,
+                         timeout=TIMEOUT).stdout.decode()
+    lib = [l for l in ldd.splitlines() if "libvarve" in l]
+    check(lib and dest in lib[0], "libvarve comes from the install: %r" % lib)
+
+
 TESTS = [
     test_dlq_replay,
     test_produce_consume_lines,
@@ -585,6 +886,16 @@ TESTS = [
     test_verify,
     test_usage_errors,
     test_help,
+    test_verify_live_and_crashed_writer,
+    test_verify_while_writer_and_retention_run,
+    test_segment_removed_under_readers,
+    test_follow_blocked_output_and_gone_reader,
+    test_format_tokens,
+    test_time_units,
+    test_group_reset_plans_and_refuses_unknown,
+    test_segment_bytes_4g,
+    test_messages_escape_names,
+    test_installed_tools_find_the_library,
 ]
 
 
