@@ -259,11 +259,11 @@ typedef struct varve_partition_info {
 	int failed;             /**< 1 once an fsync failed: read-only until reopen */
 } varve_partition_info;
 
-VARVE_API int varve_partition_info_get(varve_db *db, const char *topic, uint32_t partition,
+VARVE_API int varve_partition_info_get(varve_db *db, const char *topic, int32_t partition,
 				       varve_partition_info *info_out);
 
 /** Log start (first stored) and end (next to assign) offsets; either may be NULL. */
-VARVE_API int varve_offsets(varve_db *db, const char *topic, uint32_t partition,
+VARVE_API int varve_offsets(varve_db *db, const char *topic, int32_t partition,
 			    int64_t *start_out, int64_t *end_out);
 
 /* ---------------------------------------------------------------------- */
@@ -383,7 +383,7 @@ VARVE_API int varve_producer_send(varve_producer *p, const char *topic, int32_t 
 
 /** Last sequence the partition holds from this producer (-1 if none). */
 VARVE_API int varve_producer_last_sequence(varve_producer *p, const char *topic,
-					   uint32_t partition, int32_t *seq_out);
+					   int32_t partition, int32_t *seq_out);
 
 /** Header key of the message id used by a topic's dedup_window_ms. */
 #define VARVE_MSG_ID_HEADER "msg-id"
@@ -417,7 +417,7 @@ VARVE_API uint64_t varve_inflight_bytes(varve_db *db);
 
 /** Called by the background thread when a group's lag on a partition
  *  crosses max_lag_records (once per crossing, again after it recovers). */
-typedef void (*varve_lag_fn)(void *ctx, const char *group, const char *topic, uint32_t partition,
+typedef void (*varve_lag_fn)(void *ctx, const char *group, const char *topic, int32_t partition,
 			     int64_t lag_records);
 
 /** Watch a group's lag (in memory, per open store). max_lag_records < 0 removes it. */
@@ -434,7 +434,7 @@ typedef struct varve_iter varve_iter;
  * at or after it; offsets removed by compaction are skipped). VARVE_EOFFSET if
  * offset is below the log start or past the end offset.
  */
-VARVE_API int varve_iter_open(varve_db *db, const char *topic, uint32_t partition, int64_t offset,
+VARVE_API int varve_iter_open(varve_db *db, const char *topic, int32_t partition, int64_t offset,
 			      varve_iter **iter_out);
 
 /**
@@ -444,7 +444,20 @@ VARVE_API int varve_iter_open(varve_db *db, const char *topic, uint32_t partitio
  */
 VARVE_API int varve_iter_next(varve_iter *it, const varve_record **rec_out);
 
-/** Reposition the iterator. */
+/**
+ * Go on past damage: after varve_iter_next returned VARVE_ECORRUPT, move the
+ * iterator to the next batch that passes its checks (found by its magic,
+ * length and checksum, not by the index). The offsets in [*from_out,
+ * *to_out) were passed over: their records are unreadable (or were never
+ * there). Either out pointer may be NULL.
+ * @return VARVE_OK (the next call to varve_iter_next reads at *to_out),
+ *         VARVE_EEND when the damage runs to the end of what is readable
+ *         now, or an I/O error.
+ */
+VARVE_API int varve_iter_skip_damaged(varve_iter *it, int64_t *from_out, int64_t *to_out);
+
+/** Reposition the iterator. An offset after a damaged batch is readable:
+ *  only the offsets inside the damage fail with VARVE_ECORRUPT. */
 VARVE_API int varve_iter_seek(varve_iter *it, int64_t offset);
 
 /** Offset the next call to varve_iter_next will look at. */
@@ -456,7 +469,7 @@ VARVE_API void varve_iter_close(varve_iter *it);
  * First offset whose record timestamp is >= ts. VARVE_ENOTFOUND when no such
  * record exists (then *offset_out is the end offset).
  */
-VARVE_API int varve_offset_for_time(varve_db *db, const char *topic, uint32_t partition,
+VARVE_API int varve_offset_for_time(varve_db *db, const char *topic, int32_t partition,
 				    int64_t ts, int64_t *offset_out);
 
 /* ---------------------------------------------------------------------- */
@@ -594,7 +607,7 @@ VARVE_API int varve_consumer_commit(varve_consumer *c);
 
 /** Commit an explicit offset (the next offset to read) for one partition. */
 VARVE_API int varve_consumer_commit_offset(varve_consumer *c, const char *topic,
-					   uint32_t partition, int64_t offset,
+					   int32_t partition, int64_t offset,
 					   const char *metadata);
 
 /**
@@ -624,19 +637,19 @@ VARVE_API int varve_dlq_replay(varve_db *db, const char *dlq_topic, uint64_t max
 
 /** Move the position of an assigned partition: an offset,
  *  VARVE_OFFSET_BEGINNING or VARVE_OFFSET_END. */
-VARVE_API int varve_consumer_seek(varve_consumer *c, const char *topic, uint32_t partition,
+VARVE_API int varve_consumer_seek(varve_consumer *c, const char *topic, int32_t partition,
 				  int64_t offset);
 /** Move to the first record with timestamp >= ts (the end if none). */
-VARVE_API int varve_consumer_seek_time(varve_consumer *c, const char *topic, uint32_t partition,
+VARVE_API int varve_consumer_seek_time(varve_consumer *c, const char *topic, int32_t partition,
 				       int64_t ts);
 
 /** Current position (next offset poll returns) of an assigned partition. */
-VARVE_API int varve_consumer_position(varve_consumer *c, const char *topic, uint32_t partition,
+VARVE_API int varve_consumer_position(varve_consumer *c, const char *topic, int32_t partition,
 				      int64_t *offset_out);
 
 typedef struct varve_topic_partition {
 	const char *topic;
-	uint32_t partition;
+	int32_t partition;
 } varve_topic_partition;
 
 /** The partitions assigned to c now; valid until the next call on c. */
@@ -655,10 +668,10 @@ VARVE_API uint64_t varve_consumer_resets(const varve_consumer *c);
 
 /** Committed offset of a group for a partition; VARVE_ENOTFOUND if none. */
 VARVE_API int varve_group_offset(varve_db *db, const char *group, const char *topic,
-				 uint32_t partition, int64_t *offset_out);
+				 int32_t partition, int64_t *offset_out);
 /** Commit an offset for a group (tools: reset a group while no consumer runs). */
 VARVE_API int varve_group_commit(varve_db *db, const char *group, const char *topic,
-				 uint32_t partition, int64_t offset, const char *metadata);
+				 int32_t partition, int64_t offset, const char *metadata);
 /** Group names, sorted. Free with varve_strings_free. */
 VARVE_API int varve_group_list(varve_db *db, char ***names_out, size_t *count_out);
 /** Delete a group and its commits (VARVE_EBUSY while it has open consumers). */
@@ -676,7 +689,7 @@ typedef struct varve_lag {
 } varve_lag;
 
 VARVE_API int varve_group_lag(varve_db *db, const char *group, const char *topic,
-			      uint32_t partition, varve_lag *lag_out);
+			      int32_t partition, varve_lag *lag_out);
 
 #ifdef __cplusplus
 }

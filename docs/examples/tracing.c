@@ -98,7 +98,9 @@ static void random_hex(char *out, size_t nbytes)
 
 static void format_traceparent(const trace_ctx *t, char out[TRACEPARENT_LEN + 1])
 {
-	snprintf(out, TRACEPARENT_LEN + 1, "00-%s-%s-%02x", t->trace_id, t->span_id, t->flags & 0xff);
+	/* the precisions bound each field, so the output fits */
+	snprintf(out, TRACEPARENT_LEN + 1, "00-%.32s-%.16s-%02x", t->trace_id, t->span_id,
+		 t->flags & 0xff);
 }
 
 static int hex_field(const char *p, size_t n, char *out)

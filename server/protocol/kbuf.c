@@ -181,7 +181,7 @@ int32_t vs_r_array(vs_rbuf *r, int compact, size_t min_elem_size)
 	int64_t n = compact ? (int64_t)vs_r_uvarint(r) - 1 : vs_r_i32(r);
 	if (r->err)
 		return 0;
-	if (n < -1) {
+	if (n < -1 || n > INT32_MAX) {
 		r->err = VS_KBUF_MALFORMED;
 		return 0;
 	}
@@ -382,7 +382,7 @@ void vs_w_nbytes(vs_wbuf *w, int compact, const void *p, size_t n)
 void vs_w_array(vs_wbuf *w, int compact, int32_t n)
 {
 	if (compact)
-		vs_w_uvarint(w, (uint32_t)(n + 1));
+		vs_w_uvarint(w, (uint32_t)n + 1u); /* -1 (null) wraps to 0 */
 	else
 		vs_w_i32(w, n);
 }

@@ -60,6 +60,13 @@ typedef struct vs_rbuf {
 
 static inline void vs_rbuf_init(vs_rbuf *r, const void *buf, size_t len)
 {
+	/* an empty input may come as NULL: point at a real byte instead, as
+	 * NULL + 0 (and later NULL - NULL) is undefined behaviour */
+	static const uint8_t nothing;
+	if (!buf) {
+		buf = &nothing;
+		len = 0;
+	}
 	r->p = buf;
 	r->end = (const uint8_t *)buf + len;
 	r->err = 0;

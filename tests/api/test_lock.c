@@ -341,3 +341,44 @@ Test(read_only, sees_what_the_writer_appends_later)
 	t_close(w);
 	t_close(r);
 }
+
+/* Power lost while the store was being created, after meta/'s index files
+ * were made and before its .log was: a read-only open sees an empty store
+ * (no VARVE_EOFFSET about a partition without segments), and a writer open
+ * finishes the creation. Likewise for a topic partition left without its
+ * segment. */
+Test(read_only, interrupted_creation_reads_as_empty)
+{
+	const char *dir = t_newpath("store");
+	varve_options o = t_opts();
+	varve_db *db = t_open(dir, &o);
+	t_close(db);
+	t_unlink(t_fmt("%s/meta/00000000000000000000.log", dir));
+	cr_assert(t_exists(t_fmt("%s/meta/00000000000000000000.index", dir)));
+	varve_options ro = o;
+	ro.read_only = 1;
+	db = t_open(dir, &ro);
+	char **names;
+	size_t n;
+	t_ok(varve_topic_list(db, &names, &n));
+	cr_assert_eq(n, 0, "a store whose metadata log was never written has no topics");
+	varve_strings_free(names, n);
+	t_close(db);
+	/* the writer finishes the creation */
+	db = t_open(dir, &o);
+	t_topic(db, "u", 1, VARVE_CODEC_NONE);
+	t_produce_to(db, "u", 0, "k", "v", 0);
+	t_close(db);
+	/* a topic partition without a segment reads as empty, read-only */
+	t_unlink(t_seg_path(dir, "u", 0, 0, ".log"));
+	db = t_open(dir, &ro);
+	int64_t start = -1, end = -1;
+	t_ok(varve_offsets(db, "u", 0, &start, &end));
+	cr_assert(start == end, "an empty partition: [%" PRId64 ", %" PRId64 ")", start, end);
+	varve_iter *it;
+	t_ok(varve_iter_open(db, "u", 0, start, &it));
+	const varve_record *r;
+	t_assert_rc(varve_iter_next(it, &r), VARVE_EEND);
+	varve_iter_close(it);
+	t_close(db);
+}

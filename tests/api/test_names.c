@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* API: topic names, the VERSION file, options, error codes and messages. */
 #include <criterion/criterion.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,4 +307,38 @@ Test(errors, version_string)
 	cr_assert_eq(min, VARVE_VERSION_MINOR);
 	cr_assert_eq(pat, VARVE_VERSION_PATCH);
 	cr_assert_str_eq(varve_version(NULL, NULL, NULL), VARVE_VERSION_STRING);
+}
+
+/* A store path that is a symbolic link to a store directory is followed
+ * (writer and read-only); one to nothing, or a path that is a file, is a
+ * clear error. */
+Test(names, store_path_may_be_a_symlink)
+{
+	const char *real = t_newpath("real");
+	varve_options o = t_opts();
+	varve_db *db = t_open(real, &o);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	t_produce_to(db, "t", 0, "k", "v", 0);
+	t_close(db);
+	const char *link = t_newpath("link");
+	cr_assert_eq(symlink(real, link), 0);
+	db = t_open(link, &o);
+	cr_assert_eq(t_count(db, "t", 0), 1);
+	t_produce_to(db, "t", 0, "k", "w", 0);
+	t_close(db);
+	varve_options ro = o;
+	ro.read_only = 1;
+	db = t_open(link, &ro);
+	cr_assert_eq(t_count(db, "t", 0), 2);
+	t_close(db);
+	const char *dangling = t_newpath("dangling");
+	cr_assert_eq(symlink(t_newpath("nowhere"), dangling), 0);
+	t_assert_rc(varve_open(dangling, &o, &db), VARVE_EINVAL);
+	cr_assert(strstr(varve_last_error()->message, "symbolic link"), "%s",
+		  varve_last_error()->message);
+	const char *file = t_newpath("file");
+	t_write_file(file, "x", 1);
+	t_assert_rc(varve_open(file, &o, &db), VARVE_EINVAL);
+	cr_assert(strstr(varve_last_error()->message, "not a directory"), "%s",
+		  varve_last_error()->message);
 }

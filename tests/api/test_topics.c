@@ -285,3 +285,41 @@ Test(topics, partitions_exist_and_no_more)
 	t_assert_rc(varve_iter_open(db, "p5", 5, 0, &it), VARVE_ENOTFOUND);
 	t_close(db);
 }
+
+/* One type for partitions everywhere (int32_t, as on Kafka's wire): a
+ * negative number is a range error for every call that names a partition;
+ * on produce only VARVE_PARTITION_ANY (-1) is special. */
+Test(topics, partition_numbers_are_range_checked)
+{
+	const char *dir = t_tmpdir();
+	varve_options o = t_opts();
+	varve_db *db = t_open(dir, &o);
+	t_topic(db, "p2", 2, VARVE_CODEC_NONE);
+	int32_t bad[] = { -2, -1, INT32_MIN };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		int32_t p = bad[i];
+		varve_iter *it;
+		int64_t off;
+		varve_partition_info info = { VARVE_PARTITION_INFO_VERSION };
+		varve_lag lag = { VARVE_LAG_VERSION };
+		t_assert_rc(varve_iter_open(db, "p2", p, 0, &it), VARVE_EINVAL);
+		t_assert_rc(varve_offsets(db, "p2", p, NULL, NULL), VARVE_EINVAL);
+		t_assert_rc(varve_partition_info_get(db, "p2", p, &info), VARVE_EINVAL);
+		t_assert_rc(varve_offset_for_time(db, "p2", p, 0, &off), VARVE_EINVAL);
+		t_assert_rc(varve_group_commit(db, "g", "p2", p, 0, NULL), VARVE_EINVAL);
+		t_assert_rc(varve_group_offset(db, "g", "p2", p, &off), VARVE_EINVAL);
+		t_assert_rc(varve_group_lag(db, "g", "p2", p, &lag), VARVE_EINVAL);
+		cr_assert(strstr(varve_last_error()->message, "invalid partition"), "%s",
+			  varve_last_error()->message);
+	}
+	varve_record r = t_rec_s("k", "v");
+	r.partition = -2;
+	t_assert_rc(varve_produce(db, "p2", &r, NULL, NULL), VARVE_EINVAL);
+	r.partition = 2;
+	t_assert_rc(varve_produce(db, "p2", &r, NULL, NULL), VARVE_ENOTFOUND);
+	r.partition = VARVE_PARTITION_ANY;
+	int32_t got;
+	t_ok(varve_produce(db, "p2", &r, &got, NULL));
+	cr_assert(got == 0 || got == 1);
+	t_close(db);
+}

@@ -651,3 +651,59 @@ Test(compaction, dirty_ratio_decides_without_force)
 	t_close(db);
 	hist_free(&h);
 }
+
+/* Expired tombstones are work by themselves: with no record appended since
+ * the last compaction, a forced round, and a background round too, drop
+ * the tombstones whose delete retention has passed. */
+static size_t count_tombstones(varve_db *db)
+{
+	cl_list l;
+	cl_list_init(&l);
+	cl_read(db, "c", 0, &l);
+	size_t n = 0;
+	for (size_t i = 0; i < l.n; i++)
+		n += l.v[i].val == NULL;
+	cl_list_free(&l);
+	return n;
+}
+
+static void expired_tombstones_case(int force)
+{
+	t_clock clk;
+	varve_options o = cl_opts(&clk);
+	o.segment_bytes = 4096;
+	varve_db *db = t_open(t_newpath("store"), &o);
+	varve_topic_config c = cl_cfg();
+	c.cleanup_policy = VARVE_CLEANUP_COMPACT;
+	c.delete_retention_ms = 60 * 1000;
+	c.min_cleanable_dirty_ratio = 0.5;
+	cl_topic(db, "c", &c);
+	char k[16];
+	for (int i = 0; i < 200; i++) { /* 100 keys, then a tombstone for 50 of them */
+		snprintf(k, sizeof k, "key-%03d", i % 100);
+		varve_record r = t_rec(k, strlen(k), i < 100 || i % 2 ? "value" : NULL, 5);
+		if (!r.value)
+			r.value_len = 0;
+		r.partition = 0;
+		t_ok(varve_produce(db, "c", &r, NULL, NULL));
+	}
+	/* roll, so that every record is in a sealed segment */
+	varve_record last = t_rec("key-last", 8, "v", 1);
+	last.partition = 0;
+	for (int i = 0; i < 40; i++)
+		t_ok(varve_produce(db, "c", &last, NULL, NULL));
+	t_ok(varve_clean_now(db, 1));
+	size_t kept = count_tombstones(db);
+	cr_assert_eq(kept, 50, "tombstones within their delete retention: %zu kept", kept);
+	atomic_store(&clk.now, atomic_load(&clk.now) + 2 * 60 * 1000); /* they expire */
+	t_ok(varve_clean_now(db, force));
+	size_t after = count_tombstones(db);
+	printf("compaction: %zu expired tombstones left after a %s round with nothing new appended\n",
+	       after, force ? "forced" : "background");
+	cr_assert_eq(after, 0, "%zu expired tombstones survived a %s round", after,
+		     force ? "forced" : "background");
+	t_close(db);
+}
+
+Test(compaction, expired_tombstones_alone_are_work_forced) { expired_tombstones_case(1); }
+Test(compaction, expired_tombstones_alone_are_work_background) { expired_tombstones_case(0); }

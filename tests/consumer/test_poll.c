@@ -453,3 +453,29 @@ Test(consumer_poll, seek_time_lands_on_first_record_at_or_after)
 	varve_consumer_close(c);
 	t_close(db);
 }
+
+/* An empty key or value is not a null one, also when a poll's records are
+ * all empty (the model test found polls handing out NULL for them). */
+Test(consumer_poll, empty_is_not_null)
+{
+	varve_db *db = open_store(NULL);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	varve_record r = t_rec("", 0, "", 0);
+	t_ok(varve_produce(db, "t", &r, NULL, NULL));
+	r = t_rec(NULL, 0, NULL, 0);
+	t_ok(varve_produce(db, "t", &r, NULL, NULL));
+	varve_consumer_options o = c_opts();
+	varve_consumer *c = c_open(db, "g", "t", &o);
+	const varve_msg *m;
+	size_t n;
+	t_ok(varve_consumer_poll(c, 0, &m, &n));
+	cr_assert_eq(n, 2);
+	cr_assert_not_null(m[0].rec.key, "empty key came back null");
+	cr_assert_not_null(m[0].rec.value, "empty value came back as a tombstone");
+	cr_assert_eq(m[0].rec.key_len, 0);
+	cr_assert_eq(m[0].rec.value_len, 0);
+	cr_assert_null(m[1].rec.key);
+	cr_assert_null(m[1].rec.value);
+	varve_consumer_close(c);
+	t_close(db);
+}

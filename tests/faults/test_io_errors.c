@@ -411,6 +411,89 @@ Test(io_errors, failed_roll_dir_sync)
 	failed_roll_case(IOF_SYNC_DIR, "directory fsync after the new segment", "/topics/x/0", 1);
 }
 
+/* ---- a full disk at the moment a segment rolls ----------------------------------
+ * A write that fails with ENOSPC while a roll seals the old segment or makes
+ * the new one is not an fsync failure: the append fails with VARVE_ENOSPC
+ * (errno ENOSPC), the partition does not fail, appends work again once space
+ * is freed (no reopen), close returns 0 and every acknowledged record is
+ * there. */
+static void enospc_at_roll(unsigned method, const char *path_sub, const char *what)
+{
+	char *dir = fu_fast_tmpdir("enospcroll");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/store", dir);
+	varve_options o;
+	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.start_cleaner = 0;
+	o.segment_bytes = 1024;
+	varve_db *db;
+	cr_assert_eq(varve_open(path, &o, &db), 0);
+	cr_assert_eq(varve_topic_create(db, "x", NULL), 0);
+	int rc;
+	int64_t acked[64];
+	size_t nacked = 0;
+	acked[nacked++] = put_sized(db, 600, 'a', &rc);
+	cr_assert_eq(rc, 0);
+	iof_disarm();
+	iof_arm(method, 1, IOF_ENOSPC, 1, path_sub); /* the disk stays full */
+	iof_install();
+	for (int i = 0; i < 3; i++) {
+		put_sized(db, 600, 'b', &rc); /* needs a roll */
+		cr_assert_eq(rc, VARVE_ENOSPC, "%s: append %d during a full disk: %s (%s)", what, i,
+			     fu_code_name(rc), varve_last_error()->message);
+		cr_assert_eq(varve_last_error()->sys_errno, ENOSPC, "%s: errno %d", what,
+			     varve_last_error()->sys_errno);
+	}
+	long fired = iof_fired();
+	varve_partition_info info = { VARVE_PARTITION_INFO_VERSION };
+	cr_assert_eq(varve_partition_info_get(db, "x", 0, &info), 0);
+	cr_assert_eq(info.failed, 0, "%s: the partition failed on ENOSPC", what);
+	iof_disarm(); /* space is freed */
+	iof_uninstall();
+	cr_assert_geq(fired, 1, "the roll did not reach the %s", what);
+	for (int i = 0; i < 8; i++) {
+		int64_t off = put_sized(db, 600, (uint8_t)('c' + i), &rc);
+		cr_assert_eq(rc, 0, "%s: append %d after space was freed: %s (%s)", what, i,
+			     fu_code_name(rc), varve_last_error()->message);
+		acked[nacked++] = off;
+	}
+	rc = varve_close(db);
+	cr_assert_eq(rc, 0, "%s: close: %s (%s)", what, fu_code_name(rc), varve_last_error()->message);
+	cr_assert_eq(varve_open(path, &o, &db), 0, "reopen: %s", varve_last_error()->message);
+	varve_iter *it;
+	cr_assert_eq(varve_iter_open(db, "x", 0, 0, &it), 0);
+	const varve_record *r;
+	size_t n = 0;
+	while ((rc = varve_iter_next(it, &r)) == 0) {
+		cr_assert(n < nacked && r->offset == acked[n], "%s: record %zu at offset %" PRId64, what,
+			  n, r->offset);
+		n++;
+	}
+	cr_assert_eq(rc, VARVE_EEND);
+	cr_assert_eq(n, nacked, "%s: %zu of %zu acknowledged records read back", what, n, nacked);
+	varve_iter_close(it);
+	varve_close(db);
+	printf("io_errors[ENOSPC at a roll (%s)]: 3 appends refused with VARVE_ENOSPC, partition not "
+	       "failed, %zu acknowledged records read back after 8 appends without a reopen\n",
+	       what, nacked);
+	fu_rm_rf(dir);
+	free(dir);
+}
+
+Test(io_errors, enospc_at_roll_index_write)
+{
+	enospc_at_roll(IOF_PWRITE, "index", "index write of the seal");
+}
+Test(io_errors, enospc_at_roll_trim) { enospc_at_roll(IOF_TRUNCATE, ".log", "trim of the seal"); }
+Test(io_errors, enospc_at_roll_new_segment)
+{
+	enospc_at_roll(IOF_OPEN, ".log", "create of the new segment");
+}
+Test(io_errors, enospc_at_roll_new_segment_index)
+{
+	enospc_at_roll(IOF_OPEN, ".timeindex", "create of the new time index");
+}
+
 /* ---- a short write whose clean-up truncate fails --------------------------- */
 
 typedef struct fake_clock {
@@ -748,4 +831,86 @@ Test(io_errors, real_enospc_on_loop_ext4, .fini = enospc_cleanup)
 	cr_assert_eq(first_err, VARVE_ENOSPC, "the first failure on a full disk was %s, not ENOSPC",
 		     fu_code_name(first_err));
 	cr_assert_eq(other, 0, "%zu appends failed with a code other than VARVE_ENOSPC", other);
+}
+
+/* The same on a real full file system, without a reopen: a small ext4 image
+ * is filled with a plain file until appends (with rolls every 64 KiB) hit
+ * ENOSPC; every failure is VARVE_ENOSPC; the file is removed; appends work
+ * again on the same handle; close returns 0; every acknowledged record is
+ * there. */
+Test(io_errors, real_enospc_heals_without_reopen, .fini = enospc_cleanup)
+{
+	if (geteuid() != 0)
+		cr_skip_test("real ENOSPC: needs root to mount a loop device (not root)");
+	if (sh("command -v losetup >/dev/null && command -v mkfs.ext4 >/dev/null && "
+	       "command -v mount >/dev/null"))
+		cr_skip_test("real ENOSPC: losetup, mkfs.ext4 or mount not available");
+	char *dir = fu_tmpdir("enospc2");
+	char img[4096], mnt[4096], store[4200], filler[4200];
+	snprintf(img, sizeof img, "%s/disk.img", dir);
+	snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+	snprintf(store, sizeof store, "%s/store", mnt);
+	snprintf(filler, sizeof filler, "%s/filler", mnt);
+	mkdir(mnt, 0700);
+	if (sh("truncate -s 8M '%s' && mkfs.ext4 -q -F -m 0 '%s' >/dev/null 2>&1", img, img) ||
+	    sh("mount -o loop '%s' '%s' 2>/dev/null", img, mnt)) {
+		fu_rm_rf(dir);
+		cr_skip_test("real ENOSPC: cannot create or loop-mount an ext4 image here");
+	}
+	snprintf(enospc_mnt, sizeof enospc_mnt, "%s", mnt);
+	fu_ledger l;
+	fu_ledger_init(&l);
+	int M = fu_ledger_topic(&l, "main", FU_PLAIN, 1);
+	varve_options o;
+	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.start_cleaner = 0;
+	o.segment_bytes = 64 << 10;
+	varve_db *db;
+	cr_assert_eq(varve_open(store, &o, &db), 0, "open: %s", varve_last_error()->message);
+	cr_assert_eq(varve_topic_create(db, "main", NULL), 0);
+	l.topics[M].created = 1;
+	/* leave about 256 KiB free: a few rolls before the disk is full */
+	uint64_t free0 = fu_free_bytes(mnt);
+	cr_assert_eq(sh("fallocate -l %" PRIu64 " '%s'", free0 - (256u << 10), filler), 0);
+	size_t ok = 0, refused = 0;
+	int rc = 0;
+	char first_msg[512] = "";
+	for (int i = 0; i < 100000 && refused < 20; i++) {
+		produce_acked(db, &l, M, &rc);
+		if (rc == 0) {
+			ok++;
+			continue;
+		}
+		cr_assert_eq(rc, VARVE_ENOSPC, "append %d on a full disk: %s (%s)", i, fu_code_name(rc),
+			     varve_last_error()->message);
+		cr_assert_eq(varve_last_error()->sys_errno, ENOSPC);
+		if (!refused++)
+			snprintf(first_msg, sizeof first_msg, "%s", varve_last_error()->message);
+	}
+	cr_assert_gt(refused, 0, "the disk never filled up");
+	varve_partition_info info = { VARVE_PARTITION_INFO_VERSION };
+	cr_assert_eq(varve_partition_info_get(db, "main", 0, &info), 0);
+	cr_assert_eq(info.failed, 0, "the partition failed on a full disk");
+	cr_assert_eq(unlink(filler), 0);
+	size_t after = 0;
+	for (int i = 0; i < 200; i++) {
+		produce_acked(db, &l, M, &rc);
+		cr_assert_eq(rc, 0, "append %d after freeing space: %s (%s)", i, fu_code_name(rc),
+			     varve_last_error()->message);
+		after++;
+	}
+	rc = varve_close(db);
+	cr_assert_eq(rc, 0, "close: %s (%s)", fu_code_name(rc), varve_last_error()->message);
+	fu_report rep;
+	int vr = fu_verify(store, &l, 0, &rep);
+	printf("io_errors[real ENOSPC, no reopen]: %zu appends acknowledged, %zu refused with "
+	       "VARVE_ENOSPC (first: %s), partition not failed, %zu more after freeing space, close OK, "
+	       "%zu acknowledged records verified\n",
+	       ok, refused, first_msg, after, rep.acked_found);
+	fu_ledger_free(&l);
+	enospc_cleanup();
+	enospc_mnt[0] = 0;
+	fu_rm_rf(dir);
+	free(dir);
+	cr_assert_eq(vr, 0, "%s", rep.first_failure);
 }

@@ -189,7 +189,7 @@ Test(segment, append_then_find_every_offset)
 	cr_assert_eq(t_fsize(seg_file(dir, ".index")), (int64_t)(s->ix.n * 8));
 	cr_assert_eq(t_fsize(seg_file(dir, ".timeindex")), (int64_t)(s->ix.tn * 12));
 	/* sealing gives the preallocated space back */
-	cr_assert_eq(vv_segment_seal(s, 0), 0);
+	cr_assert_eq(vv_segment_seal(s), 0);
 	cr_assert_eq(t_fsize(seg_file(dir, ".log")), (int64_t)L.size);
 	vv_segment_unref(s);
 }
@@ -200,7 +200,7 @@ static void damage_index_and_check(void (*damage)(const char *dir, const layout 
 	const char *dir = t_tmpdir();
 	layout L;
 	vv_segment *s = build_segment(dir, 80, &L);
-	cr_assert_eq(vv_segment_seal(s, 0), 0);
+	cr_assert_eq(vv_segment_seal(s), 0);
 	vv_segment_unref(s);
 	damage(dir, &L);
 	s = reattach(dir, &L, &cfg);
@@ -333,7 +333,7 @@ Test(segment, find_time_points_at_or_before_the_answer)
 				      T);
 		}
 		/* second pass: sealed (final time entry) and reattached from the files */
-		cr_assert_eq(vv_segment_seal(s, 0), 0);
+		cr_assert_eq(vv_segment_seal(s), 0);
 		vv_segment_unref(s);
 		s = reattach(dir, &L, &cfg);
 	}
@@ -353,7 +353,7 @@ static void scan_after(scanned *x, void (*damage)(scanned *x))
 {
 	x->dir = t_tmpdir();
 	vv_segment *s = build_segment(x->dir, 40, &x->L);
-	cr_assert_eq(vv_segment_seal(s, 0), 0);
+	cr_assert_eq(vv_segment_seal(s), 0);
 	vv_segment_unref(s);
 	damage(x);
 	x->fsize_before = t_fsize(seg_file(x->dir, ".log"));
@@ -597,7 +597,8 @@ Test(segment, seal_writes_a_final_time_entry)
 	layout L;
 	vv_segment *s = build_segment(dir, 50, &L);
 	int64_t maxts = atomic_load(&s->max_ts);
-	cr_assert_eq(vv_segment_seal(s, 1), 0);
+	cr_assert_eq(vv_segment_seal(s), 0);
+	cr_assert_eq(vv_segment_sync_all(s), 0);
 	cr_assert(s->sealed);
 	cr_assert_gt(s->ix.tn, 0);
 	cr_assert_eq(s->ix.tts[s->ix.tn - 1], maxts);

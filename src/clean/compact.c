@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/* compact.c -- key compaction and its crash-safe swap (see compact.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "compact.h"
+#include "util.h"
+
+#define CHECKPOINT_FILE "cleaner-checkpoint"
+#define REPLACES_MAGIC 0x58525256u /* "VRRX" */
+
+/* ---- key map -------------------------------------------------------------------- */
+
+typedef struct keymap {
+	uint64_t *h1;
+	uint32_t *h2;
+	int64_t *off; /* -1 = empty slot */
+	size_t cap, n, max_n;
+} keymap;
+
+static int km_init(keymap *m, size_t mem)
+{
+	memset(m, 0, sizeof *m);
+	size_t per = 8 + 4 + 8, cap = 1024;
+	while (cap * 2 * per <= mem)
+		cap *= 2;
+	m->h1 = vv_malloc(cap * sizeof *m->h1);
+	m->h2 = vv_malloc(cap * sizeof *m->h2);
+	m->off = vv_malloc(cap * sizeof *m->off);
+	if (!m->h1 || !m->h2 || !m->off)
+		return vv_error_set(VARVE_ENOMEM, 0, "compaction key map of %zu slots", cap);
+	for (size_t i = 0; i < cap; i++)
+		m->off[i] = -1;
+	m->cap = cap;
+	m->max_n = cap / 2; /* load factor 0.5 keeps probes short */
+	return 0;
+}
+
+static void km_free(keymap *m)
+{
+	vv_free(m->h1);
+	vv_free(m->h2);
+	vv_free(m->off);
+}
+
+static void fingerprint(const void *key, size_t len, uint64_t *h1, uint32_t *h2)
+{
+	XXH128_hash_t h = XXH3_128bits(key, len);
+	*h1 = h.low64;
+	*h2 = (uint32_t)h.high64;
+}
+
+static size_t km_slot(const keymap *m, uint64_t h1, uint32_t h2)
+{
+	size_t i = (size_t)h1 & (m->cap - 1);
+	while (m->off[i] >= 0 && (m->h1[i] != h1 || m->h2[i] != h2))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+/* 0 = stored, 1 = full (a new key did not fit) */
+static int km_put(keymap *m, uint64_t h1, uint32_t h2, int64_t off)
+{
+	size_t i = km_slot(m, h1, h2);
+	if (m->off[i] < 0) {
+		if (m->n >= m->max_n)
+			return 1;
+		m->h1[i] = h1;
+		m->h2[i] = h2;
+		m->n++;
+	}
+	m->off[i] = off;
+	return 0;
+}
+
+static int64_t km_get(const keymap *m, uint64_t h1, uint32_t h2)
+{
+	return m->off[km_slot(m, h1, h2)];
+}
+
+/* ---- small files ------------------------------------------------------------------- */
+
+/* The checkpoint: how far compaction got, and when the earliest tombstone
+ * it kept may go (docs/FORMAT.md). A 16-byte file from before the second
+ * field says nothing about tombstones: they may be due now. */
+int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due)
+{
+	*clean_offset = 0;
+	*tomb_due = 0;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, CHECKPOINT_FILE);
+	uint8_t *b;
+	size_t n;
+	if (vv_io_read_small(path, 64, &b, &n)) {
+		vv_error_clear();
+		return 0;
+	}
+	if (n == 16 && vv_load64(b + 8) == XXH3_64bits(b, 8)) {
+		*clean_offset = (int64_t)vv_load64(b);
+	} else if (n == 24 && vv_load64(b + 16) == XXH3_64bits(b, 16)) {
+		*clean_offset = (int64_t)vv_load64(b);
+		*tomb_due = (int64_t)vv_load64(b + 8);
+	}
+	vv_free(b);
+	return 0;
+}
+
+static int save_checkpoint(const char *dir, int64_t off, int64_t tomb_due, unsigned mode)
+{
+	uint8_t b[24];
+	vv_store64(b, (uint64_t)off);
+	vv_store64(b + 8, (uint64_t)tomb_due);
+	vv_store64(b + 16, XXH3_64bits(b, 16));
+	return vv_io_write_atomic(dir, CHECKPOINT_FILE, b, sizeof b, mode);
+}
+
+static void sfx_path(char *out, size_t cap, const char *dir, int64_t base, const char *sfx)
+{
+	vv_segment_path(out, cap, dir, base, sfx);
+}
+
+static int parse_prefixed(const char *name, const char *suffix, int64_t *base)
+{
+	size_t n = strlen(name), sl = strlen(suffix);
+	if (n != VV_SEG_NAME_LEN + sl || strcmp(name + VV_SEG_NAME_LEN, suffix))
+		return -1;
+	char tmp[VV_SEG_NAME_LEN + 5];
+	memcpy(tmp, name, VV_SEG_NAME_LEN);
+	memcpy(tmp + VV_SEG_NAME_LEN, ".log", 5);
+	return vv_segment_parse_name(tmp, base);
+}
+
+static int read_replaces(const char *dir, int64_t base, int64_t **bases, size_t *n)
+{
+	char path[4096];
+	sfx_path(path, sizeof path, dir, base, ".replaces");
+	uint8_t *b;
+	size_t len;
+	*bases = NULL;
+	*n = 0;
+	VV_TRY(vv_io_read_small(path, 1u << 24, &b, &len));
+	int rc = 0;
+	if (len < 16 || vv_load32(b) != REPLACES_MAGIC)
+		rc = VARVE_ECORRUPT;
+	uint32_t cnt = rc ? 0 : vv_load32(b + 4);
+	if (rc == 0 && (len != 8 + (size_t)cnt * 8 + 8 ||
+			vv_load64(b + len - 8) != XXH3_64bits(b, len - 8)))
+		rc = VARVE_ECORRUPT;
+	if (rc == 0) {
+		*bases = vv_malloc((cnt ? cnt : 1) * sizeof **bases);
+		if (!*bases)
+			rc = VARVE_ENOMEM;
+		for (uint32_t i = 0; rc == 0 && i < cnt; i++)
+			(*bases)[i] = (int64_t)vv_load64(b + 8 + i * 8);
+		*n = cnt;
+	}
+	vv_free(b);
+	if (rc)
+		return vv_error_set(rc, 0, "%s is damaged", path);
+	return 0;
+}
+
+static void unlink_quiet(const char *path)
+{
+	(void)vv_io_unlink(path);
+	vv_error_clear();
+}
+
+/* Step c of the swap: old segments out, new files in (log last). */
+static int finish_swap(const char *dir, int64_t base, const int64_t *old, size_t nold)
+{
+	char from[4096], to[4096];
+	for (size_t i = 0; i < nold; i++)
+		if (old[i] != base)
+			vv_segment_unlink_files(dir, old[i]);
+	static const char *const parts[] = { ".index", ".timeindex", ".log" };
+	for (size_t i = 0; i < 3; i++) {
+		char sfx[32];
+		snprintf(sfx, sizeof sfx, "%s.swap", parts[i]);
+		sfx_path(from, sizeof from, dir, base, sfx);
+		sfx_path(to, sizeof to, dir, base, parts[i]);
+		int rc = vv_io_rename(from, to);
+		if (rc == VARVE_ENOTFOUND && i < 2) {
+			vv_error_clear(); /* already moved before a crash */
+			continue;
+		}
+		if (rc)
+			return rc;
+	}
+	VV_TRY(vv_io_sync_dir(dir));
+	sfx_path(from, sizeof from, dir, base, ".replaces");
+	unlink_quiet(from);
+	return 0;
+}
+
+int vv_compact_is_swap_file(const char *name)
+{
+	size_t l = strlen(name);
+	return (l > 8 && !strcmp(name + l - 8, ".cleaned")) ||
+	       (l > 5 && !strcmp(name + l - 5, ".swap")) ||
+	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
+}
+
+int vv_compact_recover_dir(const char *dir)
+{
+	char **names;
+	size_t n;
+	VV_TRY(vv_io_list_dir(dir, &names, &n));
+	int rc = 0, changed = 0;
+	/* Complete swaps first: a <b>.log.swap is a finished new segment. */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int64_t base;
+		if (parse_prefixed(names[i], ".log.swap", &base))
+			continue;
+		int64_t *old;
+		size_t nold;
+		if (read_replaces(dir, base, &old, &nold)) {
+			/* Cannot know what it replaces: keep the old set (no loss). */
+			vv_error_clear();
+			continue;
+		}
+		rc = finish_swap(dir, base, old, nold);
+		vv_free(old);
+		changed = 1;
+	}
+	vv_io_free_list(names, n);
+	if (rc)
+		return rc;
+	/* Then remove what is left of unfinished ones. */
+	VV_TRY(vv_io_list_dir(dir, &names, &n));
+	for (size_t i = 0; i < n; i++) {
+		if (!vv_compact_is_swap_file(names[i]))
+			continue;
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		unlink_quiet(path);
+		changed = 1;
+	}
+	vv_io_free_list(names, n);
+	if (changed)
+		VV_TRY(vv_io_sync_dir(dir));
+	return 0;
+}
+
+/* Read-only view of committed swaps; see compact.h. */
+int vv_compact_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
+			 size_t *nswapped)
+{
+	char **names;
+	size_t nn;
+	*swapped = NULL;
+	*nswapped = 0;
+	VV_TRY(vv_io_list_dir(dir, &names, &nn));
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < nn; i++) {
+		int64_t base, *old;
+		size_t nold;
+		if (parse_prefixed(names[i], ".log.swap", &base))
+			continue;
+		if (read_replaces(dir, base, &old, &nold)) {
+			vv_error_clear(); /* not committed: the old set is whole */
+			continue;
+		}
+		int64_t *grown = vv_realloc(*swapped, (*nswapped + 1) * sizeof *grown);
+		if (!grown) {
+			vv_free(old);
+			rc = vv_error_set(VARVE_ENOMEM, 0, "swap view");
+			break;
+		}
+		*swapped = grown;
+		grown[(*nswapped)++] = base;
+		/* drop what the new segment replaces; its own base stays or joins */
+		size_t k = 0;
+		int has_base = 0;
+		for (size_t j = 0; j < *n; j++) {
+			int gone = 0;
+			for (size_t m = 0; m < nold && !gone; m++)
+				gone = bases[j] == old[m] && bases[j] != base;
+			has_base |= bases[j] == base;
+			if (!gone)
+				bases[k++] = bases[j];
+		}
+		if (!has_base)
+			bases[k++] = base; /* room: the caller sized bases by directory entries */
+		*n = k;
+		vv_free(old);
+	}
+	vv_io_free_list(names, nn);
+	if (rc) {
+		vv_free(*swapped);
+		*swapped = NULL;
+		*nswapped = 0;
+	}
+	return rc;
+}
+
+/* ---- compaction ------------------------------------------------------------------------ */
+
+typedef struct throttle {
+	uint64_t rate, bytes, t0;
+} throttle;
+
+static void throttle_account(throttle *t, uint64_t bytes)
+{
+	if (!t->rate)
+		return;
+	t->bytes += bytes;
+	uint64_t want_ns = t->bytes * 1000000000ull / t->rate;
+	uint64_t el = vv_mono_ns() - t->t0;
+	if (want_ns > el) {
+		uint64_t d = want_ns - el;
+		struct timespec ts = { (time_t)(d / 1000000000ull), (long)(d % 1000000000ull) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+#define MAP_FULL 2 /* distinct from VV_INCOMPLETE */
+
+/* A read of a sealed segment failed at pos: make sure the error names the
+ * file and position (the record decoder returns a bare code). */
+static int name_damage(vv_segment *s, uint64_t pos, int rc)
+{
+	if (rc == VV_INCOMPLETE || (rc == VARVE_ECORRUPT && varve_last_error()->code != VARVE_ECORRUPT)) {
+		char path[4096];
+		vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+		return VV_CORRUPT(path, pos, rc == VV_INCOMPLETE ? "batch runs past the end of a sealed segment"
+								 : "records do not decode");
+	}
+	return rc;
+}
+
+/* Feed every keyed record of s into the map. Returns 0 when all fit,
+ * MAP_FULL when the map filled up, or an error. */
+static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
+{
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	r.verify_all = 1;
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0;
+	varve_header *hdrs = NULL;
+	uint64_t pos = 0, limit = atomic_load(&s->size);
+	int rc = 0;
+	while (rc == 0 && pos < limit) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
+		if (rc)
+			break;
+		vv_record_reader rr;
+		if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch)))
+			break;
+		varve_record rec;
+		while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
+			if (!rec.key)
+				continue;
+			uint64_t h1;
+			uint32_t h2;
+			fingerprint(rec.key, rec.key_len, &h1, &h2);
+			if (km_put(m, h1, h2, rec.offset)) {
+				rc = MAP_FULL;
+				break;
+			}
+		}
+		if (rc == VARVE_EEND)
+			rc = 0;
+		pos += h.length;
+		*bytes += h.length;
+		throttle_account(th, h.length);
+	}
+	rc = name_damage(s, pos, rc);
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	vv_free(hdrs);
+	return rc;
+}
+
+typedef struct writer {
+	vv_file *log;
+	uint64_t pos;
+	int64_t base;
+	vv_index ix;
+	vv_index_cursor ixc;
+	int64_t max_ts, last_offset;
+	vv_batch_builder bb;
+	uint32_t interval;
+} writer;
+
+static int write_batch(writer *w, const uint8_t *b, size_t len, const vv_batch_header *h)
+{
+	VV_TRY(vv_io_pwrite(w->log, b, len, w->pos));
+	if (h->max_timestamp > w->max_ts)
+		w->max_ts = h->max_timestamp;
+	VV_TRY(vv_index_note(&w->ix, &w->ixc, w->pos, (uint32_t)(h->base_offset - w->base), w->max_ts,
+			     w->interval));
+	w->last_offset = vv_batch_last_offset(h);
+	w->pos += len;
+	return 0;
+}
+
+/* Rewrite one old segment's batches into w, keeping what the map says. */
+static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_compact_params *prm,
+			   vv_compact_stats *st, throttle *th)
+{
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	r.verify_all = 1;
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0, kcap = 0;
+	varve_header *hdrs = NULL;
+	varve_record *kept = NULL;
+	uint64_t pos = 0, limit = atomic_load(&s->size);
+	int rc = 0;
+	while (rc == 0 && pos < limit) {
+		vv_batch_header h;
+		const uint8_t *b;
+		if ((rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h)))
+			break;
+		vv_record_reader rr;
+		if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch)))
+			break;
+		/* Decide per record; remember the kept ones (pointers stay valid:
+		 * the batch and its inflated records do not move until the next one). */
+		size_t nk = 0;
+		varve_record rec;
+		int tomb_expired = h.append_time + prm->delete_retention_ms <= prm->now;
+		/* headers of kept records must survive the next record's decode:
+		 * decode twice, first to decide, then to encode. */
+		while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
+			int keep = 1;
+			if (rec.key) {
+				uint64_t h1;
+				uint32_t h2;
+				fingerprint(rec.key, rec.key_len, &h1, &h2);
+				int64_t latest = km_get(m, h1, h2);
+				if (latest > rec.offset)
+					keep = 0;
+				else if (!rec.value && tomb_expired) {
+					keep = 0;
+					st->tombstones_dropped++;
+				} else if (!rec.value &&
+					   h.append_time + prm->delete_retention_ms < st->tomb_due) {
+					st->tomb_due = h.append_time + prm->delete_retention_ms;
+				}
+			}
+			if (nk == kcap) {
+				size_t nc = kcap ? kcap * 2 : 64;
+				varve_record *nkp = vv_realloc(kept, nc * sizeof *nkp);
+				if (!nkp) {
+					rc = vv_error_set(VARVE_ENOMEM, 0, "compaction");
+					break;
+				}
+				kept = nkp;
+				kcap = nc;
+			}
+			if (keep) {
+				kept[nk++] = rec;
+				st->records_kept++;
+			} else {
+				st->records_dropped++;
+			}
+		}
+		if (rc != VARVE_EEND)
+			break;
+		rc = 0;
+		if (nk == h.record_count) {
+			/* Nothing dropped: copy the batch as it is. */
+			rc = write_batch(w, b, h.length, &h);
+		} else if (nk > 0) {
+			/* Re-decode to get stable header arrays for the kept records. */
+			vv_record_reader rr2;
+			if ((rc = vv_record_reader_init(&rr2, b, &h, &scratch, &scap, s->cfg->max_batch)))
+				break;
+			vv_bb_reset(&w->bb);
+			int64_t nbase = kept[0].offset;
+			size_t ki = 0;
+			while (ki < nk && (rc = vv_record_next(&rr2, &rec, &hdrs, &hcap)) == 0) {
+				if (rec.offset != kept[ki].offset)
+					continue;
+				rc = vv_bb_add(&w->bb, (uint32_t)(rec.offset - nbase), rec.timestamp, &rec);
+				if (rc)
+					break;
+				ki++;
+			}
+			if (rc == VARVE_EEND)
+				rc = 0;
+			if (rc)
+				break;
+			vv_batch_params bp = { nbase, h.attributes & VV_ATTR_CODEC_MASK, h.append_time,
+					       h.producer_id, h.producer_epoch, h.base_sequence };
+			const uint8_t *out;
+			size_t olen;
+			if ((rc = vv_bb_finish(&w->bb, &bp, &out, &olen)))
+				break;
+			vv_batch_header nh;
+			vv_batch_parse_header(out, olen, UINT32_MAX, &nh);
+			rc = write_batch(w, out, olen, &nh);
+		}
+		st->bytes_read += h.length;
+		throttle_account(th, h.length);
+		pos += h.length;
+	}
+	rc = name_damage(s, pos, rc);
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	vv_free(hdrs);
+	vv_free(kept);
+	return rc;
+}
+
+static int step(const vv_compact_params *prm, const char *name)
+{
+	if (prm->step_hook && prm->step_hook(prm->step_ctx, name))
+		return vv_error_set(VARVE_EIO, 0, "compaction stopped at step %s (test hook)", name);
+	return 0;
+}
+
+static int write_replaces(const char *dir, int64_t base, vv_segment *const *old, size_t k,
+			  unsigned mode)
+{
+	size_t len = 8 + k * 8 + 8;
+	uint8_t *b = vv_malloc(len);
+	if (!b)
+		return vv_error_set(VARVE_ENOMEM, 0, "compaction");
+	vv_store32(b, REPLACES_MAGIC);
+	vv_store32(b + 4, (uint32_t)k);
+	for (size_t i = 0; i < k; i++)
+		vv_store64(b + 8 + i * 8, (uint64_t)old[i]->base);
+	vv_store64(b + len - 8, XXH3_64bits(b, len - 8));
+	char path[4096];
+	sfx_path(path, sizeof path, dir, base, ".replaces");
+	vv_file *f;
+	int rc = vv_io_open(path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f);
+	if (rc == 0) {
+		rc = vv_io_pwrite(f, b, len, 0);
+		if (rc == 0)
+			rc = vv_io_datasync(f);
+		int c = vv_io_close(f);
+		if (rc == 0)
+			rc = c;
+	}
+	vv_free(b);
+	return rc;
+}
+
+/* Compact old[0..k) into one new segment and swap it in. */
+static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int64_t next_base,
+			 const keymap *m, const vv_compact_params *prm, vv_compact_stats *st,
+			 throttle *th)
+{
+	const char *dir = p->dir;
+	int64_t base = old[0]->base;
+	unsigned mode = p->cfg.seg.file_mode;
+	char lp[4096], ip[4096], tp[4096];
+	sfx_path(lp, sizeof lp, dir, base, ".log.cleaned");
+	sfx_path(ip, sizeof ip, dir, base, ".index.cleaned");
+	sfx_path(tp, sizeof tp, dir, base, ".timeindex.cleaned");
+	writer w;
+	memset(&w, 0, sizeof w);
+	w.base = base;
+	w.max_ts = INT64_MIN;
+	w.last_offset = base - 1;
+	w.interval = p->cfg.seg.index_interval;
+	vv_index_init(&w.ix);
+	vv_index_cursor_reset(&w.ixc, &w.ix);
+	vv_bb_init(&w.bb);
+	vv_file *fi = NULL, *ft = NULL;
+	int rc = vv_io_open(lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		rc = rewrite_segment(old[i], &w, m, prm, st, th);
+	if (rc == 0)
+		rc = vv_index_seal(&w.ix, &w.ixc, w.max_ts, (uint32_t)(w.last_offset - base));
+	if (rc == 0)
+		rc = vv_io_datasync(w.log);
+	if (rc == 0)
+		rc = vv_io_open(ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &fi);
+	if (rc == 0)
+		rc = vv_io_open(tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &ft);
+	if (rc == 0)
+		rc = vv_index_rewrite(&w.ix, fi, ft);
+	if (rc == 0)
+		rc = vv_io_datasync(fi);
+	if (rc == 0)
+		rc = vv_io_datasync(ft);
+	vv_io_close(fi);
+	vv_io_close(ft);
+	vv_io_close(w.log);
+	vv_index_free(&w.ix);
+	vv_bb_free(&w.bb);
+	if (rc == 0)
+		rc = write_replaces(dir, base, old, k, mode);
+	if (rc == 0)
+		rc = vv_io_sync_dir(dir);
+	if (rc == 0)
+		rc = step(prm, "cleaned-written");
+	/* Readers of the old segments keep their descriptors from here on. */
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		rc = vv_segment_open_files(old[i]);
+	if (rc) {
+		vv_error_saved e;
+		vv_error_save(&e);
+		unlink_quiet(lp);
+		unlink_quiet(ip);
+		unlink_quiet(tp);
+		sfx_path(lp, sizeof lp, dir, base, ".replaces");
+		unlink_quiet(lp);
+		vv_error_restore(&e);
+		return rc;
+	}
+	/* Commit point: index files to .swap, then the log. */
+	char sp[4096];
+	sfx_path(sp, sizeof sp, dir, base, ".index.swap");
+	rc = vv_io_rename(ip, sp);
+	if (rc == 0) {
+		sfx_path(sp, sizeof sp, dir, base, ".timeindex.swap");
+		rc = vv_io_rename(tp, sp);
+	}
+	if (rc == 0)
+		rc = step(prm, "index-swapped");
+	int stale_before = p->sizes_stale;
+	if (rc == 0) {
+		sfx_path(sp, sizeof sp, dir, base, ".log.swap");
+		rc = vv_io_rename(lp, sp);
+		/* until the swap is done in memory too, the files and the segment
+		 * objects disagree: no size list at close (sizes.h) */
+		if (rc == 0)
+			p->sizes_stale = 1;
+	}
+	if (rc == 0)
+		rc = vv_io_sync_dir(dir);
+	if (rc == 0)
+		rc = step(prm, "committed");
+	if (rc) /* before the commit point the old set is whole; open cleans up */
+		return rc;
+	for (size_t i = 0; i < k; i++)
+		vv_segment_mark_replaced(old[i]);
+	int64_t *bases = vv_malloc(k * sizeof *bases);
+	if (!bases)
+		return vv_error_set(VARVE_ENOMEM, 0, "compaction");
+	for (size_t i = 0; i < k; i++)
+		bases[i] = old[i]->base;
+	rc = finish_swap(dir, base, bases, k);
+	vv_free(bases);
+	if (rc)
+		return rc; /* the next open finishes the swap from <b>.log.swap */
+	vv_segment *nw;
+	VV_TRY(vv_segment_attach(dir, base, w.pos, &p->cfg.seg, &nw));
+	nw->sealed = 1;
+	atomic_store(&nw->next_offset, next_base);
+	atomic_store(&nw->max_ts, w.max_ts);
+	rc = vv_partition_replace(p, old, k, nw);
+	if (rc) {
+		vv_segment_unref(nw);
+		return rc;
+	}
+	p->sizes_stale = stale_before;
+	st->bytes_written += w.pos;
+	st->segments_in += k;
+	st->segments_out++;
+	return 0;
+}
+
+int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->tomb_due = INT64_MAX;
+	int64_t clean_off, tomb_due;
+	vv_compact_load_checkpoint(p->dir, &clean_off, &tomb_due);
+	vv_segment **segs;
+	size_t n;
+	VV_TRY(vv_partition_segments(p, &segs, &n));
+	size_t nold = n ? n - 1 : 0; /* never the active segment */
+	uint64_t total = 0, dirty = 0;
+	for (size_t i = 0; i < nold; i++) {
+		uint64_t sz = atomic_load(&segs[i]->size);
+		total += sz;
+		if (segs[i + 1]->base > clean_off)
+			dirty += sz;
+	}
+	int rc = 0;
+	/* Work: enough dirty bytes (or any, when forced), or a tombstone whose
+	 * delete retention has passed, which only a rewrite can drop. */
+	int tombs = total > 0 && tomb_due <= prm->now;
+	int dirty_work = dirty > 0 && total > 0 &&
+			 (prm->force || (double)dirty / (double)total >= prm->min_dirty_ratio);
+	if (nold == 0 || (!dirty_work && !tombs)) {
+		vv_partition_segments_release(segs, n);
+		return 0;
+	}
+	st->ran = 1;
+	keymap m;
+	throttle th = { prm->io_bytes_per_sec, 0, vv_mono_ns() };
+	rc = km_init(&m, prm->map_memory);
+	/* Map the dirty segments, as many as fit. */
+	size_t map_to = 0; /* segments [0, map_to) get rewritten */
+	uint64_t mapped_bytes = 0;
+	for (size_t i = 0; rc == 0 && i < nold; i++) {
+		if (segs[i + 1]->base <= clean_off) {
+			map_to = i + 1; /* clean: nothing new to map, still rewritten */
+			continue;
+		}
+		int r = map_segment(segs[i], &m, &mapped_bytes, &th);
+		if (r == MAP_FULL)
+			break;
+		if (r) {
+			rc = r;
+			break;
+		}
+		map_to = i + 1;
+	}
+	if (rc == 0 && dirty && (map_to == 0 || segs[map_to]->base <= clean_off))
+		rc = vv_error_set(VARVE_ENOMEM, 0,
+				  "%s/%u: the compaction key map (%zu bytes) cannot hold the keys of one segment",
+				  p->topic, p->id, prm->map_memory);
+	/* The recovery point must not name a segment about to be rewritten. */
+	if (rc == 0)
+		rc = vv_partition_checkpoint_active(p);
+	/* Rewrite [0, map_to) in groups no bigger than a segment. */
+	size_t i = 0;
+	while (rc == 0 && i < map_to) {
+		size_t j = i;
+		uint64_t sum = 0;
+		do {
+			sum += atomic_load(&segs[j]->size);
+			j++;
+		} while (j < map_to && sum + atomic_load(&segs[j]->size) <= prm->segment_bytes &&
+			 segs[j + 1]->base - segs[i]->base < (int64_t)UINT32_MAX);
+		rc = compact_group(p, segs + i, j - i, segs[j]->base, &m, prm, st, &th);
+		i = j;
+	}
+	if (rc == 0)
+		rc = save_checkpoint(p->dir, segs[map_to]->base, st->tomb_due, p->cfg.seg.file_mode);
+	km_free(&m);
+	vv_partition_segments_release(segs, n);
+	return rc;
+}

@@ -1,0 +1,1466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * partition.c -- segments of one partition: recovery, append with group
+ * commit, roll, lookups. Design notes in partition.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "compact.h"
+#include "partition.h"
+#include "sizes.h"
+#include "util.h"
+
+static void plog(const vv_partition *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void plog(const vv_partition *p, int level, const char *fmt, ...)
+{
+	if (!p->cfg.log_fn)
+		return;
+	char msg[768];
+	int n = snprintf(msg, sizeof msg, "%s/%u: ", p->topic, p->id);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	p->cfg.log_fn(p->cfg.log_ctx, level, msg);
+}
+
+int64_t vv_partition_now(const vv_partition *p)
+{
+	return p->cfg.clock_fn ? p->cfg.clock_fn(p->cfg.clock_ctx) : vv_now_ms();
+}
+
+/* ---- recovery point ----------------------------------------------------- */
+
+void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE])
+{
+	vv_store32(out, VV_RECOVERY_POINT_MAGIC);
+	vv_store32(out + 4, 1);
+	vv_store64(out + 8, (uint64_t)rp->offset);
+	vv_store64(out + 16, (uint64_t)rp->segment_base);
+	vv_store64(out + 24, rp->position);
+	vv_store64(out + 32, (uint64_t)rp->log_start);
+	vv_store64(out + 40, XXH3_64bits(out, 40));
+}
+
+int vv_recovery_point_decode(const uint8_t *b, size_t n, vv_recovery_point *rp)
+{
+	if (n != VV_RECOVERY_POINT_SIZE || vv_load32(b) != VV_RECOVERY_POINT_MAGIC ||
+	    vv_load32(b + 4) != 1 || vv_load64(b + 40) != XXH3_64bits(b, 40))
+		return -1;
+	rp->offset = (int64_t)vv_load64(b + 8);
+	rp->segment_base = (int64_t)vv_load64(b + 16);
+	rp->position = vv_load64(b + 24);
+	rp->log_start = (int64_t)vv_load64(b + 32);
+	if (rp->offset < 0 || rp->segment_base < 0 || rp->log_start < 0 ||
+	    rp->segment_base > rp->offset || rp->position > UINT32_MAX)
+		return -1;
+	return 0;
+}
+
+static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
+{
+	uint8_t buf[VV_RECOVERY_POINT_SIZE];
+	vv_recovery_point_encode(rp, buf);
+	VV_TRY(vv_io_write_atomic(p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
+				  p->cfg.seg.file_mode));
+	p->rp_written = rp->offset;
+	p->rp_seg = rp->segment_base;
+	p->rp_pos = rp->position;
+	return 0;
+}
+
+/* The segment size list for the next clean open (sizes.h); best effort. */
+static void write_sizes(vv_partition *p)
+{
+	int64_t *bases = vv_malloc(p->nsegs * sizeof *bases);
+	uint64_t *sizes = vv_malloc(p->nsegs * sizeof *sizes);
+	if (bases && sizes) {
+		for (size_t i = 0; i < p->nsegs; i++) {
+			bases[i] = p->segs[i]->base;
+			sizes[i] = atomic_load(&p->segs[i]->size);
+		}
+		(void)vv_sizes_write(p->dir, p->close_nonce, bases, sizes, p->nsegs,
+				     p->cfg.seg.file_mode);
+	}
+	vv_free(bases);
+	vv_free(sizes);
+	vv_error_clear();
+}
+
+/* ---- segment array ------------------------------------------------------ */
+
+static int push_segment(vv_partition *p, vv_segment *s)
+{
+	if (p->nsegs == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 8;
+		vv_segment **ns = vv_realloc(p->segs, nc * sizeof *ns);
+		if (!ns)
+			return vv_error_set(VARVE_ENOMEM, 0, "segment list");
+		p->segs = ns;
+		p->cap = nc;
+	}
+	p->segs[p->nsegs++] = s;
+	return 0;
+}
+
+static vv_segment *active(vv_partition *p) { return p->segs[p->nsegs - 1]; }
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void seg_file_path(char *out, size_t cap, const vv_partition *p, int64_t base, const char *sfx)
+{
+	vv_segment_path(out, cap, p->dir, base, sfx);
+}
+
+static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_result *res,
+		       uint64_t later_bytes, const char *reason)
+{
+	varve_recovery_cut cut;
+	memset(&cut, 0, sizeof cut);
+	snprintf(cut.topic, sizeof cut.topic, "%s", p->topic);
+	cut.partition = (int32_t)p->id;
+	cut.segment_base = s->base;
+	cut.position = res->valid_end;
+	cut.bytes_lost = (res->file_size - res->valid_end) + later_bytes;
+	cut.first_offset_lost = res->next_offset;
+	cut.last_offset_lost = res->lost_last_offset;
+	snprintf(cut.reason, sizeof cut.reason, "%s", reason);
+	plog(p, VARVE_LOG_WARN,
+	     "recovery cut segment %020" PRId64 " at byte %" PRIu64 ": %s; %" PRIu64
+	     " bytes removed, offsets from %" PRId64 " lost (last readable %" PRId64 ")",
+	     s->base, cut.position, reason, cut.bytes_lost, cut.first_offset_lost,
+	     cut.last_offset_lost);
+	if (p->cfg.on_cut)
+		p->cfg.on_cut(p->cfg.cut_ctx, &cut);
+}
+
+/* ---- open / recover ----------------------------------------------------- */
+
+/* The bases of the segment logs in p->dir, sorted; *swap_files tells whether
+ * an interrupted compaction swap left files behind. One directory listing:
+ * with 10,000 segments it is a good part of the open time. */
+static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, int *swap_files)
+{
+	char **names;
+	size_t n;
+	*bases_out = NULL;
+	*n_out = 0;
+	*swap_files = 0;
+	VV_TRY(vv_io_list_dir(p->dir, &names, &n));
+	int64_t *bases = vv_malloc((n ? n : 1) * sizeof *bases);
+	if (!bases) {
+		vv_io_free_list(names, n);
+		return vv_error_set(VARVE_ENOMEM, 0, "segment list");
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int64_t b;
+		size_t l = strlen(names[i]);
+		if (vv_segment_parse_name(names[i], &b) == 0) {
+			bases[k++] = b;
+		} else if (vv_compact_is_swap_file(names[i])) {
+			*swap_files = 1;
+		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
+			char path[4096];
+			snprintf(path, sizeof path, "%s/%s", p->dir, names[i]);
+			(void)vv_io_unlink(path); /* an interrupted atomic write */
+			vv_error_clear();
+		}
+	}
+	vv_io_free_list(names, n);
+	qsort(bases, k, sizeof *bases, cmp_i64);
+	*bases_out = bases;
+	*n_out = k;
+	return 0;
+}
+
+/* First append time of a segment, from its first batch header. */
+static void read_first_append_time(vv_segment *s)
+{
+	uint8_t hb[VV_BATCH_HEADER_SIZE];
+	vv_batch_header h;
+	if (atomic_load(&s->size) >= VV_BATCH_HEADER_SIZE && vv_segment_open_files(s) == 0 &&
+	    vv_io_pread_full(s->log, hb, sizeof hb, 0) == 0 &&
+	    vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0)
+		s->first_append_time = h.append_time;
+	vv_error_clear();
+}
+
+static int recover(vv_partition *p, int clean)
+{
+	int64_t *bases = NULL;
+	size_t n = 0;
+	int rc = 0;
+	int ro = p->cfg.seg.read_only, swap_files;
+	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	int had_swap = swap_files; /* the files changed since the close */
+	if (swap_files && !ro) {
+		/* finish or roll back a compaction swap a crash interrupted */
+		vv_free(bases);
+		VV_TRY(vv_compact_recover_dir(p->dir));
+		VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	}
+	int64_t *swapped = NULL;
+	size_t nswapped = 0;
+	if (swap_files && ro) { /* read an interrupted swap as the writer's next open will */
+		if ((rc = vv_compact_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
+			vv_free(bases);
+			return rc;
+		}
+		qsort(bases, n, sizeof *bases, cmp_i64);
+	}
+
+	vv_recovery_point rp = { 0 };
+	int has_rp = 0;
+	{
+		char path[4096];
+		uint8_t *buf;
+		size_t len;
+		snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
+		int r = vv_io_read_small(path, 4096, &buf, &len);
+		if (r == VARVE_ECORRUPT) {
+			plog(p, VARVE_LOG_WARN, "recovery point oversized; scanning the whole log");
+			r = VARVE_ENOTFOUND;
+		}
+		if (r == 0) {
+			has_rp = vv_recovery_point_decode(buf, len, &rp) == 0;
+			vv_free(buf);
+			if (!has_rp)
+				plog(p, VARVE_LOG_WARN, "recovery point damaged; scanning the whole log");
+		} else if (r != VARVE_ENOTFOUND) {
+			vv_free(bases);
+			vv_free(swapped);
+			return r;
+		}
+		vv_error_clear();
+	}
+
+	if (n == 0) {
+		int64_t base = has_rp ? (rp.offset > rp.log_start ? rp.offset : rp.log_start) : 0;
+		if (has_rp && rp.offset > rp.log_start)
+			plog(p, VARVE_LOG_ERROR,
+			     "no segment files, but the recovery point says offsets below %" PRId64
+			     " were durable", rp.offset);
+		vv_free(bases);
+		vv_free(swapped);
+		if (ro) {
+			atomic_store(&p->start_offset, base);
+			atomic_store(&p->end_offset, base);
+			atomic_store(&p->durable_offset, base);
+			return 0;
+		}
+		vv_segment *s;
+		VV_TRY(vv_segment_create(p->dir, base, &p->cfg.seg, &s));
+		if ((rc = push_segment(p, s))) {
+			vv_segment_unref(s);
+			return rc;
+		}
+		VV_TRY(vv_io_sync_dir(p->dir));
+		atomic_store(&p->start_offset, base);
+		atomic_store(&p->end_offset, base);
+		atomic_store(&p->durable_offset, base);
+		return 0;
+	}
+
+	int64_t log_start = has_rp ? rp.log_start : bases[0];
+	if (log_start < bases[0])
+		log_start = bases[0];
+	/* Segments wholly below the log start: a retention delete that a crash
+	 * interrupted after the recovery point moved. Finish it. */
+	size_t first = 0;
+	while (first + 1 < n && bases[first + 1] <= log_start) {
+		if (!ro)
+			vv_segment_unlink_files(p->dir, bases[first]);
+		first++;
+	}
+
+	/* After a clean close the sizes come from the list it left, if it is
+	 * that close's and names exactly these segments; else one stat each. */
+	uint64_t *known = NULL;
+	if (clean && !ro && p->cfg.clean_nonce && !had_swap && n > first) {
+		known = vv_malloc((n - first) * sizeof *known);
+		if (known && vv_sizes_read(p->dir, p->cfg.clean_nonce, bases + first, n - first, known)) {
+			vv_free(known);
+			known = NULL;
+		}
+	}
+	for (size_t i = first; i < n; i++) {
+		char path[4096];
+		uint64_t size = 0;
+		int from_swap = 0;
+		for (size_t j = 0; j < nswapped; j++)
+			from_swap |= swapped[j] == bases[i];
+		seg_file_path(path, sizeof path, p, bases[i], from_swap ? ".log.swap" : ".log");
+		/* the last segment is stat'ed anyway: bytes added to it behind our
+		 * back since the close (a torn or foreign tail) are scanned and cut */
+		int use_known = known && i + 1 < n;
+		if (use_known)
+			size = known[i - first];
+		rc = use_known ? 0 : vv_io_stat(path, &size, NULL);
+		if (rc == VARVE_ENOTFOUND && from_swap) { /* renamed by a writer since */
+			from_swap = 0;
+			seg_file_path(path, sizeof path, p, bases[i], ".log");
+			rc = vv_io_stat(path, &size, NULL);
+		}
+		if (rc)
+			break;
+		vv_segment *s;
+		if ((rc = vv_segment_attach(p->dir, bases[i], size, &p->cfg.seg, &s)))
+			break;
+		s->from_swap = from_swap;
+		if ((rc = push_segment(p, s))) {
+			vv_segment_unref(s);
+			break;
+		}
+		if (i + 1 < n) {
+			atomic_store(&s->next_offset, bases[i + 1]);
+			s->sealed = 1;
+		}
+	}
+	vv_free(bases);
+	vv_free(swapped);
+	vv_free(known);
+	if (rc)
+		return rc;
+
+	/* Where to start scanning. */
+	size_t k = 0;
+	uint64_t pos = 0;
+	int64_t off = p->segs[0]->base;
+	if (has_rp) {
+		for (size_t i = 0; i < p->nsegs; i++) {
+			if (p->segs[i]->base != rp.segment_base)
+				continue;
+			uint64_t sz = atomic_load(&p->segs[i]->size);
+			if (sz >= rp.position) {
+				k = i;
+				pos = rp.position;
+				off = rp.offset;
+			} else {
+				k = i;
+				plog(p, VARVE_LOG_ERROR,
+				     "segment %020" PRId64 " is %" PRIu64
+				     " bytes, shorter than its recovery point (%" PRIu64
+				     "): durable data was lost outside varve",
+				     rp.segment_base, sz, rp.position);
+				off = p->segs[i]->base;
+			}
+			break;
+		}
+	}
+	vv_segment *last = active(p);
+	if (clean && has_rp && p->segs[k] == last && atomic_load(&last->size) == pos) {
+		/* Clean close: the recovery point is exact, nothing to scan. */
+		atomic_store(&last->next_offset, off);
+	} else {
+		for (size_t i = k; i < p->nsegs; i++) {
+			vv_segment *s = p->segs[i];
+			vv_scan_result res;
+			if ((rc = vv_segment_scan(s, i == k ? pos : 0, i == k ? off : s->base, &res)))
+				return rc;
+			if (i + 1 < p->nsegs && atomic_load(&s->next_offset) > p->segs[i + 1]->base) {
+				/* overlapping segments (files damaged or planted outside
+				 * varve): reads of this one stop at the next base with
+				 * VARVE_ECORRUPT instead of returning offsets twice */
+				plog(p, VARVE_LOG_ERROR,
+				     "segment %020" PRId64 " holds offsets up to %" PRId64
+				     ", past the next segment's base %" PRId64,
+				     s->base, atomic_load(&s->next_offset) - 1, p->segs[i + 1]->base);
+				atomic_store(&s->next_offset, p->segs[i + 1]->base);
+			}
+			if (!ro && res.valid_end != 0) {
+				pthread_mutex_lock(&s->mu);
+				(void)vv_index_rewrite(&s->ix, s->idx, s->tidx);
+				pthread_mutex_unlock(&s->mu);
+				vv_error_clear();
+			}
+			if (!ro && res.zero_tail) {
+				/* preallocated space past the data: give it back, no loss */
+				if ((rc = vv_segment_truncate(s, res.valid_end)))
+					return rc;
+				plog(p, VARVE_LOG_DEBUG, "trimmed %" PRIu64 " preallocated bytes of %020" PRId64,
+				     res.zero_tail, s->base);
+			}
+			if (!res.damaged)
+				continue;
+			uint64_t later = 0;
+			for (size_t j = i + 1; j < p->nsegs; j++)
+				later += atomic_load(&p->segs[j]->size);
+			if (i + 1 < p->nsegs) {
+				/* later segments go too: their last readable offset counts */
+				vv_segment *tail = p->segs[p->nsegs - 1];
+				vv_scan_result tr;
+				if (vv_segment_scan(tail, 0, tail->base, &tr) == 0 && tr.next_offset > tail->base)
+					res.lost_last_offset = tr.next_offset - 1;
+				else if (p->nsegs - 1 > i + 1)
+					res.lost_last_offset = tail->base - 1;
+				vv_error_clear();
+			}
+			if (ro) {
+				/* A reader never cuts: it just stops before the damage. */
+				for (size_t j = i + 1; j < p->nsegs; j++)
+					vv_segment_unref(p->segs[j]);
+				p->nsegs = i + 1;
+				break;
+			}
+			report_cut(p, s, &res, later, res.reason);
+			if ((rc = vv_segment_truncate(s, res.valid_end)))
+				return rc;
+			for (size_t j = i + 1; j < p->nsegs; j++) {
+				vv_segment_unlink_files(p->dir, p->segs[j]->base);
+				vv_segment_unref(p->segs[j]);
+			}
+			p->nsegs = i + 1;
+			if (res.valid_end == 0 && p->nsegs > 1) {
+				/* an empty segment that is not the only one: drop it */
+				vv_segment_mark_deleted(s);
+				vv_segment_unref(s);
+				p->nsegs--;
+			}
+			(void)vv_io_sync_dir(p->dir);
+			break;
+		}
+	}
+	last = active(p);
+	last->sealed = 0;
+	int64_t end = atomic_load(&last->next_offset);
+	int64_t start = log_start > p->segs[0]->base ? log_start : p->segs[0]->base;
+	if (start > end) {
+		/* a recovery point whose log start is past the log end (damaged
+		 * outside varve: its checksum matched): nothing is below the end */
+		plog(p, VARVE_LOG_ERROR,
+		     "recovery point log start %" PRId64 " is past the log end %" PRId64
+		     "; using the end", start, end);
+		start = end;
+	}
+	atomic_store(&p->start_offset, start);
+	atomic_store(&p->end_offset, end);
+	if (!ro) {
+		VV_TRY(vv_segment_open_files(last));
+		/* What recovery kept is on disk from now on. */
+		VV_TRY(vv_segment_sync(last));
+		/* appends extend the index and the max timestamp: load both first.
+		 * A rebuild that meets damage below the recovery point keeps the
+		 * entries before it; reads that reach the damage say so. */
+		int irc = vv_segment_load_index(last);
+		if (irc == VARVE_ECORRUPT) {
+			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
+			vv_error_clear();
+		} else if (irc) {
+			return irc;
+		}
+		if (vv_segment_load_stats(last) == VARVE_ECORRUPT) {
+			/* damage below the recovery point: reads that reach it say so */
+			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
+			vv_error_clear();
+		}
+		VV_TRY(vv_segment_prepare(last));
+		if (!last->first_append_time)
+			read_first_append_time(last);
+		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
+					  atomic_load(&p->start_offset) };
+		if (!clean || !has_rp || rp.offset != end) {
+			VV_TRY(write_recovery_point(p, &nrp));
+		} else {
+			p->rp_written = end;
+			p->rp_seg = nrp.segment_base;
+			p->rp_pos = nrp.position;
+		}
+	}
+	atomic_store(&p->durable_offset, end);
+	return 0;
+}
+
+/* Producer state: the snapshot, then the batches after it. */
+static int rebuild_producers(vv_partition *p)
+{
+	int64_t from;
+	VV_TRY(vv_pstate_load(&p->pstate, p->dir, &from));
+	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
+	if (from > end) { /* the snapshot is ahead of a cut log: start over */
+		vv_pstate_free(&p->pstate);
+		vv_pstate_init(&p->pstate);
+		from = start;
+	}
+	if (from < start)
+		from = start;
+	if (from >= end)
+		return 0;
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, from, &s));
+	uint64_t pos = 0;
+	int rc = vv_segment_open_files(s);
+	if (rc == 0)
+		rc = vv_segment_find(s, from, &pos);
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	int stop = 0;
+	while (rc == 0 && !stop) {
+		uint64_t size = atomic_load(&s->size);
+		for (;;) {
+			vv_batch_header h;
+			const uint8_t *b;
+			rc = vv_seg_reader_batch(&r, s, pos, size, &b, &h);
+			if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+				rc = 0;
+				break;
+			}
+			if (rc == VARVE_ECORRUPT) {
+				/* Damage below the recovery point fails the reads that reach
+				 * it, not the open; producer state past it is lost. */
+				plog(p, VARVE_LOG_ERROR, "producer state replay stopped at damage: %s",
+				     varve_last_error()->message);
+				vv_error_clear();
+				rc = 0;
+				stop = 1;
+				break;
+			}
+			if (rc)
+				break;
+			if (h.producer_id >= 0 && vv_batch_last_offset(&h) >= from)
+				rc = vv_pstate_note(&p->pstate, h.producer_id, h.producer_epoch,
+						    h.base_sequence, h.record_count, h.base_offset,
+						    vv_batch_last_offset(&h), h.append_time);
+			if (rc)
+				break;
+			pos += h.length;
+		}
+		if (rc || stop)
+			break;
+		vv_segment *n = vv_partition_next_segment(p, s);
+		if (!n)
+			break;
+		vv_segment_unref(s);
+		s = n;
+		pos = 0;
+	}
+	vv_seg_reader_free(&r);
+	vv_segment_unref(s);
+	return rc;
+}
+
+int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
+		      int clean, vv_partition **out)
+{
+	*out = NULL;
+	vv_partition *p = vv_calloc(1, sizeof *p);
+	if (!p)
+		return vv_error_set(VARVE_ENOMEM, 0, "partition");
+	p->dir = vv_strdup(dir);
+	p->topic = vv_strdup(topic);
+	p->id = id;
+	p->cfg = *cfg;
+	/* max_open_files counts files; an open segment holds three */
+	p->max_open = cfg->max_open > 0 ? (cfg->max_open >= 6 ? cfg->max_open / 3 : 2) : 0;
+	/* fill what an older-style config left out */
+	if (!p->cfg.max_write_batch)
+		p->cfg.max_write_batch = p->cfg.seg.max_batch;
+	if (!p->cfg.seg.segment_bytes)
+		p->cfg.seg.segment_bytes = p->cfg.segment_bytes;
+	/* segments point at the partition's copy of their config */
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_rwlock_init(&p->segs_lock, NULL);
+	pthread_mutex_init(&p->sync_mu, NULL);
+	pthread_cond_init(&p->sync_cond, NULL);
+	vv_bb_init(&p->bb);
+	vv_pstate_init(&p->pstate);
+	int rc = 0;
+	if (!p->dir || !p->topic)
+		rc = vv_error_set(VARVE_ENOMEM, 0, "partition");
+	if (rc == 0 && !cfg->seg.read_only) {
+		int is_dir = 0;
+		rc = vv_io_stat(dir, NULL, &is_dir);
+		if (rc == VARVE_ENOTFOUND) {
+			rc = vv_io_mkdir(dir, cfg->dir_mode);
+			if (rc == 0) {
+				char parent[4096];
+				snprintf(parent, sizeof parent, "%s", dir);
+				char *slash = strrchr(parent, '/');
+				if (slash) {
+					*slash = 0;
+					rc = vv_io_sync_dir(parent);
+				}
+			}
+		} else if (rc == 0 && is_dir != 1) {
+			rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is not a directory", dir);
+		}
+	}
+	if (rc == 0)
+		rc = recover(p, clean);
+	if (rc == 0 && !cfg->seg.read_only)
+		rc = rebuild_producers(p);
+	if (rc) {
+		int saved = rc;
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", varve_last_error()->message);
+		vv_partition_close(p, 0);
+		vv_error_set(saved, 0, "%s", msg);
+		return saved;
+	}
+	*out = p;
+	return 0;
+}
+
+static int sync_sealed(vv_partition *p);
+
+int vv_partition_close(vv_partition *p, int clean)
+{
+	if (!p)
+		return 0;
+	int rc = 0;
+	if (!p->cfg.seg.read_only && atomic_load(&p->failed))
+		rc = vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an fsync: its unsynced data may be lost",
+				  p->topic, p->id);
+	if (!p->cfg.seg.read_only && p->nsegs && !atomic_load(&p->failed)) {
+		vv_segment *s = active(p);
+		rc = vv_segment_flush_index(s);
+		if (rc == 0 && clean)
+			rc = vv_segment_trim(s);
+		/* everything, including segments sealed unsynced under sync=none */
+		if (rc == 0)
+			rc = sync_sealed(p);
+		if (rc == 0 && s->log)
+			rc = vv_segment_sync(s);
+		if (rc == 0 && clean) {
+			vv_recovery_point rp = { atomic_load(&p->end_offset), s->base,
+						 atomic_load(&s->size),
+						 atomic_load(&p->start_offset) };
+			rc = write_recovery_point(p, &rp);
+		}
+		/* even empty: the next open then replays nothing */
+		if (rc == 0 && clean)
+			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
+					    p->cfg.seg.file_mode);
+		if (rc == 0 && clean && p->close_nonce && !p->sizes_stale)
+			write_sizes(p);
+	}
+	for (size_t i = 0; i < p->nsegs; i++)
+		vv_segment_unref(p->segs[i]);
+	vv_free(p->segs);
+	vv_bb_free(&p->bb);
+	vv_pstate_free(&p->pstate);
+	pthread_mutex_destroy(&p->lock);
+	pthread_rwlock_destroy(&p->segs_lock);
+	pthread_mutex_destroy(&p->sync_mu);
+	pthread_cond_destroy(&p->sync_cond);
+	vv_free(p->dir);
+	vv_free(p->topic);
+	vv_free(p);
+	return rc;
+}
+
+/* ---- sync ------------------------------------------------------------------ */
+
+/* A failed fsync is final for the partition (design note 3). */
+static void mark_failed(vv_partition *p, const char *what)
+{
+	if (!atomic_exchange(&p->failed, 1))
+		plog(p, VARVE_LOG_ERROR,
+		     "%s: partition is read-only until the store is reopened (%s)", what,
+		     varve_last_error()->message);
+}
+
+/* Sync sealed segments that are still dirty (sync=none seals without
+ * syncing): each one, or with many, one syncfs for the filesystem. */
+static int sync_sealed(vv_partition *p)
+{
+	vv_segment **v;
+	size_t n;
+	VV_TRY(vv_partition_segments(p, &v, &n));
+	size_t ndirty = 0;
+	for (size_t i = 0; i + 1 < n; i++)
+		ndirty += atomic_load(&v[i]->dirty) != 0;
+	int rc = 0;
+	if (ndirty > 8) {
+		rc = vv_io_syncfs(v[n - 1]->log);
+		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
+			atomic_store(&v[i]->dirty, 0);
+	} else {
+		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
+			if (atomic_load(&v[i]->dirty) && (rc = vv_segment_open_files(v[i])) == 0)
+				rc = vv_segment_sync(v[i]);
+	}
+	vv_partition_segments_release(v, n);
+	return rc;
+}
+
+/* Make every offset written so far durable: the active segment, and any
+ * sealed segment still dirty. */
+static int sync_active(vv_partition *p, int64_t *upto)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment *s = active(p);
+	vv_segment_ref(s);
+	int64_t covered = atomic_load_explicit(&s->next_offset, memory_order_acquire);
+	int sealed_dirty = 0;
+	for (size_t i = 0; i + 1 < p->nsegs && !sealed_dirty; i++)
+		sealed_dirty = atomic_load(&p->segs[i]->dirty);
+	pthread_rwlock_unlock(&p->segs_lock);
+	int rc = sealed_dirty ? sync_sealed(p) : 0;
+	if (rc == 0)
+		rc = vv_segment_sync(s);
+	vv_segment_unref(s);
+	*upto = covered;
+	return rc;
+}
+
+/* Wait until every offset below target is durable, leading a sync if no
+ * one else is (group commit). */
+static int wait_durable(vv_partition *p, int64_t target)
+{
+	int rc = 0;
+	pthread_mutex_lock(&p->sync_mu);
+	for (;;) {
+		/* failed first: once an fsync failed, no waiter is acknowledged,
+		 * even if a later fsync of the same file "succeeds" */
+		if (atomic_load(&p->failed)) {
+			rc = vv_error_set(VARVE_EIO, 0,
+					  "partition %s/%u failed an earlier fsync; reopen the store",
+					  p->topic, p->id);
+			break;
+		}
+		if (atomic_load(&p->durable_offset) >= target)
+			break;
+		if (p->syncing) {
+			pthread_cond_wait(&p->sync_cond, &p->sync_mu);
+			continue;
+		}
+		p->syncing = 1;
+		pthread_mutex_unlock(&p->sync_mu);
+		if (p->cfg.group_commit_wait_us) {
+			/* Let appenders arriving right now join this sync. */
+			struct timespec ts = { 0, (long)p->cfg.group_commit_wait_us * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		int64_t upto = 0;
+		int src = sync_active(p, &upto);
+		if (src)
+			mark_failed(p, "fsync failed");
+		pthread_mutex_lock(&p->sync_mu);
+		p->syncing = 0;
+		if (!src && upto > atomic_load(&p->durable_offset))
+			atomic_store(&p->durable_offset, upto);
+		pthread_cond_broadcast(&p->sync_cond);
+		if (src) {
+			rc = src;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->sync_mu);
+	return rc;
+}
+
+int vv_partition_sync(vv_partition *p)
+{
+	if (p->cfg.seg.read_only)
+		return 0;
+	if (atomic_load(&p->failed))
+		return vv_error_set(VARVE_EIO, 0, "partition %s/%u has failed", p->topic, p->id);
+	int64_t end = atomic_load(&p->end_offset);
+	return wait_durable(p, end);
+}
+
+int vv_partition_flush_index(vv_partition *p)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment *s = active(p);
+	vv_segment_ref(s);
+	pthread_rwlock_unlock(&p->segs_lock);
+	int rc = vv_segment_flush_index(s);
+	vv_segment_unref(s);
+	return rc;
+}
+
+int vv_partition_checkpoint(vv_partition *p)
+{
+	if (p->cfg.seg.read_only || atomic_load(&p->failed))
+		return 0;
+	int64_t durable = atomic_load(&p->durable_offset);
+	if (durable == p->rp_written)
+		return 0;
+	/* Position of `durable`: take the active segment's state under the
+	 * append lock; if durable is not its end, skip (next round). */
+	pthread_mutex_lock(&p->lock);
+	vv_segment *s = active(p);
+	vv_recovery_point rp = { atomic_load(&s->next_offset), s->base, atomic_load(&s->size),
+				 atomic_load(&p->start_offset) };
+	int rc = 0;
+	/* The snapshot bounds what an unclean open replays: write it when the
+	 * state changed, or when 16 MiB were appended since the last one. */
+	uint64_t appended = atomic_load(&p->appended_bytes);
+	if ((p->pstate_dirty || appended - p->pstate_saved_bytes > (16u << 20)) &&
+	    rp.offset == durable) {
+		/* under the lock: the state matches the log up to rp.offset */
+		rc = vv_pstate_save(&p->pstate, p->dir, rp.offset, p->cfg.seg.file_mode);
+		if (rc == 0) {
+			p->pstate_dirty = 0;
+			p->pstate_saved_bytes = appended;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (rc || rp.offset != durable)
+		return rc;
+	return write_recovery_point(p, &rp);
+}
+
+/* ---- append ---------------------------------------------------------------- */
+
+/* Seal the active segment and start a new one at new_base. The new files
+ * come first and the old segment is sealed with writes only, so a full disk
+ * stops the roll before anything changed: the append fails with
+ * VARVE_ENOSPC and works again once space is freed. Only a failed fsync
+ * (of the sealed segment or of the directory) fails the partition. */
+static int roll(vv_partition *p, int64_t new_base)
+{
+	vv_segment *old = active(p);
+	vv_segment *s;
+	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
+	int rc = vv_segment_seal(old);
+	if (rc == 0 && p->cfg.sync_policy != VARVE_SYNC_NONE) {
+		if ((rc = vv_segment_sync_all(old)) != 0) {
+			mark_failed(p, "fsync of a sealed segment failed");
+		} else {
+			pthread_mutex_lock(&p->sync_mu);
+			if (!atomic_load(&p->failed) &&
+			    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
+			pthread_mutex_unlock(&p->sync_mu);
+		}
+	}
+	/* The new file must survive a crash before anything in it is acked.
+	 * Like a data fsync, a failed directory fsync is final. */
+	if (rc == 0 && (rc = vv_io_sync_dir(p->dir)) != 0)
+		mark_failed(p, "fsync of the partition directory failed");
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&p->segs_lock);
+		rc = push_segment(p, s);
+		/* the sealed segment's descriptors go unless a reader holds it */
+		if (rc == 0)
+			vv_segment_close_idle(old, 0);
+		pthread_rwlock_unlock(&p->segs_lock);
+	}
+	if (rc) {
+		vv_error_saved e;
+		vv_error_save(&e);
+		vv_segment_mark_deleted(s);
+		vv_segment_unref(s);
+		vv_error_restore(&e);
+		return rc;
+	}
+	s->first_append_time = 0;
+	return 0;
+}
+
+/* The free-disk floor: appends fail (retryably) before the disk is really
+ * full, so reads, commits and cleaning keep room to work. statvfs runs at
+ * most every 64 KiB appended or 100 ms. Caller holds p->lock. */
+static int check_space(vv_partition *p, size_t len)
+{
+	if (!p->cfg.min_free_bytes)
+		return 0;
+	uint64_t written = atomic_load(&p->appended_bytes), now = vv_mono_ns();
+	if (p->space_checked_ns && !p->space_low && written - p->space_checked_at < (64u << 10) &&
+	    now - p->space_checked_ns < 100000000ull)
+		return 0;
+	uint64_t avail;
+	VV_TRY(vv_io_free_space(p->dir, &avail));
+	p->space_checked_at = written;
+	p->space_checked_ns = now;
+	p->space_low = avail < p->cfg.min_free_bytes + len;
+	if (p->space_low)
+		return vv_error_set(VARVE_ENOSPC, ENOSPC,
+				    "%s/%u: %llu bytes free, below min_free_bytes %llu: append refused",
+				    p->topic, p->id, (unsigned long long)avail,
+				    (unsigned long long)p->cfg.min_free_bytes);
+	return 0;
+}
+
+static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_header *h,
+		     int64_t now)
+{
+	uint64_t size = atomic_load(&s->size);
+	if (size == 0)
+		return 0;
+	if (size + len > p->cfg.segment_bytes)
+		return 1;
+	if (p->cfg.segment_ms > 0 && s->first_append_time &&
+	    now - s->first_append_time >= p->cfg.segment_ms)
+		return 1;
+	if (vv_batch_last_offset(h) - s->base > (int64_t)UINT32_MAX - 1)
+		return 1;
+	return size + len > UINT32_MAX;
+}
+
+int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
+			vv_append_opts *o, int64_t *base_out)
+{
+	if (n == 0)
+		return vv_error_set(VARVE_EINVAL, 0, "empty append");
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	if (n > UINT32_MAX)
+		return vv_error_set(VARVE_ETOOBIG, 0, "too many records in one batch");
+	int rc = 0;
+	int64_t last = 0;
+	pthread_mutex_lock(&p->lock);
+	if (atomic_load(&p->failed)) {
+		rc = vv_error_set(VARVE_EIO, 0,
+				  "partition %s/%u failed an earlier fsync; reopen the store",
+				  p->topic, p->id);
+		goto out;
+	}
+	int64_t base = atomic_load(&p->end_offset);
+	if (o && o->expected_end >= 0 && o->expected_end != base) {
+		rc = vv_error_set(VARVE_ECONFLICT, 0,
+				  "expected end offset %" PRId64 " but it is %" PRId64,
+				  o->expected_end, base);
+		goto out;
+	}
+	if (o && o->producer_id >= 0) {
+		vv_pbatch dup;
+		rc = vv_pstate_check(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
+				     (uint32_t)n, &dup);
+		if (rc == 1) {
+			/* A retry of a batch we have: its offsets, nothing appended. */
+			o->duplicate = 1;
+			o->last_offset = dup.last_offset;
+			if (base_out)
+				*base_out = dup.first_offset;
+			rc = 0;
+			last = dup.last_offset;
+			pthread_mutex_unlock(&p->lock);
+			goto wait;
+		}
+		if (rc)
+			goto out;
+	}
+	int64_t now = vv_partition_now(p);
+	vv_bb_reset(&p->bb);
+	for (size_t i = 0; i < n; i++) {
+		int64_t ts = recs[i]->timestamp == VARVE_TIMESTAMP_NOW ? now : recs[i]->timestamp;
+		if ((rc = vv_bb_add(&p->bb, (uint32_t)i, ts, recs[i])))
+			goto out;
+		if (p->bb.len > p->cfg.max_write_batch) {
+			rc = vv_error_set(VARVE_ETOOBIG, 0, "batch exceeds max_record_bytes (%u)",
+					  p->cfg.max_write_batch);
+			goto out;
+		}
+	}
+	vv_batch_params prm = { base, p->cfg.codec, now, o ? o->producer_id : -1,
+				o ? o->producer_epoch : 0, o ? o->base_sequence : -1 };
+	const uint8_t *batch;
+	size_t len;
+	if ((rc = vv_bb_finish(&p->bb, &prm, &batch, &len)))
+		goto out;
+	if (len > p->cfg.max_write_batch) {
+		rc = vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",
+				  len, p->cfg.max_write_batch);
+		goto out;
+	}
+	if ((rc = check_space(p, len)))
+		goto out;
+	vv_batch_header h;
+	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
+	if (need_roll(p, active(p), len, &h, now) && (rc = roll(p, base)))
+		goto out;
+	if ((rc = vv_segment_append(active(p), batch, len, &h)))
+		goto out;
+	last = vv_batch_last_offset(&h);
+	if (o && o->producer_id >= 0) {
+		/* The batch is in the log: remember it even if this fails. */
+		(void)vv_pstate_note(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
+				     (uint32_t)n, base, last, now);
+		p->pstate_dirty = 1;
+	}
+	if (o)
+		o->last_offset = last;
+	atomic_store_explicit(&p->end_offset, last + 1, memory_order_release);
+	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
+	if (base_out)
+		*base_out = base;
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (rc)
+		return rc;
+	if (p->cfg.on_append)
+		p->cfg.on_append(p->cfg.append_ctx, p);
+wait:
+	if (o && o->no_wait)
+		return 0;
+	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
+		return wait_durable(p, last + 1);
+	return 0;
+}
+
+int vv_partition_wait_durable(vv_partition *p, int64_t target) { return wait_durable(p, target); }
+
+int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch)
+{
+	pthread_mutex_lock(&p->lock);
+	int32_t seq = vv_pstate_last_seq(&p->pstate, pid, epoch);
+	pthread_mutex_unlock(&p->lock);
+	return seq;
+}
+
+/* ---- reading ---------------------------------------------------------------- */
+
+int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out)
+{
+	*out = NULL;
+	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
+	if (offset < start || offset > end)
+		return vv_error_set(VARVE_EOFFSET, 0,
+				    "offset %" PRId64 " is outside %s/%u [%" PRId64 ", %" PRId64 "]",
+				    offset, p->topic, p->id, start, end);
+	pthread_rwlock_rdlock(&p->segs_lock);
+	size_t lo = 0, hi = p->nsegs; /* first with base > offset */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->segs[mid]->base <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	vv_segment *s = p->nsegs ? p->segs[lo ? lo - 1 : 0] : NULL;
+	if (s)
+		vv_segment_ref(s);
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (!s) /* a read-only view of a partition whose creation was interrupted */
+		return VARVE_EEND;
+	*out = s;
+	return 0;
+}
+
+vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s)
+{
+	vv_segment *n = NULL;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	for (size_t i = 0; i < p->nsegs; i++) {
+		if (p->segs[i]->base > s->base) {
+			n = p->segs[i];
+			vv_segment_ref(n);
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+	/* Walking many segments must not exhaust descriptors: past the bound,
+	 * close the files of segments nobody holds (not s, not n). */
+	vv_segment_tick();
+	if (p->max_open > 0 && vv_segment_open_count() > p->max_open)
+		vv_partition_close_idle(p, p->max_open * 3 / 4);
+	return n;
+}
+
+int vv_partition_is_last(vv_partition *p, const vv_segment *s)
+{
+	pthread_rwlock_rdlock(&p->segs_lock);
+	int last = p->nsegs && p->segs[p->nsegs - 1] == s;
+	pthread_rwlock_unlock(&p->segs_lock);
+	return last;
+}
+
+uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs)
+{
+	uint64_t total = 0;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	for (size_t i = 0; i < p->nsegs; i++)
+		total += atomic_load(&p->segs[i]->size);
+	if (nsegs)
+		*nsegs = (uint32_t)p->nsegs;
+	pthread_rwlock_unlock(&p->segs_lock);
+	return total;
+}
+
+/* Scan the batches of s from pos for the first record with timestamp >= ts. */
+/* Records below min_offset (the log start, inside the first segment) are
+ * not stored any more, whatever their timestamp. */
+static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t min_offset, int64_t *out,
+		     int *found)
+{
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0;
+	varve_header *hdrs = NULL;
+	uint64_t limit = atomic_load(&s->size);
+	int rc = 0;
+	*found = 0;
+	while (!*found) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
+		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (h.max_timestamp >= ts && vv_batch_last_offset(&h) >= min_offset) {
+			vv_record_reader rr;
+			varve_record rec;
+			if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch))) {
+				char path[4096];
+				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+				rc = VV_CORRUPT(path, pos, "records do not decode");
+				break;
+			}
+			while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
+				if (rec.timestamp >= ts && rec.offset >= min_offset) {
+					*out = rec.offset;
+					*found = 1;
+					break;
+				}
+			}
+			if (rc == VARVE_EEND)
+				rc = 0;
+			if (rc)
+				break;
+		}
+		pos += h.length;
+	}
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	vv_free(hdrs);
+	return rc;
+}
+
+int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
+{
+	*out = atomic_load(&p->end_offset);
+	int64_t start = atomic_load(&p->start_offset);
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, start, &s));
+	int rc = 0;
+	while (s) {
+		uint64_t pos;
+		int found = 0;
+		rc = vv_segment_find_time(s, ts, &pos, &found);
+		if (rc == 0 && found)
+			rc = scan_time(s, pos, ts, start, out, &found);
+		if (rc || found) {
+			vv_segment_unref(s);
+			return rc;
+		}
+		vv_segment *n = vv_partition_next_segment(p, s);
+		vv_segment_unref(s);
+		s = n;
+	}
+	*out = atomic_load(&p->end_offset);
+	return vv_error_set(VARVE_ENOTFOUND, 0, "no record in %s/%u has a timestamp >= %" PRId64,
+			    p->topic, p->id, ts);
+}
+
+/* ---- read-only refresh ------------------------------------------------------- */
+
+/* Read-only handles: the writer's retention removed every segment below
+ * first_base (and moved the log start in the recovery point before). Drop
+ * them, so this process does not keep their deleted files open; readers in
+ * them finish through their own references. Caller holds p->lock. */
+static void drop_removed(vv_partition *p, int64_t first_base)
+{
+	vv_recovery_point rp;
+	uint8_t *buf;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
+	int64_t start = first_base;
+	if (vv_io_read_small(path, 4096, &buf, &len) == 0) {
+		if (vv_recovery_point_decode(buf, len, &rp) == 0 && rp.log_start > start)
+			start = rp.log_start;
+		vv_free(buf);
+	}
+	vv_error_clear();
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t k = 0; /* segments wholly below the first one listed; never the last */
+	while (k + 1 < p->nsegs && p->segs[k]->base < first_base)
+		k++;
+	vv_segment **gone = k ? vv_malloc(k * sizeof *gone) : NULL;
+	if (gone) {
+		memcpy(gone, p->segs, k * sizeof *gone);
+		memmove(p->segs, p->segs + k, (p->nsegs - k) * sizeof *p->segs);
+		p->nsegs -= k;
+	}
+	if (start > atomic_load(&p->start_offset) && start <= atomic_load(&p->end_offset))
+		atomic_store(&p->start_offset, start);
+	pthread_rwlock_unlock(&p->segs_lock);
+	for (size_t i = 0; gone && i < k; i++)
+		vv_segment_unref(gone[i]); /* not ours to unlink: not marked deleted */
+	vv_free(gone);
+}
+
+/* Read-only view of a partition that had no segment at open (its creation
+ * was interrupted, or is under way in the writer): take the first segment
+ * once it exists. VARVE_EEND while there is none. Caller holds p->lock. */
+static int attach_first(vv_partition *p)
+{
+	int64_t *bases;
+	size_t n;
+	int swap_files;
+	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	int rc = VARVE_EEND;
+	if (n) {
+		vv_segment *s;
+		vv_scan_result res;
+		rc = vv_segment_attach(p->dir, bases[0], 0, &p->cfg.seg, &s);
+		if (rc == 0 && (rc = vv_segment_scan(s, 0, bases[0], &res)) == 0) {
+			pthread_rwlock_wrlock(&p->segs_lock);
+			rc = push_segment(p, s);
+			pthread_rwlock_unlock(&p->segs_lock);
+			if (rc == 0) {
+				atomic_store(&p->start_offset, bases[0]);
+				atomic_store(&p->end_offset, atomic_load(&s->next_offset));
+			}
+		}
+		if (rc && s)
+			vv_segment_unref(s);
+	}
+	vv_free(bases);
+	return rc;
+}
+
+int vv_partition_refresh(vv_partition *p)
+{
+	if (!p->cfg.seg.read_only)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	int rc = 0;
+	if (p->nsegs == 0 && (rc = attach_first(p)) != 0) {
+		pthread_mutex_unlock(&p->lock);
+		return rc == VARVE_EEND ? 0 : rc;
+	}
+	vv_segment *last = active(p);
+	/* New whole batches at the end of the last segment. */
+	vv_scan_result res;
+	rc = vv_segment_scan(last, atomic_load(&last->size), atomic_load(&last->next_offset), &res);
+	if (rc == 0 && !res.damaged) {
+		/* Segments the writer rolled to since. */
+		int64_t *bases;
+		size_t n;
+		int swap_files;
+		rc = list_segments(p, &bases, &n, &swap_files);
+		if (rc == 0 && n)
+			drop_removed(p, bases[0]);
+		for (size_t i = 0; rc == 0 && i < n; i++) {
+			if (bases[i] <= last->base)
+				continue;
+			vv_segment *s;
+			if ((rc = vv_segment_attach(p->dir, bases[i], 0, &p->cfg.seg, &s)))
+				break;
+			if ((rc = vv_segment_scan(s, 0, bases[i], &res))) {
+				vv_segment_unref(s);
+				break;
+			}
+			atomic_store(&last->next_offset, bases[i]);
+			last->sealed = 1;
+			pthread_rwlock_wrlock(&p->segs_lock);
+			rc = push_segment(p, s);
+			pthread_rwlock_unlock(&p->segs_lock);
+			if (rc) {
+				vv_segment_unref(s);
+				break;
+			}
+			last = s;
+			if (res.damaged)
+				break;
+		}
+		vv_free(bases);
+	}
+	if (rc == 0)
+		atomic_store(&p->end_offset, atomic_load(&last->next_offset));
+	pthread_mutex_unlock(&p->lock);
+	vv_error_clear();
+	return rc;
+}
+
+/* ---- retention and compaction support ----------------------------------------------------- */
+
+int vv_partition_segments(vv_partition *p, vv_segment ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&p->segs_lock);
+	vv_segment **v = vv_malloc((p->nsegs ? p->nsegs : 1) * sizeof *v);
+	if (!v) {
+		pthread_rwlock_unlock(&p->segs_lock);
+		return vv_error_set(VARVE_ENOMEM, 0, "segment snapshot");
+	}
+	for (size_t i = 0; i < p->nsegs; i++) {
+		v[i] = p->segs[i];
+		vv_segment_ref(v[i]);
+	}
+	*n = p->nsegs;
+	pthread_rwlock_unlock(&p->segs_lock);
+	*out = v;
+	return 0;
+}
+
+void vv_partition_segments_release(vv_segment **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vv_segment_unref(v[i]);
+	vv_free(v);
+}
+
+int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
+{
+	*bytes_out = 0;
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
+	pthread_mutex_lock(&p->lock);
+	if (n >= p->nsegs) /* never the active segment */
+		n = p->nsegs - 1;
+	if (n == 0) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	int64_t new_start = p->segs[n]->base;
+	vv_segment *act = active(p);
+	/* The recovery point names the new log start before any file goes. If it
+	 * still names a segment that is going, point it at the active segment's
+	 * durable state instead (sync it first). */
+	vv_recovery_point rp = { p->rp_written, p->rp_seg, (uint64_t)p->rp_pos, new_start };
+	int rc = 0;
+	if (p->rp_seg < new_start) {
+		rc = vv_segment_sync(act);
+		if (rc) {
+			mark_failed(p, "fsync failed");
+		} else {
+			rp.offset = atomic_load(&act->next_offset);
+			rp.segment_base = act->base;
+			rp.position = atomic_load(&act->size);
+			if (rp.offset > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, rp.offset);
+		}
+	}
+	if (rc == 0)
+		rc = write_recovery_point(p, &rp);
+	if (rc == 0) {
+		atomic_store(&p->start_offset, new_start);
+		pthread_rwlock_wrlock(&p->segs_lock);
+		vv_segment **gone = vv_malloc(n * sizeof *gone);
+		if (gone) {
+			memcpy(gone, p->segs, n * sizeof *gone);
+			memmove(p->segs, p->segs + n, (p->nsegs - n) * sizeof *p->segs);
+			p->nsegs -= n;
+		}
+		pthread_rwlock_unlock(&p->segs_lock);
+		if (!gone) {
+			rc = vv_error_set(VARVE_ENOMEM, 0, "retention");
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				*bytes_out += atomic_load(&gone[i]->size);
+				/* files go with the last reader's reference */
+				vv_segment_mark_deleted(gone[i]);
+				vv_segment_unref(gone[i]);
+			}
+			vv_free(gone);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int vv_partition_checkpoint_active(vv_partition *p)
+{
+	pthread_mutex_lock(&p->lock);
+	vv_segment *act = active(p);
+	int rc = 0;
+	if (p->rp_seg != act->base) {
+		int64_t upto;
+		rc = sync_active(p, &upto);
+		if (rc) {
+			mark_failed(p, "fsync failed");
+		} else {
+			vv_recovery_point rp = { atomic_load(&act->next_offset), act->base,
+						 atomic_load(&act->size), atomic_load(&p->start_offset) };
+			pthread_mutex_lock(&p->sync_mu);
+			if (rp.offset > atomic_load(&p->durable_offset))
+				atomic_store(&p->durable_offset, rp.offset);
+			pthread_mutex_unlock(&p->sync_mu);
+			rc = write_recovery_point(p, &rp);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw)
+{
+	/* the append lock too: appenders read the array through active() */
+	pthread_mutex_lock(&p->lock);
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t at = SIZE_MAX;
+	for (size_t i = 0; i < p->nsegs; i++)
+		if (p->segs[i] == old[0])
+			at = i;
+	int rc = 0;
+	if (at == SIZE_MAX || at + k >= p->nsegs) {
+		rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
+	} else {
+		for (size_t i = 0; i < k; i++)
+			if (p->segs[at + i] != old[i])
+				rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
+	}
+	if (rc == 0) {
+		p->segs[at] = nw;
+		memmove(p->segs + at + 1, p->segs + at + k, (p->nsegs - at - k) * sizeof *p->segs);
+		p->nsegs -= k - 1;
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+	pthread_mutex_unlock(&p->lock);
+	if (rc == 0)
+		for (size_t i = 0; i < k; i++) {
+			vv_segment_mark_replaced(old[i]);
+			vv_segment_unref(old[i]); /* the partition's reference */
+		}
+	return rc;
+}
+
+static int cmp_last_used(const void *a, const void *b)
+{
+	uint64_t x = atomic_load(&(*(vv_segment *const *)a)->last_used);
+	uint64_t y = atomic_load(&(*(vv_segment *const *)b)->last_used);
+	return x < y ? -1 : x > y;
+}
+
+void vv_partition_release(vv_partition *p, vv_segment *s)
+{
+	if (!s)
+		return;
+	if (s->sealed) {
+		pthread_rwlock_wrlock(&p->segs_lock);
+		(void)vv_segment_close_idle(s, 1);
+		pthread_rwlock_unlock(&p->segs_lock);
+	}
+	vv_segment_unref(s);
+}
+
+void vv_partition_close_idle(vv_partition *p, long target)
+{
+	if (vv_segment_open_count() <= target)
+		return;
+	/* Writers' lock: nobody takes a segment reference while we look. */
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t n = p->nsegs ? p->nsegs - 1 : 0; /* never the active segment */
+	vv_segment **v = n ? vv_malloc(n * sizeof *v) : NULL;
+	if (v) {
+		memcpy(v, p->segs, n * sizeof *v);
+		qsort(v, n, sizeof *v, cmp_last_used);
+		for (size_t i = 0; i < n && vv_segment_open_count() > target; i++)
+			vv_segment_close_idle(v[i], 0);
+		vv_free(v);
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * partition.h -- an ordered list of segments: append with group commit,
+ * roll, recovery from the recovery point, read positioning, log start/end.
+ *
+ * NOTES ON THE DESIGN
+ *  1. Offsets below `durable` are on disk. Under sync=always an append
+ *     returns only once durable passes its last offset. Appenders share
+ *     fdatasyncs: the first to need one becomes the leader, syncs the active
+ *     segment, and wakes every appender it covered (group commit).
+ *  2. A roll under interval/always syncs the old segment before the new one
+ *     takes writes, so a sync of the active segment covers every earlier
+ *     offset. New files are followed by an fsync of the directory.
+ *  3. An fdatasync error moves the partition to FAILED: every later append
+ *     returns VARVE_EIO, reads keep working, and the state lasts until the
+ *     store is reopened (the page cache may have dropped the data: a retry
+ *     that succeeds would prove nothing).
+ *  4. The recovery point file names an offset, the segment holding it and
+ *     its byte position; everything before is known durable and valid.
+ *     After a crash only the bytes after it are scanned.
+ *  5. Locks: `lock` serializes appenders; `segs_lock` (rwlock) guards the
+ *     segment array; `sync_mu` guards group-commit state. Order: lock ->
+ *     segs_lock -> segment mu; sync_mu is never held with another.
+ */
+#ifndef VV_PARTITION_H
+#define VV_PARTITION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "batch.h"
+#include "producer.h"
+#include "segment.h"
+#include "varve.h"
+
+#define VV_RECOVERY_POINT_FILE "recovery-point"
+#define VV_RECOVERY_POINT_SIZE 48
+#define VV_RECOVERY_POINT_MAGIC 0x52565256u /* "VRVR" */
+
+struct vv_partition;
+
+typedef struct vv_part_config {
+	vv_seg_config seg;
+	uint32_t max_write_batch; /* max_record_bytes: the largest batch an append may write */
+	uint64_t segment_bytes;
+	int64_t segment_ms;
+	int sync_policy;
+	int codec;
+	unsigned dir_mode;
+	uint32_t group_commit_wait_us;
+	uint64_t min_free_bytes; /* appends fail with VARVE_ENOSPC below this */
+	long max_open;           /* segment files kept open (process-wide count) */
+	varve_clock_fn clock_fn;
+	void *clock_ctx;
+	varve_log_fn log_fn;
+	void *log_ctx;
+	/* where recovery reports what it cut */
+	void (*on_cut)(void *ctx, const varve_recovery_cut *cut);
+	void *cut_ctx;
+	/* called after records become readable (consumers' wake-up) */
+	void (*on_append)(void *ctx, struct vv_partition *p);
+	void *append_ctx;
+	/* nonce of the CLEAN file found at open (0 = none): a segment size list
+	 * carrying it replaces the stat of every segment (sizes.h) */
+	uint64_t clean_nonce;
+} vv_part_config;
+
+typedef struct vv_partition {
+	char *dir;
+	char *topic;
+	uint32_t id;
+	vv_part_config cfg;
+	uint64_t close_nonce; /* set by a clean close: write the segment size list */
+	int sizes_stale;      /* a compaction swap failed half-way: write no size list */
+
+	pthread_mutex_t lock; /* appenders */
+	pthread_rwlock_t segs_lock;
+	vv_segment **segs;
+	size_t nsegs, cap;
+
+	_Atomic int64_t start_offset;
+	_Atomic int64_t end_offset;
+	_Atomic int failed;
+
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cond;
+	int syncing;
+	_Atomic int64_t durable_offset;
+	int64_t rp_written; /* recovery offset last written to disk */
+	int64_t rp_seg, rp_pos; /* ...its segment and position */
+
+	vv_batch_builder bb;
+	_Atomic uint64_t appends, appended_bytes;
+
+	uint64_t space_checked_at; /* appended_bytes at the last free-space check */
+	uint64_t space_checked_ns;
+	int space_low;
+
+	vv_pstate pstate; /* idempotent producers (under lock) */
+	int pstate_dirty;
+	uint64_t pstate_saved_bytes; /* appended_bytes when the snapshot was written */
+
+	/* cleaner state (cleaner thread only) */
+	long max_open;          /* segment files kept open (store option) */
+	int64_t clean_retry_at; /* after a failure: not before this time (ms) */
+	uint32_t clean_failures;
+} vv_partition;
+
+/* Open (creating if needed) and recover the partition in dir. `clean`
+ * says the store was closed cleanly (recovery points are exact). */
+int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
+		      int clean, vv_partition **out);
+/* Close: flush indexes, sync (unless sync=none and !force), write the recovery point. */
+int vv_partition_close(vv_partition *p, int clean);
+
+typedef struct vv_append_opts {
+	int64_t expected_end;   /* -1 = no check */
+	int64_t producer_id;    /* -1 = none */
+	uint16_t producer_epoch;
+	int32_t base_sequence;
+	int force_sync;         /* sync whatever the policy (metadata) */
+	int no_wait;            /* never wait for the fsync here (async produce) */
+	int duplicate;          /* out: the batch was a producer retry; nothing appended */
+	int64_t last_offset;    /* out: last offset of the batch */
+} vv_append_opts;
+
+/* Append n records as one batch. Timestamps of VARVE_TIMESTAMP_NOW become
+ * the clock's now. *base_out receives the first offset (of the earlier copy
+ * when o->duplicate is set). */
+int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
+			vv_append_opts *o, int64_t *base_out);
+/* Block until every offset below target is durable (group commit). */
+int vv_partition_wait_durable(vv_partition *p, int64_t target);
+/* Last sequence the partition holds for a producer (-1 if none). */
+int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch);
+
+/* fdatasync the active segment now (interval policy, varve_sync). */
+int vv_partition_sync(vv_partition *p);
+/* Write the recovery point if durable moved (background thread). */
+int vv_partition_checkpoint(vv_partition *p);
+/* Flush pending index entries of the active segment (no fsync). */
+int vv_partition_flush_index(vv_partition *p);
+
+/* Segment holding `offset` (base <= offset), referenced; VARVE_EOFFSET if
+ * offset < start or > end. Release with vv_segment_unref. */
+int vv_partition_segment_for(vv_partition *p, int64_t offset, vv_segment **out);
+/* A reader is done with s (moving on to the next segment): drop its
+ * reference, and close the files of a sealed s that nobody else reads, so
+ * that a reader never pins what it has passed (deleted files included). */
+void vv_partition_release(vv_partition *p, vv_segment *s);
+/* The segment after `s`, referenced, or NULL. */
+vv_segment *vv_partition_next_segment(vv_partition *p, const vv_segment *s);
+int vv_partition_is_last(vv_partition *p, const vv_segment *s);
+
+/* First offset with timestamp >= ts; VARVE_ENOTFOUND if none. */
+int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out);
+
+/* Read-only opens: look for batches and segments the writer added since. */
+int vv_partition_refresh(vv_partition *p);
+
+int64_t vv_partition_now(const vv_partition *p);
+uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs);
+
+/* Referenced snapshot of the segment array; release with vv_partition_segments_release. */
+int vv_partition_segments(vv_partition *p, vv_segment ***out, size_t *n);
+void vv_partition_segments_release(vv_segment **v, size_t n);
+
+/* Retention: drop the n oldest segments (never the active one). The new
+ * log start is made durable in the recovery point before any file goes, so
+ * a crash leaves either the old start or the new one, and open finishes
+ * the deletion. *bytes_out gets the bytes released. */
+int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out);
+
+/* Sync and point the recovery point at the active segment, so that it names
+ * no segment compaction is about to rewrite (its byte position would then
+ * fall inside another file). */
+int vv_partition_checkpoint_active(vv_partition *p);
+
+/* Compaction: replace the k consecutive segments old[0..k) by nw (same base
+ * as old[0]). The caller already swapped the files (compact.c). */
+int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_segment *nw);
+
+/* Close the files of idle sealed segments, least recently read first, until
+ * at most `target` segments are open in the process. */
+void vv_partition_close_idle(vv_partition *p, long target);
+
+/* Recovery point codec (exposed for the dump tool and tests). */
+typedef struct vv_recovery_point {
+	int64_t offset;
+	int64_t segment_base;
+	uint64_t position;
+	int64_t log_start;
+} vv_recovery_point;
+void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE]);
+int vv_recovery_point_decode(const uint8_t *buf, size_t n, vv_recovery_point *rp);
+
+#endif

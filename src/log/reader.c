@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* reader.c -- sequential record reader over a partition (see reader.h). */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "reader.h"
+#include "util.h"
+
+int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset)
+{
+	memset(r, 0, sizeof *r);
+	r->p = p;
+	vv_seg_reader_init(&r->sr);
+	return vv_reader_seek(r, offset);
+}
+
+void vv_reader_free(vv_reader *r)
+{
+	vv_segment_unref(r->seg);
+	vv_seg_reader_free(&r->sr);
+	vv_free(r->scratch);
+	vv_free(r->hdrs);
+	memset(r, 0, sizeof *r);
+}
+
+int vv_reader_seek(vv_reader *r, int64_t offset)
+{
+	vv_segment_unref(r->seg);
+	r->seg = NULL;
+	r->in_batch = 0;
+	vv_seg_reader_reset(&r->sr);
+	if (offset > atomic_load(&r->p->end_offset) && r->p->cfg.seg.read_only)
+		(void)vv_partition_refresh(r->p);
+	vv_segment *s;
+	int frc = vv_partition_segment_for(r->p, offset, &s);
+	if (frc == VARVE_EEND) { /* no segment (yet): an empty partition */
+		r->next = offset;
+		r->fresh = 1;
+		return 0;
+	}
+	VV_TRY(frc);
+	uint64_t pos;
+	int rc = vv_segment_find(s, offset, &pos);
+	if (rc) {
+		vv_segment_unref(s);
+		return rc;
+	}
+	r->seg = s;
+	r->pos = pos;
+	r->next = offset;
+	r->fresh = 1;
+	return 0;
+}
+
+static int corrupt_here(vv_reader *r, const char *what)
+{
+	char path[4096];
+	vv_segment_path(path, sizeof path, r->seg->dir, r->seg->base, ".log");
+	return VV_CORRUPT(path, r->pos, what);
+}
+
+/* A seek lands by index entries and unchecked headers, so after damage it
+ * may land on a damaged batch although the offset asked for lies beyond it.
+ * If the first valid batch after the damage starts at or before that
+ * offset, the offset is not in the damage: go on from there. Otherwise the
+ * offset is unreadable and the damage is reported. */
+static int past_damage(vv_reader *r, uint64_t limit)
+{
+	vv_error_saved e;
+	vv_error_save(&e);
+	uint64_t q;
+	vv_batch_header h;
+	int rc = vv_segment_resync(r->seg, r->pos + 1, limit, r->seg->base, &q, &h);
+	if (rc == 0 && h.base_offset <= r->next) {
+		vv_error_clear();
+		r->pos = q;
+		return 1;
+	}
+	vv_error_restore(&e);
+	return 0;
+}
+
+int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to)
+{
+	*from = *to = r->next;
+	if (!r->seg)
+		return VARVE_EEND;
+	if (r->in_batch) {
+		/* the batch passed its checksum but its records do not decode */
+		r->in_batch = 0;
+		r->pos += r->batch_len;
+		int64_t last = vv_batch_last_offset(&r->rr.h);
+		if (last + 1 > r->next)
+			r->next = last + 1;
+		*to = r->next;
+		vv_error_clear();
+		return 0;
+	}
+	uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
+	uint64_t q;
+	vv_batch_header h;
+	int rc = vv_segment_resync(r->seg, r->pos + 1, limit, r->next, &q, &h);
+	if (rc == 0) {
+		r->pos = q;
+		if (h.base_offset > r->next)
+			r->next = h.base_offset;
+		*to = r->next;
+		vv_error_clear();
+		return 0;
+	}
+	if (rc != VARVE_EEND)
+		return rc;
+	/* the rest of this segment is damage: go on with the next one */
+	int64_t seg_end = atomic_load(&r->seg->next_offset);
+	r->pos = limit;
+	if (seg_end > r->next)
+		r->next = seg_end;
+	*to = r->next;
+	vv_error_clear();
+	vv_segment *n = vv_partition_next_segment(r->p, r->seg);
+	if (!n)
+		return *to > *from ? 0 : VARVE_EEND;
+	vv_segment_unref(r->seg);
+	r->seg = n;
+	r->pos = 0;
+	if (r->next < n->base)
+		r->next = n->base;
+	*to = r->next;
+	return 0;
+}
+
+int vv_reader_next(vv_reader *r, const varve_record **out)
+{
+	*out = NULL;
+	if (!r->seg) {
+		int64_t start = atomic_load(&r->p->start_offset);
+		VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
+		if (!r->seg && r->p->cfg.seg.read_only) {
+			VV_TRY(vv_partition_refresh(r->p)); /* the writer may have made one */
+			VV_TRY(vv_reader_seek(r, r->next));
+		}
+		if (!r->seg)
+			return VARVE_EEND; /* no segment yet */
+	}
+	int refreshed = 0;
+	for (;;) {
+		if (r->in_batch) {
+			int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			if (rc == 0) {
+				if (r->rec.offset < r->next)
+					continue;
+				r->next = r->rec.offset + 1;
+				r->rec.partition = (int32_t)r->p->id;
+				r->fresh = 0;
+				*out = &r->rec;
+				return 0;
+			}
+			if (rc != VARVE_EEND)
+				return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "records do not decode");
+			r->in_batch = 0;
+			r->pos += r->batch_len;
+			if (vv_batch_last_offset(&r->rr.h) + 1 > r->next)
+				r->next = vv_batch_last_offset(&r->rr.h) + 1;
+			continue;
+		}
+		uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
+		vv_batch_header h;
+		const uint8_t *b;
+		int rc = vv_seg_reader_batch(&r->sr, r->seg, r->pos, limit, &b, &h);
+		if (rc == VV_INCOMPLETE)
+			/* the published size only ever covers whole batches: a batch
+			 * running past it is damage, not the end */
+			rc = corrupt_here(r, "batch runs past the end of the segment");
+		if (rc == VARVE_ECORRUPT && r->fresh && past_damage(r, limit))
+			continue;
+		if (rc == VARVE_EEND) {
+			if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
+				/* Compaction merged or retention removed what follows this
+				 * old version: continue from the segment that now holds the
+				 * next offset, not from "the next base". */
+				int64_t start = atomic_load(&r->p->start_offset);
+				VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
+				continue;
+			}
+			vv_segment *n = vv_partition_next_segment(r->p, r->seg);
+			if (n) {
+				/* A roll sealed this segment: take what was appended to it
+				 * between our size check and the roll. */
+				if (r->pos < atomic_load_explicit(&r->seg->size, memory_order_acquire)) {
+					vv_segment_unref(n);
+					continue;
+				}
+				vv_partition_release(r->p, r->seg);
+				r->seg = n;
+				r->pos = 0;
+				if (r->next < n->base)
+					r->next = n->base;
+				continue;
+			}
+			if (r->p->cfg.seg.read_only && !refreshed) {
+				refreshed = 1;
+				VV_TRY(vv_partition_refresh(r->p));
+				continue;
+			}
+			return VARVE_EEND;
+		}
+		if (rc)
+			return rc;
+		/* a sealed segment ends below the next one's base (its next_offset);
+		 * a batch past it means overlapping segments: never return those */
+		if (vv_batch_last_offset(&h) >=
+		    atomic_load_explicit(&r->seg->next_offset, memory_order_acquire))
+			return corrupt_here(r, "batch holds offsets past the segment's end");
+		if (vv_batch_last_offset(&h) < r->next) {
+			r->pos += h.length;
+			continue;
+		}
+		rc = vv_record_reader_init(&r->rr, b, &h, &r->scratch, &r->scap,
+					   r->seg->cfg->max_batch);
+		if (rc)
+			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "compressed records do not inflate");
+		if (h.base_offset < r->next && vv_record_skip_before(&r->rr, r->next))
+			return corrupt_here(r, "records do not decode");
+		r->batch_len = h.length;
+		r->in_batch = 1;
+		r->last_header = &r->rr.h;
+	}
+}

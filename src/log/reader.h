@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reader.h -- reads the records of one partition in offset order, across
+ * segments, without a malloc per record. Holds a reference on the segment it
+ * is in, so retention or compaction cannot pull the file from under it.
+ */
+#ifndef VV_READER_H
+#define VV_READER_H
+
+#include "partition.h"
+
+typedef struct vv_reader {
+	vv_partition *p;
+	vv_segment *seg;
+	uint64_t pos;     /* position of the current (or next) batch in seg */
+	int64_t next;     /* next offset to return */
+	vv_seg_reader sr;
+	vv_record_reader rr;
+	int in_batch;
+	uint32_t batch_len;
+	uint8_t *scratch;
+	size_t scap;
+	varve_header *hdrs;
+	size_t hcap;
+	varve_record rec;
+	const vv_batch_header *last_header; /* header of the batch the last record came from */
+	int fresh; /* nothing returned since the last seek (see damage in reader.c) */
+} vv_reader;
+
+int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset);
+int vv_reader_seek(vv_reader *r, int64_t offset);
+/* VARVE_OK with *out, VARVE_EEND, or an error. */
+int vv_reader_next(vv_reader *r, const varve_record **out);
+/* After vv_reader_next failed with VARVE_ECORRUPT: move to the next batch
+ * that passes its checks. [*from, *to) are the offsets passed over. 0, or
+ * VARVE_EEND when the damage runs to the end of what is readable now. */
+int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to);
+void vv_reader_free(vv_reader *r);
+
+#endif
