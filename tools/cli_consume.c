@@ -15,7 +15,10 @@
  *
  * Records the writer's retention removed before they were read are
  * skipped with a note on stderr, never silently: a gap in the offsets of a
- * topic that is not compacted, or a segment file that is gone.
+ * topic that is not compacted, or a segment file that is gone. Damage
+ * (VARVE_ECORRUPT) ends the command with exit 1, unless --skip-damaged:
+ * then each damaged range is named on stderr and reading goes on at the
+ * next batch that passes its checks (varve_iter_skip_damaged).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -51,6 +54,8 @@ static const char consume_help[] =
 	"  -n, --max N              after N records\n"
 	"  -f, --follow             at the end, wait for new records (like tail -f) until\n"
 	"                           SIGINT or SIGTERM (exit 0)\n"
+	"      --skip-damaged       go on past damaged records, naming each skipped range\n"
+	"                           on stderr (default: stop with exit 1 at the first)\n"
 	"\n"
 	"Output (stdout):\n"
 	"  (default)                the value of each record, one per line\n"
@@ -68,7 +73,7 @@ static const char consume_help[] =
 	"\n"
 	"Without --group the store is opened read-only: it works while a writer runs.\n";
 
-enum { O_FROM_BEGINNING = 256, O_FROM_END, O_FROM_TIME };
+enum { O_FROM_BEGINNING = 256, O_FROM_END, O_FROM_TIME, O_SKIP_DAMAGED };
 
 enum { OUT_RAW, OUT_JSON, OUT_FORMAT };
 enum { START_DEFAULT, START_BEGINNING, START_END, START_OFFSET, START_TIME };
@@ -83,6 +88,7 @@ typedef struct consume_opts {
 	const char *group;
 	int64_t max; /* -1 = no limit */
 	int follow;
+	int skip_damaged;
 } consume_opts;
 
 /* ---- output -------------------------------------------------------------------- */
@@ -353,12 +359,47 @@ static void gap_check(varve_db *db, const char *topic, uint32_t p, int compacted
 	removed_note(topic, p, next, start < off ? start : off);
 }
 
+/* ---- damage (--skip-damaged) ---------------------------------------------------------- */
+
+/* varve_iter_next said VARVE_ECORRUPT: move past the damaged batch.
+ * CLI_OK with [*from, *to) skipped; 1 when the damage runs to the end of
+ * what can be read now (*from set); else the error is printed. *why gets
+ * the library's description of the damage. */
+static int skip_damage(varve_iter *it, const char *topic, uint32_t p, int64_t *from, int64_t *to,
+		       char *why, size_t whycap)
+{
+	const char *msg = varve_last_error()->message;
+	snprintf(why, whycap, "%s", msg && *msg ? msg : varve_errmsg(VARVE_ECORRUPT));
+	*from = varve_iter_position(it);
+	int rc = varve_iter_skip_damaged(it, from, to);
+	if (rc == VARVE_OK)
+		return CLI_OK;
+	if (rc == VARVE_EEND)
+		return 1;
+	char what[256];
+	snprintf(what, sizeof what, "%s/%u at offset %" PRId64, topic, p, *from);
+	return -cli_fail(what, rc);
+}
+
+static void skipped_note(const char *topic, uint32_t p, int64_t from, int64_t to, const char *why)
+{
+	cli_errf("%s/%u: offsets %" PRId64 "..%" PRId64 " are damaged; skipped them (%s)", topic, p,
+		 from, to - 1, why);
+}
+
+static void stuck_note(const char *topic, uint32_t p, int64_t from, const char *why)
+{
+	cli_errf("%s/%u: offsets from %" PRId64 " on are damaged up to the end of what can be read "
+		 "(%s)", topic, p, from, why);
+}
+
 /* ---- replay (read-only) -------------------------------------------------------------- */
 
 typedef struct part_iter {
 	uint32_t p;
 	varve_iter *it;
-	int64_t next; /* offset expected next */
+	int64_t next;  /* offset expected next */
+	int stuck;     /* --skip-damaged: damage up to the end, already reported */
 } part_iter;
 
 typedef struct replay_ctx {
@@ -396,14 +437,37 @@ static int replay_open(replay_ctx *x, uint32_t first)
 	return CLI_OK;
 }
 
-/* Next record of one partition: 1 printed, 2 moved past removed records
- * (nothing printed, but more may follow), 0 none now, or -(exit code). */
+/* --skip-damaged in replay: 2 moved on, 0 stuck at the end, -(exit code). */
+static int replay_skip(replay_ctx *x, part_iter *pi)
+{
+	int64_t from, to;
+	char why[512];
+	int rc = skip_damage(pi->it, x->topic, pi->p, &from, &to, why, sizeof why);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) { /* tried again each round (--follow): said once */
+		if (!pi->stuck)
+			stuck_note(x->topic, pi->p, from, why);
+		pi->stuck = 1;
+		return 0;
+	}
+	skipped_note(x->topic, pi->p, from, to, why);
+	pi->stuck = 0;
+	pi->next = to;
+	return 2;
+}
+
+/* Next record of one partition: 1 printed, 2 moved past removed or
+ * damaged records (nothing printed, more may follow), 0 none now, or
+ * -(exit code). */
 static int replay_one(replay_ctx *x, part_iter *pi)
 {
 	const varve_record *r;
 	int rc = varve_iter_next(pi->it, &r);
 	if (rc == VARVE_EEND)
 		return 0;
+	if (rc == VARVE_ECORRUPT && x->o->skip_damaged)
+		return replay_skip(x, pi);
 	if (rc && cli_error_is_missing_file(rc)) {
 		int64_t from, to;
 		if (cli_iter_skip_removed(x->c, pi->it, x->topic, pi->p, rc, &from, &to))
@@ -509,6 +573,47 @@ static int group_seek(const consume_opts *o, varve_db *db, varve_consumer *cons,
 	return rc;
 }
 
+/* A group member's state: what it prints and commits. */
+typedef struct group_ctx {
+	const consume_opts *o;
+	varve_db *db;
+	varve_consumer *cons;
+	const char *topic;
+	int compacted;
+	uint32_t nparts;
+	int64_t *next; /* per partition: the first offset not yet printed */
+	int64_t printed;
+} group_ctx;
+
+static void group_print(group_ctx *g, const char *topic, const varve_record *r)
+{
+	uint32_t p = (uint32_t)r->partition;
+	if (p < g->nparts) {
+		gap_check(g->db, topic, p, g->compacted, g->next[p], r->offset);
+		g->next[p] = r->offset + 1;
+	}
+	print_record(g->o, topic, r);
+	g->printed++;
+}
+
+/* Where each assigned partition starts: the position after group_seek. */
+static int group_positions(group_ctx *g)
+{
+	const varve_topic_partition *tps;
+	size_t n;
+	int rc = varve_consumer_assignment(g->cons, &tps, &n);
+	if (rc)
+		return cli_fail("consumer assignment", rc);
+	for (size_t i = 0; i < n; i++) {
+		int32_t p = tps[i].partition;
+		int64_t pos;
+		if (p >= 0 && (uint32_t)p < g->nparts &&
+		    varve_consumer_position(g->cons, g->topic, p, &pos) == VARVE_OK)
+			g->next[p] = pos;
+	}
+	return CLI_OK;
+}
+
 /* Records polled but not printed (--max): move those partitions back to
  * the first of them, so the commit does not pass them. */
 static int unpoll(const char *group, varve_consumer *cons, const varve_msg *msgs, size_t k,
@@ -521,7 +626,7 @@ static int unpoll(const char *group, varve_consumer *cons, const varve_msg *msgs
 				earlier = 1;
 		if (earlier)
 			continue;
-		int r = varve_consumer_seek(cons, msgs[i].topic, (uint32_t)msgs[i].rec.partition,
+		int r = varve_consumer_seek(cons, msgs[i].topic, msgs[i].rec.partition,
 					    msgs[i].rec.offset);
 		if (r)
 			return cli_fail(group, r);
@@ -529,44 +634,114 @@ static int unpoll(const char *group, varve_consumer *cons, const varve_msg *msgs
 	return CLI_OK;
 }
 
-static int group_loop(const consume_opts *o, varve_db *db, varve_consumer *cons, int compacted,
-		      int64_t *next, uint32_t nparts)
+/* One partition after a poll failed on damage: print with an iterator what
+ * the poll read and did not hand out (from the first offset not printed up
+ * to the consumer's position), then, if the damage is there, move the
+ * consumer past it. 1 if damage was skipped, 0 if none here, -(exit code). */
+static int group_recover_partition(group_ctx *g, int32_t p, int64_t cons_pos)
 {
-	int64_t printed = 0;
-	int rc = CLI_OK;
-	while (!cli_stop && (o->max < 0 || printed < o->max)) {
-		const varve_msg *msgs;
-		size_t n;
-		int r = varve_consumer_poll(cons, o->follow ? 200 : 0, &msgs, &n);
-		if (r)
-			return cli_fail(o->group, r);
-		if (n == 0) {
-			if (!o->follow)
-				break;
-			if (cli_output_gone())
-				return CLI_OK;
+	int64_t pos = g->next[p] >= 0 ? g->next[p] : cons_pos, from, to;
+	varve_iter *it;
+	if (varve_iter_open(g->db, g->topic, (uint32_t)p, pos, &it))
+		return 0;
+	int rc = 0;
+	while (!cli_stop) {
+		const varve_record *r;
+		int x = varve_iter_next(it, &r);
+		if (x == VARVE_OK && r->offset < cons_pos &&
+		    (g->o->max < 0 || g->printed < g->o->max)) {
+			group_print(g, g->topic, r);
 			continue;
 		}
-		size_t k = n;
-		if (o->max >= 0 && (int64_t)k > o->max - printed)
-			k = (size_t)(o->max - printed);
-		for (size_t i = 0; i < k; i++) {
-			uint32_t p = (uint32_t)msgs[i].rec.partition;
-			if (p < nparts) {
-				gap_check(db, msgs[i].topic, p, compacted, next[p], msgs[i].rec.offset);
-				next[p] = msgs[i].rec.offset + 1;
+		if (x == VARVE_OK && r->offset < cons_pos) /* --max reached: resume there */
+			rc = varve_consumer_seek(g->cons, g->topic, p, r->offset) ? -CLI_ERROR : 0;
+		if (x != VARVE_ECORRUPT)
+			break;
+		char why[512];
+		x = skip_damage(it, g->topic, (uint32_t)p, &from, &to, why, sizeof why);
+		if (x < 0) {
+			rc = x;
+		} else {
+			if (x == 1) { /* nothing after the damage can be read: past it all */
+				stuck_note(g->topic, (uint32_t)p, from, why);
+				if (varve_offsets(g->db, g->topic, (uint32_t)p, NULL, &to))
+					to = from;
+			} else {
+				skipped_note(g->topic, (uint32_t)p, from, to, why);
 			}
-			print_record(o, msgs[i].topic, &msgs[i].rec);
+			g->next[p] = to;
+			rc = to > from && !varve_consumer_seek(g->cons, g->topic, p, to);
 		}
-		if ((rc = cli_output_done()))
-			return rc < 0 ? CLI_OK : rc; /* not printed: not committed */
-		if ((rc = unpoll(o->group, cons, msgs, k, n)))
-			return rc;
-		if ((r = varve_consumer_commit(cons)))
-			return cli_fail("commit", r);
-		printed += (int64_t)k;
+		break;
+	}
+	varve_iter_close(it);
+	return rc;
+}
+
+/* --skip-damaged: the poll failed on damage in an assigned partition (and
+ * dropped what it had read before it). Recover every partition; CLI_OK
+ * when damage was skipped, else the poll's error. */
+static int group_skip(group_ctx *g, int poll_rc)
+{
+	char poll_why[512];
+	const char *msg = varve_last_error()->message;
+	snprintf(poll_why, sizeof poll_why, "%s", msg && *msg ? msg : varve_errmsg(poll_rc));
+	const varve_topic_partition *tps;
+	size_t n;
+	int rc = varve_consumer_assignment(g->cons, &tps, &n);
+	if (rc)
+		return cli_fail("consumer assignment", rc);
+	int32_t *parts = calloc(n ? n : 1, sizeof *parts);
+	if (!parts) {
+		cli_errf("out of memory");
+		return CLI_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) /* copied: valid until the next consumer call */
+		parts[i] = tps[i].partition;
+	int skipped = 0;
+	for (size_t i = 0; i < n && rc == CLI_OK; i++) {
+		int64_t cons_pos;
+		if (parts[i] < 0 || (uint32_t)parts[i] >= g->nparts ||
+		    varve_consumer_position(g->cons, g->topic, parts[i], &cons_pos))
+			continue;
+		int x = group_recover_partition(g, parts[i], cons_pos);
+		if (x < 0)
+			rc = -x;
+		skipped |= x > 0;
+	}
+	free(parts);
+	if (rc == CLI_OK && !skipped) {
+		cli_errf("%s: %s", g->o->group, poll_why);
+		rc = CLI_ERROR;
 	}
 	return rc;
+}
+
+/* One poll: print, flush, commit. 1 to go on, 0 at the end, -(exit code). */
+static int group_poll(group_ctx *g)
+{
+	const consume_opts *o = g->o;
+	const varve_msg *msgs;
+	size_t n;
+	int r = varve_consumer_poll(g->cons, o->follow ? 200 : 0, &msgs, &n);
+	if (r == VARVE_ECORRUPT && o->skip_damaged)
+		r = group_skip(g, r);
+	else if (r)
+		r = cli_fail(o->group, r);
+	else if (n == 0)
+		return o->follow && !cli_output_gone();
+	size_t k = n;
+	if (o->max >= 0 && (int64_t)k > o->max - g->printed)
+		k = (size_t)(o->max - g->printed);
+	for (size_t i = 0; r == CLI_OK && i < k; i++)
+		group_print(g, msgs[i].topic, &msgs[i].rec);
+	if (r == CLI_OK && (r = cli_output_done()))
+		return r < 0 ? 0 : -r; /* not printed: not committed */
+	if (r == CLI_OK)
+		r = unpoll(o->group, g->cons, msgs, k, n);
+	if (r == CLI_OK && (r = varve_consumer_commit(g->cons)))
+		r = cli_fail("commit", r);
+	return r ? -r : 1;
 }
 
 static int group_consume(const consume_opts *o, varve_db *db, const char *topic, uint32_t nparts,
@@ -578,25 +753,31 @@ static int group_consume(const consume_opts *o, varve_db *db, const char *topic,
 	co.auto_commit = 0;
 	if (o->max >= 0 && o->max < (int64_t)co.max_records)
 		co.max_records = o->max > 0 ? (uint32_t)o->max : 1;
-	int64_t *next = malloc(nparts * sizeof *next);
-	if (!next) {
+	group_ctx g = { o, db, NULL, topic, compacted, nparts, NULL, 0 };
+	g.next = malloc(nparts * sizeof *g.next);
+	if (!g.next) {
 		cli_errf("out of memory");
 		return CLI_ERROR;
 	}
 	for (uint32_t i = 0; i < nparts; i++)
-		next[i] = -1; /* unknown until the first record */
-	varve_consumer *cons;
+		g.next[i] = -1; /* unknown until the first record */
 	const char *topics[1] = { topic };
-	int rc = varve_consumer_open(db, o->group, topics, 1, &co, &cons);
+	int rc = varve_consumer_open(db, o->group, topics, 1, &co, &g.cons);
 	if (rc) {
-		free(next);
+		free(g.next);
 		return cli_fail(o->group, rc);
 	}
-	rc = group_seek(o, db, cons, topic);
-	if (rc == CLI_OK)
-		rc = group_loop(o, db, cons, compacted, next, nparts);
-	varve_consumer_close(cons);
-	free(next);
+	if ((rc = group_seek(o, db, g.cons, topic)) == CLI_OK)
+		rc = group_positions(&g);
+	while (rc == CLI_OK && !cli_stop && (o->max < 0 || g.printed < o->max)) {
+		int x = group_poll(&g);
+		if (x <= 0) {
+			rc = -x;
+			break;
+		}
+	}
+	varve_consumer_close(g.cons);
+	free(g.next);
 	return rc;
 }
 
@@ -617,6 +798,7 @@ static int consume_parse(cli_ctx *c, int argc, char **argv, consume_opts *o, con
 		{ "follow", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "format", required_argument, NULL, 'F' },
+		{ "skip-damaged", no_argument, NULL, O_SKIP_DAMAGED },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = CLI_OK, starts = 0;
@@ -648,6 +830,7 @@ static int consume_parse(cli_ctx *c, int argc, char **argv, consume_opts *o, con
 			break;
 		case 'n': rc = cli_arg_i64(c, "--max", optarg, 0, INT64_MAX, &o->max); break;
 		case 'f': o->follow = 1; break;
+		case O_SKIP_DAMAGED: o->skip_damaged = 1; break;
 		case 'J': o->out = OUT_JSON; break;
 		case 'F': rc = compile_format(c, optarg, o); break;
 		default: return CLI_USAGE;

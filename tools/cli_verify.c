@@ -7,7 +7,9 @@
  * partition's segment files past what the library can read.
  *
  * What it reports as damage (stdout, exit 3): a batch that fails its
- * checksum or does not decode, offsets out of order, and bytes past the
+ * checksum or does not decode (reading goes on at the next batch that
+ * passes its checks: varve_iter_skip_damaged), offsets out of order, and
+ * bytes past the
  * readable end that are not free space. A writer preallocates zeros ahead
  * of its data (docs/FORMAT.md, "Preallocated tail"): zeros are free space,
  * the same rule varve-dump applies. Anything else there is a torn or
@@ -339,44 +341,6 @@ static int tail_check(verify_state *v, varve_db *db, const char *topic, uint32_t
 
 /* ---- records ------------------------------------------------------------------------- */
 
-/* Offset of the first record read after seeking to `target`, or -1. */
-static int64_t readable_from(varve_iter *it, int64_t target)
-{
-	const varve_record *r;
-	if (varve_iter_seek(it, target) != VARVE_OK || varve_iter_next(it, &r) != VARVE_OK)
-		return -1;
-	return r->offset;
-}
-
-/* After a batch that does not read at `at`: the first offset below `end`
- * that reads again (seeking further and further ahead, then narrowing
- * down), or -1. The iterator is left before it. */
-static int64_t resume_after_damage(varve_iter *it, int64_t at, int64_t end)
-{
-	int64_t lo = at, hi = -1, step = 1;
-	while (at + step < end && !cli_stop) {
-		if (readable_from(it, at + step) >= 0) {
-			hi = at + step;
-			break;
-		}
-		lo = at + step;
-		step *= 2;
-	}
-	if (hi < 0)
-		return -1;
-	while (hi - lo > 1) {
-		int64_t mid = lo + (hi - lo) / 2;
-		if (readable_from(it, mid) >= 0)
-			hi = mid;
-		else
-			lo = mid;
-	}
-	int64_t resumed = readable_from(it, hi);
-	if (resumed < 0 || varve_iter_seek(it, resumed) != VARVE_OK)
-		return -1;
-	return resumed;
-}
-
 /* The iterator met a segment file that is gone: if retention removed it,
  * go on from the new log start (-v says so). */
 static int skip_removed(verify_state *v, varve_iter *it, const char *topic, uint32_t p, int rc)
@@ -392,22 +356,28 @@ static int skip_removed(verify_state *v, varve_iter *it, const char *topic, uint
 	return CLI_OK;
 }
 
-/* Report damage at the iterator and move past it. 1 when nothing past it
- * below `end` can be read (stop), 0 to go on. *expect is the next offset. */
+/* Report damage at the iterator and move past it to the next batch that
+ * passes its checks. 1 when nothing past it below `end` can be read
+ * (stop), 0 to go on, or -(exit code). *expect is the next offset. */
 static int past_damage(verify_state *v, varve_iter *it, const char *topic, uint32_t p,
 		       int64_t end, int64_t *expect)
 {
-	int64_t at = varve_iter_position(it);
+	int64_t at = varve_iter_position(it), from = at, to = end;
 	damage(v, "%s/%u at offset %" PRId64 ": %s", topic, p, at, varve_last_error()->message);
-	int64_t resumed = resume_after_damage(it, at, end);
-	if (resumed < 0) {
-		printf("        offsets %" PRId64 "..%" PRId64 " cannot be read\n", at, end - 1);
+	int rc = varve_iter_skip_damaged(it, &from, &to);
+	if (rc != VARVE_OK && rc != VARVE_EEND) {
+		char what[256];
+		snprintf(what, sizeof what, "%s/%u at offset %" PRId64, topic, p, at);
+		return -cli_fail(what, rc);
+	}
+	if (rc == VARVE_EEND || to >= end) {
+		printf("        offsets %" PRId64 "..%" PRId64 " cannot be read\n", from, end - 1);
 		return 1;
 	}
 	printf("        offsets %" PRId64 "..%" PRId64 " cannot be read; reading again from %" PRId64
-	       "\n", at, resumed - 1, resumed);
-	v->pg.done += resumed - at;
-	*expect = resumed;
+	       "\n", from, to - 1, to);
+	v->pg.done += to - from;
+	*expect = to;
 	return 0;
 }
 
@@ -447,8 +417,9 @@ static int verify_partition(verify_state *v, varve_db *db, const char *topic, ui
 			break;
 		}
 		if (rc == VARVE_ECORRUPT) {
-			rc = CLI_OK;
-			if (past_damage(v, it, topic, p, end, &expect))
+			int x = past_damage(v, it, topic, p, end, &expect);
+			rc = x < 0 ? -x : CLI_OK;
+			if (x)
 				break;
 			continue;
 		}

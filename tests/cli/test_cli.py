@@ -726,6 +726,27 @@ def test_segment_removed_under_readers(s):
     check(offs == list(range(second, 500)), "the rest is read: %r" % offs[:5])
 
 
+def test_group_behind_retention(s):
+    # Issue 10 for a group member: its committed offset fell below the log
+    # start while it was away; it is told which offsets it never read (by
+    # the library's warning when it resumes, or by consume's own note when
+    # the jump happens while it reads).
+    s.run("topic", "create", "gr", "--segment-bytes", "2K", "--retention-bytes", "6K")
+    churn_stop(churn(s, "gr", 60, "--segment-bytes", 2048, "--clean-every-ms", -1,
+                     "--stop-after", 300), wait=True)
+    check(s.out("consume", "gr", "-g", "slow", "-n", "10", "-F", "%o\n").split() ==
+          [str(i) for i in range(10)], "first ten")
+    churn_stop(churn(s, "gr", 60, "--segment-bytes", 2048, "--clean-every-ms", 0,
+                     "--stop-after", 20), wait=True)
+    start = int(s.jsonl("stats", "--json")[0]["topics"][0]["partitions"][0]["start_offset"])
+    check(start > 10, "retention passed the group: start %d" % start)
+    rc, out, err = s.run("consume", "gr", "-g", "slow", "-n", "5", "-F", "%o\n")
+    check(out.split() == [str(i) for i in range(start, start + 5)], "resumes at the start")
+    check("gr/0: offsets 10..%d were removed by retention before they were read" % (start - 1)
+          in err or "gr/0 position 10 is below the log start; reset to %d" % start in err,
+          "says what it never read: " + err)
+
+
 def pipe_full(fd):
     import fcntl
     import termios
@@ -872,6 +893,36 @@ def test_installed_tools_find_the_library(s):
     check(lib and dest in lib[0], "libvarve comes from the install: %r" % lib)
 
 
+def test_consume_skip_damaged(s):
+    # Issue 7: --skip-damaged names each damaged range and reads on.
+    s.run("topic", "create", "sd")
+    s.run("produce", "sd", "--batch", "10",
+          input="".join("record number %05d %s\n" % (i, "x" * 40) for i in range(400)))
+    seg = os.path.join(s.dir, "topics", "sd", "0", "%020d.log" % 0)
+    flip_byte(seg, os.path.getsize(seg) // 2)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", rc=1)
+    check("checksum" in err, "without the option damage ends it: " + err)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", "--skip-damaged")
+    m = re.search(r"sd/0: offsets (\d+)\.\.(\d+) are damaged; skipped them \((.*)\)", err)
+    check(m and int(m.group(2)) - int(m.group(1)) == 9 and seg in m.group(3),
+          "the skipped range (one batch of 10) and why: " + err)
+    lo, hi = int(m.group(1)), int(m.group(2))
+    got = [int(x) for x in out.split()]
+    check(got == [i for i in range(400) if not lo <= i <= hi], "every other record is read")
+    # as a group member: the same records, and the group commits past the damage
+    rc, out, err = s.run("consume", "sd", "-g", "sg", "-F", "%o\n", "--skip-damaged")
+    check("offsets %d..%d are damaged" % (lo, hi) in err, "group: " + err)
+    check(sorted(int(x) for x in out.split()) == got, "group reads the same records")
+    check(group_lag(s, "sg")[("sd", 0)]["committed"] == 400, "committed past the damage")
+    # damage in the last batch: skipped to the end, exit 0
+    flip_byte(seg, os.path.getsize(seg) // 2)  # undo
+    flip_byte(seg, os.path.getsize(seg) - 5)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", "--skip-damaged")
+    check(re.search(r"offsets 390\.\.399 are damaged|offsets from 390 on are damaged", err),
+          "damaged last batch: " + err)
+    check([int(x) for x in out.split()] == list(range(390)), "records before the damaged tail")
+
+
 TESTS = [
     test_dlq_replay,
     test_produce_consume_lines,
@@ -896,6 +947,8 @@ TESTS = [
     test_segment_bytes_4g,
     test_messages_escape_names,
     test_installed_tools_find_the_library,
+    test_consume_skip_damaged,
+    test_group_behind_retention,
 ]
 
 
