@@ -109,8 +109,18 @@ int cli_fresh_log_start(const cli_ctx *c, const char *topic, uint32_t partition,
 int cli_iter_skip_removed(const cli_ctx *c, varve_iter *it, const char *topic, uint32_t partition,
 			  int rc, int64_t *from, int64_t *to);
 
+/* A topic's configuration; prints "no topic named T" (CLI_ERROR) if there is none. */
+int cli_topic_config(varve_db *db, const char *topic, varve_topic_config *tc);
 /* Topic's partition count (prints the error and returns CLI_ERROR if missing). */
 int cli_topic_partitions(varve_db *db, const char *topic, uint32_t *n);
+/* `topic list`, `group list`: the whole command around list (read-only
+ * open, one name per line); `what` is "topics" or "groups". */
+int cli_list_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
+		 int (*list)(varve_db *db, char ***names, size_t *n));
+/* `topic delete NAME`, `group delete NAME`: the whole command around del
+ * (writer lock, "no WHAT named N", "deleted WHAT N"). */
+int cli_delete_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
+		   int (*del)(varve_db *db, const char *name));
 /* Name of a cleanup policy: "delete", "compact", "compact,delete". */
 const char *cli_policy_name(int policy);
 

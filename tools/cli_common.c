@@ -350,19 +350,78 @@ int cli_iter_skip_removed(const cli_ctx *c, varve_iter *it, const char *topic, u
 	return CLI_OK;
 }
 
-int cli_topic_partitions(varve_db *db, const char *topic, uint32_t *n)
+int cli_topic_config(varve_db *db, const char *topic, varve_topic_config *tc)
 {
-	varve_topic_config tc;
-	varve_topic_config_init(&tc, VARVE_TOPIC_CONFIG_VERSION);
-	int rc = varve_topic_describe(db, topic, &tc);
+	varve_topic_config_init(tc, VARVE_TOPIC_CONFIG_VERSION);
+	int rc = varve_topic_describe(db, topic, tc);
 	if (rc == VARVE_ENOTFOUND) {
 		cli_errf("no topic named %s", topic);
 		return CLI_ERROR;
 	}
+	return rc ? cli_fail(topic, rc) : CLI_OK;
+}
+
+int cli_topic_partitions(varve_db *db, const char *topic, uint32_t *n)
+{
+	varve_topic_config tc;
+	int rc = cli_topic_config(db, topic, &tc);
+	if (rc == CLI_OK)
+		*n = tc.partitions;
+	return rc;
+}
+
+int cli_list_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
+		 int (*list)(varve_db *db, char ***names, size_t *n))
+{
+	int rc = cli_common_opts(c, argc, argv, help);
 	if (rc)
-		return cli_fail(topic, rc);
-	*n = tc.partitions;
-	return CLI_OK;
+		return rc < 0 ? CLI_OK : rc;
+	if ((rc = cli_no_operands(c, argc, argv)))
+		return rc;
+	varve_db *db;
+	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
+	if ((rc = cli_open(c, &oo, &db)))
+		return rc;
+	char **names;
+	size_t n;
+	rc = list(db, &names, &n);
+	if (rc) {
+		char doing[64];
+		snprintf(doing, sizeof doing, "listing %s", what);
+		rc = cli_fail(doing, rc);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", names[i]);
+		varve_strings_free(names, n);
+	}
+	return cli_close(db, rc);
+}
+
+int cli_delete_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
+		   int (*del)(varve_db *db, const char *name))
+{
+	int rc = cli_common_opts(c, argc, argv, help);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	const char *name = NULL;
+	if ((rc = cli_one_name(c, argc, argv, what, &name)))
+		return rc;
+	char why[64];
+	snprintf(why, sizeof why, "%s delete needs the writer lock", what);
+	varve_db *db;
+	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, why };
+	if ((rc = cli_open(c, &oo, &db)))
+		return rc;
+	rc = del(db, name);
+	if (rc == VARVE_ENOTFOUND) {
+		cli_errf("no %s named %s", what, name);
+		rc = CLI_ERROR;
+	} else if (rc) {
+		rc = cli_fail(name, rc);
+	} else {
+		printf("deleted %s %s\n", what, name);
+	}
+	return cli_close(db, rc);
 }
 
 const char *cli_policy_name(int policy)

@@ -219,17 +219,6 @@ static void print_record(const consume_opts *o, const char *topic, const varve_r
 	}
 }
 
-static int hex_digit(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* The byte an escape at s[i] (after the backslash) stands for; *used is how
  * many characters it took. -1 for an unknown or unfinished escape. */
 static int escape_byte(const char *s, size_t n, size_t i, size_t *used)
@@ -242,8 +231,8 @@ static int escape_byte(const char *s, size_t n, size_t i, size_t *used)
 	case '0': return 0;
 	case '\\': return '\\';
 	case 'x': {
-		int hi = i + 1 < n ? hex_digit(s[i + 1]) : -1;
-		int lo = i + 2 < n ? hex_digit(s[i + 2]) : -1;
+		int hi = i + 1 < n ? enc_hex_digit(s[i + 1]) : -1;
+		int lo = i + 2 < n ? enc_hex_digit(s[i + 2]) : -1;
 		if (hi < 0 || lo < 0)
 			return -1;
 		*used = 3;
@@ -852,14 +841,9 @@ static int topic_shape(varve_db *db, const consume_opts *o, const char *topic, u
 		       int *compacted)
 {
 	varve_topic_config tc;
-	varve_topic_config_init(&tc, VARVE_TOPIC_CONFIG_VERSION);
-	int rc = varve_topic_describe(db, topic, &tc);
-	if (rc == VARVE_ENOTFOUND) {
-		cli_errf("no topic named %s", topic);
-		return CLI_ERROR;
-	}
+	int rc = cli_topic_config(db, topic, &tc);
 	if (rc)
-		return cli_fail(topic, rc);
+		return rc;
 	*nparts = tc.partitions;
 	*compacted = (tc.cleanup_policy & VARVE_CLEANUP_COMPACT) != 0;
 	if (o->partition >= 0 && (uint32_t)o->partition >= tc.partitions) {

@@ -186,26 +186,7 @@ static int need_group(varve_db *db, const char *group, const char *hint)
 
 static int group_list(cli_ctx *c, int argc, char **argv)
 {
-	int rc = cli_common_opts(c, argc, argv, list_help);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
-	if ((rc = cli_no_operands(c, argc, argv)))
-		return rc;
-	varve_db *db;
-	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	char **names;
-	size_t n;
-	rc = varve_group_list(db, &names, &n);
-	if (rc) {
-		rc = cli_fail("listing groups", rc);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", names[i]);
-		varve_strings_free(names, n);
-	}
-	return cli_close(db, rc);
+	return cli_list_cmd(c, argc, argv, list_help, "groups", varve_group_list);
 }
 
 typedef struct describe_ctx {
@@ -267,26 +248,7 @@ static int group_describe(cli_ctx *c, int argc, char **argv)
 
 static int group_delete(cli_ctx *c, int argc, char **argv)
 {
-	int rc = cli_common_opts(c, argc, argv, delete_help);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
-	const char *group;
-	if ((rc = cli_one_name(c, argc, argv, "group", &group)))
-		return rc;
-	varve_db *db;
-	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, "group delete needs the writer lock" };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	rc = varve_group_delete(db, group);
-	if (rc == VARVE_ENOTFOUND) {
-		cli_errf("no group named %s", group);
-		rc = CLI_ERROR;
-	} else if (rc) {
-		rc = cli_fail(group, rc);
-	} else {
-		printf("deleted group %s\n", group);
-	}
-	return cli_close(db, rc);
+	return cli_delete_cmd(c, argc, argv, delete_help, "group", varve_group_delete);
 }
 
 /* ---- reset ------------------------------------------------------------------------- */

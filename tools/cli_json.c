@@ -61,17 +61,10 @@ static int hex4(parser *p, unsigned *out)
 		return fail(p, "truncated \\u escape");
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p->s[p->pos + (size_t)i];
-		unsigned d;
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
+		int d = enc_hex_digit(p->s[p->pos + (size_t)i]);
+		if (d < 0)
 			return fail(p, "bad \\u escape");
-		v = v * 16 + d;
+		v = v * 16 + (unsigned)d;
 	}
 	p->pos += 4;
 	*out = v;

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
+#include "encode.h"
 
 static const char stats_help[] =
 	"usage: varve stats [--json | --prometheus]\n"
@@ -161,8 +162,10 @@ static void stats_text(const char *dir, const snapshot *s)
 	}
 	char b[32];
 	cli_format_size(bytes, b, sizeof b);
-	printf("store %s: %zu topics, %zu partitions, %" PRId64 " records, %s, %zu groups\n\n", dir,
-	       s->ntopics, s->np, records, b, s->ngroups);
+	fputs("store ", stdout);
+	enc_text(stdout, dir, strlen(dir));
+	printf(": %zu topics, %zu partitions, %" PRId64 " records, %s, %zu groups\n\n", s->ntopics,
+	       s->np, records, b, s->ngroups);
 	if (s->np) {
 		printf("%-20s %9s %16s %16s %16s %12s %8s\n", "TOPIC", "PARTITION", "START", "END",
 		       "RECORDS", "SIZE", "SEGMENTS");

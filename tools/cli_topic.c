@@ -340,26 +340,7 @@ static int topic_create(cli_ctx *c, int argc, char **argv)
 
 static int topic_list(cli_ctx *c, int argc, char **argv)
 {
-	int rc = cli_common_opts(c, argc, argv, list_help);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
-	if ((rc = cli_no_operands(c, argc, argv)))
-		return rc;
-	varve_db *db;
-	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	char **names;
-	size_t n;
-	rc = varve_topic_list(db, &names, &n);
-	if (rc) {
-		rc = cli_fail("listing topics", rc);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", names[i]);
-		varve_strings_free(names, n);
-	}
-	return cli_close(db, rc);
+	return cli_list_cmd(c, argc, argv, list_help, "topics", varve_topic_list);
 }
 
 static void print_ms(const char *label, int64_t v, const char *none)
@@ -448,40 +429,15 @@ static int topic_describe(cli_ctx *c, int argc, char **argv)
 	if ((rc = cli_open(c, &oo, &db)))
 		return rc;
 	varve_topic_config tc;
-	varve_topic_config_init(&tc, VARVE_TOPIC_CONFIG_VERSION);
-	rc = varve_topic_describe(db, name, &tc);
-	if (rc == VARVE_ENOTFOUND) {
-		cli_errf("no topic named %s", name);
-		return cli_close(db, CLI_ERROR);
-	}
-	if (rc)
-		return cli_close(db, cli_fail(name, rc));
+	if ((rc = cli_topic_config(db, name, &tc)))
+		return cli_close(db, rc);
 	print_config(name, &tc);
 	return cli_close(db, print_partitions(db, name, tc.partitions));
 }
 
 static int topic_delete(cli_ctx *c, int argc, char **argv)
 {
-	int rc = cli_common_opts(c, argc, argv, delete_help);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
-	const char *name = NULL;
-	if ((rc = cli_one_name(c, argc, argv, "topic", &name)))
-		return rc;
-	varve_db *db;
-	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, "topic delete needs the writer lock" };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	rc = varve_topic_delete(db, name);
-	if (rc == VARVE_ENOTFOUND) {
-		cli_errf("no topic named %s", name);
-		rc = CLI_ERROR;
-	} else if (rc) {
-		rc = cli_fail(name, rc);
-	} else {
-		printf("deleted topic %s\n", name);
-	}
-	return cli_close(db, rc);
+	return cli_delete_cmd(c, argc, argv, delete_help, "topic", varve_topic_delete);
 }
 
 static const cli_sub topic_subs[] = {

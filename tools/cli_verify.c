@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "encode.h"
 
 static const char verify_help[] =
 	"usage: varve verify\n"
@@ -110,14 +111,18 @@ typedef struct verify_state {
 } verify_state;
 
 static void damage(verify_state *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The line names files (the store's path) and carries the library's
+ * text: written escaped, one line per damaged place whatever they hold. */
 static void damage(verify_state *v, const char *fmt, ...)
 {
 	progress_clear(&v->pg);
+	char line[8192];
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("damage: ", stdout);
-	vprintf(fmt, ap);
+	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	fputs("damage: ", stdout);
+	enc_text(stdout, line, strlen(line));
 	fputc('\n', stdout);
 	fflush(stdout);
 	v->damage++;
@@ -487,8 +492,9 @@ static int verify_topics(verify_state *v, varve_db *db, char **topics, size_t nt
 
 static void summary(const verify_state *v, size_t ntopics)
 {
-	printf("%s: %zu topics, %" PRIu64 " partitions, %" PRIu64 " records read: ", v->c->dir,
-	       ntopics, v->partitions, v->records);
+	enc_text(stdout, v->c->dir, strlen(v->c->dir));
+	printf(": %zu topics, %" PRIu64 " partitions, %" PRIu64 " records read: ", ntopics,
+	       v->partitions, v->records);
 	if (v->damage)
 		printf("%" PRIu64 " damaged place%s found", v->damage, v->damage == 1 ? "" : "s");
 	else

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * encode.h -- the text encodings every tool in tools/ writes: UTF-8
- * validation, JSON string literals, base64 (both ways), and text for
- * messages with control bytes and broken UTF-8 escaped. One copy for
+ * encode.h -- the text encodings every tool in tools/ reads or writes:
+ * UTF-8 validation, JSON string literals, base64 (both ways), hex digits,
+ * and text for messages with control bytes and broken UTF-8 escaped. One copy for
  * `varve` (cli_*.c) and `varve-dump` (dump_core.c, varve-dump.c).
  *
  * Header-only (static inline) because the fuzz targets compile
@@ -147,6 +147,18 @@ static inline void enc_base64(FILE *f, const void *s, size_t n)
 	out[2] = n - i == 2 ? digits[(v >> 6) & 63] : '=';
 	out[3] = '=';
 	fwrite(out, 1, 4, f);
+}
+
+/* Value of a hex digit, or -1. */
+static inline int enc_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 static inline int enc_base64_digit(char c)
