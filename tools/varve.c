@@ -42,12 +42,13 @@ static const char main_help[] =
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
-	"  -v, --verbose   also print the library's informational messages\n"
+	"  -v, --verbose   also print the library's informational messages and notes\n"
 	"  -h, --help      this help; 'varve COMMAND --help' for a command\n"
 	"      --version   print the version\n"
 	"\n"
-	"Read-only commands (list, describe, consume without --group, stats, verify) work\n"
-	"while another process writes. Exit codes: 0 ok, 1 error, 2 usage, 3 damage found.\n";
+	"Read-only commands (list, describe, consume without --group, group reset without\n"
+	"--execute, stats, verify) work while another process writes.\n"
+	"Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.\n";
 
 typedef struct command {
 	const char *name;
