@@ -545,7 +545,7 @@ def test_help(s):
     helps = [[], ["topic"], ["topic", "create"], ["topic", "list"], ["topic", "describe"],
              ["topic", "delete"], ["produce"], ["consume"], ["group"], ["group", "list"],
              ["group", "describe"], ["group", "reset"], ["group", "delete"], ["stats"],
-             ["verify"], ["clean"]]
+             ["verify"], ["clean"], ["dlq"]]
     for h in helps:
         p = subprocess.run([VARVE] + h + ["--help"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=TIMEOUT)
