@@ -44,6 +44,7 @@ void dump_src_mem(dump_src *s, const uint8_t *data, size_t n)
 	static const uint8_t empty[1];
 	s->size = n;
 	s->shrank = 0;
+	s->settle = NULL;
 	s->get = mem_get;
 	s->ctx = (void *)(uintptr_t)(data ? data : empty);
 }
@@ -848,6 +849,38 @@ static int take_damage(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t *p
 	return next >= size;
 }
 
+/* Tries, and the first wait, before damage at the end of a file that may
+ * be growing is reported (about 0.3 s in all). */
+#define SETTLE_TRIES 5
+#define SETTLE_FIRST_WAIT_MS 10
+
+/* Damage at pos with nothing readable after it may be a live writer's batch
+ * in flight: let the source settle and look again. *st and *x are updated;
+ * returns -1 on a read error. */
+static int settle_tail(dump_ctx *c, const dump_file *f, uint64_t pos, enum batch_state *st,
+		       batch_at *x)
+{
+	int wait_ms = SETTLE_FIRST_WAIT_MS;
+	for (int i = 0; i < SETTLE_TRIES && f->src->settle; i++) {
+		uint64_t next;
+		int found = next_valid_batch(c, f, pos + 1, &next);
+		if (found < 0)
+			return -1;
+		if (found)
+			return 0; /* damage with good batches after it: not a write in flight */
+		f->src->settle(f->src, wait_ms);
+		wait_ms *= 2;
+		if (pos >= f->src->size) { /* the writer trimmed the file: nothing there now */
+			*st = B_ZEROS;
+			return 0;
+		}
+		*st = look_at(c, f, pos, x);
+		if (*st == B_OK || *st == B_ZEROS || *st == B_IOERR)
+			return *st == B_IOERR ? -1 : 0;
+	}
+	return 0;
+}
+
 /* Damaged batches know no offsets: give them the range between their good
  * neighbours, so the index checks can place entries that point into them
  * without reporting the same damage again. */
@@ -901,10 +934,10 @@ int dump_log(dump_ctx *c, const dump_file *f, dump_log_info *info)
 	li->file_size = f->src->size;
 	log_walk w = { li, f->kind == DUMP_KIND_META, -1, INT64_MIN, -1, -1, 0, 0, 0 };
 	print_file_header(c, f, w.meta ? "metadata log segment" : "log segment");
-	uint64_t size = f->src->size, pos = 0;
+	uint64_t pos = 0;
 	int rc = 0;
 	uint64_t damage0 = c->damage_count;
-	while (pos < size) {
+	while (pos < f->src->size) { /* the size can grow: settle_tail */
 		batch_at x;
 		enum batch_state st = look_at(c, f, pos, &x);
 		if (st == B_IOERR) {
@@ -915,9 +948,15 @@ int dump_log(dump_ctx *c, const dump_file *f, dump_log_info *info)
 			dump_note(c, f->path,
 				  "%" PRIu64 " bytes of zeros from position %" PRIu64
 				  ": space a writer preallocated ahead of its data, not damage",
-				  size - pos, pos);
+				  f->src->size - pos, pos);
 			break;
 		}
+		if (st != B_OK && settle_tail(c, f, pos, &st, &x) < 0) {
+			rc = -1;
+			break;
+		}
+		if (st == B_ZEROS)
+			continue; /* reported on the next turn, or the file ends here now */
 		if (st == B_OK) {
 			if (take_batch(c, f, &w, pos, &x.h, x.b, 0) < 0) {
 				rc = -1;
@@ -933,6 +972,7 @@ int dump_log(dump_ctx *c, const dump_file *f, dump_log_info *info)
 			break;
 	}
 	fill_damaged_offsets(li, f->base);
+	li->file_size = f->src->size;
 	li->readable_end = w.readable_end;
 	li->last_good_offset = w.prev_last;
 	li->damaged = c->damage_count != damage0;

@@ -58,6 +58,11 @@ struct dump_src {
 	const uint8_t *(*get)(dump_src *s, uint64_t off, size_t n);
 	void *ctx;
 	int shrank; /* set by get() when the file ended before size (a live writer cut it) */
+	/* Optional (NULL for bytes that cannot change): wait a moment, then
+	 * take in what a live writer wrote meanwhile (a new size; nothing
+	 * read before is kept). Asked before damage at the end of a file is
+	 * reported, since a batch in flight looks torn for an instant. */
+	void (*settle)(dump_src *s, int wait_ms);
 };
 
 /* A source over a buffer in memory. */

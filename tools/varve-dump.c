@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dump_core.h"
@@ -87,6 +88,20 @@ static const uint8_t *file_get(dump_src *s, uint64_t off, size_t n)
 	return fs->buf;
 }
 
+/* A live writer may be writing the batch at the end of the file: wait, and
+ * take the file as it is now (size, bytes). */
+static void file_settle(dump_src *s, int wait_ms)
+{
+	file_src *fs = s->ctx;
+	struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+	struct stat st;
+	if (fstat(fs->fd, &st) == 0)
+		s->size = (uint64_t)st.st_size;
+	s->shrank = 0;
+	fs->wlen = 0; /* read again */
+}
+
 /* open_file and list_dir: the file was listed, and was gone when opened. */
 #define VANISHED (-2)
 
@@ -130,6 +145,7 @@ static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs,
 	src->size = (uint64_t)st.st_size;
 	src->shrank = 0;
 	src->get = file_get;
+	src->settle = file_settle;
 	src->ctx = fs;
 	return 0;
 }
