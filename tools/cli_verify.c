@@ -229,7 +229,7 @@ static int scan_tail(verify_state *v, const char *pdir, int64_t start, uint64_t 
 	size_t first = 0;
 	while (first + 1 < n && bases[first + 1] <= start)
 		first++;
-	if (n == 0 || bases[first] > start)
+	if (n > 0 && bases[first] > start)
 		ts->inconclusive = 1; /* this handle's first segment is gone */
 	uint64_t left = readable;
 	int rc = CLI_OK;
