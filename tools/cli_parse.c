@@ -354,16 +354,6 @@ int cli_list_next(const char **cursor, const char **item, size_t *len)
 	return 1;
 }
 
-int cli_list_has(const char *list, const char *word)
-{
-	const char *cur = list, *item;
-	size_t len, wl = strlen(word);
-	while (cli_list_next(&cur, &item, &len))
-		if (len == wl && !memcmp(item, word, wl))
-			return 1;
-	return 0;
-}
-
 /* ---- formatting -------------------------------------------------------------------- */
 
 void cli_format_duration(int64_t ms, char *buf, size_t cap)

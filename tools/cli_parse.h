@@ -50,8 +50,6 @@ int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out);
  *  (possibly none), 0 once every item was handed out. "" is one empty
  *  item; "a," is "a" and an empty item. */
 int cli_list_next(const char **cursor, const char **item, size_t *len);
-/** 1 if the list holds an item equal to word. */
-int cli_list_has(const char *list, const char *word);
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (no range check). */
 int64_t cli_days_from_civil(int64_t y, unsigned m, unsigned d);
