@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_group.c -- varve group list|describe|reset|delete. */
+/*
+ * cli_group.c -- varve group list|describe|reset|delete, and the lag table
+ * that group describe and stats print (cli.h). group reset follows
+ * kafka-consumer-groups.sh: it prints the plan and changes nothing unless
+ * --execute is given, and refuses a group that does not exist unless
+ * --create is given (a misspelt name would silently make a new group).
+ */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "cli_json.h"
 #include "cli_parse.h"
 
 static const char group_help[] =
@@ -35,15 +40,15 @@ static const char describe_help[] =
 	"Opens the store read-only.\n";
 
 static const char reset_help[] =
-	"usage: varve group reset GROUP --topic T [--partition P] TARGET [--dry-run]\n"
+	"usage: varve group reset GROUP --topic T [--partition P] TARGET [--execute [--create]]\n"
 	"\n"
-	"Move the committed offsets of GROUP for the partitions of topic T (or only P).\n"
-	"TARGET is one of:\n"
+	"Plan, and with --execute make, a move of the committed offsets of GROUP for the\n"
+	"partitions of topic T (or only P). TARGET is one of:\n"
 	"      --to-earliest     the log start\n"
 	"      --to-latest       the log end (skip everything stored)\n"
 	"      --to-offset N     offset N\n"
-	"      --to-time T       the first record with timestamp >= T (RFC 3339, epoch ms,\n"
-	"                        now-1h); the end if none\n"
+	"      --to-time T       the first record with timestamp >= T (RFC 3339, epoch\n"
+	"                        1795687200s or 1795687200000ms, now-1h); the end if none\n"
 	"      --shift-by N      the committed offset + N (N may be negative; a partition\n"
 	"                        without a commit shifts from the log start)\n"
 	"      --by-duration D   the first record of the last D (like --to-time now-D)\n"
@@ -51,11 +56,15 @@ static const char reset_help[] =
 	"\n"
 	"  -t, --topic T     the topic (required)\n"
 	"  -p, --partition P only this partition\n"
-	"      --dry-run     print the plan and change nothing (opens read-only)\n"
+	"      --execute     commit the new offsets (default: print the plan only)\n"
+	"      --create      let --execute create GROUP if it does not exist yet\n"
+	"      --dry-run     print the plan only (the default; cannot go with --execute)\n"
 	"\n"
-	"The plan is printed as GROUP TOPIC PARTITION CURRENT NEW. Without --dry-run the\n"
-	"new offsets are committed in one batch (all or none); this needs the writer lock,\n"
-	"so stop the group's consumers (and any other writer) first.\n";
+	"The plan is printed as GROUP TOPIC PARTITION CURRENT NEW. Without --execute the\n"
+	"store is opened read-only and nothing changes. With --execute the new offsets are\n"
+	"committed in one batch (all or none); this needs the writer lock, so stop the\n"
+	"group's consumers (and any other writer) first. A group that does not exist is\n"
+	"refused (exit 1) unless --create is given.\n";
 
 static const char delete_help[] =
 	"usage: varve group delete GROUP\n"
@@ -70,9 +79,11 @@ enum {
 	O_SHIFT_BY,
 	O_BY_DURATION,
 	O_DRY_RUN,
+	O_EXECUTE,
+	O_CREATE,
 };
 
-/* ---- lag enumeration (also used by stats) ----------------------------------------- */
+/* ---- the lag table (also used by stats) ------------------------------------------ */
 
 int cli_group_lags(varve_db *db, const char *group, cli_lag_fn fn, void *ctx)
 {
@@ -108,6 +119,42 @@ int cli_group_lags(varve_db *db, const char *group, cli_lag_fn fn, void *ctx)
 	return rc;
 }
 
+void cli_lag_header(void)
+{
+	printf("%-20s %-20s %9s %12s %12s %12s %12s %12s\n", "GROUP", "TOPIC", "PARTITION",
+	       "COMMITTED", "END", "LAG", "LAG-BYTES", "OLDEST-AGE");
+}
+
+void cli_lag_row(const char *group, const char *topic, uint32_t partition, const varve_lag *lag)
+{
+	char committed[32], age[32], bytes[32];
+	if (lag->committed < 0)
+		snprintf(committed, sizeof committed, "-");
+	else
+		snprintf(committed, sizeof committed, "%" PRId64, lag->committed);
+	if (lag->records > 0)
+		cli_format_duration(lag->oldest_age_ms, age, sizeof age);
+	else
+		snprintf(age, sizeof age, "-");
+	cli_format_size(lag->bytes, bytes, sizeof bytes);
+	printf("%-20s %-20s %9u %12s %12" PRId64 " %12" PRId64 " %12s %12s\n", group, topic,
+	       partition, committed, lag->end_offset, lag->records, bytes, age);
+}
+
+void cli_lag_json(uint32_t partition, const varve_lag *lag)
+{
+	printf(",\"partition\":%u,\"committed\":", partition);
+	if (lag->committed < 0)
+		fputs("null", stdout);
+	else
+		printf("%" PRId64, lag->committed);
+	printf(",\"end_offset\":%" PRId64 ",\"lag\":%" PRId64 ",\"lag_bytes\":%" PRIu64
+	       ",\"oldest_age_ms\":%" PRId64,
+	       lag->end_offset, lag->records, lag->bytes, lag->oldest_age_ms);
+}
+
+/* ---- helpers --------------------------------------------------------------------- */
+
 static int group_exists(varve_db *db, const char *group, int *exists)
 {
 	char **names;
@@ -123,47 +170,23 @@ static int group_exists(varve_db *db, const char *group, int *exists)
 	return CLI_OK;
 }
 
-static int parse_simple(cli_ctx *c, int argc, char **argv, const char *help, int want_name,
-			const char **name)
+/* CLI_OK if the group exists, else prints `hint` and returns CLI_ERROR. */
+static int need_group(varve_db *db, const char *group, const char *hint)
 {
-	static const struct option lo[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
-	int ch;
-	optind = 0;
-	while ((ch = cli_getopt(c, argc, argv, CLI_COMMON_SHORT, lo, help)) != -1)
-		return ch == 'h' ? -1 : CLI_USAGE;
-	char **ops;
-	int n = cli_operands(argc, argv, &ops);
-	if (want_name && n < 1)
-		return cli_usage(c, "missing group name");
-	if (n > want_name)
-		return cli_usage(c, "unexpected argument \"%s\"", ops[want_name]);
-	if (want_name) {
-		*name = ops[0];
-		return cli_arg_name(c, "group", *name);
+	int exists = 0;
+	int rc = group_exists(db, group, &exists);
+	if (rc == CLI_OK && !exists) {
+		cli_errf("no group named %s%s", group, hint);
+		rc = CLI_ERROR;
 	}
-	return CLI_OK;
+	return rc;
 }
+
+/* ---- list, describe, delete ------------------------------------------------------- */
 
 static int group_list(cli_ctx *c, int argc, char **argv)
 {
-	int rc = parse_simple(c, argc, argv, list_help, 0, NULL);
-	if (rc)
-		return rc < 0 ? CLI_OK : rc;
-	varve_db *db;
-	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	char **names;
-	size_t n;
-	rc = varve_group_list(db, &names, &n);
-	if (rc) {
-		rc = cli_fail("listing groups", rc);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", names[i]);
-		varve_strings_free(names, n);
-	}
-	return cli_close(db, rc);
+	return cli_list_cmd(c, argc, argv, list_help, "groups", varve_group_list);
 }
 
 typedef struct describe_ctx {
@@ -177,33 +200,15 @@ static int describe_row(void *ctx, const char *group, const char *topic, uint32_
 	describe_ctx *d = ctx;
 	if (d->json) {
 		fputs("{\"group\":", stdout);
-		cj_write_string(stdout, group, strlen(group));
+		cli_json_str(group);
 		fputs(",\"topic\":", stdout);
-		cj_write_string(stdout, topic, strlen(topic));
-		printf(",\"partition\":%u,\"committed\":", partition);
-		if (lag->committed < 0)
-			fputs("null", stdout);
-		else
-			printf("%" PRId64, lag->committed);
-		printf(",\"end_offset\":%" PRId64 ",\"lag\":%" PRId64 ",\"lag_bytes\":%" PRIu64
-		       ",\"oldest_age_ms\":%" PRId64 "}\n",
-		       lag->end_offset, lag->records, lag->bytes, lag->oldest_age_ms);
+		cli_json_str(topic);
+		cli_lag_json(partition, lag);
+		fputs("}\n", stdout);
 	} else {
 		if (d->rows == 0)
-			printf("%-20s %-20s %9s %12s %12s %12s %12s %12s\n", "GROUP", "TOPIC", "PARTITION",
-			       "COMMITTED", "END", "LAG", "LAG-BYTES", "OLDEST-AGE");
-		char committed[32], age[32], bytes[32];
-		if (lag->committed < 0)
-			snprintf(committed, sizeof committed, "-");
-		else
-			snprintf(committed, sizeof committed, "%" PRId64, lag->committed);
-		if (lag->records > 0)
-			cli_format_duration(lag->oldest_age_ms, age, sizeof age);
-		else
-			snprintf(age, sizeof age, "-");
-		cli_format_size(lag->bytes, bytes, sizeof bytes);
-		printf("%-20s %-20s %9u %12s %12" PRId64 " %12" PRId64 " %12s %12s\n", group, topic,
-		       partition, committed, lag->end_offset, lag->records, bytes, age);
+			cli_lag_header();
+		cli_lag_row(group, topic, partition, lag);
 	}
 	d->rows++;
 	return 0;
@@ -226,24 +231,14 @@ static int group_describe(cli_ctx *c, int argc, char **argv)
 			return CLI_USAGE;
 		d.json = 1;
 	}
-	char **ops;
-	int n = cli_operands(argc, argv, &ops);
-	if (n < 1)
-		return cli_usage(c, "missing group name");
-	if (n > 1)
-		return cli_usage(c, "unexpected argument \"%s\"", ops[1]);
-	const char *group = ops[0];
-	if ((rc = cli_arg_name(c, "group", group)))
+	const char *group;
+	if ((rc = cli_one_name(c, argc, argv, "group", &group)))
 		return rc;
 	varve_db *db;
 	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
 	if ((rc = cli_open(c, &oo, &db)))
 		return rc;
-	int exists = 0;
-	if ((rc = group_exists(db, group, &exists)) == CLI_OK && !exists) {
-		cli_errf("no group named %s", group);
-		rc = CLI_ERROR;
-	}
+	rc = need_group(db, group, "");
 	if (rc == CLI_OK)
 		rc = cli_group_lags(db, group, describe_row, &d);
 	if (rc == CLI_OK && d.rows == 0 && !d.json)
@@ -251,7 +246,44 @@ static int group_describe(cli_ctx *c, int argc, char **argv)
 	return cli_close(db, rc);
 }
 
-static int group_reset(cli_ctx *c, int argc, char **argv)
+static int group_delete(cli_ctx *c, int argc, char **argv)
+{
+	return cli_delete_cmd(c, argc, argv, delete_help, "group", varve_group_delete);
+}
+
+/* ---- reset ------------------------------------------------------------------------- */
+
+typedef struct reset_args {
+	const char *group, *topic;
+	int64_t partition; /* -1: every partition */
+	int mode;          /* O_TO_* */
+	int64_t arg;       /* offset, time (ms) or shift */
+	int execute, create;
+} reset_args;
+
+/* Set the one target option; *modes counts them. */
+static int reset_target(cli_ctx *c, int ch, reset_args *a, int *modes)
+{
+	int64_t d;
+	a->mode = ch;
+	(*modes)++;
+	switch (ch) {
+	case O_TO_OFFSET: return cli_arg_i64(c, "--to-offset", optarg, 0, INT64_MAX, &a->arg);
+	case O_TO_TIME: return cli_arg_time(c, "--to-time", optarg, &a->arg);
+	case O_SHIFT_BY:
+		return cli_arg_i64(c, "--shift-by", optarg, INT64_MIN / 2, INT64_MAX / 2, &a->arg);
+	case O_BY_DURATION:
+		if (cli_arg_duration(c, "--by-duration", optarg, &d))
+			return CLI_USAGE;
+		a->arg = cli_now_ms() - d;
+		a->mode = O_TO_TIME;
+		return CLI_OK;
+	default: return CLI_OK; /* --to-earliest, --to-latest */
+	}
+}
+
+/* -1 after --help, else CLI_OK or CLI_USAGE. */
+static int reset_parse(cli_ctx *c, int argc, char **argv, reset_args *a)
 {
 	static const struct option lo[] = {
 		CLI_COMMON_LONG,
@@ -265,71 +297,41 @@ static int group_reset(cli_ctx *c, int argc, char **argv)
 		{ "shift-by", required_argument, NULL, O_SHIFT_BY },
 		{ "by-duration", required_argument, NULL, O_BY_DURATION },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "execute", no_argument, NULL, O_EXECUTE },
+		{ "create", no_argument, NULL, O_CREATE },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *topic = NULL;
-	int64_t partition = -1, arg = 0;
-	int mode = 0, modes = 0, dry = 0, ch, rc;
+	int ch, rc = CLI_OK, modes = 0, dry = 0;
+	memset(a, 0, sizeof *a);
+	a->partition = -1;
 	optind = 0;
-	while ((ch = cli_getopt(c, argc, argv, CLI_COMMON_SHORT "t:p:", lo, reset_help)) != -1) {
+	while (rc == CLI_OK &&
+	       (ch = cli_getopt(c, argc, argv, CLI_COMMON_SHORT "t:p:", lo, reset_help)) != -1) {
 		switch (ch) {
-		case 'h': return CLI_OK;
+		case 'h': return -1;
 		case 't':
-			topic = optarg;
-			if ((rc = cli_arg_name(c, "topic", topic)))
-				return rc;
+			a->topic = optarg;
+			rc = cli_arg_name(c, "topic", a->topic);
 			break;
 		case 'p':
-			if ((rc = cli_arg_i64(c, "--partition", optarg, 0, VARVE_MAX_PARTITIONS - 1,
-					      &partition)))
-				return rc;
+			rc = cli_arg_i64(c, "--partition", optarg, 0, VARVE_MAX_PARTITIONS - 1,
+					 &a->partition);
 			break;
+		case O_DRY_RUN: dry = 1; break;
+		case O_EXECUTE: a->execute = 1; break;
+		case O_CREATE: a->create = 1; break;
 		case O_TO_EARLIEST:
 		case O_TO_LATEST:
-			mode = ch;
-			modes++;
-			break;
 		case O_TO_OFFSET:
-			mode = ch;
-			modes++;
-			if ((rc = cli_arg_i64(c, "--to-offset", optarg, 0, INT64_MAX, &arg)))
-				return rc;
-			break;
 		case O_TO_TIME:
-			mode = ch;
-			modes++;
-			if ((rc = cli_arg_time(c, "--to-time", optarg, &arg)))
-				return rc;
-			break;
 		case O_SHIFT_BY:
-			mode = ch;
-			modes++;
-			if ((rc = cli_arg_i64(c, "--shift-by", optarg, INT64_MIN / 2, INT64_MAX / 2, &arg)))
-				return rc;
-			break;
-		case O_BY_DURATION: {
-			int64_t d;
-			mode = ch;
-			modes++;
-			if ((rc = cli_arg_duration(c, "--by-duration", optarg, &d)))
-				return rc;
-			arg = cli_now_ms() - d;
-			break;
-		}
-		case O_DRY_RUN: dry = 1; break;
+		case O_BY_DURATION: rc = reset_target(c, ch, a, &modes); break;
 		default: return CLI_USAGE;
 		}
 	}
-	char **ops;
-	int n = cli_operands(argc, argv, &ops);
-	if (n < 1)
-		return cli_usage(c, "missing group name");
-	if (n > 1)
-		return cli_usage(c, "unexpected argument \"%s\"", ops[1]);
-	const char *group = ops[0];
-	if ((rc = cli_arg_name(c, "group", group)))
+	if (rc || (rc = cli_one_name(c, argc, argv, "group", &a->group)))
 		return rc;
-	if (!topic)
+	if (!a->topic)
 		return cli_usage(c, "--topic is required");
 	if (modes == 0)
 		return cli_usage(c, "say where to: --to-earliest, --to-latest, --to-offset, --to-time, "
@@ -337,112 +339,123 @@ static int group_reset(cli_ctx *c, int argc, char **argv)
 	if (modes > 1)
 		return cli_usage(c, "use only one of --to-earliest, --to-latest, --to-offset, "
 				    "--to-time, --shift-by, --by-duration");
+	if (dry && a->execute)
+		return cli_usage(c, "--dry-run and --execute exclude each other");
+	if (a->create && !a->execute)
+		return cli_usage(c, "--create only applies with --execute");
+	return CLI_OK;
+}
 
-	varve_db *db;
-	cli_open_opts oo = { !dry, 0, VARVE_SYNC_ALWAYS, 0,
-			     "group reset commits offsets and needs the writer lock" };
-	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
-	uint32_t nparts;
-	if ((rc = cli_topic_partitions(db, topic, &nparts)))
-		return cli_close(db, rc);
-	if (partition >= (int64_t)nparts) {
-		cli_errf("topic %s has %u partition%s; no partition %" PRId64, topic, nparts,
-			 nparts == 1 ? "" : "s", partition);
-		return cli_close(db, CLI_ERROR);
+/* The new offset of one partition, clamped to [start, end]; *note says so. */
+static int reset_one(varve_db *db, const reset_args *a, uint32_t p, int64_t *cur, int64_t *t,
+		     const char **note)
+{
+	int64_t start, end;
+	int r = varve_offsets(db, a->topic, p, &start, &end);
+	if (r)
+		return cli_fail(a->topic, r);
+	if (varve_group_offset(db, a->group, a->topic, p, cur))
+		*cur = -1;
+	switch (a->mode) {
+	case O_TO_EARLIEST: *t = start; break;
+	case O_TO_LATEST: *t = end; break;
+	case O_TO_OFFSET: *t = a->arg; break;
+	case O_SHIFT_BY: *t = (*cur >= 0 ? *cur : start) + a->arg; break;
+	default: /* by time */
+		r = varve_offset_for_time(db, a->topic, p, a->arg, t);
+		if (r == VARVE_ENOTFOUND)
+			*t = end;
+		else if (r)
+			return cli_fail(a->topic, r);
 	}
-	uint32_t first = partition >= 0 ? (uint32_t)partition : 0;
-	uint32_t count = partition >= 0 ? 1 : nparts;
+	*note = "";
+	if (*t < start) {
+		*t = start;
+		*note = "  (clamped to the log start)";
+	} else if (*t > end) {
+		*t = end;
+		*note = "  (clamped to the log end)";
+	}
+	return CLI_OK;
+}
+
+/* Commit every target in one batch: a consumer commits all its positions
+ * in one metadata batch. */
+static int reset_apply(varve_db *db, const reset_args *a, uint32_t first, uint32_t count,
+		       const int64_t *target)
+{
+	varve_consumer *cons;
+	const char *topics[1] = { a->topic };
+	int r = varve_consumer_open(db, a->group, topics, 1, NULL, &cons);
+	if (r)
+		return cli_fail(a->group, r);
+	int rc = CLI_OK;
+	for (uint32_t i = 0; i < count && rc == CLI_OK; i++)
+		if ((r = varve_consumer_seek(cons, a->topic, first + i, target[i])))
+			rc = cli_fail(a->topic, r);
+	if (rc == CLI_OK && (r = varve_consumer_commit(cons)))
+		rc = cli_fail("commit", r);
+	varve_consumer_close(cons);
+	if (rc == CLI_OK)
+		printf("reset %u partition%s of group %s\n", count, count == 1 ? "" : "s", a->group);
+	return rc;
+}
+
+static int reset_run(varve_db *db, const reset_args *a)
+{
+	uint32_t nparts;
+	int rc = cli_topic_partitions(db, a->topic, &nparts);
+	if (rc)
+		return rc;
+	if (a->partition >= (int64_t)nparts) {
+		cli_errf("topic %s has %u partition%s; no partition %" PRId64, a->topic, nparts,
+			 nparts == 1 ? "" : "s", a->partition);
+		return CLI_ERROR;
+	}
+	if (!a->create &&
+	    (rc = need_group(db, a->group, " (check the name; --execute --create makes a new one)")))
+		return rc;
+	uint32_t first = a->partition >= 0 ? (uint32_t)a->partition : 0;
+	uint32_t count = a->partition >= 0 ? 1 : nparts;
 	int64_t *target = calloc(count, sizeof *target);
 	if (!target) {
 		cli_errf("out of memory");
-		return cli_close(db, CLI_ERROR);
+		return CLI_ERROR;
 	}
 	printf("%-20s %-20s %9s %20s %20s\n", "GROUP", "TOPIC", "PARTITION", "CURRENT", "NEW");
 	for (uint32_t i = 0; i < count && rc == CLI_OK; i++) {
-		uint32_t p = first + i;
-		int64_t start, end, cur = -1, t;
-		int r = varve_offsets(db, topic, p, &start, &end);
-		if (r) {
-			rc = cli_fail(topic, r);
-			break;
-		}
-		if (varve_group_offset(db, group, topic, p, &cur))
-			cur = -1;
-		switch (mode) {
-		case O_TO_EARLIEST: t = start; break;
-		case O_TO_LATEST: t = end; break;
-		case O_TO_OFFSET: t = arg; break;
-		case O_SHIFT_BY: t = (cur >= 0 ? cur : start) + arg; break;
-		default: /* by time */
-			r = varve_offset_for_time(db, topic, p, arg, &t);
-			if (r == VARVE_ENOTFOUND) {
-				t = end;
-			} else if (r) {
-				rc = cli_fail(topic, r);
-				continue;
-			}
-		}
+		int64_t cur;
 		const char *note = "";
-		if (t < start) {
-			t = start;
-			note = "  (clamped to the log start)";
-		} else if (t > end) {
-			t = end;
-			note = "  (clamped to the log end)";
-		}
-		target[i] = t;
+		if ((rc = reset_one(db, a, first + i, &cur, &target[i], &note)))
+			break;
 		char curs[32];
 		if (cur < 0)
 			snprintf(curs, sizeof curs, "-");
 		else
 			snprintf(curs, sizeof curs, "%" PRId64, cur);
-		printf("%-20s %-20s %9u %20s %20" PRId64 "%s\n", group, topic, p, curs, t, note);
+		printf("%-20s %-20s %9u %20s %20" PRId64 "%s\n", a->group, a->topic, first + i, curs,
+		       target[i], note);
 	}
-	if (rc == CLI_OK && dry) {
-		printf("dry run: nothing changed (run without --dry-run to apply)\n");
-	} else if (rc == CLI_OK) {
-		/* A consumer commits every offset in one metadata batch. */
-		varve_consumer *cons;
-		const char *topics[1] = { topic };
-		int r = varve_consumer_open(db, group, topics, 1, NULL, &cons);
-		if (r) {
-			rc = cli_fail(group, r);
-		} else {
-			for (uint32_t i = 0; i < count && rc == CLI_OK; i++)
-				if ((r = varve_consumer_seek(cons, topic, first + i, target[i])))
-					rc = cli_fail(topic, r);
-			if (rc == CLI_OK && (r = varve_consumer_commit(cons)))
-				rc = cli_fail("commit", r);
-			varve_consumer_close(cons);
-		}
-		if (rc == CLI_OK)
-			printf("reset %u partition%s of group %s\n", count, count == 1 ? "" : "s", group);
-	}
+	if (rc == CLI_OK && !a->execute)
+		printf("dry run: nothing changed (add --execute to commit these offsets)\n");
+	else if (rc == CLI_OK)
+		rc = reset_apply(db, a, first, count, target);
 	free(target);
-	return cli_close(db, rc);
+	return rc;
 }
 
-static int group_delete(cli_ctx *c, int argc, char **argv)
+static int group_reset(cli_ctx *c, int argc, char **argv)
 {
-	const char *group = NULL;
-	int rc = parse_simple(c, argc, argv, delete_help, 1, &group);
+	reset_args a;
+	int rc = reset_parse(c, argc, argv, &a);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	varve_db *db;
-	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, "group delete needs the writer lock" };
+	cli_open_opts oo = { a.execute, 0, VARVE_SYNC_ALWAYS, 0,
+			     "group reset --execute commits offsets and needs the writer lock" };
 	if ((rc = cli_open(c, &oo, &db)))
 		return rc;
-	rc = varve_group_delete(db, group);
-	if (rc == VARVE_ENOTFOUND) {
-		cli_errf("no group named %s", group);
-		rc = CLI_ERROR;
-	} else if (rc) {
-		rc = cli_fail(group, rc);
-	} else {
-		printf("deleted group %s\n", group);
-	}
-	return cli_close(db, rc);
+	return cli_close(db, reset_run(db, &a));
 }
 
 static const cli_sub group_subs[] = {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli_json.h"
+#include "encode.h"
 
 typedef struct parser {
 	const char *s;
@@ -60,17 +61,10 @@ static int hex4(parser *p, unsigned *out)
 		return fail(p, "truncated \\u escape");
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		char c = p->s[p->pos + (size_t)i];
-		unsigned d;
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
+		int d = enc_hex_digit(p->s[p->pos + (size_t)i]);
+		if (d < 0)
 			return fail(p, "bad \\u escape");
-		v = v * 16 + d;
+		v = v * 16 + (unsigned)d;
 	}
 	p->pos += 4;
 	*out = v;
@@ -385,183 +379,22 @@ const cj_value *cj_get(const cj_value *obj, const char *key)
 	return NULL;
 }
 
-/* ---- UTF-8, writers, base64 --------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	unsigned min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-		min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	unsigned cp = c & (0x7F >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
-int cj_utf8_valid(const void *s, size_t n)
-{
-	const unsigned char *p = s;
-	size_t i = 0;
-	while (i < n) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		size_t l = utf8_seq(p + i, n - i);
-		if (!l)
-			return 0;
-		i += l;
-	}
-	return 1;
-}
-
-void cj_write_string(FILE *f, const void *s, size_t n)
-{
-	const unsigned char *p = s;
-	fputc('"', f);
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = p[i];
-		if (c >= 0x80) {
-			size_t l = utf8_seq(p + i, n - i);
-			if (l) {
-				fwrite(p + i, 1, l, f);
-				i += l;
-			} else {
-				fprintf(f, "\\u%04x", c);
-				i++;
-			}
-			continue;
-		}
-		switch (c) {
-		case '"': fputs("\\\"", f); break;
-		case '\\': fputs("\\\\", f); break;
-		case '\n': fputs("\\n", f); break;
-		case '\r': fputs("\\r", f); break;
-		case '\t': fputs("\\t", f); break;
-		case '\b': fputs("\\b", f); break;
-		case '\f': fputs("\\f", f); break;
-		default:
-			if (c < 0x20 || c == 0x7F)
-				fprintf(f, "\\u%04x", c);
-			else
-				fputc(c, f);
-		}
-		i++;
-	}
-	fputc('"', f);
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-void cj_write_base64(FILE *f, const void *s, size_t n)
-{
-	const unsigned char *p = s;
-	char out[4];
-	fputc('"', f);
-	size_t i = 0;
-	for (; i + 3 <= n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-		out[0] = b64[v >> 18];
-		out[1] = b64[(v >> 12) & 63];
-		out[2] = b64[(v >> 6) & 63];
-		out[3] = b64[v & 63];
-		fwrite(out, 1, 4, f);
-	}
-	if (n - i == 1) {
-		unsigned v = (unsigned)p[i] << 16;
-		out[0] = b64[v >> 18];
-		out[1] = b64[(v >> 12) & 63];
-		out[2] = out[3] = '=';
-		fwrite(out, 1, 4, f);
-	} else if (n - i == 2) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-		out[0] = b64[v >> 18];
-		out[1] = b64[(v >> 12) & 63];
-		out[2] = b64[(v >> 6) & 63];
-		out[3] = '=';
-		fwrite(out, 1, 4, f);
-	}
-	fputc('"', f);
-}
-
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-int cj_base64_decode(const char *s, size_t n, uint8_t *out, size_t *out_len)
-{
-	while (n && s[n - 1] == '=')
-		n--;
-	if (n % 4 == 1)
-		return -1;
-	size_t o = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64val(s[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*out_len = o;
-	return 0;
-}
-
 /* ---- fuzzing -------------------------------------------------------------------- */
 
 static void walk(const cj_value *v, FILE *f)
 {
 	switch (v->type) {
 	case CJ_STRING:
-		cj_write_string(f, v->str, v->len);
-		if (cj_utf8_valid(v->str, v->len) != 1)
-			cj_write_base64(f, v->str, v->len);
+		enc_json_string(f, v->str, v->len);
+		enc_text(f, v->str, v->len);
+		if (enc_utf8_valid(v->str, v->len) != 1)
+			enc_base64(f, v->str, v->len);
 		break;
 	case CJ_ARRAY:
 	case CJ_OBJECT:
 		for (size_t i = 0; i < v->n; i++) {
 			if (v->type == CJ_OBJECT)
-				cj_write_string(f, v->keys[i], v->klens[i]);
+				enc_json_string(f, v->keys[i], v->klens[i]);
 			walk(&v->items[i], f);
 		}
 		break;
@@ -586,9 +419,9 @@ int cli_json_fuzz_one(const uint8_t *data, size_t size)
 	uint8_t *out = malloc(size / 4 * 3 + 3);
 	size_t ol;
 	if (out) {
-		(void)cj_base64_decode((const char *)data, size, out, &ol);
+		(void)enc_base64_decode((const char *)data, size, out, &ol);
 		free(out);
 	}
-	(void)cj_utf8_valid(data, size);
+	(void)enc_utf8_valid(data, size);
 	return 0;
 }

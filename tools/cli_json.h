@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli_json.h -- the little JSON the varve command line needs: a parser for
- * one value (a line of `produce --json`), string and base64 writers for
- * `consume --json`, UTF-8 validation. No global state; the parser takes
- * bytes with a length, bounds its nesting, and is safe on any input (a fuzz
- * target can call cli_json_fuzz_one).
+ * cli_json.h -- the JSON reader of the varve command line: a parser for one
+ * value (a line of `produce --json`). The writers it pairs with (JSON
+ * strings, base64, UTF-8 checks) are in encode.h, shared with varve-dump.
+ * No global state; the parser takes bytes with a length, bounds its
+ * nesting, and is safe on any input (a fuzz target can call
+ * cli_json_fuzz_one).
  */
 #ifndef VARVE_CLI_JSON_H
 #define VARVE_CLI_JSON_H
@@ -34,18 +35,8 @@ void cj_free(cj_value *v);
 /** Value of the first member named key, or NULL. */
 const cj_value *cj_get(const cj_value *obj, const char *key);
 
-/** 1 if s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-int cj_utf8_valid(const void *s, size_t n);
-/** Write a JSON string literal (with quotes). Bytes that are not valid UTF-8
- *  are written as \u00XX (lossy: use base64 for binary). */
-void cj_write_string(FILE *f, const void *s, size_t n);
-/** Write base64 (RFC 4648, padded) inside quotes. */
-void cj_write_base64(FILE *f, const void *s, size_t n);
-/** Decode base64 (padding optional, no whitespace) into out, which must
- *  hold n / 4 * 3 + 3 bytes. Returns 0, or -1 on a bad character/length. */
-int cj_base64_decode(const char *s, size_t n, uint8_t *out, size_t *out_len);
-
-/** Fuzz entry point: parse, walk, and re-encode. Returns 0. */
+/** Fuzz entry point: parse, walk, and re-encode with the encode.h writers
+ *  (JSON strings, base64 both ways, UTF-8 checks). Returns 0. */
 int cli_json_fuzz_one(const uint8_t *data, size_t size);
 
 #endif

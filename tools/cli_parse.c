@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cli_parse.c -- durations, sizes, times, integers (see cli_parse.h). */
+/* cli_parse.c -- durations, sizes, times, integers, lists (see cli_parse.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +291,26 @@ static int rfc3339(const char *s, int64_t *out)
 	return 0;
 }
 
+/* Digits [s, unit) and a unit: "" (milliseconds, refused when it is more
+ * likely seconds), "s" or "ms". */
+static int epoch_number(const char *s, const char *unit, int64_t *out)
+{
+	uint64_t v;
+	const char *p = s;
+	if (digits_u64(&p, &v) || v > (uint64_t)INT64_MAX)
+		return -1;
+	if (!strcmp(unit, "s")) {
+		if (v > (uint64_t)INT64_MAX / 1000)
+			return -1;
+		*out = (int64_t)v * 1000;
+		return 0;
+	}
+	if (!*unit && v != 0 && v < (uint64_t)CLI_TIME_BARE_MIN_MS)
+		return CLI_TIME_SECONDS;
+	*out = (int64_t)v;
+	return 0;
+}
+
 int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out)
 {
 	if (!s || !*s)
@@ -315,9 +335,23 @@ int cli_parse_time_ms(const char *s, int64_t now_ms, int64_t *out)
 	const char *p = s;
 	while (is_digit(*p))
 		p++;
-	if (!*p)
-		return cli_parse_i64(s, out);
+	if (p > s && (!*p || !strcmp(p, "s") || !strcmp(p, "ms")))
+		return epoch_number(s, p, out);
 	return rfc3339(s, out);
+}
+
+/* ---- lists ------------------------------------------------------------------------ */
+
+int cli_list_next(const char **cursor, const char **item, size_t *len)
+{
+	const char *p = *cursor;
+	if (!p)
+		return 0;
+	const char *comma = strchr(p, ',');
+	*item = p;
+	*len = comma ? (size_t)(comma - p) : strlen(p);
+	*cursor = comma ? comma + 1 : NULL; /* NULL: the last item was handed out */
+	return 1;
 }
 
 /* ---- formatting -------------------------------------------------------------------- */
@@ -420,6 +454,15 @@ int cli_parse_fuzz_one(const uint8_t *data, size_t size)
 	if (cli_parse_time_ms(s, 1795687200000LL, &i) == 0 && i > -62135596800000LL &&
 	    i < 253402300800000LL)
 		cli_format_time(i, buf, sizeof buf);
+	const char *cur = s, *item;
+	size_t len, total = 0, sl = strlen(s);
+	while (cli_list_next(&cur, &item, &len)) {
+		if (item < s || len > sl || (size_t)(item - s) > sl - len)
+			abort(); /* an item must lie inside the list */
+		total += len + 1;
+	}
+	if (total != sl + 1)
+		abort(); /* the items and their commas cover the list exactly */
 	free(s);
 	return 0;
 }

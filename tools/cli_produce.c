@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_parse.h"
+#include "encode.h"
 
 static const char produce_help[] =
 	"usage: varve produce TOPIC [OPTIONS] < input\n"
@@ -253,12 +254,77 @@ static int json_bytes(producer *p, const cj_value *o, const char *name, const vo
 		uint8_t *out = arena_alloc(&p->ar, b->len / 4 * 3 + 3);
 		if (!out)
 			return -2;
-		if (cj_base64_decode(b->str, b->len, out, len)) {
+		if (enc_base64_decode(b->str, b->len, out, len)) {
 			*err = "is not valid base64";
 			return -1;
 		}
 		*ptr = out;
 	}
+	return 0;
+}
+
+/* The record's headers: the --header ones, then "headers" (strings or
+ * null) and "headers_b64" (base64 or null). 0, -1 bad input (*field and
+ * *what say why), -2 out of memory. */
+static int json_headers(producer *p, const cj_value *v, varve_record *r, const char **field,
+			const char **what)
+{
+	const cj_value *h = cj_get(v, "headers"), *hb = cj_get(v, "headers_b64");
+	*field = h && h->type != CJ_NULL && h->type != CJ_OBJECT ? "headers" : "headers_b64";
+	if ((h && h->type != CJ_NULL && h->type != CJ_OBJECT) ||
+	    (hb && hb->type != CJ_NULL && hb->type != CJ_OBJECT)) {
+		*what = h && h->type != CJ_NULL && h->type != CJ_OBJECT
+				? "must be an object of strings"
+				: "must be an object of base64 strings";
+		return -1;
+	}
+	size_t nh = p->nhdrs + (h && h->type == CJ_OBJECT ? h->n : 0) +
+		    (hb && hb->type == CJ_OBJECT ? hb->n : 0);
+	if (!nh)
+		return 0;
+	varve_header *hv = arena_alloc(&p->ar, nh * sizeof *hv);
+	if (!hv)
+		return -2;
+	size_t k = 0;
+	for (size_t j = 0; j < p->nhdrs; j++)
+		hv[k++] = p->hdrs[j];
+	for (int pass = 0; pass < 2; pass++) {
+		const cj_value *o = pass ? hb : h;
+		for (size_t j = 0; o && o->type == CJ_OBJECT && j < o->n; j++) {
+			const cj_value *x = &o->items[j];
+			varve_header *e = &hv[k++];
+			e->key = arena_dup(&p->ar, o->keys[j], o->klens[j]);
+			e->key_len = o->klens[j];
+			e->value = NULL;
+			e->value_len = 0;
+			if (!e->key)
+				return -2;
+			if (x->type == CJ_NULL)
+				continue;
+			*field = pass ? "headers_b64" : "headers";
+			if (x->type != CJ_STRING) {
+				*what = "values must be strings or null";
+				return -1;
+			}
+			if (pass == 0) {
+				e->value = arena_dup(&p->ar, x->str, x->len);
+				e->value_len = x->len;
+			} else {
+				uint8_t *d = arena_alloc(&p->ar, x->len / 4 * 3 + 3);
+				size_t dl = 0;
+				if (d && enc_base64_decode(x->str, x->len, d, &dl)) {
+					*what = "values must be base64";
+					return -1;
+				}
+				e->value = d;
+				e->value_len = dl;
+			}
+			if (!e->value)
+				return -2;
+		}
+	}
+	r->headers = hv;
+	r->header_count = k;
 	return 0;
 }
 
@@ -336,70 +402,11 @@ static int json_record(producer *p, const char *s, size_t len, uint64_t line)
 		}
 		r->timestamp = t;
 	}
-	const cj_value *h = cj_get(&v, "headers"), *hb = cj_get(&v, "headers_b64");
-	size_t nh = p->nhdrs;
-	if (h && h->type != CJ_NULL && h->type != CJ_OBJECT) {
-		field = "headers";
-		what = "must be an object of strings";
-		bad = 1;
-		goto out;
-	}
-	if (hb && hb->type != CJ_NULL && hb->type != CJ_OBJECT) {
-		field = "headers_b64";
-		what = "must be an object of base64 strings";
-		bad = 1;
-		goto out;
-	}
-	nh += (h && h->type == CJ_OBJECT ? h->n : 0) + (hb && hb->type == CJ_OBJECT ? hb->n : 0);
-	if (nh) {
-		varve_header *hv = arena_alloc(&p->ar, nh * sizeof *hv);
-		if (!hv)
+	if ((jr = json_headers(p, &v, r, &field, &what))) {
+		bad = jr == -1;
+		if (!bad)
 			goto oom;
-		size_t k = 0;
-		for (size_t j = 0; j < p->nhdrs; j++)
-			hv[k++] = p->hdrs[j];
-		for (int pass = 0; pass < 2; pass++) {
-			const cj_value *o = pass ? hb : h;
-			if (!o || o->type != CJ_OBJECT)
-				continue;
-			for (size_t j = 0; j < o->n; j++) {
-				const cj_value *x = &o->items[j];
-				varve_header *e = &hv[k++];
-				e->key = arena_dup(&p->ar, o->keys[j], o->klens[j]);
-				e->key_len = o->klens[j];
-				e->value = NULL;
-				e->value_len = 0;
-				if (!e->key)
-					goto oom;
-				if (x->type == CJ_NULL)
-					continue;
-				if (x->type != CJ_STRING) {
-					field = pass ? "headers_b64" : "headers";
-					what = "values must be strings or null";
-					bad = 1;
-					goto out;
-				}
-				if (pass == 0) {
-					e->value = arena_dup(&p->ar, x->str, x->len);
-					e->value_len = x->len;
-				} else {
-					uint8_t *d = arena_alloc(&p->ar, x->len / 4 * 3 + 3);
-					size_t dl = 0;
-					if (d && cj_base64_decode(x->str, x->len, d, &dl)) {
-						field = "headers_b64";
-						what = "values must be base64";
-						bad = 1;
-						goto out;
-					}
-					e->value = d;
-					e->value_len = dl;
-				}
-				if (!e->value)
-					goto oom;
-			}
-		}
-		r->headers = hv;
-		r->header_count = k;
+		goto out;
 	}
 	p->bytes += len;
 	p->n++;
@@ -564,23 +571,12 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 		default: rc = CLI_USAGE; goto done;
 		}
 	}
-	char **ops;
-	int nops = cli_operands(argc, argv, &ops);
-	if (nops < 1) {
-		rc = cli_usage(c, "missing topic name");
+	if ((rc = cli_one_name(c, argc, argv, "topic", &p.topic)))
 		goto done;
-	}
-	if (nops > 1) {
-		rc = cli_usage(c, "unexpected argument \"%s\"", ops[1]);
-		goto done;
-	}
 	if (p.json && p.sep) {
 		rc = cli_usage(c, "--key-separator does not apply to --json input");
 		goto done;
 	}
-	p.topic = ops[0];
-	if ((rc = cli_arg_name(c, "topic", p.topic)))
-		goto done;
 	cli_open_opts oo = { 1, 0, sync, 1, "produce needs the writer lock" };
 	if ((rc = cli_open(c, &oo, &p.db)))
 		goto done;

@@ -5,9 +5,11 @@
  *
  * Rules: every read goes through dump_src with off + n <= size checked
  * first; a batch is believed only up to min(file size, max_batch); damage
- * is reported with the file and byte position and the walk goes on where
- * it still can (a batch whose header parses but whose checksum fails is
- * skipped by its length; an unreadable header ends the file).
+ * is reported once, with the file and byte position, and the walk goes on
+ * at the next batch that passes its checks (magic, header, checksum):
+ * nothing in a damaged batch, its length and offsets included, is trusted,
+ * so one flipped byte is one report, not one per later batch.
+ * Text encodings (JSON strings, base64, escaped text) are encode.h's.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "dump_core.h"
+#include "encode.h"
 
 #include "batch.h"
 #include "index.h"
@@ -41,6 +44,7 @@ void dump_src_mem(dump_src *s, const uint8_t *data, size_t n)
 	static const uint8_t empty[1];
 	s->size = n;
 	s->shrank = 0;
+	s->settle = NULL;
 	s->get = mem_get;
 	s->ctx = (void *)(uintptr_t)(data ? data : empty);
 }
@@ -72,57 +76,12 @@ void dump_log_info_free(dump_log_info *li)
 
 void dump_json_str(FILE *out, const char *s)
 {
-	/* Valid UTF-8 passes through; a byte that is not part of a valid
-	 * sequence becomes \u00NN, so the line is always valid JSON in UTF-8. */
-	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', out);
-	while (*p) {
-		unsigned char ch = *p;
-		if (ch == '"' || ch == '\\') {
-			fputc('\\', out);
-			fputc(ch, out);
-			p++;
-		} else if (ch < 0x20 || ch == 0x7f) {
-			fprintf(out, "\\u%04x", ch);
-			p++;
-		} else if (ch < 0x80) {
-			fputc(ch, out);
-			p++;
-		} else {
-			size_t len = ch >= 0xc2 && ch <= 0xdf   ? 2
-				     : ch >= 0xe0 && ch <= 0xef ? 3
-				     : ch >= 0xf0 && ch <= 0xf4 ? 4
-								: 0;
-			size_t k = 1;
-			/* stops at the terminating NUL: it is not a continuation byte */
-			while (k < len && (p[k] & 0xc0) == 0x80)
-				k++;
-			if (len && k == len) {
-				/* reject overlongs and surrogates */
-				unsigned c1 = p[1];
-				int bad = (ch == 0xe0 && c1 < 0xa0) || (ch == 0xed && c1 >= 0xa0) ||
-					  (ch == 0xf0 && c1 < 0x90) || (ch == 0xf4 && c1 >= 0x90);
-				if (!bad) {
-					fwrite(p, 1, len, out);
-					p += len;
-					continue;
-				}
-			}
-			fprintf(out, "\\u%04x", ch);
-			p++;
-		}
-	}
-	fputc('"', out);
+	enc_json_string(out, s, strlen(s));
 }
 
 void dump_text_str(FILE *out, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			fprintf(out, "\\x%02x", *p);
-		else
-			fputc(*p, out);
-	}
+	enc_text(out, s, strlen(s));
 }
 
 void dump_damage(dump_ctx *c, const char *file, uint64_t pos, const char *fmt, ...)
@@ -194,32 +153,6 @@ void dump_note(dump_ctx *c, const char *file, const char *fmt, ...)
 
 /* ---- bytes ------------------------------------------------------------------ */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void put_base64(FILE *out, const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		fputc(b64[v >> 18], out);
-		fputc(b64[(v >> 12) & 63], out);
-		fputc(b64[(v >> 6) & 63], out);
-		fputc(b64[v & 63], out);
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		fputc(b64[v >> 18], out);
-		fputc(b64[(v >> 12) & 63], out);
-		fputs("==", out);
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		fputc(b64[v >> 18], out);
-		fputc(b64[(v >> 12) & 63], out);
-		fputc(b64[(v >> 6) & 63], out);
-		fputc('=', out);
-	}
-}
-
 static void put_bytes_enc(FILE *out, int json, dump_enc enc, const void *vp, size_t n)
 {
 	const uint8_t *p = vp;
@@ -232,7 +165,7 @@ static void put_bytes_enc(FILE *out, int json, dump_enc enc, const void *vp, siz
 		for (size_t i = 0; i < n; i++)
 			fprintf(out, "%02x", p[i]);
 	} else if (enc == DUMP_ENC_BASE64) {
-		put_base64(out, p, n);
+		enc_base64(out, p, n);
 	} else {
 		for (size_t i = 0; i < n; i++) {
 			uint8_t ch = p[i];
@@ -677,158 +610,373 @@ static int zero_tail(dump_ctx *c, const dump_file *f, uint64_t pos)
 	return 1;
 }
 
+/* What is at a position of a log. */
+enum batch_state {
+	B_OK,         /* a batch: header parses, fits in the file, checksum matches */
+	B_ZEROS,      /* zeros to the end of the file: preallocated space */
+	B_SHORT,      /* fewer bytes than a header left, not all zeros */
+	B_BAD_HEADER, /* the header does not parse */
+	B_TORN,       /* the header parses but the batch runs past the file */
+	B_BAD_SUM,    /* the batch is whole but fails its checksum */
+	B_IOERR
+};
+
+typedef struct batch_at {
+	vv_batch_header h;
+	const uint8_t *b; /* the whole batch (B_OK, B_BAD_SUM), valid until the next read */
+	char why[160];    /* B_BAD_HEADER */
+} batch_at;
+
+static enum batch_state look_at(dump_ctx *c, const dump_file *f, uint64_t pos, batch_at *x)
+{
+	uint64_t size = f->src->size;
+	memset(&x->h, 0, sizeof x->h);
+	x->b = NULL;
+	x->why[0] = 0;
+	const uint8_t *hb = NULL;
+	if (size - pos >= VV_BATCH_HEADER_SIZE) {
+		if (!(hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE)))
+			return B_IOERR;
+		if (vv_batch_parse_header(hb, VV_BATCH_HEADER_SIZE, c->max_batch, &x->h) == 0) {
+			if (x->h.length > size - pos)
+				return B_TORN;
+			if (!(x->b = src_get(c, f, pos, x->h.length)))
+				return B_IOERR;
+			return vv_batch_checksum_ok(x->b, &x->h) == 0 ? B_OK : B_BAD_SUM;
+		}
+	}
+	int z = zero_tail(c, f, pos);
+	if (z)
+		return z < 0 ? B_IOERR : B_ZEROS;
+	if (size - pos < VV_BATCH_HEADER_SIZE)
+		return B_SHORT;
+	/* zero_tail may have moved the window: read the header again */
+	if (!(hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE)))
+		return B_IOERR;
+	explain_header(hb, c->max_batch, x->why, sizeof x->why);
+	return B_BAD_HEADER;
+}
+
+/* The first position after `from` where a whole batch passes its checks
+ * (magic, header, checksum): where reading goes on after damage, since
+ * nothing in a damaged batch can be trusted to say where the next one is.
+ * 1 and *next, 0 when none follows, -1 on a read error. */
+static int next_valid_batch(dump_ctx *c, const dump_file *f, uint64_t from, uint64_t *next)
+{
+	uint64_t size = f->src->size;
+	const uint8_t magic[4] = { (uint8_t)VV_BATCH_MAGIC, (uint8_t)(VV_BATCH_MAGIC >> 8),
+				   (uint8_t)(VV_BATCH_MAGIC >> 16), (uint8_t)(VV_BATCH_MAGIC >> 24) };
+	for (uint64_t q = from; q < size && size - q >= VV_BATCH_HEADER_SIZE;) {
+		/* a window of candidate positions, each with its header inside */
+		size_t span = size - q - VV_BATCH_HEADER_SIZE < 65536
+				      ? (size_t)(size - q - VV_BATCH_HEADER_SIZE) + 1
+				      : 65536;
+		const uint8_t *w = src_get(c, f, q, span - 1 + VV_BATCH_HEADER_SIZE);
+		if (!w)
+			return -1;
+		size_t i = 0;
+		for (; i < span; i++) {
+			if (memcmp(w + i + 8, magic, 4))
+				continue;
+			batch_at x;
+			enum batch_state st = look_at(c, f, q + i, &x);
+			if (st == B_IOERR)
+				return -1;
+			if (st == B_OK) {
+				*next = q + i;
+				return 1;
+			}
+			if (st == B_ZEROS)
+				return 0;
+			/* look_at moved the window: take it again from here */
+			i++;
+			break;
+		}
+		q += i;
+	}
+	return 0;
+}
+
+/* The walk over one log file. */
+typedef struct log_walk {
+	dump_log_info *li;
+	int meta;
+	int64_t prev_last, max_ts, first_off, last_off;
+	uint64_t nb, nrec;
+	uint64_t readable_end; /* after the last whole batch */
+} log_walk;
+
+/* Continuity checks of a good batch (--verify): 1 when it is damaged. */
+static int check_continuity(dump_ctx *c, const dump_file *f, const log_walk *w, uint64_t pos,
+			    const vv_batch_header *h)
+{
+	int64_t last = vv_batch_last_offset(h);
+	if (f->base >= 0 && h->base_offset < f->base) {
+		dump_damage(c, f->path, pos,
+			    "base offset %" PRId64 " is below the segment's base offset %" PRId64,
+			    h->base_offset, f->base);
+		return 1;
+	}
+	if (f->base >= 0 && last - f->base > (int64_t)UINT32_MAX) {
+		dump_damage(c, f->path, pos,
+			    "last offset %" PRId64 " is too far past the segment base %" PRId64, last,
+			    f->base);
+		return 1;
+	}
+	if (w->prev_last >= 0 && h->base_offset <= w->prev_last) {
+		dump_damage(c, f->path, pos,
+			    "base offset %" PRId64 " does not follow the previous batch's last offset %" PRId64,
+			    h->base_offset, w->prev_last);
+		return 1;
+	}
+	return 0;
+}
+
+/* A batch read whole at pos (checksum ok, or not: `bad`). Its fields are
+ * believed only when the checksum matched and the checks passed. */
+static int take_batch(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t pos,
+		      const vv_batch_header *h, const uint8_t *b, int bad)
+{
+	print_batch(c, f, pos, h, !bad);
+	w->nb++;
+	c->batches++;
+	if (bad)
+		dump_damage(c, f->path, pos,
+			    "batch checksum mismatch (stored 0x%016" PRIx64 ", computed 0x%016" PRIx64 ")",
+			    h->checksum, vv_batch_checksum(b, h->length));
+	else if (c->o->verify)
+		bad = check_continuity(c, f, w, pos, h);
+	if (c->o->records || c->o->verify || w->meta) {
+		/* A batch already known bad is still shown for forensics, but
+		 * its decoding failures are not counted again. */
+		if (walk_records(c, f, pos, b, h, c->o->records, w->meta, bad) < 0)
+			return -1;
+	} else {
+		c->records += h->record_count;
+	}
+	w->nrec += h->record_count;
+	w->readable_end = pos + h->length;
+	int64_t last = vv_batch_last_offset(h);
+	dump_batch_info bi = { pos, h->length, h->base_offset, last, w->max_ts, bad };
+	if (!bad) {
+		if (h->max_timestamp > w->max_ts)
+			bi.max_ts_so_far = w->max_ts = h->max_timestamp;
+		if (w->first_off < 0)
+			w->first_off = h->base_offset;
+		if (last > w->last_off)
+			w->last_off = last;
+		if (last > w->prev_last)
+			w->prev_last = last;
+	}
+	return info_push(c, f, w->li, &bi);
+}
+
+/* After a batch that failed its checksum: its stated length is believed
+ * only if a batch that passes its checks (or the end, or zeros) follows
+ * there; else reading goes on at the next batch that passes them. */
+static int after_bad_sum(dump_ctx *c, const dump_file *f, uint64_t at, uint32_t length,
+			 uint64_t *next)
+{
+	uint64_t size = f->src->size, guess = at + length;
+	batch_at y;
+	enum batch_state gs = guess < size ? look_at(c, f, guess, &y) : B_ZEROS;
+	if (gs == B_IOERR)
+		return -1;
+	if (gs == B_OK || gs == B_ZEROS) {
+		*next = guess;
+		return 0;
+	}
+	int found = next_valid_batch(c, f, at + 1, next);
+	if (found < 0)
+		return -1;
+	if (found)
+		dump_note(c, f->path, "the length of the damaged batch at position %" PRIu64
+			  " does not lead to a batch; reading goes on at position %" PRIu64, at,
+			  *next);
+	else
+		dump_note(c, f->path, "no batch that passes its checks follows the damaged batch at "
+			  "position %" PRIu64 ": %" PRIu64 " bytes after it are unreadable", at,
+			  size - guess);
+	if (!found)
+		*next = size;
+	return 0;
+}
+
+/* Damage at pos: report it once, and find where reading goes on. *pos
+ * moves there. 1 when nothing readable follows (the walk ends), 0 to go
+ * on, -1 on a read error. */
+static int take_damage(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t *pos,
+		       enum batch_state st, const batch_at *x)
+{
+	uint64_t at = *pos, size = f->src->size, next = size;
+	if (st == B_BAD_SUM) {
+		if (take_batch(c, f, w, at, &x->h, x->b, 1) < 0 ||
+		    after_bad_sum(c, f, at, x->h.length, &next) < 0)
+			return -1;
+		*pos = next;
+		return next >= size;
+	}
+	int found = next_valid_batch(c, f, at + 1, &next);
+	if (found < 0)
+		return -1;
+	if (!found)
+		next = size;
+	if (st == B_TORN)
+		print_batch(c, f, at, &x->h, 0);
+	char where[96];
+	if (next < size)
+		snprintf(where, sizeof where, "; the next valid batch is at position %" PRIu64, next);
+	else
+		snprintf(where, sizeof where, "; %" PRIu64 " bytes from here are unreadable",
+			 size - at);
+	if (st == B_SHORT)
+		dump_damage(c, f->path, at,
+			    "torn batch: %" PRIu64 " bytes at the end of the file, less than a header",
+			    size - at);
+	else if (st == B_TORN)
+		dump_damage(c, f->path, at,
+			    "torn batch: its length is %" PRIu32 " but only %" PRIu64
+			    " bytes are left in the file%s",
+			    x->h.length, size - at, next < size ? where : "");
+	else
+		dump_damage(c, f->path, at, "%s%s", x->why, where);
+	uint64_t extent = next - at;
+	dump_batch_info bi = { at, extent < UINT32_MAX ? (uint32_t)extent : UINT32_MAX, -1, -1,
+			       w->max_ts, 1 };
+	if (info_push(c, f, w->li, &bi))
+		return -1;
+	*pos = next;
+	return next >= size;
+}
+
+/* Tries, and the first wait, before damage at the end of a file that may
+ * be growing is reported (about 0.3 s in all). */
+#define SETTLE_TRIES 5
+#define SETTLE_FIRST_WAIT_MS 10
+
+/* Damage at pos with nothing readable after it may be a live writer's batch
+ * in flight: let the source settle and look again. *st and *x are updated;
+ * returns -1 on a read error. */
+static int settle_tail(dump_ctx *c, const dump_file *f, uint64_t pos, enum batch_state *st,
+		       batch_at *x)
+{
+	int wait_ms = SETTLE_FIRST_WAIT_MS;
+	for (int i = 0; i < SETTLE_TRIES && f->src->settle; i++) {
+		uint64_t next;
+		int found = next_valid_batch(c, f, pos + 1, &next);
+		if (found < 0)
+			return -1;
+		if (found)
+			return 0; /* damage with good batches after it: not a write in flight */
+		f->src->settle(f->src, wait_ms);
+		wait_ms *= 2;
+		if (pos >= f->src->size) { /* the writer trimmed the file: nothing there now */
+			*st = B_ZEROS;
+			return 0;
+		}
+		*st = look_at(c, f, pos, x);
+		if (*st == B_OK || *st == B_ZEROS || *st == B_IOERR)
+			return *st == B_IOERR ? -1 : 0;
+	}
+	return 0;
+}
+
+/* Damaged batches know no offsets: give them the range between their good
+ * neighbours, so the index checks can place entries that point into them
+ * without reporting the same damage again. */
+static void fill_damaged_offsets(dump_log_info *li, int64_t seg_base)
+{
+	int64_t prev_last = seg_base >= 0 ? seg_base - 1 : -1;
+	for (size_t i = 0; i < li->n; i++) {
+		dump_batch_info *b = &li->b[i];
+		if (!b->damaged) {
+			prev_last = b->last_offset;
+			continue;
+		}
+		int64_t next_base = INT64_MAX - 1;
+		for (size_t j = i + 1; j < li->n; j++) {
+			if (!li->b[j].damaged) {
+				next_base = li->b[j].base_offset;
+				break;
+			}
+		}
+		b->base_offset = prev_last + 1;
+		b->last_offset = next_base - 1 >= b->base_offset ? next_base - 1 : b->base_offset;
+	}
+}
+
+static void print_file_end(dump_ctx *c, const dump_file *f, const log_walk *w, uint64_t pos,
+			   uint64_t damage)
+{
+	if (!showing(c))
+		return;
+	if (c->o->json) {
+		fputs("{\"type\":\"file_end\",\"file\":", c->out);
+		dump_json_str(c->out, f->path);
+		fprintf(c->out, ",\"batches\":%" PRIu64 ",\"records\":%" PRIu64
+			",\"first_offset\":%" PRId64 ",\"last_offset\":%" PRId64
+			",\"readable_end\":%" PRIu64 ",\"damage\":%" PRIu64 "}\n",
+			w->nb, w->nrec, w->first_off, w->last_off, pos, damage);
+	} else if (w->nb) {
+		fprintf(c->out, "-- %" PRIu64 " batches, %" PRIu64 " records, offsets %" PRId64
+			"..%" PRId64 ", %" PRIu64 " bytes read\n",
+			w->nb, w->nrec, w->first_off, w->last_off, pos);
+	} else {
+		fprintf(c->out, "-- no batches, %" PRIu64 " bytes read\n", pos);
+	}
+}
+
 int dump_log(dump_ctx *c, const dump_file *f, dump_log_info *info)
 {
 	dump_log_info local;
-	memset(&local, 0, sizeof local);
 	dump_log_info *li = info ? info : &local;
 	memset(li, 0, sizeof *li);
 	li->file_size = f->src->size;
-	int meta = f->kind == DUMP_KIND_META;
-	print_file_header(c, f, meta ? "metadata log segment" : "log segment");
-	uint64_t size = f->src->size, pos = 0;
-	int64_t prev_last = -1, max_ts = INT64_MIN;
-	uint64_t nb = 0, nrec = 0;
-	int64_t first_off = -1, last_off = -1;
+	log_walk w = { li, f->kind == DUMP_KIND_META, -1, INT64_MIN, -1, -1, 0, 0, 0 };
+	print_file_header(c, f, w.meta ? "metadata log segment" : "log segment");
+	uint64_t pos = 0;
 	int rc = 0;
 	uint64_t damage0 = c->damage_count;
-	while (pos < size) {
-		const uint8_t *hb = NULL;
-		vv_batch_header h;
-		memset(&h, 0, sizeof h);
-		int hdr_ok = 0;
-		if (size - pos >= VV_BATCH_HEADER_SIZE) {
-			hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE);
-			if (!hb) {
-				rc = -1;
-				break;
-			}
-			hdr_ok = vv_batch_parse_header(hb, VV_BATCH_HEADER_SIZE, c->max_batch, &h) == 0;
-		}
-		if (!hdr_ok) {
-			int z = zero_tail(c, f, pos);
-			if (z < 0) {
-				rc = -1;
-				break;
-			}
-			if (z) {
-				dump_note(c, f->path,
-					  "%" PRIu64 " bytes of zeros from position %" PRIu64
-					  ": space a writer preallocated ahead of its data, not damage",
-					  size - pos, pos);
-				break;
-			}
-		}
-		if (size - pos < VV_BATCH_HEADER_SIZE) {
-			dump_damage(c, f->path, pos,
-				    "torn batch: %" PRIu64 " bytes at the end of the file, less than a header",
-				    size - pos);
-			break;
-		}
-		if (!hdr_ok) {
-			/* zero_tail may have moved the window: read the header again */
-			hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE);
-			if (!hb) {
-				rc = -1;
-				break;
-			}
-			char why[160];
-			explain_header(hb, c->max_batch, why, sizeof why);
-			dump_damage(c, f->path, pos, "%s; %" PRIu64 " bytes from here are unreadable",
-				    why, size - pos);
-			break;
-		}
-		if (h.length > size - pos) {
-			print_batch(c, f, pos, &h, 0);
-			dump_damage(c, f->path, pos,
-				    "torn batch: its length is %" PRIu32 " but only %" PRIu64
-				    " bytes are left in the file",
-				    h.length, size - pos);
-			break;
-		}
-		const uint8_t *b = src_get(c, f, pos, h.length);
-		if (!b) {
+	while (pos < f->src->size) { /* the size can grow: settle_tail */
+		batch_at x;
+		enum batch_state st = look_at(c, f, pos, &x);
+		if (st == B_IOERR) {
 			rc = -1;
 			break;
 		}
-		int sum_ok = vv_batch_checksum_ok(b, &h) == 0;
-		print_batch(c, f, pos, &h, sum_ok);
-		nb++;
-		c->batches++;
-		int bad = 0;
-		if (!sum_ok) {
-			dump_damage(c, f->path, pos,
-				    "batch checksum mismatch (stored 0x%016" PRIx64
-				    ", computed 0x%016" PRIx64 ")",
-				    h.checksum, vv_batch_checksum(b, h.length));
-			bad = 1;
+		if (st == B_ZEROS) {
+			dump_note(c, f->path,
+				  "%" PRIu64 " bytes of zeros from position %" PRIu64
+				  ": space a writer preallocated ahead of its data, not damage",
+				  f->src->size - pos, pos);
+			break;
 		}
-		int64_t last = vv_batch_last_offset(&h);
-		if (c->o->verify && !bad) {
-			if (f->base >= 0 && h.base_offset < f->base) {
-				dump_damage(c, f->path, pos,
-					    "base offset %" PRId64 " is below the segment's base offset %" PRId64,
-					    h.base_offset, f->base);
-				bad = 1;
-			} else if (f->base >= 0 && last - f->base > (int64_t)UINT32_MAX) {
-				dump_damage(c, f->path, pos,
-					    "last offset %" PRId64 " is too far past the segment base %" PRId64,
-					    last, f->base);
-				bad = 1;
-			} else if (prev_last >= 0 && h.base_offset <= prev_last) {
-				dump_damage(c, f->path, pos,
-					    "base offset %" PRId64
-					    " does not follow the previous batch's last offset %" PRId64,
-					    h.base_offset, prev_last);
-				bad = 1;
-			}
-		}
-		int want_records = c->o->records || c->o->verify || meta;
-		if (want_records) {
-			/* A batch already known bad is still shown for forensics,
-			 * but its decoding failures are not counted again. */
-			int r = walk_records(c, f, pos, b, &h, c->o->records, meta, bad);
-			if (r < 0) {
-				rc = -1;
-				break;
-			}
-		} else {
-			c->records += h.record_count;
-		}
-		nrec += h.record_count;
-		if (h.max_timestamp > max_ts)
-			max_ts = h.max_timestamp;
-		dump_batch_info bi = { pos, h.length, h.base_offset, last, max_ts };
-		if (info_push(c, f, li, &bi)) {
+		if (st != B_OK && settle_tail(c, f, pos, &st, &x) < 0) {
 			rc = -1;
 			break;
 		}
-		if (first_off < 0)
-			first_off = h.base_offset;
-		if (last > last_off)
-			last_off = last;
-		if (last > prev_last)
-			prev_last = last;
-		pos += h.length;
+		if (st == B_ZEROS)
+			continue; /* reported on the next turn, or the file ends here now */
+		if (st == B_OK) {
+			if (take_batch(c, f, &w, pos, &x.h, x.b, 0) < 0) {
+				rc = -1;
+				break;
+			}
+			pos += x.h.length;
+			continue;
+		}
+		int end = take_damage(c, f, &w, &pos, st, &x);
+		if (end < 0)
+			rc = -1;
+		if (end)
+			break;
 	}
-	li->readable_end = pos;
+	fill_damaged_offsets(li, f->base);
+	li->file_size = f->src->size;
+	li->readable_end = w.readable_end;
+	li->last_good_offset = w.prev_last;
 	li->damaged = c->damage_count != damage0;
-	if (showing(c)) {
-		if (c->o->json) {
-			fputs("{\"type\":\"file_end\",\"file\":", c->out);
-			dump_json_str(c->out, f->path);
-			fprintf(c->out, ",\"batches\":%" PRIu64 ",\"records\":%" PRIu64
-				",\"first_offset\":%" PRId64 ",\"last_offset\":%" PRId64
-				",\"readable_end\":%" PRIu64 ",\"damage\":%" PRIu64 "}\n",
-				nb, nrec, first_off, last_off, pos, c->damage_count - damage0);
-		} else if (nb) {
-			fprintf(c->out, "-- %" PRIu64 " batches, %" PRIu64 " records, offsets %" PRId64
-				"..%" PRId64 ", %" PRIu64 " bytes read\n",
-				nb, nrec, first_off, last_off, pos);
-		} else {
-			fprintf(c->out, "-- no batches, %" PRIu64 " bytes read\n", pos);
-		}
-	}
+	print_file_end(c, f, &w, w.readable_end, c->damage_count - damage0);
 	if (!info)
 		dump_log_info_free(&local);
 	return rc;
@@ -919,7 +1067,8 @@ int dump_index(dump_ctx *c, const dump_file *f, const dump_log_info *log)
 						    "index entry %" PRIu64 " points at log position %" PRIu32
 						    ", which is not a batch boundary",
 						    i, pos);
-			} else if (f->base >= 0 && b->base_offset != f->base + (int64_t)rel) {
+			} else if (!b->damaged && f->base >= 0 &&
+				   b->base_offset != f->base + (int64_t)rel) {
 				dump_damage(c, f->path, at,
 					    "index entry %" PRIu64 " says offset %" PRId64
 					    " is at log position %" PRIu32
@@ -991,7 +1140,7 @@ int dump_timeindex(dump_ctx *c, const dump_file *f, const dump_log_info *log)
 						    "time index entry %" PRIu64 " names offset %" PRId64
 						    ", which no batch holds",
 						    i, off);
-			} else if (b->max_ts_so_far != ts) {
+			} else if (!b->damaged && b->max_ts_so_far != ts) {
 				dump_damage(c, f->path, at,
 					    "time index entry %" PRIu64 " says the max timestamp up to offset %" PRId64
 					    " is %" PRId64 ", but the log's is %" PRId64
@@ -1094,9 +1243,11 @@ void dump_check_recovery_point(dump_ctx *c, const char *rp_path, const vv_recove
 	/* The position must be a batch boundary (or the end of the batches),
 	 * and the offset the one that follows the batches before it. */
 	int64_t expect = seg_base;
+	int unknown = 0; /* a damaged batch before the position: its offsets are unknown */
 	size_t i = 0;
 	while (i < li->n && li->b[i].pos < rp->position) {
 		expect = li->b[i].last_offset + 1;
+		unknown |= li->b[i].damaged;
 		i++;
 	}
 	int boundary = (i < li->n && li->b[i].pos == rp->position) ||
@@ -1107,7 +1258,7 @@ void dump_check_recovery_point(dump_ctx *c, const char *rp_path, const vv_recove
 			    rp->position, seg_path);
 		return;
 	}
-	if (rp->offset != expect)
+	if (!unknown && rp->offset != expect)
 		dump_damage(c, rp_path, 0,
 			    "recovery point offset %" PRId64 " does not match offset %" PRId64
 			    " at position %" PRIu64 " of %s",
@@ -1179,8 +1330,8 @@ int dump_segment_buffers(const uint8_t *log, size_t log_n, const uint8_t *idx, s
 	if (dump_log(&c, &lf, &li) == 0) {
 		(void)dump_index(&c, &xf, &li);
 		(void)dump_timeindex(&c, &tf, &li);
-		vv_recovery_point rp = { li.n ? li.b[li.n - 1].last_offset + 1 : base, base,
-					 li.readable_end, base };
+		vv_recovery_point rp = { li.last_good_offset >= 0 ? li.last_good_offset + 1 : base,
+					 base, li.readable_end, base };
 		dump_check_recovery_point(&c, "<recovery-point>", &rp, lf.path, base, &li);
 	}
 	dump_log_info_free(&li);

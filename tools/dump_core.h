@@ -45,6 +45,7 @@ typedef struct dump_opts {
 	int quiet;          /* print only damage and the summary */
 	dump_enc enc;       /* how keys and values are shown */
 	uint32_t max_batch; /* largest batch length believed; 0 = DUMP_MAX_BATCH_DEFAULT */
+	int verbose;        /* name skipped files on stderr (varve-dump.c) */
 } dump_opts;
 
 /* Bounded random access to the bytes of one file (or of a buffer). get()
@@ -57,6 +58,11 @@ struct dump_src {
 	const uint8_t *(*get)(dump_src *s, uint64_t off, size_t n);
 	void *ctx;
 	int shrank; /* set by get() when the file ended before size (a live writer cut it) */
+	/* Optional (NULL for bytes that cannot change): wait a moment, then
+	 * take in what a live writer wrote meanwhile (a new size; nothing
+	 * read before is kept). Asked before damage at the end of a file is
+	 * reported, since a batch in flight looks torn for an instant. */
+	void (*settle)(dump_src *s, int wait_ms);
 };
 
 /* A source over a buffer in memory. */
@@ -107,15 +113,18 @@ typedef struct dump_batch_info {
 	uint64_t pos;
 	uint32_t length;
 	int64_t base_offset, last_offset;
-	int64_t max_ts_so_far; /* largest max_timestamp of this and earlier batches */
+	int64_t max_ts_so_far; /* largest max_timestamp of this and earlier good batches */
+	int damaged; /* failed a check: nothing in it is believed; length and offsets are the
+			extent up to the next good batch and the offsets between its neighbours */
 } dump_batch_info;
 
 typedef struct dump_log_info {
-	dump_batch_info *b; /* every batch whose header parsed, in file order */
+	dump_batch_info *b; /* every batch, and every damaged place, in file order */
 	size_t n, cap;
 	uint64_t file_size;
-	uint64_t readable_end; /* position after the last batch that was read */
-	int damaged;           /* damage found in this file */
+	uint64_t readable_end;    /* position after the last whole batch that was read */
+	int64_t last_good_offset; /* last offset of the last good batch, -1 if none */
+	int damaged;              /* damage found in this file */
 } dump_log_info;
 
 void dump_log_info_free(dump_log_info *li);
@@ -149,9 +158,9 @@ int dump_segment_buffers(const uint8_t *log, size_t log_n, const uint8_t *idx, s
 			 const uint8_t *tidx, size_t tidx_n, int64_t base, const dump_opts *o,
 			 FILE *out);
 
-/* Output helpers shared with varve-dump.c. */
+/* Output helpers shared with varve-dump.c (encode.h on C strings). */
 void dump_json_str(FILE *out, const char *s);    /* a C string as a JSON string */
-void dump_text_str(FILE *out, const char *s);    /* control bytes escaped */
+void dump_text_str(FILE *out, const char *s);    /* control bytes, broken UTF-8 escaped */
 void dump_print_bytes(dump_ctx *c, const void *p, size_t n); /* NULL -> null */
 
 #endif

@@ -54,6 +54,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
+#include "cli_parse.h"
 #include "varve.h"
 
 #define SYSTEM "varve"
@@ -99,14 +100,11 @@ static int selected_v(const char *wl, const char *var)
 {
 	if (!g_only)
 		return 1;
-	const char *p = g_only;
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t l = comma ? (size_t)(comma - p) : strlen(p);
-		if (item_selects(p, l, wl, var))
+	const char *cur = g_only, *item;
+	size_t l;
+	while (cli_list_next(&cur, &item, &l))
+		if (item_selects(item, l, wl, var))
 			return 1;
-		p += l + (comma ? 1 : 0);
-	}
 	return 0;
 }
 

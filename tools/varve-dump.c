@@ -9,6 +9,10 @@
  * reads them through bounded windows, and runs the checks that span files
  * (index against log, offsets across segments, recovery point against its
  * segment). See docs/TOOLS.md.
+ *
+ * A live writer's retention deletes the oldest segments (indexes first, the
+ * log last) at any time: a file or directory that was listed and is gone
+ * when it is opened is skipped, not an error (-v names it on stderr).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dump_core.h"
@@ -83,12 +88,45 @@ static const uint8_t *file_get(dump_src *s, uint64_t off, size_t n)
 	return fs->buf;
 }
 
+/* A live writer may be writing the batch at the end of the file: wait, and
+ * take the file as it is now (size, bytes). */
+static void file_settle(dump_src *s, int wait_ms)
+{
+	file_src *fs = s->ctx;
+	struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+	struct stat st;
+	if (fstat(fs->fd, &st) == 0)
+		s->size = (uint64_t)st.st_size;
+	s->shrank = 0;
+	fs->wlen = 0; /* read again */
+}
+
+/* open_file and list_dir: the file was listed, and was gone when opened. */
+#define VANISHED (-2)
+
+/* A listed file or directory that is gone: a writer's retention (or a
+ * topic deletion) removed it after it was listed. */
+static int vanished(dump_ctx *c, const char *path)
+{
+	if (c->o->verbose) {
+		fflush(c->out);
+		fputs("varve-dump: ", stderr);
+		dump_text_str(stderr, path);
+		fputs(": removed after it was listed (by retention?); skipped\n", stderr);
+	}
+	return VANISHED;
+}
+
 /* Open path read-only; refuses anything but a regular file (a FIFO or a
- * device would block or never end). */
-static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs)
+ * device would block or never end). `listed`: path came from a directory
+ * listing, so ENOENT means it vanished meanwhile (VANISHED, no error). */
+static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs, int listed)
 {
 	memset(fs, 0, sizeof *fs);
 	fs->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fs->fd < 0 && listed && errno == ENOENT)
+		return vanished(c, path);
 	if (fs->fd < 0) {
 		dump_error(c, path, "cannot open: %s", strerror(errno));
 		return -1;
@@ -107,6 +145,7 @@ static int open_file(dump_ctx *c, const char *path, dump_src *src, file_src *fs)
 	src->size = (uint64_t)st.st_size;
 	src->shrank = 0;
 	src->get = file_get;
+	src->settle = file_settle;
 	src->ctx = fs;
 	return 0;
 }
@@ -135,8 +174,11 @@ static int slurp(dump_ctx *c, const char *path, uint64_t cap, uint8_t **data, si
 	*exists = 1;
 	dump_src src;
 	file_src fs;
-	if (open_file(c, path, &src, &fs))
-		return -1;
+	int orc = open_file(c, path, &src, &fs, 1);
+	if (orc == VANISHED)
+		*exists = 0;
+	if (orc)
+		return orc == VANISHED ? 0 : -1;
 	if (src.size > cap) {
 		dump_error(c, path, "%" PRIu64 " bytes: larger than the %" PRIu64 " bytes believed",
 			   src.size, cap);
@@ -302,7 +344,7 @@ static void dump_path(run *r, const char *path)
 		if (exists(logp)) {
 			dump_src ls;
 			file_src lfs;
-			if (open_file(c, logp, &ls, &lfs) == 0) {
+			if (open_file(c, logp, &ls, &lfs, 1) == 0) {
 				/* read the log quietly: only its damage is shown */
 				dump_opts q = r->o;
 				q.quiet = 1;
@@ -337,7 +379,7 @@ static void dump_path(run *r, const char *path)
 
 	dump_src src;
 	file_src fs;
-	if (open_file(c, path, &src, &fs))
+	if (open_file(c, path, &src, &fs, 0))
 		return;
 	dump_file f = { path, &src, k, base };
 	(void)dump_file_any(c, &f, NULL);
@@ -363,6 +405,8 @@ static int list_dir(dump_ctx *c, const char *dir, name_list *l)
 {
 	memset(l, 0, sizeof *l);
 	DIR *d = opendir(dir);
+	if (!d && errno == ENOENT)
+		return vanished(c, dir);
 	if (!d) {
 		dump_error(c, dir, "cannot open directory: %s", strerror(errno));
 		return -1;
@@ -421,12 +465,144 @@ static int has_base(const int64_t *v, size_t n, int64_t b)
 	return 0;
 }
 
+/* What a partition directory's walk carries from segment to segment. */
+typedef struct part_walk {
+	const char *dir;
+	int meta;
+	char rpp[PATH_MAX]; /* the recovery point's path */
+	vv_recovery_point rp;
+	int rp_ok;
+	int64_t prev_last; /* last good offset of the segments before */
+	char prev_path[PATH_MAX];
+} part_walk;
+
+/* An index file read whole (or missing), checked against the log's batches. */
+static void dump_index_file(run *r, const char *path, dump_kind kind, int64_t base,
+			    const uint8_t *data, size_t n, int exists, int bad,
+			    const dump_log_info *li)
+{
+	if (!exists) {
+		dump_note(&r->c, path, "missing (the store rebuilds it from the log)");
+		return;
+	}
+	if (bad)
+		return;
+	dump_src src;
+	dump_src_mem(&src, data, n);
+	dump_file f = { path, &src, kind, base };
+	if (kind == DUMP_KIND_INDEX)
+		(void)dump_index(&r->c, &f, li);
+	else
+		(void)dump_timeindex(&r->c, &f, li);
+}
+
+/* One segment: its log, the checks across segments and against the
+ * recovery point, then its indexes (read before the log: see dump_path).
+ * A segment retention removed after the listing is skipped. */
+static void dump_segment(run *r, part_walk *w, int64_t base)
+{
+	dump_ctx *c = &r->c;
+	char lp[PATH_MAX], ip[PATH_MAX], tp[PATH_MAX];
+	seg_path(lp, sizeof lp, w->dir, base, ".log");
+	seg_path(ip, sizeof ip, w->dir, base, ".index");
+	seg_path(tp, sizeof tp, w->dir, base, ".timeindex");
+	uint8_t *idx = NULL, *tidx = NULL;
+	size_t idx_n = 0, tidx_n = 0;
+	int idx_ex = 0, tidx_ex = 0;
+	int idx_bad = slurp(c, ip, DUMP_MAX_BATCH_DEFAULT, &idx, &idx_n, &idx_ex);
+	int tidx_bad = slurp(c, tp, DUMP_MAX_BATCH_DEFAULT, &tidx, &tidx_n, &tidx_ex);
+	dump_log_info li;
+	memset(&li, 0, sizeof li);
+	dump_src src;
+	file_src fs;
+	int log_ok = 0, orc = open_file(c, lp, &src, &fs, 1);
+	if (orc == VANISHED) /* retention took the whole segment */
+		goto out;
+	if (orc == 0) {
+		dump_file f = { lp, &src, w->meta ? DUMP_KIND_META : DUMP_KIND_LOG, base };
+		log_ok = dump_log(c, &f, &li) == 0;
+		close_file(c, lp, &fs);
+	}
+	if (r->o.verify && log_ok) {
+		if (w->prev_last >= 0 && base <= w->prev_last)
+			dump_damage(c, lp, 0,
+				    "segment base offset %" PRId64
+				    " overlaps the previous segment %s, which ends at offset %" PRId64,
+				    base, w->prev_path, w->prev_last);
+		if (w->rp_ok)
+			dump_check_recovery_point(c, w->rpp, &w->rp, lp, base, &li);
+	}
+	if (li.last_good_offset > w->prev_last)
+		w->prev_last = li.last_good_offset;
+	snprintf(w->prev_path, sizeof w->prev_path, "%s", lp);
+	dump_index_file(r, ip, DUMP_KIND_INDEX, base, idx, idx_n, idx_ex, idx_bad,
+			log_ok ? &li : NULL);
+	dump_index_file(r, tp, DUMP_KIND_TIMEINDEX, base, tidx, tidx_n, tidx_ex, tidx_bad,
+			log_ok ? &li : NULL);
+out:
+	free(idx);
+	free(tidx);
+	dump_log_info_free(&li);
+}
+
+static void dump_recovery_point_file(run *r, part_walk *w, int present)
+{
+	snprintf(w->rpp, sizeof w->rpp, "%s/%s", w->dir, VV_RECOVERY_POINT_FILE);
+	if (!present) {
+		dump_note(&r->c, w->dir, "no recovery point (the store scans the whole partition on open)");
+		return;
+	}
+	dump_src src;
+	file_src fs;
+	if (open_file(&r->c, w->rpp, &src, &fs, 1) == 0) {
+		dump_file f = { w->rpp, &src, DUMP_KIND_RECOVERY_POINT, -1 };
+		(void)dump_recovery_point(&r->c, &f, &w->rp, &w->rp_ok);
+		close_file(&r->c, w->rpp, &fs);
+	}
+}
+
+/* Index files without their .log, dumped on their own. */
+static void dump_orphans(run *r, const char *dir, const int64_t *orphans, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char p[PATH_MAX];
+		seg_path(p, sizeof p, dir, orphans[i], ".index");
+		if (exists(p)) {
+			dump_note(&r->c, p, "no .log for this index");
+			dump_path(r, p);
+		}
+		seg_path(p, sizeof p, dir, orphans[i], ".timeindex");
+		if (exists(p)) {
+			dump_note(&r->c, p, "no .log for this time index");
+			dump_path(r, p);
+		}
+	}
+}
+
+/* The recovery point must name a segment that is there (or one that
+ * retention removed: below the first). */
+static void check_rp_segment(run *r, const part_walk *w, const int64_t *logs, size_t nlogs)
+{
+	const vv_recovery_point *rp = &w->rp;
+	if (!r->o.verify || !w->rp_ok || has_base(logs, nlogs, rp->segment_base))
+		return;
+	if (nlogs == 0 && rp->offset > rp->log_start)
+		dump_damage(&r->c, w->rpp, 0,
+			    "no segment files, but the recovery point says offsets below %" PRId64
+			    " were durable",
+			    rp->offset);
+	else if (nlogs > 0 && rp->segment_base > logs[nlogs - 1])
+		dump_damage(&r->c, w->rpp, 0,
+			    "recovery point names segment %020" PRId64 ", past the last segment file",
+			    rp->segment_base);
+	/* below the first segment: retention removed it; nothing lost */
+}
+
 /* A partition directory: recovery point first, then each segment (log,
  * offset index, time index) in offset order, with the checks across them. */
 static void dump_partition(run *r, const char *dir, int meta)
 {
 	dump_ctx *c = &r->c;
-	int verify = r->o.verify;
 	name_list l;
 	if (list_dir(c, dir, &l))
 		return;
@@ -463,109 +639,16 @@ static void dump_partition(run *r, const char *dir, int meta)
 		dump_note(c, p, ends_with(l.v[i], ".tmp") ? "ignored (an interrupted atomic write)"
 							   : "skipped (a file varve-dump does not read)");
 	}
-
-	char rpp[PATH_MAX];
-	snprintf(rpp, sizeof rpp, "%s/%s", dir, VV_RECOVERY_POINT_FILE);
-	vv_recovery_point rp;
-	int rp_ok = 0;
-	if (have_rp) {
-		dump_src src;
-		file_src fs;
-		if (open_file(c, rpp, &src, &fs) == 0) {
-			dump_file f = { rpp, &src, DUMP_KIND_RECOVERY_POINT, -1 };
-			(void)dump_recovery_point(c, &f, &rp, &rp_ok);
-			close_file(c, rpp, &fs);
-		}
-	} else {
-		dump_note(c, dir, "no recovery point (the store scans the whole partition on open)");
-	}
-
-	int64_t prev_last = -1;
-	char prev_path[PATH_MAX] = "";
-	for (size_t i = 0; i < nlogs; i++) {
-		int64_t base = logs[i];
-		char lp[PATH_MAX], ip[PATH_MAX], tp[PATH_MAX];
-		seg_path(lp, sizeof lp, dir, base, ".log");
-		seg_path(ip, sizeof ip, dir, base, ".index");
-		seg_path(tp, sizeof tp, dir, base, ".timeindex");
-		/* Indexes before the log: see dump_path. */
-		uint8_t *idx = NULL, *tidx = NULL;
-		size_t idx_n = 0, tidx_n = 0;
-		int idx_ex = 0, tidx_ex = 0;
-		int idx_bad = slurp(c, ip, DUMP_MAX_BATCH_DEFAULT, &idx, &idx_n, &idx_ex);
-		int tidx_bad = slurp(c, tp, DUMP_MAX_BATCH_DEFAULT, &tidx, &tidx_n, &tidx_ex);
-
-		dump_log_info li;
-		memset(&li, 0, sizeof li);
-		dump_src src;
-		file_src fs;
-		int log_ok = 0;
-		if (open_file(c, lp, &src, &fs) == 0) {
-			dump_file f = { lp, &src, meta ? DUMP_KIND_META : DUMP_KIND_LOG, base };
-			log_ok = dump_log(c, &f, &li) == 0;
-			close_file(c, lp, &fs);
-		}
-		if (verify && log_ok) {
-			if (prev_last >= 0 && base <= prev_last)
-				dump_damage(c, lp, 0,
-					    "segment base offset %" PRId64
-					    " overlaps the previous segment %s, which ends at offset %" PRId64,
-					    base, prev_path, prev_last);
-			if (rp_ok)
-				dump_check_recovery_point(c, rpp, &rp, lp, base, &li);
-		}
-		if (li.n && li.b[li.n - 1].last_offset > prev_last)
-			prev_last = li.b[li.n - 1].last_offset;
-		snprintf(prev_path, sizeof prev_path, "%s", lp);
-
-		if (idx_ex && !idx_bad) {
-			dump_src s2;
-			dump_src_mem(&s2, idx, idx_n);
-			dump_file f = { ip, &s2, DUMP_KIND_INDEX, base };
-			(void)dump_index(c, &f, log_ok ? &li : NULL);
-		} else if (!idx_ex) {
-			dump_note(c, ip, "missing (the store rebuilds it from the log)");
-		}
-		if (tidx_ex && !tidx_bad) {
-			dump_src s2;
-			dump_src_mem(&s2, tidx, tidx_n);
-			dump_file f = { tp, &s2, DUMP_KIND_TIMEINDEX, base };
-			(void)dump_timeindex(c, &f, log_ok ? &li : NULL);
-		} else if (!tidx_ex) {
-			dump_note(c, tp, "missing (the store rebuilds it from the log)");
-		}
-		free(idx);
-		free(tidx);
-		dump_log_info_free(&li);
-	}
-
-	for (size_t i = 0; i < norph; i++) {
-		char p[PATH_MAX];
-		seg_path(p, sizeof p, dir, orphans[i], ".index");
-		if (exists(p)) {
-			dump_note(c, p, "no .log for this index");
-			dump_path(r, p);
-		}
-		seg_path(p, sizeof p, dir, orphans[i], ".timeindex");
-		if (exists(p)) {
-			dump_note(c, p, "no .log for this time index");
-			dump_path(r, p);
-		}
-	}
-
-	if (verify && rp_ok && !has_base(logs, nlogs, rp.segment_base)) {
-		if (nlogs == 0 && rp.offset > rp.log_start)
-			dump_damage(c, rpp, 0,
-				    "no segment files, but the recovery point says offsets below %" PRId64
-				    " were durable",
-				    rp.offset);
-		else if (nlogs > 0 && rp.segment_base > logs[nlogs - 1])
-			dump_damage(c, rpp, 0,
-				    "recovery point names segment %020" PRId64
-				    ", past the last segment file",
-				    rp.segment_base);
-		/* below the first segment: retention removed it; nothing lost */
-	}
+	part_walk w;
+	memset(&w, 0, sizeof w);
+	w.dir = dir;
+	w.meta = meta;
+	w.prev_last = -1;
+	dump_recovery_point_file(r, &w, have_rp);
+	for (size_t i = 0; i < nlogs; i++)
+		dump_segment(r, &w, logs[i]);
+	dump_orphans(r, dir, orphans, norph);
+	check_rp_segment(r, &w, logs, nlogs);
 out:
 	free(logs);
 	free(orphans);
@@ -740,6 +823,8 @@ static void usage(FILE *f)
 	      "                      across segments), indexes against the log, and the\n"
 	      "                      recovery point against its segment\n"
 	      "  -q, --quiet         print only damage and the summary\n"
+	      "  -v, --verbose       name on stderr the files skipped because they were removed\n"
+	      "                      after they were listed (a live writer's retention)\n"
 	      "  -k, --kind KIND     treat every FILE as KIND: log, meta, index, timeindex,\n"
 	      "                      recovery-point (default: from the file name)\n"
 	      "      --max-batch N   largest batch length believed (default 1 GiB)\n"
@@ -763,6 +848,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "kind", required_argument, NULL, 'k' },
 		{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
 		{ "help", no_argument, NULL, 'h' },
@@ -770,13 +856,14 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int hex = 0, base64 = 0, opt;
-	while ((opt = getopt_long(argc, argv, "rxbjqk:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "rxbjqvk:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r': r.o.records = 1; break;
 		case 'x': hex = 1; break;
 		case 'b': base64 = 1; break;
 		case 'j': r.o.json = 1; break;
 		case 'q': r.o.quiet = 1; break;
+		case 'v': r.o.verbose = 1; break;
 		case OPT_VERIFY: r.o.verify = 1; break;
 		case 'k':
 			r.forced = dump_kind_parse(optarg);

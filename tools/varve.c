@@ -10,8 +10,9 @@
  * they work while a writer runs; commands that write need the writer lock.
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
- * The commands live in cli_topic.c, cli_produce.c, cli_consume.c,
- * cli_group.c and cli_admin.c; the value parsers in cli_parse.c.
+ * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
+ * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c; shared
+ * helpers in cli_common.c, the value parsers in cli_parse.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ static const char main_help[] =
 	"  consume TOPIC          print records (replay by offset or time, --follow, --group)\n"
 	"  group list             list consumer groups\n"
 	"  group describe GROUP   committed offsets and lag per partition\n"
-	"  group reset GROUP      move committed offsets (--to-earliest, --to-time, --dry-run, ...)\n"
+	"  group reset GROUP      plan, or --execute, a move of committed offsets (--to-time, ...)\n"
 	"  group delete GROUP     delete a group and its commits\n"
 	"  stats                  offsets, sizes, lag (text, --json or --prometheus)\n"
 	"  verify                 read every record and report damage (exit 3)\n"
@@ -41,12 +42,13 @@ static const char main_help[] =
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
-	"  -v, --verbose   also print the library's informational messages\n"
+	"  -v, --verbose   also print the library's informational messages and notes\n"
 	"  -h, --help      this help; 'varve COMMAND --help' for a command\n"
 	"      --version   print the version\n"
 	"\n"
-	"Read-only commands (list, describe, consume without --group, stats, verify) work\n"
-	"while another process writes. Exit codes: 0 ok, 1 error, 2 usage, 3 damage found.\n";
+	"Read-only commands (list, describe, consume without --group, group reset without\n"
+	"--execute, stats, verify) work while another process writes.\n"
+	"Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.\n";
 
 typedef struct command {
 	const char *name;
@@ -109,11 +111,8 @@ int main(int argc, char **argv)
 			continue;
 		c.cmd = k->name;
 		int rc = k->fn(&c, argc - optind, argv + optind);
-		if (fflush(stdout) != 0 && rc == CLI_OK) {
-			cli_errf("writing the output failed");
-			rc = CLI_ERROR;
-		}
-		return rc;
+		int out = cli_output_done(); /* -1: the reader went away, not an error */
+		return rc == CLI_OK && out > 0 ? out : rc;
 	}
 	return cli_usage(NULL, "unknown command \"%s\"", name);
 }

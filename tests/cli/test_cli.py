@@ -6,6 +6,8 @@
 
 Every test works on its own temporary store. Exit status 0 when every test
 passed. Registered from tools/meson.build: meson test -C BUILD --suite cli
+Helpers are taken from beside varve: varve-cli-churn (tests/cli/churn.c, a
+live writer with retention rounds) and varve-dump.
 """
 import base64
 import json
@@ -21,6 +23,8 @@ import time
 import traceback
 
 VARVE = None
+CHURN = None
+DUMP = None
 TIMEOUT = 60
 
 
@@ -297,26 +301,28 @@ def test_group_reset(s):
           re.search(r"^rg\s+r\s+1\s+6\s+0\s*$", out, re.M), "plan:\n" + out)
     check("dry run" in out, "says dry run")
     check(group_lag(s, "rg") == before, "dry run changed nothing")
-    out = s.out("group", "reset", "rg", "--topic", "r", "--partition", "0", "--to-offset", "4")
+    out = s.out("group", "reset", "rg", "--topic", "r", "--partition", "0", "--to-offset", "4",
+                "--execute")
     check(re.search(r"^rg\s+r\s+0\s+10\s+4\s*$", out, re.M), "plan:\n" + out)
     after = group_lag(s, "rg")
     check(after[("r", 0)]["committed"] == 4 and after[("r", 0)]["lag"] == 6, "reset p0 %r" % after)
     check(after[("r", 1)]["committed"] == 6, "p1 untouched")
     check(s.out("consume", "r", "-g", "rg").split() == ["a%d" % i for i in range(4, 10)],
           "consume after reset")
-    s.run("group", "reset", "rg", "--topic", "r", "--shift-by", "-3")
+    s.run("group", "reset", "rg", "--topic", "r", "--shift-by", "-3", "--execute")
     after = group_lag(s, "rg")
     check(after[("r", 0)]["committed"] == 7 and after[("r", 1)]["committed"] == 3, "shift %r" % after)
-    s.run("group", "reset", "rg", "--topic", "r", "--to-latest")
+    s.run("group", "reset", "rg", "--topic", "r", "--to-latest", "--execute")
     check(all(r["lag"] == 0 for r in group_lag(s, "rg").values()), "to latest")
-    out = s.out("group", "reset", "rg", "--topic", "r", "-p", "1", "--to-offset", "100")
+    out = s.out("group", "reset", "rg", "--topic", "r", "-p", "1", "--to-offset", "100",
+                "--execute")
     check("clamped" in out and group_lag(s, "rg")[("r", 1)]["committed"] == 6, "clamped")
-    s.run("group", "reset", "rg", "--topic", "r", "--by-duration", "1h")
+    s.run("group", "reset", "rg", "--topic", "r", "--by-duration", "1h", "--execute")
     check(all(r["committed"] == 0 for r in group_lag(s, "rg").values()), "by duration 1h")
-    s.run("group", "reset", "rg", "--topic", "r", "--to-time", "now+1h")
+    s.run("group", "reset", "rg", "--topic", "r", "--to-time", "now+1h", "--execute")
     check(all(r["lag"] == 0 for r in group_lag(s, "rg").values()), "to time in the future")
-    # a new group can be created by a reset
-    s.run("group", "reset", "fresh", "--topic", "r", "--to-offset", "2")
+    # a new group can be created by a reset, when asked to
+    s.run("group", "reset", "fresh", "--topic", "r", "--to-offset", "2", "--execute", "--create")
     check(group_lag(s, "fresh")[("r", 0)]["committed"] == 2, "reset creates a group")
 
 
@@ -327,7 +333,8 @@ def test_writer_lock(s):
     try:
         lr = LineReader(follower)
         check(lr.wait_for(1) == ["first"], "follower read the first record")
-        rc, out, err = s.run("group", "reset", "live", "--topic", "w", "--to-earliest", rc=1)
+        rc, out, err = s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--execute",
+                             rc=1)
         check("store is open by a writer; stop it first" in err, "refusal message: " + err)
         s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--dry-run")
         rc, out, err = s.run("produce", "w", input="x\n", rc=1)
@@ -342,7 +349,7 @@ def test_writer_lock(s):
     check(rc == 0, "follower exit %d: %s" % (rc, follower.stderr.read().decode()))
     lag = group_lag(s, "live")[("w", 0)]
     check(lag["committed"] == 1, "follower committed what it printed: %r" % lag)
-    s.run("group", "reset", "live", "--topic", "w", "--to-earliest")
+    s.run("group", "reset", "live", "--topic", "w", "--to-earliest", "--execute")
     check(group_lag(s, "live")[("w", 0)]["committed"] == 0, "reset once the writer stopped")
 
 
@@ -538,7 +545,7 @@ def test_help(s):
     helps = [[], ["topic"], ["topic", "create"], ["topic", "list"], ["topic", "describe"],
              ["topic", "delete"], ["produce"], ["consume"], ["group"], ["group", "list"],
              ["group", "describe"], ["group", "reset"], ["group", "delete"], ["stats"],
-             ["verify"], ["clean"]]
+             ["verify"], ["clean"], ["dlq"]]
     for h in helps:
         p = subprocess.run([VARVE] + h + ["--help"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=TIMEOUT)
@@ -564,6 +571,358 @@ def test_dlq_replay(s):
     check("moved 0" in out, "second replay moves nothing: %r" % out)
 
 
+# ---- issue regressions --------------------------------------------------------------
+
+def dump(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([DUMP] + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=TIMEOUT)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def zero_tail_len(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return len(data) - len(data.rstrip(b"\0"))
+
+
+def wait_records(s, topic, n, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(s.out("consume", topic).splitlines()) >= n:
+            return
+        time.sleep(0.05)
+    raise Fail("%s never held %d records" % (topic, n))
+
+
+def test_verify_live_and_crashed_writer(s):
+    # Issue 1: the active segment's preallocated zeros are free space, not
+    # a torn tail: verify agrees with varve-dump while a writer is open and
+    # after it crashed; bytes that are not zeros there are still damage.
+    s.run("topic", "create", "lw")
+    w = subprocess.Popen([VARVE, "-d", s.dir, "produce", "lw"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        w.stdin.write(b"".join(b"live %03d\n" % i for i in range(20)))
+        w.stdin.flush()
+        wait_records(s, "lw", 20)
+        seg = os.path.join(s.dir, "topics", "lw", "0", "%020d.log" % 0)
+        check(zero_tail_len(seg) > 0, "the live writer preallocated its segment")
+        for _ in range(5):
+            rc, out, err = s.run("verify", rc=None)
+            check(rc == 0 and "20 records read: no damage found" in out,
+                  "verify on a live store: exit %d\n%s%s" % (rc, out, err))
+            rc, out, err = dump("--verify", "-q", s.dir)
+            check(rc == 0, "varve-dump on a live store: exit %d\n%s%s" % (rc, out, err))
+    finally:
+        w.kill()  # a crash: nothing trims the preallocated space
+        w.wait()
+    check(zero_tail_len(seg) > 0, "the crashed writer left its preallocated zeros")
+    rc, out, err = s.run("verify", rc=None)
+    check(rc == 0, "verify after a crashed writer: exit %d\n%s%s" % (rc, out, err))
+    rc, out, err = dump("--verify", "-q", s.dir)
+    check(rc == 0, "varve-dump after a crashed writer: exit %d\n%s%s" % (rc, out, err))
+    # one non-zero byte in the free space: both tools call it damage
+    size = os.path.getsize(seg)
+    with open(seg, "r+b") as f:
+        f.seek(size - zero_tail_len(seg) + 100)
+        f.write(b"\x01")
+    rc, out, err = s.run("verify", rc=3)
+    check("damage: lw/0" in out and "past the readable end" in out and seg in out,
+          "verify names the torn tail: " + out)
+    rc, out, err = dump("--verify", "-q", s.dir)
+    check(rc == 3, "varve-dump sees the same damage: exit %d %s" % (rc, err))
+
+
+def churn(s, topic, seconds, *args):
+    """Start the churn writer; returns the process once its first batch is durable."""
+    p = subprocess.Popen([CHURN, s.dir, topic, str(seconds)] + [str(a) for a in args],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    line = p.stdout.readline()
+    if line.strip() != b"ready":
+        p.kill()
+        raise Fail("churn did not start: %r %r" % (line, p.stderr.read()))
+    return p
+
+
+def churn_stop(p, wait=False):
+    """Stop churn (EOF on its stdin), or with wait=True let it end by itself."""
+    if wait:
+        p.wait(timeout=TIMEOUT)
+    p.stdin.close()
+    rc = p.wait(timeout=TIMEOUT)
+    out = p.stdout.read().decode()
+    check(rc == 0, "churn failed: %s %s" % (out, p.stderr.read().decode()))
+
+
+def test_verify_while_writer_and_retention_run(s):
+    # Issues 1 and 2 on a real race: a writer appends without pause and
+    # deletes its oldest segments every few milliseconds while verify and
+    # varve-dump read the store, 15 times each; every run must pass.
+    p = churn(s, "ch", 60, "--segment-bytes", 2048, "--keep-segments", 3,
+              "--clean-every-ms", 2, "--batch", 5, "--pause-ms", 1)
+    try:
+        first = os.path.join(s.dir, "topics", "ch", "0", "%020d.log" % 0)
+        end = time.time() + 20
+        while os.path.exists(first):  # retention has begun deleting
+            check(time.time() < end and p.poll() is None, "retention never ran")
+            time.sleep(0.01)
+        for i in range(15):
+            rc, out, err = s.run("verify", rc=None)
+            check(rc == 0, "verify run %d during churn: exit %d\n%s%s" % (i, rc, out, err))
+            rc, out, err = dump("--verify", "-q", s.dir)
+            check(rc == 0, "varve-dump run %d during churn: exit %d\n%s%s" % (i, rc, out, err))
+    finally:
+        churn_stop(p)
+
+
+def vanish_env(*suffixes):
+    return {"LD_PRELOAD": os.path.join(os.path.dirname(VARVE), "varve-test-vanish.so"),
+            "VARVE_TEST_VANISH": ",".join(suffixes),
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
+def multi_segment_store(s, topic, records=500):
+    p = churn(s, topic, 60, "--segment-bytes", 2048, "--keep-segments", 1000,
+              "--clean-every-ms", -1, "--stop-after", records)
+    churn_stop(p, wait=True)
+    logs = sorted(f for f in os.listdir(os.path.join(s.dir, "topics", topic, "0"))
+                  if f.endswith(".log"))
+    check(len(logs) > 3, "segments: %r" % logs)
+    return logs
+
+
+def test_segment_removed_under_readers(s):
+    # Issues 2 and 10, made deterministic: the shim deletes the oldest
+    # segment (as retention does) when a reader first opens it, after the
+    # store listed it. verify skips it (-v says so) and exits 0; consume
+    # says which offsets retention took before they were read.
+    logs = multi_segment_store(s, "gone")
+    first, second = logs[0], int(logs[1][:20])
+    pristine = s.dir + ".pristine"
+    shutil.copytree(s.dir, pristine)
+    victim = "gone/0/" + first
+
+    def fresh():
+        shutil.rmtree(s.dir)
+        shutil.copytree(pristine, s.dir)
+
+    rc, out, err = s.run("verify", rc=None, env=vanish_env(victim))
+    check(not os.path.exists(os.path.join(s.dir, "topics", "gone", "0", first)),
+          "the shim removed the segment")
+    check(rc == 0, "verify with a segment removed under it: exit %d\n%s%s" % (rc, out, err))
+    check("no damage found" in out and "removed by retention meanwhile" in out, out)
+    check("retention" not in err, "without -v nothing on stderr: " + err)
+    fresh()
+    rc, out, err = s.run("-v", "verify", rc=0, env=vanish_env(victim))
+    check("offsets 0..%d were removed by retention" % (second - 1) in err, "-v names it: " + err)
+    fresh()
+    rc, out, err = s.run("consume", "gone", "-F", "%o\n", rc=None, env=vanish_env(victim))
+    check(rc == 0, "consume with a segment removed under it: exit %d %s" % (rc, err))
+    check("offsets 0..%d were removed by retention before they were read" % (second - 1) in err,
+          "consume says what it skipped: " + err)
+    offs = [int(x) for x in out.split()]
+    check(offs == list(range(second, 500)), "the rest is read: %r" % offs[:5])
+
+
+def test_group_behind_retention(s):
+    # Issue 10 for a group member: its committed offset fell below the log
+    # start while it was away; it is told which offsets it never read (by
+    # the library's warning when it resumes, or by consume's own note when
+    # the jump happens while it reads).
+    s.run("topic", "create", "gr", "--segment-bytes", "2K", "--retention-bytes", "6K")
+    churn_stop(churn(s, "gr", 60, "--segment-bytes", 2048, "--clean-every-ms", -1,
+                     "--stop-after", 300), wait=True)
+    check(s.out("consume", "gr", "-g", "slow", "-n", "10", "-F", "%o\n").split() ==
+          [str(i) for i in range(10)], "first ten")
+    churn_stop(churn(s, "gr", 60, "--segment-bytes", 2048, "--clean-every-ms", 0,
+                     "--stop-after", 20), wait=True)
+    start = int(s.jsonl("stats", "--json")[0]["topics"][0]["partitions"][0]["start_offset"])
+    check(start > 10, "retention passed the group: start %d" % start)
+    rc, out, err = s.run("consume", "gr", "-g", "slow", "-n", "5", "-F", "%o\n")
+    check(out.split() == [str(i) for i in range(start, start + 5)], "resumes at the start")
+    check("gr/0: offsets 10..%d were removed by retention before they were read" % (start - 1)
+          in err or "gr/0 position 10 is below the log start; reset to %d" % start in err,
+          "says what it never read: " + err)
+
+
+def pipe_full(fd):
+    import fcntl
+    import termios
+    buf = bytearray(4)
+    fcntl.ioctl(fd, termios.FIONREAD, buf)
+    return int.from_bytes(buf, sys.byteorder) >= fcntl.fcntl(fd, 1032)  # F_GETPIPE_SZ
+
+
+def test_follow_blocked_output_and_gone_reader(s):
+    # Issue 11: a follower whose stdout is full stops on SIGTERM and SIGINT
+    # with exit 0; a follower whose reader left (| head -1) ends at once,
+    # not at the next record, and not by SIGPIPE.
+    s.run("topic", "create", "big")
+    s.run("produce", "big", "--batch", "5000",
+          input="".join("line %06d %s\n" % (i, "y" * 50) for i in range(20000)))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        p = s.popen("consume", "big", "-f")
+        try:
+            end = time.time() + 20
+            while not pipe_full(p.stdout.fileno()):
+                check(time.time() < end and p.poll() is None, "stdout never filled")
+                time.sleep(0.02)
+            rc = stop(p, sig)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        check(rc == 0, "blocked follower on signal %d: exit %d %s" % (sig, rc, p.stderr.read()))
+    p = s.popen("consume", "big", "-f", "-o", "-1")
+    try:
+        check(p.stdout.readline().startswith(b"line 019999"), "the last record")
+        p.stdout.close()  # what head -1 does after its line
+        rc = p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise Fail("a follower whose reader left did not end")
+    check(rc == 0, "follower whose reader left: exit %d %s" % (rc, p.stderr.read()))
+
+
+def test_format_tokens(s):
+    # Issue 16: unknown tokens and escapes are usage errors; \xNN and %R work.
+    s.run("topic", "create", "fm")
+    s.run("produce", "fm", "--json", input='{"key":"k","value":"hello"}\n{"key":"n","value":null}\n')
+    for bad in ["%q", "%", "\\q", "\\x4", "\\xZZ1", "ok %s \\"]:
+        rc, out, err = s.run("consume", "fm", "-F", bad, rc=2)
+        check("--format" in err and out == "", "%r: %r" % (bad, err))
+    out = s.out("consume", "fm", "-F", "\\x41\\x25s%s|\\x00\\n", binary=True)
+    check(out == b"A%shello|\0\nA%s|\0\n", "escapes: %r" % out)
+    out = s.out("consume", "fm", "-F", "%R%s", binary=True)
+    check(out == b"\0\0\0\x05hello\xff\xff\xff\xff", "%%R framing: %r" % out)
+
+
+def test_time_units(s):
+    # Issue 17: epoch seconds are not silently read as milliseconds.
+    s.run("topic", "create", "tu")
+    t0 = 1795687200000
+    s.run("produce", "tu", "--json",
+          input="".join(json.dumps({"value": "r%d" % i, "timestamp": t0 + i * 1000}) + "\n"
+                        for i in range(5)))
+    rc, out, err = s.run("consume", "tu", "--from-time", "1795687202", rc=2)
+    check("seconds" in err and "1795687202s" in err, "a hint: " + err)
+    check(s.out("consume", "tu", "--from-time", "1795687202s").split() == ["r2", "r3", "r4"], "s")
+    check(s.out("consume", "tu", "--from-time", "1795687203000ms").split() == ["r3", "r4"], "ms")
+    check(s.out("consume", "tu", "--from-time", "1795687204000").split() == ["r4"], "bare ms")
+    s.run("group", "reset", "g", "--topic", "tu", "--to-time", "1795687202", rc=2)
+
+
+def test_group_reset_plans_and_refuses_unknown(s):
+    # Issue 18: a reset only prints the plan unless --execute; an unknown
+    # group is refused unless --create.
+    s.run("topic", "create", "rp")
+    s.run("produce", "rp", input="a\nb\nc\n")
+    s.run("consume", "rp", "-g", "known")
+    out = s.out("group", "reset", "known", "--topic", "rp", "--to-earliest")
+    check(re.search(r"^known\s+rp\s+0\s+3\s+0\s*$", out, re.M) and "nothing changed" in out, out)
+    check(group_lag(s, "known")[("rp", 0)]["committed"] == 3, "the plan changed nothing")
+    rc, out, err = s.run("group", "reset", "knwon", "--topic", "rp", "--to-earliest",
+                         "--execute", rc=1)
+    check("no group named knwon" in err and "--create" in err, err)
+    check("knwon" not in s.out("group", "list").split(), "no group was made")
+    s.run("group", "reset", "knwon", "--topic", "rp", "--to-earliest", "--create", rc=2)
+    s.run("group", "reset", "known", "--topic", "rp", "--to-earliest", "--execute", "--dry-run",
+          rc=2)
+    s.run("group", "reset", "known", "--topic", "rp", "--to-offset", "1", "--execute")
+    check(group_lag(s, "known")[("rp", 0)]["committed"] == 1, "--execute commits")
+
+
+def test_segment_bytes_4g(s):
+    # Issue 19: 4G is the largest segment (4 GiB - 1 bytes), not an error.
+    s.run("topic", "create", "s4", "--segment-bytes", "4G")
+    check(re.search(r"segment-bytes\s+4\.0 GiB \(4294967295 bytes\)", s.out("topic", "describe", "s4")),
+          "4G is 4 GiB - 1")
+    rc, out, err = s.run("topic", "create", "s5", "--segment-bytes", "5G", rc=2)
+    check("1K up to 4G" in err, err)
+
+
+def test_messages_escape_names(s):
+    # Issue 20: a rejected name cannot put raw newlines or broken UTF-8 into
+    # the error output.
+    s.run("topic", "create", "ok")
+    for bad in [b"evil\nvarve: forged line", b"bad\xff\xfename", b"\x1b[31mred"]:
+        p = subprocess.run([VARVE.encode(), b"-d", s.dir.encode(), b"topic", b"create", bad],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        check(p.returncode == 2, "exit %d" % p.returncode)
+        err = p.stderr
+        err.decode("utf-8")  # valid UTF-8 whatever the name held
+        lines = err.splitlines()
+        check(len(lines) == 2 and lines[0].startswith(b"varve: topic create: invalid topic name")
+              and lines[1].startswith(b"Try "), "two lines: %r" % err)
+        check(b"\x1b" not in err and b"\\x" in err, "escaped: %r" % err)
+    p = subprocess.run([VARVE.encode(), b"-d", s.dir.encode(), b"consume", b"ok", b"--from-offset",
+                        b"1\n2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    check(p.returncode == 2 and b"1\\x0a2" in p.stderr, "option values too: %r" % p.stderr)
+
+
+def test_installed_tools_find_the_library(s):
+    # Packaging: installed into a prefix the loader does not search (a
+    # DESTDIR here), bin/varve and bin/varve-dump still run.
+    root = os.environ.get("VARVE_BUILD_ROOT")
+    if not root:
+        print("     (VARVE_BUILD_ROOT not set: install test skipped)")
+        return
+    dest = os.path.join(os.path.dirname(s.dir), "inst")
+    p = subprocess.run(["meson", "install", "-C", root, "--destdir", dest, "--no-rebuild",
+                        "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    check(p.returncode == 0, "meson install: %s" % p.stdout.decode()[-2000:])
+    bins = {}
+    for d, _, files in os.walk(dest):
+        for f in files:
+            if f in ("varve", "varve-dump") and os.path.basename(d) == "bin":
+                bins[f] = os.path.join(d, f)
+    check(set(bins) == {"varve", "varve-dump"}, "installed: %r" % bins)
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    for name, path in bins.items():
+        p = subprocess.run([path, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=env, timeout=TIMEOUT)
+        check(p.returncode == 0 and p.stdout.startswith(name.encode() + b" "),
+              "%s --version: %d %r" % (path, p.returncode, p.stderr))
+    ldd = subprocess.run(["ldd", bins["varve"]], stdout=subprocess.PIPE, env=env,
+                         timeout=TIMEOUT).stdout.decode()
+    lib = [l for l in ldd.splitlines() if "libvarve" in l]
+    check(lib and dest in lib[0], "libvarve comes from the install: %r" % lib)
+
+
+def test_consume_skip_damaged(s):
+    # Issue 7: --skip-damaged names each damaged range and reads on.
+    s.run("topic", "create", "sd")
+    s.run("produce", "sd", "--batch", "10",
+          input="".join("record number %05d %s\n" % (i, "x" * 40) for i in range(400)))
+    seg = os.path.join(s.dir, "topics", "sd", "0", "%020d.log" % 0)
+    flip_byte(seg, os.path.getsize(seg) // 2)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", rc=1)
+    check("checksum" in err, "without the option damage ends it: " + err)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", "--skip-damaged")
+    m = re.search(r"sd/0: offsets (\d+)\.\.(\d+) are damaged; skipped them \((.*)\)", err)
+    check(m and int(m.group(2)) - int(m.group(1)) == 9 and seg in m.group(3),
+          "the skipped range (one batch of 10) and why: " + err)
+    lo, hi = int(m.group(1)), int(m.group(2))
+    got = [int(x) for x in out.split()]
+    check(got == [i for i in range(400) if not lo <= i <= hi], "every other record is read")
+    # as a group member: the same records, and the group commits past the damage
+    rc, out, err = s.run("consume", "sd", "-g", "sg", "-F", "%o\n", "--skip-damaged")
+    check("offsets %d..%d are damaged" % (lo, hi) in err, "group: " + err)
+    check(sorted(int(x) for x in out.split()) == got, "group reads the same records")
+    check(group_lag(s, "sg")[("sd", 0)]["committed"] == 400, "committed past the damage")
+    # damage in the last batch: skipped to the end, exit 0
+    flip_byte(seg, os.path.getsize(seg) // 2)  # undo
+    flip_byte(seg, os.path.getsize(seg) - 5)
+    rc, out, err = s.run("consume", "sd", "-F", "%o\n", "--skip-damaged")
+    check(re.search(r"offsets 390\.\.399 are damaged|offsets from 390 on are damaged", err),
+          "damaged last batch: " + err)
+    check([int(x) for x in out.split()] == list(range(390)), "records before the damaged tail")
+
+
 TESTS = [
     test_dlq_replay,
     test_produce_consume_lines,
@@ -578,15 +937,29 @@ TESTS = [
     test_verify,
     test_usage_errors,
     test_help,
+    test_verify_live_and_crashed_writer,
+    test_verify_while_writer_and_retention_run,
+    test_segment_removed_under_readers,
+    test_follow_blocked_output_and_gone_reader,
+    test_format_tokens,
+    test_time_units,
+    test_group_reset_plans_and_refuses_unknown,
+    test_segment_bytes_4g,
+    test_messages_escape_names,
+    test_installed_tools_find_the_library,
+    test_consume_skip_damaged,
+    test_group_behind_retention,
 ]
 
 
 def main():
-    global VARVE
+    global VARVE, CHURN, DUMP
     if len(sys.argv) < 2:
         print("usage: test_cli.py PATH/TO/varve [TEST...]", file=sys.stderr)
         return 2
     VARVE = os.path.abspath(sys.argv[1])
+    CHURN = os.path.join(os.path.dirname(VARVE), "varve-cli-churn")
+    DUMP = os.path.join(os.path.dirname(VARVE), "varve-dump")
     only = sys.argv[2:]
     failed = 0
     for t in TESTS:

@@ -10,6 +10,9 @@
  *   mkstore DIR reopen   produce, close, reopen, produce past a roll, close:
  *                        the indexes of the segment active across the reopen
  *                        are what --verify looks at
+ *   mkstore DIR batches  one topic "b" of one partition: 60 batches of 5
+ *                        records in one segment, indexed densely (damage
+ *                        in one batch must not spill onto the others)
  *
  * Timestamps are explicit so the output is deterministic.
  */
@@ -144,16 +147,38 @@ static int reopen(const char *dir)
 	return 0;
 }
 
+static int many_batches(const char *dir)
+{
+	varve_options o = VARVE_OPTIONS_INIT;
+	o.index_interval_bytes = 64;
+	o.start_cleaner = 0;
+	varve_db *db;
+	int rc = varve_open(dir, &o, &db);
+	if (rc)
+		return fail("open", rc);
+	varve_topic_config tc = VARVE_TOPIC_CONFIG_INIT;
+	if ((rc = varve_topic_create(db, "b", &tc)))
+		return fail("create", rc);
+	int seq = 0;
+	if (produce_batches(db, "b", 60, 5, &seq))
+		return 1;
+	if ((rc = varve_close(db)))
+		return fail("close", rc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: mkstore DIR rich|reopen\n");
+		fprintf(stderr, "usage: mkstore DIR rich|reopen|batches\n");
 		return 2;
 	}
 	if (!strcmp(argv[2], "rich"))
 		return rich(argv[1]);
 	if (!strcmp(argv[2], "reopen"))
 		return reopen(argv[1]);
+	if (!strcmp(argv[2], "batches"))
+		return many_batches(argv[1]);
 	fprintf(stderr, "mkstore: unknown mode %s\n", argv[2]);
 	return 2;
 }

@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 """End-to-end tests of varve-dump (registered in tools/meson.build).
 
-    test_dump.py VARVE_DUMP VARVE_DEMO MKSTORE
+    test_dump.py VARVE_DUMP VARVE_DEMO MKSTORE VANISH_SO
 
 Builds stores with varve-demo and mkstore (tests/tools/mkstore.c) in a
 temporary directory, runs varve-dump on them and on damaged copies, and
 checks the output, the exit codes, and that nothing was written.
+VANISH_SO (tests/tools/vanish.c) deletes a segment between varve-dump's
+directory listing and its open, as a live writer's retention can.
 """
 import base64
 import hashlib
@@ -20,13 +22,16 @@ import sys
 import tempfile
 import traceback
 
-DUMP, DEMO, MKSTORE = sys.argv[1:4]
+DUMP, DEMO, MKSTORE, VANISH = sys.argv[1:5]
 SEG = "00000000000000000000"
 DEMO_COUNT = 200
 
 
-def run(*args, expect=None):
-    p = subprocess.run([DUMP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def run(*args, expect=None, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([DUMP, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e,
+                       timeout=120)
     out = p.stdout.decode("utf-8")  # must always be valid UTF-8
     err = p.stderr.decode("utf-8", "replace")
     if expect is not None and p.returncode != expect:
@@ -76,6 +81,8 @@ class Env:
                        stdout=subprocess.DEVNULL)
         self.rich = os.path.join(self.tmp, "rich")
         subprocess.run([MKSTORE, self.rich, "rich"], check=True)
+        self.many = os.path.join(self.tmp, "many")
+        subprocess.run([MKSTORE, self.many, "batches"], check=True)
 
     def copy(self, src, name):
         dst = os.path.join(self.tmp, name)
@@ -255,6 +262,69 @@ def test_rich_store_binary_keys(env):
                 assert decode(h[1]["key"]) == b"empty" and h[1]["value"] is None
             checked += 1
         assert checked > 300, checked
+
+
+def flip(path, pos):
+    with open(path, "r+b") as f:
+        f.seek(pos)
+        b = f.read(1)
+        f.seek(pos)
+        f.write(bytes([b[0] ^ 0x5A]))
+
+
+def test_one_flip_one_problem(env):
+    # One flipped byte anywhere in a batch is one damaged place: nothing in
+    # the damaged batch (its length, its offsets) is trusted, and every
+    # later batch is read and checked as usual.
+    log0 = os.path.join(env.part(env.many, "b"), SEG + ".log")
+    bs = batches(log0)
+    assert len(bs) == 60, len(bs)
+    k = len(bs) // 3
+    pos, length = bs[k]
+    later = [p for p, _ in bs[k + 1:]]
+    for name, victim in [("payload", pos + 80 + (length - 80) // 2), ("base offset", pos + 16),
+                         ("base offset, high byte", pos + 20),
+                         ("length", pos + 12), ("length, high byte", pos + 15),
+                         ("magic", pos + 8), ("record count", pos + 28)]:
+        store = env.copy(env.many, "flip-" + name.replace(" ", "-").replace(",", ""))
+        log = os.path.join(env.part(store, "b"), SEG + ".log")
+        flip(log, victim)
+        rc, out, err = run("--verify", "--json", env.part(store, "b"))
+        assert rc == 3, (name, rc, err)
+        objs = json_lines(out)
+        dmg = [o for o in objs if o["type"] == "damage"]
+        assert len(dmg) == 1, (name, dmg)
+        assert dmg[0]["file"] == log and dmg[0]["position"] == pos, (name, dmg)
+        good = [o["position"] for o in objs if o["type"] == "batch" and o["checksum_ok"]]
+        assert all(p in good for p in later), (name, "later batches not all read", good, later)
+        assert "(and " not in err, (name, err)
+        shutil.rmtree(store)
+
+
+def vanish_env(*names):
+    # ASan wants its runtime first among the loaded libraries; the shim is
+    # preloaded before it in a sanitized build.
+    return {"LD_PRELOAD": os.path.abspath(VANISH), "VARVE_TEST_VANISH": ",".join(names),
+            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+
+
+def test_segment_removed_after_listing(env):
+    # Retention deletes the oldest segment between the directory listing
+    # and the open of its files: skipped, not an error; -v names it.
+    for trigger, verbose in ((".log", False), (".index", True), (".timeindex", False)):
+        store = env.copy(env.rich, "vanish" + trigger)
+        p = env.part(store, "plain", 0)
+        first = sorted(f for f in os.listdir(p) if f.endswith(".log"))[0][:20]
+        args = ["--verify", "-q"] + (["-v"] if verbose else []) + [store]
+        rc, out, err = run(*args, env=vanish_env("plain/0/" + first + trigger))
+        assert not os.path.exists(os.path.join(p, first + ".log")), "the shim did not fire"
+        assert rc == 0, (trigger, rc, out[-2000:], err)
+        assert "verify ok" in out, out[-500:]
+        if verbose:
+            assert "removed after it was listed" in err and first in err, err
+        else:
+            assert err == "", err
+        shutil.rmtree(store)
 
 
 def test_truncated_segment(env):
