@@ -527,6 +527,45 @@ VARVE_API int varve_recovery_cuts(varve_db *db, const varve_recovery_cut **cuts_
 
 
 /* ---------------------------------------------------------------------- */
+/* Repair                                                                  */
+
+#define VARVE_REPAIR_OPTIONS_VERSION 1
+
+typedef struct varve_repair_options {
+	unsigned int version; /**< VARVE_REPAIR_OPTIONS_VERSION */
+	int dry_run;          /**< 1 (default): report what would change, change nothing */
+	varve_log_fn log_fn;  /**< one message per finding (WARN) and per step (INFO) */
+	void *log_ctx;
+} varve_repair_options;
+
+#define VARVE_REPAIR_OPTIONS_INIT { VARVE_REPAIR_OPTIONS_VERSION, 1, NULL, NULL }
+VARVE_API int varve_repair_options_init(varve_repair_options *opts, unsigned int version);
+
+#define VARVE_REPAIR_REPORT_VERSION 1
+
+typedef struct varve_repair_report {
+	unsigned int version;          /**< VARVE_REPAIR_REPORT_VERSION */
+	uint64_t ranges_damaged;       /**< unreadable stretches of the metadata log skipped */
+	uint64_t records_undecodable;  /**< records of a known kind that did not decode */
+	uint64_t records_kept;         /**< records written to the new metadata log */
+	uint64_t records_dropped;      /**< commits and attempts of topics that do not exist */
+	uint32_t topics_recreated;     /**< topic directories given a default configuration */
+} varve_repair_report;
+
+/**
+ * Rebuild a damaged metadata log (`varve repair`). The store must not be
+ * open (it takes the writer's lock). What is readable is kept, the latest
+ * record of every key; damaged stretches are skipped and reported; a topic
+ * directory whose configuration was lost gets a default one (its partition
+ * count from its directories); commits of topics that do not exist are
+ * dropped. Unless dry_run, the new log replaces the old one, which is kept
+ * as <store>/meta.damaged-<ms>. Segments of topics are never touched.
+ * @return VARVE_OK, VARVE_ELOCKED, VARVE_ENOTFOUND (no store), VARVE_EIO...
+ */
+VARVE_API int varve_repair(const char *path, const varve_repair_options *opts,
+			   varve_repair_report *report_out);
+
+/* ---------------------------------------------------------------------- */
 /* Consumer groups                                                         */
 
 /** Committed offsets live in the metadata log; a group is created by its

@@ -11,7 +11,8 @@
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
- * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c; shared
+ * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c,
+ * cli_repair.c; shared
  * helpers in cli_common.c, the value parsers in cli_parse.c.
  */
 #include <stdlib.h>
@@ -60,6 +61,7 @@ static const command commands[] = {
 	{ "consume", cli_consume_main }, { "group", cli_group_main },
 	{ "stats", cli_stats_main },     { "verify", cli_verify_main },
 	{ "clean", cli_clean_main },     { "dlq", cli_dlq_main },
+	{ "repair", cli_repair_main },
 	{ NULL, NULL },
 };
 

@@ -26,11 +26,9 @@ struct vv_meta {
 	vv_meta_rec scratch; /* decoding, under write_mu (or at replay) */
 };
 
-int vv_meta_open(const char *store_path, const vv_part_config *cfg, int clean, vv_meta **out)
+int vv_meta_open(const char *dir, const vv_part_config *cfg, int clean, vv_meta **out)
 {
 	*out = NULL;
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s/meta", store_path);
 	vv_meta *m = vv_calloc(1, sizeof *m);
 	if (!m)
 		return vv_error_set(VARVE_ENOMEM, 0, "metadata log");

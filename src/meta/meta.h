@@ -113,7 +113,8 @@ typedef struct vv_meta vv_meta;
  * writer although the record is in the log. */
 typedef int (*vv_meta_fn)(void *ctx, const vv_meta_rec *r, int live);
 
-int vv_meta_open(const char *store_path, const vv_part_config *cfg, int clean, vv_meta **out);
+/* Open the log in dir (<store>/meta). */
+int vv_meta_open(const char *dir, const vv_part_config *cfg, int clean, vv_meta **out);
 int vv_meta_close(vv_meta *m, int clean);
 /* The partition under the log (the cleaner compacts it, close syncs it). */
 vv_partition *vv_meta_partition(vv_meta *m);

@@ -340,7 +340,9 @@ static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 	mc.on_append = NULL;
 	/* metadata (commits, topic changes) may use the reserve */
 	mc.min_free_bytes = o->min_free_bytes / 2;
-	VV_TRY(vv_meta_open(db->env.path, &mc, clean, &db->meta));
+	char mdir[4096];
+	snprintf(mdir, sizeof mdir, "%s/meta", db->env.path);
+	VV_TRY(vv_meta_open(mdir, &mc, clean, &db->meta));
 	pc.clean_nonce = o->read_only ? 0 : nonce; /* for the opens at load only */
 	VV_TRY(vv_topics_new(&db->env, db->meta, &pc, &db->topics));
 	VV_TRY(vv_groups_new(db->meta, &db->groups));

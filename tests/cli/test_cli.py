@@ -923,6 +923,58 @@ def test_consume_skip_damaged(s):
     check([int(x) for x in out.split()] == list(range(390)), "records before the damaged tail")
 
 
+def test_metadata_damage_and_repair(s):
+    """Damage in the metadata log: a batch of group commits is skipped and
+    reported (the group falls back to its earlier commit), the store opens;
+    a lost topic configuration stops the open with a pointer to `varve
+    repair`, whose dry run changes nothing and whose --execute brings the
+    topic back with its data."""
+    s.run("topic", "create", "a", "--partitions", "2", "--retention", "7d")
+    s.run("topic", "create", "b")
+    s.run("produce", "a", "--partition", "0", input="".join("a%d\n" % i for i in range(10)))
+    s.run("produce", "b", input="one\ntwo\nthree\n")
+    s.run("group", "reset", "g", "--topic", "a", "-p", "0", "--to-offset", "3", "--execute", "--create")
+    s.run("group", "reset", "g", "--topic", "a", "-p", "0", "--to-offset", "7", "--execute")
+    meta = os.path.join(s.dir, "meta", "%020d.log" % 0)
+    with open(meta, "rb") as f:
+        data = f.read()
+    # the second commit of g for a/0 (key 'O' "g" 0 "a" 0 u32 0)
+    key = b"Og\x00a\x00\x00\x00\x00\x00"
+    second = data.find(key, data.find(key) + 1)
+    check(second > 0, "second commit record not found")
+    flip_byte(meta, second + 1)
+    rc, out, err = s.run("group", "describe", "g")
+    check("unreadable" in err, "the skipped damage is reported: " + err)
+    check(re.search(r"\ba\s+0\s+3\b", out), "g falls back to its earlier commit (3): " + out)
+    flip_byte(meta, second + 1)  # undo
+    # topic b's configuration (key 'T' "b")
+    tb = data.find(b"\x03Tb")
+    check(tb > 0, "topic b's record not found")
+    flip_byte(meta, tb + 2)
+    rc, out, err = s.run("topic", "list", rc=1)
+    check("varve repair" in err and "b have no configuration" in err, "open refused: " + err)
+    with open(meta, "rb") as f:
+        before = f.read()
+    rc, out, err = s.run("repair")
+    check("dry run" in out and "1 topics given a default configuration" in out, "dry run: " + out)
+    check("topic b: its configuration was lost" in err, "dry run says what it found: " + err)
+    with open(meta, "rb") as f:
+        check(f.read() == before, "a dry run changed the metadata log")
+    s.run("topic", "list", rc=1)
+    rc, out, err = s.run("repair", "--execute")
+    check("repaired" in out, "execute: " + out)
+    kept = [n for n in os.listdir(s.dir) if n.startswith("meta.damaged-")]
+    check(len(kept) == 1, "the old metadata log is kept: %r" % os.listdir(s.dir))
+    out = s.out("topic", "list")
+    check(out.split() == ["a", "b"], "topics after repair: " + out)
+    out = s.out("consume", "b", "--format", "%s\n")
+    check(out.split() == ["one", "two", "three"], "b's records after repair: " + out)
+    out = s.out("topic", "describe", "a")
+    check("7d" in out or "604800000" in out, "a keeps its retention: " + out)
+    rc, out, err = s.run("group", "describe", "g")
+    check(re.search(r"\ba\s+0\s+7\b", out), "g keeps its commit: " + out)
+
+
 TESTS = [
     test_dlq_replay,
     test_produce_consume_lines,
@@ -949,6 +1001,7 @@ TESTS = [
     test_installed_tools_find_the_library,
     test_consume_skip_damaged,
     test_group_behind_retention,
+    test_metadata_damage_and_repair,
 ]
 
 

@@ -324,7 +324,7 @@ Test(meta, write_replay_and_reopen)
 	c.sync_policy = VARVE_SYNC_NONE;
 	c.dir_mode = 0700;
 	vv_meta *m;
-	cr_assert_eq(vv_meta_open(store, &c, 0, &m), 0);
+	cr_assert_eq(vv_meta_open(t_fmt("%s/meta", store), &c, 0, &m), 0);
 	cr_assert(t_exists(t_fmt("%s/meta", store)));
 	replayed live = { .n = 0 };
 	vv_meta_subscribe(m, VV_META_PRODUCER, collect, &live, 0);
@@ -371,7 +371,7 @@ Test(meta, write_replay_and_reopen)
 		cr_assert_eq(vv_meta_replay(m), VARVE_ECORRUPT);
 		cr_assert_eq(y.n, 2, "replay did not stop at the first error");
 		cr_assert_eq(vv_meta_close(m, 1), 0);
-		cr_assert_eq(vv_meta_open(store, &c, 1, &m), 0);
+		cr_assert_eq(vv_meta_open(t_fmt("%s/meta", store), &c, 1, &m), 0);
 	}
 	cr_assert_eq(vv_meta_close(m, 1), 0);
 }
