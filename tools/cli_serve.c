@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ static const char serve_help[] =
 	"  --max-connections-per-ip N (default 1000)\n"
 	"  --idle-timeout-ms N        close idle connections after N ms; 0 never (default 600000)\n"
 	"  --workers N                threads for store calls that may wait on the disk (default 2)\n"
+	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
 	"  -v                         log the store's and the broker's messages to stderr\n";
 
 enum {
@@ -65,6 +67,7 @@ enum {
 	OPT_MAX_CONN_IP,
 	OPT_IDLE,
 	OPT_WORKERS,
+	OPT_LAG_REFRESH,
 };
 
 typedef struct serve_opts {
@@ -73,10 +76,10 @@ typedef struct serve_opts {
 	int64_t partitions;
 	int sync_policy;
 	uint64_t max_request, max_message;
-	int64_t max_conn, max_conn_ip, idle_ms, workers;
+	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
 } serve_opts;
 
-static vs_broker *running;
+static vs_broker *volatile running;
 
 static void on_stop_signal(int sig)
 {
@@ -140,6 +143,8 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 		return cli_arg_i64(c, "--idle-timeout-ms", optarg, 0, INT64_MAX / 2, &o->idle_ms);
 	case OPT_WORKERS:
 		return cli_arg_i64(c, "--workers", optarg, 1, VS_WORK_MAX_THREADS, &o->workers);
+	case OPT_LAG_REFRESH:
+		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
 	default:
 		return CLI_USAGE;
 	}
@@ -163,6 +168,7 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP },
 		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -352,6 +358,7 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->loop.max_connections_per_ip = (uint32_t)o->max_conn_ip;
 	bc->loop.idle_timeout_ms = o->idle_ms;
 	bc->work_threads = (unsigned)o->workers;
+	bc->lag_refresh_ms = o->lag_refresh_ms;
 	bc->log_fn = log_to_stderr;
 	bc->log_ctx = c;
 	bc->verbose = c->verbose;
@@ -391,6 +398,18 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b)
 	return CLI_OK;
 }
 
+/* Every connection is a descriptor: take the hard limit, as servers do, so
+ * --max-connections rather than a small default soft limit bounds them. */
+static void raise_fd_limit(const cli_ctx *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		cli_notef(c, "serve: cannot raise the open file limit: %s", strerror(errno));
+}
+
 static void catch_signals(void)
 {
 	struct sigaction sa;
@@ -415,16 +434,17 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
 		cli_errf("cannot start the broker: %s", strerror(-rc));
 		return CLI_ERROR;
 	}
+	/* signals first: a stop may come as soon as the ready line is out */
+	running = b;
+	catch_signals();
 	int out = start(c, o, b);
 	if (out == CLI_OK) {
-		running = b;
-		catch_signals();
 		if (vs_broker_run(b)) {
 			cli_errf("%s", vs_broker_error(b));
 			out = CLI_ERROR;
 		}
-		running = NULL;
 	}
+	running = NULL;
 	vs_broker_free(b);
 	server_file_remove(c->dir);
 	if (out == CLI_OK)
@@ -435,7 +455,7 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
 int cli_serve_main(cli_ctx *c, int argc, char **argv)
 {
 	serve_opts o = { "127.0.0.1:9092", "127.0.0.1:9644", NULL, 1, 1, VARVE_SYNC_ALWAYS,
-			 100u << 20, 64u << 20, 10000, 1000, 600000, VS_WORK_DEFAULT_THREADS };
+			 100u << 20, 64u << 20, 10000, 1000, 600000, VS_WORK_DEFAULT_THREADS, 5000 };
 	int rc = parse_args(c, argc, argv, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
@@ -445,6 +465,7 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 	int32_t port;
 	if (split_addr(o.listen, host, sizeof host, &port))
 		return cli_usage(c, "--listen: \"%s\" is not HOST:PORT", o.listen);
+	raise_fd_limit(c);
 	varve_db *db;
 	if ((rc = open_store(c, &o, &db)))
 		return rc;
