@@ -86,6 +86,8 @@ static void call_free(vs_call *c)
 {
 	vs_broker *b = c->b;
 	b->calls_open--;
+	b->deferred_bytes -= c->frame_held;
+	c->frame_held = 0;
 	if (c->strv)
 		varve_strings_free(c->strv, c->strc);
 	vs_arena_reset(&c->arena);
@@ -334,6 +336,8 @@ static int keep_frame(vs_call *c, const uint8_t *frame, size_t len, vs_request_h
 	if (vs_request_header_parse(c->frame, len, h, body) != KE_NONE)
 		return -1;
 	c->client_id = h->client_id;
+	c->frame_held = len;
+	c->b->deferred_bytes += len;
 	return 0;
 }
 
@@ -389,7 +393,10 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 	}
 	const vs_handler *hd = vs_handler_for(h.api_key);
 	vs_call *c = hd ? call_new(b, ci, seq, &h, len) : NULL;
-	if (!c || (hd->keep_frame && keep_frame(c, frame, len, &h, &body))) {
+	/* too much held by calls answered later: refuse this one now, from
+	 * the loop's copy of the frame */
+	bool refuse = hd && hd->keep_frame && b->deferred_bytes + len > b->cfg.max_deferred_bytes;
+	if (!c || (hd->keep_frame && !refuse && keep_frame(c, frame, len, &h, &body))) {
 		if (c)
 			call_free(c);
 		close_for(b, ci->id, ci->peer, hd ? "out of memory" : "no handler", h.api_key,
@@ -404,6 +411,11 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 	}
 	/* the response may use what is left under the hard cap */
 	vs_arena_set_budget(&c->arena, SIZE_MAX);
+	if (refuse) {
+		b->busy++;
+		vs_call_fail(c, KE_REQUEST_TIMED_OUT);
+		return;
+	}
 	run_handler(c, hd);
 }
 
@@ -438,6 +450,7 @@ void vs_broker_config_default(vs_broker_config *cfg)
 	cfg->work_threads = VS_WORK_DEFAULT_THREADS;
 	cfg->work_queue = VS_WORK_DEFAULT_QUEUE;
 	cfg->max_call_bytes = VS_BROKER_DEFAULT_CALL_BYTES;
+	cfg->max_deferred_bytes = VS_BROKER_DEFAULT_DEFERRED_BYTES;
 	cfg->auto_create_topics = 1;
 	cfg->default_partitions = 1;
 	cfg->limits.max_message_bytes = 64u << 20;
@@ -457,6 +470,8 @@ static int check_config(vs_broker_config *c)
 		c->work_queue = VS_WORK_DEFAULT_QUEUE;
 	if (!c->max_call_bytes)
 		c->max_call_bytes = VS_BROKER_DEFAULT_CALL_BYTES;
+	if (!c->max_deferred_bytes)
+		c->max_deferred_bytes = VS_BROKER_DEFAULT_DEFERRED_BYTES;
 	if (c->lag_refresh_ms <= 0)
 		c->lag_refresh_ms = 5000;
 	/* the store holds group ids of at most VARVE_MAX_GROUP_NAME bytes */

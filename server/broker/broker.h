@@ -45,6 +45,9 @@ typedef struct vs_broker_config {
 	unsigned work_threads;        /* 0: VS_WORK_DEFAULT_THREADS */
 	size_t work_queue;            /* 0: VS_WORK_DEFAULT_QUEUE */
 	size_t max_call_bytes;        /* arena cap per request; 0: VS_BROKER_DEFAULT_CALL_BYTES */
+	size_t max_deferred_bytes;    /* request frames kept by calls answered later (all
+				       * connections); past it such requests are refused
+				       * with REQUEST_TIMED_OUT; 0: VS_BROKER_DEFAULT_DEFERRED_BYTES */
 	int auto_create_topics;       /* Kafka's auto.create.topics.enable */
 	int32_t default_partitions;   /* Kafka's num.partitions (>= 1) */
 	vs_tcfg_limits limits;        /* store-wide values topic configs report */
@@ -56,6 +59,7 @@ typedef struct vs_broker_config {
 } vs_broker_config;
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)
+#define VS_BROKER_DEFAULT_DEFERRED_BYTES ((size_t)256 << 20)
 
 /* Defaults for everything but db and cluster_id. */
 void vs_broker_config_default(vs_broker_config *cfg);

@@ -86,6 +86,7 @@ struct vs_call {
 	size_t bytes_in;
 	uint8_t *frame;      /* the call's copy of its frame (keep_frame) */
 	size_t frame_cap;
+	size_t frame_held;   /* bytes of it counted in b->deferred_bytes */
 	vs_arena arena;
 	vs_request req;
 	vs_response resp;
@@ -127,6 +128,7 @@ struct vs_broker {
 	uint64_t encode_errors;   /* responses that did not encode: closed */
 	uint64_t busy;            /* worker queue full */
 	uint64_t calls_open;      /* now */
+	uint64_t deferred_bytes;  /* now: frames copied by calls (max_deferred_bytes) */
 	uint64_t topics_created, topics_deleted;
 	/* the lag snapshot for /metrics, made by a worker */
 	char *lag_text;

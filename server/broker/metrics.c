@@ -280,6 +280,8 @@ static void kafka_metrics(vs_broker *b, vs_prom *p)
 		b->busy);
 	gauge(p, "varve_kafka_requests_in_flight", "Requests received and not answered yet.",
 	      b->calls_open);
+	gauge(p, "varve_kafka_deferred_frame_bytes",
+	      "Request bytes held by requests that may be answered later.", b->deferred_bytes);
 	counter(p, "varve_kafka_topics_created_total", "Topics created by Kafka clients.",
 		b->topics_created);
 	counter(p, "varve_kafka_topics_deleted_total", "Topics deleted by Kafka clients.",

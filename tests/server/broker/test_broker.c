@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -196,5 +197,42 @@ Test(broker, a_client_gone_with_a_deferred_answer_harms_nobody)
 	vs_response r;
 	bt_call(&t, fd, VS_API_METADATA, 4, &q, &r);
 	cr_assert_eq(r.metadata.brokers.n, 1);
+	close(fd);
+}
+
+static void tiny_deferred_cap(vs_broker_config *cfg)
+{
+	cfg->max_deferred_bytes = 1;
+}
+
+static void setup_tiny(void)
+{
+	bt_start(&t, tiny_deferred_cap);
+}
+
+Test(broker_capped, requests_past_the_deferred_cap_are_refused, .init = setup_tiny,
+     .fini = teardown)
+{
+	int fd = bt_connect(&t);
+	vs_metadata_request_topic mt = { bt_s("anything") };
+	vs_request q = { 0 };
+	q.metadata.topics.v = &mt;
+	q.metadata.topics.n = 1;
+	q.metadata.allow_auto_topic_creation = true;
+	vs_response r;
+	bt_call(&t, fd, VS_API_METADATA, 4, &q, &r);
+	cr_assert_eq(r.metadata.topics.n, 1);
+	cr_assert_eq(r.metadata.topics.v[0].error_code, KE_REQUEST_TIMED_OUT);
+	varve_topic_config cfg = { VARVE_TOPIC_CONFIG_VERSION };
+	cr_assert_eq(varve_topic_describe(t.db, "anything", &cfg), VARVE_ENOTFOUND);
+	/* answered at once, without a copy: not refused */
+	vs_request v = { 0 };
+	bt_call(&t, fd, VS_API_API_VERSIONS, 3, &v, &r);
+	cr_assert_eq(r.api_versions.error_code, 0);
+	char *body;
+	cr_assert_eq(bt_http_get(&t, "/metrics", &body), 200);
+	cr_assert(strstr(body, "\nvarve_kafka_busy_total 1\n"), "not counted as busy");
+	cr_assert(strstr(body, "\nvarve_kafka_deferred_frame_bytes 0\n"));
+	free(body);
 	close(fd);
 }
