@@ -248,6 +248,24 @@ static int16_t commit_error(int rc)
 	}
 }
 
+#ifdef VS_HAVE_COMMIT_MANY
+/* One metadata batch for the whole request: all or nothing. */
+static void commit_run(vs_call *c)
+{
+	commit_state *st = c->state;
+	varve_commit_item *items = calloc(st->n, sizeof *items);
+	int rc = items ? VARVE_OK : VARVE_ENOMEM;
+	for (size_t i = 0; items && i < st->n; i++)
+		items[i] = (varve_commit_item){ st->v[i].topic, st->v[i].partition, st->v[i].offset,
+						st->v[i].metadata };
+	if (items)
+		rc = varve_group_commit_many(c->b->db, st->group, items, st->n);
+	free(items);
+	for (size_t i = 0; i < st->n; i++)
+		st->v[i].out->error_code = commit_error(rc);
+}
+#else
+/* Partition by partition until the store commits several at once. */
 static void commit_run(vs_call *c)
 {
 	commit_state *st = c->state;
@@ -258,6 +276,7 @@ static void commit_run(vs_call *c)
 		it->out->error_code = commit_error(rc);
 	}
 }
+#endif
 
 static void commit_done(vs_call *c)
 {
@@ -270,6 +289,14 @@ static int commit_one(vs_call *c, const char *topic, uint32_t parts, const vs_of
 {
 	if (!topic || p->partition_index < 0 || (uint32_t)p->partition_index >= parts) {
 		out->error_code = KE_UNKNOWN_TOPIC_OR_PARTITION;
+		return 0;
+	}
+	/* the store holds offsets within the log only: refuse others here, per
+	 * partition, so the rest of the request can still commit */
+	int64_t end;
+	if (varve_offsets(c->b->db, topic, p->partition_index, NULL, &end) != VARVE_OK ||
+	    p->committed_offset < 0 || p->committed_offset > end) {
+		out->error_code = KE_OFFSET_OUT_OF_RANGE;
 		return 0;
 	}
 	vs_slice md = p->committed_metadata;
@@ -372,6 +399,38 @@ static void fetch_one(vs_call *c, const char *group, const char *topic, int32_t 
 	fetched(out, partition, off, md.ptr ? md : EMPTY);
 }
 
+#ifdef VS_HAVE_COMMIT_INFO
+/* Every partition of every topic the group has a commit in: the store's
+ * list is sorted by topic, then partition. */
+static int fetch_all(vs_call *c, const char *group)
+{
+	vs_offset_fetch_response *r = &c->resp.offset_fetch;
+	varve_commit_info *v;
+	size_t n;
+	if (varve_group_commits(c->b->db, group, &v, &n) != VARVE_OK) {
+		r->error_code = KE_COORDINATOR_NOT_AVAILABLE;
+		return 0;
+	}
+	int rc = (r->topics.v = vs_call_alloc(c, n, sizeof *r->topics.v)) ? 0 : -1;
+	vs_offset_fetch_topic_response *t = NULL;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!t || !vs_slice_eq(t->name, v[i].topic)) {
+			t = &r->topics.v[r->topics.n++];
+			t->name = vs_call_str(c, v[i].topic);
+			t->partitions.v = vs_call_alloc(c, n - i, sizeof *t->partitions.v);
+			if (!t->name.ptr || !t->partitions.v)
+				rc = -1;
+		}
+		vs_slice md = vs_call_str(c, v[i].metadata);
+		if (rc == 0 && !md.ptr)
+			rc = -1;
+		if (rc == 0)
+			fetched(&t->partitions.v[t->partitions.n++], v[i].partition, v[i].offset, md);
+	}
+	varve_commits_free(v, n);
+	return rc;
+}
+#else
 /* Every partition of every topic the group has a commit in. */
 static int fetch_all(vs_call *c, const char *group)
 {
@@ -393,8 +452,7 @@ static int fetch_all(vs_call *c, const char *group)
 		for (uint32_t p = 0; p < parts; p++) {
 			int64_t off;
 			if (varve_group_offset(c->b->db, group, c->strv[i], (int32_t)p, &off) == VARVE_OK)
-				fetch_one(c, group, c->strv[i], (int32_t)p,
-					  &t->partitions.v[t->partitions.n++]);
+				fetched(&t->partitions.v[t->partitions.n++], (int32_t)p, off, EMPTY);
 		}
 		if (t->partitions.n) {
 			t->name = name;
@@ -403,6 +461,7 @@ static int fetch_all(vs_call *c, const char *group)
 	}
 	return 0;
 }
+#endif
 
 int vs_h_offset_fetch(vs_call *c)
 {
