@@ -465,6 +465,10 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 	int32_t port;
 	if (split_addr(o.listen, host, sizeof host, &port))
 		return cli_usage(c, "--listen: \"%s\" is not HOST:PORT", o.listen);
+	if (o.metrics && split_addr(o.metrics, host, sizeof host, &port))
+		return cli_usage(c, "--metrics: \"%s\" is not HOST:PORT or none", o.metrics);
+	if (o.advertise && (split_addr(o.advertise, host, sizeof host, &port) || !*host || !port))
+		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT", o.advertise);
 	raise_fd_limit(c);
 	varve_db *db;
 	if ((rc = open_store(c, &o, &db)))

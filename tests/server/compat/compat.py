@@ -110,6 +110,35 @@ def metadata_auto_create(st):
         srv.stop()
 
 
+@test
+def advertised_address(st):
+    """--advertise is what Metadata tells clients and what <store>/SERVER
+    holds; the store gets a CLUSTER_ID that stays the same across restarts."""
+    srv = Server(st, "--advertise", "kafka.example:19092")
+    try:
+        s = harness.connect(srv.port)
+        s.sendall(harness.request(3, 0, 3, struct.pack(">i", 0)))  # Metadata v0
+        f = harness.recv_frame(s)
+        corr, nbrokers, node, hlen = struct.unpack(">iiih", f[:14])
+        host = f[14:14 + hlen].decode()
+        (port,) = struct.unpack(">i", f[14 + hlen:18 + hlen])
+        check((corr, nbrokers, node, host, port) == (3, 1, 0, "kafka.example", 19092),
+              "Metadata broker: %r" % ((corr, nbrokers, node, host, port),))
+        s.close()
+        check(open(st.dir + "/SERVER").read() == "kafka.example:19092\n", "SERVER file")
+        cid = open(st.dir + "/CLUSTER_ID").read().strip()
+        check(re.fullmatch(r"[A-Za-z0-9_-]{22}", cid), "cluster id %r" % cid)
+    finally:
+        srv.stop()
+    srv = Server(st)
+    try:
+        check(open(st.dir + "/CLUSTER_ID").read().strip() == cid, "cluster id changed")
+        _, md = kcat_metadata(srv)
+        check(md["brokers"][0]["name"] == "127.0.0.1:%d" % srv.port, "default advertise")
+    finally:
+        srv.stop()
+
+
 # ---- topics and configs ----------------------------------------------------------------------
 
 @test
