@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker_int.h"
 
@@ -434,6 +436,36 @@ static void on_close(void *ctx, vs_loop *l, vs_conn_id conn)
 	vs_coord_timer_update(b);
 }
 
+/* ---- stopping -------------------------------------------------------------------- */
+
+/* The answer to a held JoinGroup or SyncGroup when the broker stops: Kafka's
+ * NOT_COORDINATOR, which sends the client to look for the coordinator again
+ * (after the restart). Without it the loop would wait its whole grace
+ * period for answers the coordinator gives only when the group settles. */
+static void release_held(vs_broker *b)
+{
+	int64_t now = vs_loop_now_ms(b->loop);
+	while (b->held) {
+		vs_call *c = b->held;
+		vs_call_unhold(c);
+		vs_coord_forget(b->coord, c, now);
+		vs_call_fail(c, KE_NOT_COORDINATOR);
+	}
+}
+
+/* vs_broker_stop was called (maybe from a signal handler): on the loop
+ * thread now. */
+static void on_stop_fd(void *arg)
+{
+	vs_broker *b = arg;
+	uint64_t n;
+	while (read(b->stop_fd, &n, sizeof n) == (ssize_t)sizeof n)
+		;
+	vs_blog(b, VARVE_LOG_INFO, "stopping: %llu requests in flight",
+		(unsigned long long)b->calls_open);
+	release_held(b);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 static int post_to_loop(void *ctx, void (*fn)(void *arg), void *arg)
@@ -493,6 +525,7 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 		return rc;
 	}
 	b->db = cfg->db;
+	b->stop_fd = -1;
 	snprintf(b->cluster_id, sizeof b->cluster_id, "%s", cfg->cluster_id ? cfg->cluster_id : "");
 	snprintf(b->host, sizeof b->host, "127.0.0.1");
 	b->port = 9092;
@@ -502,6 +535,10 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 		rc = -ENOMEM;
 	if (rc == 0)
 		rc = vs_work_new(b->cfg.work_threads, b->cfg.work_queue, post_to_loop, b, &b->work);
+	if (rc == 0 && (b->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = vs_loop_watch_fd(b->loop, b->stop_fd, on_stop_fd, b);
 	if (rc) {
 		vs_broker_free(b);
 		return rc;
@@ -544,6 +581,11 @@ int vs_broker_run(vs_broker *b)
 
 void vs_broker_stop(vs_broker *b)
 {
+	/* async-signal-safe: an eventfd write and an atomic store */
+	uint64_t one = 1;
+	if (b->stop_fd >= 0 && write(b->stop_fd, &one, sizeof one) < 0) {
+		/* full (a stop is already pending) or closed: nothing to add */
+	}
 	vs_loop_stop(b->loop);
 }
 
@@ -566,6 +608,8 @@ void vs_broker_free(vs_broker *b)
 	}
 	vs_coord_free(b->coord);
 	vs_metrics_free(b);
+	if (b->stop_fd >= 0)
+		close(b->stop_fd);
 	while (b->free_calls) {
 		vs_call *c = b->free_calls;
 		b->free_calls = c->free_next;

@@ -139,6 +139,7 @@ struct vs_broker {
 	vs_job lag_job;
 	void *lag_pending;
 	bool stopping;
+	int stop_fd;          /* eventfd: vs_broker_stop wakes the loop thread */
 };
 
 /* ---- calls (broker.c) ------------------------------------------------------ */

@@ -321,3 +321,29 @@ Test(groups, a_held_join_is_forgotten_when_its_connection_closes)
 	cr_assert(r.join_group.generation_id > gen);
 	close(a);
 }
+
+Test(groups, a_stop_answers_held_joins_with_not_coordinator)
+{
+	int a = bt_connect(&t), b = bt_connect(&t);
+	int32_t gen;
+	become_stable(a, "stopping", &gen);
+	vs_join_group_protocol p = { bt_s("range"), { meta, sizeof meta } };
+	vs_request q = { 0 };
+	q.join_group.group_id = bt_s("stopping");
+	q.join_group.session_timeout_ms = 10000;
+	q.join_group.rebalance_timeout_ms = 60000;
+	q.join_group.member_id = bt_s("");
+	q.join_group.protocol_type = bt_s("consumer");
+	q.join_group.protocols.v = &p;
+	q.join_group.protocols.n = 1;
+	int32_t corr = bt_send(&t, b, VS_API_JOIN_GROUP, 1, &q);
+	cr_assert(!bt_closed(b, 300), "the join was not held");
+	/* the coordinator would hold it for the 60 s rebalance; the stop
+	 * answers it instead of letting the grace period run out */
+	vs_broker_stop(t.b);
+	vs_response r;
+	bt_recv(&t, b, VS_API_JOIN_GROUP, 1, corr, &r);
+	cr_assert_eq(r.join_group.error_code, KE_NOT_COORDINATOR);
+	close(a);
+	close(b);
+}
