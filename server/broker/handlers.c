@@ -6,7 +6,8 @@
  * a client sends it anyway, answered with UNSUPPORTED_VERSION in every
  * error field (reply.c). `keep_frame` marks APIs that may answer after
  * on_request returns (a worker, the coordinator), whose calls keep their own
- * copy of the frame.
+ * copy of the frame: an answer built later (an error answer shaped like the
+ * request, for one) may read the request.
  *
  * Produce, Fetch and InitProducerId are written in produce.c and fetch.c;
  * until they land they stay off here. SASL and ACL APIs are not served (no
@@ -32,10 +33,10 @@ static const vs_handler table[] = {
 	{ VS_API_OFFSET_COMMIT, true, true, vs_h_offset_commit },
 	{ VS_API_OFFSET_FETCH, true, false, vs_h_offset_fetch },
 	{ VS_API_FIND_COORDINATOR, true, false, vs_h_find_coordinator },
-	{ VS_API_JOIN_GROUP, true, false, vs_h_join_group },
+	{ VS_API_JOIN_GROUP, true, true, vs_h_join_group },
 	{ VS_API_HEARTBEAT, true, false, vs_h_heartbeat },
 	{ VS_API_LEAVE_GROUP, true, false, vs_h_leave_group },
-	{ VS_API_SYNC_GROUP, true, false, vs_h_sync_group },
+	{ VS_API_SYNC_GROUP, true, true, vs_h_sync_group },
 	{ VS_API_DESCRIBE_GROUPS, true, false, vs_h_describe_groups },
 	{ VS_API_LIST_GROUPS, true, false, vs_h_list_groups },
 	{ VS_API_SASL_HANDSHAKE, false, false, NULL },
