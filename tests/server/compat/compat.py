@@ -255,7 +255,8 @@ def admin_alter_partitions_delete_records(st):
         from kafka import KafkaAdminClient
         from kafka.admin import NewPartitions as KNP
         k = KafkaAdminClient(bootstrap_servers=srv.bootstrap)
-        k.create_partitions({"grow": KNP(6)})
+        kr = k.create_partitions({"grow": KNP(6)})
+        check([e[1] for e in kr.topic_errors] == [0], "kafka-python create_partitions: %r" % kr)
         k.close()
         if advertises(srv, 21):
             # kafka-python 2.0.2 has no DeleteRecords; send it raw (v0)
