@@ -332,6 +332,9 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 	vo.create_if_missing = 1;
 	vo.start_cleaner = 1;
 	vo.max_record_bytes = (uint32_t)o->max_message;
+	/* the broker appends on its network thread: past the in-flight bound
+	 * it must be told to wait (VARVE_EAGAIN), not be blocked */
+	vo.inflight_block = 0;
 	vo.log_fn = log_to_stderr;
 	vo.log_ctx = c;
 	int rc = varve_open(c->dir, &vo, db);

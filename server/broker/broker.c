@@ -87,6 +87,8 @@ static vs_call *call_new(vs_broker *b, const vs_conn_info *ci, uint64_t seq,
 static void call_free(vs_call *c)
 {
 	vs_broker *b = c->b;
+	if (c->on_free)
+		c->on_free(c);
 	b->calls_open--;
 	b->deferred_bytes -= c->frame_held;
 	c->frame_held = 0;
@@ -152,6 +154,17 @@ void vs_call_reply(vs_call *c)
 		s->bytes_out += len;
 		vs_loop_respond(b->loop, c->conn, c->seq, frame, len);
 	}
+	call_free(c);
+}
+
+void vs_call_skip(vs_call *c)
+{
+	vs_broker *b = c->b;
+	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
+	s->requests++;
+	s->bytes_in += c->bytes_in;
+	count_latency(s, mono_ns() - c->start_ns);
+	vs_loop_skip_response(b->loop, c->conn, c->seq);
 	call_free(c);
 }
 
@@ -434,6 +447,7 @@ static void on_close(void *ctx, vs_loop *l, vs_conn_id conn)
 		call_free(c);
 	}
 	vs_coord_timer_update(b);
+	vs_fetch_conn_closed(b, conn);
 }
 
 /* ---- stopping -------------------------------------------------------------------- */
@@ -464,6 +478,7 @@ static void on_stop_fd(void *arg)
 	vs_blog(b, VARVE_LOG_INFO, "stopping: %llu requests in flight",
 		(unsigned long long)b->calls_open);
 	release_held(b);
+	vs_fetch_stop(b);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -539,6 +554,9 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 		rc = -errno;
 	if (rc == 0)
 		rc = vs_loop_watch_fd(b->loop, b->stop_fd, on_stop_fd, b);
+	vs_records_decoder_init(&b->decoder, NULL);
+	if (rc == 0)
+		rc = vs_fetch_start(b);
 	if (rc) {
 		vs_broker_free(b);
 		return rc;
@@ -598,6 +616,11 @@ void vs_broker_free(vs_broker *b)
 	 * them while the broker they answer through still exists */
 	if (b->work)
 		vs_work_stop(b->work, VS_WORK_CANCEL_QUEUED);
+	/* appends still in the store's hands: their completions are posted to
+	 * the loop, which runs them as it is freed (into closed connections) */
+	vs_produce_stop(b);
+	varve_flush(b->db);
+	vs_fetch_free(b);
 	vs_loop_free(b->loop);
 	vs_work_free(b->work);
 	/* calls still held (a broker freed without running) */
@@ -608,6 +631,7 @@ void vs_broker_free(vs_broker *b)
 	}
 	vs_coord_free(b->coord);
 	vs_metrics_free(b);
+	vs_records_decoder_free(&b->decoder);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);
 	while (b->free_calls) {

@@ -38,7 +38,9 @@
 typedef void (*vs_broker_log_fn)(void *ctx, int level, const char *message);
 
 typedef struct vs_broker_config {
-	varve_db *db;                 /* open for writing; the caller's */
+	varve_db *db;                 /* open for writing with inflight_block = 0 (the
+				       * broker appends on its loop thread and must
+				       * not block there); the caller's */
 	const char *cluster_id;       /* reported in Metadata; copied (at most 63 bytes) */
 	vs_loop_config loop;          /* connection limits (loop.h) */
 	vs_coord_config coord;        /* group limits (coord.h) */

@@ -14,7 +14,8 @@
  *   h_topics.c  CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords
  *   h_configs.c DescribeConfigs, AlterConfigs, IncrementalAlterConfigs
  *   metrics.c   /metrics (prom.c writes the Prometheus text format)
- *   produce.c, fetch.c (the lead's): Produce, Fetch, InitProducerId
+ *   produce.c   Produce, InitProducerId
+ *   fetch.c     Fetch and its long poll
  *
  * A handler runs on the loop thread with the decoded request in c->req and
  * returns VS_REPLY (c->resp is filled: the broker encodes and answers),
@@ -40,6 +41,7 @@
 #include "protocol/kerrors.h"
 #include "protocol/kmsg.h"
 #include "protocol/kproto.h"
+#include "records/records.h"
 #include "work.h"
 
 /* API keys are below this (Kafka's keys go to 6x; ours to 44). */
@@ -57,6 +59,7 @@ typedef struct vs_api_stats {
 
 typedef struct vs_call vs_call;
 typedef struct vs_broker vs_broker;
+typedef struct vs_fetch_state vs_fetch_state;
 
 enum { VS_REPLY = 0, VS_DEFER = 1, VS_CLOSE = 2 };
 
@@ -98,6 +101,7 @@ struct vs_call {
 	char **strv;         /* from varve_topic_list / varve_group_list */
 	size_t strc;
 	void *state;         /* the handler's, in the arena (never freed) */
+	void (*on_free)(vs_call *c); /* the handler's cleanup, when the call goes */
 	/* calls waiting for a coordinator callback */
 	vs_call *prev, *next;
 	bool held;
@@ -140,12 +144,27 @@ struct vs_broker {
 	void *lag_pending;
 	bool stopping;
 	int stop_fd;          /* eventfd: vs_broker_stop wakes the loop thread */
+	/* Produce (produce.c) */
+	vs_records_decoder decoder; /* the loop thread's */
+	void *produce_wait, *produce_wait_tail; /* calls waiting for the in-flight bound */
+	uint64_t produce_inflight;  /* appends not yet completed */
+	uint64_t produce_records, produce_duplicates, produce_waits;
+	bool loop_done;             /* no more appends: the loop has stopped */
+	/* Fetch (fetch.c) */
+	varve_watch *watch;
+	vs_fetch_state *fetch_waiters;
+	uint64_t fetch_waiting;     /* now */
+	uint64_t fetch_gen;         /* watch wake-ups */
+	uint64_t fetch_bytes, fetch_damaged;
+	bool fetch_stopping;
 };
 
 /* ---- calls (broker.c) ------------------------------------------------------ */
 
 /* Encode c->resp, answer, count, free the call. */
 void vs_call_reply(vs_call *c);
+/* Answer nothing (Produce with acks=0, a dropped long poll) and free. */
+void vs_call_skip(vs_call *c);
 /* Fill an error response for the whole request (reply.c) and reply; if even
  * that cannot be built, close the connection. */
 void vs_call_fail(vs_call *c, int16_t err);
@@ -185,9 +204,14 @@ int vs_reply_error(vs_call *c, int16_t err);
 uint64_t vs_response_errors(int16_t key, const vs_response *r);
 /* Store error -> Kafka error for a topic/partition operation. */
 int16_t vs_kerr_from_store(int rc);
+/* The same for an append (producer sequence and epoch errors). (produce.c) */
+int16_t vs_kerr_from_append(int rc);
 
 /* ---- handlers -------------------------------------------------------------- */
 
+int vs_h_produce(vs_call *c);
+int vs_h_fetch(vs_call *c);
+int vs_h_init_producer_id(vs_call *c);
 int vs_h_api_versions(vs_call *c);
 int vs_h_metadata(vs_call *c);
 int vs_h_find_coordinator(vs_call *c);
@@ -214,6 +238,19 @@ int vs_group_id_ok(vs_slice id);
 /* The partition count of a topic, or 0 if there is no such topic (or its
  * name is not one the store could hold). */
 uint32_t vs_topic_partitions(vs_broker *b, vs_slice topic, char *name_out, size_t cap);
+
+/* ---- produce and fetch ------------------------------------------------------ */
+
+/* The loop has stopped: waiting Produce calls fail, nothing more is
+ * appended. (produce.c) */
+void vs_produce_stop(vs_broker *b);
+/* Open the store's watch and wake long polls from it; 0 or -errno. */
+int vs_fetch_start(vs_broker *b);
+/* A connection closed: drop its waiting Fetch calls. */
+void vs_fetch_conn_closed(vs_broker *b, vs_conn_id conn);
+/* Stopping: answer every waiting Fetch now. */
+void vs_fetch_stop(vs_broker *b);
+void vs_fetch_free(vs_broker *b);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 

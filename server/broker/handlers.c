@@ -9,9 +9,7 @@
  * copy of the frame: an answer built later (an error answer shaped like the
  * request, for one) may read the request.
  *
- * Produce, Fetch and InitProducerId are written in produce.c and fetch.c;
- * until they land they stay off here. SASL and ACL APIs are not served (no
- * authentication, no authorizer).
+ * SASL and ACL APIs are not served (no authentication, no authorizer).
  */
 #include "broker_int.h"
 
@@ -26,8 +24,8 @@
 #endif
 
 static const vs_handler table[] = {
-	{ VS_API_PRODUCE, false, true, NULL },
-	{ VS_API_FETCH, false, true, NULL },
+	{ VS_API_PRODUCE, true, true, vs_h_produce },
+	{ VS_API_FETCH, true, true, vs_h_fetch },
 	{ VS_API_LIST_OFFSETS, true, true, vs_h_list_offsets },
 	{ VS_API_METADATA, true, true, vs_h_metadata },
 	{ VS_API_OFFSET_COMMIT, true, true, vs_h_offset_commit },
@@ -44,7 +42,7 @@ static const vs_handler table[] = {
 	{ VS_API_CREATE_TOPICS, true, true, vs_h_create_topics },
 	{ VS_API_DELETE_TOPICS, true, true, vs_h_delete_topics },
 	{ VS_API_DELETE_RECORDS, ALTER_APIS, true, ALTER_FN(vs_h_delete_records) },
-	{ VS_API_INIT_PRODUCER_ID, false, true, NULL },
+	{ VS_API_INIT_PRODUCER_ID, true, true, vs_h_init_producer_id },
 	{ VS_API_DESCRIBE_ACLS, false, false, NULL },
 	{ VS_API_CREATE_ACLS, false, false, NULL },
 	{ VS_API_DELETE_ACLS, false, false, NULL },
