@@ -51,14 +51,14 @@ Test(broker, api_versions_lists_the_implemented_apis)
 		q.api_versions.client_software_version = bt_s("1");
 		bt_call(&t, fd, VS_API_API_VERSIONS, v, &q, &r);
 		cr_assert_eq(r.api_versions.error_code, 0);
-		int16_t served[] = { 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 32, 42 };
+		int16_t served[] = { 0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 42 };
 		for (size_t i = 0; i < sizeof served / sizeof *served; i++) {
 			int16_t lo, hi;
 			const vs_api_info *a = vs_api_lookup(served[i]);
 			cr_assert(advertised(&r.api_versions, served[i], &lo, &hi), "key %d", served[i]);
 			cr_assert(lo == a->min_version && hi == a->max_version, "key %d range", served[i]);
 		}
-		int16_t absent[] = { 0, 1, 17, 22, 29, 30, 31, 36 };
+		int16_t absent[] = { 17, 29, 30, 31, 36 };
 		for (size_t i = 0; i < sizeof absent / sizeof *absent; i++) {
 			int16_t lo, hi;
 			cr_assert(!advertised(&r.api_versions, absent[i], &lo, &hi), "key %d", absent[i]);
@@ -130,6 +130,19 @@ Test(broker, unknown_api_or_bad_frames_close_only_their_connection)
 
 Test(broker, unimplemented_api_is_answered_with_errors)
 {
+	/* SASL is not served: a client that sends it anyway gets
+	 * UNSUPPORTED_VERSION in the answer's error field */
+	int fd = bt_connect(&t);
+	vs_request q = { 0 };
+	q.sasl_handshake.mechanism = bt_s("PLAIN");
+	vs_response r;
+	bt_call(&t, fd, VS_API_SASL_HANDSHAKE, 1, &q, &r);
+	cr_assert_eq(r.sasl_handshake.error_code, KE_UNSUPPORTED_VERSION);
+	close(fd);
+}
+
+Test(broker, produce_to_an_unknown_topic_is_answered_per_partition)
+{
 	int fd = bt_connect(&t);
 	vs_produce_partition parts[2] = { { 0, VS_SLICE_NULL }, { 3, VS_SLICE_NULL } };
 	vs_produce_topic topic = { bt_s("nope"), { parts, 2 } };
@@ -147,7 +160,7 @@ Test(broker, unimplemented_api_is_answered_with_errors)
 	for (int i = 0; i < 2; i++) {
 		vs_produce_partition_response *p = &r.produce.responses.v[0].partition_responses.v[i];
 		cr_assert_eq(p->index, parts[i].index);
-		cr_assert_eq(p->error_code, KE_UNSUPPORTED_VERSION);
+		cr_assert_eq(p->error_code, KE_UNKNOWN_TOPIC_OR_PARTITION);
 		cr_assert_eq(p->base_offset, -1);
 	}
 	close(fd);

@@ -578,7 +578,8 @@ def bad_frames(st):
         corr, err, keys = harness.api_versions_v0(s, corr=5, version=99)
         check(corr == 5 and err == 35, "ApiVersions v99: corr %d error %d" % (corr, err))
         check(keys.get(18) == (0, 3) and keys.get(3) == (0, 4), "versions list: %r" % keys)
-        check(0 not in keys and 1 not in keys, "Produce/Fetch advertised before they exist")
+        check(keys.get(0) == (3, 7) and keys.get(1) == (4, 11), "Produce/Fetch ranges: %r" % keys)
+        check(17 not in keys and 36 not in keys, "SASL advertised without authentication")
         check(serving(srv) and not harness.closed_by_peer(s, 0.2), "v99 closed the connection")
         s.close()
         # an unknown API key
