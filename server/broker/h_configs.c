@@ -187,7 +187,6 @@ int vs_h_describe_configs(vs_call *c)
 	return VS_REPLY;
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ------------------------------------------- */
 
@@ -343,4 +342,3 @@ int vs_h_incremental_alter_configs(vs_call *c)
 	return alter_configs(c);
 }
 
-#endif /* VS_HAVE_TOPIC_ALTER */
