@@ -19,8 +19,9 @@ import subprocess
 import sys
 import time
 
-import harness
-from harness import Failure, Server, Store, check, wait_for
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import harness  # noqa: E402
+from harness import Failure, Server, Store, check, wait_for  # noqa: E402
 
 VARVE = None
 TESTS = {}
