@@ -13,16 +13,6 @@
  */
 #include "broker_int.h"
 
-/* Built only once the store has the calls they need (meson sets
- * VS_HAVE_TOPIC_ALTER when include/varve.h declares varve_topic_alter). */
-#ifdef VS_HAVE_TOPIC_ALTER
-#define ALTER_APIS 1
-#define ALTER_FN(fn) fn
-#else
-#define ALTER_APIS 0
-#define ALTER_FN(fn) NULL
-#endif
-
 static const vs_handler table[] = {
 	{ VS_API_PRODUCE, true, true, vs_h_produce },
 	{ VS_API_FETCH, true, true, vs_h_fetch },
@@ -41,18 +31,17 @@ static const vs_handler table[] = {
 	{ VS_API_API_VERSIONS, true, false, vs_h_api_versions },
 	{ VS_API_CREATE_TOPICS, true, true, vs_h_create_topics },
 	{ VS_API_DELETE_TOPICS, true, true, vs_h_delete_topics },
-	{ VS_API_DELETE_RECORDS, ALTER_APIS, true, ALTER_FN(vs_h_delete_records) },
+	{ VS_API_DELETE_RECORDS, true, true, vs_h_delete_records },
 	{ VS_API_INIT_PRODUCER_ID, true, true, vs_h_init_producer_id },
 	{ VS_API_DESCRIBE_ACLS, false, false, NULL },
 	{ VS_API_CREATE_ACLS, false, false, NULL },
 	{ VS_API_DELETE_ACLS, false, false, NULL },
 	{ VS_API_DESCRIBE_CONFIGS, true, false, vs_h_describe_configs },
-	{ VS_API_ALTER_CONFIGS, ALTER_APIS, true, ALTER_FN(vs_h_alter_configs) },
+	{ VS_API_ALTER_CONFIGS, true, true, vs_h_alter_configs },
 	{ VS_API_SASL_AUTHENTICATE, false, false, NULL },
-	{ VS_API_CREATE_PARTITIONS, ALTER_APIS, true, ALTER_FN(vs_h_create_partitions) },
+	{ VS_API_CREATE_PARTITIONS, true, true, vs_h_create_partitions },
 	{ VS_API_DELETE_GROUPS, true, true, vs_h_delete_groups },
-	{ VS_API_INCREMENTAL_ALTER_CONFIGS, ALTER_APIS, true,
-	  ALTER_FN(vs_h_incremental_alter_configs) },
+	{ VS_API_INCREMENTAL_ALTER_CONFIGS, true, true, vs_h_incremental_alter_configs },
 };
 
 const vs_handler *vs_handler_for(int16_t key)
