@@ -40,12 +40,18 @@
  *     the link and the segment is copied from its descriptor instead.
  *  6. A read-only handle's view goes stale (its process does not see the
  *     writer's swaps), so read-only handles copy from a fresh read-only
- *     open of each partition. That view is not protected by references: a
- *     segment file that is gone when it is opened (retention or a swap in
- *     the writer process) makes the partition start again from a new
- *     listing (at most MAX_ATTEMPTS times, then VARVE_EBUSY); segments
- *     opened in ascending order cannot mix an old and a new version (a swap
- *     removes S2..Sk before it renames the new file over S1).
+ *     open of each partition. That view is not protected by references: the
+ *     writer may delete a file or rename another one over its name (a swap,
+ *     even to an empty segment) between the view's listing and the copy.
+ *     So the inode under each segment name is noted BEFORE the view opens,
+ *     and every segment copied must come from a descriptor of that inode
+ *     (sealed ones also of the size the view took); a segment named after
+ *     that listing must be newer than all of it (a roll). Anything else,
+ *     and a file that is gone (beyond the oldest ones, which retention
+ *     removed: the log then starts later), makes the partition start again
+ *     from a new listing (at most MAX_ATTEMPTS times, then VARVE_EBUSY). A
+ *     swap in progress shows as a name whose file changed, so it too is
+ *     listed again.
  *
  * WHAT IS COPIED, PER PARTITION
  *  7. Sealed segments whole: hard-linked when the destination is on the same
@@ -110,6 +116,7 @@
 #define TAIL_CHECK 4096   /* bytes compared at the end of a kept segment */
 #define MAX_ATTEMPTS 8    /* listings of one partition before VARVE_EBUSY */
 #define VANISHED 1        /* internal: a file of the listing is gone; list again */
+#define CHANGED 2         /* internal: a name holds another file than listed; again */
 #define CLEANER_CHECKPOINT_FILE "cleaner-checkpoint"
 #define PRODUCER_SNAPSHOT_FILE "producer-snapshot"
 
@@ -148,6 +155,12 @@ typedef struct pick {
 	int whole;     /* sealed and copied whole: may be linked */
 } pick;
 
+/* A segment log's file as a name held it before a read-only view opened. */
+typedef struct seg_id {
+	int64_t base;
+	uint64_t dev, ino;
+} seg_id;
+
 /* One partition being copied. */
 typedef struct part_job {
 	vv_partition *p;
@@ -160,6 +173,8 @@ typedef struct part_job {
 	size_t n;
 	pick *picks;
 	size_t np;
+	seg_id *ids;      /* read-only views: the files listed before the open */
+	size_t nids;
 } part_job;
 
 /* How a segment's log reached the destination (positive: errors are not). */
@@ -477,6 +492,25 @@ static void count_segment(bk *b, const pick *k, int how)
 	b->pg.segments_done++;
 }
 
+/* Is fi (the descriptor of k's log) the file listed under its name before
+ * a read-only view opened (design note 6)? Writers' listings are
+ * protected by their references. */
+static int listed_version(const part_job *j, const pick *k, const vv_file_info *fi)
+{
+	if (!j->p->cfg.seg.read_only)
+		return 1;
+	int64_t newest = -1;
+	for (size_t i = 0; i < j->nids; i++) {
+		const seg_id *id = &j->ids[i];
+		if (id->base == k->base)
+			return id->dev == fi->dev && id->ino == fi->ino &&
+			       (!k->whole || fi->size == k->size);
+		if (id->base > newest)
+			newest = id->base;
+	}
+	return k->base > newest;
+}
+
 /* Make the destination hold segment k, then let go of it (its files
  * close unless someone else reads it: a partition of 10,000 segments must
  * not hold 30,000 descriptors). VANISHED if its files are gone. */
@@ -491,6 +525,10 @@ static int put_segment(bk *b, part_job *j, pick *k)
 	VV_TRY(rc);
 	/* the descriptors stay open while the listing holds its reference */
 	vv_file *log = atomic_load(&s->log);
+	vv_file_info fi;
+	VV_TRY(vv_io_info(log, &fi));
+	if (!listed_version(j, k, &fi))
+		return CHANGED;
 	pthread_mutex_lock(&s->mu);
 	vv_file *idx = s->idx, *tidx = s->tidx;
 	pthread_mutex_unlock(&s->mu);
@@ -672,6 +710,17 @@ static int write_end(bk *b, const part_job *j)
 	return vv_io_sync_dir(j->dir);
 }
 
+/* The first `gone` picks vanished before anything was copied: retention
+ * removed them (it goes oldest first; a swap never removes the first
+ * segment it rewrites), so the log starts later. */
+static void drop_first(part_job *j, size_t gone)
+{
+	memmove(j->picks, j->picks + gone, (j->np - gone) * sizeof *j->picks);
+	j->np -= gone;
+	if (j->start < j->picks[0].base)
+		j->start = j->picks[0].base;
+}
+
 /* Copy one listing of p into dir. VANISHED: list again. */
 static int copy_partition(bk *b, part_job *j)
 {
@@ -682,11 +731,19 @@ static int copy_partition(bk *b, part_job *j)
 	int rc = plan(j);
 	if (rc == 0)
 		progress(b, j->topic, j->id);
+	size_t gone = 0;
 	for (size_t i = 0; rc == 0 && i < j->np; i++) {
 		rc = put_segment(b, j, &j->picks[i]);
+		if (rc == VANISHED && i == gone && i + 1 < j->np) {
+			gone++;
+			rc = 0;
+			continue;
+		}
 		if (rc == 0)
 			progress(b, j->topic, j->id);
 	}
+	if (rc == 0 && gone)
+		drop_first(j, gone);
 	if (rc == 0)
 		rc = prune_partition(b, j);
 	if (rc == 0)
@@ -695,21 +752,59 @@ static int copy_partition(bk *b, part_job *j)
 	return rc;
 }
 
-/* A fresh read-only view of the partition in sdir (design note 6).
- * *gone: the directory is not there. VANISHED: a file went while it was
- * being opened. */
-static int open_view(bk *b, const char *sdir, const char *topic, uint32_t id, vv_partition **out,
-		     int *gone)
+/* The file under each segment log name of sdir (design note 6). A name
+ * that goes between the listing and its stat is left out. */
+static int list_ids(const char *sdir, seg_id **out, size_t *nout)
+{
+	char **names;
+	size_t n;
+	*out = NULL;
+	*nout = 0;
+	VV_TRY(vv_io_list_dir(sdir, &names, &n));
+	seg_id *v = vv_malloc((n ? n : 1) * sizeof *v);
+	int rc = v ? 0 : vv_error_set(VARVE_ENOMEM, 0, "backup");
+	size_t k = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int64_t base;
+		vv_file_info fi;
+		char path[4096];
+		if (vv_segment_parse_name(names[i], &base))
+			continue;
+		rc = path_fmt(path, sizeof path, "%s/%s", sdir, names[i]);
+		int src = rc ? rc : vv_io_path_info(path, &fi);
+		if (src == VARVE_ENOTFOUND) {
+			vv_error_clear();
+			continue;
+		}
+		if ((rc = src) == 0)
+			v[k++] = (seg_id){ base, fi.dev, fi.ino };
+	}
+	vv_io_free_list(names, n);
+	if (rc) {
+		vv_free(v);
+		return rc;
+	}
+	*out = v;
+	*nout = k;
+	return 0;
+}
+
+/* A fresh read-only view of the partition in sdir, and the files its
+ * names held just before (design note 6). *gone: the directory is not
+ * there. VANISHED: a file went while it was being opened. */
+static int open_view(bk *b, const char *sdir, part_job *j, vv_partition **out, int *gone)
 {
 	int is_dir = 0;
 	int rc = vv_io_stat(sdir, NULL, &is_dir);
+	if (rc == 0 && is_dir == 1)
+		rc = list_ids(sdir, &j->ids, &j->nids);
 	if (rc == VARVE_ENOTFOUND || (rc == 0 && is_dir != 1)) {
 		vv_error_clear();
 		*gone = 1;
 		return 0;
 	}
 	VV_TRY(rc);
-	rc = vv_partition_open(sdir, topic, id, &b->ro_cfg, 0, out);
+	rc = vv_partition_open(sdir, j->topic, j->id, &b->ro_cfg, 0, out);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
 		return VANISHED;
@@ -724,16 +819,18 @@ static int backup_partition(bk *b, vv_partition *live, const char *sdir, const c
 {
 	for (int attempt = 1;; attempt++) {
 		vv_partition *p = live;
-		int rc = p ? 0 : open_view(b, sdir, topic, id, &p, gone);
-		if (rc < 0 || *gone)
-			return rc;
-		if (rc == 0) {
-			part_job j = { .p = p, .topic = topic, .id = id, .dir = ddir };
+		part_job j = { .p = p, .topic = topic, .id = id, .dir = ddir };
+		int rc = p ? 0 : open_view(b, sdir, &j, &p, gone);
+		if (rc == 0 && !*gone) {
+			j.p = p;
 			rc = copy_partition(b, &j);
 			if (!live)
 				vv_partition_close(p, 0);
 		}
-		if (rc != VANISHED) {
+		vv_free(j.ids);
+		if (rc < 0 || *gone)
+			return rc;
+		if (rc != VANISHED && rc != CHANGED) {
 			if (rc == 0)
 				b->pg.partitions_done++;
 			return rc;
