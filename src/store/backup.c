@@ -83,9 +83,13 @@
  *     topics and partitions the copied metadata does not name.
  * 10. The destination is marked incomplete (VARVE_BACKUP_MARKER, created
  *     and synced first, removed and synced last); varve_open refuses such a
- *     store. Everything written is synced before the marker goes (copies
- *     with fdatasync as they are made, linked files through the source's
- *     descriptor, directories once per partition). A backup that died is
+ *     store. Everything written is synced before the marker goes: one
+ *     syncfs of the destination's file system at the end covers the data of
+ *     every copy and every linked file (whose blocks the store may not have
+ *     synced, under sync=none), and whatever an interrupted run left; the
+ *     directories are synced once per partition. (An fdatasync per file
+ *     made each segment cost a disk flush, and a read-only view lives only
+ *     as long as no swap invalidates it.) A backup that died is
  *     finished by the next one: every decision above compares the
  *     destination with the source, nothing trusts what an interrupted run
  *     left. The destination's LOCK is held meanwhile (no writer opens it;
@@ -274,15 +278,13 @@ static int copy_range(bk *b, vv_file *src, uint64_t from, uint64_t to, vv_file *
 }
 
 /* dp := the first `size` bytes of src, a new file (an old one is removed
- * first: it may be a link shared with the store). Synced. */
+ * first: it may be a link shared with the store). finish() syncs it. */
 static int copy_new(bk *b, vv_file *src, uint64_t size, const char *dp)
 {
 	unlink_quiet(dp);
 	vv_file *d;
 	VV_TRY(vv_io_open(dp, VV_O_RDWR | VV_O_CREAT | VV_O_EXCL, b->file_mode, &d));
 	int rc = copy_range(b, src, 0, size, d);
-	if (rc == 0)
-		rc = vv_io_datasync(d);
 	int crc = vv_io_close(d);
 	return rc ? rc : crc;
 }
@@ -293,8 +295,6 @@ static int append_tail(bk *b, vv_file *src, uint64_t have, uint64_t size, const 
 	vv_file *d;
 	VV_TRY(vv_io_open(dp, VV_O_RDWR, b->file_mode, &d));
 	int rc = copy_range(b, src, have, size, d);
-	if (rc == 0)
-		rc = vv_io_datasync(d);
 	int crc = vv_io_close(d);
 	return rc ? rc : crc;
 }
@@ -399,7 +399,7 @@ static int put_log(bk *b, const part_job *j, const pick *k, vv_file *log, int *h
 	if (rc < 0)
 		return rc;
 	if (rc == KEPT || rc == KEPT_LINK) {
-		*how = rc; /* (after an interrupted run, finish() syncs what it left) */
+		*how = rc;
 		return 0;
 	}
 	if (rc == APPENDED) {
@@ -411,9 +411,8 @@ static int put_log(bk *b, const part_job *j, const pick *k, vv_file *log, int *h
 		if (rc < 0)
 			return rc;
 		if (rc == 0) {
-			*how = LINKED;
-			/* the store may not have synced it (sync=none): the copy must be */
-			return vv_io_datasync(log);
+			*how = LINKED; /* (synced by finish(): the store may not have) */
+			return 0;
 		}
 	}
 	*how = COPIED;
@@ -840,7 +839,7 @@ static int backup_partition(bk *b, vv_partition *live, const char *sdir, const c
 		    topic, id);
 		if (attempt == MAX_ATTEMPTS)
 			return vv_error_set(VARVE_EBUSY, 0,
-					    "backup: the segments of %s/%u kept changing under the copy "
+					    "the segments of %s/%u kept changing under the copy "
 					    "(%d listings)", topic, id, attempt);
 	}
 }
@@ -860,7 +859,7 @@ static int on_topic_record(void *ctx, const vv_meta_rec *r, int live)
 			size_t nc = b->tcap ? b->tcap * 2 : 16;
 			named_topic *nv = vv_realloc(b->tv, nc * sizeof *nv);
 			if (!nv)
-				return vv_error_set(VARVE_ENOMEM, 0, "backup: topic list");
+				return vv_error_set(VARVE_ENOMEM, 0, "backup topic list");
 			b->tv = nv;
 			b->tcap = nc;
 		}
@@ -1087,7 +1086,7 @@ static int judge_dest(const bk *b, int *interrupted)
 	vv_io_free_list(names, n);
 	if (other && !backup)
 		return vv_error_set(VARVE_EEXISTS, 0,
-				    "backup: %s is not empty and is not a varve backup: refusing to "
+				    "%s is not empty and is not a varve backup: refusing to "
 				    "write into it", b->dst);
 	return backup;
 }
@@ -1110,7 +1109,7 @@ static int begin(bk *b)
 	if (missing)
 		parent_dir(p);
 	if (inside_store(p, &store))
-		return vv_error_set(VARVE_EINVAL, 0, "backup: %s is the store %s or inside it",
+		return vv_error_set(VARVE_EINVAL, 0, "backup destination %s is the store %s or inside it",
 				    b->dst, b->src);
 	if (missing)
 		VV_TRY(make_dir(b, b->dst));
@@ -1129,20 +1128,17 @@ static int begin(bk *b)
 	return vv_io_write_atomic(b->dst, "VERSION", v, (size_t)vl, b->file_mode);
 }
 
-/* CLEAN (the nonce of the size lists), BACKUP, and the marker goes last.
- * After an interrupted run, one syncfs covers whatever it left unsynced in
- * the files this run kept. */
+/* Everything on the destination's file system to disk (design note 10),
+ * then CLEAN (the nonce of the size lists), BACKUP, and the marker last. */
 static int finish(bk *b)
 {
-	if (b->rep->repaired) {
-		char p[4096];
-		vv_file *f;
-		VV_TRY(path_fmt(p, sizeof p, "%s/VERSION", b->dst));
-		VV_TRY(vv_io_open(p, VV_O_RDONLY, 0, &f));
-		int rc = vv_io_syncfs(f);
-		vv_io_close(f);
-		VV_TRY(rc);
-	}
+	char p[4096];
+	vv_file *f;
+	VV_TRY(path_fmt(p, sizeof p, "%s/VERSION", b->dst));
+	VV_TRY(vv_io_open(p, VV_O_RDONLY, 0, &f));
+	int rc = vv_io_syncfs(f);
+	vv_io_close(f);
+	VV_TRY(rc);
 	uint8_t cb[16];
 	vv_store64(cb, b->nonce);
 	vv_store64(cb + 8, XXH3_64bits(cb, 8));
@@ -1153,7 +1149,6 @@ static int finish(bk *b)
 	if (n < 0 || (size_t)n >= sizeof text)
 		n = (int)sizeof text - 1;
 	VV_TRY(vv_io_write_atomic(b->dst, BACKUP_FILE, text, (size_t)n, b->file_mode));
-	char p[4096];
 	VV_TRY(path_fmt(p, sizeof p, "%s/%s", b->dst, VARVE_BACKUP_MARKER));
 	VV_TRY(vv_io_unlink(p));
 	return vv_io_sync_dir(b->dst);
@@ -1170,7 +1165,7 @@ static int backup_meta(bk *b)
 	int gone = 0;
 	VV_TRY(backup_partition(b, live, sdir, VV_META_TOPIC, 0, ddir, &gone));
 	if (gone)
-		return vv_error_set(VARVE_ENOTFOUND, 0, "backup: %s has no metadata log", b->src);
+		return vv_error_set(VARVE_ENOTFOUND, 0, "%s has no metadata log", b->src);
 	return 0;
 }
 

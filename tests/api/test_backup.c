@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -773,6 +774,73 @@ Test(backup, another_file_system_gets_copies, .fini = loop_cleanup)
 	cr_assert_gt(r.segments_kept, 0);
 	cr_assert_eq(r.segments_linked, 0);
 	same_store(db, loop_mnt);
+	t_close(db);
+}
+
+/* ---- the command line ---------------------------------------------------------------- */
+
+/* The varve tool of this build (tools/varve beside tests/), or NULL. */
+static const char *varve_tool(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	const char *tool = t_fmt("%s/../tools/varve", self);
+	return access(tool, X_OK) == 0 ? tool : NULL;
+}
+
+/* Run the tool (env -u VARVE_DIR); its exit code, stdout in *out. */
+static int run_tool(const char *tool, char **out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run_tool(const char *tool, char **out, const char *fmt, ...)
+{
+	char args[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	const char *o = t_fmt("%s/out", t_tmpdir());
+	int st = sh("env -u VARVE_DIR '%s' %s >'%s' 2>/dev/null", tool, args, o);
+	size_t n;
+	*out = (char *)t_read_file(o, &n);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(backup, command_line_beside_a_writer)
+{
+	const char *tool = varve_tool();
+	if (!tool)
+		cr_skip_test("the varve tool is not built (-Dtools=false)");
+	const char *src = t_newpath("store"), *dest = t_newpath("copy");
+	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	char *out;
+	cr_assert_eq(run_tool(tool, &out, "backup '%s' '%s'", src, dest), 0, "%s", out);
+	cr_assert(strstr(out, "2 topics, 5 partitions"), "%s", out);
+	free(out);
+	cr_assert_eq(run_tool(tool, &out, "-d '%s' verify", dest), 0, "%s", out);
+	free(out);
+	same_store(db, dest);
+	fill(db, "a", 2, 40, 0);
+	cr_assert_eq(run_tool(tool, &out, "-d '%s' backup --json '%s'", src, dest), 0, "%s", out);
+	cr_assert(out[0] == '{' && strstr(out, "\"repaired\":false}"), "%s", out);
+	cr_assert(!strstr(out, "\"segments_kept\":0,"), "nothing kept: %s", out);
+	free(out);
+	same_store(db, dest);
+	cr_assert_eq(run_tool(tool, &out, "backup '%s'", dest), 2, "no store: usage");
+	free(out);
+	cr_assert_eq(run_tool(tool, &out, "backup '%s' '%s' extra", src, dest), 2);
+	free(out);
+	cr_assert_eq(run_tool(tool, &out, "backup '%s' '%s/topics'", src, src), 1);
+	free(out);
+	varve_db *cp = open_copy(dest, 0);
+	cr_assert_eq(run_tool(tool, &out, "backup '%s' '%s'", src, dest), 1, "into an open store");
+	free(out);
+	t_close(cp);
 	t_close(db);
 }
 
