@@ -224,7 +224,8 @@ typedef struct varve_topic_config {
 	int64_t retention_hard_bytes;  /**< per partition cap that wins over retain_for_groups; -1 = none */
 	const char *retain_for_groups; /**< comma-separated groups whose uncommitted records are
 					    kept by retention; NULL = none. Copied by create;
-					    describe returns a pointer valid until the topic goes */
+					    describe returns a pointer valid until the topic goes
+					    (an alter changes what it points at) */
 } varve_topic_config;
 
 #define VARVE_TOPIC_CONFIG_INIT                                                    \
@@ -246,6 +247,33 @@ VARVE_API int varve_topic_delete(varve_db *db, const char *name);
 /** List topic names, sorted. Free with varve_strings_free. */
 VARVE_API int varve_topic_list(varve_db *db, char ***names_out, size_t *count_out);
 VARVE_API void varve_strings_free(char **strings, size_t count);
+
+/**
+ * Change a topic's settings. cfg is the complete new configuration (start
+ * from varve_topic_describe). What may change: retention (ms, bytes,
+ * records, hard bytes, retain_for_groups), cleanup_policy,
+ * delete_retention_ms, min_cleanable_dirty_ratio, max_future_skew_ms,
+ * timestamp_type, partitioner, and for the next segments segment_bytes,
+ * segment_ms and codec. partitions and dedup_window_ms must not change
+ * (VARVE_EINVAL). Durable on return; the cleaner uses the new settings from
+ * its next round.
+ */
+VARVE_API int varve_topic_alter(varve_db *db, const char *name, const varve_topic_config *cfg);
+
+/** Grow a topic to `partitions` partitions (more than it has, at most
+ *  VARVE_MAX_PARTITIONS; partitions are never removed). Keyed records map
+ *  to partitions by the new count from then on. Durable on return. */
+VARVE_API int varve_topic_add_partitions(varve_db *db, const char *name, uint32_t partitions);
+
+/**
+ * Move a partition's log start up to `offset` (at most the end offset;
+ * Kafka's DeleteRecords): readers no longer get the records below it, and
+ * segments wholly below it are deleted. Durable on return. *start_out (may
+ * be NULL) gets the log start after the call (never lower than before).
+ * @return VARVE_OK, VARVE_EOFFSET (past the end), VARVE_ENOTFOUND, ...
+ */
+VARVE_API int varve_delete_records(varve_db *db, const char *topic, int32_t partition,
+				   int64_t offset, int64_t *start_out);
 
 /** Copy a topic's configuration into cfg_out (cfg_out->version must be set). */
 VARVE_API int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg_out);
@@ -412,6 +440,69 @@ typedef void (*varve_produce_cb)(void *ctx, int rc, int32_t partition, int64_t o
 VARVE_API int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
 				  varve_produce_cb cb, void *ctx);
 
+/* Appending one batch to one partition, with a producer id from elsewhere
+ * (a Kafka client through the broker). */
+
+#define VARVE_APPEND_OPTIONS_VERSION 1
+
+typedef struct varve_append_options {
+	unsigned int version;         /**< VARVE_APPEND_OPTIONS_VERSION */
+	int64_t producer_id;          /**< -1 = none; else the batch is checked and remembered
+					   like varve_producer_send's (5 batches per producer) */
+	uint16_t producer_epoch;
+	int32_t base_sequence;        /**< -1 = none */
+	int64_t expected_end_offset;  /**< append only if the end offset is this; VARVE_NO_EXPECTED_OFFSET */
+} varve_append_options;
+
+#define VARVE_APPEND_OPTIONS_INIT \
+	{ VARVE_APPEND_OPTIONS_VERSION, -1, 0, -1, VARVE_NO_EXPECTED_OFFSET }
+
+typedef struct varve_append_result {
+	int32_t partition;
+	int64_t base_offset;  /**< first offset of the batch */
+	int64_t last_offset;  /**< last offset of the batch */
+	int64_t append_time;  /**< the store's clock at the append (log-append time), ms */
+	uint32_t flags;       /**< VARVE_RECORD_DUPLICATE: a producer retry, nothing appended;
+				   the offsets are the earlier copy's */
+} varve_append_result;
+
+/**
+ * Append recs[0..n) as one batch (all or nothing) to one partition (>= 0).
+ * Timestamps VARVE_TIMESTAMP_NOW become the store's clock. With a producer
+ * id, the batch is checked against the partition's producer state: a retry
+ * of one of the last 5 batches returns the earlier offsets with
+ * VARVE_RECORD_DUPLICATE. Durable under the sync policy on return.
+ * @return VARVE_OK; VARVE_ENOTFOUND, VARVE_EINVAL, VARVE_ETOOBIG,
+ *         VARVE_ESEQUENCE (gap), VARVE_EFENCED (older epoch),
+ *         VARVE_EDUPLICATE (older than the window), VARVE_ECONFLICT,
+ *         VARVE_EIO, VARVE_ENOSPC, VARVE_EREADONLY.
+ */
+VARVE_API int varve_append(varve_db *db, const char *topic, int32_t partition,
+			   const varve_record *recs, size_t n, const varve_append_options *opts,
+			   varve_append_result *result_out);
+
+/** Completion of varve_append_async: rc is VARVE_OK once the batch is
+ *  durable under the sync policy (a duplicate: once the earlier copy is),
+ *  or the error. Called exactly once, from the store's completion thread,
+ *  in offset order per partition; res is valid during the call. */
+typedef void (*varve_append_cb)(void *ctx, int rc, const varve_append_result *res);
+
+/**
+ * varve_append without waiting for the disk: the batch is appended (its
+ * offsets are fixed) before the call returns; cb reports durability. Counts
+ * against max_inflight_bytes like varve_produce_async. Concurrent
+ * asynchronous appends share fsyncs.
+ * @return VARVE_OK (cb will be called once) or an error (cb is never called).
+ */
+VARVE_API int varve_append_async(varve_db *db, const char *topic, int32_t partition,
+				 const varve_record *recs, size_t n, const varve_append_options *opts,
+				 varve_append_cb cb, void *ctx);
+
+/** A fresh producer id (allocated durably), for a producer that numbers
+ *  its batches itself (epoch 0): Kafka's InitProducerId without a
+ *  transactional id. */
+VARVE_API int varve_producer_id_new(varve_db *db, int64_t *id_out);
+
 /** Wait until every asynchronous produce issued so far has completed. */
 VARVE_API int varve_flush(varve_db *db);
 
@@ -462,6 +553,35 @@ VARVE_API int varve_iter_skip_damaged(varve_iter *it, int64_t *from_out, int64_t
 /** Reposition the iterator. An offset after a damaged batch is readable:
  *  only the offsets inside the damage fail with VARVE_ECORRUPT. */
 VARVE_API int varve_iter_seek(varve_iter *it, int64_t offset);
+
+/** What varve_iter_next_batch says about the stored batch. */
+#define VARVE_BATCH_INFO_VERSION 1
+
+typedef struct varve_batch_info {
+	unsigned int version;     /**< VARVE_BATCH_INFO_VERSION */
+	int64_t base_offset;      /**< of the stored batch */
+	int64_t last_offset;      /**< of the stored batch */
+	int64_t first_timestamp;
+	int64_t max_timestamp;
+	int64_t append_time;      /**< the store's clock at its append */
+	int64_t producer_id;      /**< -1 = none */
+	uint16_t producer_epoch;
+	int32_t base_sequence;    /**< -1 = none */
+	uint32_t record_count;    /**< of the stored batch (compaction may have left fewer) */
+	uint32_t stored_bytes;    /**< its size in the log */
+} varve_batch_info;
+
+/**
+ * The records of the next stored batch, from the iterator's position on
+ * (records of that batch before the position are left out), and the
+ * batch's header: for code that forwards batches whole (a Kafka Fetch).
+ * *recs_out and everything it points to, and *info_out, are valid until the
+ * next call on the iterator. The iterator moves past the batch.
+ * @return VARVE_OK (*count_out >= 1), VARVE_EEND, or an error as
+ *         varve_iter_next (VARVE_ECORRUPT: see varve_iter_skip_damaged).
+ */
+VARVE_API int varve_iter_next_batch(varve_iter *it, const varve_batch_info **info_out,
+				    const varve_record **recs_out, size_t *count_out);
 
 /** Offset the next call to varve_iter_next will look at. */
 VARVE_API int64_t varve_iter_position(const varve_iter *it);
@@ -796,6 +916,20 @@ VARVE_API int varve_consumer_fd(varve_consumer *c);
  *  offset was below the log start or past the end. */
 VARVE_API uint64_t varve_consumer_resets(const varve_consumer *c);
 
+/**
+ * Append notifications for event loops: an eventfd that becomes readable
+ * after an append to any topic of the store since the watch was last
+ * armed (a Kafka Fetch long-polls on it). Arm before looking at the data:
+ * an append after the look cannot then be missed (a spurious wake-up is
+ * the price). The fd is owned by the watch.
+ */
+typedef struct varve_watch varve_watch;
+VARVE_API int varve_watch_open(varve_db *db, varve_watch **watch_out);
+VARVE_API int varve_watch_fd(const varve_watch *w);
+/** Drain the fd and wait for the next append. */
+VARVE_API void varve_watch_arm(varve_watch *w);
+VARVE_API void varve_watch_close(varve_watch *w);
+
 /* Group administration (work on read-only stores where they only read). */
 
 /** Committed offset of a group for a partition; VARVE_ENOTFOUND if none. */
@@ -804,6 +938,41 @@ VARVE_API int varve_group_offset(varve_db *db, const char *group, const char *to
 /** Commit an offset for a group (tools: reset a group while no consumer runs). */
 VARVE_API int varve_group_commit(varve_db *db, const char *group, const char *topic,
 				 int32_t partition, int64_t offset, const char *metadata);
+/** A committed offset with its details. */
+#define VARVE_COMMIT_INFO_VERSION 1
+#define VARVE_MAX_COMMIT_METADATA 4096
+
+typedef struct varve_commit_info {
+	unsigned int version;  /**< VARVE_COMMIT_INFO_VERSION */
+	const char *topic;     /**< (varve_group_commits) valid until varve_commits_free */
+	int32_t partition;     /**< (varve_group_commits) */
+	int64_t offset;        /**< the next offset the group reads */
+	int64_t time;          /**< the store's clock at the commit, ms */
+	char metadata[VARVE_MAX_COMMIT_METADATA + 1]; /**< the commit's metadata text ("" if none) */
+} varve_commit_info;
+
+/** One commit with its metadata and time; VARVE_ENOTFOUND if none. */
+VARVE_API int varve_group_committed(varve_db *db, const char *group, const char *topic,
+				    int32_t partition, varve_commit_info *info_out);
+/** Every commit of a group, sorted by topic and partition (version set in
+ *  each). Free with varve_commits_free. VARVE_ENOTFOUND for no such group. */
+VARVE_API int varve_group_commits(varve_db *db, const char *group, varve_commit_info **out,
+				  size_t *count_out);
+VARVE_API void varve_commits_free(varve_commit_info *v, size_t count);
+
+/** One offset of a multi-partition commit. */
+typedef struct varve_commit_item {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;       /**< the next offset to read, in [0, end] */
+	const char *metadata; /**< NULL = none; at most VARVE_MAX_COMMIT_METADATA bytes */
+} varve_commit_item;
+
+/** Commit n offsets of one group as one metadata batch: all or none of them
+ *  after a crash. Durable on return under sync=always. */
+VARVE_API int varve_group_commit_many(varve_db *db, const char *group,
+				      const varve_commit_item *items, size_t n);
+
 /** Group names, sorted. Free with varve_strings_free. */
 VARVE_API int varve_group_list(varve_db *db, char ***names_out, size_t *count_out);
 /** Delete a group and its commits (VARVE_EBUSY while it has open consumers). */

@@ -82,19 +82,19 @@ static void flush_partitions(vv_cleaner *cl, int do_sync)
 /* The time retention judges a segment by. Producer timestamps far in the
  * future are clamped to append time + max_future_skew_ms, so one bad clock
  * cannot pin a segment forever. */
-static int64_t retention_time(const vv_topic *t, vv_segment *s)
+static int64_t retention_time(const varve_topic_config *c, vv_segment *s)
 {
 	int64_t app = atomic_load(&s->max_append_time), ts = atomic_load(&s->max_ts);
-	if (t->cfg.timestamp_type == VARVE_TIMESTAMP_APPEND)
+	if (c->timestamp_type == VARVE_TIMESTAMP_APPEND)
 		return app;
-	if (app != INT64_MIN && ts > app + t->cfg.max_future_skew_ms)
-		return app + t->cfg.max_future_skew_ms;
+	if (app != INT64_MIN && ts > app + c->max_future_skew_ms)
+		return app + c->max_future_skew_ms;
 	return ts;
 }
 
-static int apply_retention(vv_cleaner *cl, vv_topic *t, vv_partition *p, int64_t now)
+static int apply_retention(vv_cleaner *cl, vv_topic *t, const varve_topic_config *c,
+			   vv_partition *p, int64_t now)
 {
-	const varve_topic_config *c = &t->cfg;
 	if (!(c->cleanup_policy & VARVE_CLEANUP_DELETE))
 		return 0;
 	if (c->retention_ms < 0 && c->retention_bytes < 0 && c->retention_records < 0 &&
@@ -112,7 +112,7 @@ static int apply_retention(vv_cleaner *cl, vv_topic *t, vv_partition *p, int64_t
 		for (size_t i = 0; i < nold; i++) {
 			if ((rc = vv_segment_load_stats(segs[i])))
 				goto out;
-			int64_t rt = retention_time(t, segs[i]);
+			int64_t rt = retention_time(c, segs[i]);
 			if (rt == INT64_MIN || rt >= now - c->retention_ms)
 				break;
 			k = i + 1;
@@ -213,7 +213,7 @@ static void clean_partition(vv_cleaner *cl, vv_topic *t, const char *name,
 		return;
 	int rc = 0;
 	if (t)
-		rc = apply_retention(cl, t, p, now);
+		rc = apply_retention(cl, t, c, p, now);
 	if (rc == 0)
 		rc = apply_compaction(cl, name, c, p, now, force);
 	if (rc == 0) {
@@ -242,10 +242,13 @@ static void clean_round(vv_cleaner *cl, int force)
 	vv_topic **ts;
 	size_t n;
 	if (vv_topics_snapshot(cl->topics, &ts, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			vv_topic_cfg tc; /* the configuration as of this round */
+			vv_topic_cfg_get(ts[i], &tc);
 			for (uint32_t k = 0; k < ts[i]->nparts; k++)
-				clean_partition(cl, ts[i], ts[i]->name, &ts[i]->cfg, ts[i]->parts[k], now,
+				clean_partition(cl, ts[i], ts[i]->name, &tc.cfg, ts[i]->parts[k], now,
 						force);
+		}
 		vv_topics_release(ts, n);
 	}
 	/* The metadata log: latest record per key, tombstones kept a day. */

@@ -12,7 +12,7 @@
 typedef struct vv_cleaner_hooks {
 	/* Offsets below this may go (INT64_MAX: no limit): the committed
 	 * positions of the groups a topic protects (retain_for_groups). */
-	int64_t (*retention_floor)(void *ctx, const vv_topic *t, uint32_t part);
+	int64_t (*retention_floor)(void *ctx, vv_topic *t, uint32_t part);
 	/* Called every sync period from the thread (lag-limit checks). */
 	void (*periodic)(void *ctx);
 	void *ctx;

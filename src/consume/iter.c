@@ -10,6 +10,7 @@ struct varve_iter {
 	varve_db *db;
 	vv_topic *topic;
 	vv_reader r;
+	varve_batch_info info;
 };
 
 int varve_iter_open(varve_db *db, const char *topic, int32_t partition, int64_t offset,
@@ -50,6 +51,27 @@ int varve_iter_next(varve_iter *it, const varve_record **rec_out)
 	if (!it)
 		return vv_error_set(VARVE_EINVAL, 0, "iterator is NULL");
 	return vv_reader_next(&it->r, rec_out);
+}
+
+int varve_iter_next_batch(varve_iter *it, const varve_batch_info **info_out,
+			  const varve_record **recs_out, size_t *count_out)
+{
+	if (!info_out || !recs_out || !count_out)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL output");
+	*info_out = NULL;
+	*recs_out = NULL;
+	*count_out = 0;
+	if (!it)
+		return vv_error_set(VARVE_EINVAL, 0, "iterator is NULL");
+	const vv_batch_header *h;
+	VV_TRY(vv_reader_next_batch(&it->r, &h, recs_out, count_out));
+	it->info = (varve_batch_info){ VARVE_BATCH_INFO_VERSION, h->base_offset,
+				       vv_batch_last_offset(h), h->first_timestamp,
+				       h->max_timestamp, h->append_time, h->producer_id,
+				       h->producer_epoch, h->base_sequence, h->record_count,
+				       h->length };
+	*info_out = &it->info;
+	return 0;
 }
 
 int varve_iter_skip_damaged(varve_iter *it, int64_t *from_out, int64_t *to_out)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* notify.c -- wake-ups of waiting readers (see notify.h). May call: log,
- * base. */
+/* notify.c -- wake-ups of waiting readers (see notify.h), and the public
+ * watch built on them. May call: log, base. */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "notify.h"
 #include "util.h"
 
@@ -193,4 +194,48 @@ void vv_notify_wait(vv_notify *n, uint64_t gen, uint64_t deadline_ns)
 	}
 	atomic_fetch_sub(&n->interest, 1);
 	pthread_mutex_unlock(&n->mu);
+}
+
+/* ---- the public watch ------------------------------------------------------- */
+
+struct varve_watch {
+	varve_db *db;
+	vv_waiter *w;
+};
+
+int varve_watch_open(varve_db *db, varve_watch **out)
+{
+	if (!out)
+		return vv_error_set(VARVE_EINVAL, 0, "watch_out is NULL");
+	*out = NULL;
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	varve_watch *w = vv_calloc(1, sizeof *w);
+	if (!w)
+		return vv_error_set(VARVE_ENOMEM, 0, "watch");
+	w->db = db;
+	int rc = vv_notify_add(db->notify, NULL, 0, NULL, NULL, &w->w);
+	if (rc) {
+		vv_free(w);
+		return rc;
+	}
+	vv_waiter_arm(db->notify, w->w);
+	*out = w;
+	return 0;
+}
+
+int varve_watch_fd(const varve_watch *w) { return w ? vv_waiter_fd(w->w) : -1; }
+
+void varve_watch_arm(varve_watch *w)
+{
+	if (w)
+		vv_waiter_arm(w->db->notify, w->w);
+}
+
+void varve_watch_close(varve_watch *w)
+{
+	if (!w)
+		return;
+	vv_notify_remove(w->db->notify, w->w);
+	vv_free(w);
 }

@@ -404,10 +404,12 @@ void vv_offsets_check_lag(varve_db *db)
 	vv_free(v);
 }
 
-int64_t vv_offsets_retention_floor(void *ctx, const vv_topic *t, uint32_t part)
+int64_t vv_offsets_retention_floor(void *ctx, vv_topic *t, uint32_t part)
 {
 	varve_db *db = ctx;
-	const char *list = t->cfg.retain_for_groups;
+	vv_topic_cfg tc;
+	vv_topic_cfg_get(t, &tc);
+	const char *list = tc.cfg.retain_for_groups;
 	if (!list || !*list)
 		return INT64_MAX;
 	int64_t floor = INT64_MAX;
@@ -430,4 +432,125 @@ int64_t vv_offsets_retention_floor(void *ctx, const vv_topic *t, uint32_t part)
 		p += l + (comma ? 1 : 0);
 	}
 	return floor;
+}
+
+/* ---- commits with their details ----------------------------------------------- */
+
+static void fill_info(varve_commit_info *info, const vv_commit *cm)
+{
+	info->version = VARVE_COMMIT_INFO_VERSION;
+	info->partition = (int32_t)cm->partition;
+	info->offset = cm->offset;
+	info->time = cm->time;
+	snprintf(info->metadata, sizeof info->metadata, "%s", cm->metadata ? cm->metadata : "");
+}
+
+int varve_group_committed(varve_db *db, const char *group, const char *topic, int32_t partition,
+			  varve_commit_info *info)
+{
+	if (!db || !group || !topic || !info)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_check_partition(partition));
+	int rc = 0;
+	pthread_mutex_lock(&db->groups->mu);
+	vv_group *grp = vv_groups_find(db->groups, group, 0);
+	vv_commit *cm = grp ? vv_group_commit_find(grp, topic, (uint32_t)partition) : NULL;
+	if (cm) {
+		fill_info(info, cm);
+		info->topic = NULL;
+	} else {
+		rc = vv_error_set(VARVE_ENOTFOUND, 0, "group has no commit for %s/%d", topic, partition);
+	}
+	pthread_mutex_unlock(&db->groups->mu);
+	return rc;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	const varve_commit_info *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+int varve_group_commits(varve_db *db, const char *group, varve_commit_info **out, size_t *count)
+{
+	if (!out || !count)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL output");
+	*out = NULL;
+	*count = 0;
+	if (!db || !group)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	int rc = 0;
+	varve_commit_info *v = NULL;
+	size_t n = 0;
+	pthread_mutex_lock(&db->groups->mu);
+	vv_group *grp = vv_groups_find(db->groups, group, 0);
+	if (!grp)
+		rc = vv_error_set(VARVE_ENOTFOUND, 0, "no group named %s", group);
+	if (rc == 0 && grp->n && !(v = vv_calloc(grp->n, sizeof *v)))
+		rc = vv_error_set(VARVE_ENOMEM, 0, "group commits");
+	for (size_t i = 0; rc == 0 && grp && i < grp->n; i++) {
+		fill_info(&v[i], &grp->commits[i]);
+		if (!(v[i].topic = vv_strdup(grp->commits[i].topic)))
+			rc = vv_error_set(VARVE_ENOMEM, 0, "group commits");
+		n = i + 1;
+	}
+	pthread_mutex_unlock(&db->groups->mu);
+	if (rc) {
+		varve_commits_free(v, n);
+		return rc;
+	}
+	if (n)
+		qsort(v, n, sizeof *v, cmp_info);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+void varve_commits_free(varve_commit_info *v, size_t count)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < count; i++)
+		vv_free((void *)v[i].topic);
+	vv_free(v);
+}
+
+int varve_group_commit_many(varve_db *db, const char *group, const varve_commit_item *items,
+			    size_t n)
+{
+	if (!db || (!items && n))
+		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	if (!vv_group_name_ok(group))
+		return vv_error_set(VARVE_EINVAL, 0, "invalid group name: 1..%d bytes, no NUL",
+				    VARVE_MAX_GROUP_NAME);
+	if (n == 0)
+		return 0;
+	const char **topics = vv_calloc(n, sizeof *topics);
+	const char **mds = vv_calloc(n, sizeof *mds);
+	uint32_t *parts = vv_calloc(n, sizeof *parts);
+	int64_t *offs = vv_calloc(n, sizeof *offs);
+	int rc = (!topics || !mds || !parts || !offs) ? vv_error_set(VARVE_ENOMEM, 0, "commit") : 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!items[i].topic)
+			rc = vv_error_set(VARVE_EINVAL, 0, "commit item %zu has no topic", i);
+		else if (items[i].metadata && strlen(items[i].metadata) > VV_MAX_COMMIT_METADATA)
+			rc = vv_error_set(VARVE_EINVAL, 0, "commit metadata longer than %d bytes",
+					  VV_MAX_COMMIT_METADATA);
+		else
+			rc = vv_check_partition(items[i].partition);
+		if (rc == 0) {
+			topics[i] = items[i].topic;
+			parts[i] = (uint32_t)items[i].partition;
+			offs[i] = items[i].offset;
+			mds[i] = items[i].metadata;
+		}
+	}
+	if (rc == 0)
+		rc = vv_offsets_commit(db, group, topics, parts, offs, mds, n);
+	vv_free(topics);
+	vv_free(mds);
+	vv_free(parts);
+	vv_free(offs);
+	return rc;
 }

@@ -18,6 +18,6 @@ int vv_offsets_clamp(varve_db *db);
 void vv_offsets_check_lag(varve_db *db);
 /* Lowest committed offset among t's retain_for_groups for a partition
  * (INT64_MAX if none; ctx is the varve_db). */
-int64_t vv_offsets_retention_floor(void *ctx, const vv_topic *t, uint32_t part);
+int64_t vv_offsets_retention_floor(void *ctx, vv_topic *t, uint32_t part);
 
 #endif

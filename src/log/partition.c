@@ -935,6 +935,7 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 			/* A retry of a batch we have: its offsets, nothing appended. */
 			o->duplicate = 1;
 			o->last_offset = dup.last_offset;
+			o->append_time = -1;
 			if (base_out)
 				*base_out = dup.first_offset;
 			rc = 0;
@@ -983,8 +984,10 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 				     (uint32_t)n, base, last, now);
 		p->pstate_dirty = 1;
 	}
-	if (o)
+	if (o) {
 		o->last_offset = last;
+		o->append_time = now;
+	}
 	atomic_store_explicit(&p->end_offset, last + 1, memory_order_release);
 	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
@@ -1313,26 +1316,20 @@ void vv_partition_segments_release(vv_segment **v, size_t n)
 	vv_free(v);
 }
 
-int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
+/* Move the log start to new_start and drop the n oldest segments (never
+ * the active one). The new log start is made durable in the recovery point
+ * before any file goes, so a crash leaves either the old start or the new
+ * one, and open finishes the deletion. Caller holds p->lock. */
+static int move_start_locked(vv_partition *p, int64_t new_start, size_t n, uint64_t *bytes_out)
 {
-	*bytes_out = 0;
-	if (p->cfg.seg.read_only)
-		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
-	pthread_mutex_lock(&p->lock);
-	if (n >= p->nsegs) /* never the active segment */
-		n = p->nsegs - 1;
-	if (n == 0) {
-		pthread_mutex_unlock(&p->lock);
-		return 0;
-	}
-	int64_t new_start = p->segs[n]->base;
+	if (new_start < atomic_load(&p->start_offset))
+		new_start = atomic_load(&p->start_offset); /* never back */
 	vv_segment *act = active(p);
-	/* The recovery point names the new log start before any file goes. If it
-	 * still names a segment that is going, point it at the active segment's
-	 * durable state instead (sync it first). */
+	/* If the recovery point still names a segment that is going, point it
+	 * at the active segment's durable state instead (sync it first). */
 	vv_recovery_point rp = { p->rp_written, p->rp_seg, (uint64_t)p->rp_pos, new_start };
 	int rc = 0;
-	if (p->rp_seg < new_start) {
+	if (n && p->rp_seg < p->segs[n]->base) {
 		rc = vv_segment_sync(act);
 		if (rc) {
 			mark_failed(p, "fsync failed");
@@ -1346,27 +1343,76 @@ int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
 	}
 	if (rc == 0)
 		rc = write_recovery_point(p, &rp);
-	if (rc == 0) {
-		atomic_store(&p->start_offset, new_start);
-		pthread_rwlock_wrlock(&p->segs_lock);
-		vv_segment **gone = vv_malloc(n * sizeof *gone);
-		if (gone) {
-			memcpy(gone, p->segs, n * sizeof *gone);
-			memmove(p->segs, p->segs + n, (p->nsegs - n) * sizeof *p->segs);
-			p->nsegs -= n;
-		}
-		pthread_rwlock_unlock(&p->segs_lock);
-		if (!gone) {
-			rc = vv_error_set(VARVE_ENOMEM, 0, "retention");
-		} else {
-			for (size_t i = 0; i < n; i++) {
-				*bytes_out += atomic_load(&gone[i]->size);
-				/* files go with the last reader's reference */
-				vv_segment_mark_deleted(gone[i]);
-				vv_segment_unref(gone[i]);
-			}
-			vv_free(gone);
-		}
+	if (rc)
+		return rc;
+	atomic_store(&p->start_offset, new_start);
+	if (n == 0)
+		return 0;
+	pthread_rwlock_wrlock(&p->segs_lock);
+	vv_segment **gone = vv_malloc(n * sizeof *gone);
+	if (gone) {
+		memcpy(gone, p->segs, n * sizeof *gone);
+		memmove(p->segs, p->segs + n, (p->nsegs - n) * sizeof *p->segs);
+		p->nsegs -= n;
+	}
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (!gone)
+		return vv_error_set(VARVE_ENOMEM, 0, "retention");
+	for (size_t i = 0; i < n; i++) {
+		*bytes_out += atomic_load(&gone[i]->size);
+		/* files go with the last reader's reference */
+		vv_segment_mark_deleted(gone[i]);
+		vv_segment_unref(gone[i]);
+	}
+	vv_free(gone);
+	return 0;
+}
+
+int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out)
+{
+	*bytes_out = 0;
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
+	pthread_mutex_lock(&p->lock);
+	if (n >= p->nsegs) /* never the active segment */
+		n = p->nsegs - 1;
+	int rc = n ? move_start_locked(p, p->segs[n]->base, n, bytes_out) : 0;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void vv_partition_set_roll(vv_partition *p, uint64_t segment_bytes, int64_t segment_ms, int codec)
+{
+	pthread_mutex_lock(&p->lock);
+	p->cfg.segment_bytes = segment_bytes;
+	p->cfg.seg.segment_bytes = segment_bytes;
+	p->cfg.seg.map_span = segment_bytes + p->cfg.max_write_batch;
+	p->cfg.segment_ms = segment_ms;
+	p->cfg.codec = codec;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int vv_partition_advance_start(vv_partition *p, int64_t offset, uint64_t *bytes_out)
+{
+	*bytes_out = 0;
+	if (p->cfg.seg.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
+	pthread_mutex_lock(&p->lock);
+	int rc = 0;
+	int64_t end = atomic_load(&p->end_offset);
+	if (atomic_load(&p->failed))
+		rc = vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an earlier fsync", p->topic,
+				  p->id);
+	else if (offset > end)
+		rc = vv_error_set(VARVE_EOFFSET, 0,
+				  "offset %" PRId64 " is past the end %" PRId64 " of %s/%u", offset, end,
+				  p->topic, p->id);
+	if (rc == 0 && offset > atomic_load(&p->start_offset)) {
+		/* whole segments below the new start go too (never the active one) */
+		size_t n = 0;
+		while (n + 1 < p->nsegs && p->segs[n + 1]->base <= offset)
+			n++;
+		rc = move_start_locked(p, offset, n, bytes_out);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;

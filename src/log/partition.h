@@ -122,6 +122,7 @@ typedef struct vv_append_opts {
 	int no_wait;            /* never wait for the fsync here (async produce) */
 	int duplicate;          /* out: the batch was a producer retry; nothing appended */
 	int64_t last_offset;    /* out: last offset of the batch */
+	int64_t append_time;    /* out: the clock at the append (-1 for a duplicate) */
 } vv_append_opts;
 
 /* Append n records as one batch. Timestamps of VARVE_TIMESTAMP_NOW become
@@ -170,6 +171,14 @@ void vv_partition_segments_release(vv_segment **v, size_t n);
  * a crash leaves either the old start or the new one, and open finishes
  * the deletion. *bytes_out gets the bytes released. */
 int vv_partition_delete_oldest(vv_partition *p, size_t n, uint64_t *bytes_out);
+
+/* New roll size and age, and codec, for the next appends (topic alter). */
+void vv_partition_set_roll(vv_partition *p, uint64_t segment_bytes, int64_t segment_ms, int codec);
+
+/* Move the log start up to offset (<= the end; VARVE_EOFFSET past it):
+ * readers no longer get what is below, and the segments wholly below go
+ * (durable first, as retention's). *bytes_out: bytes released. */
+int vv_partition_advance_start(vv_partition *p, int64_t offset, uint64_t *bytes_out);
 
 /* Sync and point the recovery point at the active segment, so that it names
  * no segment compaction is about to rewrite (its byte position would then

@@ -20,6 +20,8 @@ void vv_reader_free(vv_reader *r)
 	vv_seg_reader_free(&r->sr);
 	vv_free(r->scratch);
 	vv_free(r->hdrs);
+	vv_free(r->brecs);
+	vv_free(r->bhdrs);
 	memset(r, 0, sizeof *r);
 }
 
@@ -225,4 +227,76 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		r->in_batch = 1;
 		r->last_header = &r->rr.h;
 	}
+}
+
+/* Append rec (with its headers) to the batch arrays; header pointers are
+ * set once the batch is complete, as the header array may move. */
+static int batch_add(vv_reader *r, size_t i, size_t *nh, const varve_record *rec)
+{
+	if (i == r->bcap) {
+		size_t nc = r->bcap ? r->bcap * 2 : 64;
+		varve_record *nv = vv_realloc(r->brecs, nc * sizeof *nv);
+		if (!nv)
+			return vv_error_set(VARVE_ENOMEM, 0, "batch records");
+		r->brecs = nv;
+		r->bcap = nc;
+	}
+	if (*nh + rec->header_count > r->bhcap) {
+		size_t nc = r->bhcap ? r->bhcap * 2 : 64;
+		while (nc < *nh + rec->header_count)
+			nc *= 2;
+		varve_header *nv = vv_realloc(r->bhdrs, nc * sizeof *nv);
+		if (!nv)
+			return vv_error_set(VARVE_ENOMEM, 0, "batch headers");
+		r->bhdrs = nv;
+		r->bhcap = nc;
+	}
+	r->brecs[i] = *rec;
+	if (rec->header_count)
+		memcpy(r->bhdrs + *nh, rec->headers, rec->header_count * sizeof *r->bhdrs);
+	r->brecs[i].headers = NULL;
+	r->brecs[i].flags = (uint32_t)*nh; /* index of the first header, for now */
+	*nh += rec->header_count;
+	return 0;
+}
+
+int vv_reader_next_batch(vv_reader *r, const vv_batch_header **h, const varve_record **recs,
+			 size_t *n)
+{
+	*h = NULL;
+	*recs = NULL;
+	*n = 0;
+	const varve_record *rec;
+	VV_TRY(vv_reader_next(r, &rec)); /* the first record; the reader is now in its batch */
+	size_t cnt = 0, nh = 0;
+	int rc = batch_add(r, cnt++, &nh, rec);
+	while (rc == 0) {
+		rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+		if (rc == VARVE_EEND) {
+			rc = 0;
+			r->in_batch = 0;
+			r->pos += r->batch_len;
+			if (vv_batch_last_offset(&r->rr.h) + 1 > r->next)
+				r->next = vv_batch_last_offset(&r->rr.h) + 1;
+			break;
+		}
+		if (rc)
+			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "records do not decode");
+		if (r->rec.offset < r->next)
+			continue;
+		r->next = r->rec.offset + 1;
+		r->rec.partition = (int32_t)r->p->id;
+		rc = batch_add(r, cnt++, &nh, &r->rec);
+	}
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < cnt; i++) {
+		varve_record *x = &r->brecs[i];
+		x->headers = x->header_count ? r->bhdrs + x->flags : NULL;
+		x->flags = 0;
+	}
+	*h = &r->rr.h;
+	*recs = r->brecs;
+	*n = cnt;
+	return 0;
 }

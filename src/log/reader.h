@@ -25,12 +25,22 @@ typedef struct vv_reader {
 	varve_record rec;
 	const vv_batch_header *last_header; /* header of the batch the last record came from */
 	int fresh; /* nothing returned since the last seek (see damage in reader.c) */
+	/* vv_reader_next_batch: the batch's records and their headers */
+	varve_record *brecs;
+	size_t bcap;
+	varve_header *bhdrs;
+	size_t bhcap;
 } vv_reader;
 
 int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset);
 int vv_reader_seek(vv_reader *r, int64_t offset);
 /* VARVE_OK with *out, VARVE_EEND, or an error. */
 int vv_reader_next(vv_reader *r, const varve_record **out);
+/* The records of the next batch from the reader's position on (at least
+ * one), and that batch's header; valid until the next call. VARVE_EEND or
+ * an error as vv_reader_next. */
+int vv_reader_next_batch(vv_reader *r, const vv_batch_header **h, const varve_record **recs,
+			 size_t *n);
 /* After vv_reader_next failed with VARVE_ECORRUPT: move to the next batch
  * that passes its checks. [*from, *to) are the offsets passed over. 0, or
  * VARVE_EEND when the damage runs to the end of what is readable now. */

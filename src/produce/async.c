@@ -24,8 +24,7 @@
 #include <time.h>
 
 #include "async.h"
-#include "db.h"
-#include "registry.h"
+#include "produce.h"
 #include "util.h"
 
 typedef struct pending {
@@ -33,7 +32,11 @@ typedef struct pending {
 	int32_t partition;
 	uint64_t bytes;
 	uint64_t enq_ns;
-	varve_produce_cb cb;
+	varve_produce_cb cb;    /* varve_produce_async, or ... */
+	varve_append_cb acb;    /* ... varve_append_async, with: */
+	int64_t base_offset;
+	int64_t append_time;
+	uint32_t flags;
 	void *ctx;
 } pending;
 
@@ -108,13 +111,20 @@ static pqueue *queue_for(vv_async *a, vv_topic *t, vv_partition *p)
 }
 
 typedef struct fire {
-	varve_produce_cb cb;
-	void *ctx;
+	pending e;
 	int rc;
-	int32_t partition;
-	int64_t offset;
-	uint64_t bytes;
 } fire;
+
+static void call(const fire *f)
+{
+	if (f->e.acb) {
+		varve_append_result res = { f->e.partition, f->e.base_offset, f->e.last_offset,
+					    f->e.append_time, f->e.flags };
+		f->e.acb(f->e.ctx, f->rc, &res);
+	} else {
+		f->e.cb(f->e.ctx, f->rc, f->e.partition, f->e.last_offset);
+	}
+}
 
 static void *run(void *arg)
 {
@@ -193,8 +203,7 @@ static void *run(void *arg)
 					fv = nv;
 					fcap = nc;
 				}
-				fv[nf++] = (fire){ e->cb, e->ctx, covered ? 0 : VARVE_EIO, e->partition,
-						   e->last_offset, e->bytes };
+				fv[nf++] = (fire){ *e, covered ? 0 : VARVE_EIO };
 				q->head = (q->head + 1) % q->cap;
 				q->n--;
 			}
@@ -203,10 +212,10 @@ static void *run(void *arg)
 		vv_free(target);
 		vv_free(rcs);
 		for (size_t i = 0; i < nf; i++)
-			fv[i].cb(fv[i].ctx, fv[i].rc, fv[i].partition, fv[i].offset);
+			call(&fv[i]);
 		pthread_mutex_lock(&a->mu);
 		for (size_t i = 0; i < nf; i++) {
-			a->inflight -= fv[i].bytes;
+			a->inflight -= fv[i].e.bytes;
 			a->outstanding--;
 		}
 		if (nf)
@@ -293,34 +302,12 @@ uint64_t vv_async_backpressure_waits(vv_async *a)
 	return a ? atomic_load(&a->backpressure_waits) : 0;
 }
 
-int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
-			varve_produce_cb cb, void *ctx)
+/* Backpressure before the append, so nothing is appended that we refuse:
+ * take `bytes` of the in-flight bound (blocking or VARVE_EAGAIN past it). */
+static int reserve(vv_async *a, uint64_t bytes)
 {
-	if (!db || !rec || !cb)
-		return vv_error_set(VARVE_EINVAL, 0, "produce_async needs a store, a record and a callback");
-	if (db->env.read_only)
-		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
-	vv_async *a = db->async;
-	const vv_env *env = &db->env;
-	vv_topic *t;
-	VV_TRY(vv_topics_find(db->topics, topic, &t));
-	uint32_t part;
-	int rc = vv_topic_check_record(t, rec);
-	size_t idl;
-	if (rc == 0 && t->dedup && vv_dedup_id(rec, &idl))
-		rc = vv_error_set(VARVE_ENOTSUP, 0,
-				  "topic %s has a message-id window: use varve_produce for records with "
-				  "a " VARVE_MSG_ID_HEADER " header", t->name);
-	if (rc == 0)
-		rc = vv_topic_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
-	if (rc) {
-		vv_topic_unref(t);
-		return rc;
-	}
-	uint64_t bytes = rec->key_len + rec->value_len + 32;
-	for (size_t i = 0; i < rec->header_count; i++)
-		bytes += rec->headers[i].key_len + rec->headers[i].value_len;
-	/* Backpressure before the append, so nothing is appended that we refuse. */
+	const vv_env *env = a->env;
+	int rc = 0;
 	pthread_mutex_lock(&a->mu);
 	if (a->stop)
 		rc = vv_error_set(VARVE_ECLOSED, 0, "store is closing");
@@ -344,30 +331,101 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 		a->outstanding++;
 	}
 	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* After the append: queue the completion (rc 0), or give the reservation
+ * back (the append failed: the caller reports it, no callback). */
+static int enqueue(vv_async *a, vv_topic *t, vv_partition *p, int rc, const pending *e)
+{
+	pthread_mutex_lock(&a->mu);
+	if (rc == 0) {
+		pqueue *q = queue_for(a, t, p);
+		rc = q ? queue_push(q, e) : vv_error_set(VARVE_ENOMEM, 0, "async queue");
+		if (rc == 0)
+			pthread_cond_signal(&a->work);
+		/* on failure here the records are in the log but unacknowledged:
+		 * the caller sees the error and its callback is never called */
+	}
+	if (rc) {
+		a->inflight -= e->bytes;
+		a->outstanding--;
+		pthread_cond_broadcast(&a->space);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+static uint64_t record_bytes(const varve_record *rec)
+{
+	uint64_t bytes = rec->key_len + rec->value_len + 32;
+	for (size_t i = 0; i < rec->header_count; i++)
+		bytes += rec->headers[i].key_len + rec->headers[i].value_len;
+	return bytes;
+}
+
+int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
+			varve_produce_cb cb, void *ctx)
+{
+	if (!db || !rec || !cb)
+		return vv_error_set(VARVE_EINVAL, 0, "produce_async needs a store, a record and a callback");
+	if (db->env.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	vv_async *a = db->async;
+	vv_topic *t;
+	VV_TRY(vv_topics_find(db->topics, topic, &t));
+	uint32_t part;
+	int rc = vv_topic_check_record(t, rec);
+	size_t idl;
+	if (rc == 0 && t->dedup && vv_dedup_id(rec, &idl))
+		rc = vv_error_set(VARVE_ENOTSUP, 0,
+				  "topic %s has a message-id window: use varve_produce for records with "
+				  "a " VARVE_MSG_ID_HEADER " header", t->name);
+	if (rc == 0)
+		rc = vv_topic_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
+	uint64_t bytes = record_bytes(rec);
+	if (rc == 0)
+		rc = reserve(a, bytes);
 	if (rc) {
 		vv_topic_unref(t);
 		return rc;
 	}
 	const varve_record *one[1] = { rec };
-	vv_append_opts ao = { -1, -1, 0, -1, 0, 1, 0, 0 };
+	vv_append_opts ao = { -1, -1, 0, -1, 0, 1, 0, 0, 0 };
 	int64_t base = -1;
 	rc = vv_partition_append(t->parts[part], one, 1, &ao, &base);
-	pthread_mutex_lock(&a->mu);
-	if (rc == 0) {
-		pqueue *q = queue_for(a, t, t->parts[part]);
-		pending e = { base, (int32_t)part, bytes, vv_mono_ns(), cb, ctx };
-		rc = q ? queue_push(q, &e) : vv_error_set(VARVE_ENOMEM, 0, "async queue");
-		if (rc == 0)
-			pthread_cond_signal(&a->work);
-		/* on failure here the record is in the log but unacknowledged: the
-		 * caller sees the error and its callback is never called */
-	}
+	pending e = { base, (int32_t)part, bytes, vv_mono_ns(), cb, NULL, base, 0, 0, ctx };
+	rc = enqueue(a, t, t->parts[part], rc, &e);
+	vv_topic_unref(t);
+	return rc;
+}
+
+int varve_append_async(varve_db *db, const char *topic, int32_t partition, const varve_record *recs,
+		       size_t n, const varve_append_options *opts, varve_append_cb cb, void *ctx)
+{
+	if (!db || !cb)
+		return vv_error_set(VARVE_EINVAL, 0, "append_async needs a store and a callback");
+	vv_topic *t;
+	vv_append_opts ao;
+	VV_TRY(vv_append_check(db, topic, partition, recs, n, opts, &t, &ao));
+	ao.no_wait = 1;
+	uint64_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += record_bytes(&recs[i]);
+	const varve_record **ptrs = vv_append_ptrs(recs, n);
+	int rc = ptrs ? reserve(db->async, bytes) : VARVE_ENOMEM;
 	if (rc) {
-		a->inflight -= bytes;
-		a->outstanding--;
-		pthread_cond_broadcast(&a->space);
+		vv_free(ptrs);
+		vv_topic_unref(t);
+		return rc;
 	}
-	pthread_mutex_unlock(&a->mu);
+	vv_partition *p = t->parts[partition];
+	int64_t base = -1;
+	rc = vv_partition_append(p, ptrs, n, &ao, &base);
+	vv_free(ptrs);
+	pending e = { ao.last_offset, partition, bytes, vv_mono_ns(), NULL, cb, base,
+		      ao.append_time, ao.duplicate ? VARVE_RECORD_DUPLICATE : 0, ctx };
+	rc = enqueue(db->async, t, p, rc, &e);
 	vv_topic_unref(t);
 	return rc;
 }

@@ -194,3 +194,16 @@ int varve_producer_last_sequence(varve_producer *p, const char *topic, int32_t p
 	vv_topic_unref(t);
 	return 0;
 }
+
+int varve_producer_id_new(varve_db *db, int64_t *id_out)
+{
+	if (!id_out)
+		return vv_error_set(VARVE_EINVAL, 0, "id_out is NULL");
+	*id_out = -1;
+	if (!db)
+		return vv_error_set(VARVE_EINVAL, 0, "db is NULL");
+	if (db->env.read_only)
+		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
+	uint16_t epoch;
+	return vv_producers_acquire(db->producers, NULL, 0, id_out, &epoch);
+}

@@ -6,8 +6,7 @@
  */
 #include <inttypes.h>
 
-#include "db.h"
-#include "registry.h"
+#include "produce.h"
 #include "util.h"
 
 static int begin_produce(varve_db *db, const char *topic, vv_topic **t)
@@ -179,6 +178,92 @@ int varve_produce_batch(varve_db *db, const char *topic, varve_record *recs, siz
 	vv_free(ptrs);
 	vv_free(parts);
 	vv_free(idx);
+	vv_topic_unref(t);
+	return rc;
+}
+
+/* ---- one batch to one partition -------------------------------------------- */
+
+int vv_append_check(varve_db *db, const char *topic, int32_t partition, const varve_record *recs,
+		    size_t n, const varve_append_options *opts, vv_topic **t_out,
+		    vv_append_opts *ao)
+{
+	*t_out = NULL;
+	if (!recs || n == 0)
+		return vv_error_set(VARVE_EINVAL, 0, "append needs records");
+	if (n > INT32_MAX)
+		return vv_error_set(VARVE_ETOOBIG, 0, "too many records in one batch");
+	varve_append_options o = VARVE_APPEND_OPTIONS_INIT;
+	if (opts) {
+		if (opts->version < 1 || opts->version > VARVE_APPEND_OPTIONS_VERSION)
+			return vv_error_set(VARVE_EINVAL, 0, "varve_append_options.version is %u",
+					    opts->version);
+		o = *opts;
+	}
+	if (o.producer_id < -1 || (o.producer_id >= 0 && o.base_sequence < 0))
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "a producer id needs a base sequence >= 0 (and ids are >= 0)");
+	VV_TRY(begin_produce(db, topic, t_out));
+	vv_topic *t = *t_out;
+	int rc = vv_check_partition(partition);
+	if (rc == 0 && (uint32_t)partition >= t->nparts)
+		rc = vv_error_set(VARVE_ENOTFOUND, 0, "topic %s has no partition %d", t->name,
+				  partition);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = vv_topic_check_record(t, &recs[i]);
+	size_t idl;
+	for (size_t i = 0; rc == 0 && t->dedup && i < n; i++)
+		if (vv_dedup_id(&recs[i], &idl))
+			rc = vv_error_set(VARVE_ENOTSUP, 0,
+					  "topic %s has a message-id window: use varve_produce for records "
+					  "with a " VARVE_MSG_ID_HEADER " header", t->name);
+	if (rc) {
+		vv_topic_unref(t);
+		*t_out = NULL;
+		return rc;
+	}
+	*ao = (vv_append_opts){ o.expected_end_offset >= 0 ? o.expected_end_offset : -1,
+				o.producer_id, o.producer_epoch, o.base_sequence, 0, 0, 0, 0, 0 };
+	return 0;
+}
+
+void vv_append_result_fill(varve_append_result *res, int32_t partition, int64_t base,
+			   const vv_append_opts *ao)
+{
+	res->partition = partition;
+	res->base_offset = base;
+	res->last_offset = ao->last_offset;
+	res->append_time = ao->append_time;
+	res->flags = ao->duplicate ? VARVE_RECORD_DUPLICATE : 0;
+}
+
+/* Pointers to the records, as the partition takes them. */
+const varve_record **vv_append_ptrs(const varve_record *recs, size_t n)
+{
+	const varve_record **v = vv_malloc(n * sizeof *v);
+	if (!v) {
+		vv_error_set(VARVE_ENOMEM, 0, "append of %zu records", n);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		v[i] = &recs[i];
+	return v;
+}
+
+int varve_append(varve_db *db, const char *topic, int32_t partition, const varve_record *recs,
+		 size_t n, const varve_append_options *opts, varve_append_result *res)
+{
+	if (res)
+		memset(res, 0, sizeof *res);
+	vv_topic *t;
+	vv_append_opts ao;
+	VV_TRY(vv_append_check(db, topic, partition, recs, n, opts, &t, &ao));
+	const varve_record **ptrs = vv_append_ptrs(recs, n);
+	int64_t base = -1;
+	int rc = ptrs ? vv_partition_append(t->parts[partition], ptrs, n, &ao, &base) : VARVE_ENOMEM;
+	if (rc == 0 && res)
+		vv_append_result_fill(res, partition, base, &ao);
+	vv_free(ptrs);
 	vv_topic_unref(t);
 	return rc;
 }

@@ -151,8 +151,17 @@ static int find_or_make_dir(const char *path, const varve_options *o, int *fresh
 	int rc = vv_io_stat(buf, NULL, &is_dir);
 	if (rc && rc != VARVE_ENOTFOUND && varve_last_error()->sys_errno == ENOTDIR)
 		return vv_error_set(VARVE_EINVAL, ENOTDIR, "%s is not a directory", path);
-	if (rc == VARVE_ENOTFOUND && vv_io_stat(path, NULL, NULL) == 0)
-		return vv_error_set(VARVE_EINVAL, ENOENT, "%s is a symbolic link to nothing", path);
+	if (rc == VARVE_ENOTFOUND) {
+		/* the name may exist without leading to a directory (a dangling
+		 * symlink), or another opener may have just made the directory */
+		int kind = 0;
+		if (vv_io_stat(path, NULL, &kind) == 0) {
+			if (kind == 1)
+				return 0;
+			return vv_error_set(VARVE_EINVAL, ENOENT, "%s is a symbolic link to nothing", path);
+		}
+		vv_error_clear();
+	}
 	if (rc != VARVE_ENOTFOUND)
 		return rc;
 	if (o->read_only || !o->create_if_missing)

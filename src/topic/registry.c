@@ -32,6 +32,9 @@ struct vv_topics {
 	named *rv; /* replay only */
 	size_t rn, rcap;
 	vv_topic *staged; /* being created: goes in when its record is applied */
+	/* being added to an existing topic (varve_topic_add_partitions) */
+	vv_partition **staged_parts;
+	uint32_t nstaged_parts;
 };
 
 int vv_check_partition(int32_t partition)
@@ -153,8 +156,25 @@ static int apply_live(vv_topics *ts, const vv_meta_rec *r)
 		rc = insert(ts, ts->staged);
 		if (rc == 0)
 			ts->staged = NULL;
+		pthread_rwlock_unlock(&ts->lock);
+		return rc;
 	}
+	/* an existing topic's new configuration (alter, more partitions) */
+	long i = find(ts, r->name, NULL);
+	vv_topic *t = i >= 0 ? ts->v[i] : NULL;
+	if (t)
+		vv_topic_ref(t);
 	pthread_rwlock_unlock(&ts->lock);
+	if (!t)
+		return 0;
+	if (ts->nstaged_parts && r->cfg.partitions == t->nparts + ts->nstaged_parts) {
+		rc = vv_topic_grow(t, ts->staged_parts, ts->nstaged_parts);
+		if (rc == 0)
+			ts->nstaged_parts = 0;
+	}
+	if (rc == 0)
+		vv_topic_cfg_set(t, &r->cfg, &ts->pcfg);
+	vv_topic_unref(t);
 	return rc;
 }
 
@@ -470,7 +490,12 @@ int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg
 		return vv_error_set(VARVE_EINVAL, 0, "set cfg_out->version first");
 	vv_topic *t;
 	VV_TRY(vv_topics_find(db->topics, name, &t));
-	vv_topic_config_copy_out(cfg_out, &t->cfg);
+	vv_topic_cfg tc;
+	vv_topic_cfg_get(t, &tc);
+	/* retain_for_groups must stay valid while the topic lives: point at the
+	 * topic's text, which changes only by an alter */
+	tc.cfg.retain_for_groups = tc.groups[0] ? t->retain_buf : NULL;
+	vv_topic_config_copy_out(cfg_out, &tc.cfg);
 	vv_topic_unref(t);
 	return 0;
 }
@@ -516,4 +541,130 @@ int varve_offsets(varve_db *db, const char *topic, int32_t partition, int64_t *s
 		*end_out = atomic_load(&p->end_offset);
 	vv_topic_unref(t);
 	return 0;
+}
+
+/* ---- changing a topic -------------------------------------------------------- */
+
+/* Write a topic's configuration record (synced); applying it changes the
+ * topic (apply_live). */
+static int write_config(vv_topics *ts, const char *name, const varve_topic_config *cfg,
+			int64_t created_ms)
+{
+	vv_meta_rec *r = vv_calloc(1, sizeof *r);
+	if (!r)
+		return vv_error_set(VARVE_ENOMEM, 0, "topic config");
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	r->kind = VV_META_TOPIC_CONFIG;
+	snprintf(r->name, sizeof r->name, "%s", name);
+	r->cfg = *cfg;
+	r->time = created_ms;
+	int rc = vv_meta_batch_add(&b, r);
+	if (rc == 0)
+		rc = vv_meta_write(ts->meta, &b, 1);
+	vv_meta_batch_free(&b);
+	vv_free(r);
+	return rc;
+}
+
+int varve_topic_alter(varve_db *db, const char *name, const varve_topic_config *cfg)
+{
+	VV_TRY(writable(db));
+	if (!cfg)
+		return vv_error_set(VARVE_EINVAL, 0, "NULL configuration");
+	if (cfg->version != VARVE_TOPIC_CONFIG_VERSION)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_topic_config.version is %u", cfg->version);
+	VV_TRY(vv_topic_config_validate(cfg));
+	vv_topics *ts = db->topics;
+	vv_topic *t;
+	VV_TRY(vv_topics_find(ts, name, &t));
+	pthread_mutex_lock(&ts->admin_mu);
+	vv_topic_cfg now;
+	vv_topic_cfg_get(t, &now);
+	int rc = 0;
+	if (cfg->partitions != now.cfg.partitions)
+		rc = vv_error_set(VARVE_EINVAL, 0,
+				  "topic %s has %u partitions: use varve_topic_add_partitions to add "
+				  "some (they cannot be removed)", name, now.cfg.partitions);
+	else if (cfg->dedup_window_ms != now.cfg.dedup_window_ms)
+		rc = vv_error_set(VARVE_EINVAL, 0,
+				  "the message-id window of topic %s is fixed at creation", name);
+	if (rc == 0)
+		rc = write_config(ts, name, cfg, t->created_ms);
+	pthread_mutex_unlock(&ts->admin_mu);
+	vv_topic_unref(t);
+	return rc;
+}
+
+int varve_topic_add_partitions(varve_db *db, const char *name, uint32_t partitions)
+{
+	VV_TRY(writable(db));
+	vv_topics *ts = db->topics;
+	vv_topic *t;
+	VV_TRY(vv_topics_find(ts, name, &t));
+	pthread_mutex_lock(&ts->admin_mu);
+	vv_topic_cfg now;
+	vv_topic_cfg_get(t, &now);
+	uint32_t have = t->nparts;
+	int rc = 0;
+	if (partitions <= have || partitions > VARVE_MAX_PARTITIONS)
+		rc = vv_error_set(VARVE_EINVAL, 0,
+				  "topic %s has %u partitions: a new count must be more, at most %d",
+				  name, have, VARVE_MAX_PARTITIONS);
+	vv_partition **np = rc ? NULL : vv_calloc(partitions - have, sizeof *np);
+	if (rc == 0 && !np)
+		rc = vv_error_set(VARVE_ENOMEM, 0, "partitions");
+	/* The partitions' directories first, then the record: the partitions
+	 * exist once it is durable. */
+	vv_part_config pc;
+	vv_topic_part_config(&ts->pcfg, &now.cfg, &pc);
+	uint32_t opened = 0;
+	for (uint32_t i = have; rc == 0 && i < partitions; i++) {
+		char pdir[4400];
+		snprintf(pdir, sizeof pdir, "%s/%u", t->dir, i);
+		rc = vv_partition_open(pdir, name, i, &pc, 0, &np[i - have]);
+		if (rc == 0)
+			opened++;
+	}
+	if (rc == 0) {
+		ts->staged_parts = np;
+		ts->nstaged_parts = partitions - have;
+		now.cfg.partitions = partitions;
+		rc = write_config(ts, name, &now.cfg, t->created_ms);
+		if (rc == 0 && ts->nstaged_parts)
+			rc = vv_error_set(VARVE_ERROR, 0, "partitions of %s were not added", name);
+	}
+	if (rc) {
+		/* not added (a grown topic took them, and then rc is 0): close
+		 * them; their directories stay, empty, and a later add opens them */
+		for (uint32_t i = 0; i < opened; i++)
+			vv_partition_close(np[i], 1);
+	}
+	ts->staged_parts = NULL;
+	ts->nstaged_parts = 0;
+	vv_free(np);
+	pthread_mutex_unlock(&ts->admin_mu);
+	vv_topic_unref(t);
+	return rc;
+}
+
+int varve_delete_records(varve_db *db, const char *topic, int32_t partition, int64_t offset,
+			 int64_t *start_out)
+{
+	if (start_out)
+		*start_out = -1;
+	VV_TRY(writable(db));
+	vv_topic *t;
+	vv_partition *p;
+	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
+	int rc = 0;
+	if (offset < 0)
+		rc = vv_error_set(VARVE_EOFFSET, 0, "negative offset %" PRId64, offset);
+	uint64_t freed = 0;
+	if (rc == 0)
+		rc = vv_partition_advance_start(p, offset, &freed);
+	if (rc == 0 && start_out)
+		*start_out = atomic_load(&p->start_offset);
+	vv_topic_unref(t);
+	return rc;
 }

@@ -41,7 +41,7 @@ uint32_t vv_topic_partition_for_key(const void *key, size_t len, uint32_t nparts
 
 uint32_t vv_topic_partition_for_null(vv_topic *t, int batch_start)
 {
-	if (t->cfg.partitioner == VARVE_PARTITIONER_ROUND_ROBIN)
+	if (atomic_load_explicit(&t->round_robin, memory_order_relaxed))
 		return atomic_fetch_add(&t->rr_next, 1) % t->nparts;
 	if (batch_start)
 		return atomic_fetch_add(&t->sticky, 1) % t->nparts;
@@ -67,7 +67,10 @@ void vv_topic_unref(vv_topic *t)
 		vv_free(t->dedup);
 	}
 	vv_free(t->parts);
-	vv_free(t->retain_groups);
+	for (size_t i = 0; i < t->nretired; i++)
+		vv_free(t->retired[i]);
+	vv_free(t->retired);
+	pthread_rwlock_destroy(&t->cfg_lock);
 	vv_free(t->name);
 	vv_free(t->dir);
 	vv_free(t);
@@ -77,7 +80,7 @@ int vv_topic_check_record(const vv_topic *t, const varve_record *r)
 {
 	if (!r)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL record");
-	if (!r->key && (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT))
+	if (!r->key && atomic_load_explicit(&t->compacted, memory_order_relaxed))
 		return vv_error_set(VARVE_EINVAL, 0,
 				    "topic %s is compacted: every record needs a key", t->name);
 	if ((r->key_len && !r->key) || (r->value_len && !r->value))
@@ -164,8 +167,8 @@ static int load_dedup(const vv_env *env, vv_topic *t)
 	return rc;
 }
 
-static void topic_part_config(const vv_part_config *base, const varve_topic_config *tc,
-			      vv_part_config *pc)
+void vv_topic_part_config(const vv_part_config *base, const varve_topic_config *tc,
+			  vv_part_config *pc)
 {
 	*pc = *base;
 	if (tc->segment_bytes > 0)
@@ -204,17 +207,13 @@ int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *nam
 	if (!t)
 		return vv_error_set(VARVE_ENOMEM, 0, "topic");
 	atomic_init(&t->refs, 1);
+	pthread_rwlock_init(&t->cfg_lock, NULL);
 	t->name = vv_strdup(name);
-	t->cfg = *cfg;
-	t->cfg.retain_for_groups = NULL;
+	vv_topic_cfg_set(t, cfg, NULL);
 	int oom = !t->name;
-	if (cfg->retain_for_groups && *cfg->retain_for_groups) {
-		t->retain_groups = vv_strdup(cfg->retain_for_groups);
-		t->cfg.retain_for_groups = t->retain_groups;
-		oom |= !t->retain_groups;
-	}
 	t->created_ms = created_ms;
-	t->parts = vv_calloc(cfg->partitions, sizeof *t->parts);
+	t->parts_cap = cfg->partitions;
+	t->parts = vv_calloc(cfg->partitions, sizeof(vv_partition *));
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/%s", env->topics_dir, name);
 	t->dir = vv_strdup(dir);
@@ -224,7 +223,7 @@ int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *nam
 	}
 	int rc = topic_dir(env, dir);
 	vv_part_config pc;
-	topic_part_config(pcfg, cfg, &pc);
+	vv_topic_part_config(pcfg, cfg, &pc);
 	for (uint32_t i = 0; rc == 0 && i < cfg->partitions; i++) {
 		char pdir[4200];
 		snprintf(pdir, sizeof pdir, "%s/%u", dir, i);
@@ -239,5 +238,72 @@ int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *nam
 		return rc;
 	}
 	*out = t;
+	return 0;
+}
+
+/* ---- a configuration that may change ------------------------------------------- */
+
+void vv_topic_cfg_get(vv_topic *t, vv_topic_cfg *out)
+{
+	pthread_rwlock_rdlock(&t->cfg_lock);
+	out->cfg = t->cfg;
+	memcpy(out->groups, t->retain_buf, sizeof out->groups);
+	pthread_rwlock_unlock(&t->cfg_lock);
+	out->cfg.retain_for_groups = out->groups[0] ? out->groups : NULL;
+}
+
+void vv_topic_cfg_set(vv_topic *t, const varve_topic_config *cfg, const vv_part_config *base)
+{
+	pthread_rwlock_wrlock(&t->cfg_lock);
+	uint32_t parts = t->cfg.partitions;
+	int64_t window = t->cfg.dedup_window_ms;
+	int first = t->cfg.version == 0;
+	t->cfg = *cfg;
+	snprintf(t->retain_buf, sizeof t->retain_buf, "%s",
+		 cfg->retain_for_groups ? cfg->retain_for_groups : "");
+	t->cfg.retain_for_groups = t->retain_buf[0] ? t->retain_buf : NULL;
+	if (!first) { /* fixed after open: partitions grow through vv_topic_grow */
+		t->cfg.partitions = parts;
+		t->cfg.dedup_window_ms = window;
+	}
+	atomic_store(&t->compacted, (cfg->cleanup_policy & VARVE_CLEANUP_COMPACT) != 0);
+	atomic_store(&t->round_robin, cfg->partitioner == VARVE_PARTITIONER_ROUND_ROBIN);
+	pthread_rwlock_unlock(&t->cfg_lock);
+	if (first || !base)
+		return;
+	vv_part_config pc;
+	vv_topic_part_config(base, cfg, &pc);
+	uint32_t n = atomic_load(&t->nparts);
+	for (uint32_t i = 0; i < n; i++)
+		vv_partition_set_roll(t->parts[i], pc.segment_bytes, pc.segment_ms, pc.codec);
+}
+
+int vv_topic_grow(vv_topic *t, vv_partition *const *parts, uint32_t n)
+{
+	uint32_t have = atomic_load(&t->nparts);
+	if (have + n > t->parts_cap) {
+		uint32_t cap = t->parts_cap * 2 > have + n ? t->parts_cap * 2 : have + n;
+		vv_partition **nv = vv_calloc(cap, sizeof *nv);
+		vv_partition ***nr = vv_realloc(t->retired, (t->nretired + 1) * sizeof *nr);
+		if (!nv || !nr) {
+			vv_free(nv);
+			if (nr)
+				t->retired = nr;
+			return vv_error_set(VARVE_ENOMEM, 0, "partitions of %s", t->name);
+		}
+		t->retired = nr;
+		vv_partition **old = atomic_load(&t->parts);
+		memcpy(nv, old, have * sizeof *nv);
+		t->retired[t->nretired++] = old; /* a reader may still index it */
+		atomic_store(&t->parts, nv);
+		t->parts_cap = cap;
+	}
+	vv_partition **v = atomic_load(&t->parts);
+	for (uint32_t i = 0; i < n; i++)
+		v[have + i] = parts[i];
+	atomic_store(&t->nparts, have + n); /* published after the entries */
+	pthread_rwlock_wrlock(&t->cfg_lock);
+	t->cfg.partitions = have + n;
+	pthread_rwlock_unlock(&t->cfg_lock);
 	return 0;
 }

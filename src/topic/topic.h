@@ -12,6 +12,7 @@
 #ifndef VV_TOPIC_H
 #define VV_TOPIC_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "dedup.h"
@@ -25,15 +26,43 @@ typedef struct vv_topic {
 	_Atomic int deleted;
 	char *name;
 	char *dir;
-	varve_topic_config cfg; /* cfg.retain_for_groups points at retain_groups */
-	char *retain_groups;
 	int64_t created_ms;
-	vv_partition **parts;
-	uint32_t nparts;
+	/* The configuration may change (varve_topic_alter): read it with
+	 * vv_topic_cfg_get. Per-record hot paths read the two atomics. */
+	pthread_rwlock_t cfg_lock;
+	varve_topic_config cfg; /* retain_for_groups points at retain_buf */
+	char retain_buf[VV_MAX_RETAIN_GROUPS + 1];
+	_Atomic int compacted;   /* cleanup_policy has COMPACT: every record needs a key */
+	_Atomic int round_robin; /* partitioner of null keys */
+	/* Partitions may be added (never removed): load nparts, then parts.
+	 * A grown array replaces parts; the old ones stay until the topic goes
+	 * (a reader may still hold one). */
+	vv_partition **_Atomic parts;
+	_Atomic uint32_t nparts;
+	uint32_t parts_cap;
+	vv_partition ***retired; /* replaced arrays */
+	size_t nretired;
 	_Atomic uint32_t rr_next;
 	_Atomic uint32_t sticky;
-	vv_dedup *dedup; /* message-id window, NULL when dedup_window_ms is 0 */
+	vv_dedup *dedup; /* message-id window, NULL when dedup_window_ms is 0 (fixed) */
 } vv_topic;
+
+/* A copy of a topic's configuration. */
+typedef struct vv_topic_cfg {
+	varve_topic_config cfg; /* retain_for_groups points at groups */
+	char groups[VV_MAX_RETAIN_GROUPS + 1];
+} vv_topic_cfg;
+
+void vv_topic_cfg_get(vv_topic *t, vv_topic_cfg *out);
+/* Change the settings that may change (not partitions, not the message-id
+ * window): the partitions' roll and codec settings follow, computed from
+ * the store's partition template base (NULL: at open, nothing to follow). */
+void vv_topic_cfg_set(vv_topic *t, const varve_topic_config *cfg, const vv_part_config *base);
+/* Add partitions parts[0..n) (already open) after the existing ones. */
+int vv_topic_grow(vv_topic *t, vv_partition *const *parts, uint32_t n);
+/* The partition configuration of this topic's partitions. */
+void vv_topic_part_config(const vv_part_config *base, const varve_topic_config *tc,
+			  vv_part_config *pc);
 
 /* Open (creating directories unless read-only) the topic `name` under
  * topics_dir with partitions configured from `pcfg` and the topic's own

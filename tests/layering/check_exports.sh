@@ -9,8 +9,9 @@
 # and marks its API with VARVE_API). The linker's own _init, _fini,
 # __bss_start, _edata, _end and version nodes (type A) are not ours and are
 # ignored, and so are AddressSanitizer's __odr_asan* indicators (one per
-# exported variable in -fsanitize=address builds); a "@VERSION" suffix is
-# not part of the name.
+# exported variable in -fsanitize=address builds) and the coverage
+# runtime's __gcov_* / __llvm_* symbols (-Db_coverage=true builds); a
+# "@VERSION" suffix is not part of the name.
 # Prints every offending symbol with its nm type; exits 0 when there is
 # none, 1 when there are, 2 when nm fails or the library exports no varve_
 # symbol at all (not the library we meant).
@@ -30,7 +31,8 @@ printf '%s\n' "$out" | awk -v lib="$lib" '
 	}
 	type == "A" { next }
 	name == "_init" || name == "_fini" || name == "__bss_start" ||
-	name == "_edata" || name == "_end" || name ~ /^__odr_asan/ { next }
+	name == "_edata" || name == "_end" || name ~ /^__odr_asan/ ||
+	name ~ /^__gcov_/ || name ~ /^__llvm_(gcov|profile)/ { next }
 	name ~ /^varve_/ { good++; next }
 	{ printf "%s: exports %s (nm type %s), not varve_*\n", lib, name, type; bad++ }
 	END {

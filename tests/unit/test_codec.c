@@ -252,11 +252,15 @@ Test(partitioner, null_keys_round_robin_and_sticky)
 	vv_topic t;
 	memset(&t, 0, sizeof t);
 	t.nparts = 3;
-	t.cfg = (varve_topic_config)VARVE_TOPIC_CONFIG_INIT;
-	t.cfg.partitioner = VARVE_PARTITIONER_ROUND_ROBIN;
+	varve_topic_config c = VARVE_TOPIC_CONFIG_INIT;
+	c.partitions = 3;
+	c.partitioner = VARVE_PARTITIONER_ROUND_ROBIN;
+	pthread_rwlock_init(&t.cfg_lock, NULL);
+	vv_topic_cfg_set(&t, &c, NULL);
 	for (uint32_t i = 0; i < 9; i++)
 		cr_assert_eq(vv_topic_partition_for_null(&t, i == 0), i % 3);
-	t.cfg.partitioner = VARVE_PARTITIONER_STICKY;
+	c.partitioner = VARVE_PARTITIONER_STICKY;
+	vv_topic_cfg_set(&t, &c, NULL);
 	uint32_t seen = 0;
 	for (int batch = 0; batch < 6; batch++) {
 		uint32_t first = vv_topic_partition_for_null(&t, 1);
