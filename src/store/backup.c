@@ -907,7 +907,7 @@ static vv_topic *live_topic(bk *b, const named_topic *t, int *gone)
 		vv_error_clear();
 		return NULL;
 	}
-	if (lt->created_ms == t->created_ms && lt->nparts >= t->partitions)
+	if (lt->created_ms == t->created_ms && atomic_load(&lt->nparts) >= t->partitions)
 		return lt;
 	*gone = lt->created_ms != t->created_ms;
 	vv_topic_unref(lt);
@@ -944,12 +944,14 @@ static int backup_topic(bk *b, named_topic *t)
 	VV_TRY(path_fmt(ddir, sizeof ddir, "%s/topics/%s", b->dst, t->name));
 	int gone = 0;
 	vv_topic *lt = live_topic(b, t, &gone);
+	/* partitions are only ever added: nparts was loaded first (topic.h) */
+	vv_partition **parts = lt ? atomic_load(&lt->parts) : NULL;
 	int rc = gone ? 0 : make_dir(b, ddir);
 	for (uint32_t k = 0; rc == 0 && !gone && k < t->partitions; k++) {
 		char sp[4200], dp[4200];
 		snprintf(sp, sizeof sp, "%s/%u", sdir, k);
 		snprintf(dp, sizeof dp, "%s/%u", ddir, k);
-		rc = backup_partition(b, lt ? lt->parts[k] : NULL, sp, t->name, k, dp, &gone);
+		rc = backup_partition(b, parts ? parts[k] : NULL, sp, t->name, k, dp, &gone);
 	}
 	if (lt)
 		vv_topic_unref(lt);

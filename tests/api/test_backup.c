@@ -498,6 +498,46 @@ Test(backup, topics_deleted_or_created_during_the_backup)
 	t_close(db);
 }
 
+static int add_partitions(step_ctx *s)
+{
+	int rc = varve_topic_add_partitions(s->db, "a", 5);
+	for (int i = 0; rc == 0 && i < 5; i++)
+		rc = varve_produce(s->db, "a", &(varve_record){ .value = "n", .value_len = 1,
+							       .partition = 4 }, NULL, NULL);
+	return rc;
+}
+
+/* The log start moved inside a segment (varve_delete_records) is the
+ * copy's; partitions added after the metadata copy come with the next
+ * backup. */
+Test(backup, deleted_records_and_added_partitions)
+{
+	const char *src = t_newpath("store"), *dest = t_newpath("copy");
+	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	int64_t start;
+	t_ok(varve_delete_records(db, "a", 1, 37, &start));
+	cr_assert_eq(start, 37);
+	step_ctx s = { .db = db, .topic = "kv", .act = add_partitions, .monotonic = 1 };
+	varve_backup_options bo = VARVE_BACKUP_OPTIONS_INIT;
+	bo.progress_fn = on_step;
+	bo.progress_ctx = &s;
+	backup_ok(db, dest, &bo);
+	t_ok(s.rc);
+	varve_db *cp = open_copy(dest, 1);
+	int64_t cs;
+	t_ok(varve_offsets(cp, "a", 1, &cs, NULL));
+	cr_assert_eq(cs, 37);
+	varve_topic_config c = { VARVE_TOPIC_CONFIG_VERSION };
+	t_ok(varve_topic_describe(cp, "a", &c));
+	cr_assert_eq(c.partitions, 3, "partitions added after the metadata copy are not in it");
+	varve_close(cp);
+	cr_assert(!t_exists(t_fmt("%s/topics/a/3", dest)));
+	varve_backup_report r = backup_ok(db, dest, NULL);
+	cr_assert_eq(r.partitions, 7);
+	same_store(db, dest);
+	t_close(db);
+}
+
 Test(backup, progress_reports_every_partition_and_the_end)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
