@@ -683,7 +683,7 @@ static int prune_partition(bk *b, const part_job *j)
 }
 
 /* The copy's recovery point and segment size list (design note 8). */
-static int write_end(bk *b, const part_job *j)
+static int write_end(bk *b, const part_job *j, int changed)
 {
 	vv_recovery_point rp = { j->limit, j->limit, 0, j->start };
 	if (j->np) {
@@ -692,7 +692,21 @@ static int write_end(bk *b, const part_job *j)
 	}
 	uint8_t buf[VV_RECOVERY_POINT_SIZE];
 	vv_recovery_point_encode(&rp, buf);
-	VV_TRY(vv_io_write_atomic(j->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf, b->file_mode));
+	/* an unchanged partition costs no fsync (an incremental backup of a
+	 * quiet store) */
+	char path[4096];
+	uint8_t *old = NULL;
+	size_t n = 0;
+	VV_TRY(path_fmt(path, sizeof path, "%s/%s", j->dir, VV_RECOVERY_POINT_FILE));
+	int same = vv_io_read_small(path, VV_RECOVERY_POINT_SIZE, &old, &n) == 0 &&
+		   n == sizeof buf && !memcmp(old, buf, n);
+	vv_free(old);
+	vv_error_clear();
+	if (!same) {
+		VV_TRY(vv_io_write_atomic(j->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
+					  b->file_mode));
+		changed = 1;
+	}
 	int64_t *bases = vv_malloc((j->np ? j->np : 1) * sizeof *bases);
 	uint64_t *sizes = vv_malloc((j->np ? j->np : 1) * sizeof *sizes);
 	if (bases && sizes && j->np) {
@@ -706,7 +720,7 @@ static int write_end(bk *b, const part_job *j)
 	}
 	vv_free(bases);
 	vv_free(sizes);
-	return vv_io_sync_dir(j->dir);
+	return changed ? vv_io_sync_dir(j->dir) : 0;
 }
 
 /* The first `gone` picks vanished before anything was copied: retention
@@ -727,6 +741,9 @@ static int copy_partition(bk *b, part_job *j)
 	/* before the listing: an older one only costs work (note 7) */
 	VV_TRY(put_small(b, j->p->dir, j->dir, CLEANER_CHECKPOINT_FILE));
 	VV_TRY(put_small(b, j->p->dir, j->dir, PRODUCER_SNAPSHOT_FILE));
+	const varve_backup_report *r = b->rep;
+	uint64_t changes = r->segments_linked + r->segments_copied + r->segments_appended +
+			   r->segments_removed;
 	int rc = plan(j);
 	if (rc == 0)
 		progress(b, j->topic, j->id);
@@ -746,7 +763,8 @@ static int copy_partition(bk *b, part_job *j)
 	if (rc == 0)
 		rc = prune_partition(b, j);
 	if (rc == 0)
-		rc = write_end(b, j);
+		rc = write_end(b, j, r->segments_linked + r->segments_copied + r->segments_appended +
+					     r->segments_removed != changes);
 	release_listing(j);
 	return rc;
 }
