@@ -510,6 +510,52 @@ static int listed_version(const part_job *j, const pick *k, const vv_file_info *
 	return k->base > newest;
 }
 
+/* A read-only view takes a sealed segment's size from the file, and a
+ * writer rolling at that moment has not yet cut the zeros it preallocated
+ * after the last batch. So the file must end with a whole batch (the one
+ * the index finds for the segment's last offset); if it does not, a scan
+ * says where the valid data ends: if only zeros follow, the copy stops
+ * there, else the file is copied as it is (damage stays damage). */
+/* Are the bytes [from, to) of f all zero? 1, 0, or an error. */
+static int zeros_only(bk *b, vv_file *f, uint64_t from, uint64_t to)
+{
+	for (uint64_t at = from; at < to;) {
+		size_t n = to - at < COPY_CHUNK ? (size_t)(to - at) : COPY_CHUNK;
+		VV_TRY(vv_io_pread_full(f, b->buf, n, at));
+		for (size_t i = 0; i < n; i++)
+			if (b->buf[i])
+				return 0;
+		at += n;
+	}
+	return 1;
+}
+
+static int view_sealed_size(bk *b, pick *k)
+{
+	vv_segment *s = k->s;
+	uint64_t pos = 0;
+	VV_TRY(vv_segment_find(s, atomic_load(&s->next_offset) - 1, &pos));
+	uint8_t hb[VV_BATCH_HEADER_SIZE];
+	vv_batch_header h;
+	if (pos == k->size ||
+	    (pos + sizeof hb <= k->size &&
+	     vv_io_pread_full(atomic_load(&s->log), hb, sizeof hb, pos) == 0 &&
+	     vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0 &&
+	     pos + h.length == k->size))
+		return 0;
+	vv_error_clear();
+	vv_scan_result res;
+	VV_TRY(vv_segment_scan(s, 0, s->base, &res));
+	if (res.valid_end >= k->size || res.file_size != k->size)
+		return 0;
+	int zeros = zeros_only(b, atomic_load(&s->log), res.valid_end, k->size);
+	if (zeros < 0)
+		return zeros;
+	if (zeros)
+		k->size = res.valid_end;
+	return 0;
+}
+
 /* Make the destination hold segment k, then let go of it (its files
  * close unless someone else reads it: a partition of 10,000 segments must
  * not hold 30,000 descriptors). VANISHED if its files are gone. */
@@ -528,6 +574,8 @@ static int put_segment(bk *b, part_job *j, pick *k)
 	VV_TRY(vv_io_info(log, &fi));
 	if (!listed_version(j, k, &fi))
 		return CHANGED;
+	if (j->p->cfg.seg.read_only && k->whole)
+		VV_TRY(view_sealed_size(b, k));
 	pthread_mutex_lock(&s->mu);
 	vv_file *idx = s->idx, *tidx = s->tidx;
 	pthread_mutex_unlock(&s->mu);

@@ -152,6 +152,29 @@ static size_t linked_segments(const char *src, const char *dest, const char *top
 	return linked;
 }
 
+/* Records of topic/part from its start; with dense, offsets must follow
+ * one another. */
+static int64_t count_records(varve_db *db, const char *topic, uint32_t part, int dense)
+{
+	int64_t start, n = 0;
+	t_ok(varve_offsets(db, topic, (int32_t)part, &start, NULL));
+	varve_iter *it;
+	t_ok(varve_iter_open(db, topic, (int32_t)part, start, &it));
+	const varve_record *r;
+	int rc;
+	int64_t want = start;
+	while ((rc = varve_iter_next(it, &r)) == 0) {
+		if (dense)
+			cr_assert_eq(r->offset, want, "%s/%u: offset %" PRId64 " after %" PRId64, topic,
+				     part, r->offset, want - 1);
+		want = r->offset + 1;
+		n++;
+	}
+	t_assert_rc(rc, VARVE_EEND);
+	varve_iter_close(it);
+	return n;
+}
+
 /* A store with two topics, several segments each, a compacted topic and
  * group commits. */
 static varve_db *sample_store(const char *dir, int sync)
@@ -237,6 +260,34 @@ Test(backup, the_last_segment_is_copied_even_when_it_looks_sealed)
 	cr_assert_eq(linked_segments(src, dest, "a", 2, &total), total - 1);
 	same_store(db, dest);
 	t_close(db);
+}
+
+/* A read-only handle sizes sealed segments by their files; a writer that
+ * is rolling has not yet cut the zeros preallocated after the last batch of
+ * the segment it seals. Those zeros are not copied (nor linked). */
+Test(backup, zeros_after_a_sealed_segment_are_not_copied)
+{
+	const char *src = t_newpath("store"), *dest = t_newpath("copy");
+	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	int64_t want = count_records(db, "a", 0, 1);
+	t_close(db);
+	int64_t bases[512];
+	size_t n = t_segments(t_part_dir(src, "a", 0), bases, 512);
+	cr_assert_gt(n, 2);
+	const char *sealed = t_seg_path(src, "a", 0, bases[1], ".log");
+	int64_t data = t_fsize(sealed);
+	t_append_zeros(sealed, 65536 - (size_t)data);
+	varve_options o = t_opts();
+	o.read_only = 1;
+	db = t_open(src, &o);
+	varve_backup_report r = backup_ok(db, dest, NULL);
+	t_close(db);
+	cr_assert_eq(t_fsize(t_seg_path(dest, "a", 0, bases[1], ".log")), data);
+	cr_assert(!same_inode(sealed, t_seg_path(dest, "a", 0, bases[1], ".log")));
+	cr_assert_gt(r.segments_linked, 0, "the other sealed segments are linked");
+	varve_db *cp = open_copy(dest, 1);
+	cr_assert_eq(count_records(cp, "a", 0, 1), want);
+	varve_close(cp);
 }
 
 Test(backup, copy_only_shares_no_file_with_the_store)
@@ -368,26 +419,6 @@ static void on_step(void *ctx, const varve_backup_progress *p)
 	}
 }
 
-static int64_t count_records(varve_db *db, const char *topic, uint32_t part, int dense)
-{
-	int64_t start, n = 0;
-	t_ok(varve_offsets(db, topic, (int32_t)part, &start, NULL));
-	varve_iter *it;
-	t_ok(varve_iter_open(db, topic, (int32_t)part, start, &it));
-	const varve_record *r;
-	int rc;
-	int64_t want = start;
-	while ((rc = varve_iter_next(it, &r)) == 0) {
-		if (dense)
-			cr_assert_eq(r->offset, want, "%s/%u: offset %" PRId64 " after %" PRId64, topic,
-				     part, r->offset, want - 1);
-		want = r->offset + 1;
-		n++;
-	}
-	t_assert_rc(rc, VARVE_EEND);
-	varve_iter_close(it);
-	return n;
-}
 
 static int compact_now(step_ctx *s) { return varve_clean_now(s->db, 1); }
 
