@@ -4,7 +4,7 @@
  * store. The store may be in use (appends, retention, compaction) and the
  * handle may be a writer or read-only (`varve backup` beside a running
  * writer). May call every layer below store (it is the composition root's
- * sibling): registry, meta, partition, segment, swap, sizes, io.
+ * sibling); it uses registry, meta, partition, segment, sizes, io.
  *
  * CONSISTENCY: ORDER
  *  1. The metadata log is copied first, like any partition: up to its
@@ -51,7 +51,10 @@
  *     removed: the log then starts later), makes the partition start again
  *     from a new listing (at most MAX_ATTEMPTS times, then VARVE_EBUSY). A
  *     swap in progress shows as a name whose file changed, so it too is
- *     listed again.
+ *     listed again. A view sizes sealed segments by their files, and a
+ *     writer that is rolling has not yet cut the zeros preallocated after
+ *     the last batch: a sealed segment must end with a whole batch, else it
+ *     is copied up to its valid end when only zeros follow.
  *
  * WHAT IS COPIED, PER PARTITION
  *  7. Sealed segments whole: hard-linked when the destination is on the same
@@ -87,7 +90,7 @@
  *     syncfs of the destination's file system at the end covers the data of
  *     every copy and every linked file (whose blocks the store may not have
  *     synced, under sync=none), and whatever an interrupted run left; the
- *     directories are synced once per partition. (An fdatasync per file
+ *     directories of partitions that changed are synced. (An fdatasync per file
  *     made each segment cost a disk flush, and a read-only view lives only
  *     as long as no swap invalidates it.) A backup that died is
  *     finished by the next one: every decision above compares the
