@@ -919,7 +919,8 @@ VARVE_API uint64_t varve_consumer_resets(const varve_consumer *c);
 /**
  * Append notifications for event loops: an eventfd that becomes readable
  * after an append to any topic of the store since the watch was last
- * armed (a Kafka Fetch long-polls on it). Arm before looking at the data:
+ * armed, and again when appended records become durable (a Kafka Fetch,
+ * which serves only durable records, long-polls on it). Arm before looking at the data:
  * an append after the look cannot then be missed (a spurious wake-up is
  * the price). The fd is owned by the watch.
  */

@@ -749,9 +749,17 @@ static int wait_durable(vv_partition *p, int64_t target)
 			mark_failed(p, "fsync failed");
 		pthread_mutex_lock(&p->sync_mu);
 		p->syncing = 0;
-		if (!src && upto > atomic_load(&p->durable_offset))
+		int advanced = !src && upto > atomic_load(&p->durable_offset);
+		if (advanced)
 			atomic_store(&p->durable_offset, upto);
 		pthread_cond_broadcast(&p->sync_cond);
+		if (advanced && p->cfg.on_append) {
+			/* readers that serve only durable records (a Kafka
+			 * broker's high watermark) wait for this, not the append */
+			pthread_mutex_unlock(&p->sync_mu);
+			p->cfg.on_append(p->cfg.append_ctx, p);
+			pthread_mutex_lock(&p->sync_mu);
+		}
 		if (src) {
 			rc = src;
 			break;

@@ -57,7 +57,8 @@ typedef struct vv_part_config {
 	/* where recovery reports what it cut */
 	void (*on_cut)(void *ctx, const varve_recovery_cut *cut);
 	void *cut_ctx;
-	/* called after records become readable (consumers' wake-up) */
+	/* called after records become readable and again once they are
+	 * durable (consumers' wake-up) */
 	void (*on_append)(void *ctx, struct vv_partition *p);
 	void *append_ctx;
 	/* nonce of the CLEAN file found at open (0 = none): a segment size list

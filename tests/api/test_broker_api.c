@@ -233,6 +233,47 @@ Test(broker_api, watch_fd_wakes_on_appends)
 	t_close(db);
 }
 
+static void note_done(void *ctx, int rc, const varve_append_result *res)
+{
+	(void)res;
+	atomic_store((_Atomic int *)ctx, rc == VARVE_OK ? 1 : -1);
+}
+
+Test(broker_api, watch_fd_wakes_again_when_records_become_durable)
+{
+	/* A reader that serves only durable records (the broker's high
+	 * watermark) must be woken when the fsync lands, not only at the
+	 * append: under sync=interval that is up to an interval later. */
+	const char *dir = t_newpath("store");
+	varve_options o = t_opts();
+	o.sync_policy = VARVE_SYNC_INTERVAL;
+	o.sync_interval_ms = 300;
+	varve_db *db = t_open(dir, &o);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	varve_watch *w;
+	t_ok(varve_watch_open(db, &w));
+	int fd = varve_watch_fd(w);
+	varve_record r = t_rec("k", 1, "v", 1);
+	varve_append_options ao = VARVE_APPEND_OPTIONS_INIT;
+	_Atomic int finished = 0;
+	t_ok(varve_append_async(db, "t", 0, &r, 1, &ao, note_done, (void *)&finished));
+	varve_partition_info pi = { .version = VARVE_PARTITION_INFO_VERSION };
+	t_ok(varve_partition_info_get(db, "t", 0, &pi));
+	cr_assert_eq(pi.end_offset, 1);
+	cr_assert_eq(pi.durable_offset, 0, "not durable before the interval");
+	cr_assert(readable(fd), "the append wakes the watch");
+	varve_watch_arm(w);
+	cr_assert(!readable(fd));
+	for (int i = 0; i < 500 && !atomic_load(&finished); i++)
+		usleep(10000);
+	cr_assert_eq(atomic_load(&finished), 1, "the append completed");
+	t_ok(varve_partition_info_get(db, "t", 0, &pi));
+	cr_assert_eq(pi.durable_offset, 1);
+	cr_assert(readable(fd), "durability wakes the watch again");
+	varve_watch_close(w);
+	t_close(db);
+}
+
 /* ---- group commits ----------------------------------------------------------------- */
 
 Test(broker_api, group_commits_with_metadata)
