@@ -49,9 +49,13 @@
  *     that listing must be newer than all of it (a roll). Anything else,
  *     and a file that is gone (beyond the oldest ones, which retention
  *     removed: the log then starts later), makes the partition start again
- *     from a new listing (at most MAX_ATTEMPTS times, then VARVE_EBUSY). A
- *     swap in progress shows as a name whose file changed, so it too is
- *     listed again. A view sizes sealed segments by their files, and a
+ *     from a new listing, after a short pause (a swap or a roll under way
+ *     finishes); MAX_ATTEMPTS listings in a row that get no further fail
+ *     with VARVE_EBUSY. To keep the time a listing must survive short,
+ *     segments are pinned (opened and checked) PIN_WINDOW at a time before
+ *     any of them is copied: the writer's compaction may swap every
+ *     segment of a partition in each round, and copying takes far longer
+ *     than opening. A view sizes sealed segments by their files, and a
  *     writer that is rolling has not yet cut the zeros preallocated after
  *     the last batch: a sealed segment must end with a whole batch, else it
  *     is copied up to its valid end when only zeros follow.
@@ -106,6 +110,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -121,7 +126,8 @@
 #define BACKUP_FILE "BACKUP"
 #define COPY_CHUNK (1u << 20)
 #define TAIL_CHECK 4096   /* bytes compared at the end of a kept segment */
-#define MAX_ATTEMPTS 8    /* listings of one partition before VARVE_EBUSY */
+#define MAX_ATTEMPTS 16   /* listings of a partition that got no further: VARVE_EBUSY */
+#define PIN_WINDOW 64     /* segments pinned at a time (3 descriptors each) */
 #define VANISHED 1        /* internal: a file of the listing is gone; list again */
 #define CHANGED 2         /* internal: a name holds another file than listed; again */
 #define CLEANER_CHECKPOINT_FILE "cleaner-checkpoint"
@@ -182,6 +188,7 @@ typedef struct part_job {
 	size_t np;
 	seg_id *ids;      /* read-only views: the files listed before the open */
 	size_t nids;
+	size_t changed_at; /* VANISHED or CHANGED: in the window starting here */
 } part_job;
 
 /* How a segment's log reached the destination (positive: errors are not). */
@@ -559,10 +566,10 @@ static int view_sealed_size(bk *b, pick *k)
 	return 0;
 }
 
-/* Make the destination hold segment k, then let go of it (its files
- * close unless someone else reads it: a partition of 10,000 segments must
- * not hold 30,000 descriptors). VANISHED if its files are gone. */
-static int put_segment(bk *b, part_job *j, pick *k)
+/* Open k's files (pin the version: the descriptors stay open while the
+ * listing holds its reference) and check it is the listed one. VANISHED
+ * if its files are gone, CHANGED if its name holds another file. */
+static int pin_segment(bk *b, const part_job *j, pick *k)
 {
 	vv_segment *s = k->s;
 	int rc = vv_segment_open_files(s);
@@ -571,14 +578,22 @@ static int put_segment(bk *b, part_job *j, pick *k)
 		return VANISHED;
 	}
 	VV_TRY(rc);
-	/* the descriptors stay open while the listing holds its reference */
-	vv_file *log = atomic_load(&s->log);
 	vv_file_info fi;
-	VV_TRY(vv_io_info(log, &fi));
+	VV_TRY(vv_io_info(atomic_load(&s->log), &fi));
 	if (!listed_version(j, k, &fi))
 		return CHANGED;
 	if (j->p->cfg.seg.read_only && k->whole)
 		VV_TRY(view_sealed_size(b, k));
+	return 0;
+}
+
+/* Make the destination hold the pinned segment k, then let go of it (its
+ * files close unless someone else reads it: a partition of 10,000
+ * segments must not hold 30,000 descriptors). */
+static int put_segment(bk *b, part_job *j, pick *k)
+{
+	vv_segment *s = k->s;
+	vv_file *log = atomic_load(&s->log);
 	pthread_mutex_lock(&s->mu);
 	vv_file *idx = s->idx, *tidx = s->tidx;
 	pthread_mutex_unlock(&s->mu);
@@ -785,7 +800,30 @@ static void drop_first(part_job *j, size_t gone)
 		j->start = j->picks[0].base;
 }
 
-/* Copy one listing of p into dir. VANISHED: list again. */
+/* Pin picks [from, to), then copy them. *gone: how many of the first
+ * picks vanished before anything was pinned (retention's). */
+static int copy_window(bk *b, part_job *j, size_t from, size_t to, size_t *gone)
+{
+	int rc = 0;
+	for (size_t i = from; rc == 0 && i < to; i++) {
+		rc = pin_segment(b, j, &j->picks[i]);
+		if (rc == VANISHED && i == *gone && i + 1 < j->np) {
+			(*gone)++;
+			rc = 0;
+		}
+	}
+	for (size_t i = from > *gone ? from : *gone; rc == 0 && i < to; i++) {
+		rc = put_segment(b, j, &j->picks[i]);
+		if (rc == 0)
+			progress(b, j->topic, j->id);
+	}
+	return rc;
+}
+
+/* Copy one listing of p into dir, PIN_WINDOW segments at a time: a window
+ * is pinned (design note 6) before any of it is copied, so only the short
+ * pinning can be overtaken by a writer's swap. VANISHED or CHANGED: list
+ * again; j->changed_at says where. */
 static int copy_partition(bk *b, part_job *j)
 {
 	VV_TRY(make_dir(b, j->dir));
@@ -798,17 +836,11 @@ static int copy_partition(bk *b, part_job *j)
 	int rc = plan(j);
 	if (rc == 0)
 		progress(b, j->topic, j->id);
-	size_t gone = 0;
-	for (size_t i = 0; rc == 0 && i < j->np; i++) {
-		rc = put_segment(b, j, &j->picks[i]);
-		if (rc == VANISHED && i == gone && i + 1 < j->np) {
-			gone++;
-			rc = 0;
-			continue;
-		}
-		if (rc == 0)
-			progress(b, j->topic, j->id);
-	}
+	size_t gone = 0, at = 0;
+	for (; rc == 0 && at < j->np; at += PIN_WINDOW)
+		rc = copy_window(b, j, at, at + PIN_WINDOW < j->np ? at + PIN_WINDOW : j->np, &gone);
+	if (rc == VANISHED || rc == CHANGED)
+		j->changed_at = at;
 	if (rc == 0 && gone)
 		drop_first(j, gone);
 	if (rc == 0)
@@ -885,6 +917,7 @@ static int open_view(bk *b, const char *sdir, part_job *j, vv_partition **out, i
 static int backup_partition(bk *b, vv_partition *live, const char *sdir, const char *topic,
 			    uint32_t id, const char *ddir, int *gone)
 {
+	size_t reached = 0; /* a listing that gets further is not a failure */
 	for (int attempt = 1;; attempt++) {
 		vv_partition *p = live;
 		part_job j = { .p = p, .topic = topic, .id = id, .dir = ddir };
@@ -906,10 +939,17 @@ static int backup_partition(bk *b, vv_partition *live, const char *sdir, const c
 		b->rep->partition_retries++;
 		say(b, VARVE_LOG_INFO, "backup: %s/%u changed under the copy; listing it again",
 		    topic, id);
-		if (attempt == MAX_ATTEMPTS)
+		if (j.changed_at > reached) {
+			reached = j.changed_at;
+			attempt = 0;
+		} else if (attempt == MAX_ATTEMPTS) {
 			return vv_error_set(VARVE_EBUSY, 0,
 					    "the segments of %s/%u kept changing under the copy "
 					    "(%d listings)", topic, id, attempt);
+		}
+		/* a swap or a roll is under way: let it finish */
+		struct timespec ts = { 0, 1000000L * attempt };
+		nanosleep(&ts, NULL);
 	}
 }
 

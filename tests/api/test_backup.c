@@ -242,7 +242,7 @@ Test(backup, full_copy_opens_clean_links_sealed_segments_and_holds_everything)
 Test(backup, the_last_segment_is_copied_even_when_it_looks_sealed)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	t_close(db);
 	varve_options o = t_opts();
 	o.read_only = 1;
@@ -268,7 +268,7 @@ Test(backup, the_last_segment_is_copied_even_when_it_looks_sealed)
 Test(backup, zeros_after_a_sealed_segment_are_not_copied)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	int64_t want = count_records(db, "a", 0, 1);
 	t_close(db);
 	int64_t bases[512];
@@ -293,7 +293,7 @@ Test(backup, zeros_after_a_sealed_segment_are_not_copied)
 Test(backup, copy_only_shares_no_file_with_the_store)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	varve_backup_options bo = VARVE_BACKUP_OPTIONS_INIT;
 	bo.copy_only = 1;
 	varve_backup_report r = backup_ok(db, dest, &bo);
@@ -314,7 +314,7 @@ Test(backup, copy_only_shares_no_file_with_the_store)
 Test(backup, incremental_keeps_unchanged_segments_and_removes_what_retention_removed)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_options o = small_opts(VARVE_SYNC_ALWAYS);
+	varve_options o = small_opts(VARVE_SYNC_NONE);
 	varve_db *db = t_open(src, &o);
 	varve_topic_config tc = VARVE_TOPIC_CONFIG_INIT;
 	tc.retention_records = 300;
@@ -364,7 +364,7 @@ static int bases_within(const int64_t *a, size_t na, const int64_t *b, size_t nb
 Test(backup, incremental_follows_compaction_and_linked_segments_stay_links)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	backup_ok(db, dest, NULL);
 	int64_t before[512], after[512], copied[512];
 	size_t nb = t_segments(t_part_dir(dest, "kv", 0), before, 512);
@@ -425,7 +425,7 @@ static int compact_now(step_ctx *s) { return varve_clean_now(s->db, 1); }
 Test(backup, compaction_after_the_listing_copies_the_listed_version)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	int64_t before = count_records(db, "kv", 0, 1);
 	step_ctx s = { .db = db, .topic = "kv", .act = compact_now, .monotonic = 1 };
 	varve_backup_options bo = VARVE_BACKUP_OPTIONS_INIT;
@@ -448,12 +448,40 @@ Test(backup, compaction_after_the_listing_copies_the_listed_version)
 	t_close(db);
 }
 
+/* Through a read-only handle (another process's view, as `varve backup`
+ * has): the writer compacts after the view listed the segments; the view
+ * sees the new files under the old names and lists the partition again. */
+Test(backup, compaction_under_a_read_only_view_lists_again)
+{
+	const char *src = t_newpath("store"), *dest = t_newpath("copy");
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
+	fill(db, "kv", 0, 100, 7);
+	/* closed and opened again: the recovery point is at the end, so a view
+	 * opens no sealed segment before it copies it */
+	t_close(db);
+	varve_options o = small_opts(VARVE_SYNC_NONE);
+	db = t_open(src, &o);
+	fill(db, "kv", 0, 10, 7);
+	o.read_only = 1;
+	varve_db *ro = t_open(src, &o);
+	step_ctx s = { .db = db, .topic = "kv", .act = compact_now, .monotonic = 1 };
+	varve_backup_options bo = VARVE_BACKUP_OPTIONS_INIT;
+	bo.progress_fn = on_step;
+	bo.progress_ctx = &s;
+	varve_backup_report r = backup_ok(ro, dest, &bo);
+	t_ok(s.rc);
+	cr_assert_geq(r.partition_retries, 1, "the swap under the view went unnoticed");
+	t_close(ro);
+	same_store(db, dest);
+	t_close(db);
+}
+
 static int retention_now(step_ctx *s) { return varve_clean_now(s->db, 0); }
 
 Test(backup, retention_after_the_listing_copies_what_was_listed)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_options o = small_opts(VARVE_SYNC_ALWAYS);
+	varve_options o = small_opts(VARVE_SYNC_NONE);
 	varve_db *db = t_open(src, &o);
 	varve_topic_config tc = VARVE_TOPIC_CONFIG_INIT;
 	tc.retention_records = 100;
@@ -501,7 +529,7 @@ static int delete_and_create(step_ctx *s)
 Test(backup, topics_deleted_or_created_during_the_backup)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	t_topic(db, "gone", 2, VARVE_CODEC_NONE);
 	fill(db, "gone", 1, 30, 0);
 	step_ctx s = { .db = db, .topic = "a", .act = delete_and_create, .monotonic = 1 };
@@ -544,7 +572,7 @@ static int add_partitions(step_ctx *s)
 Test(backup, deleted_records_and_added_partitions)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	int64_t start;
 	t_ok(varve_delete_records(db, "a", 1, 37, &start));
 	cr_assert_eq(start, 37);
@@ -572,7 +600,7 @@ Test(backup, deleted_records_and_added_partitions)
 Test(backup, progress_reports_every_partition_and_the_end)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	step_ctx s = { .monotonic = 1 };
 	varve_backup_options bo;
 	t_ok(varve_backup_options_init(&bo, VARVE_BACKUP_OPTIONS_VERSION));
@@ -592,7 +620,7 @@ Test(backup, progress_reports_every_partition_and_the_end)
 Test(backup, refuses_the_store_itself_and_what_is_not_a_backup)
 {
 	const char *src = t_newpath("store");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	t_snap *before = t_snapshot(src);
 	t_assert_rc(varve_backup(db, src, NULL, NULL), VARVE_EINVAL);
 	t_assert_rc(varve_backup(db, t_fmt("%s/topics/x", src), NULL, NULL), VARVE_EINVAL);
@@ -632,7 +660,7 @@ Test(backup, refuses_the_store_itself_and_what_is_not_a_backup)
 Test(backup, open_refuses_a_store_marked_incomplete)
 {
 	const char *src = t_newpath("store");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	t_close(db);
 	t_write_file(t_fmt("%s/%s", src, VARVE_BACKUP_MARKER), "", 0);
 	for (int ro = 0; ro < 2; ro++) {
@@ -743,7 +771,7 @@ static void kill_sweep(const char *src, varve_db *check, int fresh, int writer)
 Test(backup, killed_full_backups_are_refused_then_finished, .timeout = 90)
 {
 	const char *src = t_newpath("store");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	t_close(db);
 	varve_options o = t_opts();
 	o.read_only = 1;
@@ -756,7 +784,7 @@ Test(backup, killed_full_backups_are_refused_then_finished, .timeout = 90)
 Test(backup, killed_incremental_backups_are_refused_then_finished, .timeout = 90)
 {
 	const char *src = t_newpath("store");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	/* the children open the store read-only beside this writer */
 	kill_sweep(src, db, 0, 0);
 	t_close(db);
@@ -765,7 +793,7 @@ Test(backup, killed_incremental_backups_are_refused_then_finished, .timeout = 90
 Test(backup, damaged_leftovers_of_a_killed_backup_are_replaced)
 {
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	varve_backup_options bo = VARVE_BACKUP_OPTIONS_INIT;
 	bo.copy_only = 1; /* damage the copy, never the store through a link */
 	backup_ok(db, dest, &bo);
@@ -834,7 +862,7 @@ Test(backup, another_file_system_gets_copies, .fini = loop_cleanup)
 		cr_skip_test("second file system: cannot create or loop-mount an ext4 image here");
 	}
 	const char *src = t_newpath("store");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	/* the mount point holds lost+found: still an acceptable destination */
 	varve_backup_report r = backup_ok(db, loop_mnt, NULL);
 	cr_assert_eq(r.segments_linked, 0, "hard links across file systems?");
@@ -888,7 +916,7 @@ Test(backup, command_line_beside_a_writer)
 	if (!tool)
 		cr_skip_test("the varve tool is not built (-Dtools=false)");
 	const char *src = t_newpath("store"), *dest = t_newpath("copy");
-	varve_db *db = sample_store(src, VARVE_SYNC_ALWAYS);
+	varve_db *db = sample_store(src, VARVE_SYNC_NONE);
 	char *out;
 	cr_assert_eq(run_tool(tool, &out, "backup '%s' '%s'", src, dest), 0, "%s", out);
 	cr_assert(strstr(out, "2 topics, 5 partitions"), "%s", out);
