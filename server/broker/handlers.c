@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handlers.c -- which APIs the broker serves: one row per API of kproto's
+ * table. `implemented` decides both what ApiVersions advertises and what is
+ * served; an API that is not implemented is left out of ApiVersions and, if
+ * a client sends it anyway, answered with UNSUPPORTED_VERSION in every
+ * error field (reply.c). `keep_frame` marks APIs that may answer after
+ * on_request returns (a worker, the coordinator), whose calls keep their own
+ * copy of the frame: an answer built later (an error answer shaped like the
+ * request, for one) may read the request.
+ *
+ * SASL and ACL APIs are not served (no authentication, no authorizer).
+ */
+#include "broker_int.h"
+
+static const vs_handler table[] = {
+	{ VS_API_PRODUCE, true, true, vs_h_produce },
+	{ VS_API_FETCH, true, true, vs_h_fetch },
+	{ VS_API_LIST_OFFSETS, true, true, vs_h_list_offsets },
+	{ VS_API_METADATA, true, true, vs_h_metadata },
+	{ VS_API_OFFSET_COMMIT, true, true, vs_h_offset_commit },
+	{ VS_API_OFFSET_FETCH, true, false, vs_h_offset_fetch },
+	{ VS_API_FIND_COORDINATOR, true, false, vs_h_find_coordinator },
+	{ VS_API_JOIN_GROUP, true, true, vs_h_join_group },
+	{ VS_API_HEARTBEAT, true, false, vs_h_heartbeat },
+	{ VS_API_LEAVE_GROUP, true, false, vs_h_leave_group },
+	{ VS_API_SYNC_GROUP, true, true, vs_h_sync_group },
+	{ VS_API_DESCRIBE_GROUPS, true, false, vs_h_describe_groups },
+	{ VS_API_LIST_GROUPS, true, false, vs_h_list_groups },
+	{ VS_API_SASL_HANDSHAKE, false, false, NULL },
+	{ VS_API_API_VERSIONS, true, false, vs_h_api_versions },
+	{ VS_API_CREATE_TOPICS, true, true, vs_h_create_topics },
+	{ VS_API_DELETE_TOPICS, true, true, vs_h_delete_topics },
+	{ VS_API_DELETE_RECORDS, true, true, vs_h_delete_records },
+	{ VS_API_INIT_PRODUCER_ID, true, true, vs_h_init_producer_id },
+	{ VS_API_DESCRIBE_ACLS, false, false, NULL },
+	{ VS_API_CREATE_ACLS, false, false, NULL },
+	{ VS_API_DELETE_ACLS, false, false, NULL },
+	{ VS_API_DESCRIBE_CONFIGS, true, false, vs_h_describe_configs },
+	{ VS_API_ALTER_CONFIGS, true, true, vs_h_alter_configs },
+	{ VS_API_SASL_AUTHENTICATE, false, false, NULL },
+	{ VS_API_CREATE_PARTITIONS, true, true, vs_h_create_partitions },
+	{ VS_API_DELETE_GROUPS, true, true, vs_h_delete_groups },
+	{ VS_API_INCREMENTAL_ALTER_CONFIGS, true, true, vs_h_incremental_alter_configs },
+};
+
+const vs_handler *vs_handler_for(int16_t key)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (table[i].key == key)
+			return &table[i];
+	return NULL;
+}
+
+int vs_api_implemented(int16_t key)
+{
+	const vs_handler *h = vs_handler_for(key);
+	return h && h->implemented && h->fn && vs_api_lookup(key);
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli_serve.c -- varve serve: serve a store to Kafka clients (the broker of
+ * server/broker, docs/KAFKA.md).
+ *
+ * Start: open the store as its writer (a locked store is refused with a
+ * message), make sure <store>/CLUSTER_ID exists (a random Kafka-style id
+ * made once, so the cluster id is stable across restarts), listen (a taken
+ * port is refused with a message), write <store>/SERVER (the advertised
+ * address, one line, atomically) and print one line on stdout,
+ * "varve serve: listening on HOST:PORT ...", once clients may connect.
+ * Nothing else goes to stdout; messages go to stderr (-v for more).
+ *
+ * Stop on SIGTERM or SIGINT: the broker stops accepting, answers or drops
+ * what is in flight (the loop's graceful stop), the workers stop, SERVER is
+ * removed and the store is closed cleanly (the next open needs no
+ * recovery). Exit 0 after a clean stop, 1 on an error, 2 on a usage error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/work.h"
+#include "cli.h"
+
+static const char serve_help[] =
+	"usage: varve serve DIR [options]\n"
+	"\n"
+	"Serve the store in DIR (or -d DIR) to Kafka clients: a one-node Kafka cluster\n"
+	"(node 0). Stop it with SIGTERM or Ctrl-C. See docs/KAFKA.md.\n"
+	"\n"
+	"  --listen HOST:PORT         Kafka listener (default 127.0.0.1:9092; port 0 picks one)\n"
+	"  --metrics HOST:PORT|none   Prometheus /metrics over HTTP (default 127.0.0.1:9644)\n"
+	"  --advertise HOST:PORT      the address clients are told to use (default: the listener)\n"
+	"  --auto-create-topics       create unknown topics a client asks for (default)\n"
+	"  --no-auto-create-topics    ... or not\n"
+	"  --default-partitions N     partitions of auto-created topics and CreateTopics with -1 (1)\n"
+	"  --sync always|interval|none  the store's sync policy (default always)\n"
+	"  --max-request-bytes N      largest request accepted (default 100MiB)\n"
+	"  --max-message-bytes N      largest record batch the store accepts (default 64MiB)\n"
+	"  --max-connections N        (default 10000)\n"
+	"  --max-connections-per-ip N (default 1000)\n"
+	"  --idle-timeout-ms N        close idle connections after N ms; 0 never (default 600000)\n"
+	"  --workers N                threads for store calls that may wait on the disk (default 2)\n"
+	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
+	"  -v                         log the store's and the broker's messages to stderr\n";
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_METRICS,
+	OPT_ADVERTISE,
+	OPT_AUTO,
+	OPT_NO_AUTO,
+	OPT_PARTITIONS,
+	OPT_SYNC,
+	OPT_MAX_REQUEST,
+	OPT_MAX_MESSAGE,
+	OPT_MAX_CONN,
+	OPT_MAX_CONN_IP,
+	OPT_IDLE,
+	OPT_WORKERS,
+	OPT_LAG_REFRESH,
+};
+
+typedef struct serve_opts {
+	const char *listen, *metrics, *advertise;
+	int auto_create;
+	int64_t partitions;
+	int sync_policy;
+	uint64_t max_request, max_message;
+	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
+} serve_opts;
+
+static vs_broker *volatile running;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	if (running)
+		vs_broker_stop(running);
+}
+
+static int parse_sync(const cli_ctx *c, const char *s, int *out)
+{
+	if (!strcmp(s, "always"))
+		*out = VARVE_SYNC_ALWAYS;
+	else if (!strcmp(s, "interval"))
+		*out = VARVE_SYNC_INTERVAL;
+	else if (!strcmp(s, "none"))
+		*out = VARVE_SYNC_NONE;
+	else
+		return cli_usage(c, "--sync: \"%s\" is not always, interval or none", s);
+	return 0;
+}
+
+static int parse_size(const cli_ctx *c, const char *opt, const char *s, uint64_t max, uint64_t *out)
+{
+	int rc = cli_arg_size(c, opt, s, out);
+	if (rc == 0 && (*out < 1 || *out > max))
+		return cli_usage(c, "%s: %s is out of range [1, %" PRIu64 "]", opt, s, max);
+	return rc;
+}
+
+static int parse_one(cli_ctx *c, int ch, serve_opts *o)
+{
+	switch (ch) {
+	case OPT_LISTEN:
+		o->listen = optarg;
+		return 0;
+	case OPT_METRICS:
+		o->metrics = optarg;
+		return 0;
+	case OPT_ADVERTISE:
+		o->advertise = optarg;
+		return 0;
+	case OPT_AUTO:
+	case OPT_NO_AUTO:
+		o->auto_create = ch == OPT_AUTO;
+		return 0;
+	case OPT_PARTITIONS:
+		return cli_arg_i64(c, "--default-partitions", optarg, 1, VARVE_MAX_PARTITIONS,
+				   &o->partitions);
+	case OPT_SYNC:
+		return parse_sync(c, optarg, &o->sync_policy);
+	case OPT_MAX_REQUEST:
+		return parse_size(c, "--max-request-bytes", optarg, INT32_MAX, &o->max_request);
+	case OPT_MAX_MESSAGE:
+		return parse_size(c, "--max-message-bytes", optarg, UINT32_MAX, &o->max_message);
+	case OPT_MAX_CONN:
+		return cli_arg_i64(c, "--max-connections", optarg, 1, UINT32_MAX, &o->max_conn);
+	case OPT_MAX_CONN_IP:
+		return cli_arg_i64(c, "--max-connections-per-ip", optarg, 1, UINT32_MAX,
+				   &o->max_conn_ip);
+	case OPT_IDLE:
+		return cli_arg_i64(c, "--idle-timeout-ms", optarg, 0, INT64_MAX / 2, &o->idle_ms);
+	case OPT_WORKERS:
+		return cli_arg_i64(c, "--workers", optarg, 1, VS_WORK_MAX_THREADS, &o->workers);
+	case OPT_LAG_REFRESH:
+		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
+	default:
+		return CLI_USAGE;
+	}
+}
+
+/* 0, -1 after --help, or CLI_USAGE. */
+static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
+{
+	static const struct option lo[] = {
+		CLI_COMMON_LONG,
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
+		{ "auto-create-topics", no_argument, NULL, OPT_AUTO },
+		{ "no-auto-create-topics", no_argument, NULL, OPT_NO_AUTO },
+		{ "default-partitions", required_argument, NULL, OPT_PARTITIONS },
+		{ "sync", required_argument, NULL, OPT_SYNC },
+		{ "max-request-bytes", required_argument, NULL, OPT_MAX_REQUEST },
+		{ "max-message-bytes", required_argument, NULL, OPT_MAX_MESSAGE },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
+		{ "max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_IP },
+		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	optind = 0;
+	while ((ch = cli_getopt(c, argc, argv, CLI_COMMON_SHORT, lo, serve_help)) != -1) {
+		if (ch == 'h')
+			return -1;
+		if (ch == '?' || parse_one(c, ch, o))
+			return CLI_USAGE;
+	}
+	char **ops;
+	int n = cli_operands(argc, argv, &ops);
+	if (n > 1)
+		return cli_usage(c, "unexpected argument \"%s\"", ops[1]);
+	if (n == 1) /* the operand wins over -d and $VARVE_DIR */
+		c->dir = ops[0];
+	if (!c->dir || !*c->dir)
+		return cli_usage(c, "no store given: varve serve DIR (or -d DIR, or $VARVE_DIR)");
+	return 0;
+}
+
+/* ---- files in the store directory ----------------------------------------------------- */
+
+/* Write text to dir/name atomically: a temporary file, fsync, rename. */
+static int write_atomic(const char *dir, const char *name, const char *text)
+{
+	char path[4096], tmp[4200];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(text);
+	int rc = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0 ? 0 : -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. */
+static int make_cluster_id(char out[23])
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t r[18] = { 0 };
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t got = read(fd, r, 16);
+	close(fd);
+	if (got != 16)
+		return -EIO;
+	for (int i = 0, o = 0; i < 18 && o < 22; i += 3) {
+		uint32_t v = (uint32_t)r[i] << 16 | (uint32_t)r[i + 1] << 8 | r[i + 2];
+		for (int k = 3; k >= 0 && o < 22; k--)
+			out[o++] = b64[(v >> (6 * k)) & 63];
+	}
+	out[22] = 0;
+	return 0;
+}
+
+/* The store's cluster id: <dir>/CLUSTER_ID, made on the first start. */
+static int cluster_id(const char *dir, char *out, size_t cap)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/CLUSTER_ID", dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		int ok = fgets(out, (int)cap, f) != NULL;
+		fclose(f);
+		out[strcspn(out, "\r\n")] = 0;
+		if (ok && *out)
+			return 0;
+	}
+	char id[23];
+	int rc = make_cluster_id(id);
+	if (rc == 0) {
+		char line[32];
+		snprintf(line, sizeof line, "%s\n", id);
+		rc = write_atomic(dir, "CLUSTER_ID", line);
+	}
+	if (rc)
+		cli_errf("%s: cannot write CLUSTER_ID: %s", dir, strerror(-rc));
+	snprintf(out, cap, "%s", rc ? "" : id);
+	return rc;
+}
+
+static void server_file_remove(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/SERVER", dir);
+	if (unlink(path) && errno != ENOENT)
+		cli_errf("%s: %s", path, strerror(errno));
+}
+
+/* ---- addresses --------------------------------------------------------------------------- */
+
+/* Split "host:port" ("[v6]:port"); the host may be empty (every interface). */
+static int split_addr(const char *addr, char *host, size_t cap, int32_t *port)
+{
+	const char *colon = strrchr(addr, ':');
+	if (!colon)
+		return -1;
+	const char *h = addr;
+	size_t n = (size_t)(colon - addr);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (n >= cap || !colon[1] || *end || p < 0 || p > 65535)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = 0;
+	*port = (int32_t)p;
+	return 0;
+}
+
+static int any_address(const char *host)
+{
+	return !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+}
+
+/* What clients are told: --advertise, else the listener's host with its
+ * real port (the machine's name when it listens on every interface). */
+static int advertised(const serve_opts *o, int bound, char *host, size_t cap, int32_t *port)
+{
+	if (o->advertise) {
+		if (split_addr(o->advertise, host, cap, port) || !*host || *port == 0)
+			return -1;
+		return 0;
+	}
+	if (split_addr(o->listen, host, cap, port))
+		return -1;
+	if (any_address(host) && gethostname(host, cap))
+		snprintf(host, cap, "localhost");
+	*port = bound;
+	return 0;
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+static void log_to_stderr(void *ctx, int level, const char *message)
+{
+	const cli_ctx *c = ctx;
+	if (level < VARVE_LOG_WARN && !c->verbose)
+		return;
+	static const char *const names[] = { "debug", "info", "warning", "error" };
+	cli_errf("serve: %s: %s", level >= 0 && level <= 3 ? names[level] : "log", message);
+}
+
+static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
+{
+	varve_options vo;
+	varve_options_init(&vo, VARVE_OPTIONS_VERSION);
+	vo.sync_policy = o->sync_policy;
+	vo.create_if_missing = 1;
+	vo.start_cleaner = 1;
+	vo.max_record_bytes = (uint32_t)o->max_message;
+	/* the broker appends on its network thread: past the in-flight bound
+	 * it must be told to wait (VARVE_EAGAIN), not be blocked */
+	vo.inflight_block = 0;
+	vo.log_fn = log_to_stderr;
+	vo.log_ctx = c;
+	int rc = varve_open(c->dir, &vo, db);
+	if (rc == VARVE_ELOCKED) {
+		cli_errf("%s: the store is locked by another writer (another varve serve? its "
+			 "address is in %s/SERVER); stop it first", c->dir, c->dir);
+		return CLI_ERROR;
+	}
+	return rc ? cli_fail(c->dir, rc) : CLI_OK;
+}
+
+static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const char *id,
+			  vs_broker_config *bc)
+{
+	vs_broker_config_default(bc);
+	bc->db = db;
+	bc->cluster_id = id;
+	bc->auto_create_topics = o->auto_create;
+	bc->default_partitions = (int32_t)o->partitions;
+	bc->sync_policy = o->sync_policy;
+	bc->limits.max_message_bytes = (uint32_t)o->max_message;
+	bc->loop.max_request_bytes = (size_t)o->max_request;
+	bc->loop.max_connections = (uint32_t)o->max_conn;
+	bc->loop.max_connections_per_ip = (uint32_t)o->max_conn_ip;
+	bc->loop.idle_timeout_ms = o->idle_ms;
+	bc->work_threads = (unsigned)o->workers;
+	bc->lag_refresh_ms = o->lag_refresh_ms;
+	bc->log_fn = log_to_stderr;
+	bc->log_ctx = c;
+	bc->verbose = c->verbose;
+}
+
+/* Listen, advertise, write SERVER, say so: CLI_OK or the exit code. */
+static int start(cli_ctx *c, const serve_opts *o, vs_broker *b)
+{
+	int port = 0, mport = 0;
+	if (vs_broker_listen(b, o->listen, 1, &port) ||
+	    (o->metrics && vs_broker_listen(b, o->metrics, 0, &mport))) {
+		cli_errf("cannot listen: %s", vs_broker_error(b));
+		return CLI_ERROR;
+	}
+	char host[256];
+	int32_t aport;
+	if (advertised(o, port, host, sizeof host, &aport) || vs_broker_advertise(b, host, aport))
+		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT",
+				 o->advertise ? o->advertise : o->listen);
+	char line[300];
+	snprintf(line, sizeof line, strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n",
+		 host, aport);
+	int rc = write_atomic(c->dir, "SERVER", line);
+	if (rc) {
+		cli_errf("%s: cannot write SERVER: %s", c->dir, strerror(-rc));
+		return CLI_ERROR;
+	}
+	char lhost[256];
+	int32_t lport;
+	split_addr(o->listen, lhost, sizeof lhost, &lport);
+	printf(strchr(lhost, ':') ? "varve serve: listening on [%s]:%d" : "varve serve: listening on %s:%d",
+	       lhost, port);
+	if (o->metrics)
+		printf(", metrics on port %d", mport);
+	printf(", advertised as %s", line);
+	fflush(stdout);
+	return CLI_OK;
+}
+
+/* Every connection is a descriptor: take the hard limit, as servers do, so
+ * --max-connections rather than a small default soft limit bounds them. */
+static void raise_fd_limit(const cli_ctx *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		cli_notef(c, "serve: cannot raise the open file limit: %s", strerror(errno));
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
+{
+	char id[64];
+	if (cluster_id(c->dir, id, sizeof id))
+		return CLI_ERROR;
+	vs_broker_config bc;
+	broker_config(c, o, db, id, &bc);
+	vs_broker *b;
+	int rc = vs_broker_new(&bc, &b);
+	if (rc) {
+		cli_errf("cannot start the broker: %s", strerror(-rc));
+		return CLI_ERROR;
+	}
+	/* signals first: a stop may come as soon as the ready line is out */
+	running = b;
+	catch_signals();
+	int out = start(c, o, b);
+	if (out == CLI_OK) {
+		if (vs_broker_run(b)) {
+			cli_errf("%s", vs_broker_error(b));
+			out = CLI_ERROR;
+		}
+	}
+	running = NULL;
+	vs_broker_free(b);
+	server_file_remove(c->dir);
+	if (out == CLI_OK)
+		cli_notef(c, "serve: stopped");
+	return out;
+}
+
+int cli_serve_main(cli_ctx *c, int argc, char **argv)
+{
+	serve_opts o = { "127.0.0.1:9092", "127.0.0.1:9644", NULL, 1, 1, VARVE_SYNC_ALWAYS,
+			 100u << 20, 64u << 20, 10000, 1000, 600000, VS_WORK_DEFAULT_THREADS, 5000 };
+	int rc = parse_args(c, argc, argv, &o);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	if (!strcmp(o.metrics, "none"))
+		o.metrics = NULL;
+	char host[256];
+	int32_t port;
+	if (split_addr(o.listen, host, sizeof host, &port))
+		return cli_usage(c, "--listen: \"%s\" is not HOST:PORT", o.listen);
+	if (o.metrics && split_addr(o.metrics, host, sizeof host, &port))
+		return cli_usage(c, "--metrics: \"%s\" is not HOST:PORT or none", o.metrics);
+	if (o.advertise && (split_addr(o.advertise, host, sizeof host, &port) || !*host || !port))
+		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT", o.advertise);
+	raise_fd_limit(c);
+	varve_db *db;
+	if ((rc = open_store(c, &o, &db)))
+		return rc;
+	rc = serve(c, &o, db);
+	return cli_close(db, rc);
+}
