@@ -88,7 +88,13 @@ int cli_remote_topic_describe(cli_ctx *c, const char *name);
 
 /* ---- groups ---- */
 
-enum { CLI_RESET_EARLIEST = 1, CLI_RESET_LATEST, CLI_RESET_OFFSET, CLI_RESET_TIME, CLI_RESET_SHIFT };
+enum {
+	CLI_RESET_EARLIEST = 1,
+	CLI_RESET_LATEST,
+	CLI_RESET_OFFSET,
+	CLI_RESET_TIME,
+	CLI_RESET_SHIFT
+};
 
 typedef struct cli_reset_args {
 	const char *group, *topic;

@@ -210,7 +210,9 @@ static int describe_configs(rk_handle *k, const char *topic, kconfigs *out)
 	}
 	size_t n = 0;
 	const rd_kafka_ConfigResource_t **rs =
-		rc ? NULL : rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(a.ev), &n);
+		rc ? NULL
+		   : rd_kafka_DescribeConfigs_result_resources(
+			     rd_kafka_event_DescribeConfigs_result(a.ev), &n);
 	if (rc == CLI_OK && n != 1) {
 		rc = rk_fail(k, what, "no such topic in the answer");
 	} else if (rc == CLI_OK && rd_kafka_ConfigResource_error(rs[0])) {
@@ -860,7 +862,8 @@ static int reset_apply(rk_handle *k, const cli_reset_args *a,
 
 /* The plan, printed as the local command prints it; targets get the new
  * offsets. */
-static int reset_plan(rk_handle *k, const cli_reset_args *a, rd_kafka_topic_partition_list_t *targets)
+static int reset_plan(rk_handle *k, const cli_reset_args *a,
+		      rd_kafka_topic_partition_list_t *targets)
 {
 	rd_kafka_topic_partition_list_t *cur = NULL, *by_time = NULL;
 	int rc = committed_offsets(k, a->group, targets, &cur);

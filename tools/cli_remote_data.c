@@ -301,7 +301,8 @@ static void commit_printed(member *g)
 		if (g->pending[p] >= 0)
 			rd_kafka_topic_partition_list_add(l, g->a->topic, (int32_t)p)->offset =
 				g->pending[p];
-	rd_kafka_resp_err_t err = l ? rd_kafka_commit(g->k->rk, l, 0) : RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE;
+	rd_kafka_resp_err_t err =
+		l ? rd_kafka_commit(g->k->rk, l, 0) : RD_KAFKA_RESP_ERR__CRIT_SYS_RESOURCE;
 	for (int i = 0; l && !err && i < l->cnt; i++)
 		err = l->elems[i].err;
 	if (err) {
