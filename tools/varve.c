@@ -6,7 +6,7 @@
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * serve (the Kafka-protocol broker; built when server/ is). The store is
+ * backup, serve (the Kafka-protocol broker; built when server/ is). The store is
  * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
  * they work while a writer runs; commands that write need the writer lock,
  * or go through a running `varve serve` as a Kafka client (cli_remote.h).
@@ -14,7 +14,7 @@
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
  * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c,
- * cli_repair.c, cli_serve.c; shared
+ * cli_repair.c, cli_backup.c, cli_serve.c; shared
  * helpers in cli_common.c, the value parsers in cli_parse.c; the remote
  * paths in cli_remote*.c.
  */
@@ -45,6 +45,7 @@ static const char main_help[] =
 	"  verify                 read every record and report damage (exit 3)\n"
 	"  clean                  run retention and compaction now\n"
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
+	"  backup [DIR] DEST      copy the store while it is in use (a store; incremental)\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
 	"\n"
 	"Options:\n"
@@ -56,9 +57,9 @@ static const char main_help[] =
 	"      --version   print the version\n"
 	"\n"
 	"Read-only commands (list, describe, consume without --group, group reset without\n"
-	"--execute, stats, verify) work while another process writes. Commands that write\n"
-	"need the writer lock; while a varve serve holds it (its address is in DIR/SERVER)\n"
-	"or with --bootstrap they go through that server as a Kafka client.\n"
+	"--execute, stats, verify, backup) work while another process writes. Commands that\n"
+	"write need the writer lock; while a varve serve holds it (its address is in\n"
+	"DIR/SERVER) or with --bootstrap they go through that server as a Kafka client.\n"
 	"Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.\n";
 
 typedef struct command {
@@ -71,7 +72,7 @@ static const command commands[] = {
 	{ "consume", cli_consume_main }, { "group", cli_group_main },
 	{ "stats", cli_stats_main },     { "verify", cli_verify_main },
 	{ "clean", cli_clean_main },     { "dlq", cli_dlq_main },
-	{ "repair", cli_repair_main },
+	{ "repair", cli_repair_main },   { "backup", cli_backup_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
 #endif
