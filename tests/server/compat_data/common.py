@@ -141,6 +141,25 @@ def varve_json_lines(*args):
     return [json.loads(line, object_pairs_hook=list) for line in p.stdout.splitlines() if line]
 
 
+# ---- confluent-kafka ---------------------------------------------------------------------
+
+def message_headers(m):
+    """m.headers() of a confluent-kafka Message; call it once per message.
+    confluent-kafka before 1.8.2 puts None into the tuple of a null-valued
+    header without taking a reference to it (confluent-kafka-python issue
+    #1191); when the message goes, None loses one reference too many and the
+    interpreter aborts at exit ("deallocating None"). Give the reference
+    back."""
+    import ctypes
+    import confluent_kafka
+    h = m.headers()
+    if h and tuple(int(x) for x in confluent_kafka.version()[0].split(".")[:3]) < (1, 8, 2):
+        for _, v in h:
+            if v is None:
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(None))
+    return h
+
+
 # ---- the Kafka protocol, by hand ------------------------------------------------------------
 
 def _crc32c_table():

@@ -11,18 +11,23 @@ server and the store). Clients: kcat 1.7.1, librdkafka 2.0.2 (the C program
 idem_producer), confluent-kafka-python 1.7.0 and kafka-python 2.0.2, as
 installed on the build machine. IDEM_PRODUCER may be "-" when librdkafka's
 headers were missing at build time; the test that needs it is then skipped.
+With VARVE_COMPAT_KEEP set in the environment, the test's store and logs
+are kept (their path is printed) instead of removed.
 """
+import os
 import sys
 
-import common
-from common import SKIP, Failure, Store
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
-import t_bad_produce  # noqa: F401  (each module registers its tests)
-import t_clients  # noqa: F401
-import t_embedded  # noqa: F401
-import t_groups  # noqa: F401
-import t_idempotent  # noqa: F401
-import t_kcat  # noqa: F401
+import common  # noqa: E402
+from common import SKIP, Failure, Store  # noqa: E402
+
+import t_bad_produce  # noqa: F401,E402  (each module registers its tests)
+import t_clients  # noqa: F401,E402
+import t_embedded  # noqa: F401,E402
+import t_groups  # noqa: F401,E402
+import t_idempotent  # noqa: F401,E402
+import t_kcat  # noqa: F401,E402
 
 
 def main():
@@ -41,7 +46,10 @@ def main():
         print("FAIL %s: %s" % (name, e), flush=True)
         return 1
     finally:
-        st.cleanup()
+        if os.environ.get("VARVE_COMPAT_KEEP"):
+            print("kept %s" % st.tmp)
+        else:
+            st.cleanup()
     print("ok %s" % name)
     return 0
 
