@@ -61,6 +61,16 @@ def produce(srv, topic, records, **conf):
     return out
 
 
+def produce_error(srv, topic, key, value):
+    """Produce one record that the broker should refuse: the error's name."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": srv.bootstrap, "message.send.max.retries": 0})
+    errors = []
+    p.produce(topic, key=key, value=value, on_delivery=lambda err, msg: errors.append(err))
+    check(p.flush(20) == 0 and len(errors) == 1, "no delivery report")
+    return errors[0].name() if errors[0] else None
+
+
 def consume(srv, topic, partitions, count, start=None, timeout=30, **conf):
     """Read `count` records from the given partitions (assigned, no group
     membership) from `start` (default: the beginning)."""
@@ -94,7 +104,8 @@ def confluent_headers_keys_timestamps(st):
     a repeated key, a null value, an empty value, binary bytes), null and
     empty keys, tombstones and a large value on a plain topic with the
     producer's CreateTime; keyed records and tombstones on a compacted topic
-    made through AdminClient (cleanup.policy=compact); a LogAppendTime topic
+    made through AdminClient (cleanup.policy=compact), where a record without
+    a key is refused with INVALID_RECORD as Kafka does; a LogAppendTime topic
     answers with the broker's clock and the log-append type."""
     from confluent_kafka import TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME
     srv = Server(st)
@@ -135,6 +146,11 @@ def confluent_headers_keys_timestamps(st):
                         "partition": 0, "offset": i}
                 check(fields(m) == want, "%s record %d: got %r, sent %r"
                       % (topic, i, short(fields(m)), short(want)))
+
+        check(produce_error(srv, "compacted", None, b"no key") == "INVALID_RECORD",
+              "a record without a key on a compacted topic was not refused as Kafka does")
+        check(consume(srv, "compacted", [0], len(compacted))[-1].offset() == len(compacted) - 1,
+              "the refused record was appended")
 
         before = int(time.time() * 1000)
         produce(srv, "appendtime", [{"key": b"a%d" % i, "value": b"x", "timestamp": base}
