@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""t_bad_produce.py -- Produce requests no well-behaved client sends, built
-by hand (common.py's encoder) and sent over a raw socket: each gets Kafka's
-error, appends nothing, and leaves the connection usable (or, with acks=0,
-closes it so the client notices)."""
+"""t_bad_produce.py -- Produce requests built by hand (common.py's encoder)
+and sent over a raw socket: requests no well-behaved client sends, each
+answered with Kafka's error, appending nothing and leaving the connection
+usable (or, with acks=0, closing it so the client notices); and an
+idempotent producer's retries, sent exactly when the test wants them."""
 import struct
 
 import harness
-from common import (ATTR_TRANSACTIONAL, Server, check, encode_batch, kcat_read, list_offsets_v1,
+from common import (ATTR_TRANSACTIONAL, Server, check, crash, encode_batch, kcat_read, list_offsets_v1,
                     parse_produce_v3, produce_v3, summary, test, wait_for)
 
 CORRUPT_MESSAGE = 2
@@ -107,3 +108,40 @@ def raw_produce_bad_input(st):
     summary("raw_produce_bad_input", "%d bad Produce requests refused with Kafka's errors and "
             "nothing appended; acks=0: good batch appended, bad batch closed the connection"
             % len(cases))
+
+
+OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+
+
+@test
+def raw_idempotent_retries(st):
+    """An idempotent producer's retry, deterministically: a batch resent with
+    the same producer id, epoch and sequence is answered with the offset of
+    the first copy and appends nothing, also when the server was SIGKILLed
+    and restarted in between (the producer state is rebuilt from the log);
+    the next sequence appends; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER."""
+    st.cli("topic", "create", "raw", "--partitions", "1")
+    srv = Server(st)
+    try:
+        r = Raw(srv)
+        pid, epoch = r.init_producer_id()
+
+        def batch(seq, n=3):
+            return encode_batch([(b"k%d" % (seq + i), b"v%d" % (seq + i), []) for i in range(n)],
+                                NOW, producer_id=pid, producer_epoch=epoch, base_sequence=seq)
+        check(r.produce(batch(0)) == (0, 0), "first idempotent batch")
+        check(r.produce(batch(0)) == (0, 0), "a retry was not answered with the first offset")
+        check(r.end_offset() == 3, "a retry appended records")
+        crash(srv)
+        srv = Server(st)
+        r = Raw(srv)
+        check(r.produce(batch(0)) == (0, 0), "a retry after a restart was not recognised")
+        check(r.end_offset() == 3, "a retry after a restart appended records")
+        check(r.produce(batch(3)) == (0, 3), "the next sequence after a restart")
+        err, _ = r.produce(batch(9))
+        check(err == OUT_OF_ORDER_SEQUENCE_NUMBER, "a sequence gap: error %d" % err)
+        check(r.end_offset() == 6, "end offset %d, expected 6" % r.end_offset())
+    finally:
+        srv.stop()
+    summary("raw_idempotent_retries", "retries before and after a SIGKILL restart answered with "
+            "the first copy's offset, nothing appended twice; a sequence gap refused")
