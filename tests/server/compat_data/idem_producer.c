@@ -15,8 +15,8 @@
  * Every delivery report goes to REPORT_FILE, one line each:
  *   "P OFFSET N"   delivered: record N is at OFFSET of partition P
  *   "F N ERROR"    failed, with librdkafka's error name
- * On stdout: "progress D" every 10,000 deliveries (flushed, so the test can
- * time its server kills), then one summary line
+ * On stdout: "progress D" every COUNT/100 deliveries (flushed, so the test
+ * can time its server kills), then one summary line
  *   "done delivered=D failed=F unsent=U outstanding=O retries=R seconds=S
  *    fatal=WHY|none"
  * (outstanding: still undelivered when the final flush gave up; retries:
@@ -40,7 +40,6 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define PROGRESS_EVERY 10000
 #define KEYS 32
 /* How long the final flush may wait for outstanding deliveries. */
 #define FLUSH_LIMIT_MS 100000
@@ -49,6 +48,7 @@ typedef struct run_state {
 	FILE *report;
 	uint64_t delivered, failed;
 	uint64_t retries; /* requests librdkafka sent again (its statistics) */
+	uint64_t progress_every;
 	int fatal;
 	char fatal_reason[512];
 } run_state;
@@ -81,7 +81,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		return;
 	}
 	fprintf(rs->report, "%" PRId32 " %" PRId64 " %" PRIu64 "\n", m->partition, m->offset, n);
-	if (++rs->delivered % PROGRESS_EVERY == 0) {
+	if (++rs->delivered % rs->progress_every == 0) {
 		printf("progress %" PRIu64 "\n", rs->delivered);
 		fflush(stdout);
 	}
@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	run_state rs = { 0 };
+	rs.progress_every = count >= 100 ? count / 100 : 1;
 	rs.report = fopen(argv[4], "w");
 	if (!rs.report) {
 		perror(argv[4]);
