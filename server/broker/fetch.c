@@ -427,6 +427,10 @@ void vs_fetch_stop(vs_broker *b)
 
 void vs_fetch_free(vs_broker *b)
 {
+	/* The loop may end without having run the stop (a signal that
+	 * interrupts its wait when no connection is left): waiters would keep
+	 * their calls forever. Answer them now, while the loop still exists. */
+	vs_fetch_stop(b);
 	if (b->watch) {
 		if (b->loop)
 			vs_loop_unwatch_fd(b->loop, varve_watch_fd(b->watch));
