@@ -23,7 +23,12 @@
  *   S2 8producers-linger0   the same 1,000,000 records from 8 threads with
  *                           one rd_kafka_t each (8 connections: 8
  *                           independent producers), linger.ms=0. Embedded:
- *                           8 threads calling varve_produce_async per record
+ *                           8 threads of varve_append_async with batches as
+ *                           large as the broker's stored ones; also
+ *                           "8producers-per-record", 8 threads calling
+ *                           varve_produce_async per record (one stored
+ *                           batch per record: the library does not merge
+ *                           the records of separate calls)
  *   S3 fetch                the S1 topic from offset 0 to the end with a
  *                           high-level consumer (rd_kafka_assign, batches
  *                           from the consumer queue). Embedded:
@@ -127,8 +132,9 @@ static void emit(const struct bench_result *r, const char *extra)
 	if (!isnan(r->p50_us))
 		snprintf(lat, sizeof lat, ", p50 %.0f p99 %.0f max %.0f us", r->p50_us, r->p99_us,
 			 r->max_us);
-	bench_log("  %s %s/%s: %.0f records/s, %.2f CPU us/record%s", r->system, r->workload,
-		  r->variant, r->records_per_s, r->cpu_us_per_record, lat);
+	bench_log("  %s %s/%s: %.0f records/s, %.2f CPU us/record%s%s%s", r->system, r->workload,
+		  r->variant, r->records_per_s, r->cpu_us_per_record, lat, extra ? "; " : "",
+		  extra ? extra : "");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -489,7 +495,8 @@ static void *s2_thread(void *arg)
 	return NULL;
 }
 
-static void serve_s2(long n)
+/* Returns the broker's records per stored batch (NAN if unknown). */
+static double serve_s2(long n)
 {
 	struct s2_producer ps[S2_PRODUCERS];
 	pthread_t tids[S2_PRODUCERS];
@@ -513,12 +520,13 @@ static void serve_s2(long n)
 	for (int i = 0; i < S2_PRODUCERS; i++)
 		end = ps[i].end_ns > end ? ps[i].end_ns : end;
 	char extra[300];
-	serve_meter_stop(&m, &r, per * S2_PRODUCERS, end, extra, sizeof extra);
+	double per_batch = serve_meter_stop(&m, &r, per * S2_PRODUCERS, end, extra, sizeof extra);
 	for (int i = 0; i < S2_PRODUCERS; i++)
 		pthread_join(tids[i], NULL);
 	pthread_barrier_destroy(&ready);
 	pthread_barrier_destroy(&done);
 	emit(&r, extra);
+	return per_batch;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -736,43 +744,83 @@ static void embedded_stop(const struct bench_meter *m, struct bench_result *r, v
 		 appends ? (double)records / (double)appends : 0.0);
 }
 
-/* S1: one thread, varve_append_async of per_batch records per call. */
-static void embedded_s1(long n, long per_batch)
+/* One appending thread of embedded_append: records seq = i * stride + id,
+ * per_batch of them per varve_append_async call. */
+struct appender {
+	varve_db *db;
+	const char *topic;
+	int id, stride;
+	long n, per_batch, calls;
+	struct acks *acks;
+	pthread_barrier_t *ready;
+};
+
+static void *appender_run(void *arg)
 {
-	char config[240];
-	snprintf(config, sizeof config,
-		 "sync=always; one thread, varve_append_async of %ld records per call (the "
-		 "broker's mean stored batch in S1), varve_flush at the end", per_batch);
-	struct bench_result r = BENCH_RESULT("varve", "S1", "1producer-linger5", config);
-	char *path = bench_fresh_dir(&g_opts, "embedded-s1", 0);
-	varve_db *db = store_open(path, 1);
-	unsigned char(*keys)[BENCH_KEY_BYTES] = bench_xmalloc(sizeof *keys * (size_t)per_batch);
-	varve_record *recs = bench_xmalloc(sizeof *recs * (size_t)per_batch);
+	struct appender *p = arg;
+	unsigned char(*keys)[BENCH_KEY_BYTES] = bench_xmalloc(sizeof *keys * (size_t)p->per_batch);
+	varve_record *recs = bench_xmalloc(sizeof *recs * (size_t)p->per_batch);
 	varve_append_options ao = VARVE_APPEND_OPTIONS_INIT;
+	pthread_barrier_wait(p->ready);
+	for (long i = 0; i < p->n; i += p->per_batch, p->calls++) {
+		long k = p->n - i < p->per_batch ? p->n - i : p->per_batch;
+		for (long j = 0; j < k; j++)
+			fill_record(&recs[j], keys[j],
+				    (uint64_t)(i + j) * (uint64_t)p->stride + (uint64_t)p->id);
+		vcheck(varve_append_async(p->db, p->topic, 0, recs, (size_t)k, &ao, on_appended,
+					  p->acks),
+		       "append_async");
+	}
+	free(keys);
+	free(recs);
+	return NULL;
+}
+
+/* S1 (1 thread) and S2 (8 threads): varve_append_async of per_batch records
+ * per call into partition 0 of one store, then varve_flush: what the
+ * broker's store did for the Kafka producers, without the protocol. */
+static void embedded_append(const char *workload, const char *variant, const char *topic,
+			    int threads, long n, long per_batch)
+{
+	char config[300];
+	snprintf(config, sizeof config,
+		 "sync=always; %d thread%s calling varve_append_async of %ld records (the broker's "
+		 "mean stored batch in %s) into partition 0, varve_flush after the last",
+		 threads, threads > 1 ? "s" : "", per_batch, workload);
+	struct bench_result r = BENCH_RESULT("varve", workload, variant, config);
+	char *path = bench_fresh_dir(&g_opts, "embedded-append", 0);
+	varve_db *db = store_open(path, 1);
 	struct acks a;
 	atomic_init(&a.ok, 0);
 	atomic_init(&a.failed, 0);
-	long calls = 0;
-
+	struct appender ps[S2_PRODUCERS];
+	pthread_t tids[S2_PRODUCERS];
+	pthread_barrier_t ready;
+	long per = n / threads, calls = 0;
+	if (threads < 1 || threads > S2_PRODUCERS)
+		bench_die("embedded_append: %d threads", threads);
+	pthread_barrier_init(&ready, NULL, (unsigned)threads + 1);
+	for (int i = 0; i < threads; i++) {
+		ps[i] = (struct appender){ db, topic, i, threads, per, per_batch, 0, &a, &ready };
+		if (pthread_create(&tids[i], NULL, appender_run, &ps[i]) != 0)
+			bench_die("pthread_create failed");
+	}
 	varve_stats s0 = stats(db);
+	pthread_barrier_wait(&ready);
 	struct bench_meter m = bench_meter_start();
-	for (long i = 0; i < n; i += per_batch, calls++) {
-		long k = n - i < per_batch ? n - i : per_batch;
-		for (long j = 0; j < k; j++)
-			fill_record(&recs[j], keys[j], (uint64_t)(i + j));
-		vcheck(varve_append_async(db, TOPIC_S1, 0, recs, (size_t)k, &ao, on_appended, &a),
-		       "append_async");
+	for (int i = 0; i < threads; i++) {
+		pthread_join(tids[i], NULL);
+		calls += ps[i].calls;
 	}
 	vcheck(varve_flush(db), "flush");
 	char extra[120];
-	embedded_stop(&m, &r, db, &s0, n, extra, sizeof extra);
+	embedded_stop(&m, &r, db, &s0, per * threads, extra, sizeof extra);
 	if (atomic_load(&a.ok) != calls || atomic_load(&a.failed))
 		bench_die("append_async: %ld of %ld batches acknowledged", atomic_load(&a.ok), calls);
+	pthread_barrier_destroy(&ready);
 	vcheck(varve_close(db), "close");
 	bench_rmrf(path);
 	free(path);
-	free(keys);
-	free(recs);
 	emit(&r, extra);
 }
 
@@ -798,11 +846,12 @@ static void *s2_embedded_thread(void *arg)
 	return NULL;
 }
 
-/* S2: 8 threads, varve_produce_async per record, one store. */
-static void embedded_s2(long n)
+/* S2 per record: 8 threads, varve_produce_async of each record (the
+ * library's per-record API, which appends every record as its own batch). */
+static void embedded_s2_per_record(long n)
 {
 	struct bench_result r = BENCH_RESULT(
-		"varve", "S2", "8producers-linger0",
+		"varve", "S2", "8producers-per-record",
 		"sync=always; 8 threads calling varve_produce_async per record into partition 0 "
 		"of one store, varve_flush after the last");
 	char *path = bench_fresh_dir(&g_opts, "embedded-s2", 0);
@@ -992,7 +1041,7 @@ static void embedded_s4(long n)
 
 /* The server workloads on a fresh store DIR/serve-store; returns its path
  * (left on disk for embedded_s3) and the broker's S1 batch size. */
-static char *run_server(long n, long n_e2e, double *s1_per_batch)
+static char *run_server(long n, long n_e2e, double *s1_per_batch, double *s2_per_batch)
 {
 	char *store = bench_fresh_dir(&g_opts, "serve-store", 0);
 	vcheck(varve_close(store_open(store, 1)), "close");
@@ -1008,7 +1057,7 @@ static char *run_server(long n, long n_e2e, double *s1_per_batch)
 	}
 	if (selected("S2", "serve")) {
 		bench_log("serve: S2 %d producers, linger.ms=0", S2_PRODUCERS);
-		serve_s2(n);
+		*s2_per_batch = serve_s2(n);
 	}
 	if (selected("S4", "serve")) {
 		bench_log("serve: S4 produce -> consume latency");
@@ -1018,21 +1067,33 @@ static char *run_server(long n, long n_e2e, double *s1_per_batch)
 	return store;
 }
 
-static void run_embedded(const char *store, long n, long n_e2e, double s1_per_batch)
+/* Records per call for an embedded analogue: the broker's mean stored
+ * batch, or librdkafka's batch.num.messages when that is unknown. */
+static long batch_size(double broker_per_batch)
+{
+	long per = isnan(broker_per_batch) ? 10000 : (long)(broker_per_batch + 0.5);
+	return per < 1 ? 1 : per;
+}
+
+static void run_embedded(const char *store, long n, long n_e2e, double s1_per_batch,
+			 double s2_per_batch)
 {
 	if (selected("S1", "embedded")) {
-		/* librdkafka's batch.num.messages when the broker's is unknown */
-		long per = isnan(s1_per_batch) ? 10000 : (long)(s1_per_batch + 0.5);
-		bench_log("embedded: S1 varve_append_async, %ld records per call", per);
-		embedded_s1(n, per < 1 ? 1 : per);
+		bench_log("embedded: S1 varve_append_async, %ld records per call",
+			  batch_size(s1_per_batch));
+		embedded_append("S1", "1producer-linger5", TOPIC_S1, 1, n, batch_size(s1_per_batch));
 	}
 	if (selected("S3", "embedded")) {
 		bench_log("embedded: S3 varve_iter_next_batch");
 		embedded_s3(store, n);
 	}
 	if (selected("S2", "embedded")) {
-		bench_log("embedded: S2 %d threads of varve_produce_async", S2_PRODUCERS);
-		embedded_s2(n);
+		bench_log("embedded: S2 %d threads of varve_append_async, %ld records per call",
+			  S2_PRODUCERS, batch_size(s2_per_batch));
+		embedded_append("S2", "8producers-linger0", TOPIC_S2, S2_PRODUCERS, n,
+				batch_size(s2_per_batch));
+		bench_log("embedded: S2 %d threads of varve_produce_async per record", S2_PRODUCERS);
+		embedded_s2_per_record(n);
 	}
 	if (selected("S4", "embedded")) {
 		bench_log("embedded: S4 produce -> poll latency");
@@ -1092,20 +1153,23 @@ int main(int argc, char **argv)
 	struct statfs sf;
 	if (statfs(g_opts.dir, &sf) != 0)
 		bench_die("statfs %s: %s", g_opts.dir, strerror(errno));
-	if ((unsigned long)sf.f_type == TMPFS_MAGIC_ || (unsigned long)sf.f_type == RAMFS_MAGIC_)
+	if ((unsigned long)sf.f_type == TMPFS_MAGIC_ || (unsigned long)sf.f_type == RAMFS_MAGIC_) {
+		if (created)
+			(void)rmdir(g_opts.dir);
 		bench_die("%s is on tmpfs/ramfs: give a disk-backed directory", g_opts.dir);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	atexit(server_kill_at_exit);
 	bench_log("varve-bench-serve: varve %s, librdkafka %s%s", varve_version(NULL, NULL, NULL),
 		  rd_kafka_version_str(), g_opts.quick ? " (quick)" : "");
 
 	const long n = bench_count(&g_opts, 1000000), n_e2e = bench_count(&g_opts, 5000);
-	double s1_per_batch = NAN;
+	double s1_per_batch = NAN, s2_per_batch = NAN;
 	char *store = NULL;
 	if (selected("S1", "serve") || selected("S2", "serve") || selected("S3", "serve") ||
 	    selected("S4", "serve") || selected("S3", "embedded"))
-		store = run_server(n, n_e2e, &s1_per_batch);
-	run_embedded(store, n, n_e2e, s1_per_batch);
+		store = run_server(n, n_e2e, &s1_per_batch, &s2_per_batch);
+	run_embedded(store, n, n_e2e, s1_per_batch, s2_per_batch);
 	if (store) {
 		bench_rmrf(store);
 		free(store);
