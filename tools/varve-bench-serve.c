@@ -481,7 +481,8 @@ static void *s2_thread(void *arg)
 	rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, conf, &d);
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TOPIC_S2, NULL);
 	kafka_warm(rk, rkt);
-	pthread_barrier_wait(p->ready);
+	pthread_barrier_wait(p->ready); /* connected */
+	pthread_barrier_wait(p->ready); /* the meter runs */
 	for (long i = 0; i < p->n; i++) {
 		kafka_produce(rk, rkt, (uint64_t)i * S2_PRODUCERS + (uint64_t)p->id);
 		if ((i & 1023) == 0)
@@ -515,6 +516,7 @@ static double serve_s2(long n)
 		"connection) each, linger.ms=0, acks=all, all into partition 0");
 	pthread_barrier_wait(&ready); /* every producer connected */
 	struct serve_meter m = serve_meter_start();
+	pthread_barrier_wait(&ready); /* go */
 	pthread_barrier_wait(&done); /* every record acknowledged */
 	uint64_t end = 0;
 	for (int i = 0; i < S2_PRODUCERS; i++)
