@@ -242,9 +242,11 @@ def serve_section(res):
                 cells = [fmt(g("serve", "records_per_s")), fmt(g("varve", "records_per_s"))]
                 ratio_cell = ratio(g("serve", "records_per_s"), g("varve", "records_per_s"))
             cpu = "–"
-            if g("serve", "cpu_us_per_record") is not None:
+            if g("serve", "broker_cpu_us_per_record") is not None:
                 cpu = (f"{fmt(g('serve', 'cpu_us_per_record'))} ({fmt(g('serve', 'client_cpu_us_per_record'))}"
                        f" + {fmt(g('serve', 'broker_cpu_us_per_record'))})")
+            elif g("serve", "cpu_us_per_record") is not None:
+                cpu = f"{fmt(g('serve', 'cpu_us_per_record'))} (client only)"
             batch = f"{fmt(g('serve', 'records_per_batch'))}, {fmt(g('varve', 'records_per_batch'))}"
             goal_text, measured, goal, higher = serve_goal(res, w)
             first = v == variant

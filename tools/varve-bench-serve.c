@@ -19,7 +19,10 @@
  *   S1 1producer-linger5    1,000,000 x 100 B values (16 B keys), one
  *                           rd_kafka_t, linger.ms=5, acks=all; the store
  *                           syncs always. Embedded: varve_append_async of
- *                           batches as large as the broker's stored ones
+ *                           batches as large as the broker's stored ones.
+ *                           Also "client-enqueue-only": the same
+ *                           rd_kafka_produce calls into a producer whose
+ *                           broker never answers (the client's own cost)
  *   S2 8producers-linger0   the same 1,000,000 records from 8 threads with
  *                           one rd_kafka_t each (8 connections: 8
  *                           independent producers), linger.ms=0. Embedded:
@@ -459,6 +462,42 @@ static double serve_s1(long n, int quiet)
 	if (!quiet)
 		emit(&r, extra);
 	return per_batch;
+}
+
+/* The client's own share of S1: rd_kafka_produce of the same records into
+ * a producer whose broker accepts the connection and never answers, so
+ * every record stays queued in the client (no network, no broker). */
+static void client_enqueue_only(long n)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof a;
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+		bench_die("a silent listener: %s", strerror(errno));
+	char silent[64], max[32];
+	snprintf(silent, sizeof silent, "127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(max, sizeof max, "%ld", n + 1);
+	const char *conf[] = { "bootstrap.servers", silent, "linger.ms", "5", "acks", "all",
+			       "queue.buffering.max.messages", max, NULL };
+	rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, conf, NULL);
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, TOPIC_S1, NULL);
+	struct bench_result r = BENCH_RESULT(
+		"serve", "S1", "client-enqueue-only",
+		"rd_kafka_produce (RD_KAFKA_MSG_F_COPY) of the S1 records into a librdkafka producer "
+		"whose broker never answers: the client's own cost, no network, no broker");
+	struct bench_meter m = bench_meter_start();
+	for (long i = 0; i < n; i++)
+		kafka_produce(rk, rkt, (uint64_t)i);
+	bench_meter_stop(&m, &r, n, VALUE_BYTES);
+	r.syncs_per_record = NAN;
+	rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	close(lfd);
+	char extra[80];
+	snprintf(extra, sizeof extra, "\"client_cpu_us_per_record\":%.4g", r.cpu_us_per_record);
+	emit(&r, extra);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1049,6 +1088,10 @@ static char *run_server(long n, long n_e2e, double *s1_per_batch, double *s2_per
 	vcheck(varve_close(store_open(store, 1)), "close");
 	server_start(store);
 	int s1 = selected("S1", "serve");
+	if (s1) {
+		bench_log("serve: S1 client alone (rd_kafka_produce, no broker)");
+		client_enqueue_only(n);
+	}
 	if (s1 || selected("S3", "serve") || selected("S3", "embedded")) {
 		bench_log("serve: S1 producer, linger.ms=5%s", s1 ? "" : " (data for S3)");
 		*s1_per_batch = serve_s1(n, !s1);

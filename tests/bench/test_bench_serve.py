@@ -24,6 +24,7 @@ QUICK_RECORDS = 100000
 QUICK_E2E = 500
 EXPECTED_ROWS = {
     ("serve", "S1", "1producer-linger5"),
+    ("serve", "S1", "client-enqueue-only"),
     ("serve", "S2", "8producers-linger0"),
     ("serve", "S3", "fetch"),
     ("serve", "S4", "e2e"),
@@ -80,7 +81,10 @@ def test_full_quick_run(parent):
         check(f"{name} counts every record", r.get("records") == want, r)
         check(f"{name} has a rate and a CPU cost",
               r.get("records_per_s", 0) > 0 and r.get("cpu_us_per_record", -1) >= 0, r)
-        if r["system"] == "serve":
+        if r["variant"] == "client-enqueue-only":
+            check(f"{name} counts the client's CPU", r.get("client_cpu_us_per_record", -1) >= 0
+                  and "broker_cpu_us_per_record" not in r, r)
+        elif r["system"] == "serve":
             check(f"{name} splits CPU between client and broker",
                   r.get("client_cpu_us_per_record", -1) >= 0
                   and r.get("broker_cpu_us_per_record", -1) >= 0, r)
