@@ -255,6 +255,12 @@ def serve_section(res):
                        f"{goal_text if first else ''} | "
                        f"{serve_result(measured, goal, higher) if first else ''} |")
     out.append("")
+    acks = [(label, res.get(system, "S4", "e2e", "ack_p50_us"), res.get(system, "S4", "e2e", "ack_p99_us"))
+            for label, system in (("serve", "serve"), ("embedded", "varve"))]
+    if any(p50 is not None for _, p50, _ in acks):
+        out += ["S4, the producer's acknowledgement alone (produce call → acknowledged durable; "
+                "serve: librdkafka's `rd_kafka_message_latency`), p50 / p99 µs: "
+                + "; ".join(f"{label} {fmt(p50)} / {fmt(p99)}" for label, p50, p99 in acks) + ".", ""]
     if res.rounds >= 2:
         out += [f"Run-to-run spread, max / min over {res.rounds} rounds (S4: of p99):", ""]
         out += ["| Workload | Variant | serve | embedded |", "|---|---|---:|---:|"]

@@ -352,6 +352,8 @@ static double serve_meter_stop(const struct serve_meter *s, struct bench_result 
 struct delivery {
 	long ok, failed;
 	rd_kafka_resp_err_t first_err;
+	uint64_t *ack_ns; /* optional: ack latency of record k - 1 when its msg_opaque is k */
+	long ack_cap;
 };
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -362,6 +364,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		d->ok++;
 	else if (d->failed++ == 0)
 		d->first_err = m->err;
+	/* librdkafka's own measure: from the produce call to the broker's
+	 * acknowledgement, taken on its broker thread */
+	intptr_t k = (intptr_t)m->_private;
+	if (d->ack_ns && k > 0 && k <= d->ack_cap)
+		d->ack_ns[k - 1] = (uint64_t)rd_kafka_message_latency(m) * 1000u;
 }
 
 /* A client of the broker; settings are name, value pairs ending in NULL. */
@@ -401,13 +408,13 @@ static void kafka_warm(rd_kafka_t *rk, rd_kafka_topic_t *rkt)
 
 /* Enqueues record seq (16 B key, 100 B value), waiting while the
  * producer's queue is full, as an application must. */
-static void kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, uint64_t seq)
+static void kafka_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt, uint64_t seq, void *opaque)
 {
 	unsigned char key[BENCH_KEY_BYTES];
 	bench_key(seq, key);
 	uint64_t stalled_since = 0;
 	while (rd_kafka_produce(rkt, 0, RD_KAFKA_MSG_F_COPY, (void *)bench_value(seq, VALUE_BYTES),
-				VALUE_BYTES, key, sizeof key, NULL) != 0) {
+				VALUE_BYTES, key, sizeof key, opaque) != 0) {
 		rd_kafka_resp_err_t err = rd_kafka_last_error();
 		if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			bench_die("produce: %s", rd_kafka_err2str(err));
@@ -450,7 +457,7 @@ static double serve_s1(long n, int quiet)
 		"rd_kafka_produce with RD_KAFKA_MSG_F_COPY per record, other settings default");
 	struct serve_meter m = serve_meter_start();
 	for (long i = 0; i < n; i++) {
-		kafka_produce(rk, rkt, (uint64_t)i);
+		kafka_produce(rk, rkt, (uint64_t)i, NULL);
 		if ((i & 1023) == 0)
 			rd_kafka_poll(rk, 0);
 	}
@@ -488,7 +495,7 @@ static void client_enqueue_only(long n)
 		"whose broker never answers: the client's own cost, no network, no broker");
 	struct bench_meter m = bench_meter_start();
 	for (long i = 0; i < n; i++)
-		kafka_produce(rk, rkt, (uint64_t)i);
+		kafka_produce(rk, rkt, (uint64_t)i, NULL);
 	bench_meter_stop(&m, &r, n, VALUE_BYTES);
 	r.syncs_per_record = NAN;
 	rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -523,7 +530,7 @@ static void *s2_thread(void *arg)
 	pthread_barrier_wait(p->ready); /* connected */
 	pthread_barrier_wait(p->ready); /* the meter runs */
 	for (long i = 0; i < p->n; i++) {
-		kafka_produce(rk, rkt, (uint64_t)i * S2_PRODUCERS + (uint64_t)p->id);
+		kafka_produce(rk, rkt, (uint64_t)i * S2_PRODUCERS + (uint64_t)p->id, NULL);
 		if ((i & 1023) == 0)
 			rd_kafka_poll(rk, 0);
 	}
@@ -649,6 +656,16 @@ static void serve_s3(long n)
 /* ---------------------------------------------------------------------- */
 /* S4: produce-to-consume latency, one record in flight                    */
 
+/* Appends ack_p50_us and ack_p99_us of n ack latencies (ns; sorted) to extra. */
+static void ack_extra(char *extra, size_t cap, uint64_t *ack_ns, long n)
+{
+	struct bench_result a = BENCH_RESULT(NULL, NULL, NULL, NULL);
+	bench_latencies(&a, ack_ns, (size_t)n);
+	size_t len = strlen(extra);
+	snprintf(extra + len, cap - len, "%s\"ack_p50_us\":%.1f,\"ack_p99_us\":%.1f",
+		 len ? "," : "", a.p50_us, a.p99_us);
+}
+
 /* Polls the consumer until it returns offset expect. */
 static void s4_await(rd_kafka_t *cons, long expect)
 {
@@ -670,26 +687,30 @@ static void serve_s4(long n)
 	static const char *const pconf[] = { "linger.ms", "0", "acks", "all", NULL };
 	static const char *const cconf[] = { "group.id", "varve-bench-serve", "enable.auto.commit",
 					     "false", "enable.auto.offset.store", "false", NULL };
-	struct delivery d = { 0, 0, 0 };
+	uint64_t *lat = bench_xmalloc(sizeof *lat * (size_t)n);
+	uint64_t *ack = calloc((size_t)n, sizeof *ack);
+	struct delivery d = { 0, 0, 0, ack, n };
+	if (!ack)
+		bench_die("out of memory");
 	rd_kafka_t *prod = kafka_new(RD_KAFKA_PRODUCER, pconf, &d);
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, TOPIC_S4, NULL);
 	kafka_warm(prod, rkt);
 	rd_kafka_t *cons = consumer_new(TOPIC_S4, cconf);
-	uint64_t *lat = bench_xmalloc(sizeof *lat * (size_t)n);
 	struct bench_result r = BENCH_RESULT(
 		"serve", "S4", "e2e",
 		"varve serve --sync always; one record in flight: rd_kafka_produce (linger.ms=0, "
 		"acks=all), then rd_kafka_consumer_poll until it arrives (assigned consumer, "
-		"settings default); first 100 records not timed");
+		"settings default); first 100 records not timed; ack_*: librdkafka's "
+		"rd_kafka_message_latency, produce call to acknowledgement");
 	for (long i = 0; i < S4_WARMUP; i++) {
-		kafka_produce(prod, rkt, (uint64_t)i);
+		kafka_produce(prod, rkt, (uint64_t)i, NULL);
 		s4_await(cons, i);
 		rd_kafka_poll(prod, 0);
 	}
 	struct serve_meter m = serve_meter_start();
 	for (long i = 0; i < n; i++) {
 		uint64_t t0 = bench_now_ns();
-		kafka_produce(prod, rkt, (uint64_t)(S4_WARMUP + i));
+		kafka_produce(prod, rkt, (uint64_t)(S4_WARMUP + i), (void *)(intptr_t)(i + 1));
 		s4_await(cons, S4_WARMUP + i);
 		lat[i] = bench_now_ns() - t0;
 		rd_kafka_poll(prod, 0);
@@ -698,11 +719,13 @@ static void serve_s4(long n)
 	serve_meter_stop(&m, &r, n, 0, extra, sizeof extra);
 	bench_latencies(&r, lat, (size_t)n);
 	kafka_flush_check(prod, &d, S4_WARMUP + n);
+	ack_extra(extra, sizeof extra, ack, n);
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(prod);
 	rd_kafka_consumer_close(cons);
 	rd_kafka_destroy(cons);
 	free(lat);
+	free(ack);
 	emit(&r, extra);
 }
 
@@ -1031,6 +1054,7 @@ static void embedded_s4(long n)
 	c.seen_ns = bench_xmalloc(sizeof *c.seen_ns * (size_t)c.n);
 	uint64_t *lat = bench_xmalloc(sizeof *lat * (size_t)n);
 	uint64_t *lat_durable = bench_xmalloc(sizeof *lat * (size_t)n);
+	uint64_t *ack = bench_xmalloc(sizeof *ack * (size_t)n);
 	atomic_init(&c.received, 0);
 	atomic_init(&c.ready, 0);
 	pthread_t tid;
@@ -1047,7 +1071,7 @@ static void embedded_s4(long n)
 	struct bench_result rd = BENCH_RESULT(
 		"varve", "S4", "e2e-durable",
 		"as e2e, timed until the consumer has the record and varve_produce has returned "
-		"(the record is durable)");
+		"(the record is durable); ack_*: until varve_produce returned");
 	uint64_t returned = 0;
 	for (long i = 0; i < S4_WARMUP; i++)
 		e2e_one(&c, i, &returned);
@@ -1058,6 +1082,7 @@ static void embedded_s4(long n)
 		uint64_t seen = c.seen_ns[at];
 		lat[i] = seen - c.sent_ns[at];
 		lat_durable[i] = (seen > returned ? seen : returned) - c.sent_ns[at];
+		ack[i] = returned - c.sent_ns[at];
 	}
 	bench_meter_stop(&m, &r, n, VALUE_BYTES);
 	pthread_join(tid, NULL);
@@ -1067,6 +1092,8 @@ static void embedded_s4(long n)
 	rd.cpu_us_per_record = r.cpu_us_per_record;
 	bench_latencies(&r, lat, (size_t)n);
 	bench_latencies(&rd, lat_durable, (size_t)n);
+	char extra[80] = "";
+	ack_extra(extra, sizeof extra, ack, n);
 	vcheck(varve_close(c.db), "close");
 	bench_rmrf(path);
 	free(path);
@@ -1074,8 +1101,9 @@ static void embedded_s4(long n)
 	free(c.seen_ns);
 	free(lat);
 	free(lat_durable);
-	emit(&r, NULL);
-	emit(&rd, NULL);
+	free(ack);
+	emit(&r, extra);
+	emit(&rd, extra);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -101,6 +101,10 @@ def test_full_quick_run(parent):
     # one record in flight: every record is its own batch and its own sync
     check("S4 stores one record per batch", s4.get("records_per_batch") == 1, s4)
     check("S4 syncs every record", s4.get("syncs_per_record", 0) >= 0.9, s4)
+    for system in ("serve", "varve"):
+        e2e = by.get((system, "S4", "e2e"), {})
+        check(f"{system} S4 reports its acknowledgement latency",
+              0 < e2e.get("ack_p50_us", 0) <= e2e.get("ack_p99_us", 0), e2e)
     per_record = by.get(("varve", "S2", "8producers-per-record"), {})
     check("the per-record analogue stores one record per batch",
           per_record.get("records_per_batch") == 1, per_record)
@@ -127,6 +131,8 @@ def test_render(rows, parent):
                      and ("met (" in line or "missed" in line)]
         check(f"render.py judges {w} against its goal", len(goal_rows) == 1, p.stdout)
     check("render.py shows the spread over rounds", "Run-to-run spread" in p.stdout, p.stdout)
+    check("render.py shows S4's acknowledgement latency", "acknowledgement alone" in p.stdout,
+          p.stdout)
 
 
 def test_embedded_only(parent):
