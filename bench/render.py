@@ -223,7 +223,8 @@ def serve_section(res):
            "library doing the same work in the same run. Throughput in records/s (S4: latency "
            "p50 / p99 / max µs). serve/embedded above 1× means the server is faster (S4: "
            "p99 ratio, above 1× means slower). CPU: µs per record, client + broker processes "
-           "for serve.", ""]
+           "for serve (each figure is a median over the rounds, so the parts need not add up "
+           "to the total).", ""]
     out.append("| Workload | Variant | serve | embedded | serve/embedded | CPU serve (client + broker) "
                "| CPU embedded | records/batch serve, embedded | goal | result |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
