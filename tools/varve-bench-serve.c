@@ -49,6 +49,9 @@
  *
  * Every wait is bounded: a stalled client or broker ends the run with a
  * message (and the broker killed) rather than a hang.
+ *
+ * Calls only include/varve.h, librdkafka and the kernel: the broker is the
+ * varve program, never linked in, so what is measured is what users run.
  */
 #include "../bench/bench_common.h"
 
@@ -258,8 +261,8 @@ static double proc_cpu_us(pid_t pid)
 	return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* A counter of the broker's /metrics ("varve_fsyncs_total"). */
-static double metric(const char *name)
+/* The broker's /metrics page (malloc'ed, NUL-terminated). */
+static char *metrics_get(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET,
@@ -275,8 +278,13 @@ static double metric(const char *name)
 	uint64_t deadline = bench_now_ns() + 10000000000ull;
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		if (bench_now_ns() >= deadline || poll(&p, 1, 1000) < 0)
+		if (bench_now_ns() >= deadline)
 			bench_die("/metrics did not answer in 10 s");
+		int ready = poll(&p, 1, 1000);
+		if (ready < 0 && errno != EINTR)
+			bench_die("poll: %s", strerror(errno));
+		if (ready <= 0)
+			continue;
 		ssize_t got = read(fd, text + len, cap - 1 - len);
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -287,17 +295,31 @@ static double metric(const char *name)
 	}
 	close(fd);
 	text[len] = 0;
+	return text;
+}
+
+/* The value of an unlabelled counter ("varve_fsyncs_total") in a page. */
+static double metric(const char *text, const char *name)
+{
 	size_t n = strlen(name);
-	double v = NAN;
-	for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, name, n) == 0 && line[n] == ' ') {
-			v = strtod(line + n + 1, NULL);
+	for (const char *line = text; *line;) {
+		if (strncmp(line, name, n) == 0 && line[n] == ' ')
+			return strtod(line + n + 1, NULL);
+		const char *nl = strchr(line, '\n');
+		if (!nl)
 			break;
-		}
+		line = nl + 1;
+	}
+	bench_die("/metrics has no %s", name);
+}
+
+/* The broker's syncs (data and directory) and stored batches so far. */
+static void broker_counters(double *syncs, double *appends)
+{
+	char *text = metrics_get();
+	*syncs = metric(text, "varve_fsyncs_total") + metric(text, "varve_dir_syncs_total");
+	*appends = metric(text, "varve_appends_total");
 	free(text);
-	if (isnan(v))
-		bench_die("/metrics has no %s", name);
-	return v;
 }
 
 /* A measured phase against the broker: both processes' CPU, its syncs and
@@ -310,8 +332,7 @@ struct serve_meter {
 static struct serve_meter serve_meter_start(void)
 {
 	struct serve_meter s;
-	s.syncs = metric("varve_fsyncs_total") + metric("varve_dir_syncs_total");
-	s.appends = metric("varve_appends_total");
+	broker_counters(&s.syncs, &s.appends);
 	s.broker_cpu_us = proc_cpu_us(g_srv.pid);
 	s.m = bench_meter_start();
 	return s;
@@ -330,14 +351,15 @@ static double serve_meter_stop(const struct serve_meter *s, struct bench_result 
 		r->records_per_s = (double)records / r->seconds;
 		r->mb_per_s = (double)records * (BENCH_KEY_BYTES + VALUE_BYTES) / 1e6 / r->seconds;
 	}
-	double syncs = metric("varve_fsyncs_total") + metric("varve_dir_syncs_total") - s->syncs;
-	double appends = metric("varve_appends_total") - s->appends;
+	double syncs, appends;
+	broker_counters(&syncs, &appends);
+	syncs -= s->syncs;
+	appends -= s->appends;
 	r->cpu_us_per_record = client + broker / (double)records;
 	r->syncs_per_record = syncs / (double)records;
 	double per_batch = appends > 0 ? (double)records / appends : NAN;
-	snprintf(extra, cap,
-		 "\"client_cpu_us_per_record\":%.4g,\"broker_cpu_us_per_record\":%.4g%s",
-		 client, broker / (double)records, "");
+	snprintf(extra, cap, "\"client_cpu_us_per_record\":%.4g,\"broker_cpu_us_per_record\":%.4g",
+		 client, broker / (double)records);
 	if (!isnan(per_batch))
 		snprintf(extra + strlen(extra), cap - strlen(extra), ",\"records_per_batch\":%.1f",
 			 per_batch);
