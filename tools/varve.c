@@ -6,9 +6,10 @@
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * serve (the Kafka-protocol broker; built when server/ is). The store is
- * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
- * they work while a writer runs; commands that write need the writer lock.
+ * serve and user (the Kafka-protocol broker and its SASL users; built when
+ * server/ is). The store is -d DIR or $VARVE_DIR. Commands that only read
+ * open the store read-only, so they work while a writer runs; commands
+ * that write need the writer lock.
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
@@ -42,6 +43,7 @@ static const char main_help[] =
 	"  clean                  run retention and compaction now\n"
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
+	"  user add|remove|list   SCRAM users of serve's SASL listeners (docs/SECURITY.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -66,6 +68,7 @@ static const command commands[] = {
 	{ "repair", cli_repair_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
+	{ "user", cli_user_main },
 #endif
 	{ NULL, NULL },
 };

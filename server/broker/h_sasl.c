@@ -120,11 +120,12 @@ int vs_auth_allows(const vs_conn_state *cs, int16_t key)
 /* The connection failed to authenticate: it ends after this answer. */
 static void auth_failed(vs_broker *b, vs_conn_state *cs, const char *peer, const char *why)
 {
+	/* why may be the session's own text: logged before the session goes */
+	vs_blog(b, VARVE_LOG_INFO, "%s: authentication failed: %s", peer, why);
 	cs->auth = VS_AUTH_FAILED;
 	vs_sasl_free(cs->sasl);
 	cs->sasl = NULL;
 	b->auth_failed++;
-	vs_blog(b, VARVE_LOG_INFO, "%s: authentication failed: %s", peer, why);
 	vs_loop_close_after_flush(b->loop, cs->id);
 }
 

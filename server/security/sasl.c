@@ -244,7 +244,11 @@ static int scram_final(vs_sasl *s, const uint8_t *in, size_t n, uint8_t *out, si
 	if (cf.channel_binding.n != strlen(s->cbind) ||
 	    memcmp(cf.channel_binding.p, s->cbind, cf.channel_binding.n))
 		return fail(s, "the channel binding does not repeat the gs2 header");
-	if (cf.nonce.n != s->nonce_len || memcmp(cf.nonce.p, s->nonce, s->nonce_len))
+	/* the nonce of this exchange, at the end: librdkafka repeats its own
+	 * nonce in front of it, and Kafka accepts that (endsWith); the proof
+	 * covers the message as sent either way */
+	if (cf.nonce.n < s->nonce_len ||
+	    memcmp(cf.nonce.p + cf.nonce.n - s->nonce_len, s->nonce, s->nonce_len))
 		return fail(s, "the nonce is not the one of this exchange");
 	if (cf.proof_len != hl)
 		return fail(s, "the proof has the wrong length");
