@@ -92,6 +92,8 @@ vs_conn_state *vs_conn_state_open(vs_broker *b, const vs_conn_info *ci)
 	v->ptr = cs;
 	cs->refs = 1;
 	b->conns.open++;
+	if (cs->principal_buf)
+		vs_blog(b, VARVE_LOG_INFO, "%s: client certificate: %s", ci->peer, cs->principal);
 	return cs;
 }
 

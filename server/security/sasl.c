@@ -19,6 +19,7 @@
 #include "sasl.h"
 
 #define SNONCE_BYTES 24 /* 32 characters of base64 */
+#define SNONCE_CHARS 64 /* room for the server's part */
 /* what unknown users are shown: the iterations most credentials have */
 #define FAKE_ITERATIONS VS_SCRAM_DEFAULT_ITERATIONS
 #define PLAIN_MAX_FIELD 1024
@@ -138,11 +139,17 @@ static int fail(vs_sasl *s, const char *why)
 	return VS_SASL_FAILED;
 }
 
-static int random_bytes(vs_sasl *s, uint8_t *out, size_t n)
+/* Our part of the nonce: from a CSPRNG, unless the environment says. */
+static size_t server_nonce(vs_sasl *s, char *out, size_t cap)
 {
-	if (s->env.random)
-		return s->env.random(s->env.ctx, out, n);
-	return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+	if (s->env.nonce)
+		return s->env.nonce(s->env.ctx, out, cap);
+	uint8_t rnd[SNONCE_BYTES];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return 0;
+	size_t n = vs_b64_encode(rnd, sizeof rnd, out, cap);
+	OPENSSL_cleanse(rnd, sizeof rnd);
+	return n;
 }
 
 static int lookup(vs_sasl *s, int scram, vs_scram_cred *out)
@@ -214,13 +221,12 @@ static int scram_first(vs_sasl *s, const uint8_t *in, size_t n, uint8_t *out, si
 		return fail(s, "out of memory");
 	if (!vs_b64_encode((const uint8_t *)cf.gs2_header.p, cf.gs2_header.n, s->cbind, sizeof s->cbind))
 		return fail(s, "gs2 header too long");
-	uint8_t rnd[SNONCE_BYTES];
-	char snonce[VS_B64_LEN(SNONCE_BYTES) + 1];
-	if (random_bytes(s, rnd, sizeof rnd))
+	char snonce[SNONCE_CHARS + 1];
+	size_t sn = server_nonce(s, snonce, sizeof snonce);
+	if (sn == 0 || sn >= sizeof snonce)
 		return fail(s, "no random bytes for the nonce");
-	vs_b64_encode(rnd, sizeof rnd, snonce, sizeof snonce);
-	s->nonce_len = (size_t)snprintf(s->nonce, sizeof s->nonce, "%.*s%s", (int)cf.nonce.n,
-					cf.nonce.p, snonce);
+	s->nonce_len = (size_t)snprintf(s->nonce, sizeof s->nonce, "%.*s%.*s", (int)cf.nonce.n,
+					cf.nonce.p, (int)sn, snonce);
 	char salt[VS_B64_LEN(VS_SCRAM_MAX_SALT) + 1];
 	vs_b64_encode(s->cred.salt, s->cred.salt_len, salt, sizeof salt);
 	int len = snprintf((char *)out, cap, "r=%s,s=%s,i=%u", s->nonce, salt, (unsigned)s->cred.iterations);

@@ -65,9 +65,10 @@ typedef struct vs_sasl_env {
 	 * *out filled, or 0 if there is none. */
 	int (*lookup)(void *ctx, const char *user, size_t len, int scram_mech, vs_scram_cred *out);
 	void *ctx;
-	/* n random bytes for nonces: 0, or -1 on failure. NULL: RAND_bytes.
-	 * (Tests replay RFC vectors with their own.) */
-	int (*random)(void *ctx, uint8_t *out, size_t n);
+	/* The server's part of a SCRAM nonce into out (cap bytes, printable
+	 * ASCII without ','): its length, or 0 on failure. NULL: 24 bytes of
+	 * RAND_bytes in base64. (Tests replay RFC vectors with their own.) */
+	size_t (*nonce)(void *ctx, char *out, size_t cap);
 	/* Random per server: the salts shown for unknown users. */
 	uint8_t secret[VS_SASL_SECRET_BYTES];
 } vs_sasl_env;
