@@ -31,7 +31,14 @@ static void setup(void)
 	snprintf(path, sizeof path, "%s/users", dir);
 }
 
-TestSuite(users, .init = setup);
+static void teardown(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(users, .init = setup, .fini = teardown);
 
 static vs_scram_cred cred(int mech, const char *pw)
 {
