@@ -88,10 +88,12 @@ static int users_path(const cli_ctx *c, char *out, size_t cap)
 }
 
 /* The users file lives in a store: a directory that is not one yet (no
- * VERSION) is made a store first, as `varve serve` would, since a store
- * is only created in an empty directory. */
+ * VERSION, or no directory) is made a store first, as `varve serve` would,
+ * since a store is only created in an empty directory. */
 static int ensure_store(const cli_ctx *c)
 {
+	if (!c->dir || !*c->dir)
+		return cli_usage(c, "no store given: -d DIR or $VARVE_DIR");
 	char version[4200];
 	struct stat st;
 	snprintf(version, sizeof version, "%s/VERSION", c->dir);
@@ -270,7 +272,7 @@ static int user_add(cli_ctx *c, int argc, char **argv)
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	char path[4200];
-	if ((rc = users_path(c, path, sizeof path)) || (rc = ensure_store(c)))
+	if ((rc = ensure_store(c)) || (rc = users_path(c, path, sizeof path)))
 		return rc;
 	char pw[MAX_PASSWORD + 2];
 	rc = read_password(pw_file, pw, sizeof pw);

@@ -57,6 +57,7 @@ typedef struct tls_conn {
 	uint8_t failure_counted;
 	uint8_t subject_done;
 	uint8_t shut;
+	uint8_t broken; /* a fatal error: no close_notify (OpenSSL forbids it) */
 	uint8_t *wbuf; /* TLS_RECORD_BYTES, allocated at the first write */
 	size_t wlen;
 } tls_conn;
@@ -291,6 +292,8 @@ static ssize_t tls_result(vs_transport *t, tls_conn *tc, int ssl_err, int sys_er
 		tc->tls->st.handshake_failures++;
 	}
 	ERR_clear_error();
+	if (ssl_err != SSL_ERROR_ZERO_RETURN)
+		tc->broken = 1;
 	if (ssl_err == SSL_ERROR_ZERO_RETURN)
 		return 0;
 	if (ssl_err == SSL_ERROR_SYSCALL)
@@ -388,16 +391,22 @@ static size_t tls_pending(vs_transport *t)
 	return n > 0 ? (size_t)n : 0;
 }
 
-static void tls_shutdown_write(vs_transport *t)
+/* close_notify, best effort (the socket is non-blocking): the peer can
+ * tell our end from a cut connection. */
+static void send_close_notify(tls_conn *tc)
 {
-	tls_conn *tc = t->impl;
-	if (tc->handshake_done && !tc->shut) {
-		/* close_notify, best effort: the socket is non-blocking */
+	if (tc->handshake_done && !tc->shut && !tc->broken) {
 		ERR_clear_error();
 		(void)SSL_shutdown(tc->ssl);
 		ERR_clear_error();
 	}
 	tc->shut = 1;
+}
+
+static void tls_shutdown_write(vs_transport *t)
+{
+	tls_conn *tc = t->impl;
+	send_close_notify(tc);
 	(void)shutdown(t->fd, SHUT_WR);
 }
 
@@ -407,6 +416,7 @@ static void tls_close(vs_transport *t)
 	if (tc) {
 		if (!tc->handshake_done && !tc->failure_counted)
 			tc->tls->st.handshake_failures++;
+		send_close_notify(tc);
 		SSL_free(tc->ssl);
 		free(tc->subject);
 		free(tc->wbuf);
