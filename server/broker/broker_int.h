@@ -305,6 +305,9 @@ int vs_auth_start(vs_broker *b);
 void vs_auth_free(vs_broker *b);
 /* vs_broker_reload arrived on the loop thread. */
 void vs_auth_reload(vs_broker *b);
+/* The authentication and TLS families of /metrics. */
+struct vs_prom;
+void vs_auth_metrics(vs_broker *b, struct vs_prom *p);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 

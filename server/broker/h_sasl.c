@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "broker_int.h"
+#include "prom.h"
 #include "security/users.h"
 
 static const uint8_t nothing[1];
@@ -364,4 +365,50 @@ void vs_broker_reload(vs_broker *b)
 	if (b->reload_fd >= 0 && write(b->reload_fd, &one, sizeof one) < 0) {
 		/* the counter is full: a reload is pending anyway */
 	}
+}
+
+/* ---- metrics ---------------------------------------------------------------------------- */
+
+static void by_result(vs_prom *p, const char *name, const char *help, uint64_t ok, uint64_t failed)
+{
+	vs_prom_family(p, name, "counter", help);
+	vs_prom_sample(p, name);
+	vs_prom_label_z(p, "result", "ok");
+	vs_prom_value_u64(p, ok);
+	vs_prom_sample(p, name);
+	vs_prom_label_z(p, "result", "failed");
+	vs_prom_value_u64(p, failed);
+}
+
+void vs_auth_metrics(vs_broker *b, vs_prom *p)
+{
+	by_result(p, "varve_kafka_authentications_total", "SASL authentications, by result.",
+		  b->auth_ok, b->auth_failed);
+	vs_prom_family(p, "varve_kafka_unauthenticated_requests_total", "counter",
+		       "Requests refused before authentication (the connection closed).");
+	vs_prom_u64(p, "varve_kafka_unauthenticated_requests_total", b->auth_refused);
+	vs_tls_stats sum = { 0 };
+	bool any = false;
+	for (size_t i = 0; i < b->n_endpoints; i++) {
+		vs_tls *tls = b->endpoints[i].tls;
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = b->endpoints[k].tls == tls;
+		if (!tls || seen)
+			continue;
+		vs_tls_stats st;
+		vs_tls_get_stats(tls, &st);
+		sum.loads += st.loads;
+		sum.reload_failures += st.reload_failures;
+		sum.handshakes += st.handshakes;
+		sum.handshake_failures += st.handshake_failures;
+		any = true;
+	}
+	if (!any)
+		return;
+	by_result(p, "varve_tls_handshakes_total", "TLS handshakes, by result.", sum.handshakes,
+		  sum.handshake_failures);
+	by_result(p, "varve_tls_certificate_loads_total",
+		  "Certificate loads (the first and each reload), by result.", sum.loads,
+		  sum.reload_failures);
 }

@@ -274,9 +274,11 @@ static void note_handshake(tls_conn *tc)
  * return value. */
 static ssize_t tls_result(vs_transport *t, tls_conn *tc, int ssl_err, int sys_err)
 {
+	/* the handshake may have finished inside this call, before the end
+	 * of stream or error that stopped it */
+	note_handshake(tc);
 	switch (ssl_err) {
 	case SSL_ERROR_WANT_READ:
-		note_handshake(tc);
 		t->want = VS_TR_WANT_READ;
 		return VS_TR_AGAIN;
 	case SSL_ERROR_WANT_WRITE:
@@ -414,6 +416,7 @@ static void tls_close(vs_transport *t)
 {
 	tls_conn *tc = t->impl;
 	if (tc) {
+		note_handshake(tc);
 		if (!tc->handshake_done && !tc->failure_counted)
 			tc->tls->st.handshake_failures++;
 		send_close_notify(tc);

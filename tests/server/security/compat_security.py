@@ -384,6 +384,11 @@ def sighup_reloads_certificate(st):
         check(cn == "server-2", "after a failed reload: %r" % cn)
         s.close()
         old.close()
+        _, text = srv.metrics()
+        for line in ('varve_tls_certificate_loads_total{result="ok"} 2',
+                     'varve_tls_certificate_loads_total{result="failed"} 1',
+                     'varve_tls_handshakes_total{result="ok"} 3'):
+            check(line + "\n" in text, "metrics: no %r in %s" % (line, [l for l in text.splitlines() if "tls" in l]))
     finally:
         srv.stop()
 

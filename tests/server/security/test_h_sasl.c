@@ -103,6 +103,7 @@ static void start_with(unsigned mechanisms, int allow_plain)
 	cr_assert_eq(vs_broker_listen(t.b, "127.0.0.1:0", 1, &plain_port), 0);
 	cr_assert_eq(vs_broker_listen_secure(t.b, "127.0.0.1:0", VS_SECURITY_SASL_PLAINTEXT, NULL,
 					     &t.port), 0);
+	cr_assert_eq(vs_broker_listen(t.b, "127.0.0.1:0", 0, &t.http_port), 0);
 	cr_assert_eq(vs_broker_advertise(t.b, "plain.example", 1111), 0);
 	cr_assert_eq(vs_broker_advertise_listener(t.b, 1, "sasl.example", 2222), 0);
 	vs_arena_init(&t.arena, (size_t)64 << 20);
@@ -280,6 +281,16 @@ Test(sasl, wrong_password_and_unknown_user_fail_alike)
 	cr_assert(strstr(msg[0], "SCRAM-SHA-256"), "%s", msg[0]);
 	cr_assert(logged("wrong password"));
 	cr_assert(logged("no credential for this user"));
+	/* counted, and a good login too */
+	int fd = bt_connect(&t);
+	cr_assert_eq(scram_login(fd, "SCRAM-SHA-256", "alice", "s3cret"), 0);
+	close(fd);
+	char *body;
+	cr_assert_eq(bt_http_get(&t, "/metrics", &body), 200);
+	cr_assert(strstr(body, "varve_kafka_authentications_total{result=\"failed\"} 2\n"), "%s", body);
+	cr_assert(strstr(body, "varve_kafka_authentications_total{result=\"ok\"} 1\n"));
+	cr_assert_null(strstr(body, "varve_tls_"), "TLS families without a TLS listener");
+	free(body);
 }
 
 Test(sasl, requests_before_authentication_are_refused)
@@ -288,6 +299,10 @@ Test(sasl, requests_before_authentication_are_refused)
 	cr_assert_eq(metadata(fd, NULL, NULL), KE_ILLEGAL_SASL_STATE);
 	cr_assert(bt_closed(fd, BT_TIMEOUT_MS));
 	close(fd);
+	char *body;
+	cr_assert_eq(bt_http_get(&t, "/metrics", &body), 200);
+	cr_assert(strstr(body, "varve_kafka_unauthenticated_requests_total 1\n"), "%s", body);
+	free(body);
 	/* after the handshake, only SaslAuthenticate */
 	fd = bt_connect(&t);
 	vs_response r;
