@@ -287,6 +287,9 @@ typedef struct vs_endpoint {
 const vs_endpoint *vs_endpoint_of(const vs_broker *b, int listener);
 /* What Metadata/FindCoordinator tell c's client: its listener's address. */
 void vs_call_advertised(const vs_call *c, const char **host, int32_t *port);
+/* Kafka's advertised.listeners: "PLAINTEXT://h:p,SASL_SSL://h:p" (what
+ * fits in cap; whole entries only). Returns out. */
+const char *vs_advertised_listeners(const vs_broker *b, char *out, size_t cap);
 /* The handlers of SaslHandshake and SaslAuthenticate on SASL listeners. */
 const vs_handler *vs_sasl_handler(int16_t key);
 /* 1 if ApiVersions lists key to c's client: the SASL APIs on SASL

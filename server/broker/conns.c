@@ -47,12 +47,14 @@ vs_conn_state *vs_conn_state_get(vs_broker *b, vs_conn_id id)
 
 static int set_principal(vs_conn_state *cs, const char *kind, const char *name)
 {
+	/* set once: calls hold the pointer (conns.h) */
+	if (cs->principal_buf)
+		return -1;
 	size_t n = strlen(kind) + strlen(name) + 1;
 	char *p = malloc(n);
 	if (!p)
 		return -1;
 	snprintf(p, n, "%s%s", kind, name);
-	free(cs->principal_buf);
 	cs->principal_buf = p;
 	cs->principal = p;
 	return 0;

@@ -67,7 +67,10 @@ vs_conn_state *vs_conn_state_open(vs_broker *b, const vs_conn_info *ci);
 void vs_conn_state_closed(vs_broker *b, vs_conn_id id);
 void vs_conn_state_ref(vs_conn_state *cs);
 void vs_conn_state_unref(vs_conn_state *cs);
-/* Set the principal to "User:" + name; 0 or -1 out of memory (unchanged). */
+/* Set the principal to "User:" + name, once per connection (a certificate's
+ * subject at the first request, or the SASL user at authentication; calls
+ * keep the pointer until they are freed, so it never changes after):
+ * 0, or -1 if already set or out of memory (unchanged). */
 int vs_conn_state_set_user(vs_conn_state *cs, const char *name);
 
 #endif

@@ -22,6 +22,7 @@
  * `varve user add` allows).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,29 @@ void vs_call_advertised(const vs_call *c, const char **host, int32_t *port)
 		*host = c->b->host;
 		*port = c->b->port;
 	}
+}
+
+const char *vs_advertised_listeners(const vs_broker *b, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = 0;
+	if (!b->n_endpoints) {
+		snprintf(out, cap, "PLAINTEXT://%s:%" PRId32, b->host, b->port);
+		return out;
+	}
+	for (size_t i = 0; i < b->n_endpoints; i++) {
+		const vs_endpoint *ep = &b->endpoints[i];
+		const char *host = ep->advertised ? ep->host : b->host;
+		int32_t port = ep->advertised ? ep->port : b->port;
+		int k = snprintf(out + o, cap - o, "%s%s://%s:%" PRId32, o ? "," : "",
+				 vs_security_name(ep->security), host, port);
+		if (k < 0 || (size_t)k >= cap - o) {
+			out[o] = 0; /* whole entries only */
+			break;
+		}
+		o += (size_t)k;
+	}
+	return out;
 }
 
 static bool is_sasl(int security)

@@ -253,6 +253,18 @@ Test(sasl, scram_v1_logs_in_and_serves)
 	cr_assert_eq(metadata(fd, host, &port), KE_NONE);
 	cr_assert_str_eq(host, "plain.example");
 	cr_assert_eq(port, 1111);
+	/* and the broker's advertised.listeners names both */
+	vs_slice key = bt_s("advertised.listeners");
+	vs_describe_configs_resource res = { 4, bt_s("0"), { &key, 1 } };
+	vs_request q = { 0 };
+	q.describe_configs.resources.v = &res;
+	q.describe_configs.resources.n = 1;
+	vs_response r;
+	bt_call(&t, fd, VS_API_DESCRIBE_CONFIGS, 1, &q, &r);
+	cr_assert_eq(r.describe_configs.results.n, 1);
+	cr_assert_eq(r.describe_configs.results.v[0].configs.n, 1);
+	cr_assert(bt_is(r.describe_configs.results.v[0].configs.v[0].value,
+			"PLAINTEXT://plain.example:1111,SASL_PLAINTEXT://sasl.example:2222"));
 	close(fd);
 }
 
