@@ -142,15 +142,20 @@ int vs_auth_allows(const vs_conn_state *cs, int16_t key)
 	}
 }
 
-/* The connection failed to authenticate: it ends after this answer. */
-static void auth_failed(vs_broker *b, vs_conn_state *cs, const char *peer, const char *why)
+/* The connection failed to authenticate (an exchange that failed, or a
+ * request out of turn: counted apart): it ends after this answer. */
+static void auth_failed(vs_broker *b, vs_conn_state *cs, const char *peer, const char *why,
+			bool out_of_turn)
 {
 	/* why may be the session's own text: logged before the session goes */
 	vs_blog(b, VARVE_LOG_INFO, "%s: authentication failed: %s", peer, why);
 	cs->auth = VS_AUTH_FAILED;
 	vs_sasl_free(cs->sasl);
 	cs->sasl = NULL;
-	b->auth_failed++;
+	if (out_of_turn)
+		b->auth_refused++;
+	else
+		b->auth_failed++;
 	vs_loop_close_after_flush(b->loop, cs->id);
 }
 
@@ -158,7 +163,7 @@ static void auth_done(vs_broker *b, vs_conn_state *cs, const char *peer)
 {
 	const char *mech = vs_sasl_mech_name(vs_sasl_mechanism(cs->sasl));
 	if (vs_conn_state_set_user(cs, vs_sasl_user(cs->sasl))) {
-		auth_failed(b, cs, peer, "out of memory");
+		auth_failed(b, cs, peer, "out of memory", false);
 		return;
 	}
 	cs->auth = VS_AUTH_OK;
@@ -171,10 +176,9 @@ static void auth_done(vs_broker *b, vs_conn_state *cs, const char *peer)
 void vs_auth_refuse(vs_call *c)
 {
 	vs_broker *b = c->b;
-	b->auth_refused++;
 	char why[96];
 	snprintf(why, sizeof why, "API %d before authentication", c->key);
-	auth_failed(b, c->cs, c->peer, why);
+	auth_failed(b, c->cs, c->peer, why, true);
 	vs_call_fail(c, KE_ILLEGAL_SASL_STATE);
 }
 
@@ -205,14 +209,14 @@ static int h_sasl_handshake(vs_call *c)
 		/* a second handshake: no re-authentication (session lifetime 0) */
 		r->error_code = KE_ILLEGAL_SASL_STATE;
 		if (cs->auth != VS_AUTH_OK)
-			auth_failed(b, cs, c->peer, "SaslHandshake out of turn");
+			auth_failed(b, cs, c->peer, "SaslHandshake out of turn", true);
 		return VS_REPLY;
 	}
 	vs_slice want = c->req.sasl_handshake.mechanism;
 	unsigned mech = want.ptr ? vs_sasl_mech_by_name((const char *)want.ptr, want.len) : 0;
 	if (!(mech & offered(b, cs))) {
 		r->error_code = KE_UNSUPPORTED_SASL_MECHANISM;
-		auth_failed(b, cs, c->peer, "mechanism not offered on this listener");
+		auth_failed(b, cs, c->peer, "mechanism not offered on this listener", false);
 		return VS_REPLY;
 	}
 	refresh_users(b);
@@ -237,7 +241,7 @@ static int h_sasl_authenticate(vs_call *c)
 		r->error_code = KE_ILLEGAL_SASL_STATE;
 		r->error_message = vs_call_str(c, "SaslAuthenticate without a SaslHandshake v1 before it");
 		if (cs->auth != VS_AUTH_OK)
-			auth_failed(b, cs, c->peer, "SaslAuthenticate out of turn");
+			auth_failed(b, cs, c->peer, "SaslAuthenticate out of turn", true);
 		return VS_REPLY;
 	}
 	vs_slice in = c->req.sasl_authenticate.auth_bytes;
@@ -250,7 +254,7 @@ static int h_sasl_authenticate(vs_call *c)
 		r->error_code = KE_SASL_AUTHENTICATION_FAILED;
 		r->error_message = vs_call_printf(c, "Authentication failed during authentication due "
 						  "to invalid credentials with SASL mechanism %s", mech);
-		auth_failed(b, cs, c->peer, vs_sasl_reason(cs->sasl));
+		auth_failed(b, cs, c->peer, vs_sasl_reason(cs->sasl), false);
 		return VS_REPLY;
 	}
 	r->auth_bytes = vs_call_slice(c, (vs_slice){ out, n });
@@ -268,7 +272,7 @@ void vs_sasl_raw_token(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, 
 	size_t n = 0;
 	int st = vs_sasl_step(cs->sasl, token, len, out + 4, VS_SASL_MAX_OUT, &n);
 	if (st == VS_SASL_FAILED) {
-		auth_failed(b, cs, ci->peer, vs_sasl_reason(cs->sasl));
+		auth_failed(b, cs, ci->peer, vs_sasl_reason(cs->sasl), false);
 		/* no error frame exists for raw tokens: the end of the stream is the answer */
 		vs_loop_close_conn(b->loop, ci->id);
 		return;
@@ -409,7 +413,8 @@ void vs_auth_metrics(vs_broker *b, vs_prom *p)
 	by_result(p, "varve_kafka_authentications_total", "SASL authentications, by result.",
 		  b->auth_ok, b->auth_failed);
 	vs_prom_family(p, "varve_kafka_unauthenticated_requests_total", "counter",
-		       "Requests refused before authentication (the connection closed).");
+		       "Requests refused before authentication or out of its turn (the connection "
+		       "closed).");
 	vs_prom_u64(p, "varve_kafka_unauthenticated_requests_total", b->auth_refused);
 	vs_tls_stats sum = { 0 };
 	bool any = false;
