@@ -117,7 +117,8 @@ static int bio_create(BIO *b)
 
 static void make_sock_method(void)
 {
-	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOURCE_SINK | BIO_get_new_index(), "varve socket");
+	int index = BIO_get_new_index();
+	BIO_METHOD *m = index < 0 ? NULL : BIO_meth_new(BIO_TYPE_SOURCE_SINK | index, "varve socket");
 	if (!m)
 		return;
 	if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
