@@ -140,8 +140,36 @@ static void count_latency(vs_api_stats *s, int64_t ns)
 	s->lat_sum += secs;
 }
 
+/* The answer to a bare SASL token: the bare token, or the end of the
+ * connection when authentication failed (v0 has no error frame). */
+static void reply_raw(vs_call *c)
+{
+	vs_broker *b = c->b;
+	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
+	const vs_sasl_authenticate_response *r = &c->resp.sasl_authenticate;
+	s->requests++;
+	s->bytes_in += c->bytes_in;
+	count_latency(s, mono_ns() - c->start_ns);
+	uint8_t *frame = r->error_code ? NULL : malloc(4 + r->auth_bytes.len);
+	if (!frame) {
+		s->errors++;
+		vs_loop_close_conn(b->loop, c->conn);
+	} else {
+		vs_put_be32(frame, (uint32_t)r->auth_bytes.len);
+		if (r->auth_bytes.len)
+			memcpy(frame + 4, r->auth_bytes.ptr, r->auth_bytes.len);
+		s->bytes_out += 4 + r->auth_bytes.len;
+		vs_loop_respond(b->loop, c->conn, c->seq, frame, 4 + r->auth_bytes.len);
+	}
+	call_free(c);
+}
+
 void vs_call_reply(vs_call *c)
 {
+	if (c->raw_sasl) {
+		reply_raw(c);
+		return;
+	}
 	vs_broker *b = c->b;
 	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
 	vs_wbuf w;
@@ -395,6 +423,23 @@ static void run_handler(vs_call *c, const vs_handler *hd)
 	}
 }
 
+/* A bare SASL token after SaslHandshake v0: a SaslAuthenticate call with
+ * no header, answered bare (reply_raw). */
+static void raw_token(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, uint64_t seq,
+		      const uint8_t *frame, size_t len)
+{
+	vs_request_header h = { VS_API_SASL_AUTHENTICATE, 0, 0, VS_SLICE_NULL, 0 };
+	vs_call *c = call_new(b, cs, ci, seq, &h, len);
+	if (!c) {
+		close_for(b, ci->id, ci->peer, "out of memory", h.api_key, 0);
+		return;
+	}
+	vs_arena_set_budget(&c->arena, SIZE_MAX);
+	c->raw_sasl = true;
+	c->req.sasl_authenticate.auth_bytes = (vs_slice){ frame, len };
+	run_handler(c, vs_sasl_handler(VS_API_SASL_AUTHENTICATE));
+}
+
 /* The handler of a request on cs's connection, or NULL: the SASL APIs are
  * served on SASL listeners only. */
 static const vs_handler *handler_for(const vs_conn_state *cs, int16_t key)
@@ -419,7 +464,7 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 		return;
 	}
 	if (cs->auth == VS_AUTH_RAW) {
-		vs_sasl_raw_token(b, cs, ci, seq, frame, len);
+		raw_token(b, cs, ci, seq, frame, len);
 		return;
 	}
 	if (cs->auth != VS_AUTH_OK && len > VS_SASL_MAX_TOKEN + 1024) {

@@ -93,6 +93,8 @@ struct vs_call {
 				* authentication); valid until the call is freed */
 	vs_conn_state *cs;   /* its connection's record (conns.h), referenced until
 			      * the call is freed, even after the connection closed */
+	bool raw_sasl;       /* a bare SASL token (after SaslHandshake v0): answered
+			      * with the bare token, or by closing (vs_call_reply) */
 	int64_t start_ns;    /* monotonic, for the latency histogram */
 	size_t bytes_in;
 	uint8_t *frame;      /* the call's copy of its frame (keep_frame) */
@@ -299,10 +301,6 @@ int vs_api_offered(const vs_call *c, int16_t key);
 int vs_auth_allows(const vs_conn_state *cs, int16_t key);
 /* Answer c with ILLEGAL_SASL_STATE and close after the answer. */
 void vs_auth_refuse(vs_call *c);
-/* A raw SASL token (after SaslHandshake v0): answered raw, or the
- * connection closed when authentication fails. */
-void vs_sasl_raw_token(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, uint64_t seq,
-		       const uint8_t *token, size_t len);
 /* Set up users and the SASL secret (vs_broker_new); 0 or -errno. */
 int vs_auth_start(vs_broker *b);
 void vs_auth_free(vs_broker *b);

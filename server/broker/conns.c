@@ -107,9 +107,12 @@ void vs_conn_state_closed(vs_broker *b, vs_conn_id id)
 	vs_map_del(&b->conns.map, vs_key_u64(id));
 	b->conns.open--;
 	cs->closed = true;
-	/* an exchange cut short: its secrets go now */
-	vs_sasl_free(cs->sasl);
-	cs->sasl = NULL;
+	/* an exchange cut short: its secrets go now, unless a worker holds it
+	 * (then with the last reference) */
+	if (!cs->sasl_busy) {
+		vs_sasl_free(cs->sasl);
+		cs->sasl = NULL;
+	}
 	vs_conn_state_unref(cs);
 }
 

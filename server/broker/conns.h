@@ -42,6 +42,8 @@ typedef struct vs_conn_state {
 	/* authentication (h_sasl.c) */
 	uint8_t auth;         /* enum vs_auth_state */
 	vs_sasl *sasl;        /* the exchange in progress, or NULL */
+	bool sasl_busy;       /* a worker runs a step of sasl (PLAIN): only the
+			       * worker touches it until the step is done */
 	const char *principal; /* "User:NAME"; points at principal_buf or a constant */
 	char *principal_buf;  /* malloc'd when not a constant */
 	/* Other modules add their fields below this line, each with a comment. */

@@ -12,14 +12,16 @@
  * with the principal "User:NAME", or FAILED. A failure is answered with
  * Kafka's error (SASL_AUTHENTICATION_FAILED, UNSUPPORTED_SASL_MECHANISM,
  * ILLEGAL_SASL_STATE) and the connection closes after the answer, as Kafka
- * does; a raw token that fails closes at once (v0 has no error frame).
+ * does; a raw token is a SaslAuthenticate call without a header
+ * (broker.c), answered bare, and one that fails closes the connection at
+ * once (v0 has no error frame).
  *
  * The users file is checked for changes (a stat) at every SaslHandshake,
  * so `varve user add` beside a running server takes effect for the next
  * authentication; established connections keep their principal.
- * Everything runs on the loop thread: SCRAM costs a few hashes per step,
- * PLAIN the credential's PBKDF2 rounds (bounded by the iteration count
- * `varve user add` allows).
+ * SCRAM steps run on the loop thread (a few hashes, microseconds); a PLAIN
+ * check costs the credential's PBKDF2 rounds (milliseconds), so it runs on
+ * a worker (plain_step) and the loop goes on meanwhile.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -142,6 +144,16 @@ int vs_auth_allows(const vs_conn_state *cs, int16_t key)
 	}
 }
 
+/* The session goes, unless a worker is running a step of it (then
+ * plain_done, or the record's last reference, frees it). */
+static void drop_sasl(vs_conn_state *cs)
+{
+	if (cs->sasl_busy)
+		return;
+	vs_sasl_free(cs->sasl);
+	cs->sasl = NULL;
+}
+
 /* The connection failed to authenticate (an exchange that failed, or a
  * request out of turn: counted apart): it ends after this answer. */
 static void auth_failed(vs_broker *b, vs_conn_state *cs, const char *peer, const char *why,
@@ -150,8 +162,7 @@ static void auth_failed(vs_broker *b, vs_conn_state *cs, const char *peer, const
 	/* why may be the session's own text: logged before the session goes */
 	vs_blog(b, VARVE_LOG_INFO, "%s: authentication failed: %s", peer, why);
 	cs->auth = VS_AUTH_FAILED;
-	vs_sasl_free(cs->sasl);
-	cs->sasl = NULL;
+	drop_sasl(cs);
 	if (out_of_turn)
 		b->auth_refused++;
 	else
@@ -167,8 +178,7 @@ static void auth_done(vs_broker *b, vs_conn_state *cs, const char *peer)
 		return;
 	}
 	cs->auth = VS_AUTH_OK;
-	vs_sasl_free(cs->sasl);
-	cs->sasl = NULL;
+	drop_sasl(cs);
 	b->auth_ok++;
 	vs_blog(b, VARVE_LOG_INFO, "%s: authenticated as %s (%s)", peer, cs->principal, mech);
 }
@@ -230,25 +240,15 @@ static int h_sasl_handshake(vs_call *c)
 
 /* ---- SaslAuthenticate and raw tokens ------------------------------------------------ */
 
-static int h_sasl_authenticate(vs_call *c)
+/* The answer to a step that returned st with out[0..n): the response,
+ * the connection's state, and for a raw token (c->raw_sasl) the same
+ * fields, which vs_call_reply sends bare or turns into the end. */
+static int step_done(vs_call *c, int st, const uint8_t *out, size_t n)
 {
 	vs_broker *b = c->b;
 	vs_conn_state *cs = c->cs;
 	vs_sasl_authenticate_response *r = &c->resp.sasl_authenticate;
-	r->auth_bytes = EMPTY;
-	r->session_lifetime_ms = 0; /* no re-authentication asked for */
-	if (cs->auth != VS_AUTH_TOKENS) {
-		r->error_code = KE_ILLEGAL_SASL_STATE;
-		r->error_message = vs_call_str(c, "SaslAuthenticate without a SaslHandshake v1 before it");
-		if (cs->auth != VS_AUTH_OK)
-			auth_failed(b, cs, c->peer, "SaslAuthenticate out of turn", true);
-		return VS_REPLY;
-	}
-	vs_slice in = c->req.sasl_authenticate.auth_bytes;
-	uint8_t out[VS_SASL_MAX_OUT];
-	size_t n = 0;
 	const char *mech = vs_sasl_mech_name(vs_sasl_mechanism(cs->sasl));
-	int st = vs_sasl_step(cs->sasl, in.ptr, in.len, out, sizeof out, &n);
 	if (st == VS_SASL_FAILED) {
 		/* the client learns only that it failed; the log says why */
 		r->error_code = KE_SASL_AUTHENTICATION_FAILED;
@@ -265,28 +265,85 @@ static int h_sasl_authenticate(vs_call *c)
 	return VS_REPLY;
 }
 
-void vs_sasl_raw_token(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, uint64_t seq,
-		       const uint8_t *token, size_t len)
+/* PLAIN costs the credential's PBKDF2 rounds (milliseconds): a worker runs
+ * the step, so the loop never waits for it. The session belongs to the
+ * worker until plain_done (cs->sasl_busy). */
+typedef struct plain_step {
+	vs_slice token; /* in the call's arena */
+	int st;
+	size_t n;
+	uint8_t out[VS_SASL_MAX_OUT];
+} plain_step;
+
+static void plain_run(vs_call *c)
 {
-	uint8_t out[4 + VS_SASL_MAX_OUT];
+	plain_step *j = c->state;
+	j->st = vs_sasl_step(c->cs->sasl, j->token.ptr, j->token.len, j->out, sizeof j->out, &j->n);
+}
+
+static void plain_done(vs_call *c)
+{
+	plain_step *j = c->state;
+	vs_conn_state *cs = c->cs;
+	cs->sasl_busy = false;
+	int rc;
+	if (cs->closed || cs->auth == VS_AUTH_FAILED) {
+		/* the connection went, or broke the rules meanwhile */
+		vs_sasl_free(cs->sasl);
+		cs->sasl = NULL;
+		c->resp.sasl_authenticate.error_code = KE_SASL_AUTHENTICATION_FAILED;
+		rc = VS_REPLY;
+	} else {
+		rc = step_done(c, j->st, j->out, j->n);
+	}
+	if (rc == VS_REPLY)
+		vs_call_reply(c);
+	else
+		vs_call_fail(c, KE_SASL_AUTHENTICATION_FAILED);
+}
+
+static int plain_submit(vs_call *c, vs_slice in)
+{
+	plain_step *j = vs_call_alloc(c, 1, sizeof *j);
+	if (!j)
+		return VS_CLOSE;
+	j->token = vs_call_slice(c, in);
+	if (!j->token.ptr)
+		return VS_CLOSE;
+	c->state = j;
+	c->cs->sasl_busy = true;
+	if (vs_call_submit(c, plain_run, plain_done)) {
+		c->cs->sasl_busy = false;
+		c->resp.sasl_authenticate.error_code = KE_SASL_AUTHENTICATION_FAILED;
+		auth_failed(c->b, c->cs, c->peer, "workers busy", false);
+		return VS_REPLY;
+	}
+	return VS_DEFER;
+}
+
+/* SaslAuthenticate, and a bare token after SaslHandshake v0 (raw_sasl). */
+static int h_sasl_authenticate(vs_call *c)
+{
+	vs_broker *b = c->b;
+	vs_conn_state *cs = c->cs;
+	vs_sasl_authenticate_response *r = &c->resp.sasl_authenticate;
+	r->auth_bytes = EMPTY;
+	r->session_lifetime_ms = 0; /* no re-authentication asked for */
+	bool in_turn = cs->auth == (c->raw_sasl ? VS_AUTH_RAW : VS_AUTH_TOKENS);
+	if (!in_turn || cs->sasl_busy) {
+		r->error_code = KE_ILLEGAL_SASL_STATE;
+		r->error_message = vs_call_str(c, "SaslAuthenticate without a SaslHandshake v1 before it");
+		if (cs->auth != VS_AUTH_OK)
+			auth_failed(b, cs, c->peer, "SaslAuthenticate out of turn", true);
+		return VS_REPLY;
+	}
+	vs_slice in = c->req.sasl_authenticate.auth_bytes;
+	if (vs_sasl_mechanism(cs->sasl) == VS_SASL_PLAIN)
+		return plain_submit(c, in);
+	uint8_t out[VS_SASL_MAX_OUT];
 	size_t n = 0;
-	int st = vs_sasl_step(cs->sasl, token, len, out + 4, VS_SASL_MAX_OUT, &n);
-	if (st == VS_SASL_FAILED) {
-		auth_failed(b, cs, ci->peer, vs_sasl_reason(cs->sasl), false);
-		/* no error frame exists for raw tokens: the end of the stream is the answer */
-		vs_loop_close_conn(b->loop, ci->id);
-		return;
-	}
-	uint8_t *frame = malloc(4 + n);
-	if (!frame) {
-		vs_loop_close_conn(b->loop, ci->id);
-		return;
-	}
-	vs_put_be32(frame, (uint32_t)n);
-	memcpy(frame + 4, out + 4, n);
-	if (st == VS_SASL_DONE)
-		auth_done(b, cs, ci->peer);
-	vs_loop_respond(b->loop, ci->id, seq, frame, 4 + n);
+	int st = vs_sasl_step(cs->sasl, in.ptr, in.len, out, sizeof out, &n);
+	return step_done(c, st, out, n);
 }
 
 static const vs_handler sasl_handlers[] = {

@@ -327,8 +327,18 @@ def plain_only_over_tls(st):
     srv = Server(st, "--listen", "SASL_PLAINTEXT://127.0.0.1:0", "--sasl-mechanisms", "PLAIN",
                  "--allow-plain-without-tls")
     try:
-        conf = rdkafka_conf(port_of(srv, "SASL_PLAINTEXT"), "SASL_PLAINTEXT", None, "PLAIN")
+        port = port_of(srv, "SASL_PLAINTEXT")
+        conf = rdkafka_conf(port, "SASL_PLAINTEXT", None, "PLAIN")
         check(kcat_consume(conf, "p", 2) == ["over-tls", "scram-in-clear"], "records")
+        # kafka-python: SaslHandshake v0 and a bare PLAIN token
+        from kafka import KafkaConsumer
+        kc = KafkaConsumer("p", bootstrap_servers="127.0.0.1:%d" % port, api_version=(2, 0, 0),
+                           security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                           sasl_plain_username="alice", sasl_plain_password=PASSWORD,
+                           auto_offset_reset="earliest", consumer_timeout_ms=5000)
+        vals = [m.value for m in kc]
+        kc.close()
+        check(vals == [b"over-tls", b"scram-in-clear"], "kafka-python PLAIN: %r" % vals)
     finally:
         srv.stop()
 

@@ -371,6 +371,24 @@ Test(sasl_plain, plain_without_tls_when_allowed)
 	fd = bt_connect(&t);
 	cr_assert_eq(handshake(fd, 1, "SCRAM-SHA-512", &r), KE_UNSUPPORTED_SASL_MECHANISM);
 	close(fd);
+	/* kafka-python's way: SaslHandshake v0, then the bare token; success
+	 * is an empty frame, failure the end of the connection */
+	fd = bt_connect(&t);
+	cr_assert_eq(handshake(fd, 0, "PLAIN", &r), 0);
+	uint8_t tok[] = { 0, 0, 0, 13, 0, 'a', 'l', 'i', 'c', 'e', 0, 's', '3', 'c', 'r', 'e', 't' };
+	bt_send_raw(fd, tok, sizeof tok);
+	size_t len;
+	free(bt_recv_frame(fd, &len));
+	cr_assert_eq(len, 0);
+	cr_assert_eq(metadata(fd, NULL, NULL), KE_NONE);
+	close(fd);
+	fd = bt_connect(&t);
+	cr_assert_eq(handshake(fd, 0, "PLAIN", &r), 0);
+	tok[16] = 'x';
+	bt_send_raw(fd, tok, sizeof tok);
+	cr_assert(bt_closed(fd, BT_TIMEOUT_MS));
+	close(fd);
+	cr_assert(logged("authenticated as User:alice (PLAIN)"));
 }
 
 /* Raw tokens: a 4-byte size and the token, both ways. */
