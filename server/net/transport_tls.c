@@ -134,7 +134,8 @@ static void make_sock_method(void)
 /* "what: OpenSSL's reason" into err; the error queue is emptied. */
 static void ssl_fail(char *err, size_t cap, const char *what, const char *file)
 {
-	unsigned long e = ERR_peek_last_error();
+	/* the first error says most (a missing file: "No such file or directory") */
+	unsigned long e = ERR_peek_error();
 	char reason[256] = "unknown error";
 	if (e)
 		ERR_error_string_n(e, reason, sizeof reason);
