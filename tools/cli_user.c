@@ -90,7 +90,7 @@ static int users_path(const cli_ctx *c, char *out, size_t cap)
 /* The users file lives in a store: a directory that is not one yet (no
  * VERSION, or no directory) is made a store first, as `varve serve` would,
  * since a store is only created in an empty directory. */
-static int ensure_store(const cli_ctx *c)
+static int ensure_store(cli_ctx *c)
 {
 	if (!c->dir || !*c->dir)
 		return cli_usage(c, "no store given: -d DIR or $VARVE_DIR");
