@@ -225,6 +225,13 @@ int vs_reply_error(vs_call *c, int16_t err);
 uint64_t vs_response_errors(int16_t key, const vs_response *r);
 /* Store error -> Kafka error for a topic/partition operation. */
 int16_t vs_kerr_from_store(int rc);
+/* A partition's log start offset and high watermark: the offset a consumer
+ * may read up to, the durable offset (the end offset under sync_policy
+ * none). Fetch answers it and ListOffsets "latest" returns it, as Kafka's
+ * leader returns its high watermark, so a client never seeks past what a
+ * crash could take back. A VARVE_E* code. */
+int vs_partition_watermarks(vs_broker *b, const char *topic, int32_t partition, int64_t *start,
+			    int64_t *hw);
 /* The same for an append (producer sequence and epoch errors). (produce.c) */
 int16_t vs_kerr_from_append(int rc);
 

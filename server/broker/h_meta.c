@@ -301,7 +301,7 @@ static int list_one(vs_call *c, const char *topic, uint32_t parts, const vs_list
 		return 0;
 	}
 	int64_t start, end;
-	int rc = varve_offsets(c->b->db, topic, p->partition_index, &start, &end);
+	int rc = vs_partition_watermarks(c->b, topic, p->partition_index, &start, &end);
 	if (rc) {
 		out->error_code = vs_kerr_from_store(rc);
 		return 0;
