@@ -16,8 +16,10 @@
  * listeners share one certificate (--tls-cert/--tls-key, client
  * certificates verified against --tls-ca), SASL listeners check the SCRAM
  * credentials in <store>/users (`varve user`). SIGHUP reloads the
- * certificate for new connections and re-reads the users file. SERVER and
- * the ready line's "advertised as" are the first listener's address.
+ * certificate for new connections and re-reads the users file. The ready
+ * line's "advertised as" is the first listener's address; SERVER is the
+ * first PLAINTEXT listener's (the varve command's way in: it has no
+ * credentials), else the first listener's as PROTOCOL://HOST:PORT.
  *
  * Stop on SIGTERM or SIGINT: the broker stops accepting, answers or drops
  * what is in flight (the loop's graceful stop), the workers stop, SERVER is
@@ -625,7 +627,7 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
 	int rc = listen_all(o, b, tls, ports, &mport);
 	if (rc)
 		return rc;
-	char line[300];
+	char line[300], server_line[320] = "";
 	for (int i = 0; i < o->n_listen; i++) {
 		char host[256];
 		int32_t aport;
@@ -636,11 +638,22 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
 			return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT",
 					 a ? a->addr : o->listen[i].addr);
 		}
+		char addr[300];
+		snprintf(addr, sizeof addr,
+			 strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n", host, aport);
 		if (i == 0)
-			snprintf(line, sizeof line,
-				 strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n", host, aport);
+			snprintf(line, sizeof line, "%s", addr);
+		if (!*server_line && o->listen[i].security == VS_SECURITY_PLAINTEXT)
+			snprintf(server_line, sizeof server_line, "%s", addr);
 	}
-	rc = write_atomic(c->dir, "SERVER", line);
+	/* SERVER is where the varve command goes when the store is held: a
+	 * plaintext listener (it has no credentials). Without one, the first
+	 * listener with its protocol, which the command then reports it
+	 * cannot use. */
+	if (!*server_line)
+		snprintf(server_line, sizeof server_line, "%s://%s",
+			 vs_security_name(o->listen[0].security), line);
+	rc = write_atomic(c->dir, "SERVER", server_line);
 	if (rc) {
 		cli_errf("%s: cannot write SERVER: %s", c->dir, strerror(-rc));
 		return CLI_ERROR;

@@ -36,6 +36,7 @@
 #ifndef VS_BROKER_INT_H
 #define VS_BROKER_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -173,6 +174,10 @@ struct vs_broker {
 	size_t n_endpoints;
 	int n_listens;              /* loop listeners (Kafka and HTTP) so far */
 	struct vs_users_file *users; /* NULL without cfg.users_path */
+	/* users is read by workers too (PLAIN's check runs on one) while the
+	 * loop may re-read the file: both hold this lock */
+	pthread_mutex_t users_lock;
+	bool users_lock_made;
 	vs_sasl_env sasl_env;
 	int reload_fd;              /* eventfd: vs_broker_reload wakes the loop thread */
 	uint64_t auth_ok, auth_failed; /* SASL authentications */
