@@ -51,7 +51,10 @@ static const char serve_help[] =
 	"  --idle-timeout-ms N        close idle connections after N ms; 0 never (default 600000)\n"
 	"  --workers N                threads for store calls that may wait on the disk (default 2)\n"
 	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
-	"  -v                         log the store's and the broker's messages to stderr\n";
+	"  -v                         log the store's and the broker's messages to stderr\n"
+	"\n"
+	"Permissions: the ACLs in DIR/acls (see 'varve acl'), re-read when they change.\n"
+	"  --super-user PRINCIPAL     a principal no ACL applies to, e.g. User:admin (repeatable)\n";
 
 enum {
 	OPT_LISTEN = 256,
@@ -68,7 +71,12 @@ enum {
 	OPT_IDLE,
 	OPT_WORKERS,
 	OPT_LAG_REFRESH,
+	/* permissions */
+	OPT_SUPER_USER,
 };
+
+/* --super-user may be given this many times. */
+#define MAX_SUPER_USERS 64
 
 typedef struct serve_opts {
 	const char *listen, *metrics, *advertise;
@@ -77,6 +85,10 @@ typedef struct serve_opts {
 	int sync_policy;
 	uint64_t max_request, max_message;
 	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
+	/* permissions */
+	const char *super_users[MAX_SUPER_USERS];
+	size_t super_user_count;
+	char acl_file[4200];
 } serve_opts;
 
 static vs_broker *volatile running;
@@ -145,6 +157,13 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 		return cli_arg_i64(c, "--workers", optarg, 1, VS_WORK_MAX_THREADS, &o->workers);
 	case OPT_LAG_REFRESH:
 		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
+	case OPT_SUPER_USER:
+		if (strncmp(optarg, "User:", 5) || !optarg[5])
+			return cli_usage(c, "--super-user: \"%s\" is not User:NAME", optarg);
+		if (o->super_user_count == MAX_SUPER_USERS)
+			return cli_usage(c, "--super-user: at most %d", MAX_SUPER_USERS);
+		o->super_users[o->super_user_count++] = optarg;
+		return 0;
 	default:
 		return CLI_USAGE;
 	}
@@ -169,6 +188,7 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
+		{ "super-user", required_argument, NULL, OPT_SUPER_USER },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -365,6 +385,10 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->log_fn = log_to_stderr;
 	bc->log_ctx = c;
 	bc->verbose = c->verbose;
+	/* permissions: the store's ACL file (docs/SECURITY.md) */
+	bc->acl_file = o->acl_file;
+	bc->super_users = o->super_users;
+	bc->super_user_count = o->super_user_count;
 }
 
 /* Listen, advertise, write SERVER, say so: CLI_OK or the exit code. */
@@ -464,6 +488,7 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	if (!strcmp(o.metrics, "none"))
 		o.metrics = NULL;
+	snprintf(o.acl_file, sizeof o.acl_file, "%s/acls", c->dir);
 	char host[256];
 	int32_t port;
 	if (split_addr(o.listen, host, sizeof host, &port))

@@ -6,15 +6,16 @@
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * serve (the Kafka-protocol broker; built when server/ is). The store is
- * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
- * they work while a writer runs; commands that write need the writer lock.
+ * serve (the Kafka-protocol broker) and acl (its permissions), built when
+ * server/ is. The store is -d DIR or $VARVE_DIR. Commands that only read
+ * open the store read-only, so they work while a writer runs; commands that
+ * write need the writer lock.
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
  * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c,
- * cli_repair.c, cli_serve.c; shared
- * helpers in cli_common.c, the value parsers in cli_parse.c.
+ * cli_repair.c, cli_serve.c, cli_acl.c; shared helpers in cli_common.c,
+ * the value parsers in cli_parse.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ static const char main_help[] =
 	"  clean                  run retention and compaction now\n"
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
+	"  acl add|remove|list    the permissions serve enforces (see docs/SECURITY.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -66,6 +68,7 @@ static const command commands[] = {
 	{ "repair", cli_repair_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
+	{ "acl", cli_acl_main },
 #endif
 	{ NULL, NULL },
 };

@@ -58,6 +58,12 @@ typedef struct vs_broker_config {
 	vs_broker_log_fn log_fn;      /* may be NULL */
 	void *log_ctx;
 	int verbose;                  /* log INFO messages (connections, requests refused) */
+	/* Permissions (h_acls.c; docs/SECURITY.md): the ACL file (<store>/acls),
+	 * read at start and again when it changes; NULL: no ACLs, every
+	 * request allowed and the ACL APIs answer SECURITY_DISABLED. */
+	const char *acl_file;
+	const char *const *super_users; /* principals no ACL applies to (the caller keeps them) */
+	size_t super_user_count;
 } vs_broker_config;
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)

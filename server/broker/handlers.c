@@ -9,7 +9,8 @@
  * copy of the frame: an answer built later (an error answer shaped like the
  * request, for one) may read the request.
  *
- * SASL and ACL APIs are not served (no authentication, no authorizer).
+ * The SASL APIs are not served (no authentication). The ACL APIs are
+ * (h_acls.c); CreateAcls and DeleteAcls change the ACL file on a worker.
  */
 #include "broker_int.h"
 
@@ -33,9 +34,9 @@ static const vs_handler table[] = {
 	{ VS_API_DELETE_TOPICS, true, true, vs_h_delete_topics },
 	{ VS_API_DELETE_RECORDS, true, true, vs_h_delete_records },
 	{ VS_API_INIT_PRODUCER_ID, true, true, vs_h_init_producer_id },
-	{ VS_API_DESCRIBE_ACLS, false, false, NULL },
-	{ VS_API_CREATE_ACLS, false, false, NULL },
-	{ VS_API_DELETE_ACLS, false, false, NULL },
+	{ VS_API_DESCRIBE_ACLS, true, false, vs_h_describe_acls },
+	{ VS_API_CREATE_ACLS, true, true, vs_h_create_acls },
+	{ VS_API_DELETE_ACLS, true, true, vs_h_delete_acls },
 	{ VS_API_DESCRIBE_CONFIGS, true, false, vs_h_describe_configs },
 	{ VS_API_ALTER_CONFIGS, true, true, vs_h_alter_configs },
 	{ VS_API_SASL_AUTHENTICATE, false, false, NULL },
