@@ -996,7 +996,7 @@ int vs_acl_edit(const char *path, int (*edit)(vs_acl_set *s, void *ctx, char *ms
 	if (stamp)
 		*stamp = st;
 	if (out)
-		vs_acl_set_move(out, &s);
+		*out = s; /* out is filled, not freed first */
 	else
 		vs_acl_set_free(&s);
 	return 0;

@@ -247,8 +247,9 @@ void vs_acl_unlock(int fd);
 
 /* One change under the lock: load the file, call edit(set, ctx) (which
  * returns 1 if it changed the set, 0 if not, -1 to fail with msg set), save
- * if changed. On success (0) *out holds the file's set after the change
- * and *stamp its stamp (out may be NULL). -1 with why in msg. */
+ * if changed. On success (0) *out (whatever it held is overwritten, not
+ * freed) holds the file's set after the change, sorted, and *stamp its
+ * stamp (out and stamp may be NULL). -1 with why in msg. */
 int vs_acl_edit(const char *path, int (*edit)(vs_acl_set *s, void *ctx, char *msg, size_t cap),
 		void *ctx, vs_acl_set *out, vs_acl_stamp *stamp, char *msg, size_t cap);
 
