@@ -10,8 +10,9 @@
  *         every ACL's own line must parse back to it. Then each ACL is
  *         turned into a question (its principal, an address of its host,
  *         its operation, resource type and a name its pattern covers) and
- *         the matcher is checked against a plain reference, and a DENY must
- *         refuse its own question.
+ *         the matcher (its binary search and its full scan) is checked
+ *         against a plain reference, and a DENY must refuse its own
+ *         question.
  *   odd:  the rest is a stream of fields as the wire has them: up to 12
  *         bindings (any int8 values; strings of any bytes, NUL included),
  *         added when vs_acl_binding_check accepts them; then up to 16
@@ -100,6 +101,10 @@ static void check_decision(const vs_acl_set *s, const char *p, const vs_acl_addr
 	bool got = vs_acl_authorize(s, p, h, op, type, name, len);
 	if (got != (ref_authorize(s, p, h, op, type, name, len) != 0))
 		fail("the matcher disagrees with the reference");
+	vs_acl_set scan = *s; /* the same ACLs, decided by a full scan */
+	scan.sorted = false;
+	if (vs_acl_authorize(&scan, p, h, op, type, name, len) != got)
+		fail("the sorted set's search disagrees with the full scan");
 	/* "some resource": allowed on this one (no deny of the whole type
 	 * involved) implies allowed on some; never crashes otherwise */
 	bool any = vs_acl_authorize_any(s, p, h, op, type);
@@ -281,7 +286,7 @@ static void wire_mode(const uint8_t *data, size_t size)
 	vs_acl_set_sort(&s);
 	for (size_t i = 1; i < s.n; i++) {
 		vs_acl_binding b = vs_acl_as_binding(&s.v[i - 1]);
-		vs_acl_set one = { &s.v[i], 1, 1 };
+		vs_acl_set one = { &s.v[i], 1, 1, true };
 		if (vs_acl_set_contains(&one, &b))
 			fail("a sorted set holds a duplicate");
 	}

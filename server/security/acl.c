@@ -398,6 +398,7 @@ int vs_acl_set_add(vs_acl_set *s, const vs_acl_binding *b)
 		return -ENOMEM; /* a checked binding's host parses */
 	}
 	s->v[s->n++] = a;
+	s->sorted = false;
 	return 0;
 }
 
@@ -430,6 +431,7 @@ static int cmp_acl_q(const void *a, const void *b)
 
 void vs_acl_set_sort(vs_acl_set *s)
 {
+	s->sorted = true;
 	if (s->n < 2)
 		return;
 	qsort(s->v, s->n, sizeof *s->v, cmp_acl_q);
@@ -518,25 +520,86 @@ static bool allow_grants(int acl_op, int op)
 	return op == VS_OP_DESCRIBE_CONFIGS && acl_op == VS_OP_ALTER_CONFIGS;
 }
 
+#define SCAN_MAX 16
+
+typedef struct question {
+	const char *principal;
+	const vs_acl_addr *host;
+	int op, type;
+	const uint8_t *name;
+	size_t len;
+	bool allowed, denied;
+} question;
+
+/* Weigh the ACLs [lo, hi) of a set for q. */
+static void weigh(const vs_acl *v, size_t lo, size_t hi, question *q)
+{
+	for (size_t i = lo; i < hi && !q->denied; i++) {
+		const vs_acl *a = &v[i];
+		if (!resource_matches(a, q->type, q->name, q->len) ||
+		    !principal_matches(a, q->principal) || !host_matches(&a->addr, q->host))
+			continue;
+		if (a->permission == VS_PERM_DENY)
+			q->denied = a->operation == q->op || a->operation == VS_OP_ALL;
+		else if (allow_grants(a->operation, q->op))
+			q->allowed = true;
+	}
+}
+
+/* Compare (type, pattern, name) with an ACL's, as cmp_acl orders them. */
+static int cmp_key(int type, int pattern, const uint8_t *name, size_t len, const vs_acl *a)
+{
+	if (type != a->resource_type)
+		return type < a->resource_type ? -1 : 1;
+	if (pattern != a->pattern)
+		return pattern < a->pattern ? -1 : 1;
+	return cmp_bytes((const char *)name, len, a->name, a->name_len);
+}
+
+/* The first ACL of a sorted set whose (type, pattern, name) is >= the key
+ * (after: > the key). */
+static size_t bound(const vs_acl_set *s, int type, int pattern, const uint8_t *name, size_t len,
+		    bool after)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = cmp_key(type, pattern, name, len, &s->v[mid]);
+		if (c > 0 || (after && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The ACLs of one literal name, found by binary search. */
+static void weigh_literal(const vs_acl_set *s, const uint8_t *name, size_t len, question *q)
+{
+	size_t lo = bound(s, q->type, VS_PAT_LITERAL, name, len, false);
+	size_t hi = bound(s, q->type, VS_PAT_LITERAL, name, len, true);
+	weigh(s->v, lo, hi, q);
+}
+
 bool vs_acl_authorize(const vs_acl_set *s, const char *principal, const vs_acl_addr *host, int op,
 		      int type, const uint8_t *name, size_t len)
 {
 	if (s->n == 0)
 		return true;
-	bool allowed = false;
-	for (size_t i = 0; i < s->n; i++) {
-		const vs_acl *a = &s->v[i];
-		if (!resource_matches(a, type, name, len) || !principal_matches(a, principal) ||
-		    !host_matches(&a->addr, host))
-			continue;
-		if (a->permission == VS_PERM_DENY) {
-			if (a->operation == op || a->operation == VS_OP_ALL)
-				return false;
-		} else if (allow_grants(a->operation, op)) {
-			allowed = true;
-		}
+	question q = { principal, host, op, type, name, len, false, false };
+	/* a few ACLs are scanned faster than searched three times */
+	if (!s->sorted || s->n <= SCAN_MAX) {
+		weigh(s->v, 0, s->n, &q);
+		return q.allowed && !q.denied;
 	}
-	return allowed;
+	/* a prefix of the name sorts at or before it: the prefixed ACLs of
+	 * the type up to the name itself */
+	static const uint8_t none[1];
+	weigh_literal(s, len ? name : none, len, &q);
+	weigh_literal(s, (const uint8_t *)VS_ACL_WILDCARD, 1, &q);
+	weigh(s->v, bound(s, type, VS_PAT_PREFIXED, none, 0, false),
+	      bound(s, type, VS_PAT_PREFIXED, len ? name : none, len, true), &q);
+	return q.allowed && !q.denied;
 }
 
 static bool op_or_all(const vs_acl *a, int op)

@@ -12,7 +12,9 @@
  * itself, "*" meaning every resource of the type; prefixed: every name that
  * starts with it). The enum values below are Kafka's wire values.
  *
- * Deciding (vs_acl_authorize), as Kafka's AclAuthorizer does:
+ * Deciding (vs_acl_authorize), as Kafka's AclAuthorizer does (on a sorted
+ * set it looks only at the ACLs of the name, of "*" and the prefixed ones
+ * of the type, found by binary search):
  *   - no ACL at all: allowed (a store without ACLs is open);
  *   - else a DENY that matches (its operation, or ALL) wins;
  *   - else an ALLOW that matches allows; READ, WRITE, DELETE and ALTER
@@ -125,6 +127,7 @@ typedef struct vs_acl {
 typedef struct vs_acl_set {
 	vs_acl *v;
 	size_t n, cap;
+	bool sorted; /* by vs_acl_set_sort, and since: decisions use binary search */
 } vs_acl_set;
 
 /* An ACL or a filter as a request or the command line gives it (Kafka's

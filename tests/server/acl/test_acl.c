@@ -343,6 +343,50 @@ Test(decide, some_topic_for_idempotent_producers)
 	}
 }
 
+Test(decide, sorted_search_and_full_scan_agree)
+{
+	vs_acl_set s;
+	set_of(&s, "allow User:alice * read topic literal orders\n"
+		   "allow User:alice * write topic literal *\n"
+		   "deny User:alice * write topic prefixed ord\n"
+		   "allow User:* * describe topic prefixed o\n"
+		   "allow User:alice * read topic prefixed orders-\n"
+		   "deny User:* 10.0.0.1 read topic literal orders\n"
+		   "allow User:alice * read group literal orders\n");
+	/* more than the few a search would scan */
+	for (int i = 0; i < 20; i++) {
+		char line[100];
+		snprintf(line, sizeof line, "allow User:u%d * read topic literal t%d\n", i, i);
+		vs_acl_set more;
+		set_of(&more, line);
+		vs_acl_binding b = vs_acl_as_binding(&more.v[0]);
+		cr_assert_eq(vs_acl_set_add(&s, &b), 0);
+		vs_acl_set_free(&more);
+	}
+	vs_acl_set_sort(&s);
+	cr_assert(s.sorted && s.n > 16);
+	vs_acl_set scan = s;
+	scan.sorted = false;
+	const char *names[] = { "", "o", "or", "ord", "orders", "orders-", "orders-1", "p", "*", "zz" };
+	const char *who[] = { ME, "User:bob" };
+	const char *hosts[] = { LOCAL, "10.0.0.1" };
+	int ops[] = { VS_OP_READ, VS_OP_WRITE, VS_OP_DESCRIBE, VS_OP_DELETE };
+	int types[] = { VS_RES_TOPIC, VS_RES_GROUP };
+	for (size_t n = 0; n < 10; n++)
+		for (size_t w = 0; w < 2; w++)
+			for (size_t h = 0; h < 2; h++)
+				for (size_t o = 0; o < 4; o++)
+					for (size_t t = 0; t < 2; t++)
+						cr_assert_eq(may(&s, who[w], hosts[h], ops[o], types[t], names[n]),
+							     may(&scan, who[w], hosts[h], ops[o], types[t], names[n]),
+							     "%s %s %d %d \"%s\"", who[w], hosts[h], ops[o],
+							     types[t], names[n]);
+	cr_assert(may(&s, ME, LOCAL, VS_OP_READ, VS_RES_TOPIC, "orders-1"), "a prefixed grant");
+	cr_assert(!may(&s, ME, LOCAL, VS_OP_WRITE, VS_RES_TOPIC, "orders"), "a prefixed deny");
+	cr_assert(may(&s, ME, LOCAL, VS_OP_WRITE, VS_RES_TOPIC, "p"), "the wildcard");
+	vs_acl_set_free(&s);
+}
+
 /* ---- filters and sets --------------------------------------------------------------- */
 
 static size_t count_matches(const vs_acl_set *s, vs_acl_binding f)
