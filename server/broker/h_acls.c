@@ -39,7 +39,6 @@
 #define LOG_SLOTS (2 * LOG_MAX)
 
 static const uint8_t nothing[1];
-#define EMPTY ((vs_slice){ nothing, 0 })
 
 static const vs_slice cluster_name = { (const uint8_t *)VS_ACL_CLUSTER_NAME,
 				       sizeof VS_ACL_CLUSTER_NAME - 1 };
@@ -254,13 +253,15 @@ void vs_authorize_refused(vs_call *c, int op, int type, vs_slice name)
 		name = cluster_name;
 	if (!first_refusal(b, c->principal, type, name))
 		return;
-	char shown[256];
+	/* both may hold any byte a client chose */
+	char shown[256], who[256];
 	printable(name, shown, sizeof shown);
+	printable((vs_slice){ (const uint8_t *)c->principal, strlen(c->principal) }, who, sizeof who);
 	const vs_api_info *api = vs_api_lookup(c->key);
 	vs_blog(b, VARVE_LOG_WARN,
 		"%s (%s) refused: %s on %s \"%s\" (%s); later refusals of this principal on this "
 		"resource are counted, not logged",
-		c->principal, c->peer, vs_acl_op_name(op), vs_acl_resource_name(type), shown,
+		who, c->peer, vs_acl_op_name(op), vs_acl_resource_name(type), shown,
 		api ? api->name : "?");
 }
 
