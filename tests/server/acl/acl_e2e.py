@@ -426,6 +426,52 @@ def acl_files_and_flags(st):
         srv.stop()
 
 
+@test
+def acl_cli(st):
+    """`varve acl` on its own: usage errors exit 2 and change nothing, a
+    remove that matches nothing exits 1, a directory that is not a store is
+    refused, --json gives one object per ACL, a group id with blanks and a
+    newline survives the file (mode 0600) and prints as one line."""
+    st.cli("topic", "create", "t")
+    usage = [
+        ["add", "--principal", "User:a", "--operation", "read", "--topic", "t"],
+        ["add", "--allow", "--deny", "--principal", "User:a", "--operation", "read", "--topic", "t"],
+        ["add", "--allow", "--principal", "a", "--operation", "read", "--topic", "t"],
+        ["add", "--allow", "--principal", "User:a", "--operation", "write", "--group", "g"],
+        ["add", "--allow", "--principal", "User:a", "--operation", "reed", "--topic", "t"],
+        ["add", "--allow", "--principal", "User:a", "--operation", "read", "--host", "h.example",
+         "--topic", "t"],
+        ["add", "--allow", "--principal", "User:a", "--operation", "read", "--topic", "t",
+         "--group", "g"],
+        ["remove"],
+        ["remove", "--all", "--topic", "t"],
+        ["list", "--all"],
+    ]
+    for args in usage:
+        p = acl(st, *args, check_rc=False)
+        check(p.returncode == 2, "%r: exit %d (%s)" % (args, p.returncode, p.stderr))
+    check(not os.path.exists(os.path.join(st.dir, "acls")), "a usage error wrote the file")
+    p = acl(st, "remove", "--topic", "t", check_rc=False)
+    check(p.returncode == 1 and "no ACL matched" in p.stderr, "remove of nothing: %r" % p.stderr)
+    p = subprocess.run([VARVE, "-d", st.tmp, "acl", "list"], capture_output=True, text=True)
+    check(p.returncode == 1 and "not a varve store" in p.stderr, "not a store: %r" % p.stderr)
+    odd = "team a\nb%"
+    out = grant(st, ME, "read,describe", "--group", odd).stdout.splitlines()
+    check(out == ["added: allow %s * read group literal team%%20a%%0Ab%%25" % ME.principal,
+                  "added: allow %s * describe group literal team%%20a%%0Ab%%25" % ME.principal],
+          "add: %r" % out)
+    out = grant(st, ME, "read", "--group", odd).stdout
+    check(out.startswith("already there: "), "a repeat: %r" % out)
+    check(os.stat(os.path.join(st.dir, "acls")).st_mode & 0o777 == 0o600, "mode")
+    rows = [json.loads(line) for line in acl(st, "list", "--json").stdout.splitlines()]
+    check(len(rows) == 2 and rows[0]["name"] == odd and rows[0]["resource_type"] == "group"
+          and rows[0]["principal"] == ME.principal and rows[0]["host"] == "*",
+          "list --json: %r" % rows)
+    check(len(acl(st, "list", "--operation", "describe").stdout.splitlines()) == 1, "filter")
+    p = acl(st, "remove", "--all")
+    check(len(p.stdout.splitlines()) == 2 and "no ACL left" in p.stderr, "remove --all: %r" % p)
+
+
 def main():
     global VARVE, ME
     if len(sys.argv) not in (3, 4) or sys.argv[2] not in TESTS or \
