@@ -10,12 +10,14 @@ starts), the clients are kcat, confluent-kafka (librdkafka) and
 kafka-python, and the server must stop cleanly at the end.
 
 Who the clients are: CLIENT names an entry of CLIENTS, the principal the
-server will see for them and the client settings that make it so. Until the
-server authenticates, there is one: "anonymous", User:ANONYMOUS with no
-settings; the other principal of a test (OTHER) is then only named in ACLs
-and in data made with the CLI. Once authentication exists, an entry per
-user with its settings (security.protocol, sasl.*) turns these tests into
-two-user tests: pass "alice" for the first and set OTHER_CLIENT to bob.
+server will see for them and the client settings that make it so.
+"anonymous" (the default): User:ANONYMOUS on the PLAINTEXT listener; the
+other principal of a test (OTHER, User:other) is then only named in ACLs
+and in data made with the CLI. "alice": the server also gets a
+SASL_PLAINTEXT listener and two SCRAM users, the test's client
+authenticates as User:alice and the other principal is User:bob, a client
+too (OTHER_CLIENT): two real principals, each with its own grants (meson
+registers these as compat_acl_sasl_*).
 """
 import json
 import os
@@ -34,14 +36,22 @@ TESTS = {}
 
 
 class Client:
-    """A principal and how a client connects as it: extra settings for
-    confluent-kafka (a dict), kcat (-X arguments) and kafka-python (keyword
-    arguments)."""
+    """A principal and how a client connects as it: the listener (its
+    protocol in the server's ready line), extra settings for confluent-kafka
+    (a dict), kcat (-X arguments) and kafka-python (keyword arguments)."""
 
-    def __init__(self, principal, confluent=None, kafka_python=None):
+    def __init__(self, principal, listener="PLAINTEXT", confluent=None, kafka_python=None):
         self.principal = principal
+        self.listener = listener
         self.confluent = dict(confluent or {})
         self.kafka_python = dict(kafka_python or {})
+
+    def bootstrap(self, srv):
+        if self.listener == "PLAINTEXT":
+            return srv.bootstrap
+        m = re.search(r"%s://127\.0\.0\.1:(\d+)" % self.listener, srv.line)
+        check(m, "no %s listener in %r" % (self.listener, srv.line))
+        return "127.0.0.1:%s" % m.group(1)
 
     def kcat_args(self):
         out = []
@@ -50,11 +60,37 @@ class Client:
         return out
 
 
-CLIENTS = {"anonymous": Client("User:ANONYMOUS")}
-ME = CLIENTS["anonymous"]
+PASSWORD = "acl-test-password"
+
+
+def scram_user(name):
+    """A SCRAM-SHA-256 user of the SASL_PLAINTEXT listener."""
+    return Client("User:" + name, "SASL_PLAINTEXT",
+                  confluent={"security.protocol": "SASL_PLAINTEXT",
+                             "sasl.mechanisms": "SCRAM-SHA-256",
+                             "sasl.username": name, "sasl.password": PASSWORD},
+                  kafka_python={"security_protocol": "SASL_PLAINTEXT",
+                                "sasl_mechanism": "SCRAM-SHA-256",
+                                "sasl_plain_username": name,
+                                "sasl_plain_password": PASSWORD,
+                                "api_version": (2, 0, 0)})
+
+
+ANONYMOUS = Client("User:ANONYMOUS")
+CLIENTS = {"anonymous": ANONYMOUS, "alice": scram_user("alice")}
+ME = ANONYMOUS
 # The other principal: named in ACLs; with authentication, also a client.
 OTHER = Client("User:other")
 OTHER_CLIENT = None
+SASL = False
+
+
+def serve(st, *args):
+    """`varve serve` on st (PLAINTEXT listener; with SASL clients also a
+    SASL_PLAINTEXT one)."""
+    if SASL:
+        args = ("--listen", "SASL_PLAINTEXT://127.0.0.1:0") + args
+    return Server(st, *args)
 
 
 def test(fn):
@@ -67,7 +103,7 @@ def test(fn):
 def kcat(srv, *args, timeout=20, who=None):
     """kcat as `who` (ME by default): (exit code, stdout, stderr)."""
     who = who or ME
-    p = subprocess.run(["kcat", "-b", srv.bootstrap] + who.kcat_args() + list(args),
+    p = subprocess.run(["kcat", "-b", who.bootstrap(srv)] + who.kcat_args() + list(args),
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
@@ -76,7 +112,7 @@ def produce(srv, topic, values, who=None, **extra):
     """confluent-kafka Producer: {value: None or the error's code name}."""
     from confluent_kafka import Producer
     who = who or ME
-    conf = {"bootstrap.servers": srv.bootstrap, "message.timeout.ms": 8000}
+    conf = {"bootstrap.servers": who.bootstrap(srv), "message.timeout.ms": 8000}
     conf.update(who.confluent)
     conf.update(extra)
     p = Producer(conf)
@@ -97,7 +133,7 @@ def consume(srv, topic, group, count, who=None, timeout=10.0):
     timeout."""
     from confluent_kafka import Consumer
     who = who or ME
-    conf = {"bootstrap.servers": srv.bootstrap, "group.id": group,
+    conf = {"bootstrap.servers": who.bootstrap(srv), "group.id": group,
             "auto.offset.reset": "earliest", "enable.auto.commit": False,
             "session.timeout.ms": 6000}
     conf.update(who.confluent)
@@ -124,7 +160,7 @@ def consume(srv, topic, group, count, who=None, timeout=10.0):
 def kafka_admin(srv, who=None):
     from kafka import KafkaAdminClient
     who = who or ME
-    return KafkaAdminClient(bootstrap_servers=srv.bootstrap, request_timeout_ms=10000,
+    return KafkaAdminClient(bootstrap_servers=who.bootstrap(srv), request_timeout_ms=10000,
                             **who.kafka_python)
 
 
@@ -170,7 +206,7 @@ def acl_none_allows_everything(st):
     consumer, kcat's listing, and kafka-python's DescribeAcls (an empty
     list, no error)."""
     st.cli("topic", "create", "orders")
-    srv = Server(st)
+    srv = serve(st)
     try:
         check(produce(srv, "orders", ["a", "b"]) == {"a": None, "b": None}, "produce")
         values, errors = consume(srv, "orders", "g", 2)
@@ -203,7 +239,7 @@ def acl_refused_gets_the_error_and_no_data(st):
     st.cli("topic", "create", "orders")
     st.produce("orders", ["secret1", "secret2"])
     others_have_everything(st)
-    srv = Server(st)
+    srv = serve(st)
     try:
         for _ in range(2):
             r = produce(srv, "orders", ["x", "y"])
@@ -220,9 +256,12 @@ def acl_refused_gets_the_error_and_no_data(st):
         # the clients learn of the refusal from Metadata and send no Produce
         check(metric(srv, 'varve_kafka_authorization_failures_total'
                      '{api="Metadata",resource_type="topic"}') >= 2, "Metadata refusals not counted")
+        if OTHER_CLIENT:  # the refusal is this principal's: the other one writes
+            r = produce(srv, "orders", ["theirs"], who=OTHER_CLIENT)
+            check(r == {"theirs": None}, "the other principal's produce: %r" % r)
     finally:
         srv.stop()
-    check(end_offset(st, "orders") == 2, "records were appended")
+    check(end_offset(st, "orders") == (3 if OTHER_CLIENT else 2), "records were appended")
     log = srv.stderr()
     check(lines_with(log, '%s (127.0.0.1:' % ME.principal) >= 1, "no refusal logged: " + log)
     check(lines_with(log, 'on topic "orders" (Metadata)') == 1,
@@ -238,13 +277,16 @@ def acl_grants_make_it_work(st):
     the consumer again."""
     st.cli("topic", "create", "orders")
     others_have_everything(st)
-    srv = Server(st)
+    srv = serve(st)
     try:
         r = produce(srv, "orders", ["a"])
         check(r == {"a": "TOPIC_AUTHORIZATION_FAILED"}, "before the grant: %r" % r)
         grant(st, ME, "write", "--topic", "orders")
         r = produce(srv, "orders", ["a", "b", "c"], **{"enable.idempotence": True})
         check(r == {"a": None, "b": None, "c": None}, "after WRITE: %r" % r)
+        if ME is not ANONYMOUS:  # the grant is ME's: an anonymous client is still refused
+            r = produce(srv, "orders", ["anon"], who=ANONYMOUS)
+            check(r == {"anon": "TOPIC_AUTHORIZATION_FAILED"}, "anonymous: %r" % r)
         grant(st, ME, "read", "--topic", "orders")
         grant(st, ME, "read", "--group", "readers")
         values, errors = consume(srv, "orders", "readers", 3)
@@ -276,7 +318,7 @@ def acl_another_principals_group(st):
     grant(st, OTHER, "read", "--topic", "orders")
     grant(st, ME, "read", "--topic", "orders")
     grant(st, ME, "read", "--group", "mine")
-    srv = Server(st)
+    srv = serve(st)
     try:
         values, errors = consume(srv, "orders", "theirs", 1, timeout=8)
         check(values == [], "read through their group: %r" % values)
@@ -297,13 +339,18 @@ def acl_another_principals_group(st):
         offs = a.list_consumer_group_offsets("mine")
         check([om.offset for om in offs.values()] == [2], "own offsets: %r" % offs)
         a.close()
-        if OTHER_CLIENT:  # with authentication: the owner still reads its group
+        if OTHER_CLIENT:  # with authentication: the owner sees its commit, reads on
+            a = kafka_admin(srv, who=OTHER_CLIENT)
+            offs = a.list_consumer_group_offsets("theirs")
+            check([om.offset for om in offs.values()] == [1], "their commit moved: %r" % offs)
+            a.close()
             values, _ = consume(srv, "orders", "theirs", 2, who=OTHER_CLIENT)
             check(values == ["b", "c"], "the owner's read: %r" % values)
     finally:
         srv.stop()
     out = st.cli("group", "describe", "theirs").stdout
-    check(re.search(r"orders\s+0\s+1\b", out), "their commit moved: " + out)
+    want = 3 if OTHER_CLIENT else 1  # the owner's own read committed 3
+    check(re.search(r"orders\s+0\s+%d\b" % want, out), "their commit: " + out)
 
 
 @test
@@ -316,7 +363,7 @@ def acl_prefix_deny_and_host(st):
     grant(st, ME, "write,read", "--topic-prefix", "logs-")
     grant(st, ME, "write", "--topic", "logs-secret", permission="--deny")
     grant(st, ME, "write", "--topic", "metrics", host="10.9.9.9")
-    srv = Server(st)
+    srv = serve(st)
     try:
         check(produce(srv, "logs-app", ["a"]) == {"a": None}, "under the prefix")
         check(produce(srv, "logs-secret", ["a"]) == {"a": "TOPIC_AUTHORIZATION_FAILED"},
@@ -343,7 +390,7 @@ def acl_kafka_admin_apis(st):
                              ACLResourcePatternType, ResourcePattern, ResourcePatternFilter,
                              ResourceType)
     st.cli("topic", "create", "orders")
-    srv = Server(st)
+    srv = serve(st)
 
     def binding(principal, op, rtype, name, pattern=ACLResourcePatternType.LITERAL):
         return ACL(principal=principal, host="*", operation=op,
@@ -363,7 +410,8 @@ def acl_kafka_admin_apis(st):
                            binding("nobody", ACLOperation.READ, ResourceType.TOPIC, "x")])
         check(len(r["succeeded"]) == 2 and len(r["failed"]) == 1, "create_acls: %r" % r)
         listed = acl(st, "list").stdout.splitlines()
-        check(len(listed) == 4 and "allow User:other * write topic prefixed ord" in listed,
+        check(len(listed) == 4 and "allow %s * write topic prefixed ord" % OTHER.principal
+              in listed,
               "varve acl list: %r" % listed)
         match = ACLFilter(principal=None, host=None, operation=ACLOperation.ANY,
                           permission_type=ACLPermissionType.ANY,
@@ -400,14 +448,14 @@ def acl_files_and_flags(st):
     with open(path, "w") as f:
         f.write("allow User:a * read topic literal t\nnot an acl\n")
     try:
-        Server(st)
+        serve(st)
         raise Failure("the server started with a bad ACL file")
     except Failure as e:
         check("line 2" in str(e), "no line number: %s" % e)
     os.unlink(path)
     grant(st, ME, "write", "--topic", "orders")
     others_have_everything(st)
-    srv = Server(st)
+    srv = serve(st)
     try:
         check(produce(srv, "orders", ["a"]) == {"a": None}, "granted")
         with open(path, "a") as f:
@@ -419,7 +467,7 @@ def acl_files_and_flags(st):
     check(lines_with(srv.stderr(), "ACL file not reloaded") == 1, "one warning: " + srv.stderr())
     with open(path, "w") as f:
         f.write("deny User:* * all topic literal *\n")
-    srv = Server(st, "--super-user", ME.principal)
+    srv = serve(st, "--super-user", ME.principal)
     try:
         check(produce(srv, "orders", ["c"]) == {"c": None}, "a super user")
     finally:
@@ -472,6 +520,15 @@ def acl_cli(st):
     check(len(p.stdout.splitlines()) == 2 and "no ACL left" in p.stderr, "remove --all: %r" % p)
 
 
+def two_users(st):
+    """The SASL variant: ME is a SCRAM user, and so is the other principal."""
+    global SASL, OTHER, OTHER_CLIENT
+    SASL = True
+    OTHER = OTHER_CLIENT = scram_user("bob")
+    for name in (ME.principal[len("User:"):], "bob"):
+        st.cli("user", "add", name, stdin=PASSWORD + "\n")
+
+
 def main():
     global VARVE, ME
     if len(sys.argv) not in (3, 4) or sys.argv[2] not in TESTS or \
@@ -484,6 +541,8 @@ def main():
         ME = CLIENTS[sys.argv[3]]
     st = Store(VARVE)
     try:
+        if ME.listener != "PLAINTEXT":
+            two_users(st)
         TESTS[sys.argv[2]](st)
     except Failure as e:
         print("FAIL %s: %s" % (sys.argv[2], e))
