@@ -80,7 +80,8 @@ static const char serve_help[] =
 	"  --allow-plain-without-tls  offer PLAIN on SASL_PLAINTEXT listeners too (the password\n"
 	"                             crosses the network in the clear)\n"
 	"SIGHUP reloads the certificate (new connections) and the users file.\n"
-	"Permissions: the ACLs in DIR/acls (see 'varve acl'), re-read when they change.\n"
+	"Permissions: the ACLs in DIR/acls (see 'varve acl'), re-read when they change\n"
+	"and on SIGHUP.\n"
 	"  --super-user PRINCIPAL     a principal no ACL applies to, e.g. User:admin (repeatable)\n";
 
 enum {

@@ -190,7 +190,9 @@ struct vs_broker {
 	int64_t acl_checked_ms;     /* loop time of the last look */
 	bool acl_file_bad;          /* the file does not parse: warned, old ACLs kept */
 	uint64_t acl_reloads, acl_reload_failures;
-	uint64_t acl_refused[VS_API_SLOTS][VS_ACL_COUNTED_TYPES];
+	/* row VS_API_SLOTS: varve's own APIs (VarveClean), whose keys would
+	 * otherwise share a Kafka API's row */
+	uint64_t acl_refused[VS_API_SLOTS + 1][VS_ACL_COUNTED_TYPES];
 	uint64_t *acl_logged;       /* hashes of the (principal, resource) refusals logged */
 	size_t acl_logged_n;
 	bool acl_log_full;
@@ -352,6 +354,8 @@ int32_t vs_authorized_operations(vs_call *c, int type, vs_slice name);
  * or cannot be read. */
 int vs_acls_start(vs_broker *b);
 void vs_acls_free(vs_broker *b);
+/* Read the ACL file now if it changed (SIGHUP; vs_broker_reload). */
+void vs_acls_reload(vs_broker *b);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 

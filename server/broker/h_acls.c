@@ -85,6 +85,12 @@ static void reload(vs_broker *b)
 	install(b, &s, &st);
 }
 
+void vs_acls_reload(vs_broker *b)
+{
+	if (b->cfg.acl_file)
+		reload(b);
+}
+
 static void refresh(vs_call *c)
 {
 	vs_broker *b = c->b;
@@ -248,7 +254,7 @@ void vs_authorize_refused(vs_call *c, int op, int type, vs_slice name)
 	vs_broker *b = c->b;
 	int k = counted_type(type);
 	if (k >= 0)
-		b->acl_refused[(size_t)c->key % VS_API_SLOTS][k]++;
+		b->acl_refused[c->key >= 0 && c->key < VS_API_SLOTS ? (size_t)c->key : VS_API_SLOTS][k]++;
 	if (type == VS_RES_CLUSTER)
 		name = cluster_name;
 	if (!first_refusal(b, c->principal, type, name))

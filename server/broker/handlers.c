@@ -55,6 +55,12 @@ static void clean_done(vs_call *c)
 static int h_varve_clean(vs_call *c)
 {
 	memset(&c->resp.varve_clean, 0, sizeof c->resp.varve_clean);
+	/* a cleaning round changes every topic's log: an administrator's
+	 * operation, like altering the cluster */
+	if (!vs_authorize(c, VS_OP_ALTER, VS_RES_CLUSTER, VS_SLICE_NULL)) {
+		c->resp.varve_clean.error_code = KE_CLUSTER_AUTHORIZATION_FAILED;
+		return VS_REPLY;
+	}
 	if (vs_call_submit(c, clean_run, clean_done) == 0)
 		return VS_DEFER;
 	c->resp.varve_clean.error_code = KE_REQUEST_TIMED_OUT;

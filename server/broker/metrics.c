@@ -311,26 +311,30 @@ static void kafka_metrics(vs_broker *b, vs_prom *p)
 
 /* Only the (api, resource type) pairs with a refusal: most APIs touch one
  * or two types, and a page of zeros helps nobody. */
+static void refusal_samples(vs_prom *p, const char *api, const uint64_t *by_type)
+{
+	static const char *const types[VS_ACL_COUNTED_TYPES] = { "topic", "group", "cluster" };
+	for (int k = 0; k < VS_ACL_COUNTED_TYPES; k++) {
+		if (!by_type[k])
+			continue;
+		vs_prom_sample(p, "varve_kafka_authorization_failures_total");
+		vs_prom_label_z(p, "api", api);
+		vs_prom_label_z(p, "resource_type", types[k]);
+		vs_prom_value_u64(p, by_type[k]);
+	}
+}
+
 static void acl_metrics(vs_broker *b, vs_prom *p)
 {
-	static const char name[] = "varve_kafka_authorization_failures_total";
-	static const char *const types[VS_ACL_COUNTED_TYPES] = { "topic", "group", "cluster" };
-	vs_prom_family(p, name, "counter",
+	vs_prom_family(p, "varve_kafka_authorization_failures_total", "counter",
 		       "Resources a request was refused by the ACLs, by API and resource type.");
 	for (size_t i = 0; i < vs_api_count(); i++) {
 		const vs_api_info *a = vs_api_at(i);
-		if ((size_t)a->key >= VS_API_SLOTS)
-			continue;
-		for (int k = 0; k < VS_ACL_COUNTED_TYPES; k++) {
-			uint64_t v = b->acl_refused[a->key][k];
-			if (!v)
-				continue;
-			vs_prom_sample(p, name);
-			vs_prom_label_z(p, "api", a->name);
-			vs_prom_label_z(p, "resource_type", types[k]);
-			vs_prom_value_u64(p, v);
-		}
+		if ((size_t)a->key < VS_API_SLOTS)
+			refusal_samples(p, a->name, b->acl_refused[a->key]);
 	}
+	/* the last row: varve's own APIs, of which VarveClean is the only one */
+	refusal_samples(p, "VarveClean", b->acl_refused[VS_API_SLOTS]);
 	gauge(p, "varve_kafka_acls", "ACLs in force (0: every request is allowed).", b->acls.n);
 	counter(p, "varve_kafka_acl_reloads_total", "Times the ACL file was read again after a change.",
 		b->acl_reloads);

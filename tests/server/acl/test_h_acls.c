@@ -999,3 +999,54 @@ Test(counted, hostile_names_are_escaped_in_the_log)
 	cr_assert_eq(log_count("\"evil\\x0a\\x22name\""), 1);
 	close(fd);
 }
+
+static int16_t varve_clean(int fd)
+{
+	vs_request q = { 0 };
+	vs_response r;
+	bt_call(&t, fd, VS_API_VARVE_CLEAN, 0, &q, &r);
+	return r.varve_clean.error_code;
+}
+
+/* varve's own VarveClean (`varve clean` through a server) is an
+ * administrator's: ALTER on the cluster. Its refusals are counted under
+ * its own name, not under the Kafka API whose key shares its row. */
+Test(counted, varve_clean_needs_alter_on_the_cluster)
+{
+	acls(OTHER_ONLY);
+	int fd = bt_connect(&t);
+	cr_assert_eq(varve_clean(fd), KE_CLUSTER_AUTHORIZATION_FAILED);
+	cr_assert_eq(metric("varve_kafka_authorization_failures_total{api=\"VarveClean\","
+			    "resource_type=\"cluster\"} "),
+		     1);
+	cr_assert_eq(metric("{api=\"DescribeClientQuotas\""), 0);
+	cr_assert_eq(log_count("on cluster \"kafka-cluster\" (VarveClean)"), 1);
+	close(fd);
+	acls(OTHER_ONLY "allow " ME " * alter cluster literal kafka-cluster\n");
+	fd = bt_connect(&t);
+	cr_assert_eq(varve_clean(fd), KE_NONE);
+	close(fd);
+}
+
+/* SIGHUP (vs_broker_reload) reads a changed ACL file at once, without
+ * waiting for a request: the reload is counted with no Kafka request sent
+ * after the change. */
+Test(reload, sighup_reads_a_changed_file)
+{
+	acls(OTHER_ONLY);
+	int fd = bt_connect(&t);
+	size_t bytes;
+	cr_assert_eq(fetch(fd, "t", &bytes), KE_TOPIC_AUTHORIZATION_FAILED);
+	uint64_t before = metric("\nvarve_kafka_acl_reloads_total ");
+	acls(OTHER_ONLY "allow " ME " * read topic literal t\n");
+	vs_broker_reload(t.b);
+	uint64_t reloads = before;
+	for (int i = 0; i < 100 && reloads == before; i++) {
+		reloads = metric("\nvarve_kafka_acl_reloads_total ");
+		if (reloads == before)
+			usleep(50 * 1000);
+	}
+	cr_assert_eq(reloads, before + 1, "SIGHUP did not read the file within 5 s");
+	cr_assert_eq(fetch(fd, "t", &bytes), KE_NONE, "the old connection has the grant");
+	close(fd);
+}
