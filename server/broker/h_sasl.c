@@ -459,6 +459,7 @@ void vs_auth_reload(vs_broker *b)
 			vs_blog(b, VARVE_LOG_INFO, "TLS certificate reloaded for new connections");
 	}
 	refresh_users(b);
+	vs_acls_reload(b);
 }
 
 void vs_broker_reload(vs_broker *b)
