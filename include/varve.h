@@ -964,7 +964,8 @@ typedef struct varve_commit_info {
 	char metadata[VARVE_MAX_COMMIT_METADATA + 1]; /**< the commit's metadata text ("" if none) */
 } varve_commit_info;
 
-/** One commit with its metadata and time; VARVE_ENOTFOUND if none. */
+/** One commit with its metadata and time (set info_out->version first);
+ *  VARVE_ENOTFOUND if none. */
 VARVE_API int varve_group_committed(varve_db *db, const char *group, const char *topic,
 				    int32_t partition, varve_commit_info *info_out);
 /** Every commit of a group, sorted by topic and partition (version set in
