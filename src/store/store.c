@@ -331,6 +331,23 @@ static int judge_meta_damage(varve_db *db, char **orphans, size_t norphans)
 			    d[0].detail, names, db->env.path);
 }
 
+/* Open the topics the metadata replay named; damage the replay skipped may
+ * stop the open (judge_meta_damage). */
+static int load_topics(varve_db *db, int clean)
+{
+	const vv_meta_damage *d;
+	size_t nd, norphans = 0;
+	char **orphans = NULL;
+	vv_meta_damaged(db->meta, &d, &nd);
+	int rc = vv_topics_load(db->topics, clean, nd > 0, &orphans, &norphans);
+	if (rc)
+		goto out;
+	rc = judge_meta_damage(db, orphans, norphans);
+out:
+	varve_strings_free(orphans, norphans);
+	return rc;
+}
+
 static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 {
 	const varve_options *o = &db->env.opts;
@@ -353,14 +370,7 @@ static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 	VV_TRY(vv_groups_new(db->meta, &db->groups));
 	VV_TRY(vv_producers_new(db->meta, &db->producers));
 	VV_TRY(vv_meta_replay(db->meta));
-	const vv_meta_damage *d;
-	size_t nd, norphans = 0;
-	char **orphans = NULL;
-	vv_meta_damaged(db->meta, &d, &nd);
-	VV_TRY(vv_topics_load(db->topics, clean, nd > 0, &orphans, &norphans));
-	int rc = judge_meta_damage(db, orphans, norphans);
-	varve_strings_free(orphans, norphans);
-	VV_TRY(rc);
+	VV_TRY(load_topics(db, clean));
 	VV_TRY(vv_offsets_clamp(db));
 	VV_TRY(vv_async_new(&db->env, &db->async));
 	if (!o->read_only) {
