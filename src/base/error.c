@@ -137,14 +137,20 @@ struct vv_corrupt_sink {
 	char dir[]; /* the store directory, as its files' paths start */
 };
 
-static pthread_mutex_t sinks_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Recursive: a callback may open or close another store, which adds or
+ * removes a sink on this thread while it holds the lock. */
+static pthread_mutex_t sinks_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static struct vv_corrupt_sink *sinks;
 /* Read without the lock: most corruption checks run in processes (tools,
  * verify) with no store open, and the fast path must not take a lock. */
 static atomic_int sink_count;
-/* Set while this thread runs a sink: a callback that trips a corruption
- * check does not re-enter the registry (its lock is not recursive). */
+/* Set while this thread runs the sinks: a callback that trips a corruption
+ * check is not reported again (it would call itself). */
 static _Thread_local int in_sink;
+/* Sinks removed by a callback while the sinks run (only the thread running
+ * them can, as it holds the lock): unlinked at once but freed after the
+ * loop, which may still hold a pointer to them. */
+static struct vv_corrupt_sink *removed_while_running;
 
 int vv_corrupt_sink_add(const char *dir, varve_log_fn fn, void *ctx, vv_corrupt_sink **out)
 {
@@ -182,6 +188,14 @@ void vv_corrupt_sink_remove(vv_corrupt_sink *s)
 			atomic_fetch_sub(&sink_count, 1);
 			break;
 		}
+	if (in_sink) {
+		/* a callback closes a store: the loop in report_to_sinks may
+		 * hold s, or reach it through a removed sink's next */
+		s->fn = NULL;
+		s->ctx = removed_while_running;
+		removed_while_running = s;
+		s = NULL;
+	}
 	pthread_mutex_unlock(&sinks_lock);
 	vv_free(s);
 }
@@ -210,10 +224,17 @@ static void report_to_sinks(const char *path, const char *message)
 	vv_error_save(&e);
 	pthread_mutex_lock(&sinks_lock);
 	in_sink = 1;
+	/* A sink added by a callback goes at the head and is not visited; one
+	 * removed by a callback keeps its next pointer until the loop ends. */
 	for (struct vv_corrupt_sink *s = sinks; s; s = s->next)
-		if (under(s, path))
+		if (s->fn && under(s, path))
 			s->fn(s->ctx, VARVE_LOG_WARN, message);
 	in_sink = 0;
+	while (removed_while_running) {
+		struct vv_corrupt_sink *dead = removed_while_running;
+		removed_while_running = dead->ctx;
+		vv_free(dead);
+	}
 	pthread_mutex_unlock(&sinks_lock);
 	vv_error_restore(&e);
 }

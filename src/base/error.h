@@ -87,9 +87,10 @@ int vv_corrupt_at(const char *file, int line, const char *path, uint64_t pos, co
  * under that directory is sent to the callback at VARVE_LOG_WARN (the
  * failing call returns VARVE_ECORRUPT; the log is for the operator). A
  * lower layer reaches its store's callback this way without knowing the
- * store. The callback runs under the registry's lock, on the thread that
- * found the damage; it must not report corruption itself (it is not
- * called again from inside itself).
+ * store. The callback runs under the registry's (recursive) lock, on the
+ * thread that found the damage, so a store cannot go away while its
+ * callback runs; a corruption the callback itself meets is not reported
+ * again, and it must not close its own store.
  */
 typedef struct vv_corrupt_sink vv_corrupt_sink;
 int vv_corrupt_sink_add(const char *dir, varve_log_fn fn, void *ctx, vv_corrupt_sink **out);

@@ -4,7 +4,8 @@
  * reaches the log callback of the store that holds the file, at
  * VARVE_LOG_WARN, with the same place and the source location of the check
  * that failed. Another open store hears nothing, a closed one neither, and
- * a callback that calls the library does not spoil the caller's detail.
+ * a callback that calls the library does not spoil the caller's detail
+ * and may open and close another store, or close one opened earlier.
  * varve_repair's callback hears of the damage it reads past. */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -132,6 +133,78 @@ Test(errors, a_callback_that_fails_a_call_keeps_the_callers_detail)
 	cr_assert(strstr(varve_last_error()->message, "corrupt data in"), "detail: %s",
 		  varve_last_error()->message);
 	t_close(db);
+}
+
+/* A callback that opens and closes a store with a callback of its own:
+ * adds and removes a report sink while the sinks are running. */
+static int visitor_opens;
+static void quiet_log(void *ctx, int level, const char *message)
+{
+	(void)ctx;
+	(void)level;
+	(void)message;
+}
+static void visiting_log(void *ctx, int level, const char *message)
+{
+	(void)level;
+	if (!strstr(message, "corrupt data"))
+		return; /* the store's own messages (opened, closed) */
+	varve_options o = t_opts();
+	o.log_fn = quiet_log;
+	varve_db *db = NULL;
+	if (varve_open((const char *)ctx, &o, &db) == VARVE_OK) {
+		visitor_opens++;
+		varve_close(db);
+	}
+}
+
+Test(errors, a_callback_may_open_and_close_another_store)
+{
+	uint64_t victim;
+	const char *dir = damaged_store(&victim);
+	varve_options o = t_opts();
+	o.log_fn = visiting_log;
+	o.log_ctx = (void *)t_newpath("visited");
+	varve_db *db = t_open(dir, &o);
+	/* twice: the second report runs after the first one's sinks came and went */
+	t_assert_rc(read_all(db), VARVE_ECORRUPT);
+	t_assert_rc(read_all(db), VARVE_ECORRUPT);
+	cr_assert_geq(visitor_opens, 2, "the callback's open failed: %s", varve_last_error()->message);
+	cr_assert_eq(varve_last_error()->code, VARVE_ECORRUPT);
+	t_close(db);
+}
+
+/* A callback that closes another store, opened earlier: its sink, next
+ * in the registry, goes away while the sinks are running. */
+static varve_db *to_close;
+static void closing_log(void *ctx, int level, const char *message)
+{
+	(void)ctx;
+	(void)level;
+	if (to_close && strstr(message, "corrupt data")) {
+		varve_close(to_close);
+		to_close = NULL;
+	}
+}
+
+Test(errors, a_callback_may_close_another_store)
+{
+	uint64_t victim;
+	const char *dir = damaged_store(&victim);
+	t_log lb;
+	t_log_init(&lb);
+	varve_options ob = logged(&lb);
+	to_close = t_open(t_newpath("other"), &ob);
+	varve_options o = t_opts();
+	o.log_fn = closing_log;
+	varve_db *db = t_open(dir, &o);
+	t_assert_rc(read_all(db), VARVE_ECORRUPT);
+	cr_assert_null(to_close, "the callback did not run");
+	cr_assert_eq(t_log_count(&lb, "corrupt", VARVE_LOG_DEBUG), 0,
+		     "the closed store heard of another's damage");
+	t_assert_rc(read_all(db), VARVE_ECORRUPT);
+	t_close(db);
+	t_log_free(&lb);
 }
 
 Test(errors, repair_hears_of_the_damage_it_reads_past)
