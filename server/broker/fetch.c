@@ -71,6 +71,18 @@ static int64_t high_watermark(vs_broker *b, const varve_partition_info *pi)
 	return b->cfg.sync_policy == VARVE_SYNC_NONE ? pi->end_offset : pi->durable_offset;
 }
 
+int vs_partition_watermarks(vs_broker *b, const char *topic, int32_t partition, int64_t *start,
+			    int64_t *hw)
+{
+	varve_partition_info pi = { .version = VARVE_PARTITION_INFO_VERSION };
+	int rc = varve_partition_info_get(b->db, topic, partition, &pi);
+	if (rc != VARVE_OK)
+		return rc;
+	*start = pi.start_offset;
+	*hw = high_watermark(b, &pi);
+	return VARVE_OK;
+}
+
 /* Read one partition from its fetch offset into st->buf. */
 static void read_partition(vs_fetch_state *st, fp_part *fp, vs_records_encoder *enc)
 {
@@ -122,8 +134,10 @@ static void read_partition(vs_fetch_state *st, fp_part *fp, vs_records_encoder *
 		p.append_time = bi->append_time;
 		p.producer_id = bi->producer_id;
 		p.producer_epoch = bi->producer_id >= 0 ? (int16_t)bi->producer_epoch : -1;
-		if (bi->base_sequence >= 0)
-			p.base_sequence = bi->base_sequence + (int32_t)(recs[0].offset - bi->base_offset);
+		if (bi->base_sequence >= 0) /* sequences wrap at INT32_MAX, as Kafka's */
+			p.base_sequence = (int32_t)(((uint32_t)bi->base_sequence +
+						     (uint32_t)(recs[0].offset - bi->base_offset)) %
+						    0x80000000u);
 		size_t before = st->buf.len;
 		if (vs_records_encode(enc, &st->buf, recs, n, &p) != 0) {
 			fp->err = KE_UNKNOWN_SERVER_ERROR;
@@ -425,6 +439,10 @@ void vs_fetch_stop(vs_broker *b)
 
 void vs_fetch_free(vs_broker *b)
 {
+	/* The loop may end without having run the stop (a signal that
+	 * interrupts its wait when no connection is left): waiters would keep
+	 * their calls forever. Answer them now, while the loop still exists. */
+	vs_fetch_stop(b);
 	if (b->watch) {
 		if (b->loop)
 			vs_loop_unwatch_fd(b->loop, varve_watch_fd(b->watch));

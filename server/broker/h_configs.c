@@ -107,8 +107,9 @@ static size_t broker_values(vs_broker *b, broker_value *v)
 	const vs_broker_config *k = &b->cfg;
 	const vs_coord_config *g = &k->coord;
 	size_t n = 0;
+	char listeners[sizeof v[0].value];
 #define BV(nm, ...) (v[n].name = (nm), snprintf(v[n].value, sizeof v[n].value, __VA_ARGS__), n++)
-	BV("advertised.listeners", "PLAINTEXT://%s:%" PRId32, b->host, b->port);
+	BV("advertised.listeners", "%s", vs_advertised_listeners(b, listeners, sizeof listeners));
 	BV("auto.create.topics.enable", "%s", k->auto_create_topics ? "true" : "false");
 	BV("broker.id", "0");
 	BV("connections.max.idle.ms", "%" PRId64, k->loop.idle_timeout_ms);
@@ -187,7 +188,6 @@ int vs_h_describe_configs(vs_call *c)
 	return VS_REPLY;
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ------------------------------------------- */
 
@@ -296,11 +296,10 @@ static int alter_configs(vs_call *c)
 {
 	vs_alter_configs_request *q = &c->req.alter_configs;
 	vs_alter_configs_response *r = &c->resp.alter_configs;
+	size_t n = q->resources.n > 0 ? (size_t)q->resources.n : 0;
 	alter_state *st = vs_call_alloc(c, 1, sizeof *st);
-	size_t n = r->responses.n > 0 ? (size_t)r->responses.n : 0;
 	if (vs_reply_error(c, KE_NONE) || !st || !(st->v = vs_call_alloc(c, n, sizeof *st->v)))
 		return VS_CLOSE;
-	n = r->responses.n > 0 ? (size_t)r->responses.n : 0;
 	vs_slice *names = vs_call_alloc(c, n, sizeof *names);
 	if (!names)
 		return VS_CLOSE;
@@ -343,4 +342,3 @@ int vs_h_incremental_alter_configs(vs_call *c)
 	return alter_configs(c);
 }
 
-#endif /* VS_HAVE_TOPIC_ALTER */
