@@ -797,7 +797,9 @@ VARVE_API int varve_repair(const char *path, const varve_repair_options *opts,
 /** File in the destination while a backup runs (and after one failed). */
 #define VARVE_BACKUP_MARKER "BACKUP-INCOMPLETE"
 
-/** Where a backup is: passed to the progress callback. */
+/** Where a backup is: passed to the progress callback. The library owns
+ *  it and it has no version: it may grow at the end, a callback reads the
+ *  fields its header knows. */
 typedef struct varve_backup_progress {
 	const char *topic;          /**< partition being copied ("__meta" first); NULL at the end */
 	int32_t partition;
@@ -826,7 +828,12 @@ typedef struct varve_backup_options {
 	void *log_ctx;
 } varve_backup_options;
 
-#define VARVE_BACKUP_OPTIONS_INIT { VARVE_BACKUP_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL }
+/* Zero (NULL) is the default of every field. */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_BACKUP_OPTIONS_INIT                                                     \
+	{ .version = VARVE_BACKUP_OPTIONS_VERSION, .copy_only = 0, .progress_fn = NULL, \
+	  .progress_ctx = NULL, .log_fn = NULL, .log_ctx = NULL }
+#endif
 VARVE_API int varve_backup_options_init(varve_backup_options *opts, unsigned int version);
 
 #define VARVE_BACKUP_REPORT_VERSION 1

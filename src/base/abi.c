@@ -66,6 +66,12 @@ _Static_assert(ROUND(REPAIR_OPTIONS_V1, varve_repair_options) == sizeof(varve_re
 TABLE(repair_options, varve_repair_options, "varve_repair_options",
       VARVE_REPAIR_OPTIONS_VERSION, REPAIR_OPTIONS_V1);
 
+#define BACKUP_OPTIONS_V1 VV_ABI_END(varve_backup_options, log_ctx)
+_Static_assert(ROUND(BACKUP_OPTIONS_V1, varve_backup_options) == sizeof(varve_backup_options),
+	       "varve_backup_options grew: bump its version and add a row");
+TABLE(backup_options, varve_backup_options, "varve_backup_options",
+      VARVE_BACKUP_OPTIONS_VERSION, BACKUP_OPTIONS_V1);
+
 #define PARTITION_INFO_V1 VV_ABI_END(varve_partition_info, failed)
 _Static_assert(ROUND(PARTITION_INFO_V1, varve_partition_info) == sizeof(varve_partition_info),
 	       "varve_partition_info grew: bump its version and add a row");
@@ -94,6 +100,12 @@ _Static_assert(ROUND(LAG_V1, varve_lag) == sizeof(varve_lag),
 	       "varve_lag grew: bump VARVE_LAG_VERSION and add a row");
 TABLE(lag, varve_lag, "varve_lag", VARVE_LAG_VERSION, LAG_V1);
 
+#define BACKUP_REPORT_V1 VV_ABI_END(varve_backup_report, repaired)
+_Static_assert(ROUND(BACKUP_REPORT_V1, varve_backup_report) == sizeof(varve_backup_report),
+	       "varve_backup_report grew: bump VARVE_BACKUP_REPORT_VERSION and add a row");
+TABLE(backup_report, varve_backup_report, "varve_backup_report", VARVE_BACKUP_REPORT_VERSION,
+      BACKUP_REPORT_V1);
+
 #define BATCH_INFO_V1 VV_ABI_END(varve_batch_info, stored_bytes)
 _Static_assert(ROUND(BATCH_INFO_V1, varve_batch_info) == sizeof(varve_batch_info),
 	       "varve_batch_info grew: bump VARVE_BATCH_INFO_VERSION and add a row");
@@ -103,9 +115,9 @@ TABLE(batch_info, varve_batch_info, "varve_batch_info", VARVE_BATCH_INFO_VERSION
 static const vv_abi *const all[] = {
 	&vv_abi_options,	&vv_abi_topic_config,	&vv_abi_produce_options,
 	&vv_abi_producer_options, &vv_abi_append_options, &vv_abi_consumer_options,
-	&vv_abi_repair_options, &vv_abi_partition_info, &vv_abi_stats,
-	&vv_abi_repair_report,	&vv_abi_commit_info,	&vv_abi_lag,
-	&vv_abi_batch_info,
+	&vv_abi_repair_options, &vv_abi_backup_options, &vv_abi_partition_info,
+	&vv_abi_stats,		&vv_abi_repair_report,	&vv_abi_commit_info,
+	&vv_abi_lag,		&vv_abi_backup_report,	&vv_abi_batch_info,
 };
 
 const vv_abi *const *vv_abi_all(size_t *n)

@@ -43,12 +43,14 @@ extern const vv_abi vv_abi_producer_options;
 extern const vv_abi vv_abi_append_options;
 extern const vv_abi vv_abi_consumer_options;
 extern const vv_abi vv_abi_repair_options;
+extern const vv_abi vv_abi_backup_options;
 /* Outputs written into the caller's struct */
 extern const vv_abi vv_abi_partition_info;
 extern const vv_abi vv_abi_stats;
 extern const vv_abi vv_abi_repair_report;
 extern const vv_abi vv_abi_commit_info;
 extern const vv_abi vv_abi_lag;
+extern const vv_abi vv_abi_backup_report;
 /* Outputs the library owns (the caller reads its own version's fields of
  * the library's current struct): listed for the size table only. */
 extern const vv_abi vv_abi_batch_info;

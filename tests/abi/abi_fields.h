@@ -123,6 +123,27 @@ typedef struct abi_field {
 	F(varve_repair_report, records_kept) \
 	F(varve_repair_report, records_dropped) \
 	F(varve_repair_report, topics_recreated) \
+	F(varve_backup_options, version) \
+	F(varve_backup_options, copy_only) \
+	F(varve_backup_options, progress_fn) \
+	F(varve_backup_options, progress_ctx) \
+	F(varve_backup_options, log_fn) \
+	F(varve_backup_options, log_ctx) \
+	F(varve_backup_report, version) \
+	F(varve_backup_report, topics) \
+	F(varve_backup_report, partitions) \
+	F(varve_backup_report, topics_vanished) \
+	F(varve_backup_report, partition_retries) \
+	F(varve_backup_report, segments_linked) \
+	F(varve_backup_report, segments_copied) \
+	F(varve_backup_report, segments_appended) \
+	F(varve_backup_report, segments_kept) \
+	F(varve_backup_report, segments_removed) \
+	F(varve_backup_report, bytes_linked) \
+	F(varve_backup_report, bytes_copied) \
+	F(varve_backup_report, bytes_total) \
+	F(varve_backup_report, elapsed_ms) \
+	F(varve_backup_report, repaired) \
 	F(varve_consumer_options, version) \
 	F(varve_consumer_options, auto_offset_reset) \
 	F(varve_consumer_options, auto_commit) \
@@ -184,6 +205,13 @@ typedef struct abi_field {
 	F(varve_commit_item, partition) \
 	F(varve_commit_item, offset) \
 	F(varve_commit_item, metadata) \
+	F(varve_backup_progress, topic) \
+	F(varve_backup_progress, partition) \
+	F(varve_backup_progress, partitions_done) \
+	F(varve_backup_progress, partitions_total) \
+	F(varve_backup_progress, segments_done) \
+	F(varve_backup_progress, bytes_linked) \
+	F(varve_backup_progress, bytes_copied) \
 	F(varve_error_info, code) \
 	F(varve_error_info, sys_errno) \
 	F(varve_error_info, message)

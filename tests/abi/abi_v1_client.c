@@ -8,7 +8,8 @@
  * plus a guard zone, and goes through the API: open, create a topic,
  * produce (one record, a batch, an append), read records and whole
  * batches, describe the topic, partition info, stats, a consumer with
- * commits, lag and committed offsets, a producer, a repair dry run. It
+ * commits, lag and committed offsets, a producer, a backup with a
+ * progress callback, a repair dry run. It
  * checks the answers and that no output struct was written past its
  * version-1 size (the guard zone; ASan builds also see reads past it).
  * Exit 0 on success, 1 with a message on stderr otherwise.
@@ -195,6 +196,47 @@ static int remove_one(const char *path, const struct stat *st, int type, struct 
 	return remove(path);
 }
 
+static void on_progress(void *ctx, const varve_backup_progress *p)
+{
+	if (!p->topic)
+		*(uint32_t *)ctx = p->partitions_done;
+}
+
+/* A backup into <dir>.copy: options of version 1, a report of its size. */
+static void backup(varve_db *db, const char *dir)
+{
+	char dest[4200];
+	snprintf(dest, sizeof dest, "%s.copy", dir);
+	uint32_t done = 0;
+	varve_backup_options *bo = NEW_FROM(varve_backup_options, VARVE_BACKUP_OPTIONS_INIT);
+	bo->copy_only = 1;
+	bo->progress_fn = on_progress;
+	bo->progress_ctx = &done;
+	varve_backup_report *rep = guarded(sizeof *rep);
+	rep->version = VARVE_BACKUP_REPORT_VERSION;
+	OK(varve_backup(db, dest, bo, rep));
+	CHECK(rep->topics == 1 && rep->partitions == 3 && rep->segments_linked == 0,
+	      "backup: %u topics, %u partitions, %llu linked", rep->topics, rep->partitions,
+	      (unsigned long long)rep->segments_linked);
+	CHECK(done == 3, "backup progress: %u partitions done", done);
+	CHECK(guard_intact(rep, sizeof *rep), "backup wrote past the report");
+	varve_db *copy = NULL;
+	varve_options *o = NEW_FROM(varve_options, VARVE_OPTIONS_INIT);
+	o->read_only = 1;
+	o->create_if_missing = 0;
+	OK(varve_open(dest, o, &copy));
+	if (copy) {
+		int64_t end = -1;
+		OK(varve_offsets(copy, "orders", 0, NULL, &end));
+		CHECK(end > 0, "the copy's orders/0 ends at %lld", (long long)end);
+		OK(varve_close(copy));
+	}
+	free(o);
+	free(rep);
+	free(bo);
+	CHECK(nftw(dest, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0, "removing %s", dest);
+}
+
 int main(void)
 {
 	const char *dir = store_dir();
@@ -212,6 +254,7 @@ int main(void)
 	read_all(db);
 	consume(db);
 	check_outputs(db);
+	backup(db, dir);
 	OK(varve_close(db));
 
 	varve_repair_options *ro = NEW_FROM(varve_repair_options, VARVE_REPAIR_OPTIONS_INIT);

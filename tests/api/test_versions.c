@@ -95,6 +95,12 @@ Test(versions, init_functions_match_the_macros)
 		   ro);
 	cr_assert(ro.dry_run == rod.dry_run && ro.log_fn == rod.log_fn && ro.log_ctx == rod.log_ctx);
 	cr_assert_eq(rod.dry_run, 1);
+	varve_backup_options bo, bod = VARVE_BACKUP_OPTIONS_INIT;
+	CHECK_INIT(varve_backup_options, varve_backup_options_init, VARVE_BACKUP_OPTIONS_VERSION,
+		   bo);
+	cr_assert(bo.copy_only == bod.copy_only && bo.progress_fn == bod.progress_fn &&
+		  bo.progress_ctx == bod.progress_ctx && bo.log_fn == bod.log_fn &&
+		  bo.log_ctx == bod.log_ctx);
 	varve_topic_config tc;
 	CHECK_INIT(varve_topic_config, varve_topic_config_init, VARVE_TOPIC_CONFIG_VERSION, tc);
 	cr_assert(tc.partitions == 1 && tc.retention_ms == -1 && tc.retention_hard_bytes == -1 &&
@@ -156,7 +162,11 @@ Test(versions, inputs_with_an_unknown_version_are_refused)
 		ro.version = v;
 		varve_repair_report rep = { .version = VARVE_REPAIR_REPORT_VERSION };
 		REFUSED(varve_repair(dir, &ro, &rep), "varve_repair_options");
+		varve_backup_options bko = VARVE_BACKUP_OPTIONS_INIT;
+		bko.version = v;
+		REFUSED(varve_backup(db, t_newpath("copy"), &bko, NULL), "varve_backup_options");
 	}
+	cr_assert(!t_exists(t_newpath("copy")), "a refused backup made its destination");
 	/* nothing was done by any of that */
 	char **names;
 	size_t n;
@@ -178,6 +188,7 @@ typedef struct canaried {
 		varve_topic_config cfg;
 		varve_commit_info commit;
 		varve_repair_report rep;
+		varve_backup_report backup;
 	} u;
 	unsigned char canary[64];
 } canaried;
@@ -222,7 +233,11 @@ Test(versions, outputs_with_an_unknown_version_are_refused_and_known_ones_stay_i
 		REFUSED(varve_topic_describe(db, "t", &c.u.cfg), "varve_topic_config");
 		arm(&c, bad[i]);
 		REFUSED(varve_group_committed(db, "g", "t", 0, &c.u.commit), "varve_commit_info");
+		arm(&c, bad[i]);
+		REFUSED(varve_backup(db, t_newpath("refused"), NULL, &c.u.backup),
+			"varve_backup_report");
 	}
+	cr_assert(!t_exists(t_newpath("refused")), "a refused backup made its destination");
 	/* the current version: filled, and not a byte past its last field (so
 	 * not the tail padding of varve_commit_info either) */
 	arm(&c, VARVE_STATS_VERSION);
@@ -246,6 +261,11 @@ Test(versions, outputs_with_an_unknown_version_are_refused_and_known_ones_stay_i
 	t_ok(varve_group_committed(db, "g", "t", 0, &c.u.commit));
 	cr_assert(canary_intact(&c, END_OF(varve_commit_info, metadata)));
 	cr_assert_str_eq(c.u.commit.metadata, "md");
+	arm(&c, VARVE_BACKUP_REPORT_VERSION);
+	t_ok(varve_backup(db, t_newpath("copy"), NULL, &c.u.backup));
+	cr_assert(canary_intact(&c, END_OF(varve_backup_report, repaired)));
+	cr_assert(c.u.backup.topics == 1 && c.u.backup.partitions == 2 && c.u.backup.repaired == 0,
+		  "%u topics, %u partitions", c.u.backup.topics, c.u.backup.partitions);
 	t_close(db);
 	/* the repair report, of a store no one has open */
 	arm(&c, 0);
@@ -303,5 +323,11 @@ Test(versions, zero_values_mean_what_the_header_says)
 	t_ok(varve_consumer_poll(c, 1000, &msgs, &n));
 	cr_assert_eq(n, 1);
 	varve_consumer_close(c);
+	/* varve_backup_options: all zero backs up with hard links where it can,
+	 * reporting to the store's log callback */
+	varve_backup_options bz = { .version = VARVE_BACKUP_OPTIONS_VERSION };
+	varve_backup_report brep = { .version = VARVE_BACKUP_REPORT_VERSION };
+	t_ok(varve_backup(db, t_newpath("copy"), &bz, &brep));
+	cr_assert_eq(brep.topics, 1);
 	t_close(db);
 }

@@ -22,6 +22,7 @@ int main(void)
 	varve_append_options append = VARVE_APPEND_OPTIONS_INIT;
 	varve_consumer_options consumer = VARVE_CONSUMER_OPTIONS_INIT;
 	varve_repair_options repair = VARVE_REPAIR_OPTIONS_INIT;
+	varve_backup_options backup = VARVE_BACKUP_OPTIONS_INIT;
 #else
 #if !defined(__cplusplus) || __cplusplus >= 202002L
 #error "the _INIT macros are missing in C or C++20"
@@ -33,6 +34,7 @@ int main(void)
 	varve_append_options append;
 	varve_consumer_options consumer;
 	varve_repair_options repair;
+	varve_backup_options backup;
 	varve_options_init(&options, VARVE_OPTIONS_VERSION);
 	varve_topic_config_init(&topic, VARVE_TOPIC_CONFIG_VERSION);
 	varve_produce_options_init(&produce, VARVE_PRODUCE_OPTIONS_VERSION);
@@ -40,6 +42,7 @@ int main(void)
 	varve_append_options_init(&append, VARVE_APPEND_OPTIONS_VERSION);
 	varve_consumer_options_init(&consumer, VARVE_CONSUMER_OPTIONS_VERSION);
 	varve_repair_options_init(&repair, VARVE_REPAIR_OPTIONS_VERSION);
+	varve_backup_options_init(&backup, VARVE_BACKUP_OPTIONS_VERSION);
 #endif
 	varve_record record = { NULL, 0, NULL, 0, NULL, 0, VARVE_TIMESTAMP_NOW,
 				VARVE_PARTITION_ANY, 0, 0 };
@@ -50,6 +53,7 @@ int main(void)
 	(void)append;
 	(void)consumer;
 	(void)repair;
+	(void)backup;
 	(void)record;
 	return VARVE_OK;
 }
