@@ -7,8 +7,8 @@
  *    code. varve_errmsg(code) gives static text; varve_last_error() gives the
  *    detail of the last failure on the calling thread.
  *  - Output parameters come last and are set to NULL / 0 on entry.
- *  - Options structs start with a `version` field and only ever grow at the
- *    end. Fill them with the matching _INIT macro or _init() function.
+ *  - Versioned structs (options, infos, stats) start with `unsigned int
+ *    version` and only ever grow at the end; see "Versioned structs" below.
  *  - Handles are opaque. A varve_db may be shared by any number of threads.
  *    An iterator or a consumer belongs to one thread at a time.
  *  - The library never prints, never aborts the process, and never calls
@@ -46,6 +46,37 @@ extern "C" {
 
 /** Runtime version of the library; any of the out pointers may be NULL. */
 VARVE_API const char *varve_version(int *major, int *minor, int *patch);
+
+/* ---------------------------------------------------------------------- */
+/* Versioned structs                                                       */
+
+/*
+ * Every options, info or stats struct starts with `unsigned int version`
+ * and only ever grows at the end; each growth bumps its VARVE_*_VERSION.
+ * The version a caller sets says which fields its copy has:
+ *  - the library accepts every version from 1 to its own (a higher one is
+ *    VARVE_EINVAL), so a program built against an older varve.h runs
+ *    against a newer library;
+ *  - it reads and writes only the fields of the caller's version: an input
+ *    field newer than the caller's version takes its default, an output
+ *    field newer than it is not written;
+ *  - for every field added after version 1, zero is its default, so
+ *    `{ .version = V }` or memset plus the version is a valid struct. The
+ *    fields of version 1 keep their meaning of zero, documented per field
+ *    where zero is not their default.
+ * Fill an input struct with its _INIT macro or its _init(ptr, version)
+ * function and change what you need; set `version` of an output struct
+ * before the call. The _INIT macros use designated initializers: in C
+ * (C99 on) and in C++20 on. Before C++20, C++ has no designated
+ * initializers and the macros are not defined: call the _init functions.
+ * Each macro names every field of its struct, in declaration order.
+ * Structs the library returns in arrays (varve_record, varve_msg,
+ * varve_commit_info, varve_recovery_cut, varve_append_result...) never
+ * grow: a caller indexes the array with its own sizeof.
+ */
+#if !defined(__cplusplus) || __cplusplus >= 202002L
+#define VARVE_HAVE_INIT_MACROS 1
+#endif
 
 /* ---------------------------------------------------------------------- */
 /* Errors. Values are frozen: never renumber.                              */
@@ -148,12 +179,35 @@ typedef struct varve_options {
 					    handles always check every read) */
 } varve_options;
 
+/* Zero in the version-1 fields of varve_options: the default for
+ * read_only, log_fn, group_commit_wait_us, clock_fn, cleaner_io_bytes_per_sec,
+ * min_free_bytes, use_mmap and verify_every_read; refused (VARVE_EINVAL)
+ * for segment_bytes, index_interval_bytes, max_record_bytes and, under
+ * VARVE_SYNC_INTERVAL, sync_interval_ms; taken literally (not the default)
+ * for sync_policy (VARVE_SYNC_NONE), segment_ms (never roll by age),
+ * create_if_missing (do not create), dir_mode and file_mode (mode 0),
+ * start_cleaner (no background thread), max_open_files (no limit),
+ * cleaner_interval_ms (rounds only on varve_clean_now),
+ * cleaner_memory_bytes (the smallest key map, 1024 slots),
+ * max_inflight_bytes (one asynchronous append in flight at a time) and
+ * inflight_block (VARVE_EAGAIN). */
+#ifdef VARVE_HAVE_INIT_MACROS
 #define VARVE_OPTIONS_INIT                                                        \
-	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
-	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
-	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1, 0, 0 }
+	{ .version = VARVE_OPTIONS_VERSION, .sync_policy = VARVE_SYNC_ALWAYS,          \
+	  .sync_interval_ms = 1000, .segment_bytes = (uint64_t)1 << 30,               \
+	  .segment_ms = 7LL * 24 * 3600 * 1000, .index_interval_bytes = 4096,         \
+	  .read_only = 0, .create_if_missing = 1, .log_fn = NULL, .log_ctx = NULL,    \
+	  .dir_mode = 0700, .file_mode = 0600, .max_record_bytes = 64u << 20,         \
+	  .group_commit_wait_us = 0, .clock_fn = NULL, .clock_ctx = NULL,             \
+	  .start_cleaner = 1, .max_open_files = 512, .cleaner_interval_ms = 15000,    \
+	  .cleaner_memory_bytes = 32u << 20, .cleaner_io_bytes_per_sec = 0,           \
+	  .min_free_bytes = 0, .max_inflight_bytes = 64u << 20, .inflight_block = 1,  \
+	  .use_mmap = 0, .verify_every_read = 0 }
+#endif
 
-/** Fill opts with defaults for the given struct version. */
+/** Fill the fields of `version` (1..VARVE_OPTIONS_VERSION) of opts with
+ *  their defaults and set opts->version; VARVE_EINVAL for another version.
+ *  The other _init functions work the same way. */
 VARVE_API int varve_options_init(varve_options *opts, unsigned int version);
 
 /**
@@ -228,10 +282,26 @@ typedef struct varve_topic_config {
 					    (an alter changes what it points at) */
 } varve_topic_config;
 
-#define VARVE_TOPIC_CONFIG_INIT                                                    \
-	{ VARVE_TOPIC_CONFIG_VERSION, 1, VARVE_CODEC_NONE, VARVE_CLEANUP_DELETE, -1, -1, \
-	  -1, 0, 0, 24LL * 3600 * 1000, 0.5, VARVE_TIMESTAMP_CREATE, 3600LL * 1000,      \
-	  VARVE_PARTITIONER_STICKY, 0, -1, NULL }
+/* Zero in the version-1 fields of varve_topic_config: the default for
+ * codec, segment_bytes, segment_ms, timestamp_type, partitioner,
+ * dedup_window_ms and retain_for_groups (NULL); refused (VARVE_EINVAL) for
+ * partitions and cleanup_policy; taken literally (not the default) for
+ * retention_ms, retention_bytes, retention_records and retention_hard_bytes
+ * (0: that limit keeps no sealed segment; -1 is the default),
+ * delete_retention_ms (tombstones go at the next compaction),
+ * min_cleanable_dirty_ratio (compact whenever anything is dirty) and
+ * max_future_skew_ms (retention reads no timestamp as later than its
+ * append time). */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_TOPIC_CONFIG_INIT                                                          \
+	{ .version = VARVE_TOPIC_CONFIG_VERSION, .partitions = 1, .codec = VARVE_CODEC_NONE, \
+	  .cleanup_policy = VARVE_CLEANUP_DELETE, .retention_ms = -1, .retention_bytes = -1, \
+	  .retention_records = -1, .segment_bytes = 0, .segment_ms = 0,                     \
+	  .delete_retention_ms = 24LL * 3600 * 1000, .min_cleanable_dirty_ratio = 0.5,      \
+	  .timestamp_type = VARVE_TIMESTAMP_CREATE, .max_future_skew_ms = 3600LL * 1000,    \
+	  .partitioner = VARVE_PARTITIONER_STICKY, .dedup_window_ms = 0,                    \
+	  .retention_hard_bytes = -1, .retain_for_groups = NULL }
+#endif
 
 VARVE_API int varve_topic_config_init(varve_topic_config *cfg, unsigned int version);
 
@@ -344,8 +414,13 @@ typedef struct varve_produce_options {
 	int64_t expected_end_offset; /**< append only if the partition's end offset equals this */
 } varve_produce_options;
 
-#define VARVE_PRODUCE_OPTIONS_INIT \
-	{ VARVE_PRODUCE_OPTIONS_VERSION, VARVE_PARTITION_ANY, VARVE_NO_EXPECTED_OFFSET }
+/* Zero is taken literally: partition 0, expected end offset 0. */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_PRODUCE_OPTIONS_INIT                                              \
+	{ .version = VARVE_PRODUCE_OPTIONS_VERSION, .partition = VARVE_PARTITION_ANY, \
+	  .expected_end_offset = VARVE_NO_EXPECTED_OFFSET }
+#endif
+VARVE_API int varve_produce_options_init(varve_produce_options *opts, unsigned int version);
 
 /**
  * Append one record. partition_out / offset_out may be NULL.
@@ -393,7 +468,12 @@ typedef struct varve_producer_options {
 	int resume;           /**< named only: keep the epoch instead of fencing */
 } varve_producer_options;
 
-#define VARVE_PRODUCER_OPTIONS_INIT { VARVE_PRODUCER_OPTIONS_VERSION, NULL, 0 }
+/* Zero (NULL) is the default of every field. */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_PRODUCER_OPTIONS_INIT \
+	{ .version = VARVE_PRODUCER_OPTIONS_VERSION, .name = NULL, .resume = 0 }
+#endif
+VARVE_API int varve_producer_options_init(varve_producer_options *opts, unsigned int version);
 
 VARVE_API int varve_producer_open(varve_db *db, const varve_producer_options *opts,
 				  varve_producer **out);
@@ -454,8 +534,14 @@ typedef struct varve_append_options {
 	int64_t expected_end_offset;  /**< append only if the end offset is this; VARVE_NO_EXPECTED_OFFSET */
 } varve_append_options;
 
-#define VARVE_APPEND_OPTIONS_INIT \
-	{ VARVE_APPEND_OPTIONS_VERSION, -1, 0, -1, VARVE_NO_EXPECTED_OFFSET }
+/* Zero is taken literally: producer id 0, sequence 0, expected end
+ * offset 0 (epoch 0 is the default). */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_APPEND_OPTIONS_INIT                                                    \
+	{ .version = VARVE_APPEND_OPTIONS_VERSION, .producer_id = -1, .producer_epoch = 0,   \
+	  .base_sequence = -1, .expected_end_offset = VARVE_NO_EXPECTED_OFFSET }
+#endif
+VARVE_API int varve_append_options_init(varve_append_options *opts, unsigned int version);
 
 typedef struct varve_append_result {
 	int32_t partition;
@@ -658,7 +744,11 @@ typedef struct varve_repair_options {
 	void *log_ctx;
 } varve_repair_options;
 
-#define VARVE_REPAIR_OPTIONS_INIT { VARVE_REPAIR_OPTIONS_VERSION, 1, NULL, NULL }
+/* Zero in dry_run is taken literally: repair for real. */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_REPAIR_OPTIONS_INIT \
+	{ .version = VARVE_REPAIR_OPTIONS_VERSION, .dry_run = 1, .log_fn = NULL, .log_ctx = NULL }
+#endif
 VARVE_API int varve_repair_options_init(varve_repair_options *opts, unsigned int version);
 
 #define VARVE_REPAIR_REPORT_VERSION 1
@@ -707,7 +797,9 @@ VARVE_API int varve_repair(const char *path, const varve_repair_options *opts,
 /** File in the destination while a backup runs (and after one failed). */
 #define VARVE_BACKUP_MARKER "BACKUP-INCOMPLETE"
 
-/** Where a backup is: passed to the progress callback. */
+/** Where a backup is: passed to the progress callback. The library owns
+ *  it and it has no version: it may grow at the end, a callback reads the
+ *  fields its header knows. */
 typedef struct varve_backup_progress {
 	const char *topic;          /**< partition being copied ("__meta" first); NULL at the end */
 	int32_t partition;
@@ -736,7 +828,12 @@ typedef struct varve_backup_options {
 	void *log_ctx;
 } varve_backup_options;
 
-#define VARVE_BACKUP_OPTIONS_INIT { VARVE_BACKUP_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL }
+/* Zero (NULL) is the default of every field. */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_BACKUP_OPTIONS_INIT                                                     \
+	{ .version = VARVE_BACKUP_OPTIONS_VERSION, .copy_only = 0, .progress_fn = NULL, \
+	  .progress_ctx = NULL, .log_fn = NULL, .log_ctx = NULL }
+#endif
 VARVE_API int varve_backup_options_init(varve_backup_options *opts, unsigned int version);
 
 #define VARVE_BACKUP_REPORT_VERSION 1
@@ -814,9 +911,21 @@ typedef struct varve_consumer_options {
 	const char *dlq_topic;          /**< dead letters go here; NULL = "<topic>.dlq" */
 } varve_consumer_options;
 
-#define VARVE_CONSUMER_OPTIONS_INIT                                                          \
-	{ VARVE_CONSUMER_OPTIONS_VERSION, VARVE_RESET_EARLIEST, 0, 5000, 500, 1u << 20, 1, 100, \
-	  NULL, NULL, 5, 1000, 60000, NULL }
+/* Zero in the version-1 fields of varve_consumer_options: the default
+ * for auto_offset_reset (earliest), auto_commit, notify_fn and dlq_topic;
+ * taken literally (not the default) for auto_commit_interval_ms (commit on
+ * every poll), max_records and max_bytes (one record per poll), min_bytes
+ * (return as soon as anything is there), max_wait_ms (do not wait for
+ * min_bytes), max_attempts (a nacked record goes to the dead letters at
+ * once), retry_backoff_ms and retry_backoff_max_ms (redeliver at once). */
+#ifdef VARVE_HAVE_INIT_MACROS
+#define VARVE_CONSUMER_OPTIONS_INIT                                                           \
+	{ .version = VARVE_CONSUMER_OPTIONS_VERSION, .auto_offset_reset = VARVE_RESET_EARLIEST, \
+	  .auto_commit = 0, .auto_commit_interval_ms = 5000, .max_records = 500,                \
+	  .max_bytes = 1u << 20, .min_bytes = 1, .max_wait_ms = 100, .notify_fn = NULL,         \
+	  .notify_ctx = NULL, .max_attempts = 5, .retry_backoff_ms = 1000,                      \
+	  .retry_backoff_max_ms = 60000, .dlq_topic = NULL }
+#endif
 
 VARVE_API int varve_consumer_options_init(varve_consumer_options *opts, unsigned int version);
 
@@ -952,7 +1061,8 @@ typedef struct varve_commit_info {
 	char metadata[VARVE_MAX_COMMIT_METADATA + 1]; /**< the commit's metadata text ("" if none) */
 } varve_commit_info;
 
-/** One commit with its metadata and time; VARVE_ENOTFOUND if none. */
+/** One commit with its metadata and time (set info_out->version first);
+ *  VARVE_ENOTFOUND if none. */
 VARVE_API int varve_group_committed(varve_db *db, const char *group, const char *topic,
 				    int32_t partition, varve_commit_info *info_out);
 /** Every commit of a group, sorted by topic and partition (version set in

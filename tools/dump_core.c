@@ -253,50 +253,6 @@ static const uint8_t *src_get(dump_ctx *c, const dump_file *f, uint64_t off, siz
 
 /* ---- log segments ---------------------------------------------------------- */
 
-/* Why vv_batch_parse_header refused a header (same checks, in order). */
-static void explain_header(const uint8_t *p, uint32_t max_len, char *buf, size_t cap)
-{
-	uint32_t magic = vv_load32(p + 8), length = vv_load32(p + 12);
-	int64_t base = (int64_t)vv_load64(p + 16);
-	uint32_t delta = vv_load32(p + 24), count = vv_load32(p + 28);
-	uint16_t attr = vv_load16(p + 32);
-	uint32_t rsize = vv_load32(p + 36);
-	int64_t first = (int64_t)vv_load64(p + 40), max = (int64_t)vv_load64(p + 48);
-	uint32_t reserved = vv_load32(p + 76);
-	if (magic != VV_BATCH_MAGIC)
-		snprintf(buf, cap, "bad batch magic 0x%08" PRIx32, magic);
-	else if (reserved)
-		snprintf(buf, cap, "reserved header field is 0x%08" PRIx32 ", not 0", reserved);
-	else if (length < VV_BATCH_HEADER_SIZE)
-		snprintf(buf, cap, "batch length %" PRIu32 " is shorter than a header", length);
-	else if (length > max_len)
-		snprintf(buf, cap, "batch length %" PRIu32 " is over the %" PRIu32 " byte limit", length,
-			 max_len);
-	else if ((attr & ~VV_ATTR_CODEC_MASK) || (attr & VV_ATTR_CODEC_MASK) > VARVE_CODEC_LZ4)
-		snprintf(buf, cap, "unknown batch attributes 0x%04x", attr);
-	else if (base < 0)
-		snprintf(buf, cap, "negative base offset %" PRId64, base);
-	else if (count == 0)
-		snprintf(buf, cap, "batch holds 0 records");
-	else if (delta < count - 1)
-		snprintf(buf, cap, "last offset delta %" PRIu32 " is below record count %" PRIu32 " - 1",
-			 delta, count);
-	else if (base > INT64_MAX - (int64_t)delta)
-		snprintf(buf, cap, "last offset overflows");
-	else if (max < first)
-		snprintf(buf, cap, "max timestamp %" PRId64 " is below first timestamp %" PRId64, max,
-			 first);
-	else if ((attr & VV_ATTR_CODEC_MASK) == VARVE_CODEC_NONE &&
-		 rsize != length - VV_BATCH_HEADER_SIZE)
-		snprintf(buf, cap, "records size %" PRIu32 " does not match batch length %" PRIu32,
-			 rsize, length);
-	else if (rsize > max_len)
-		snprintf(buf, cap, "records size %" PRIu32 " is over the %" PRIu32 " byte limit", rsize,
-			 max_len);
-	else
-		snprintf(buf, cap, "%" PRIu32 " records cannot fit in %" PRIu32 " bytes", count, rsize);
-}
-
 static const char *codec_name(unsigned codec)
 {
 	return codec == VARVE_CODEC_NONE ? "none" : codec == VARVE_CODEC_LZ4 ? "lz4" : "unknown";
@@ -538,17 +494,8 @@ static int info_push(dump_ctx *c, const dump_file *f, dump_log_info *li, const d
 static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uint8_t *b,
 			const vv_batch_header *h, int print, int meta, int quiet_damage)
 {
-	size_t body = h->length - VV_BATCH_HEADER_SIZE;
-	if ((h->attributes & VV_ATTR_CODEC_MASK) == VARVE_CODEC_LZ4 &&
-	    (uint64_t)h->records_size > (uint64_t)body * 256 + 1024) {
-		/* LZ4 cannot expand a block more than ~255 times: refuse before
-		 * allocating what the header claims. */
-		if (!quiet_damage)
-			dump_damage(c, f->path, pos,
-				    "records size %" PRIu32 " is impossible for a %zu byte LZ4 block",
-				    h->records_size, body);
-		return 1;
-	}
+	/* the reader refuses an LZ4 records size the block cannot hold before
+	 * it allocates anything */
 	vv_record_reader rr;
 	int rc = vv_record_reader_init(&rr, b, h, &c->scratch, &c->scratch_cap, c->max_batch);
 	if (rc == VARVE_ENOMEM) {
@@ -557,8 +504,12 @@ static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uin
 	}
 	if (rc) {
 		if (!quiet_damage)
-			dump_damage(c, f->path, pos, "records of the batch do not decompress (%s)",
-				    codec_name(h->attributes & VV_ATTR_CODEC_MASK));
+			dump_damage(c, f->path, pos,
+				    "records of the batch do not decompress (%s): %s (records size "
+				    "%" PRIu32 ", %" PRIu32 " byte block)",
+				    codec_name(h->attributes & VV_ATTR_CODEC_MASK),
+				    rr.fault ? rr.fault : "malformed", h->records_size,
+				    h->length - VV_BATCH_HEADER_SIZE);
 		return 1;
 	}
 	uint32_t i = 0;
@@ -576,8 +527,8 @@ static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uin
 		if (rc) {
 			if (!quiet_damage)
 				dump_damage(c, f->path, pos,
-					    "record %" PRIu32 " of %" PRIu32 " in the batch is malformed",
-					    i, h->record_count);
+					    "record %" PRIu32 " of %" PRIu32 " in the batch is malformed: %s",
+					    i, h->record_count, rr.fault ? rr.fault : "does not decode");
 			return 1;
 		}
 		c->records++;
@@ -650,10 +601,15 @@ static enum batch_state look_at(dump_ctx *c, const dump_file *f, uint64_t pos, b
 		return z < 0 ? B_IOERR : B_ZEROS;
 	if (size - pos < VV_BATCH_HEADER_SIZE)
 		return B_SHORT;
-	/* zero_tail may have moved the window: read the header again */
+	/* zero_tail may have moved the window: read the header again, and
+	 * have the decoder say which check it fails */
 	if (!(hb = src_get(c, f, pos, VV_BATCH_HEADER_SIZE)))
 		return B_IOERR;
-	explain_header(hb, c->max_batch, x->why, sizeof x->why);
+	vv_batch_header h;
+	vv_batch_why why;
+	if (vv_batch_parse_header_why(hb, VV_BATCH_HEADER_SIZE, c->max_batch, &h, &why) == 0)
+		snprintf(why.text, sizeof why.text, "bad batch header"); /* it failed a moment ago */
+	snprintf(x->why, sizeof x->why, "%s", why.text);
 	return B_BAD_HEADER;
 }
 

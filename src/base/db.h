@@ -54,6 +54,7 @@ struct varve_db {
 	struct vv_async *async;         /* asynchronous produce */
 	struct vv_cleaner *cleaner;     /* background thread, cleaning rounds */
 	void *lock;                     /* the LOCK file (vv_file *) of a writer */
+	struct vv_corrupt_sink *corrupt_sink; /* corruption under path -> log_fn */
 	_Atomic long open_handles;      /* iterators and consumers still open */
 };
 

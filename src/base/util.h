@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * util.h -- small helpers shared by every module: allocation with a test
- * hook, error plumbing macros, little-endian loads and stores, varints and
- * the clock.
+ * hook, little-endian loads and stores, varints and the clock. The error
+ * style and its functions are error.h's (included here).
  */
 #ifndef VV_UTIL_H
 #define VV_UTIL_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "error.h" /* the error style; every user of util.h had it from here */
 #include "varve.h"
 
 #define VV_HIDDEN __attribute__((visibility("hidden")))
@@ -26,38 +27,6 @@ void vv_free(void *p);
  * persistent, every later one fails too. countdown 0 disables. */
 void vv_alloc_fail_set(long countdown, int persistent);
 long vv_alloc_count(void);
-
-/* Error detail, thread-local (error.c). Returns code so callers can write
- * `return vv_error_set(VARVE_EINVAL, "...")`. */
-int vv_error_set(int code, int sys_errno, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void vv_error_clear(void);
-/* Keep the detail of a failure across cleanup that may set or clear it. */
-typedef struct vv_error_saved {
-	int code, sys_errno;
-	char message[512];
-} vv_error_saved;
-void vv_error_save(vv_error_saved *e);
-void vv_error_restore(const vv_error_saved *e);
-
-#define VV_TRY(expr)                     \
-	do {                             \
-		int vv_rc_ = (expr);     \
-		if (vv_rc_ < 0)          \
-			return vv_rc_;   \
-	} while (0)
-
-#define VV_CHECK(expr)               \
-	do {                         \
-		rc = (expr);         \
-		if (rc < 0)          \
-			goto cleanup; \
-	} while (0)
-
-/* Every bounds or checksum failure while reading the disk goes through here,
- * so one breakpoint catches them all (SQLite's *_BKPT). */
-int vv_corrupt_at(const char *file, int line, const char *path, uint64_t pos, const char *what);
-#define VV_CORRUPT(path, pos, what) vv_corrupt_at(__FILE__, __LINE__, (path), (pos), (what))
 
 /* Little-endian loads and stores. memcpy compiles to one move; the byte
  * order is fixed on disk, so big-endian hosts swap. */

@@ -146,18 +146,16 @@ static int apply_retention(vv_cleaner *cl, vv_topic *t, const varve_topic_config
 			k++;
 		}
 	}
-	if (k) {
-		uint64_t freed = 0;
-		rc = vv_partition_delete_oldest(p, k, &freed);
-		if (rc == 0) {
-			atomic_fetch_add(&cl->segments_deleted, k);
-			atomic_fetch_add(&cl->bytes_reclaimed, freed);
-			vv_env_log(cl->env, VARVE_LOG_INFO,
-				     "retention: %s/%u deleted %zu segments (%" PRIu64
-				     " bytes); log start is now %" PRId64,
-				     t->name, p->id, k, freed, atomic_load(&p->start_offset));
-		}
-	}
+	if (!k)
+		goto out;
+	uint64_t freed = 0;
+	if ((rc = vv_partition_delete_oldest(p, k, &freed)) != 0)
+		goto out;
+	atomic_fetch_add(&cl->segments_deleted, k);
+	atomic_fetch_add(&cl->bytes_reclaimed, freed);
+	vv_env_log(cl->env, VARVE_LOG_INFO,
+		   "retention: %s/%u deleted %zu segments (%" PRIu64 " bytes); log start is now %" PRId64,
+		   t->name, p->id, k, freed, atomic_load(&p->start_offset));
 out:
 	vv_partition_segments_release(segs, n);
 	return rc;
@@ -182,8 +180,8 @@ static int apply_compaction(vv_cleaner *cl, const char *name, const varve_topic_
 	vv_compact_stats st;
 	uint64_t t0 = vv_mono_ns();
 	uint64_t before = vv_partition_size(p, NULL);
-	int rc = vv_compact_partition(p, &prm, &st);
-	if (st.ran && rc == 0) {
+	VV_TRY(vv_compact_partition(p, &prm, &st));
+	if (st.ran) {
 		uint64_t dt = vv_mono_ns() - t0;
 		uint64_t after = vv_partition_size(p, NULL);
 		atomic_fetch_add(&cl->compactions, 1);
@@ -200,7 +198,16 @@ static int apply_compaction(vv_cleaner *cl, const char *name, const varve_topic_
 			     name, p->id, st.records_kept, st.records_dropped, st.tombstones_dropped,
 			     st.bytes_read, st.bytes_written, (double)dt / 1e6);
 	}
-	return rc;
+	return 0;
+}
+
+/* Retention (t NULL: the metadata log, which has none), then compaction. */
+static int clean_one(vv_cleaner *cl, vv_topic *t, const char *name, const varve_topic_config *c,
+		     vv_partition *p, int64_t now, int force)
+{
+	if (t)
+		VV_TRY(apply_retention(cl, t, c, p, now));
+	return apply_compaction(cl, name, c, p, now, force);
 }
 
 /* Run `fn`-style cleaning for one partition with failure isolation. */
@@ -211,11 +218,7 @@ static void clean_partition(vv_cleaner *cl, vv_topic *t, const char *name,
 		return;
 	if (p->clean_retry_at && now < p->clean_retry_at && !force)
 		return;
-	int rc = 0;
-	if (t)
-		rc = apply_retention(cl, t, c, p, now);
-	if (rc == 0)
-		rc = apply_compaction(cl, name, c, p, now, force);
+	int rc = clean_one(cl, t, name, c, p, now, force);
 	if (rc == 0) {
 		p->clean_failures = 0;
 		p->clean_retry_at = 0;

@@ -151,6 +151,24 @@ static int name_damage(vv_segment *s, uint64_t pos, int rc)
 	return rc;
 }
 
+/* Feed the keyed records of one batch into the map: 0, MAP_FULL when
+ * the map filled up, or an error. */
+static int map_batch(vv_record_reader *rr, keymap *m, varve_header **hdrs, size_t *hcap)
+{
+	varve_record rec;
+	int rc;
+	while ((rc = vv_record_next(rr, &rec, hdrs, hcap)) == 0) {
+		if (!rec.key)
+			continue;
+		uint64_t h1;
+		uint32_t h2;
+		fingerprint(rec.key, rec.key_len, &h1, &h2);
+		if (km_put(m, h1, h2, rec.offset))
+			return MAP_FULL;
+	}
+	return rc == VARVE_EEND ? 0 : rc;
+}
+
 /* Feed every keyed record of s into the map. Returns 0 when all fit,
  * MAP_FULL when the map filled up, or an error. */
 static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
@@ -163,32 +181,20 @@ static int map_segment(vv_segment *s, keymap *m, uint64_t *bytes, throttle *th)
 	varve_header *hdrs = NULL;
 	uint64_t pos = 0, limit = atomic_load(&s->size);
 	int rc = 0;
-	while (rc == 0 && pos < limit) {
+	while (pos < limit) {
 		vv_batch_header h;
 		const uint8_t *b;
-		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
-		if (rc)
-			break;
 		vv_record_reader rr;
-		if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch)))
+		if ((rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h)) != 0)
 			break;
-		varve_record rec;
-		while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
-			if (!rec.key)
-				continue;
-			uint64_t h1;
-			uint32_t h2;
-			fingerprint(rec.key, rec.key_len, &h1, &h2);
-			if (km_put(m, h1, h2, rec.offset)) {
-				rc = MAP_FULL;
-				break;
-			}
-		}
-		if (rc == VARVE_EEND)
-			rc = 0;
-		pos += h.length;
+		if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch)) != 0)
+			break;
+		rc = map_batch(&rr, m, &hdrs, &hcap);
 		*bytes += h.length;
 		throttle_account(th, h.length);
+		if (rc)
+			break;
+		pos += h.length;
 	}
 	rc = name_damage(s, pos, rc);
 	vv_seg_reader_free(&r);
@@ -220,120 +226,161 @@ static int write_batch(writer *w, const uint8_t *b, size_t len, const vv_batch_h
 	return 0;
 }
 
+/* What one compaction run shares across the segments it rewrites. */
+typedef struct rewrite_ctx {
+	const keymap *m;
+	const vv_compact_params *prm;
+	vv_compact_stats *st;
+	throttle *th;
+	/* buffers reused across batches */
+	uint8_t *scratch;
+	size_t scap;
+	varve_header *hdrs;
+	size_t hcap;
+	varve_record *kept;
+	size_t kcap;
+} rewrite_ctx;
+
+static int keep_record(rewrite_ctx *x, size_t nk, const varve_record *rec)
+{
+	if (nk == x->kcap) {
+		size_t nc = x->kcap ? x->kcap * 2 : 64;
+		varve_record *nkp = vv_realloc(x->kept, nc * sizeof *nkp);
+		if (!nkp)
+			return vv_error_set(VARVE_ENOMEM, 0, "compaction");
+		x->kept = nkp;
+		x->kcap = nc;
+	}
+	x->kept[nk] = *rec;
+	return 0;
+}
+
+/* Decide per record of one batch whether it stays; the kept ones go to
+ * x->kept (their pointers stay valid: the batch and its inflated records
+ * do not move until the next batch), *nk of them. */
+static int pick_kept(rewrite_ctx *x, vv_record_reader *rr, const vv_batch_header *h, size_t *nk)
+{
+	const vv_compact_params *prm = x->prm;
+	vv_compact_stats *st = x->st;
+	int tomb_expired = h->append_time + prm->delete_retention_ms <= prm->now;
+	varve_record rec;
+	int rc;
+	*nk = 0;
+	while ((rc = vv_record_next(rr, &rec, &x->hdrs, &x->hcap)) == 0) {
+		int keep = 1;
+		if (rec.key) {
+			uint64_t h1;
+			uint32_t h2;
+			fingerprint(rec.key, rec.key_len, &h1, &h2);
+			int64_t latest = km_get(x->m, h1, h2);
+			if (latest > rec.offset) {
+				keep = 0;
+			} else if (!rec.value && tomb_expired) {
+				keep = 0;
+				st->tombstones_dropped++;
+			} else if (!rec.value &&
+				   h->append_time + prm->delete_retention_ms < st->tomb_due) {
+				st->tomb_due = h->append_time + prm->delete_retention_ms;
+			}
+		}
+		if (!keep) {
+			st->records_dropped++;
+			continue;
+		}
+		VV_TRY(keep_record(x, *nk, &rec));
+		(*nk)++;
+		st->records_kept++;
+	}
+	return rc == VARVE_EEND ? 0 : rc;
+}
+
+/* Write the nk kept records of batch b into w: the batch as it is when
+ * nothing was dropped, else a new batch of the kept records. */
+static int write_kept(rewrite_ctx *x, writer *w, const uint8_t *b, const vv_batch_header *h,
+		      size_t nk, uint32_t max_batch)
+{
+	if (nk == h->record_count)
+		return write_batch(w, b, h->length, h);
+	if (nk == 0)
+		return 0;
+	/* headers of kept records did not survive the next record's decode:
+	 * decode again for stable header arrays */
+	vv_record_reader rr;
+	VV_TRY(vv_record_reader_init(&rr, b, h, &x->scratch, &x->scap, max_batch));
+	vv_bb_reset(&w->bb);
+	int64_t nbase = x->kept[0].offset;
+	varve_record rec;
+	for (size_t ki = 0; ki < nk;) {
+		int rc = vv_record_next(&rr, &rec, &x->hdrs, &x->hcap);
+		if (rc == VARVE_EEND)
+			break;
+		VV_TRY(rc);
+		if (rec.offset != x->kept[ki].offset)
+			continue;
+		VV_TRY(vv_bb_add(&w->bb, (uint32_t)(rec.offset - nbase), rec.timestamp, &rec));
+		ki++;
+	}
+	vv_batch_params bp = { nbase, h->attributes & VV_ATTR_CODEC_MASK, h->append_time,
+			       h->producer_id, h->producer_epoch, h->base_sequence };
+	const uint8_t *out;
+	size_t olen;
+	VV_TRY(vv_bb_finish(&w->bb, &bp, &out, &olen));
+	vv_batch_header nh;
+	(void)vv_batch_parse_header(out, olen, UINT32_MAX, &nh); /* just built: it parses */
+	return write_batch(w, out, olen, &nh);
+}
+
 /* Rewrite one old segment's batches into w, keeping what the map says. */
-static int rewrite_segment(vv_segment *s, writer *w, const keymap *m, const vv_compact_params *prm,
-			   vv_compact_stats *st, throttle *th)
+static int rewrite_segment(rewrite_ctx *x, vv_segment *s, writer *w)
 {
 	vv_seg_reader r;
 	vv_seg_reader_init(&r);
 	r.verify_all = 1;
-	uint8_t *scratch = NULL;
-	size_t scap = 0, hcap = 0, kcap = 0;
-	varve_header *hdrs = NULL;
-	varve_record *kept = NULL;
 	uint64_t pos = 0, limit = atomic_load(&s->size);
 	int rc = 0;
-	while (rc == 0 && pos < limit) {
+	while (pos < limit) {
 		vv_batch_header h;
 		const uint8_t *b;
-		if ((rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h)))
-			break;
 		vv_record_reader rr;
-		if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch)))
+		size_t nk;
+		if ((rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h)) != 0)
 			break;
-		/* Decide per record; remember the kept ones (pointers stay valid:
-		 * the batch and its inflated records do not move until the next one). */
-		size_t nk = 0;
-		varve_record rec;
-		int tomb_expired = h.append_time + prm->delete_retention_ms <= prm->now;
-		/* headers of kept records must survive the next record's decode:
-		 * decode twice, first to decide, then to encode. */
-		while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
-			int keep = 1;
-			if (rec.key) {
-				uint64_t h1;
-				uint32_t h2;
-				fingerprint(rec.key, rec.key_len, &h1, &h2);
-				int64_t latest = km_get(m, h1, h2);
-				if (latest > rec.offset)
-					keep = 0;
-				else if (!rec.value && tomb_expired) {
-					keep = 0;
-					st->tombstones_dropped++;
-				} else if (!rec.value &&
-					   h.append_time + prm->delete_retention_ms < st->tomb_due) {
-					st->tomb_due = h.append_time + prm->delete_retention_ms;
-				}
-			}
-			if (nk == kcap) {
-				size_t nc = kcap ? kcap * 2 : 64;
-				varve_record *nkp = vv_realloc(kept, nc * sizeof *nkp);
-				if (!nkp) {
-					rc = vv_error_set(VARVE_ENOMEM, 0, "compaction");
-					break;
-				}
-				kept = nkp;
-				kcap = nc;
-			}
-			if (keep) {
-				kept[nk++] = rec;
-				st->records_kept++;
-			} else {
-				st->records_dropped++;
-			}
-		}
-		if (rc != VARVE_EEND)
+		if ((rc = vv_record_reader_init(&rr, b, &h, &x->scratch, &x->scap,
+						s->cfg->max_batch)) != 0)
 			break;
-		rc = 0;
-		if (nk == h.record_count) {
-			/* Nothing dropped: copy the batch as it is. */
-			rc = write_batch(w, b, h.length, &h);
-		} else if (nk > 0) {
-			/* Re-decode to get stable header arrays for the kept records. */
-			vv_record_reader rr2;
-			if ((rc = vv_record_reader_init(&rr2, b, &h, &scratch, &scap, s->cfg->max_batch)))
-				break;
-			vv_bb_reset(&w->bb);
-			int64_t nbase = kept[0].offset;
-			size_t ki = 0;
-			while (ki < nk && (rc = vv_record_next(&rr2, &rec, &hdrs, &hcap)) == 0) {
-				if (rec.offset != kept[ki].offset)
-					continue;
-				rc = vv_bb_add(&w->bb, (uint32_t)(rec.offset - nbase), rec.timestamp, &rec);
-				if (rc)
-					break;
-				ki++;
-			}
-			if (rc == VARVE_EEND)
-				rc = 0;
-			if (rc)
-				break;
-			vv_batch_params bp = { nbase, h.attributes & VV_ATTR_CODEC_MASK, h.append_time,
-					       h.producer_id, h.producer_epoch, h.base_sequence };
-			const uint8_t *out;
-			size_t olen;
-			if ((rc = vv_bb_finish(&w->bb, &bp, &out, &olen)))
-				break;
-			vv_batch_header nh;
-			vv_batch_parse_header(out, olen, UINT32_MAX, &nh);
-			rc = write_batch(w, out, olen, &nh);
-		}
-		st->bytes_read += h.length;
-		throttle_account(th, h.length);
+		if ((rc = pick_kept(x, &rr, &h, &nk)) != 0)
+			break;
+		if ((rc = write_kept(x, w, b, &h, nk, s->cfg->max_batch)) != 0)
+			break;
+		x->st->bytes_read += h.length;
+		throttle_account(x->th, h.length);
 		pos += h.length;
 	}
 	rc = name_damage(s, pos, rc);
 	vv_seg_reader_free(&r);
-	vv_free(scratch);
-	vv_free(hdrs);
-	vv_free(kept);
 	return rc;
 }
 
+/* The new segment's files: old[0..k) rewritten into w's log, then its
+ * indexes (*fi, *ft, opened here), each synced. */
+static int write_new_segment(rewrite_ctx *x, vv_segment *const *old, size_t k, writer *w,
+			     const char *ip, const char *tp, unsigned mode, vv_file **fi,
+			     vv_file **ft)
+{
+	for (size_t i = 0; i < k; i++)
+		VV_TRY(rewrite_segment(x, old[i], w));
+	VV_TRY(vv_index_seal(&w->ix, &w->ixc, w->max_ts, (uint32_t)(w->last_offset - w->base)));
+	VV_TRY(vv_io_datasync(w->log));
+	VV_TRY(vv_io_open(ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, fi));
+	VV_TRY(vv_io_open(tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, ft));
+	VV_TRY(vv_index_rewrite(&w->ix, *fi, *ft));
+	VV_TRY(vv_io_datasync(*fi));
+	return vv_io_datasync(*ft);
+}
+
 /* Compact old[0..k) into one new segment and swap it in. */
-static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int64_t next_base,
-			 const keymap *m, const vv_compact_params *prm, vv_compact_stats *st,
-			 throttle *th)
+static int compact_group(rewrite_ctx *x, vv_partition *p, vv_segment *const *old, size_t k,
+			 int64_t next_base)
 {
 	const char *dir = p->dir;
 	int64_t base = old[0]->base;
@@ -351,22 +398,10 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	vv_bb_init(&w.bb);
 	vv_file *fi = NULL, *ft = NULL;
 	int rc = vv_io_open(lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
-	for (size_t i = 0; rc == 0 && i < k; i++)
-		rc = rewrite_segment(old[i], &w, m, prm, st, th);
-	if (rc == 0)
-		rc = vv_index_seal(&w.ix, &w.ixc, w.max_ts, (uint32_t)(w.last_offset - base));
-	if (rc == 0)
-		rc = vv_io_datasync(w.log);
-	if (rc == 0)
-		rc = vv_io_open(ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &fi);
-	if (rc == 0)
-		rc = vv_io_open(tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &ft);
-	if (rc == 0)
-		rc = vv_index_rewrite(&w.ix, fi, ft);
-	if (rc == 0)
-		rc = vv_io_datasync(fi);
-	if (rc == 0)
-		rc = vv_io_datasync(ft);
+	if (rc)
+		goto out;
+	rc = write_new_segment(x, old, k, &w, ip, tp, mode, &fi, &ft);
+out:
 	vv_io_close(fi);
 	vv_io_close(ft);
 	vv_io_close(w.log);
@@ -376,12 +411,52 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 		vv_swap_abandon(dir, base);
 		return rc;
 	}
-	vv_swap_hook hook = { prm->step_hook, prm->step_ctx };
+	vv_swap_hook hook = { x->prm->step_hook, x->prm->step_ctx };
 	VV_TRY(vv_swap_install(p, old, k, next_base, w.pos, w.max_ts, &hook));
-	st->bytes_written += w.pos;
-	st->segments_in += k;
-	st->segments_out++;
+	x->st->bytes_written += w.pos;
+	x->st->segments_in += k;
+	x->st->segments_out++;
 	return 0;
+}
+
+/* With the key map ready: map the dirty segments (as many as fit), rewrite
+ * the mapped ones in groups no bigger than a segment, and move the
+ * checkpoint past them. */
+static int compact_with_map(rewrite_ctx *x, vv_partition *p, vv_segment **segs, size_t nold,
+			    int64_t clean_off, uint64_t dirty, keymap *m)
+{
+	const vv_compact_params *prm = x->prm;
+	size_t map_to = 0; /* segments [0, map_to) get rewritten */
+	uint64_t mapped_bytes = 0;
+	for (size_t i = 0; i < nold; i++) {
+		if (segs[i + 1]->base <= clean_off) {
+			map_to = i + 1; /* clean: nothing new to map, still rewritten */
+			continue;
+		}
+		int r = map_segment(segs[i], m, &mapped_bytes, x->th);
+		if (r == MAP_FULL)
+			break;
+		VV_TRY(r);
+		map_to = i + 1;
+	}
+	if (dirty && (map_to == 0 || segs[map_to]->base <= clean_off))
+		return vv_error_set(VARVE_ENOMEM, 0,
+				    "%s/%u: the compaction key map (%zu bytes) cannot hold the keys of "
+				    "one segment", p->topic, p->id, prm->map_memory);
+	/* The recovery point must not name a segment about to be rewritten. */
+	VV_TRY(vv_partition_checkpoint_active(p));
+	for (size_t i = 0; i < map_to;) {
+		size_t j = i;
+		uint64_t sum = 0;
+		do {
+			sum += atomic_load(&segs[j]->size);
+			j++;
+		} while (j < map_to && sum + atomic_load(&segs[j]->size) <= prm->segment_bytes &&
+			 segs[j + 1]->base - segs[i]->base < (int64_t)UINT32_MAX);
+		VV_TRY(compact_group(x, p, segs + i, j - i, segs[j]->base));
+		i = j;
+	}
+	return save_checkpoint(p->dir, segs[map_to]->base, x->st->tomb_due, p->cfg.seg.file_mode);
 }
 
 int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st)
@@ -401,7 +476,6 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 		if (segs[i + 1]->base > clean_off)
 			dirty += sz;
 	}
-	int rc = 0;
 	/* Work: enough dirty bytes (or any, when forced), or a tombstone whose
 	 * delete retention has passed, which only a rewrite can drop. */
 	int tombs = total > 0 && tomb_due <= prm->now;
@@ -414,46 +488,15 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 	st->ran = 1;
 	keymap m;
 	throttle th = { prm->io_bytes_per_sec, 0, vv_mono_ns() };
-	rc = km_init(&m, prm->map_memory);
-	/* Map the dirty segments, as many as fit. */
-	size_t map_to = 0; /* segments [0, map_to) get rewritten */
-	uint64_t mapped_bytes = 0;
-	for (size_t i = 0; rc == 0 && i < nold; i++) {
-		if (segs[i + 1]->base <= clean_off) {
-			map_to = i + 1; /* clean: nothing new to map, still rewritten */
-			continue;
-		}
-		int r = map_segment(segs[i], &m, &mapped_bytes, &th);
-		if (r == MAP_FULL)
-			break;
-		if (r) {
-			rc = r;
-			break;
-		}
-		map_to = i + 1;
-	}
-	if (rc == 0 && dirty && (map_to == 0 || segs[map_to]->base <= clean_off))
-		rc = vv_error_set(VARVE_ENOMEM, 0,
-				  "%s/%u: the compaction key map (%zu bytes) cannot hold the keys of one segment",
-				  p->topic, p->id, prm->map_memory);
-	/* The recovery point must not name a segment about to be rewritten. */
-	if (rc == 0)
-		rc = vv_partition_checkpoint_active(p);
-	/* Rewrite [0, map_to) in groups no bigger than a segment. */
-	size_t i = 0;
-	while (rc == 0 && i < map_to) {
-		size_t j = i;
-		uint64_t sum = 0;
-		do {
-			sum += atomic_load(&segs[j]->size);
-			j++;
-		} while (j < map_to && sum + atomic_load(&segs[j]->size) <= prm->segment_bytes &&
-			 segs[j + 1]->base - segs[i]->base < (int64_t)UINT32_MAX);
-		rc = compact_group(p, segs + i, j - i, segs[j]->base, &m, prm, st, &th);
-		i = j;
-	}
-	if (rc == 0)
-		rc = save_checkpoint(p->dir, segs[map_to]->base, st->tomb_due, p->cfg.seg.file_mode);
+	rewrite_ctx x = { .m = &m, .prm = prm, .st = st, .th = &th };
+	int rc = km_init(&m, prm->map_memory);
+	if (rc)
+		goto out;
+	rc = compact_with_map(&x, p, segs, nold, clean_off, dirty, &m);
+out:
+	vv_free(x.scratch);
+	vv_free(x.hdrs);
+	vv_free(x.kept);
 	km_free(&m);
 	vv_partition_segments_release(segs, n);
 	return rc;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "abi.h"
 #include "consumer.h"
 #include "util.h"
 
@@ -34,12 +35,10 @@ static void notified(void *ctx)
 
 int varve_consumer_options_init(varve_consumer_options *o, unsigned int version)
 {
-	if (!o || version != VARVE_CONSUMER_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "unknown varve_consumer_options version %u",
-				    version);
-	varve_consumer_options d = VARVE_CONSUMER_OPTIONS_INIT;
-	*o = d;
-	return 0;
+	if (!o)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_consumer_options_init: opts is NULL");
+	const varve_consumer_options d = VARVE_CONSUMER_OPTIONS_INIT;
+	return vv_abi_init(&vv_abi_consumer_options, o, version, &d);
 }
 
 static void drop_assigned(assigned *a)
@@ -80,12 +79,7 @@ int varve_consumer_open(varve_db *db, const char *group, const char *const *topi
 		return vv_error_set(VARVE_EINVAL, 0, "invalid group name: 1..%d bytes, no NUL",
 				    VARVE_MAX_GROUP_NAME);
 	varve_consumer_options o = VARVE_CONSUMER_OPTIONS_INIT;
-	if (opts) {
-		if (opts->version != VARVE_CONSUMER_OPTIONS_VERSION)
-			return vv_error_set(VARVE_EINVAL, 0, "varve_consumer_options.version is %u",
-					    opts->version);
-		o = *opts;
-	}
+	VV_TRY(vv_abi_read(&vv_abi_consumer_options, opts, &o));
 	if (o.auto_offset_reset < VARVE_RESET_EARLIEST || o.auto_offset_reset > VARVE_RESET_NONE)
 		return vv_error_set(VARVE_EINVAL, 0, "unknown auto_offset_reset");
 	if (o.max_records == 0)
@@ -102,38 +96,38 @@ int varve_consumer_open(varve_db *db, const char *group, const char *const *topi
 	c->o = o;
 	c->group = vv_strdup(group);
 	c->topics = vv_calloc(ntopics, sizeof *c->topics);
-	int rc = (!c->group || !c->topics) ? vv_error_set(VARVE_ENOMEM, 0, "consumer") : 0;
-	for (size_t i = 0; rc == 0 && i < ntopics; i++) {
-		if (!(c->topics[i] = vv_strdup(topics[i])))
-			rc = vv_error_set(VARVE_ENOMEM, 0, "consumer");
-		else
-			c->ntopics = i + 1;
+	int rc;
+	if (!c->group || !c->topics) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "consumer");
+		goto fail;
 	}
-	if (rc) {
-		free_consumer(c);
-		return rc;
+	for (size_t i = 0; i < ntopics; i++) {
+		if (!(c->topics[i] = vv_strdup(topics[i]))) {
+			rc = vv_error_set(VARVE_ENOMEM, 0, "consumer");
+			goto fail;
+		}
+		c->ntopics = i + 1;
 	}
 	c->last_auto_commit = vv_env_now(&db->env);
 	rc = vv_notify_add(db->notify, (const char *const *)c->topics, c->ntopics, notified, c,
 			   &c->waiter);
-	if (rc) {
-		free_consumer(c);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	vv_groups *g = db->groups;
 	pthread_mutex_lock(&g->mu);
 	vv_group *grp = vv_groups_find(g, group, 1);
 	rc = grp ? vv_group_join(g, grp, c, (const char *const *)c->topics, c->ntopics)
 		 : vv_error_set(VARVE_ENOMEM, 0, "group table");
 	pthread_mutex_unlock(&g->mu);
-	if (rc) {
-		free_consumer(c);
-		return rc;
-	}
+	if (rc)
+		goto fail;
 	atomic_fetch_add(&db->open_handles, 1);
 	vv_waiter_arm(db->notify, c->waiter);
 	*out = c;
 	return 0;
+fail:
+	free_consumer(c);
+	return rc;
 }
 
 void varve_consumer_close(varve_consumer *c)
@@ -162,6 +156,56 @@ assigned *vv_consumer_find_assigned(varve_consumer *c, const char *topic, uint32
 
 static int commit_positions(varve_consumer *c, assigned *only, size_t nonly);
 
+/* A partition the group gives a consumer. */
+typedef struct wanted_tp {
+	vv_topic *t; /* referenced */
+	uint32_t part;
+} wanted_tp;
+
+static void wanted_free(wanted_tp *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vv_topic_unref(want[i].t);
+	vv_free(want);
+}
+
+/* The partitions of c's topics that group grp gives c (groups lock held). */
+static int wanted_partitions(varve_consumer *c, vv_group *grp, wanted_tp **out, size_t *nout)
+{
+	size_t n = 0, cap = 16;
+	wanted_tp *want = vv_malloc(cap * sizeof *want);
+	if (!want)
+		return vv_error_set(VARVE_ENOMEM, 0, "assignment");
+	for (size_t i = 0; grp && i < c->ntopics; i++) {
+		vv_topic *t;
+		if (vv_topics_find(c->db->topics, c->topics[i], &t)) {
+			vv_error_clear();
+			continue; /* deleted since: nothing to read */
+		}
+		uint32_t first, count;
+		vv_group_assigned_range(grp, c, t->name, t->nparts, &first, &count);
+		if (n + count > cap) {
+			while (n + count > cap)
+				cap *= 2;
+			wanted_tp *nw = vv_realloc(want, cap * sizeof *want);
+			if (!nw) {
+				vv_topic_unref(t);
+				wanted_free(want, n);
+				return vv_error_set(VARVE_ENOMEM, 0, "assignment");
+			}
+			want = nw;
+		}
+		for (uint32_t k = 0; k < count; k++) {
+			vv_topic_ref(t);
+			want[n++] = (wanted_tp){ t, first + k };
+		}
+		vv_topic_unref(t);
+	}
+	*out = want;
+	*nout = n;
+	return 0;
+}
+
 /* Recompute the assignment if the group changed; keep positions of
  * partitions we keep, start new ones from the committed offset. */
 static int refresh_assignment(varve_consumer *c)
@@ -174,48 +218,14 @@ static int refresh_assignment(varve_consumer *c)
 		pthread_mutex_unlock(&db->groups->mu);
 		return 0;
 	}
-	/* Wanted (topic, partition) pairs. */
-	size_t want_n = 0, want_cap = 16;
-	struct tp {
-		vv_topic *t;
-		uint32_t part;
-	} *want = vv_malloc(want_cap * sizeof *want);
-	int rc = want ? 0 : vv_error_set(VARVE_ENOMEM, 0, "assignment");
-	for (size_t i = 0; rc == 0 && grp && i < c->ntopics; i++) {
-		vv_topic *t;
-		if (vv_topics_find(db->topics, c->topics[i], &t)) {
-			vv_error_clear();
-			continue; /* deleted since: nothing to read */
-		}
-		uint32_t first, count;
-		vv_group_assigned_range(grp, c, t->name, t->nparts, &first, &count);
-		for (uint32_t k = 0; k < count; k++) {
-			if (want_n == want_cap) {
-				want_cap *= 2;
-				void *nw = vv_realloc(want, want_cap * sizeof *want);
-				if (!nw) {
-					rc = vv_error_set(VARVE_ENOMEM, 0, "assignment");
-					break;
-				}
-				want = nw;
-			}
-			vv_topic_ref(t);
-			want[want_n++] = (struct tp){ t, first + k };
-		}
-		vv_topic_unref(t);
-	}
+	wanted_tp *want = NULL;
+	size_t want_n = 0;
+	int rc = wanted_partitions(c, grp, &want, &want_n);
 	pthread_mutex_unlock(&db->groups->mu);
-	if (rc) {
-		for (size_t i = 0; i < want_n; i++)
-			vv_topic_unref(want[i].t);
-		vv_free(want);
-		return rc;
-	}
+	VV_TRY(rc);
 	assigned *nas = vv_calloc(want_n ? want_n : 1, sizeof *nas);
 	if (!nas) {
-		for (size_t i = 0; i < want_n; i++)
-			vv_topic_unref(want[i].t);
-		vv_free(want);
+		wanted_free(want, want_n);
 		return vv_error_set(VARVE_ENOMEM, 0, "assignment");
 	}
 	/* Partitions we lose: commit their progress first if auto-commit is on. */
@@ -425,27 +435,25 @@ static int deliver_retries(varve_consumer *c, size_t *n, size_t *bytes, int64_t 
 		due[nd++] = (due_rec){ a, r->offset, r->attempts };
 	}
 	pthread_mutex_unlock(&db->groups->mu);
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nd; i++) {
+	for (size_t i = 0; i < nd; i++) {
 		vv_reader rd;
 		const varve_record *r;
 		vv_partition *p = due[i].a->t->parts[due[i].a->partition];
 		int got = vv_reader_init(&rd, p, due[i].offset) == 0 && vv_reader_next(&rd, &r) == 0 &&
 			  r->offset == due[i].offset;
 		vv_error_clear();
-		if (got) {
-			rc = copy_record(c, *n, due[i].a->t->name, r);
-			if (rc == 0) {
-				c->att[*n] = due[i].attempts + 1;
-				*bytes += r->key_len + r->value_len;
-				(*n)++;
-			}
-		}
 		/* a record gone (retention, compaction) stays marked delivered:
 		 * the next commit forgets it */
+		int rc = got ? copy_record(c, *n, due[i].a->t->name, r) : 0;
+		if (got && !rc) {
+			c->att[*n] = due[i].attempts + 1;
+			*bytes += r->key_len + r->value_len;
+			(*n)++;
+		}
 		vv_reader_free(&rd);
+		VV_TRY(rc);
 	}
-	return rc;
+	return 0;
 }
 
 /* Next record of one assigned partition, or VARVE_EEND. */
@@ -493,6 +501,68 @@ static int maybe_auto_commit(varve_consumer *c)
 	return commit_positions(c, NULL, 0);
 }
 
+/* Records from the assigned partitions into this poll, one per partition
+ * per pass so a busy partition cannot starve the others, until the poll
+ * holds max_records or max_bytes (*full: a record did not fit) or nothing
+ * more is there. */
+static int gather(varve_consumer *c, size_t *n, size_t *bytes, int *full)
+{
+	int any = 1;
+	while (any && *n < c->o.max_records && (*n == 0 || *bytes < c->o.max_bytes)) {
+		any = 0;
+		for (size_t k = 0; k < c->nas && *n < c->o.max_records &&
+				   (*n == 0 || *bytes < c->o.max_bytes); k++) {
+			assigned *a = &c->as[(c->rotate + k) % c->nas];
+			const varve_record *r;
+			int rc = next_of(c, a, &r);
+			if (rc == VARVE_EEND)
+				continue;
+			VV_TRY(rc);
+			if (*n > 0 && *bytes + r->key_len + r->value_len > c->o.max_bytes) {
+				/* does not fit this poll: give it back (the reader
+				 * restarts at the position next time) */
+				vv_reader_free(&a->r);
+				a->reader_ok = 0;
+				*full = 1;
+				return 0;
+			}
+			VV_TRY(copy_record(c, *n, a->t->name, r));
+			a->position = r->offset + 1;
+			*bytes += r->key_len + r->value_len;
+			(*n)++;
+			any = 1;
+		}
+	}
+	return 0;
+}
+
+/* When a poll that goes on waiting looks again (monotonic ns; 0: only when
+ * woken): the timeout, max_wait_ms once it has records, the next
+ * redelivery (next_due, store clock ms), every 100 ms on a read-only store. */
+static uint64_t wake_time(varve_consumer *c, uint64_t now, uint64_t deadline, size_t n,
+			  uint64_t first_data, int64_t next_due)
+{
+	uint64_t until = deadline;
+	if (n) {
+		uint64_t mw = first_data + (uint64_t)c->o.max_wait_ms * 1000000ull;
+		if (!until || mw < until)
+			until = mw;
+	}
+	if (next_due != INT64_MAX) {
+		int64_t in_ms = next_due - vv_env_now(&c->db->env);
+		uint64_t due = now + (uint64_t)(in_ms > 0 ? in_ms : 0) * 1000000ull;
+		if (!until || due < until)
+			until = due;
+	}
+	if (c->db->env.read_only) {
+		/* another process appends: look again every 100 ms */
+		uint64_t look = vv_mono_ns() + 100000000ull;
+		if (!until || look < until)
+			until = look;
+	}
+	return until;
+}
+
 int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msgs_out,
 			size_t *count_out)
 {
@@ -520,44 +590,14 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 	c->hlen = 0;
 	int rc = 0;
 	for (;;) {
-		if ((rc = refresh_assignment(c)))
-			goto done;
+		if ((rc = refresh_assignment(c)) != 0)
+			goto out;
 		uint64_t gen = vv_notify_gen(c->db->notify);
 		int64_t next_due = INT64_MAX;
-		if ((rc = deliver_retries(c, &n, &bytes, &next_due)))
-			goto done;
-		/* One record per partition per round: fair across partitions. */
-		int any = 1;
-		while (any && n < c->o.max_records && (n == 0 || bytes < c->o.max_bytes)) {
-			any = 0;
-			for (size_t k = 0; k < c->nas && n < c->o.max_records &&
-					   (n == 0 || bytes < c->o.max_bytes); k++) {
-				assigned *a = &c->as[(c->rotate + k) % c->nas];
-				const varve_record *r;
-				rc = next_of(c, a, &r);
-				if (rc == VARVE_EEND) {
-					rc = 0;
-					continue;
-				}
-				if (rc)
-					goto done;
-				if (n > 0 && bytes + r->key_len + r->value_len > c->o.max_bytes) {
-					/* does not fit this poll: give it back (the reader
-					 * restarts at the position next time) */
-					vv_reader_free(&a->r);
-					a->reader_ok = 0;
-					any = 0;
-					full = 1;
-					break;
-				}
-				if ((rc = copy_record(c, n, a->t->name, r)))
-					goto done;
-				a->position = r->offset + 1;
-				bytes += r->key_len + r->value_len;
-				n++;
-				any = 1;
-			}
-		}
+		if ((rc = deliver_retries(c, &n, &bytes, &next_due)) != 0)
+			goto out;
+		if ((rc = gather(c, &n, &bytes, &full)) != 0)
+			goto out;
 		if (c->nas)
 			c->rotate = (c->rotate + 1) % c->nas;
 		uint64_t now = vv_mono_ns();
@@ -569,32 +609,13 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 			break;
 		if (timeout_ms == 0 || (deadline && now >= deadline))
 			break;
-		uint64_t until = deadline;
-		if (n) {
-			uint64_t mw = first_data + (uint64_t)c->o.max_wait_ms * 1000000ull;
-			if (!until || mw < until)
-				until = mw;
-		}
-		if (next_due != INT64_MAX) {
-			/* wake up for the next redelivery (store clock, in ms) */
-			int64_t in_ms = next_due - vv_env_now(&c->db->env);
-			uint64_t due = now + (uint64_t)(in_ms > 0 ? in_ms : 0) * 1000000ull;
-			if (!until || due < until)
-				until = due;
-		}
-		if (c->db->env.read_only) {
-			/* another process appends: look again every 100 ms */
-			uint64_t look = vv_mono_ns() + 100000000ull;
-			if (!until || look < until)
-				until = look;
-		}
-		vv_notify_wait(c->db->notify, gen, until);
+		vv_notify_wait(c->db->notify, gen, wake_time(c, now, deadline, n, first_data, next_due));
 	}
-done:
+out:
 	if (rc && n == 0)
 		return rc;
 	if (rc)
-		vv_error_clear();
+		vv_error_clear(); /* the records go out; the next poll meets the failure again */
 	fix_pointers(c, n);
 	*msgs_out = c->msgs;
 	*count_out = n;
@@ -609,8 +630,12 @@ static int commit_positions(varve_consumer *c, assigned *only, size_t nonly)
 	uint32_t *parts = vv_malloc((nv ? nv : 1) * sizeof *parts);
 	int64_t *offs = vv_malloc((nv ? nv : 1) * sizeof *offs);
 	size_t n = 0;
-	int rc = (!topics || !parts || !offs) ? vv_error_set(VARVE_ENOMEM, 0, "commit") : 0;
-	for (size_t i = 0; rc == 0 && i < nv; i++) {
+	int rc = 0;
+	if (!topics || !parts || !offs) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "commit");
+		goto out;
+	}
+	for (size_t i = 0; i < nv; i++) {
 		if (v[i].position < 0 || v[i].position == v[i].committed)
 			continue;
 		topics[n] = v[i].t->name;
@@ -618,14 +643,14 @@ static int commit_positions(varve_consumer *c, assigned *only, size_t nonly)
 		offs[n] = v[i].position;
 		n++;
 	}
-	if (rc == 0 && n)
-		rc = vv_offsets_commit(c->db, c->group, topics, parts, offs, NULL, n);
-	if (rc == 0)
-		rc = vv_dlq_forget_delivered(c);
-	if (rc == 0)
-		for (size_t i = 0; i < nv; i++)
-			if (v[i].position >= 0)
-				v[i].committed = v[i].position;
+	if (n && (rc = vv_offsets_commit(c->db, c->group, topics, parts, offs, NULL, n)) != 0)
+		goto out;
+	if ((rc = vv_dlq_forget_delivered(c)) != 0)
+		goto out;
+	for (size_t i = 0; i < nv; i++)
+		if (v[i].position >= 0)
+			v[i].committed = v[i].position;
+out:
 	vv_free(topics);
 	vv_free(parts);
 	vv_free(offs);

@@ -23,7 +23,7 @@ static int write_attempts(varve_db *db, const char *group, const vv_retry *v, si
 	vv_meta_batch b;
 	vv_meta_batch_init(&b);
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		memset(r, 0, sizeof *r);
 		r->kind = VV_META_ATTEMPT;
 		r->deleted = deleted;
@@ -37,11 +37,12 @@ static int write_attempts(varve_db *db, const char *group, const vv_retry *v, si
 		r->text_len = strlen(why) > VV_MAX_NACK_REASON ? VV_MAX_NACK_REASON : strlen(why);
 		memcpy(r->text, why, r->text_len);
 		r->text[r->text_len] = 0;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 	}
 	/* applying the records updates the group's retry table */
-	if (rc == 0)
-		rc = vv_meta_write(db->meta, &b, db->env.opts.sync_policy == VARVE_SYNC_ALWAYS);
+	rc = vv_meta_write(db->meta, &b, db->env.opts.sync_policy == VARVE_SYNC_ALWAYS);
+out:
 	vv_meta_batch_free(&b);
 	vv_free(r);
 	return rc;
@@ -52,7 +53,6 @@ int vv_dlq_forget_delivered(varve_consumer *c)
 	varve_db *db = c->db;
 	vv_retry gone[16];
 	char topics[16][VARVE_MAX_TOPIC_NAME + 1];
-	int rc = 0;
 	for (;;) {
 		size_t n = 0;
 		pthread_mutex_lock(&db->groups->mu);
@@ -67,9 +67,9 @@ int vv_dlq_forget_delivered(varve_consumer *c)
 		}
 		pthread_mutex_unlock(&db->groups->mu);
 		if (n)
-			rc = write_attempts(db, c->group, gone, n, 1);
-		if (rc || n < 16)
-			return rc;
+			VV_TRY(write_attempts(db, c->group, gone, n, 1));
+		if (n < 16)
+			return 0;
 	}
 }
 
@@ -125,11 +125,11 @@ static int dead_letter(varve_consumer *c, const varve_msg *m, uint32_t attempts,
 			   m->rec.timestamp, VARVE_PARTITION_ANY, 0, 0 };
 	rc = varve_produce(db, dlq, &r, NULL, NULL);
 	vv_free(h);
-	if (rc == 0)
-		vv_env_log(&db->env, VARVE_LOG_WARN,
-			     "group %s: %s/%d offset %lld failed %u times (%s); moved to %s", c->group,
-			     m->topic, m->rec.partition, (long long)m->rec.offset, attempts, why, dlq);
-	return rc;
+	VV_TRY(rc);
+	vv_env_log(&db->env, VARVE_LOG_WARN,
+		   "group %s: %s/%d offset %lld failed %u times (%s); moved to %s", c->group,
+		   m->topic, m->rec.partition, (long long)m->rec.offset, attempts, why, dlq);
+	return 0;
 }
 
 int varve_consumer_nack(varve_consumer *c, const varve_msg *m, const char *reason)
@@ -153,10 +153,9 @@ int varve_consumer_nack(varve_consumer *c, const varve_msg *m, const char *reaso
 	vv_retry one = { (char *)m->topic, (uint32_t)m->rec.partition, m->rec.offset, done, 0,
 			 (char *)(reason ? reason : ""), 0 };
 	if (done >= c->o.max_attempts) {
-		int rc = dead_letter(c, m, done, reason);
-		if (rc == 0) /* forgetting the attempts takes the retry out of the table */
-			rc = write_attempts(db, c->group, &one, 1, 1);
-		return rc;
+		VV_TRY(dead_letter(c, m, done, reason));
+		/* forgetting the attempts takes the retry out of the table */
+		return write_attempts(db, c->group, &one, 1, 1);
 	}
 	uint64_t delay = c->o.retry_backoff_ms;
 	for (uint32_t i = 1; i < done && delay < c->o.retry_backoff_max_ms; i++)
@@ -186,9 +185,97 @@ static int header_text(const varve_record *r, const char *key, char *out, size_t
 	return 0;
 }
 
+#define REPLAY_GROUP "__dlq-replay"
+
+/* Move the dead letter r back to the topic and partition its headers name,
+ * without its dlq-* headers (*hv: scratch for them). A record without a
+ * dlq-topic header, or whose topic is gone, is skipped and logged. *moved
+ * says whether it was appended. */
+static int replay_one(varve_db *db, const char *dlq_topic, const varve_record *r,
+		      varve_header **hv, size_t *hcap, int *moved)
+{
+	char topic[VARVE_MAX_TOPIC_NAME + 1], pbuf[16];
+	*moved = 0;
+	if (header_text(r, "dlq-topic", topic, sizeof topic) || !varve_name_valid(topic)) {
+		vv_env_log(&db->env, VARVE_LOG_WARN, "%s offset %lld has no dlq-topic header; skipped",
+			   dlq_topic, (long long)r->offset);
+		return 0;
+	}
+	int32_t opart = VARVE_PARTITION_ANY;
+	if (header_text(r, "dlq-partition", pbuf, sizeof pbuf) == 0)
+		opart = (int32_t)strtol(pbuf, NULL, 10);
+	if (r->header_count > *hcap) {
+		varve_header *nh = vv_realloc(*hv, r->header_count * sizeof *nh);
+		if (!nh)
+			return vv_error_set(VARVE_ENOMEM, 0, "dlq replay");
+		*hv = nh;
+		*hcap = r->header_count;
+	}
+	size_t nh = 0;
+	for (size_t i = 0; i < r->header_count; i++)
+		if (!(r->headers[i].key_len >= 4 && !memcmp(r->headers[i].key, "dlq-", 4)))
+			(*hv)[nh++] = r->headers[i];
+	vv_topic *ot;
+	if (vv_topics_find(db->topics, topic, &ot)) {
+		vv_error_clear();
+		vv_env_log(&db->env, VARVE_LOG_WARN, "%s offset %lld: topic %s is gone; skipped",
+			   dlq_topic, (long long)r->offset, topic);
+		return 0;
+	}
+	if (opart >= 0 && (uint32_t)opart >= ot->nparts)
+		opart = VARVE_PARTITION_ANY;
+	vv_topic_unref(ot);
+	varve_record out = { r->key, r->key_len, r->value, r->value_len, nh ? *hv : NULL, nh,
+			     r->timestamp, opart, 0, 0 };
+	VV_TRY(varve_produce(db, topic, &out, NULL, NULL));
+	*moved = 1;
+	return 0;
+}
+
+/* Partition p of the dead-letter topic, from where the last replay
+ * stopped, until max_records (0: no limit) have moved in all. */
+static int replay_partition(varve_db *db, vv_topic *t, uint32_t p, uint64_t max_records,
+			    uint64_t *moved, varve_header **hv, size_t *hcap)
+{
+	vv_partition *part = t->parts[p];
+	int64_t from = atomic_load(&part->start_offset), committed;
+	if (varve_group_offset(db, REPLAY_GROUP, t->name, (int32_t)p, &committed) == 0 &&
+	    committed > from)
+		from = committed;
+	vv_error_clear();
+	int64_t end = atomic_load(&part->end_offset);
+	if (from >= end)
+		return 0;
+	vv_reader rd;
+	const varve_record *r;
+	int64_t next = from;
+	int rc = vv_reader_init(&rd, part, from);
+	if (rc)
+		goto out;
+	while (!max_records || *moved < max_records) {
+		if ((rc = vv_reader_next(&rd, &r)) != 0)
+			break;
+		next = r->offset + 1;
+		int one;
+		if ((rc = replay_one(db, t->name, r, hv, hcap, &one)) != 0)
+			break;
+		*moved += (uint64_t)one;
+	}
+	if (rc == VARVE_EEND)
+		rc = 0;
+out:
+	vv_reader_free(&rd);
+	vv_first_error first = VV_FIRST_ERROR_INIT;
+	vv_first_error_note(&first, rc);
+	/* at-least-once: a crash before this commit replays these again */
+	if (next > from)
+		vv_first_error_note(&first, varve_group_commit(db, REPLAY_GROUP, t->name,
+							       (int32_t)p, next, NULL));
+	return vv_first_error_end(&first);
+}
+
 int varve_dlq_replay(varve_db *db, const char *dlq_topic, uint64_t max_records, uint64_t *moved_out)
 {
-	static const char group[] = "__dlq-replay";
 	if (moved_out)
 		*moved_out = 0;
 	if (!db)
@@ -201,70 +288,9 @@ int varve_dlq_replay(varve_db *db, const char *dlq_topic, uint64_t max_records, 
 	int rc = 0;
 	varve_header *hv = NULL;
 	size_t hcap = 0;
-	for (uint32_t p = 0; rc == 0 && p < t->nparts; p++) {
-		vv_partition *part = t->parts[p];
-		int64_t from = atomic_load(&part->start_offset), committed;
-		if (varve_group_offset(db, group, dlq_topic, p, &committed) == 0 && committed > from)
-			from = committed;
-		vv_error_clear();
-		int64_t end = atomic_load(&part->end_offset);
-		if (from >= end)
-			continue;
-		vv_reader rd;
-		rc = vv_reader_init(&rd, part, from);
-		const varve_record *r;
-		int64_t next = from;
-		while (rc == 0 && (!max_records || moved < max_records) &&
-		       (rc = vv_reader_next(&rd, &r)) == 0) {
-			char topic[VARVE_MAX_TOPIC_NAME + 1], pbuf[16];
-			next = r->offset + 1;
-			if (header_text(r, "dlq-topic", topic, sizeof topic) || !varve_name_valid(topic)) {
-				vv_env_log(&db->env, VARVE_LOG_WARN, "%s offset %lld has no dlq-topic header; skipped",
-					     dlq_topic, (long long)r->offset);
-				continue;
-			}
-			int32_t opart = VARVE_PARTITION_ANY;
-			if (header_text(r, "dlq-partition", pbuf, sizeof pbuf) == 0)
-				opart = (int32_t)strtol(pbuf, NULL, 10);
-			if (r->header_count > hcap) {
-				varve_header *nh = vv_realloc(hv, r->header_count * sizeof *nh);
-				if (!nh) {
-					rc = vv_error_set(VARVE_ENOMEM, 0, "dlq replay");
-					break;
-				}
-				hv = nh;
-				hcap = r->header_count;
-			}
-			size_t nh = 0;
-			for (size_t i = 0; i < r->header_count; i++)
-				if (!(r->headers[i].key_len >= 4 && !memcmp(r->headers[i].key, "dlq-", 4)))
-					hv[nh++] = r->headers[i];
-			vv_topic *ot;
-			if (vv_topics_find(db->topics, topic, &ot)) {
-				vv_error_clear();
-				vv_env_log(&db->env, VARVE_LOG_WARN, "%s offset %lld: topic %s is gone; skipped",
-					     dlq_topic, (long long)r->offset, topic);
-				continue;
-			}
-			if (opart >= 0 && (uint32_t)opart >= ot->nparts)
-				opart = VARVE_PARTITION_ANY;
-			vv_topic_unref(ot);
-			varve_record out = { r->key, r->key_len, r->value, r->value_len, nh ? hv : NULL, nh,
-					     r->timestamp, opart, 0, 0 };
-			if ((rc = varve_produce(db, topic, &out, NULL, NULL)))
-				break;
-			moved++;
-		}
-		if (rc == VARVE_EEND)
-			rc = 0;
-		vv_reader_free(&rd);
-		/* at-least-once: a crash before this commit replays these again */
-		if (next > from) {
-			int crc = varve_group_commit(db, group, dlq_topic, p, next, NULL);
-			if (rc == 0)
-				rc = crc;
-		}
-	}
+	for (uint32_t p = 0; p < t->nparts; p++)
+		if ((rc = replay_partition(db, t, p, max_records, &moved, &hv, &hcap)) != 0)
+			break;
 	vv_free(hv);
 	vv_topic_unref(t);
 	if (moved_out)

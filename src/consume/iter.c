@@ -65,11 +65,19 @@ int varve_iter_next_batch(varve_iter *it, const varve_batch_info **info_out,
 		return vv_error_set(VARVE_EINVAL, 0, "iterator is NULL");
 	const vv_batch_header *h;
 	VV_TRY(vv_reader_next_batch(&it->r, &h, recs_out, count_out));
-	it->info = (varve_batch_info){ VARVE_BATCH_INFO_VERSION, h->base_offset,
-				       vv_batch_last_offset(h), h->first_timestamp,
-				       h->max_timestamp, h->append_time, h->producer_id,
-				       h->producer_epoch, h->base_sequence, h->record_count,
-				       h->length };
+	/* the library's struct, at the current version: a caller reads the
+	 * fields its own version has */
+	it->info = (varve_batch_info){ .version = VARVE_BATCH_INFO_VERSION,
+				       .base_offset = h->base_offset,
+				       .last_offset = vv_batch_last_offset(h),
+				       .first_timestamp = h->first_timestamp,
+				       .max_timestamp = h->max_timestamp,
+				       .append_time = h->append_time,
+				       .producer_id = h->producer_id,
+				       .producer_epoch = h->producer_epoch,
+				       .base_sequence = h->base_sequence,
+				       .record_count = h->record_count,
+				       .stored_bytes = h->length };
 	*info_out = &it->info;
 	return 0;
 }

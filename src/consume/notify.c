@@ -92,6 +92,25 @@ static void free_waiter(vv_waiter *w)
 	vv_free(w);
 }
 
+/* Put w in n's list. */
+static int add_waiter(vv_notify *n, vv_waiter *w)
+{
+	pthread_mutex_lock(&n->mu);
+	if (n->n == n->cap) {
+		size_t nc = n->cap ? n->cap * 2 : 8;
+		vv_waiter **nv = vv_realloc(n->v, nc * sizeof *nv);
+		if (!nv) {
+			pthread_mutex_unlock(&n->mu);
+			return vv_error_set(VARVE_ENOMEM, 0, "waiter list");
+		}
+		n->v = nv;
+		n->cap = nc;
+	}
+	n->v[n->n++] = w;
+	pthread_mutex_unlock(&n->mu);
+	return 0;
+}
+
 int vv_notify_add(vv_notify *n, const char *const *topics, size_t ntopics, vv_waiter_fn fn,
 		  void *ctx, vv_waiter **out)
 {
@@ -101,36 +120,30 @@ int vv_notify_add(vv_notify *n, const char *const *topics, size_t ntopics, vv_wa
 		return vv_error_set(VARVE_ENOMEM, 0, "waiter");
 	w->fn = fn;
 	w->ctx = ctx;
+	int rc;
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	int rc = w->efd < 0 ? vv_error_set(VARVE_EIO, errno, "eventfd") : 0;
-	if (rc == 0 && ntopics && !(w->topics = vv_calloc(ntopics, sizeof *w->topics)))
+	if (w->efd < 0) {
+		rc = vv_error_set(VARVE_EIO, errno, "eventfd");
+		goto fail;
+	}
+	if (ntopics && !(w->topics = vv_calloc(ntopics, sizeof *w->topics))) {
 		rc = vv_error_set(VARVE_ENOMEM, 0, "waiter");
-	for (size_t i = 0; rc == 0 && i < ntopics; i++) {
-		if (!(w->topics[i] = vv_strdup(topics[i])))
+		goto fail;
+	}
+	for (size_t i = 0; i < ntopics; i++) {
+		if (!(w->topics[i] = vv_strdup(topics[i]))) {
 			rc = vv_error_set(VARVE_ENOMEM, 0, "waiter");
-		else
-			w->ntopics = i + 1;
-	}
-	pthread_mutex_lock(&n->mu);
-	if (rc == 0 && n->n == n->cap) {
-		size_t nc = n->cap ? n->cap * 2 : 8;
-		vv_waiter **nv = vv_realloc(n->v, nc * sizeof *nv);
-		if (nv) {
-			n->v = nv;
-			n->cap = nc;
-		} else {
-			rc = vv_error_set(VARVE_ENOMEM, 0, "waiter list");
+			goto fail;
 		}
+		w->ntopics = i + 1;
 	}
-	if (rc == 0)
-		n->v[n->n++] = w;
-	pthread_mutex_unlock(&n->mu);
-	if (rc) {
-		free_waiter(w);
-		return rc;
-	}
+	if ((rc = add_waiter(n, w)) != 0)
+		goto fail;
 	*out = w;
 	return 0;
+fail:
+	free_waiter(w);
+	return rc;
 }
 
 void vv_notify_remove(vv_notify *n, vv_waiter *w)

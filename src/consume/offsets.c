@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "abi.h"
 #include "consumer.h"
 #include "offsets.h"
 #include "report.h"
@@ -63,9 +64,10 @@ int vv_offsets_commit(varve_db *db, const char *group, const char *const *topics
 		r->kind = VV_META_GROUP;
 		snprintf(r->group, sizeof r->group, "%s", group);
 		r->time = now;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 	}
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		memset(r, 0, sizeof *r);
 		r->kind = VV_META_COMMIT;
 		snprintf(r->group, sizeof r->group, "%s", group);
@@ -79,11 +81,12 @@ int vv_offsets_commit(varve_db *db, const char *group, const char *const *topics
 			r->text_len = VV_MAX_COMMIT_METADATA;
 		memcpy(r->text, md ? md : "", r->text_len);
 		r->text[r->text_len] = 0;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 	}
 	/* applying the records updates the group table */
-	if (rc == 0)
-		rc = vv_meta_write(db->meta, &b, db->env.opts.sync_policy == VARVE_SYNC_ALWAYS);
+	rc = vv_meta_write(db->meta, &b, db->env.opts.sync_policy == VARVE_SYNC_ALWAYS);
+out:
 	vv_meta_batch_free(&b);
 	vv_free(r);
 	return rc;
@@ -91,7 +94,6 @@ int vv_offsets_commit(varve_db *db, const char *group, const char *const *topics
 
 int vv_offsets_clamp(varve_db *db)
 {
-	int rc = 0;
 	vv_groups *g = db->groups;
 	pthread_mutex_lock(&g->mu);
 	size_t cap = 0, n = 0;
@@ -147,10 +149,13 @@ int vv_offsets_clamp(varve_db *db)
 			     "group %s: committed offset %" PRId64 " of %s/%u is past the end %" PRId64
 			     " after recovery; clamped",
 			     v[i].group, v[i].from, v[i].topic, v[i].part, v[i].to);
-		if (!db->env.read_only && rc == 0) {
-			const char *tp = v[i].topic;
-			rc = vv_offsets_commit(db, v[i].group, &tp, &v[i].part, &v[i].to, NULL, 1);
-		}
+	}
+	/* a writer makes the clamps durable; the first failure stops the open */
+	int rc = 0;
+	for (size_t i = 0; !db->env.read_only && i < n; i++) {
+		const char *tp = v[i].topic;
+		if ((rc = vv_offsets_commit(db, v[i].group, &tp, &v[i].part, &v[i].to, NULL, 1)) != 0)
+			break;
 	}
 	vv_free(v);
 	return rc;
@@ -206,18 +211,42 @@ int varve_group_list(varve_db *db, char ***names_out, size_t *count_out)
 	pthread_mutex_lock(&db->groups->mu);
 	size_t n = db->groups->n;
 	char **v = vv_calloc(n ? n : 1, sizeof *v);
-	int rc = v ? 0 : VARVE_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!(v[i] = vv_strdup(db->groups->v[i]->name)))
-			rc = VARVE_ENOMEM;
+	int oom = !v;
+	for (size_t i = 0; !oom && i < n; i++)
+		oom = !(v[i] = vv_strdup(db->groups->v[i]->name));
 	pthread_mutex_unlock(&db->groups->mu);
-	if (rc) {
+	if (oom) {
 		varve_strings_free(v, n);
-		return vv_error_set(rc, 0, "listing groups");
+		return vv_error_set(VARVE_ENOMEM, 0, "listing groups");
 	}
 	*names_out = v;
 	*count_out = n;
 	return 0;
+}
+
+/* The tombstones of a group and its commits, into b (groups lock held). */
+static int group_tombstones(vv_groups *g, const char *group, vv_meta_rec *r, vv_meta_batch *b)
+{
+	vv_group *grp = vv_groups_find(g, group, 0);
+	if (!grp)
+		return vv_error_set(VARVE_ENOTFOUND, 0, "no group named %s", group);
+	if (grp->nmembers)
+		return vv_error_set(VARVE_EBUSY, 0, "group %s has %zu open consumers", group,
+				    grp->nmembers);
+	for (size_t i = 0; i < grp->n; i++) {
+		memset(r, 0, sizeof *r);
+		r->kind = VV_META_COMMIT;
+		r->deleted = 1;
+		snprintf(r->group, sizeof r->group, "%s", group);
+		snprintf(r->name, sizeof r->name, "%s", grp->commits[i].topic);
+		r->partition = grp->commits[i].partition;
+		VV_TRY(vv_meta_batch_add(b, r));
+	}
+	memset(r, 0, sizeof *r);
+	r->kind = VV_META_GROUP;
+	r->deleted = 1;
+	snprintf(r->group, sizeof r->group, "%s", group);
+	return vv_meta_batch_add(b, r);
 }
 
 int varve_group_delete(varve_db *db, const char *group)
@@ -231,53 +260,68 @@ int varve_group_delete(varve_db *db, const char *group)
 		return vv_error_set(VARVE_ENOMEM, 0, "group delete");
 	vv_meta_batch b;
 	vv_meta_batch_init(&b);
-	vv_groups *g = db->groups;
-	pthread_mutex_lock(&g->mu);
-	vv_group *grp = vv_groups_find(g, group, 0);
-	int rc = 0;
-	if (!grp)
-		rc = vv_error_set(VARVE_ENOTFOUND, 0, "no group named %s", group);
-	else if (grp->nmembers)
-		rc = vv_error_set(VARVE_EBUSY, 0, "group %s has %zu open consumers", group,
-				  grp->nmembers);
-	for (size_t i = 0; rc == 0 && i < grp->n; i++) {
-		memset(r, 0, sizeof *r);
-		r->kind = VV_META_COMMIT;
-		r->deleted = 1;
-		snprintf(r->group, sizeof r->group, "%s", group);
-		snprintf(r->name, sizeof r->name, "%s", grp->commits[i].topic);
-		r->partition = grp->commits[i].partition;
-		rc = vv_meta_batch_add(&b, r);
-	}
-	if (rc == 0) {
-		memset(r, 0, sizeof *r);
-		r->kind = VV_META_GROUP;
-		r->deleted = 1;
-		snprintf(r->group, sizeof r->group, "%s", group);
-		rc = vv_meta_batch_add(&b, r);
-	}
-	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_lock(&db->groups->mu);
+	int rc = group_tombstones(db->groups, group, r, &b);
+	pthread_mutex_unlock(&db->groups->mu);
+	if (rc)
+		goto out;
 	/* Every tombstone in one batch: the group goes whole or not at all;
 	 * applying them empties the table. */
-	if (rc == 0)
-		rc = vv_meta_write(db->meta, &b, 1);
+	rc = vv_meta_write(db->meta, &b, 1);
+out:
 	vv_meta_batch_free(&b);
 	vv_free(r);
 	return rc;
 }
 
-int varve_group_lag(varve_db *db, const char *group, const char *topic, int32_t partition,
-		    varve_lag *lag)
+/* Log bytes from offset `from` to the end of partition p. */
+static int bytes_from(vv_partition *p, int64_t from, uint64_t *bytes)
 {
-	if (!db || !lag || !group)
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, from, &s));
+	uint64_t pos;
+	int rc = vv_segment_find(s, from, &pos);
+	if (rc == 0)
+		*bytes = atomic_load(&s->size) - pos;
+	vv_segment *nx = vv_partition_next_segment(p, s);
+	vv_segment_unref(s);
+	while (nx) {
+		*bytes += atomic_load(&nx->size);
+		vv_segment *nn = vv_partition_next_segment(p, nx);
+		vv_segment_unref(nx);
+		nx = nn;
+	}
+	return rc;
+}
+
+/* Age in ms of the record at offset `from` (0 if it cannot be read). */
+static int oldest_age(varve_db *db, vv_partition *p, int64_t from, int64_t *age_out)
+{
+	vv_reader r;
+	int rc = vv_reader_init(&r, p, from);
+	if (rc == 0) {
+		const varve_record *rec;
+		if (vv_reader_next(&r, &rec) == 0) {
+			int64_t age = vv_env_now(&db->env) - rec->timestamp;
+			*age_out = age > 0 ? age : 0;
+		}
+		vv_error_clear(); /* an unreadable first record has no age */
+	}
+	vv_reader_free(&r);
+	return rc;
+}
+
+int varve_group_lag(varve_db *db, const char *group, const char *topic, int32_t partition,
+		    varve_lag *lag_out)
+{
+	if (!db || !lag_out || !group)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
-	if (lag->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set lag->version first");
+	VV_TRY(vv_abi_check(&vv_abi_lag, lag_out->version));
 	vv_topic *t;
 	vv_partition *p;
 	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
 	if (db->env.read_only)
-		(void)vv_partition_refresh(p);
+		(void)vv_partition_refresh(p); /* the last known state is still an answer */
 	int64_t committed = -1;
 	if (varve_group_offset(db, group, topic, partition, &committed))
 		vv_error_clear();
@@ -285,40 +329,19 @@ int varve_group_lag(varve_db *db, const char *group, const char *topic, int32_t 
 	int64_t from = committed < start ? start : committed;
 	if (from > end)
 		from = end;
-	lag->committed = committed;
-	lag->end_offset = end;
-	lag->records = end - from;
-	lag->bytes = 0;
-	lag->oldest_age_ms = 0;
+	varve_lag lag = { .version = VARVE_LAG_VERSION };
+	lag.committed = committed;
+	lag.end_offset = end;
+	lag.records = end - from;
 	int rc = 0;
 	if (from < end) {
-		vv_segment *s;
-		rc = vv_partition_segment_for(p, from, &s);
-		if (rc == 0) {
-			uint64_t pos;
-			rc = vv_segment_find(s, from, &pos);
-			if (rc == 0)
-				lag->bytes = atomic_load(&s->size) - pos;
-			vv_segment *nx = vv_partition_next_segment(p, s);
-			vv_segment_unref(s);
-			while (nx) {
-				lag->bytes += atomic_load(&nx->size);
-				vv_segment *nn = vv_partition_next_segment(p, nx);
-				vv_segment_unref(nx);
-				nx = nn;
-			}
-		}
-		vv_reader r;
-		if (rc == 0 && (rc = vv_reader_init(&r, p, from)) == 0) {
-			const varve_record *rec;
-			if (vv_reader_next(&r, &rec) == 0) {
-				int64_t age = vv_env_now(&db->env) - rec->timestamp;
-				lag->oldest_age_ms = age > 0 ? age : 0;
-			}
-			vv_error_clear();
-		}
-		vv_reader_free(&r);
+		if ((rc = bytes_from(p, from, &lag.bytes)) != 0)
+			goto out;
+		rc = oldest_age(db, p, from, &lag.oldest_age_ms);
 	}
+out:
+	/* what is known is written on a failure too */
+	(void)vv_abi_write(&vv_abi_lag, lag_out, &lag); /* its version was checked above */
 	vv_topic_unref(t);
 	return rc;
 }
@@ -436,6 +459,7 @@ int64_t vv_offsets_retention_floor(void *ctx, vv_topic *t, uint32_t part)
 
 /* ---- commits with their details ----------------------------------------------- */
 
+/* A commit as varve_commit_info (the current version; topic not set). */
 static void fill_info(varve_commit_info *info, const vv_commit *cm)
 {
 	info->version = VARVE_COMMIT_INFO_VERSION;
@@ -446,22 +470,25 @@ static void fill_info(varve_commit_info *info, const vv_commit *cm)
 }
 
 int varve_group_committed(varve_db *db, const char *group, const char *topic, int32_t partition,
-			  varve_commit_info *info)
+			  varve_commit_info *info_out)
 {
-	if (!db || !group || !topic || !info)
+	if (!db || !group || !topic || !info_out)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
+	VV_TRY(vv_abi_check(&vv_abi_commit_info, info_out->version));
 	VV_TRY(vv_check_partition(partition));
-	int rc = 0;
+	varve_commit_info *info = vv_calloc(1, sizeof *info); /* 4 KiB of metadata: not on the stack */
+	if (!info)
+		return vv_error_set(VARVE_ENOMEM, 0, "commit info");
 	pthread_mutex_lock(&db->groups->mu);
 	vv_group *grp = vv_groups_find(db->groups, group, 0);
 	vv_commit *cm = grp ? vv_group_commit_find(grp, topic, (uint32_t)partition) : NULL;
-	if (cm) {
+	if (cm)
 		fill_info(info, cm);
-		info->topic = NULL;
-	} else {
-		rc = vv_error_set(VARVE_ENOTFOUND, 0, "group has no commit for %s/%d", topic, partition);
-	}
 	pthread_mutex_unlock(&db->groups->mu);
+	int rc = cm ? vv_abi_write(&vv_abi_commit_info, info_out, info)
+		    : vv_error_set(VARVE_ENOTFOUND, 0, "group has no commit for %s/%d", topic,
+				   partition);
+	vv_free(info);
 	return rc;
 }
 
@@ -470,6 +497,18 @@ static int cmp_info(const void *a, const void *b)
 	const varve_commit_info *x = a, *y = b;
 	int c = strcmp(x->topic, y->topic);
 	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Copies of a group's commits (groups lock held). */
+static int copy_commits(vv_group *grp, varve_commit_info *v, size_t *n)
+{
+	for (size_t i = 0; i < grp->n; i++) {
+		fill_info(&v[i], &grp->commits[i]);
+		*n = i + 1;
+		if (!(v[i].topic = vv_strdup(grp->commits[i].topic)))
+			return vv_error_set(VARVE_ENOMEM, 0, "group commits");
+	}
+	return 0;
 }
 
 int varve_group_commits(varve_db *db, const char *group, varve_commit_info **out, size_t *count)
@@ -487,14 +526,10 @@ int varve_group_commits(varve_db *db, const char *group, varve_commit_info **out
 	vv_group *grp = vv_groups_find(db->groups, group, 0);
 	if (!grp)
 		rc = vv_error_set(VARVE_ENOTFOUND, 0, "no group named %s", group);
-	if (rc == 0 && grp->n && !(v = vv_calloc(grp->n, sizeof *v)))
+	else if (grp->n && !(v = vv_calloc(grp->n, sizeof *v)))
 		rc = vv_error_set(VARVE_ENOMEM, 0, "group commits");
-	for (size_t i = 0; rc == 0 && grp && i < grp->n; i++) {
-		fill_info(&v[i], &grp->commits[i]);
-		if (!(v[i].topic = vv_strdup(grp->commits[i].topic)))
-			rc = vv_error_set(VARVE_ENOMEM, 0, "group commits");
-		n = i + 1;
-	}
+	else if (grp->n)
+		rc = copy_commits(grp, v, &n);
 	pthread_mutex_unlock(&db->groups->mu);
 	if (rc) {
 		varve_commits_free(v, n);
@@ -530,24 +565,30 @@ int varve_group_commit_many(varve_db *db, const char *group, const varve_commit_
 	const char **mds = vv_calloc(n, sizeof *mds);
 	uint32_t *parts = vv_calloc(n, sizeof *parts);
 	int64_t *offs = vv_calloc(n, sizeof *offs);
-	int rc = (!topics || !mds || !parts || !offs) ? vv_error_set(VARVE_ENOMEM, 0, "commit") : 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (!items[i].topic)
+	int rc = 0;
+	if (!topics || !mds || !parts || !offs) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "commit");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!items[i].topic) {
 			rc = vv_error_set(VARVE_EINVAL, 0, "commit item %zu has no topic", i);
-		else if (items[i].metadata && strlen(items[i].metadata) > VV_MAX_COMMIT_METADATA)
+			goto out;
+		}
+		if (items[i].metadata && strlen(items[i].metadata) > VV_MAX_COMMIT_METADATA) {
 			rc = vv_error_set(VARVE_EINVAL, 0, "commit metadata longer than %d bytes",
 					  VV_MAX_COMMIT_METADATA);
-		else
-			rc = vv_check_partition(items[i].partition);
-		if (rc == 0) {
-			topics[i] = items[i].topic;
-			parts[i] = (uint32_t)items[i].partition;
-			offs[i] = items[i].offset;
-			mds[i] = items[i].metadata;
+			goto out;
 		}
+		if ((rc = vv_check_partition(items[i].partition)) != 0)
+			goto out;
+		topics[i] = items[i].topic;
+		parts[i] = (uint32_t)items[i].partition;
+		offs[i] = items[i].offset;
+		mds[i] = items[i].metadata;
 	}
-	if (rc == 0)
-		rc = vv_offsets_commit(db, group, topics, parts, offs, mds, n);
+	rc = vv_offsets_commit(db, group, topics, parts, offs, mds, n);
+out:
 	vv_free(topics);
 	vv_free(mds);
 	vv_free(parts);

@@ -5,7 +5,10 @@
  * against the bytes actually present, and LZ4 output is bounded by the size
  * the header declares, which itself is bounded by the caller's maximum.
  */
+#include <inttypes.h>
 #include <lz4.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <xxhash.h>
 
 #include "batch.h"
@@ -194,7 +197,23 @@ void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset)
 	vv_store64(p, vv_batch_checksum(p, vv_load32(p + 12)));
 }
 
-int vv_batch_parse_header(const uint8_t *p, size_t avail, uint32_t max_len, vv_batch_header *h)
+/* A failed header check: its reason into *why when asked. The scan for
+ * the next valid batch asks for none, so it formats nothing. */
+static int header_fault(vv_batch_why *why, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int header_fault(vv_batch_why *why, const char *fmt, ...)
+{
+	if (why) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why->text, sizeof why->text, fmt, ap);
+		va_end(ap);
+	}
+	return VARVE_ECORRUPT;
+}
+
+static inline int parse_header(const uint8_t *p, size_t avail, uint32_t max_len,
+			       vv_batch_header *h, vv_batch_why *why)
 {
 	if (avail < VV_BATCH_HEADER_SIZE)
 		return VARVE_EEND;
@@ -213,29 +232,56 @@ int vv_batch_parse_header(const uint8_t *p, size_t avail, uint32_t max_len, vv_b
 	h->producer_id = (int64_t)vv_load64(p + 64);
 	h->base_sequence = (int32_t)vv_load32(p + 72);
 	uint32_t reserved = vv_load32(p + 76);
-	if (h->magic != VV_BATCH_MAGIC || reserved != 0)
-		return VARVE_ECORRUPT;
-	if (h->length < VV_BATCH_HEADER_SIZE || h->length > max_len)
-		return VARVE_ECORRUPT;
-	if (h->attributes & ~VV_ATTR_CODEC_MASK)
-		return VARVE_ECORRUPT;
+	if (h->magic != VV_BATCH_MAGIC)
+		return header_fault(why, "bad batch magic 0x%08" PRIx32, h->magic);
+	if (reserved != 0)
+		return header_fault(why, "reserved header field is 0x%08" PRIx32 ", not 0", reserved);
+	if (h->length < VV_BATCH_HEADER_SIZE)
+		return header_fault(why, "batch length %" PRIu32 " is shorter than a header",
+				    h->length);
+	if (h->length > max_len)
+		return header_fault(why, "batch length %" PRIu32 " is over the %" PRIu32 " byte limit",
+				    h->length, max_len);
 	unsigned codec = h->attributes & VV_ATTR_CODEC_MASK;
-	if (codec > VARVE_CODEC_LZ4)
-		return VARVE_ECORRUPT;
-	if (h->base_offset < 0 || h->record_count == 0 ||
-	    h->last_offset_delta < h->record_count - 1 ||
-	    h->base_offset > INT64_MAX - (int64_t)h->last_offset_delta)
-		return VARVE_ECORRUPT;
+	if ((h->attributes & ~VV_ATTR_CODEC_MASK) || codec > VARVE_CODEC_LZ4)
+		return header_fault(why, "unknown batch attributes 0x%04x", h->attributes);
+	if (h->base_offset < 0)
+		return header_fault(why, "negative base offset %" PRId64, h->base_offset);
+	if (h->record_count == 0)
+		return header_fault(why, "batch holds 0 records");
+	if (h->last_offset_delta < h->record_count - 1)
+		return header_fault(why,
+				    "last offset delta %" PRIu32 " is below record count %" PRIu32
+				    " - 1", h->last_offset_delta, h->record_count);
+	if (h->base_offset > INT64_MAX - (int64_t)h->last_offset_delta)
+		return header_fault(why, "last offset overflows");
 	if (h->max_timestamp < h->first_timestamp)
-		return VARVE_ECORRUPT;
+		return header_fault(why,
+				    "max timestamp %" PRId64 " is below first timestamp %" PRId64,
+				    h->max_timestamp, h->first_timestamp);
 	if (codec == VARVE_CODEC_NONE && h->records_size != h->length - VV_BATCH_HEADER_SIZE)
-		return VARVE_ECORRUPT;
+		return header_fault(why,
+				    "records size %" PRIu32 " does not match batch length %" PRIu32,
+				    h->records_size, h->length);
 	if (h->records_size > max_len)
-		return VARVE_ECORRUPT;
+		return header_fault(why, "records size %" PRIu32 " is over the %" PRIu32 " byte limit",
+				    h->records_size, max_len);
 	/* smallest record is 6 bytes (len, delta, ts, null key, null value, 0 headers) */
 	if ((uint64_t)h->record_count * 6 > h->records_size)
-		return VARVE_ECORRUPT;
+		return header_fault(why, "%" PRIu32 " records cannot fit in %" PRIu32 " bytes",
+				    h->record_count, h->records_size);
 	return 0;
+}
+
+int vv_batch_parse_header(const uint8_t *p, size_t avail, uint32_t max_len, vv_batch_header *h)
+{
+	return parse_header(p, avail, max_len, h, NULL);
+}
+
+int vv_batch_parse_header_why(const uint8_t *p, size_t avail, uint32_t max_len,
+			      vv_batch_header *h, vv_batch_why *why)
+{
+	return parse_header(p, avail, max_len, h, why);
 }
 
 int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h)
@@ -243,12 +289,16 @@ int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h)
 	return vv_batch_checksum(p, h->length) == h->checksum ? 0 : -1;
 }
 
+/* A failed record check: which one, for tools (vv_record_reader.fault). */
+#define FAULT(rr, text) ((rr)->fault = (text), VARVE_ECORRUPT)
+
 int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_batch_header *h,
 			  uint8_t **scratch, size_t *scratch_cap, uint32_t max)
 {
 	rr->h = *h;
 	rr->remaining = h->record_count;
 	rr->prev_delta = -1;
+	rr->fault = NULL;
 	const uint8_t *body = batch + VV_BATCH_HEADER_SIZE;
 	size_t body_len = h->length - VV_BATCH_HEADER_SIZE;
 	if ((h->attributes & VV_ATTR_CODEC_MASK) == VARVE_CODEC_LZ4) {
@@ -256,13 +306,13 @@ int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_b
 		 * before anything is allocated */
 		if (h->records_size > max || h->records_size > (uint32_t)INT32_MAX ||
 		    body_len > (size_t)INT32_MAX || (uint64_t)h->records_size > (uint64_t)body_len * 255 + 64)
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "records size is impossible for the LZ4 block");
 		VV_TRY(grow(scratch, scratch_cap, h->records_size ? h->records_size : 1));
 		/* The bounded ("safe") decoder only: output can never pass records_size. */
 		int n = LZ4_decompress_safe((const char *)body, (char *)*scratch, (int)body_len,
 					    (int)h->records_size);
 		if (n < 0 || (uint32_t)n != h->records_size)
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "the LZ4 block does not decompress to records size bytes");
 		rr->p = *scratch;
 		rr->end = *scratch + h->records_size;
 	} else {
@@ -294,30 +344,31 @@ static int get_blob(const uint8_t **p, const uint8_t *end, const void **d, size_
 int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs, size_t *hcap)
 {
 	if (rr->remaining == 0)
-		return rr->p == rr->end ? VARVE_EEND : VARVE_ECORRUPT;
+		return rr->p == rr->end ? VARVE_EEND
+					: FAULT(rr, "bytes left after the batch's last record");
 	const uint8_t *p = rr->p;
 	uint64_t body, delta, tsz, hc;
 	if (vv_varint_get(&p, rr->end, &body) || body > (uint64_t)(rr->end - p))
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "record length runs past the batch");
 	const uint8_t *end = p + body;
 	if (vv_varint_get(&p, end, &delta) || vv_varint_get(&p, end, &tsz))
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "offset or timestamp delta runs past the record");
 	if ((int64_t)delta <= rr->prev_delta || delta > rr->h.last_offset_delta)
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "offset delta out of order or past the batch's last");
 	if (rr->remaining == 1 && delta != rr->h.last_offset_delta)
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "last record's offset delta is not the batch's last");
 	int64_t tsd = vv_unzigzag(tsz);
 	int64_t ts;
 	/* timestamps may go down inside a batch (first_timestamp is the first
 	 * record's), never above the batch's max */
 	if (__builtin_add_overflow(rr->h.first_timestamp, tsd, &ts) || ts > rr->h.max_timestamp ||
 	    ts < 0)
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "timestamp negative or past the batch's max timestamp");
 	if (get_blob(&p, end, &out->key, &out->key_len) ||
 	    get_blob(&p, end, &out->value, &out->value_len) || vv_varint_get(&p, end, &hc))
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "key, value or header count runs past the record");
 	if (hc > VV_MAX_HEADERS_PER_RECORD || hc * 2 > (uint64_t)(end - p))
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "header count too large for the record");
 	if (hc > *hcap) {
 		size_t nc = *hcap ? *hcap : 8;
 		while (nc < hc)
@@ -332,15 +383,15 @@ int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs,
 		varve_header *h = &(*hdrs)[i];
 		uint64_t kl;
 		if (vv_varint_get(&p, end, &kl) || kl > (uint64_t)(end - p))
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "header key runs past the record");
 		h->key = (const char *)p;
 		h->key_len = (size_t)kl;
 		p += kl;
 		if (get_blob(&p, end, &h->value, &h->value_len))
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "header value runs past the record");
 	}
 	if (p != end)
-		return VARVE_ECORRUPT;
+		return FAULT(rr, "bytes left after the record's headers");
 	out->headers = hc ? *hdrs : NULL;
 	out->header_count = (size_t)hc;
 	out->timestamp = ts;
@@ -361,13 +412,13 @@ int vv_record_skip_before(vv_record_reader *rr, int64_t offset)
 		const uint8_t *p = rr->p;
 		uint64_t body, delta;
 		if (vv_varint_get(&p, rr->end, &body) || body > (uint64_t)(rr->end - p))
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "record length runs past the batch");
 		const uint8_t *end = p + body;
 		if (vv_varint_get(&p, end, &delta))
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "offset delta runs past the record");
 		if ((int64_t)delta <= rr->prev_delta || delta > rr->h.last_offset_delta ||
 		    (rr->remaining == 1 && delta != rr->h.last_offset_delta))
-			return VARVE_ECORRUPT;
+			return FAULT(rr, "offset delta out of order or past the batch's last");
 		if (rr->h.base_offset + (int64_t)delta >= offset)
 			return 0;
 		rr->prev_delta = (int64_t)delta;

@@ -94,6 +94,14 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *p, const uint8_t **
  * VARVE_EEND when fewer than a header's bytes are available. No detail
  * message is recorded: callers know the file and position. */
 int vv_batch_parse_header(const uint8_t *p, size_t avail, uint32_t max_len, vv_batch_header *h);
+/* Why a header failed: the check and the values that failed it, e.g.
+ * "batch length 12 is shorter than a header". */
+typedef struct vv_batch_why {
+	char text[160];
+} vv_batch_why;
+/* vv_batch_parse_header, and on VARVE_ECORRUPT the reason in *why. */
+int vv_batch_parse_header_why(const uint8_t *p, size_t avail, uint32_t max_len,
+			      vv_batch_header *h, vv_batch_why *why);
 /* Verify the checksum of a whole batch of h->length bytes at p. 0 or -1. */
 int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h);
 uint64_t vv_batch_checksum(const uint8_t *p, size_t length);
@@ -107,6 +115,7 @@ typedef struct vv_record_reader {
 	const uint8_t *p, *end;
 	uint32_t remaining;
 	int64_t prev_delta;
+	const char *fault; /* after VARVE_ECORRUPT: which check failed (static text) */
 } vv_record_reader;
 
 int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_batch_header *h,

@@ -113,32 +113,35 @@ static int dispatch(vv_meta *m, const varve_record *in, int live)
 	return h->fn ? h->fn(h->ctx, r, live) : 0;
 }
 
+/* A damaged batch met by the replay (the reader's last error): its records
+ * are lost, the ones after it are not. VARVE_EEND when the damage runs to
+ * the end of the log. */
+static int skip_damage(vv_meta *m, vv_reader *r)
+{
+	char why[240];
+	snprintf(why, sizeof why, "%s", varve_last_error()->message);
+	int64_t seg = r->seg ? r->seg->base : -1, from, to;
+	uint64_t pos = r->pos;
+	int s = vv_reader_skip_damaged(r, &from, &to);
+	if (s && s != VARVE_EEND)
+		return s;
+	VV_TRY(note_damage(m, from, to, seg, pos, 0, why));
+	return s;
+}
+
 int vv_meta_replay(vv_meta *m)
 {
 	vv_reader r;
-	int rc = vv_reader_init(&r, m->log, atomic_load(&m->log->start_offset));
 	const varve_record *rec;
+	int rc = vv_reader_init(&r, m->log, atomic_load(&m->log->start_offset));
 	while (rc == 0) {
-		rc = vv_reader_next(&r, &rec);
-		if (rc == 0) {
+		int next = vv_reader_next(&r, &rec);
+		if (next == 0)
 			rc = dispatch(m, rec, 0);
-			continue;
-		}
-		if (rc != VARVE_ECORRUPT)
-			break;
-		/* A damaged batch: its records are lost, the ones after it are not. */
-		char why[240];
-		snprintf(why, sizeof why, "%s", varve_last_error()->message);
-		int64_t seg = r.seg ? r.seg->base : -1, from, to;
-		uint64_t pos = r.pos;
-		int s = vv_reader_skip_damaged(&r, &from, &to);
-		if (s && s != VARVE_EEND) {
-			rc = s;
-			break;
-		}
-		rc = note_damage(m, from, to, seg, pos, 0, why);
-		if (rc == 0 && s == VARVE_EEND)
-			rc = VARVE_EEND;
+		else if (next == VARVE_ECORRUPT)
+			rc = skip_damage(m, &r);
+		else
+			rc = next;
 	}
 	vv_reader_free(&r);
 	if (rc == VARVE_EEND) {
@@ -194,30 +197,41 @@ int vv_meta_batch_add(vv_meta_batch *b, const vv_meta_rec *r)
 	return 0;
 }
 
+/* Append the batch's records and apply them (write_mu held). */
+static int append_and_apply(vv_meta *m, varve_record *recs, const varve_record **ptrs, size_t n,
+			    int sync)
+{
+	vv_append_opts o = { -1, -1, 0, -1, sync, 0, 0, 0 };
+	int64_t base = 0;
+	VV_TRY(vv_partition_append(m->log, ptrs, n, &o, &base));
+	for (size_t i = 0; i < n; i++) {
+		recs[i].offset = base + (int64_t)i;
+		VV_TRY(dispatch(m, &recs[i], 1));
+	}
+	return 0;
+}
+
 int vv_meta_write(vv_meta *m, vv_meta_batch *b, int sync)
 {
 	if (b->n == 0)
 		return 0;
 	varve_record *recs = vv_calloc(b->n, sizeof *recs);
 	const varve_record **ptrs = vv_calloc(b->n, sizeof *ptrs);
-	int rc = (!recs || !ptrs) ? vv_error_set(VARVE_ENOMEM, 0, "metadata write") : 0;
-	for (size_t i = 0; rc == 0 && i < b->n; i++) {
+	int rc;
+	if (!recs || !ptrs) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "metadata write");
+		goto out;
+	}
+	for (size_t i = 0; i < b->n; i++) {
 		const size_t *o = b->offs + 4 * i;
 		recs[i] = (varve_record){ b->buf + o[0], o[1], o[2] == SIZE_MAX ? NULL : b->buf + o[2],
 					  o[3], NULL, 0, VARVE_TIMESTAMP_NOW, 0, 0, 0 };
 		ptrs[i] = &recs[i];
 	}
-	if (rc == 0) {
-		pthread_mutex_lock(&m->write_mu);
-		vv_append_opts o = { -1, -1, 0, -1, sync, 0, 0, 0 };
-		int64_t base = 0;
-		rc = vv_partition_append(m->log, ptrs, b->n, &o, &base);
-		for (size_t i = 0; rc == 0 && i < b->n; i++) {
-			recs[i].offset = base + (int64_t)i;
-			rc = dispatch(m, &recs[i], 1);
-		}
-		pthread_mutex_unlock(&m->write_mu);
-	}
+	pthread_mutex_lock(&m->write_mu);
+	rc = append_and_apply(m, recs, ptrs, b->n, sync);
+	pthread_mutex_unlock(&m->write_mu);
+out:
 	vv_free(recs);
 	vv_free(ptrs);
 	return rc;

@@ -172,17 +172,19 @@ int vv_topic_config_decode(const uint8_t *buf, size_t n, varve_topic_config *cfg
 	if (!r)
 		return vv_error_set(VARVE_ENOMEM, 0, "topic config");
 	int rc = topic_config_decode(buf, n, r);
-	if (rc == 0 && vv_topic_config_validate(&r->cfg)) {
+	if (rc)
+		goto out;
+	if (vv_topic_config_validate(&r->cfg)) { /* no create writes that: damage */
 		vv_error_clear();
 		rc = VARVE_ECORRUPT;
+		goto out;
 	}
-	if (rc == 0) {
-		*cfg = r->cfg;
-		if (created_ms)
-			*created_ms = r->time;
-		memcpy(groups, r->text, r->text_len + 1);
-		cfg->retain_for_groups = r->text_len ? groups : NULL;
-	}
+	*cfg = r->cfg;
+	if (created_ms)
+		*created_ms = r->time;
+	memcpy(groups, r->text, r->text_len + 1);
+	cfg->retain_for_groups = r->text_len ? groups : NULL;
+out:
 	vv_free(r);
 	return rc;
 }
@@ -335,14 +337,13 @@ int vv_meta_encode(const vv_meta_rec *r, uint8_t *key, size_t *klen, uint8_t *va
 static int decode_value(const uint8_t *v, size_t n, vv_meta_rec *r)
 {
 	switch (r->kind) {
-	case VV_META_TOPIC_CONFIG: {
-		int rc = topic_config_decode(v, n, r);
-		if (rc == 0 && vv_topic_config_validate(&r->cfg)) {
+	case VV_META_TOPIC_CONFIG:
+		VV_TRY(topic_config_decode(v, n, r));
+		if (vv_topic_config_validate(&r->cfg)) { /* no create writes that: damage */
 			vv_error_clear();
-			rc = VARVE_ECORRUPT;
+			return VARVE_ECORRUPT;
 		}
-		return rc;
-	}
+		return 0;
 	case VV_META_COMMIT:
 		if (n < 17 || v[0] != 1)
 			return VARVE_ECORRUPT;
@@ -378,6 +379,39 @@ static int decode_value(const uint8_t *v, size_t n, vv_meta_rec *r)
 	}
 }
 
+/* A key holding a topic (or producer) name after its kind byte. */
+static int topic_name_key_decode(const uint8_t *k, size_t n, char *name)
+{
+	if (n < 2)
+		return VARVE_ECORRUPT;
+	VV_TRY(name_key_decode(k, n, name, VARVE_MAX_TOPIC_NAME));
+	return varve_name_valid(name) ? 0 : VARVE_ECORRUPT;
+}
+
+/* The key of a record; r->kind is set. */
+static int decode_key(const uint8_t *k, size_t n, vv_meta_rec *r)
+{
+	switch (r->kind) {
+	case VV_META_TOPIC_CONFIG:
+	case VV_META_PRODUCER:
+		return topic_name_key_decode(k, n, r->name);
+	case VV_META_COMMIT:
+		return group_topic_key_decode(k, n, r);
+	case VV_META_ATTEMPT:
+		if (n <= 8)
+			return VARVE_ECORRUPT;
+		VV_TRY(group_topic_key_decode(k, n - 8, r));
+		r->record_offset = (int64_t)vv_load64(k + n - 8);
+		return 0;
+	case VV_META_GROUP:
+		return n >= 2 ? name_key_decode(k, n, r->group, VARVE_MAX_GROUP_NAME) : VARVE_ECORRUPT;
+	case VV_META_NEXT_PID:
+		return n == 1 ? 0 : VARVE_ECORRUPT;
+	default:
+		return VV_META_UNKNOWN;
+	}
+}
+
 int vv_meta_decode(const varve_record *in, vv_meta_rec *r)
 {
 	r->deleted = in->value == NULL;
@@ -388,38 +422,7 @@ int vv_meta_decode(const varve_record *in, vv_meta_rec *r)
 	if (!k || in->key_len < 1)
 		return VV_META_UNKNOWN;
 	r->kind = k[0];
-	int rc;
-	switch (r->kind) {
-	case VV_META_TOPIC_CONFIG:
-		rc = in->key_len >= 2 ? name_key_decode(k, in->key_len, r->name, VARVE_MAX_TOPIC_NAME)
-				      : VARVE_ECORRUPT;
-		if (rc == 0 && !varve_name_valid(r->name))
-			rc = VARVE_ECORRUPT;
-		break;
-	case VV_META_COMMIT:
-		rc = group_topic_key_decode(k, in->key_len, r);
-		break;
-	case VV_META_ATTEMPT:
-		rc = in->key_len > 8 ? group_topic_key_decode(k, in->key_len - 8, r) : VARVE_ECORRUPT;
-		if (rc == 0)
-			r->record_offset = (int64_t)vv_load64(k + in->key_len - 8);
-		break;
-	case VV_META_GROUP:
-		rc = in->key_len >= 2 ? name_key_decode(k, in->key_len, r->group, VARVE_MAX_GROUP_NAME)
-				      : VARVE_ECORRUPT;
-		break;
-	case VV_META_NEXT_PID:
-		rc = in->key_len == 1 ? 0 : VARVE_ECORRUPT;
-		break;
-	case VV_META_PRODUCER:
-		rc = in->key_len >= 2 ? name_key_decode(k, in->key_len, r->name, VARVE_MAX_TOPIC_NAME)
-				      : VARVE_ECORRUPT;
-		if (rc == 0 && !varve_name_valid(r->name))
-			rc = VARVE_ECORRUPT;
-		break;
-	default:
-		return VV_META_UNKNOWN;
-	}
+	int rc = decode_key(k, in->key_len, r);
 	if (rc || r->deleted)
 		return rc;
 	return decode_value(in->value, in->value_len, r);

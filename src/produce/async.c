@@ -304,54 +304,71 @@ uint64_t vv_async_backpressure_waits(vv_async *a)
 
 /* Backpressure before the append, so nothing is appended that we refuse:
  * take `bytes` of the in-flight bound (blocking or VARVE_EAGAIN past it). */
-static int reserve(vv_async *a, uint64_t bytes)
+static int reserve_locked(vv_async *a, uint64_t bytes)
 {
 	const vv_env *env = a->env;
-	int rc = 0;
-	pthread_mutex_lock(&a->mu);
 	if (a->stop)
-		rc = vv_error_set(VARVE_ECLOSED, 0, "store is closing");
+		return vv_error_set(VARVE_ECLOSED, 0, "store is closing");
 	int in_callback = a->started && pthread_equal(pthread_self(), a->thread);
-	while (rc == 0 && !in_callback && a->inflight > 0 &&
+	while (!in_callback && a->inflight > 0 &&
 	       a->inflight + bytes > env->opts.max_inflight_bytes) {
 		atomic_fetch_add(&a->backpressure_waits, 1);
-		if (!env->opts.inflight_block) {
-			rc = vv_error_set(VARVE_EAGAIN, 0,
-					  "%llu bytes in flight (max_inflight_bytes %llu): try later",
-					  (unsigned long long)a->inflight,
-					  (unsigned long long)env->opts.max_inflight_bytes);
-			break;
-		}
+		if (!env->opts.inflight_block)
+			return vv_error_set(VARVE_EAGAIN, 0,
+					    "%llu bytes in flight (max_inflight_bytes %llu): try later",
+					    (unsigned long long)a->inflight,
+					    (unsigned long long)env->opts.max_inflight_bytes);
 		pthread_cond_wait(&a->space, &a->mu);
 	}
-	if (rc == 0)
-		rc = start_locked(a);
-	if (rc == 0) {
-		a->inflight += bytes;
-		a->outstanding++;
-	}
+	VV_TRY(start_locked(a));
+	a->inflight += bytes;
+	a->outstanding++;
+	return 0;
+}
+
+static int reserve(vv_async *a, uint64_t bytes)
+{
+	pthread_mutex_lock(&a->mu);
+	int rc = reserve_locked(a, bytes);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
 
-/* After the append: queue the completion (rc 0), or give the reservation
- * back (the append failed: the caller reports it, no callback). */
-static int enqueue(vv_async *a, vv_topic *t, vv_partition *p, int rc, const pending *e)
+/* Give a reservation back (a->mu held): the append failed, or its
+ * completion could not be queued; the caller reports it, no callback. */
+static void release_locked(vv_async *a, uint64_t bytes)
+{
+	a->inflight -= bytes;
+	a->outstanding--;
+	pthread_cond_broadcast(&a->space);
+}
+
+static void release(vv_async *a, uint64_t bytes)
 {
 	pthread_mutex_lock(&a->mu);
-	if (rc == 0) {
-		pqueue *q = queue_for(a, t, p);
-		rc = q ? queue_push(q, e) : vv_error_set(VARVE_ENOMEM, 0, "async queue");
-		if (rc == 0)
-			pthread_cond_signal(&a->work);
-		/* on failure here the records are in the log but unacknowledged:
-		 * the caller sees the error and its callback is never called */
-	}
-	if (rc) {
-		a->inflight -= e->bytes;
-		a->outstanding--;
-		pthread_cond_broadcast(&a->space);
-	}
+	release_locked(a, bytes);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static int push_locked(vv_async *a, vv_topic *t, vv_partition *p, const pending *e)
+{
+	pqueue *q = queue_for(a, t, p);
+	if (!q)
+		return vv_error_set(VARVE_ENOMEM, 0, "async queue");
+	VV_TRY(queue_push(q, e));
+	pthread_cond_signal(&a->work);
+	return 0;
+}
+
+/* After the append: queue its completion. On failure here the records are
+ * in the log but unacknowledged: the caller sees the error and its
+ * callback is never called. */
+static int enqueue(vv_async *a, vv_topic *t, vv_partition *p, const pending *e)
+{
+	pthread_mutex_lock(&a->mu);
+	int rc = push_locked(a, t, p, e);
+	if (rc)
+		release_locked(a, e->bytes);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
@@ -362,6 +379,18 @@ static uint64_t record_bytes(const varve_record *rec)
 	for (size_t i = 0; i < rec->header_count; i++)
 		bytes += rec->headers[i].key_len + rec->headers[i].value_len;
 	return bytes;
+}
+
+/* The record of varve_produce_async, and its partition. */
+static int check_async_record(vv_topic *t, const varve_record *rec, uint32_t *part)
+{
+	VV_TRY(vv_topic_check_record(t, rec));
+	size_t idl;
+	if (t->dedup && vv_dedup_id(rec, &idl))
+		return vv_error_set(VARVE_ENOTSUP, 0,
+				    "topic %s has a message-id window: use varve_produce for records "
+				    "with a " VARVE_MSG_ID_HEADER " header", t->name);
+	return vv_topic_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, part);
 }
 
 int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec,
@@ -375,27 +404,23 @@ int varve_produce_async(varve_db *db, const char *topic, const varve_record *rec
 	vv_topic *t;
 	VV_TRY(vv_topics_find(db->topics, topic, &t));
 	uint32_t part;
-	int rc = vv_topic_check_record(t, rec);
-	size_t idl;
-	if (rc == 0 && t->dedup && vv_dedup_id(rec, &idl))
-		rc = vv_error_set(VARVE_ENOTSUP, 0,
-				  "topic %s has a message-id window: use varve_produce for records with "
-				  "a " VARVE_MSG_ID_HEADER " header", t->name);
-	if (rc == 0)
-		rc = vv_topic_pick_partition(t, rec, VARVE_PARTITION_ANY, 1, &part);
-	uint64_t bytes = record_bytes(rec);
-	if (rc == 0)
-		rc = reserve(a, bytes);
-	if (rc) {
-		vv_topic_unref(t);
-		return rc;
-	}
+	uint64_t bytes = 0;
+	int rc = check_async_record(t, rec, &part);
+	if (rc)
+		goto out;
+	bytes = record_bytes(rec);
+	if ((rc = reserve(a, bytes)) != 0)
+		goto out;
 	const varve_record *one[1] = { rec };
 	vv_append_opts ao = { -1, -1, 0, -1, 0, 1, 0, 0, 0 };
 	int64_t base = -1;
-	rc = vv_partition_append(t->parts[part], one, 1, &ao, &base);
+	if ((rc = vv_partition_append(t->parts[part], one, 1, &ao, &base)) != 0) {
+		release(a, bytes);
+		goto out;
+	}
 	pending e = { base, (int32_t)part, bytes, vv_mono_ns(), cb, NULL, base, 0, 0, ctx };
-	rc = enqueue(a, t, t->parts[part], rc, &e);
+	rc = enqueue(a, t, t->parts[part], &e);
+out:
 	vv_topic_unref(t);
 	return rc;
 }
@@ -412,20 +437,25 @@ int varve_append_async(varve_db *db, const char *topic, int32_t partition, const
 	uint64_t bytes = 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += record_bytes(&recs[i]);
-	const varve_record **ptrs = vv_append_ptrs(recs, n);
-	int rc = ptrs ? reserve(db->async, bytes) : VARVE_ENOMEM;
-	if (rc) {
-		vv_free(ptrs);
-		vv_topic_unref(t);
-		return rc;
-	}
 	vv_partition *p = t->parts[partition];
 	int64_t base = -1;
-	rc = vv_partition_append(p, ptrs, n, &ao, &base);
-	vv_free(ptrs);
+	int rc;
+	const varve_record **ptrs = vv_append_ptrs(recs, n);
+	if (!ptrs) {
+		rc = VARVE_ENOMEM; /* the detail is set */
+		goto out;
+	}
+	if ((rc = reserve(db->async, bytes)) != 0)
+		goto out;
+	if ((rc = vv_partition_append(p, ptrs, n, &ao, &base)) != 0) {
+		release(db->async, bytes);
+		goto out;
+	}
 	pending e = { ao.last_offset, partition, bytes, vv_mono_ns(), NULL, cb, base,
 		      ao.append_time, ao.duplicate ? VARVE_RECORD_DUPLICATE : 0, ctx };
-	rc = enqueue(db->async, t, p, rc, &e);
+	rc = enqueue(db->async, t, p, &e);
+out:
+	vv_free(ptrs);
 	vv_topic_unref(t);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "abi.h"
 #include "db.h"
 #include "producers.h"
 #include "registry.h"
@@ -41,12 +42,7 @@ int varve_producer_open(varve_db *db, const varve_producer_options *opts, varve_
 	if (db->env.read_only)
 		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
 	varve_producer_options o = VARVE_PRODUCER_OPTIONS_INIT;
-	if (opts) {
-		if (opts->version != VARVE_PRODUCER_OPTIONS_VERSION)
-			return vv_error_set(VARVE_EINVAL, 0, "varve_producer_options.version is %u",
-					    opts->version);
-		o = *opts;
-	}
+	VV_TRY(vv_abi_read(&vv_abi_producer_options, opts, &o));
 	if (o.name && !varve_name_valid(o.name))
 		return vv_error_set(VARVE_EINVAL, 0, "invalid producer name");
 	varve_producer *p = vv_calloc(1, sizeof *p);
@@ -57,18 +53,29 @@ int varve_producer_open(varve_db *db, const varve_producer_options *opts, varve_
 	int64_t id = -1;
 	uint16_t epoch = 0;
 	int rc = vv_producers_acquire(db->producers, o.name, o.resume, &id, &epoch);
-	if (rc == 0 && o.name && !(p->name = vv_strdup(o.name)))
+	if (rc)
+		goto fail;
+	if (o.name && !(p->name = vv_strdup(o.name))) {
 		rc = vv_error_set(VARVE_ENOMEM, 0, "producer");
-	if (rc) {
-		pthread_mutex_destroy(&p->mu);
-		vv_free(p->name);
-		vv_free(p);
-		return rc;
+		goto fail;
 	}
 	p->id = id;
 	p->epoch = epoch;
 	*out = p;
 	return 0;
+fail:
+	pthread_mutex_destroy(&p->mu);
+	vv_free(p->name);
+	vv_free(p);
+	return rc;
+}
+
+int varve_producer_options_init(varve_producer_options *o, unsigned int version)
+{
+	if (!o)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_producer_options_init: opts is NULL");
+	const varve_producer_options d = VARVE_PRODUCER_OPTIONS_INIT;
+	return vv_abi_init(&vv_abi_producer_options, o, version, &d);
 }
 
 void varve_producer_close(varve_producer *p)
@@ -127,6 +134,32 @@ static seqslot *slot_for(varve_producer *p, vv_topic *t, uint32_t part)
 	return &p->seqs[p->n++];
 }
 
+/* varve_producer_send under p->mu: ptrs[i] is &recs[i]. */
+static int send_locked(varve_producer *p, vv_topic *t, uint32_t part, varve_record *recs,
+		       const varve_record **ptrs, size_t n, int32_t *sequence)
+{
+	seqslot *ss = slot_for(p, t, part);
+	if (!ss)
+		return vv_error_set(VARVE_ENOMEM, 0, "producer sequences");
+	int32_t seq = *sequence == VARVE_SEQUENCE_AUTO ? ss->next : *sequence;
+	if (seq < 0)
+		return vv_error_set(VARVE_EINVAL, 0, "negative sequence %d", seq);
+	vv_append_opts ao = { -1, p->id, p->epoch, seq, 0, 0, 0, 0 };
+	int64_t base = -1;
+	VV_TRY(vv_partition_append(t->parts[part], ptrs, n, &ao, &base));
+	for (size_t i = 0; i < n; i++) {
+		recs[i].partition = (int32_t)part;
+		recs[i].offset = base + (int64_t)i;
+		recs[i].flags = ao.duplicate ? VARVE_RECORD_DUPLICATE : 0;
+	}
+	*sequence = seq;
+	/* an explicit older sequence (a retry) does not move next back */
+	int32_t end = vv_seq_add(seq, (uint32_t)n);
+	if (vv_seq_distance(ss->next, end) < 0x40000000u)
+		ss->next = end;
+	return 0;
+}
+
 int varve_producer_send(varve_producer *p, const char *topic, int32_t partition,
 			varve_record *recs, size_t n, int32_t *sequence)
 {
@@ -137,43 +170,24 @@ int varve_producer_send(varve_producer *p, const char *topic, int32_t partition,
 	VV_TRY(check_fenced(p));
 	vv_topic *t;
 	VV_TRY(vv_topics_find(p->db->topics, topic, &t));
+	const varve_record **ptrs = NULL;
 	uint32_t part;
 	int rc = vv_topic_pick_partition(t, &recs[0], partition, 1, &part);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = vv_topic_check_record(t, &recs[i]);
-	const varve_record **ptrs = rc ? NULL : vv_malloc(n * sizeof *ptrs);
-	if (rc == 0 && !ptrs)
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = vv_topic_check_record(t, &recs[i])) != 0)
+			goto out;
+	if (!(ptrs = vv_malloc(n * sizeof *ptrs))) {
 		rc = vv_error_set(VARVE_ENOMEM, 0, "producer send");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		ptrs[i] = &recs[i];
 	pthread_mutex_lock(&p->mu);
-	seqslot *ss = rc ? NULL : slot_for(p, t, part);
-	if (rc == 0 && !ss)
-		rc = vv_error_set(VARVE_ENOMEM, 0, "producer sequences");
-	int32_t seq = 0;
-	if (rc == 0) {
-		seq = *sequence == VARVE_SEQUENCE_AUTO ? ss->next : *sequence;
-		if (seq < 0)
-			rc = vv_error_set(VARVE_EINVAL, 0, "negative sequence %d", seq);
-	}
-	if (rc == 0) {
-		for (size_t i = 0; i < n; i++)
-			ptrs[i] = &recs[i];
-		vv_append_opts ao = { -1, p->id, p->epoch, seq, 0, 0, 0, 0 };
-		int64_t base = -1;
-		rc = vv_partition_append(t->parts[part], ptrs, n, &ao, &base);
-		if (rc == 0) {
-			for (size_t i = 0; i < n; i++) {
-				recs[i].partition = (int32_t)part;
-				recs[i].offset = base + (int64_t)i;
-				recs[i].flags = ao.duplicate ? VARVE_RECORD_DUPLICATE : 0;
-			}
-			*sequence = seq;
-			/* an explicit older sequence (a retry) does not move next back */
-			int32_t end = vv_seq_add(seq, (uint32_t)n);
-			if (vv_seq_distance(ss->next, end) < 0x40000000u)
-				ss->next = end;
-		}
-	}
+	rc = send_locked(p, t, part, recs, ptrs, n, sequence);
 	pthread_mutex_unlock(&p->mu);
+out:
 	vv_free(ptrs);
 	vv_topic_unref(t);
 	return rc;

@@ -146,18 +146,20 @@ static int acquire_locked(void *ctx)
 	if (fresh) {
 		r->kind = VV_META_NEXT_PID;
 		r->id = a->id + 1;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 	}
-	if (rc == 0 && a->name) {
+	if (a->name) {
 		memset(r, 0, sizeof *r);
 		r->kind = VV_META_PRODUCER;
 		snprintf(r->name, sizeof r->name, "%s", a->name);
 		r->id = a->id;
 		r->epoch = a->epoch;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 	}
-	if (rc == 0)
-		rc = vv_meta_write(pr->meta, &b, 1);
+	rc = vv_meta_write(pr->meta, &b, 1);
+out:
 	vv_meta_batch_free(&b);
 	vv_free(r);
 	return rc;

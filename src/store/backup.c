@@ -114,6 +114,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "abi.h"
 #include "db.h"
 #include "io.h"
 #include "meta.h"
@@ -294,9 +295,10 @@ static int copy_new(bk *b, vv_file *src, uint64_t size, const char *dp)
 	unlink_quiet(dp);
 	vv_file *d;
 	VV_TRY(vv_io_open(dp, VV_O_RDWR | VV_O_CREAT | VV_O_EXCL, b->file_mode, &d));
-	int rc = copy_range(b, src, 0, size, d);
-	int crc = vv_io_close(d);
-	return rc ? rc : crc;
+	vv_first_error first = VV_FIRST_ERROR_INIT;
+	vv_first_error_note(&first, copy_range(b, src, 0, size, d));
+	vv_first_error_note(&first, vv_io_close(d));
+	return vv_first_error_end(&first);
 }
 
 /* dp (have bytes, the same as src's) := the first `size` bytes of src. */
@@ -304,9 +306,10 @@ static int append_tail(bk *b, vv_file *src, uint64_t have, uint64_t size, const 
 {
 	vv_file *d;
 	VV_TRY(vv_io_open(dp, VV_O_RDWR, b->file_mode, &d));
-	int rc = copy_range(b, src, have, size, d);
-	int crc = vv_io_close(d);
-	return rc ? rc : crc;
+	vv_first_error first = VV_FIRST_ERROR_INIT;
+	vv_first_error_note(&first, copy_range(b, src, have, size, d));
+	vv_first_error_note(&first, vv_io_close(d));
+	return vv_first_error_end(&first);
 }
 
 /* Do the first m bytes of dp look like those of src: the same first batch
@@ -320,17 +323,17 @@ static int same_prefix(bk *b, vv_file *src, const char *dp, uint64_t m)
 	uint8_t *x = b->buf, *y = b->buf + TAIL_CHECK;
 	size_t head = m < VV_BATCH_HEADER_SIZE ? (size_t)m : VV_BATCH_HEADER_SIZE;
 	size_t tail = m < TAIL_CHECK ? (size_t)m : TAIL_CHECK;
-	int rc = vv_io_pread_full(src, x, head, 0);
-	if (rc == 0)
-		rc = vv_io_pread_full(d, y, head, 0);
-	int same = rc == 0 && !memcmp(x, y, head);
-	if (same)
-		rc = vv_io_pread_full(src, x, tail, m - tail);
-	if (same && rc == 0)
-		rc = vv_io_pread_full(d, y, tail, m - tail);
-	same = same && rc == 0 && !memcmp(x, y, tail);
-	vv_io_close(d);
-	vv_error_clear();
+	int same = 0;
+	if (vv_io_pread_full(src, x, head, 0) || vv_io_pread_full(d, y, head, 0) ||
+	    memcmp(x, y, head))
+		goto out;
+	if (vv_io_pread_full(src, x, tail, m - tail) || vv_io_pread_full(d, y, tail, m - tail) ||
+	    memcmp(x, y, tail))
+		goto out;
+	same = 1;
+out:
+	(void)vv_io_close(d); /* opened read-only: nothing to lose */
+	vv_error_clear(); /* a file that cannot be read is not the same: it is replaced */
 	return same;
 }
 
@@ -689,10 +692,11 @@ static int put_small(bk *b, const char *sdir, const char *ddir, const char *name
 	}
 	VV_TRY(rc);
 	vv_file_info si;
-	rc = vv_io_info(f, &si);
-	if (rc == 0)
-		rc = copy_new(b, f, si.size, dp);
-	vv_io_close(f);
+	if ((rc = vv_io_info(f, &si)) != 0)
+		goto out;
+	rc = copy_new(b, f, si.size, dp);
+out:
+	(void)vv_io_close(f); /* opened read-only: nothing to lose */
 	return rc;
 }
 
@@ -729,7 +733,7 @@ static int prune_partition(bk *b, const part_job *j)
 	size_t n;
 	VV_TRY(vv_io_list_dir(j->dir, &names, &n));
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		int keep = 0, is_log = 0;
 		for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
 			keep |= !strcmp(names[i], ours[k]);
@@ -739,11 +743,13 @@ static int prune_partition(bk *b, const part_job *j)
 		if (keep)
 			continue;
 		char path[4096];
-		rc = path_fmt(path, sizeof path, "%s/%s", j->dir, names[i]);
-		if (rc == 0)
-			rc = vv_io_remove_tree(path);
+		if ((rc = path_fmt(path, sizeof path, "%s/%s", j->dir, names[i])) != 0)
+			goto out;
 		b->rep->segments_removed += is_log;
+		if ((rc = vv_io_remove_tree(path)) != 0)
+			goto out;
 	}
+out:
 	vv_io_free_list(names, n);
 	return rc;
 }
@@ -804,20 +810,20 @@ static void drop_first(part_job *j, size_t gone)
  * picks vanished before anything was pinned (retention's). */
 static int copy_window(bk *b, part_job *j, size_t from, size_t to, size_t *gone)
 {
-	int rc = 0;
-	for (size_t i = from; rc == 0 && i < to; i++) {
-		rc = pin_segment(b, j, &j->picks[i]);
+	for (size_t i = from; i < to; i++) {
+		int rc = pin_segment(b, j, &j->picks[i]);
 		if (rc == VANISHED && i == *gone && i + 1 < j->np) {
 			(*gone)++;
-			rc = 0;
+			continue;
 		}
+		if (rc)
+			return rc; /* an error, VANISHED or CHANGED */
 	}
-	for (size_t i = from > *gone ? from : *gone; rc == 0 && i < to; i++) {
-		rc = put_segment(b, j, &j->picks[i]);
-		if (rc == 0)
-			progress(b, j->topic, j->id);
+	for (size_t i = from > *gone ? from : *gone; i < to; i++) {
+		VV_TRY(put_segment(b, j, &j->picks[i]));
+		progress(b, j->topic, j->id);
 	}
-	return rc;
+	return 0;
 }
 
 /* Copy one listing of p into dir, PIN_WINDOW segments at a time: a window
@@ -834,20 +840,25 @@ static int copy_partition(bk *b, part_job *j)
 	uint64_t changes = r->segments_linked + r->segments_copied + r->segments_appended +
 			   r->segments_removed;
 	int rc = plan(j);
-	if (rc == 0)
-		progress(b, j->topic, j->id);
-	size_t gone = 0, at = 0;
-	for (; rc == 0 && at < j->np; at += PIN_WINDOW)
-		rc = copy_window(b, j, at, at + PIN_WINDOW < j->np ? at + PIN_WINDOW : j->np, &gone);
-	if (rc == VANISHED || rc == CHANGED)
-		j->changed_at = at;
-	if (rc == 0 && gone)
+	if (rc)
+		goto out;
+	progress(b, j->topic, j->id);
+	size_t gone = 0;
+	for (size_t at = 0; at < j->np; at += PIN_WINDOW) {
+		size_t to = at + PIN_WINDOW < j->np ? at + PIN_WINDOW : j->np;
+		if ((rc = copy_window(b, j, at, to, &gone)) != 0) {
+			if (rc == VANISHED || rc == CHANGED)
+				j->changed_at = at + PIN_WINDOW; /* past the window that changed */
+			goto out;
+		}
+	}
+	if (gone)
 		drop_first(j, gone);
-	if (rc == 0)
-		rc = prune_partition(b, j);
-	if (rc == 0)
-		rc = write_end(b, j, r->segments_linked + r->segments_copied + r->segments_appended +
-					     r->segments_removed != changes);
+	if ((rc = prune_partition(b, j)) != 0)
+		goto out;
+	rc = write_end(b, j, r->segments_linked + r->segments_copied + r->segments_appended +
+				     r->segments_removed != changes);
+out:
 	release_listing(j);
 	return rc;
 }
@@ -861,31 +872,44 @@ static int list_ids(const char *sdir, seg_id **out, size_t *nout)
 	*out = NULL;
 	*nout = 0;
 	VV_TRY(vv_io_list_dir(sdir, &names, &n));
-	seg_id *v = vv_malloc((n ? n : 1) * sizeof *v);
-	int rc = v ? 0 : vv_error_set(VARVE_ENOMEM, 0, "backup");
+	int rc = 0;
 	size_t k = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	seg_id *v = vv_malloc((n ? n : 1) * sizeof *v);
+	if (!v) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "backup");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		int64_t base;
 		vv_file_info fi;
 		char path[4096];
 		if (vv_segment_parse_name(names[i], &base))
 			continue;
-		rc = path_fmt(path, sizeof path, "%s/%s", sdir, names[i]);
-		int src = rc ? rc : vv_io_path_info(path, &fi);
-		if (src == VARVE_ENOTFOUND) {
+		if ((rc = path_fmt(path, sizeof path, "%s/%s", sdir, names[i])) != 0)
+			goto out;
+		rc = vv_io_path_info(path, &fi);
+		if (rc == VARVE_ENOTFOUND) {
 			vv_error_clear();
+			rc = 0;
 			continue;
 		}
-		if ((rc = src) == 0)
-			v[k++] = (seg_id){ base, fi.dev, fi.ino };
-	}
-	vv_io_free_list(names, n);
-	if (rc) {
-		vv_free(v);
-		return rc;
+		if (rc)
+			goto out;
+		v[k++] = (seg_id){ base, fi.dev, fi.ino };
 	}
 	*out = v;
 	*nout = k;
+	v = NULL;
+out:
+	vv_io_free_list(names, n);
+	vv_free(v);
+	return rc;
+}
+
+static int view_gone(int *gone)
+{
+	vv_error_clear();
+	*gone = 1;
 	return 0;
 }
 
@@ -896,13 +920,12 @@ static int open_view(bk *b, const char *sdir, part_job *j, vv_partition **out, i
 {
 	int is_dir = 0;
 	int rc = vv_io_stat(sdir, NULL, &is_dir);
-	if (rc == 0 && is_dir == 1)
-		rc = list_ids(sdir, &j->ids, &j->nids);
-	if (rc == VARVE_ENOTFOUND || (rc == 0 && is_dir != 1)) {
-		vv_error_clear();
-		*gone = 1;
-		return 0;
-	}
+	if (rc == VARVE_ENOTFOUND || (rc == 0 && is_dir != 1))
+		return view_gone(gone);
+	VV_TRY(rc);
+	rc = list_ids(sdir, &j->ids, &j->nids);
+	if (rc == VARVE_ENOTFOUND) /* the directory went after the stat */
+		return view_gone(gone);
 	VV_TRY(rc);
 	rc = vv_partition_open(sdir, j->topic, j->id, &b->ro_cfg, 0, out);
 	if (rc == VARVE_ENOTFOUND) {
@@ -912,22 +935,35 @@ static int open_view(bk *b, const char *sdir, part_job *j, vv_partition **out, i
 	return rc;
 }
 
-/* Copy a partition: the writer's own (live), or a fresh read-only view of
- * sdir; listed again while files vanish under the copy. */
+/* One listing of a partition copied: of the writer's own (live), or of a
+ * fresh read-only view of sdir. 0, an error, VANISHED or CHANGED. */
+static int copy_listing(bk *b, vv_partition *live, const char *sdir, part_job *j, int *gone)
+{
+	vv_partition *p = live;
+	if (!p) {
+		int rc = open_view(b, sdir, j, &p, gone);
+		if (rc || *gone)
+			return rc;
+	}
+	j->p = p;
+	int rc = copy_partition(b, j);
+	if (!live) {
+		vv_error_saved e;
+		vv_error_save(&e);
+		(void)vv_partition_close(p, 0); /* a read-only view: nothing to lose */
+		vv_error_restore(&e);
+	}
+	return rc;
+}
+
+/* Copy a partition, listed again while files vanish under the copy. */
 static int backup_partition(bk *b, vv_partition *live, const char *sdir, const char *topic,
 			    uint32_t id, const char *ddir, int *gone)
 {
 	size_t reached = 0; /* a listing that gets further is not a failure */
 	for (int attempt = 1;; attempt++) {
-		vv_partition *p = live;
-		part_job j = { .p = p, .topic = topic, .id = id, .dir = ddir };
-		int rc = p ? 0 : open_view(b, sdir, &j, &p, gone);
-		if (rc == 0 && !*gone) {
-			j.p = p;
-			rc = copy_partition(b, &j);
-			if (!live)
-				vv_partition_close(p, 0);
-		}
+		part_job j = { .p = live, .topic = topic, .id = id, .dir = ddir };
+		int rc = copy_listing(b, live, sdir, &j, gone);
 		vv_free(j.ids);
 		if (rc < 0 || *gone)
 			return rc;
@@ -993,7 +1029,10 @@ static int read_topics(bk *b)
 	VV_TRY(vv_meta_open(dir, &b->ro_cfg, 1, &m));
 	vv_meta_subscribe(m, VV_META_TOPIC_CONFIG, on_topic_record, b, 0);
 	int rc = vv_meta_replay(m);
-	vv_meta_close(m, 0);
+	vv_error_saved e;
+	vv_error_save(&e);
+	(void)vv_meta_close(m, 0); /* opened read-only: nothing to lose */
+	vv_error_restore(&e);
 	VV_TRY(rc);
 	size_t k = 0;
 	for (size_t i = 0; i < b->tn; i++)
@@ -1030,7 +1069,7 @@ static int prune_topic(const named_topic *t, const char *ddir)
 	size_t n;
 	VV_TRY(vv_io_list_dir(ddir, &names, &n));
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char *end;
 		unsigned long k = strtoul(names[i], &end, 10);
 		char want[16];
@@ -1038,10 +1077,11 @@ static int prune_topic(const named_topic *t, const char *ddir)
 		if (*end == 0 && !strcmp(want, names[i]) && k < t->partitions)
 			continue;
 		char path[4096];
-		rc = path_fmt(path, sizeof path, "%s/%s", ddir, names[i]);
-		if (rc == 0)
-			rc = vv_io_remove_tree(path);
+		if ((rc = path_fmt(path, sizeof path, "%s/%s", ddir, names[i])) != 0 ||
+		    (rc = vv_io_remove_tree(path)) != 0)
+			goto out;
 	}
+out:
 	vv_io_free_list(names, n);
 	return rc;
 }
@@ -1056,26 +1096,30 @@ static int backup_topic(bk *b, named_topic *t)
 	/* partitions are only ever added: nparts was loaded first (topic.h) */
 	vv_partition **parts = lt ? atomic_load(&lt->parts) : NULL;
 	int rc = gone ? 0 : make_dir(b, ddir);
-	for (uint32_t k = 0; rc == 0 && !gone && k < t->partitions; k++) {
+	if (rc)
+		goto out;
+	for (uint32_t k = 0; !gone && k < t->partitions; k++) {
 		char sp[4200], dp[4200];
 		snprintf(sp, sizeof sp, "%s/%u", sdir, k);
 		snprintf(dp, sizeof dp, "%s/%u", ddir, k);
 		rc = backup_partition(b, parts ? parts[k] : NULL, sp, t->name, k, dp, &gone);
+		if (rc)
+			goto out;
 	}
+out:
 	if (lt)
 		vv_topic_unref(lt);
-	if (rc == 0 && !gone)
-		rc = prune_topic(t, ddir);
-	if (rc == 0 && gone) {
-		t->vanished = 1;
-		b->rep->topics_vanished++;
-		say(b, VARVE_LOG_WARN, "backup: topic %s was deleted while the backup ran; the copy "
-		    "records its deletion", t->name);
-		rc = vv_io_remove_tree(ddir);
-	} else if (rc == 0) {
+	VV_TRY(rc);
+	if (!gone) {
+		VV_TRY(prune_topic(t, ddir));
 		b->rep->topics++;
+		return 0;
 	}
-	return rc;
+	t->vanished = 1;
+	b->rep->topics_vanished++;
+	say(b, VARVE_LOG_WARN, "backup: topic %s was deleted while the backup ran; the copy "
+	    "records its deletion", t->name);
+	return vv_io_remove_tree(ddir);
 }
 
 /* Topic directories of the destination that the copy does not name. */
@@ -1085,19 +1129,21 @@ static int prune_topics(bk *b, const char *tdir)
 	size_t n;
 	VV_TRY(vv_io_list_dir(tdir, &names, &n));
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		int keep = 0;
 		for (size_t k = 0; k < b->tn && !keep; k++)
 			keep = !b->tv[k].vanished && !strcmp(b->tv[k].name, names[i]);
 		if (keep)
 			continue;
 		char path[4096];
-		rc = path_fmt(path, sizeof path, "%s/%s", tdir, names[i]);
-		if (rc == 0)
-			rc = vv_io_remove_tree(path);
+		if ((rc = path_fmt(path, sizeof path, "%s/%s", tdir, names[i])) != 0 ||
+		    (rc = vv_io_remove_tree(path)) != 0)
+			goto out;
 	}
+out:
 	vv_io_free_list(names, n);
-	return rc == 0 ? vv_io_sync_dir(tdir) : rc;
+	VV_TRY(rc);
+	return vv_io_sync_dir(tdir);
 }
 
 static int backup_topics(bk *b)
@@ -1128,24 +1174,32 @@ static int record_vanished(bk *b)
 	VV_TRY(vv_meta_open(dir, &pc, 1, &m));
 	vv_meta_batch batch;
 	vv_meta_batch_init(&batch);
+	int rc = 0;
 	vv_meta_rec *r = vv_calloc(1, sizeof *r);
-	int rc = r ? 0 : vv_error_set(VARVE_ENOMEM, 0, "backup");
-	for (size_t i = 0; rc == 0 && i < b->tn; i++) {
+	if (!r) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "backup");
+		goto out;
+	}
+	for (size_t i = 0; i < b->tn; i++) {
 		if (!b->tv[i].vanished)
 			continue;
 		memset(r, 0, sizeof *r);
 		r->kind = VV_META_TOPIC_CONFIG;
 		r->deleted = 1;
 		snprintf(r->name, sizeof r->name, "%s", b->tv[i].name);
-		rc = vv_meta_batch_add(&batch, r);
+		if ((rc = vv_meta_batch_add(&batch, r)) != 0)
+			goto out;
 	}
-	if (rc == 0)
-		rc = vv_meta_write(m, &batch, 1);
+	rc = vv_meta_write(m, &batch, 1);
+out:
 	vv_meta_batch_free(&batch);
 	vv_free(r);
 	vv_meta_partition(m)->close_nonce = b->nonce; /* its size list, like the others' */
-	int crc = vv_meta_close(m, rc == 0);
-	return rc ? rc : crc;
+	/* closed cleanly only when the write went through; the first failure wins */
+	vv_first_error first = VV_FIRST_ERROR_INIT;
+	vv_first_error_note(&first, rc);
+	vv_first_error_note(&first, vv_meta_close(m, rc == 0));
+	return vv_first_error_end(&first);
 }
 
 /* ---- the destination ------------------------------------------------------ */
@@ -1248,7 +1302,10 @@ static int finish(bk *b)
 	VV_TRY(path_fmt(p, sizeof p, "%s/VERSION", b->dst));
 	VV_TRY(vv_io_open(p, VV_O_RDONLY, 0, &f));
 	int rc = vv_io_syncfs(f);
-	vv_io_close(f);
+	vv_error_saved e;
+	vv_error_save(&e);
+	(void)vv_io_close(f); /* opened read-only: nothing to lose */
+	vv_error_restore(&e);
 	VV_TRY(rc);
 	uint8_t cb[16];
 	vv_store64(cb, b->nonce);
@@ -1314,61 +1371,57 @@ static void setup(bk *b, varve_db *db)
 
 int varve_backup_options_init(varve_backup_options *o, unsigned int version)
 {
-	if (!o || version != VARVE_BACKUP_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "unknown varve_backup_options version %u", version);
-	varve_backup_options d = VARVE_BACKUP_OPTIONS_INIT;
-	*o = d;
-	return 0;
+	if (!o)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_backup_options_init: opts is NULL");
+	const varve_backup_options d = VARVE_BACKUP_OPTIONS_INIT;
+	return vv_abi_init(&vv_abi_backup_options, o, version, &d);
 }
 
-static int check_args(varve_db *db, const char *dest, const varve_backup_options *opts,
-		      const varve_backup_report *rep)
+static int check_args(varve_db *db, const char *dest, const varve_backup_report *rep)
 {
 	if (!db || !dest || !*dest)
 		return vv_error_set(VARVE_EINVAL, 0, "backup needs a store and a destination");
 	if (strlen(dest) > 3000)
 		return vv_error_set(VARVE_EINVAL, 0, "backup destination path too long");
-	if (opts && opts->version != VARVE_BACKUP_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "varve_backup_options.version is %u",
-				    opts->version);
-	if (rep && rep->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set report_out->version first");
+	if (rep)
+		VV_TRY(vv_abi_check(&vv_abi_backup_report, rep->version));
 	return 0;
+}
+
+/* The steps of a backup, in order (design note 1). */
+static int run_backup(bk *b)
+{
+	b->buf = vv_malloc(COPY_CHUNK);
+	if (!b->buf)
+		return vv_error_set(VARVE_ENOMEM, 0, "backup buffer");
+	VV_TRY(begin(b));
+	VV_TRY(backup_meta(b));
+	VV_TRY(read_topics(b));
+	VV_TRY(backup_topics(b));
+	VV_TRY(record_vanished(b));
+	return finish(b);
 }
 
 int varve_backup(varve_db *db, const char *dest, const varve_backup_options *opts,
 		 varve_backup_report *report_out)
 {
-	VV_TRY(check_args(db, dest, opts, report_out));
-	varve_backup_report local = { VARVE_BACKUP_REPORT_VERSION };
-	varve_backup_report *rep = report_out ? report_out : &local;
-	unsigned rv = rep->version;
-	memset(rep, 0, sizeof *rep);
-	rep->version = rv;
+	VV_TRY(check_args(db, dest, report_out));
 	bk b;
 	memset(&b, 0, sizeof b);
-	varve_backup_options d = VARVE_BACKUP_OPTIONS_INIT;
-	b.o = opts ? *opts : d;
+	b.o = (varve_backup_options)VARVE_BACKUP_OPTIONS_INIT;
+	VV_TRY(vv_abi_read(&vv_abi_backup_options, opts, &b.o));
+	/* filled whole here, written up to the caller's version, also on failure */
+	varve_backup_report full = { .version = VARVE_BACKUP_REPORT_VERSION };
+	varve_backup_report *rep = &full;
 	b.rep = rep;
 	snprintf(b.dst, sizeof b.dst, "%s", dest);
 	setup(&b, db);
 	uint64_t t0 = vv_mono_ns();
-	b.buf = vv_malloc(COPY_CHUNK);
-	int rc = b.buf ? 0 : vv_error_set(VARVE_ENOMEM, 0, "backup buffer");
-	if (rc == 0)
-		rc = begin(&b);
-	if (rc == 0)
-		rc = backup_meta(&b);
-	if (rc == 0)
-		rc = read_topics(&b);
-	if (rc == 0)
-		rc = backup_topics(&b);
-	if (rc == 0)
-		rc = record_vanished(&b);
-	if (rc == 0)
-		rc = finish(&b);
+	int rc = run_backup(&b);
 	rep->partitions = b.pg.partitions_done;
 	rep->elapsed_ms = (vv_mono_ns() - t0) / 1000000u;
+	if (report_out)
+		(void)vv_abi_write(&vv_abi_backup_report, report_out, rep); /* version checked */
 	if (rc == 0)
 		progress(&b, NULL, 0);
 	vv_error_saved e;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "abi.h"
 #include "io.h"
 #include "meta.h"
 #include "util.h"
@@ -147,9 +148,11 @@ static int recreate_configs(state *st, const char *path, int64_t now)
 	}
 	VV_TRY(rc);
 	vv_meta_rec *r = vv_calloc(1, sizeof *r);
-	if (!r)
+	if (!r) {
 		rc = vv_error_set(VARVE_ENOMEM, 0, "repair");
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		if (!varve_name_valid(names[i]) || has_topic(st, names[i]))
 			continue;
 		char dir[4400];
@@ -166,13 +169,15 @@ static int recreate_configs(state *st, const char *path, int64_t now)
 		c.partitions = parts;
 		r->cfg = c;
 		r->time = now;
-		rc = keep(st, r);
+		if ((rc = keep(st, r)) != 0)
+			goto out;
 		st->rep->topics_recreated++;
 		say(st, VARVE_LOG_WARN,
 		    "topic %s: its configuration was lost; recreated with %u partitions and default "
 		    "settings (retention, compaction and codec settings it had are not known)",
 		    names[i], parts);
 	}
+out:
 	vv_free(r);
 	vv_io_free_list(names, n);
 	return rc;
@@ -212,62 +217,117 @@ static int write_log(state *st, const char *path, const vv_part_config *pc)
 	VV_TRY(vv_meta_open(dir, pc, 0, &m));
 	vv_meta_batch b;
 	vv_meta_batch_init(&b);
-	vv_meta_rec *r = vv_malloc(sizeof *r);
-	int rc = r ? 0 : vv_error_set(VARVE_ENOMEM, 0, "repair");
 	size_t in_batch = 0;
-	for (size_t i = 0; rc == 0 && i < st->n; i++) {
+	int rc = 0;
+	vv_meta_rec *r = vv_malloc(sizeof *r);
+	if (!r) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "repair");
+		goto out;
+	}
+	for (size_t i = 0; i < st->n; i++) {
 		entry *e = &st->v[i];
 		if (!e->val)
 			continue;
 		varve_record in = { e->key, e->klen, e->val, e->vlen, NULL, 0, 0, 0, 0, 0 };
 		if (vv_meta_decode(&in, r))
 			continue;
-		rc = vv_meta_batch_add(&b, r);
+		if ((rc = vv_meta_batch_add(&b, r)) != 0)
+			goto out;
 		st->rep->records_kept++;
-		if (rc == 0 && ++in_batch == 256) {
+		if (++in_batch == 256) {
 			rc = vv_meta_write(m, &b, 0);
 			vv_meta_batch_free(&b);
 			vv_meta_batch_init(&b);
 			in_batch = 0;
+			if (rc)
+				goto out;
 		}
 	}
-	if (rc == 0)
-		rc = vv_meta_write(m, &b, 1);
+	if ((rc = vv_meta_write(m, &b, 1)) != 0)
+		goto out;
+	rc = vv_partition_sync(vv_meta_partition(m));
+out:
 	vv_meta_batch_free(&b);
 	vv_free(r);
-	if (rc == 0)
-		rc = vv_partition_sync(vv_meta_partition(m));
-	int crc = vv_meta_close(m, rc == 0);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = vv_io_sync_dir(path);
+	if (rc) {
+		vv_error_saved e;
+		vv_error_save(&e);
+		(void)vv_meta_close(m, 0); /* the failure above is the one reported */
+		vv_error_restore(&e);
+		return rc;
+	}
+	VV_TRY(vv_meta_close(m, 1));
+	return vv_io_sync_dir(path);
+}
+
+/* The old metadata log, read-only with damage skipped: every record it
+ * still holds into st, every damaged range into the report. */
+static int read_old_log(state *st, const char *path, const vv_part_config *pc)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/meta", path);
+	vv_meta *m;
+	/* read-only: the damaged log is read as it is, nothing cut */
+	VV_TRY(vv_meta_open(dir, pc, 0, &m));
+	static const uint8_t kinds[] = { VV_META_TOPIC_CONFIG, VV_META_COMMIT, VV_META_GROUP,
+					 VV_META_ATTEMPT, VV_META_NEXT_PID, VV_META_PRODUCER };
+	for (size_t i = 0; i < sizeof kinds; i++)
+		vv_meta_subscribe(m, kinds[i], on_record, st, 0);
+	int rc = vv_meta_replay(m);
+	if (rc)
+		goto out;
+	const vv_meta_damage *d;
+	size_t nd;
+	vv_meta_damaged(m, &d, &nd);
+	for (size_t i = 0; i < nd; i++) {
+		st->rep->ranges_damaged++;
+		st->rep->records_undecodable += (uint64_t)d[i].undecodable;
+		say(st, VARVE_LOG_WARN, "metadata offsets %" PRId64 "..%" PRId64 " lost: %s",
+		    d[i].from, d[i].to - 1, d[i].detail);
+	}
+out:
+	(void)vv_meta_close(m, 0); /* read-only: nothing of it to lose */
 	return rc;
+}
+
+/* Write the new log and swap it in; the old one becomes meta.damaged-<now>. */
+static int replace_log(state *st, const char *path, vv_part_config *pc, int64_t now)
+{
+	pc->seg.read_only = 0;
+	pc->seg.verify_always = 0;
+	VV_TRY(write_log(st, path, pc));
+	char old[4096], damaged[4096], fresh[4096], clean[4096];
+	snprintf(old, sizeof old, "%s/meta", path);
+	snprintf(damaged, sizeof damaged, "%s/meta.damaged-%" PRId64, path, now);
+	snprintf(fresh, sizeof fresh, "%s/meta.repair", path);
+	snprintf(clean, sizeof clean, "%s/CLEAN", path);
+	(void)vv_io_unlink(clean); /* may be missing; the store is not clean after a repair */
+	vv_error_clear();
+	VV_TRY(vv_io_rename(old, damaged));
+	VV_TRY(vv_io_rename(fresh, old));
+	VV_TRY(vv_io_sync_dir(path));
+	say(st, VARVE_LOG_INFO, "new metadata log in place; the old one is %s", damaged);
+	return 0;
 }
 
 int varve_repair_options_init(varve_repair_options *o, unsigned int version)
 {
-	if (!o || version != VARVE_REPAIR_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "unknown varve_repair_options version %u", version);
-	varve_repair_options d = VARVE_REPAIR_OPTIONS_INIT;
-	*o = d;
-	return 0;
+	if (!o)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_repair_options_init: opts is NULL");
+	const varve_repair_options d = VARVE_REPAIR_OPTIONS_INIT;
+	return vv_abi_init(&vv_abi_repair_options, o, version, &d);
 }
 
-int varve_repair(const char *path, const varve_repair_options *opts, varve_repair_report *rep)
+int varve_repair(const char *path, const varve_repair_options *opts,
+		 varve_repair_report *report_out)
 {
 	varve_repair_options o = VARVE_REPAIR_OPTIONS_INIT;
-	if (opts) {
-		if (opts->version != VARVE_REPAIR_OPTIONS_VERSION)
-			return vv_error_set(VARVE_EINVAL, 0, "varve_repair_options.version is %u",
-					    opts->version);
-		o = *opts;
-	}
-	if (!path || !rep || rep->version < 1)
+	VV_TRY(vv_abi_read(&vv_abi_repair_options, opts, &o));
+	if (!path || !report_out)
 		return vv_error_set(VARVE_EINVAL, 0, "repair needs a path and a report (version set)");
-	unsigned rv = rep->version;
-	memset(rep, 0, sizeof *rep);
-	rep->version = rv;
+	VV_TRY(vv_abi_check(&vv_abi_repair_report, report_out->version));
+	/* filled whole here, written up to the caller's version, also on failure */
+	varve_repair_report rep = { .version = VARVE_REPAIR_REPORT_VERSION };
 	char buf[4096];
 	snprintf(buf, sizeof buf, "%s/VERSION", path);
 	if (vv_io_stat(buf, NULL, NULL))
@@ -275,7 +335,7 @@ int varve_repair(const char *path, const varve_repair_options *opts, varve_repai
 	snprintf(buf, sizeof buf, "%s/LOCK", path);
 	vv_file *lock;
 	VV_TRY(vv_io_lock(buf, 0600, &lock));
-	state st = { NULL, 0, 0, &o, rep };
+	state st = { NULL, 0, 0, &o, &rep };
 	vv_part_config pc;
 	memset(&pc, 0, sizeof pc);
 	pc.seg = (vv_seg_config){ .index_interval = 4096, .max_batch = VV_MAX_BATCH_READ,
@@ -284,57 +344,26 @@ int varve_repair(const char *path, const varve_repair_options *opts, varve_repai
 	pc.max_write_batch = 64u << 20;
 	pc.sync_policy = VARVE_SYNC_ALWAYS;
 	pc.dir_mode = 0700;
-	vv_meta *m;
-	/* read-only: the damaged log is read as it is, nothing cut */
-	snprintf(buf, sizeof buf, "%s/meta", path);
-	int rc = vv_meta_open(buf, &pc, 0, &m);
-	if (rc == 0) {
-		static const uint8_t kinds[] = { VV_META_TOPIC_CONFIG, VV_META_COMMIT, VV_META_GROUP,
-						 VV_META_ATTEMPT, VV_META_NEXT_PID, VV_META_PRODUCER };
-		for (size_t i = 0; i < sizeof kinds; i++)
-			vv_meta_subscribe(m, kinds[i], on_record, &st, 0);
-		rc = vv_meta_replay(m);
-		const vv_meta_damage *d;
-		size_t nd;
-		vv_meta_damaged(m, &d, &nd);
-		for (size_t i = 0; rc == 0 && i < nd; i++) {
-			rep->ranges_damaged++;
-			rep->records_undecodable += (uint64_t)d[i].undecodable;
-			say(&st, VARVE_LOG_WARN, "metadata offsets %" PRId64 "..%" PRId64 " lost: %s",
-			    d[i].from, d[i].to - 1, d[i].detail);
-		}
-		vv_meta_close(m, 0);
-	}
+	vv_corrupt_sink *sink = NULL; /* damage the reads meet reaches log_fn */
 	int64_t now = vv_now_ms();
-	if (rc == 0)
-		rc = recreate_configs(&st, path, now);
-	if (rc == 0)
-		drop_dangling(&st);
-	if (rc == 0 && !o.dry_run) {
-		pc.seg.read_only = 0;
-		pc.seg.verify_always = 0;
-		rc = write_log(&st, path, &pc);
-		char old[4096], damaged[4096], fresh[4096], clean[4096];
-		snprintf(old, sizeof old, "%s/meta", path);
-		snprintf(damaged, sizeof damaged, "%s/meta.damaged-%" PRId64, path, now);
-		snprintf(fresh, sizeof fresh, "%s/meta.repair", path);
-		snprintf(clean, sizeof clean, "%s/CLEAN", path);
-		if (rc == 0) /* the store is not clean after a repair: recovery runs */
-			(void)vv_io_unlink(clean), vv_error_clear();
-		if (rc == 0)
-			rc = vv_io_rename(old, damaged);
-		if (rc == 0)
-			rc = vv_io_rename(fresh, old);
-		if (rc == 0)
-			rc = vv_io_sync_dir(path);
-		if (rc == 0)
-			say(&st, VARVE_LOG_INFO, "new metadata log in place; the old one is %s", damaged);
-	}
+	int rc = vv_corrupt_sink_add(path, o.log_fn, o.log_ctx, &sink);
+	if (rc)
+		goto out;
+	if ((rc = read_old_log(&st, path, &pc)) != 0)
+		goto out;
+	if ((rc = recreate_configs(&st, path, now)) != 0)
+		goto out;
+	drop_dangling(&st);
+	if (!o.dry_run)
+		rc = replace_log(&st, path, &pc, now);
+out:
 	for (size_t i = 0; i < st.n; i++) {
 		vv_free(st.v[i].key);
 		vv_free(st.v[i].val);
 	}
 	vv_free(st.v);
+	vv_corrupt_sink_remove(sink);
+	(void)vv_abi_write(&vv_abi_repair_report, report_out, &rep); /* version checked above */
 	vv_error_saved e;
 	vv_error_save(&e);
 	vv_io_close(lock);

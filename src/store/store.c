@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "abi.h"
 #include "async.h"
 #include "cleaner.h"
 #include "db.h"
@@ -43,27 +44,23 @@
 
 int varve_options_init(varve_options *o, unsigned int version)
 {
-	if (!o || version != VARVE_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "unknown varve_options version %u", version);
-	varve_options d = VARVE_OPTIONS_INIT;
-	*o = d;
-	return 0;
+	if (!o)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_options_init: opts is NULL");
+	const varve_options d = VARVE_OPTIONS_INIT;
+	return vv_abi_init(&vv_abi_options, o, version, &d);
 }
 
 int varve_topic_config_init(varve_topic_config *c, unsigned int version)
 {
-	if (!c || version != VARVE_TOPIC_CONFIG_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "unknown varve_topic_config version %u", version);
-	varve_topic_config d = VARVE_TOPIC_CONFIG_INIT;
-	*c = d;
-	return 0;
+	if (!c)
+		return vv_error_set(VARVE_EINVAL, 0, "varve_topic_config_init: cfg is NULL");
+	const varve_topic_config d = VARVE_TOPIC_CONFIG_INIT;
+	return vv_abi_init(&vv_abi_topic_config, c, version, &d);
 }
 
+/* The values of a complete (current version) options struct. */
 static int check_options(const varve_options *o)
 {
-	if (o->version != VARVE_OPTIONS_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "varve_options.version is %u, expected %u",
-				    o->version, VARVE_OPTIONS_VERSION);
 	if (o->sync_policy < VARVE_SYNC_NONE || o->sync_policy > VARVE_SYNC_ALWAYS)
 		return vv_error_set(VARVE_EINVAL, 0, "unknown sync policy %d", o->sync_policy);
 	if (o->segment_bytes < 1024 || o->segment_bytes > UINT32_MAX)
@@ -183,14 +180,14 @@ static int check_empty_or_ours(const char *path, int *has_version)
 	char **names;
 	size_t n;
 	VV_TRY(vv_io_list_dir(path, &names, &n));
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (strcmp(names[i], LOCK_FILE) && strcmp(names[i], VERSION_FILE ".tmp"))
-			rc = vv_error_set(VARVE_EFORMAT, 0,
-					  "%s is not empty and has no VERSION file: not a varve store", path);
+	int foreign = 0;
+	for (size_t i = 0; i < n && !foreign; i++)
+		foreign = strcmp(names[i], LOCK_FILE) && strcmp(names[i], VERSION_FILE ".tmp");
 	vv_io_free_list(names, n);
-	if (rc == 0)
+	if (!foreign)
 		return 0;
+	vv_error_set(VARVE_EFORMAT, 0, "%s is not empty and has no VERSION file: not a varve store",
+		     path);
 	/* another opener may be creating this store right now: its VERSION
 	 * comes before anything else it writes */
 	vv_error_saved e;
@@ -292,10 +289,9 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 	if (!o->read_only) {
 		int rc = vv_io_mkdir(db->env.topics_dir, o->dir_mode);
 		if (rc == 0) /* the new directory must survive a crash */
-			rc = vv_io_sync_dir(path);
-		else if (rc == VARVE_EEXISTS)
-			rc = 0;
-		VV_TRY(rc);
+			VV_TRY(vv_io_sync_dir(path));
+		else if (rc != VARVE_EEXISTS)
+			return rc;
 	}
 	return 0;
 }
@@ -341,6 +337,23 @@ static int judge_meta_damage(varve_db *db, char **orphans, size_t norphans)
 			    d[0].detail, names, db->env.path);
 }
 
+/* Open the topics the metadata replay named; damage the replay skipped may
+ * stop the open (judge_meta_damage). */
+static int load_topics(varve_db *db, int clean)
+{
+	const vv_meta_damage *d;
+	size_t nd, norphans = 0;
+	char **orphans = NULL;
+	vv_meta_damaged(db->meta, &d, &nd);
+	int rc = vv_topics_load(db->topics, clean, nd > 0, &orphans, &norphans);
+	if (rc)
+		goto out;
+	rc = judge_meta_damage(db, orphans, norphans);
+out:
+	varve_strings_free(orphans, norphans);
+	return rc;
+}
+
 static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 {
 	const varve_options *o = &db->env.opts;
@@ -363,15 +376,7 @@ static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 	VV_TRY(vv_groups_new(db->meta, &db->groups));
 	VV_TRY(vv_producers_new(db->meta, &db->producers));
 	VV_TRY(vv_meta_replay(db->meta));
-	const vv_meta_damage *d;
-	size_t nd, norphans = 0;
-	char **orphans = NULL;
-	vv_meta_damaged(db->meta, &d, &nd);
-	int rc = vv_topics_load(db->topics, clean, nd > 0, &orphans, &norphans);
-	if (rc == 0)
-		rc = judge_meta_damage(db, orphans, norphans);
-	varve_strings_free(orphans, norphans);
-	VV_TRY(rc);
+	VV_TRY(load_topics(db, clean));
 	VV_TRY(vv_offsets_clamp(db));
 	VV_TRY(vv_async_new(&db->env, &db->async));
 	if (!o->read_only) {
@@ -407,6 +412,7 @@ static int close_subsystems(varve_db *db, int clean)
 
 static void free_db(varve_db *db)
 {
+	vv_corrupt_sink_remove(db->corrupt_sink);
 	vv_io_close(db->lock);
 	vv_report_free(db->report);
 	vv_free(db->env.topics_dir);
@@ -424,8 +430,7 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	if (strlen(path) > 3000)
 		return vv_error_set(VARVE_EINVAL, 0, "store path too long");
 	varve_options o = VARVE_OPTIONS_INIT;
-	if (opts)
-		o = *opts;
+	VV_TRY(vv_abi_read(&vv_abi_options, opts, &o));
 	VV_TRY(check_options(&o));
 	varve_db *db = vv_calloc(1, sizeof *db);
 	if (!db)
@@ -436,26 +441,32 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	char buf[4096];
 	snprintf(buf, sizeof buf, "%s/topics", path);
 	db->env.topics_dir = vv_strdup(buf);
-	int rc = (!db->env.path || !db->env.topics_dir) ? vv_error_set(VARVE_ENOMEM, 0, "store handle")
-							: vv_report_new(&db->report);
-	int clean = 0;
+	int rc, clean = 0;
 	uint64_t nonce = 0;
-	if (rc == 0)
-		rc = prepare_dir(db, &clean, &nonce);
-	if (rc == 0)
-		rc = open_subsystems(db, clean, nonce);
-	if (rc) {
-		vv_error_saved e;
-		vv_error_save(&e);
-		close_subsystems(db, 0);
-		free_db(db);
-		vv_error_restore(&e);
-		return rc;
+	if (!db->env.path || !db->env.topics_dir) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "store handle");
+		goto fail;
 	}
+	if ((rc = vv_report_new(&db->report)) != 0)
+		goto fail;
+	/* damage found anywhere under the store reaches its log callback */
+	if ((rc = vv_corrupt_sink_add(path, o.log_fn, o.log_ctx, &db->corrupt_sink)) != 0)
+		goto fail;
+	if ((rc = prepare_dir(db, &clean, &nonce)) != 0)
+		goto fail;
+	if ((rc = open_subsystems(db, clean, nonce)) != 0)
+		goto fail;
 	vv_env_log(&db->env, VARVE_LOG_INFO, "opened %s (%s%s)", path,
 		   o.read_only ? "read-only" : "writer", clean ? ", clean" : ", recovered");
 	*db_out = db;
 	return 0;
+fail:;
+	vv_error_saved e;
+	vv_error_save(&e);
+	close_subsystems(db, 0);
+	free_db(db);
+	vv_error_restore(&e);
+	return rc;
 }
 
 /* A failed fsync leaves a partition failed: its unsynced data may be lost. */
@@ -468,12 +479,15 @@ static int check_failed(varve_db *db)
 		return 0;
 	}
 	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++)
-		for (uint32_t k = 0; k < ts[i]->nparts && !rc; k++)
-			if (atomic_load(&ts[i]->parts[k]->failed))
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < ts[i]->nparts; k++)
+			if (atomic_load(&ts[i]->parts[k]->failed)) {
 				rc = vv_error_set(VARVE_EIO, 0,
 						  "partition %s/%u failed an fsync: its unsynced data "
 						  "may be lost", ts[i]->name, k);
+				goto out;
+			}
+out:
 	vv_topics_release(ts, n);
 	return rc;
 }
@@ -506,28 +520,25 @@ int varve_close(varve_db *db)
 	if (handles)
 		vv_env_log(&db->env, VARVE_LOG_WARN,
 			   "varve_close with %ld iterators or consumers still open", handles);
-	int rc = check_failed(db);
-	vv_error_saved first;
-	vv_error_save(&first);
+	vv_first_error first = VV_FIRST_ERROR_INIT;
+	vv_first_error_note(&first, check_failed(db));
+	/* CLEAN only after a close where nothing failed and no handle is left */
+	int mark_clean = !db->env.read_only && !first.rc && handles == 0;
 	uint64_t nonce = 0;
-	int writer = !db->env.read_only;
-	if (writer && rc == 0 && handles == 0) {
+	if (mark_clean) {
 		nonce = new_clean_nonce(db);
 		set_close_nonce(db, nonce);
 	}
-	int mrc = close_subsystems(db, 1);
-	if (!rc)
-		rc = mrc;
-	if (writer && rc == 0 && handles == 0) {
+	vv_first_error_note(&first, close_subsystems(db, 1));
+	if (mark_clean && !first.rc) {
 		uint8_t cb[16];
 		vv_store64(cb, nonce);
 		vv_store64(cb + 8, XXH3_64bits(cb, 8));
-		rc = vv_io_write_atomic(db->env.path, CLEAN_FILE, cb, sizeof cb, db->env.opts.file_mode);
+		vv_first_error_note(&first, vv_io_write_atomic(db->env.path, CLEAN_FILE, cb, sizeof cb,
+							       db->env.opts.file_mode));
 	}
 	free_db(db);
-	if (rc && rc == first.code)
-		vv_error_restore(&first); /* the detail matches the code returned */
-	return rc;
+	return vv_first_error_end(&first);
 }
 
 int varve_sync(varve_db *db)
@@ -539,16 +550,13 @@ int varve_sync(varve_db *db)
 	vv_topic **ts;
 	size_t n;
 	VV_TRY(vv_topics_snapshot(db->topics, &ts, &n));
-	int rc = 0;
+	vv_first_error first = VV_FIRST_ERROR_INIT; /* one failed partition does not stop the others */
 	for (size_t i = 0; i < n; i++)
-		for (uint32_t k = 0; k < ts[i]->nparts; k++) {
-			int r = vv_partition_sync(ts[i]->parts[k]);
-			if (r && !rc)
-				rc = r;
-		}
+		for (uint32_t k = 0; k < ts[i]->nparts; k++)
+			vv_first_error_note(&first, vv_partition_sync(ts[i]->parts[k]));
 	vv_topics_release(ts, n);
-	int r = vv_partition_sync(vv_meta_partition(db->meta));
-	return rc ? rc : r;
+	vv_first_error_note(&first, vv_partition_sync(vv_meta_partition(db->meta)));
+	return vv_first_error_end(&first);
 }
 
 int varve_recovery_cuts(varve_db *db, const varve_recovery_cut **cuts_out, size_t *count_out)
@@ -559,15 +567,13 @@ int varve_recovery_cuts(varve_db *db, const varve_recovery_cut **cuts_out, size_
 	return 0;
 }
 
-int varve_stats_get(varve_db *db, varve_stats *s)
+int varve_stats_get(varve_db *db, varve_stats *stats_out)
 {
-	if (!db || !s)
+	if (!db || !stats_out)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
-	if (s->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set stats->version first");
-	unsigned v = s->version;
-	memset(s, 0, sizeof *s);
-	s->version = v;
+	VV_TRY(vv_abi_check(&vv_abi_stats, stats_out->version));
+	/* filled whole here, written up to the caller's version */
+	varve_stats all = { .version = VARVE_STATS_VERSION }, *s = &all;
 	vv_topic **ts;
 	size_t n;
 	VV_TRY(vv_topics_snapshot(db->topics, &ts, &n));
@@ -586,5 +592,5 @@ int varve_stats_get(varve_db *db, varve_stats *s)
 	s->lag_alerts = atomic_load(&db->groups->lag_alerts);
 	s->inflight_bytes = vv_async_inflight(db->async);
 	s->backpressure_waits = vv_async_backpressure_waits(db->async);
-	return 0;
+	return vv_abi_write(&vv_abi_stats, stats_out, s);
 }

@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "abi.h"
 #include "db.h"
 #include "io.h"
 #include "registry.h"
@@ -154,7 +155,7 @@ static int apply_live(vv_topics *ts, const vv_meta_rec *r)
 	}
 	if (ts->staged && !strcmp(ts->staged->name, r->name)) {
 		rc = insert(ts, ts->staged);
-		if (rc == 0)
+		if (rc == 0) /* the table holds it now */
 			ts->staged = NULL;
 		pthread_rwlock_unlock(&ts->lock);
 		return rc;
@@ -168,12 +169,12 @@ static int apply_live(vv_topics *ts, const vv_meta_rec *r)
 	if (!t)
 		return 0;
 	if (ts->nstaged_parts && r->cfg.partitions == t->nparts + ts->nstaged_parts) {
-		rc = vv_topic_grow(t, ts->staged_parts, ts->nstaged_parts);
-		if (rc == 0)
-			ts->nstaged_parts = 0;
+		if ((rc = vv_topic_grow(t, ts->staged_parts, ts->nstaged_parts)) != 0)
+			goto out;
+		ts->nstaged_parts = 0;
 	}
-	if (rc == 0)
-		vv_topic_cfg_set(t, &r->cfg, &ts->pcfg);
+	vv_topic_cfg_set(t, &r->cfg, &ts->pcfg);
+out:
 	vv_topic_unref(t);
 	return rc;
 }
@@ -257,26 +258,33 @@ static int find_orphans(vv_topics *ts, char ***out, size_t *nout)
 int vv_topics_load(vv_topics *ts, int clean, int keep_orphans, char ***orphans, size_t *norphans)
 {
 	int rc = find_orphans(ts, orphans, norphans);
-	if (rc == 0 && !ts->env->read_only && !keep_orphans) {
+	if (rc)
+		goto out;
+	if (!ts->env->read_only && !keep_orphans) {
 		for (size_t i = 0; i < *norphans; i++) {
 			char dir[4400];
 			snprintf(dir, sizeof dir, "%s/%s", ts->env->topics_dir, (*orphans)[i]);
 			vv_env_log(ts->env, VARVE_LOG_INFO, "removing %s: no topic of that name", dir);
-			(void)vv_io_remove_tree(dir);
+			(void)vv_io_remove_tree(dir); /* a leftover; the next open tries again */
 		}
 		if (*norphans)
-			(void)vv_io_sync_dir(ts->env->topics_dir);
+			(void)vv_io_sync_dir(ts->env->topics_dir); /* as above */
 		vv_error_clear();
 	}
-	for (size_t i = 0; rc == 0 && i < ts->rn; i++) {
+	for (size_t i = 0; i < ts->rn; i++) {
 		named *nm = &ts->rv[i];
 		if (!nm->live)
 			continue;
 		vv_topic *t;
 		rc = vv_topic_open(ts->env, &ts->pcfg, nm->name, &nm->cfg, nm->created_ms, clean, &t);
-		if (rc == 0 && (rc = insert(ts, t)) != 0)
+		if (rc)
+			goto out;
+		if ((rc = insert(ts, t)) != 0) {
 			vv_topic_unref(t);
+			goto out;
+		}
 	}
+out:
 	free_replay(ts);
 	return rc;
 }
@@ -357,62 +365,76 @@ static int writable(varve_db *db)
 	return 0;
 }
 
+/* Write a topic's record, synced: its configuration (created_ms its
+ * creation time), or its tombstone when cfg is NULL. Applying the record
+ * changes the table (apply_live). */
+static int write_record(vv_topics *ts, const char *name, const varve_topic_config *cfg,
+			int64_t created_ms)
+{
+	vv_meta_rec *r = vv_calloc(1, sizeof *r);
+	if (!r)
+		return vv_error_set(VARVE_ENOMEM, 0, "topic record");
+	vv_meta_batch b;
+	vv_meta_batch_init(&b);
+	r->kind = VV_META_TOPIC_CONFIG;
+	snprintf(r->name, sizeof r->name, "%s", name);
+	if (cfg) {
+		r->cfg = *cfg;
+		r->time = created_ms;
+	} else {
+		r->deleted = 1;
+	}
+	int rc = vv_meta_batch_add(&b, r);
+	if (rc)
+		goto out;
+	rc = vv_meta_write(ts->meta, &b, 1);
+out:
+	vv_meta_batch_free(&b);
+	vv_free(r);
+	return rc;
+}
+
+/* varve_topic_create under admin_mu. */
+static int create_locked(varve_db *db, const char *name, const varve_topic_config *c)
+{
+	vv_topics *ts = db->topics;
+	pthread_rwlock_rdlock(&ts->lock);
+	int exists = find(ts, name, NULL) >= 0;
+	pthread_rwlock_unlock(&ts->lock);
+	if (exists)
+		return vv_error_set(VARVE_EEXISTS, 0, "topic %s already exists", name);
+	char dir[4400];
+	snprintf(dir, sizeof dir, "%s/%s", db->env.topics_dir, name);
+	if (vv_io_stat(dir, NULL, NULL) == 0)
+		return vv_error_set(VARVE_EBUSY, 0,
+				    "topic %s was deleted but is still in use by an open iterator", name);
+	vv_error_clear();
+	int64_t now = vv_env_now(&db->env);
+	vv_topic *t;
+	VV_TRY(vv_topic_open(&db->env, &ts->pcfg, name, c, now, 0, &t));
+	/* The topic exists once this record is durable, whatever the policy;
+	 * applying it puts the staged topic in the table. */
+	ts->staged = t;
+	int rc = write_record(ts, name, c, now);
+	if (!ts->staged)
+		return rc;
+	/* the record did not make it */
+	ts->staged = NULL;
+	atomic_store(&t->deleted, 1);
+	vv_topic_unref(t);
+	return rc ? rc : vv_error_set(VARVE_ERROR, 0, "topic %s was not registered", name);
+}
+
 int varve_topic_create(varve_db *db, const char *name, const varve_topic_config *cfg)
 {
 	VV_TRY(writable(db));
 	VV_TRY(check_name(name));
 	varve_topic_config c = VARVE_TOPIC_CONFIG_INIT;
-	if (cfg) {
-		if (cfg->version != VARVE_TOPIC_CONFIG_VERSION)
-			return vv_error_set(VARVE_EINVAL, 0, "varve_topic_config.version is %u",
-					    cfg->version);
-		c = *cfg;
-	}
+	VV_TRY(vv_abi_read(&vv_abi_topic_config, cfg, &c));
 	VV_TRY(vv_topic_config_validate(&c));
 	vv_topics *ts = db->topics;
 	pthread_mutex_lock(&ts->admin_mu);
-	pthread_rwlock_rdlock(&ts->lock);
-	int rc = find(ts, name, NULL) >= 0 ? vv_error_set(VARVE_EEXISTS, 0, "topic %s already exists", name) : 0;
-	pthread_rwlock_unlock(&ts->lock);
-	char dir[4400];
-	snprintf(dir, sizeof dir, "%s/%s", db->env.topics_dir, name);
-	if (rc == 0 && vv_io_stat(dir, NULL, NULL) == 0)
-		rc = vv_error_set(VARVE_EBUSY, 0,
-				  "topic %s was deleted but is still in use by an open iterator", name);
-	if (rc == 0)
-		vv_error_clear();
-	int64_t now = vv_env_now(&db->env);
-	vv_topic *t = NULL;
-	if (rc == 0)
-		rc = vv_topic_open(&db->env, &ts->pcfg, name, &c, now, 0, &t);
-	if (rc == 0) {
-		vv_meta_rec *r = vv_calloc(1, sizeof *r);
-		vv_meta_batch b;
-		vv_meta_batch_init(&b);
-		if (!r) {
-			rc = vv_error_set(VARVE_ENOMEM, 0, "topic create");
-		} else {
-			r->kind = VV_META_TOPIC_CONFIG;
-			snprintf(r->name, sizeof r->name, "%s", name);
-			r->cfg = c;
-			r->time = now;
-			rc = vv_meta_batch_add(&b, r);
-		}
-		/* The topic exists once this record is durable, whatever the policy;
-		 * applying it puts the staged topic in the table. */
-		ts->staged = t;
-		if (rc == 0)
-			rc = vv_meta_write(ts->meta, &b, 1);
-		if (ts->staged) { /* the record did not make it */
-			ts->staged = NULL;
-			atomic_store(&t->deleted, 1);
-			vv_topic_unref(t);
-			if (rc == 0)
-				rc = vv_error_set(VARVE_ERROR, 0, "topic %s was not registered", name);
-		}
-		vv_meta_batch_free(&b);
-		vv_free(r);
-	}
+	int rc = create_locked(db, name, &c);
 	pthread_mutex_unlock(&ts->admin_mu);
 	return rc;
 }
@@ -424,25 +446,11 @@ int varve_topic_delete(varve_db *db, const char *name)
 	vv_topics *ts = db->topics;
 	pthread_mutex_lock(&ts->admin_mu);
 	pthread_rwlock_rdlock(&ts->lock);
-	int rc = find(ts, name, NULL) < 0 ? vv_error_set(VARVE_ENOTFOUND, 0, "no topic named %s", name) : 0;
+	int exists = find(ts, name, NULL) >= 0;
 	pthread_rwlock_unlock(&ts->lock);
-	if (rc == 0) {
-		vv_meta_rec *r = vv_calloc(1, sizeof *r);
-		vv_meta_batch b;
-		vv_meta_batch_init(&b);
-		if (!r) {
-			rc = vv_error_set(VARVE_ENOMEM, 0, "topic delete");
-		} else {
-			r->kind = VV_META_TOPIC_CONFIG;
-			r->deleted = 1;
-			snprintf(r->name, sizeof r->name, "%s", name);
-			rc = vv_meta_batch_add(&b, r);
-		}
-		if (rc == 0) /* applying the tombstone takes the topic out */
-			rc = vv_meta_write(ts->meta, &b, 1);
-		vv_meta_batch_free(&b);
-		vv_free(r);
-	}
+	/* applying the tombstone takes the topic out */
+	int rc = exists ? write_record(ts, name, NULL, 0)
+			: vv_error_set(VARVE_ENOTFOUND, 0, "no topic named %s", name);
 	pthread_mutex_unlock(&ts->admin_mu);
 	return rc;
 }
@@ -459,14 +467,13 @@ int varve_topic_list(varve_db *db, char ***names_out, size_t *count_out)
 	pthread_rwlock_rdlock(&ts->lock);
 	size_t n = ts->n;
 	char **v = vv_calloc(n ? n : 1, sizeof *v);
-	int rc = v ? 0 : VARVE_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (!(v[i] = vv_strdup(ts->v[i]->name)))
-			rc = VARVE_ENOMEM;
+	int oom = !v;
+	for (size_t i = 0; !oom && i < n; i++)
+		oom = !(v[i] = vv_strdup(ts->v[i]->name));
 	pthread_rwlock_unlock(&ts->lock);
-	if (rc) {
+	if (oom) {
 		varve_strings_free(v, n);
-		return vv_error_set(rc, 0, "listing topics");
+		return vv_error_set(VARVE_ENOMEM, 0, "listing topics");
 	}
 	*names_out = v;
 	*count_out = n;
@@ -486,8 +493,7 @@ int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg
 {
 	if (!db || !cfg_out)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
-	if (cfg_out->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set cfg_out->version first");
+	VV_TRY(vv_abi_check(&vv_abi_topic_config, cfg_out->version));
 	vv_topic *t;
 	VV_TRY(vv_topics_find(db->topics, name, &t));
 	vv_topic_cfg tc;
@@ -495,30 +501,29 @@ int varve_topic_describe(varve_db *db, const char *name, varve_topic_config *cfg
 	/* retain_for_groups must stay valid while the topic lives: point at the
 	 * topic's text, which changes only by an alter */
 	tc.cfg.retain_for_groups = tc.groups[0] ? t->retain_buf : NULL;
-	vv_topic_config_copy_out(cfg_out, &tc.cfg);
 	vv_topic_unref(t);
-	return 0;
+	return vv_topic_config_copy_out(cfg_out, &tc.cfg);
 }
 
 int varve_partition_info_get(varve_db *db, const char *topic, int32_t partition,
-			     varve_partition_info *info)
+			     varve_partition_info *info_out)
 {
-	if (!db || !info)
+	if (!db || !info_out)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL argument");
-	if (info->version < 1)
-		return vv_error_set(VARVE_EINVAL, 0, "set info->version first");
+	VV_TRY(vv_abi_check(&vv_abi_partition_info, info_out->version));
 	vv_topic *t;
 	vv_partition *p;
 	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
 	if (db->env.read_only)
-		(void)vv_partition_refresh(p);
-	info->start_offset = atomic_load(&p->start_offset);
-	info->end_offset = atomic_load(&p->end_offset);
-	info->durable_offset = atomic_load(&p->durable_offset);
-	info->size_bytes = vv_partition_size(p, &info->segments);
-	info->failed = atomic_load(&p->failed);
+		(void)vv_partition_refresh(p); /* the last known state is still an answer */
+	varve_partition_info info = { .version = VARVE_PARTITION_INFO_VERSION };
+	info.start_offset = atomic_load(&p->start_offset);
+	info.end_offset = atomic_load(&p->end_offset);
+	info.durable_offset = atomic_load(&p->durable_offset);
+	info.size_bytes = vv_partition_size(p, &info.segments);
+	info.failed = atomic_load(&p->failed);
 	vv_topic_unref(t);
-	return 0;
+	return vv_abi_write(&vv_abi_partition_info, info_out, &info);
 }
 
 int varve_offsets(varve_db *db, const char *topic, int32_t partition, int64_t *start_out,
@@ -534,7 +539,7 @@ int varve_offsets(varve_db *db, const char *topic, int32_t partition, int64_t *s
 	vv_partition *p;
 	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
 	if (db->env.read_only)
-		(void)vv_partition_refresh(p);
+		(void)vv_partition_refresh(p); /* the last known offsets are still an answer */
 	if (start_out)
 		*start_out = atomic_load(&p->start_offset);
 	if (end_out)
@@ -545,54 +550,88 @@ int varve_offsets(varve_db *db, const char *topic, int32_t partition, int64_t *s
 
 /* ---- changing a topic -------------------------------------------------------- */
 
-/* Write a topic's configuration record (synced); applying it changes the
- * topic (apply_live). */
-static int write_config(vv_topics *ts, const char *name, const varve_topic_config *cfg,
-			int64_t created_ms)
-{
-	vv_meta_rec *r = vv_calloc(1, sizeof *r);
-	if (!r)
-		return vv_error_set(VARVE_ENOMEM, 0, "topic config");
-	vv_meta_batch b;
-	vv_meta_batch_init(&b);
-	r->kind = VV_META_TOPIC_CONFIG;
-	snprintf(r->name, sizeof r->name, "%s", name);
-	r->cfg = *cfg;
-	r->time = created_ms;
-	int rc = vv_meta_batch_add(&b, r);
-	if (rc == 0)
-		rc = vv_meta_write(ts->meta, &b, 1);
-	vv_meta_batch_free(&b);
-	vv_free(r);
-	return rc;
-}
 
 int varve_topic_alter(varve_db *db, const char *name, const varve_topic_config *cfg)
 {
 	VV_TRY(writable(db));
 	if (!cfg)
 		return vv_error_set(VARVE_EINVAL, 0, "NULL configuration");
-	if (cfg->version != VARVE_TOPIC_CONFIG_VERSION)
-		return vv_error_set(VARVE_EINVAL, 0, "varve_topic_config.version is %u", cfg->version);
-	VV_TRY(vv_topic_config_validate(cfg));
+	varve_topic_config c = VARVE_TOPIC_CONFIG_INIT;
+	VV_TRY(vv_abi_read(&vv_abi_topic_config, cfg, &c));
+	VV_TRY(vv_topic_config_validate(&c));
 	vv_topics *ts = db->topics;
 	vv_topic *t;
 	VV_TRY(vv_topics_find(ts, name, &t));
 	pthread_mutex_lock(&ts->admin_mu);
 	vv_topic_cfg now;
 	vv_topic_cfg_get(t, &now);
-	int rc = 0;
-	if (cfg->partitions != now.cfg.partitions)
+	/* fields newer than the caller's version keep the topic's values */
+	c = now.cfg;
+	int rc = vv_abi_read(&vv_abi_topic_config, cfg, &c);
+	if (rc)
+		goto out;
+	if (c.partitions != now.cfg.partitions) {
 		rc = vv_error_set(VARVE_EINVAL, 0,
 				  "topic %s has %u partitions: use varve_topic_add_partitions to add "
 				  "some (they cannot be removed)", name, now.cfg.partitions);
-	else if (cfg->dedup_window_ms != now.cfg.dedup_window_ms)
+		goto out;
+	}
+	if (c.dedup_window_ms != now.cfg.dedup_window_ms) {
 		rc = vv_error_set(VARVE_EINVAL, 0,
 				  "the message-id window of topic %s is fixed at creation", name);
-	if (rc == 0)
-		rc = write_config(ts, name, cfg, t->created_ms);
+		goto out;
+	}
+	if ((rc = vv_topic_config_validate(&c)) != 0)
+		goto out;
+	rc = write_record(ts, name, &c, t->created_ms);
+out:
 	pthread_mutex_unlock(&ts->admin_mu);
 	vv_topic_unref(t);
+	return rc;
+}
+
+/* varve_topic_add_partitions under admin_mu. */
+static int add_partitions_locked(vv_topics *ts, vv_topic *t, const char *name,
+				 uint32_t partitions)
+{
+	vv_topic_cfg now;
+	vv_topic_cfg_get(t, &now);
+	uint32_t have = t->nparts;
+	if (partitions <= have || partitions > VARVE_MAX_PARTITIONS)
+		return vv_error_set(VARVE_EINVAL, 0,
+				    "topic %s has %u partitions: a new count must be more, at most %d",
+				    name, have, VARVE_MAX_PARTITIONS);
+	vv_partition **np = vv_calloc(partitions - have, sizeof *np);
+	if (!np)
+		return vv_error_set(VARVE_ENOMEM, 0, "partitions");
+	/* The partitions' directories first, then the record: the partitions
+	 * exist once it is durable. */
+	vv_part_config pc;
+	vv_topic_part_config(&ts->pcfg, &now.cfg, &pc);
+	uint32_t opened = 0;
+	int rc = 0;
+	for (uint32_t i = have; i < partitions; i++, opened++) {
+		char pdir[4400];
+		snprintf(pdir, sizeof pdir, "%s/%u", t->dir, i);
+		if ((rc = vv_partition_open(pdir, name, i, &pc, 0, &np[i - have])) != 0)
+			goto out;
+	}
+	ts->staged_parts = np;
+	ts->nstaged_parts = partitions - have;
+	now.cfg.partitions = partitions;
+	rc = write_record(ts, name, &now.cfg, t->created_ms);
+	if (rc == 0 && ts->nstaged_parts) /* written, yet not applied */
+		rc = vv_error_set(VARVE_ERROR, 0, "partitions of %s were not added", name);
+out:
+	if (rc) {
+		/* not added (a grown topic took them, and then rc is 0): close
+		 * them; their directories stay, empty, and a later add opens them */
+		for (uint32_t i = 0; i < opened; i++)
+			vv_partition_close(np[i], 1);
+	}
+	ts->staged_parts = NULL;
+	ts->nstaged_parts = 0;
+	vv_free(np);
 	return rc;
 }
 
@@ -603,46 +642,7 @@ int varve_topic_add_partitions(varve_db *db, const char *name, uint32_t partitio
 	vv_topic *t;
 	VV_TRY(vv_topics_find(ts, name, &t));
 	pthread_mutex_lock(&ts->admin_mu);
-	vv_topic_cfg now;
-	vv_topic_cfg_get(t, &now);
-	uint32_t have = t->nparts;
-	int rc = 0;
-	if (partitions <= have || partitions > VARVE_MAX_PARTITIONS)
-		rc = vv_error_set(VARVE_EINVAL, 0,
-				  "topic %s has %u partitions: a new count must be more, at most %d",
-				  name, have, VARVE_MAX_PARTITIONS);
-	vv_partition **np = rc ? NULL : vv_calloc(partitions - have, sizeof *np);
-	if (rc == 0 && !np)
-		rc = vv_error_set(VARVE_ENOMEM, 0, "partitions");
-	/* The partitions' directories first, then the record: the partitions
-	 * exist once it is durable. */
-	vv_part_config pc;
-	vv_topic_part_config(&ts->pcfg, &now.cfg, &pc);
-	uint32_t opened = 0;
-	for (uint32_t i = have; rc == 0 && i < partitions; i++) {
-		char pdir[4400];
-		snprintf(pdir, sizeof pdir, "%s/%u", t->dir, i);
-		rc = vv_partition_open(pdir, name, i, &pc, 0, &np[i - have]);
-		if (rc == 0)
-			opened++;
-	}
-	if (rc == 0) {
-		ts->staged_parts = np;
-		ts->nstaged_parts = partitions - have;
-		now.cfg.partitions = partitions;
-		rc = write_config(ts, name, &now.cfg, t->created_ms);
-		if (rc == 0 && ts->nstaged_parts)
-			rc = vv_error_set(VARVE_ERROR, 0, "partitions of %s were not added", name);
-	}
-	if (rc) {
-		/* not added (a grown topic took them, and then rc is 0): close
-		 * them; their directories stay, empty, and a later add opens them */
-		for (uint32_t i = 0; i < opened; i++)
-			vv_partition_close(np[i], 1);
-	}
-	ts->staged_parts = NULL;
-	ts->nstaged_parts = 0;
-	vv_free(np);
+	int rc = add_partitions_locked(ts, t, name, partitions);
 	pthread_mutex_unlock(&ts->admin_mu);
 	vv_topic_unref(t);
 	return rc;
@@ -657,14 +657,17 @@ int varve_delete_records(varve_db *db, const char *topic, int32_t partition, int
 	vv_topic *t;
 	vv_partition *p;
 	VV_TRY(vv_topics_partition(db->topics, topic, partition, &t, &p));
-	int rc = 0;
-	if (offset < 0)
-		rc = vv_error_set(VARVE_EOFFSET, 0, "negative offset %" PRId64, offset);
 	uint64_t freed = 0;
-	if (rc == 0)
-		rc = vv_partition_advance_start(p, offset, &freed);
-	if (rc == 0 && start_out)
+	int rc;
+	if (offset < 0) {
+		rc = vv_error_set(VARVE_EOFFSET, 0, "negative offset %" PRId64, offset);
+		goto out;
+	}
+	if ((rc = vv_partition_advance_start(p, offset, &freed)) != 0)
+		goto out;
+	if (start_out)
 		*start_out = atomic_load(&p->start_offset);
+out:
 	vv_topic_unref(t);
 	return rc;
 }

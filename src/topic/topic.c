@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <xxhash.h>
 
+#include "abi.h"
 #include "io.h"
 #include "reader.h"
 #include "topic.h"
@@ -26,12 +27,9 @@ int vv_topic_group_listed(const char *list, const char *group)
 	return 0;
 }
 
-void vv_topic_config_copy_out(varve_topic_config *dst, const varve_topic_config *src)
+int vv_topic_config_copy_out(varve_topic_config *dst, const varve_topic_config *src)
 {
-	unsigned v = dst->version;
-	/* version 1 is the whole struct today; later versions append fields */
-	*dst = *src;
-	dst->version = v;
+	return vv_abi_write(&vv_abi_topic_config, dst, src);
 }
 
 uint32_t vv_topic_partition_for_key(const void *key, size_t len, uint32_t nparts)
@@ -128,22 +126,25 @@ static int dedup_partition(const vv_env *env, vv_topic *t, uint32_t i, int64_t n
 		vv_error_clear();
 		return 0;
 	}
-	int rc = 0;
 	if (r == 0) {
 		vv_reader rd;
 		r = vv_reader_init(&rd, p, from);
 		const varve_record *rec;
-		while (r == 0 && rc == 0 && (r = vv_reader_next(&rd, &rec)) == 0) {
+		while (r == 0 && (r = vv_reader_next(&rd, &rec)) == 0) {
 			size_t il;
 			const void *id = vv_dedup_id(rec, &il);
 			int64_t at = rd.last_header->append_time;
-			if (id && now - at < t->cfg.dedup_window_ms)
-				rc = vv_dedup_put(t->dedup, id, il, (int32_t)i, rec->offset, at);
+			if (!id || now - at >= t->cfg.dedup_window_ms)
+				continue;
+			int rc = vv_dedup_put(t->dedup, id, il, (int32_t)i, rec->offset, at);
+			if (rc) {
+				vv_reader_free(&rd);
+				return rc;
+			}
 		}
 		vv_reader_free(&rd);
 	}
-	if (rc)
-		return rc;
+	/* r: how the read ended (VARVE_EEND: at the end of the log) */
 	if (r == VARVE_ECORRUPT) {
 		vv_env_log(env, VARVE_LOG_ERROR, "%s/%u: message-id window rebuilt up to damage only: %s",
 			   t->name, i, varve_last_error()->message);
@@ -161,10 +162,9 @@ static int load_dedup(const vv_env *env, vv_topic *t)
 		return vv_error_set(VARVE_ENOMEM, 0, "dedup window");
 	vv_dedup_init(t->dedup, t->cfg.dedup_window_ms);
 	int64_t now = vv_env_now(env);
-	int rc = 0;
-	for (uint32_t i = 0; rc == 0 && i < t->nparts; i++)
-		rc = dedup_partition(env, t, i, now);
-	return rc;
+	for (uint32_t i = 0; i < t->nparts; i++)
+		VV_TRY(dedup_partition(env, t, i, now));
+	return 0;
 }
 
 void vv_topic_part_config(const vv_part_config *base, const varve_topic_config *tc,
@@ -187,16 +187,16 @@ static int topic_dir(const vv_env *env, const char *dir)
 	if (env->read_only)
 		return 0;
 	int rc = vv_io_mkdir(dir, env->opts.dir_mode);
-	if (rc == VARVE_EEXISTS) {
-		int is_dir = 0; /* lstat: a symlink is never followed */
-		rc = vv_io_stat(dir, NULL, &is_dir);
-		if (rc == 0 && is_dir != 1)
-			rc = vv_error_set(VARVE_ECORRUPT, 0,
-					  "%s is not a directory (a symlink?): refusing to use it", dir);
-	} else if (rc == 0) {
-		rc = vv_io_sync_dir(env->topics_dir);
-	}
-	return rc;
+	if (rc == 0)
+		return vv_io_sync_dir(env->topics_dir);
+	if (rc != VARVE_EEXISTS)
+		return rc;
+	int is_dir = 0; /* lstat: a symlink is never followed */
+	VV_TRY(vv_io_stat(dir, NULL, &is_dir));
+	if (is_dir != 1)
+		return vv_error_set(VARVE_ECORRUPT, 0,
+				    "%s is not a directory (a symlink?): refusing to use it", dir);
+	return 0;
 }
 
 int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *name,
@@ -222,23 +222,24 @@ int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *nam
 		return vv_error_set(VARVE_ENOMEM, 0, "topic");
 	}
 	int rc = topic_dir(env, dir);
+	if (rc)
+		goto fail;
 	vv_part_config pc;
 	vv_topic_part_config(pcfg, cfg, &pc);
-	for (uint32_t i = 0; rc == 0 && i < cfg->partitions; i++) {
+	for (uint32_t i = 0; i < cfg->partitions; i++) {
 		char pdir[4200];
 		snprintf(pdir, sizeof pdir, "%s/%u", dir, i);
-		rc = vv_partition_open(pdir, name, i, &pc, clean, &t->parts[i]);
-		if (rc == 0)
-			t->nparts = i + 1;
+		if ((rc = vv_partition_open(pdir, name, i, &pc, clean, &t->parts[i])) != 0)
+			goto fail;
+		t->nparts = i + 1;
 	}
-	if (rc == 0 && cfg->dedup_window_ms > 0)
-		rc = load_dedup(env, t);
-	if (rc) {
-		vv_topic_unref(t);
-		return rc;
-	}
+	if (cfg->dedup_window_ms > 0 && (rc = load_dedup(env, t)) != 0)
+		goto fail;
 	*out = t;
 	return 0;
+fail:
+	vv_topic_unref(t);
+	return rc;
 }
 
 /* ---- a configuration that may change ------------------------------------------- */

@@ -76,8 +76,9 @@ void vv_topic_unref(vv_topic *t);
 
 /* Is `group` one of the comma-separated names in list? */
 int vv_topic_group_listed(const char *list, const char *group);
-/* Copy the fields a caller's struct version knows about. */
-void vv_topic_config_copy_out(varve_topic_config *dst, const varve_topic_config *src);
+/* Copy into a caller's struct the fields its version has (abi.h); its
+ * version is kept. VARVE_EINVAL for a version this library does not know. */
+int vv_topic_config_copy_out(varve_topic_config *dst, const varve_topic_config *src);
 
 /* Partition for a key (XXH3-64 of the key modulo the count). */
 uint32_t vv_topic_partition_for_key(const void *key, size_t len, uint32_t nparts);

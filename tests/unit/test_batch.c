@@ -475,6 +475,102 @@ Test(batch, record_decoder_survives_every_single_byte_mutation)
 	vv_bb_free(&x.b);
 }
 
+/* The decoder says which header check failed, with the values that
+ * failed it (varve-dump prints this instead of checking again itself). */
+Test(batch, header_parse_names_the_failed_check)
+{
+	varve_record recs[4];
+	char vals[4][200];
+	for (int i = 0; i < 4; i++) {
+		memset(vals[i], 'a' + i, sizeof vals[i]);
+		recs[i] = t_rec("key", 3, vals[i], sizeof vals[i]);
+		recs[i].timestamp = 1000 + i;
+	}
+	built plain;
+	build(&plain, recs, NULL, 4, VARVE_CODEC_NONE, 50);
+	uint32_t L = (uint32_t)plain.len;
+	const struct {
+		const char *why; /* expected in the reason */
+		size_t off, width;
+		uint64_t value;
+	} cases[] = {
+		{ "bad batch magic 0x31565257", 8, 4, 0x31565257u },
+		{ "reserved header field is 0x00000001", 76, 4, 1 },
+		{ "batch length 79 is shorter than a header", 12, 4, 79 },
+		{ "is over the", 12, 4, MAXB + 1u },
+		{ "unknown batch attributes 0x0004", 32, 2, 0x4 },
+		{ "batch holds 0 records", 28, 4, 0 },
+		{ "last offset delta 2 is below record count 4 - 1", 24, 4, 2 },
+		{ "negative base offset -1", 16, 8, (uint64_t)-1 },
+		{ "last offset overflows", 16, 8, (uint64_t)INT64_MAX - 1 },
+		{ "max timestamp 999 is below first timestamp 1000", 48, 8, 999 },
+		{ "does not match batch length", 36, 4, L - 80 + 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t *c = copy_of(&plain);
+		if (cases[i].width == 2)
+			vv_store16(c + cases[i].off, (uint16_t)cases[i].value);
+		else if (cases[i].width == 4)
+			vv_store32(c + cases[i].off, (uint32_t)cases[i].value);
+		else
+			vv_store64(c + cases[i].off, cases[i].value);
+		rechecksum(c, plain.len);
+		vv_batch_header h;
+		vv_batch_why why = { "unset" };
+		int rc = vv_batch_parse_header_why(c, plain.len, MAXB, &h, &why);
+		cr_expect_eq(rc, VARVE_ECORRUPT, "%s: rc %d", cases[i].why, rc);
+		cr_expect(strstr(why.text, cases[i].why), "expected \"%s\", got \"%s\"", cases[i].why,
+			  why.text);
+		/* the plain parse agrees: one set of checks */
+		cr_expect_eq(vv_batch_parse_header(c, plain.len, MAXB, &h), rc);
+		free(c);
+	}
+	vv_batch_header h;
+	vv_batch_why why = { "untouched" };
+	cr_assert_eq(vv_batch_parse_header_why(plain.p, plain.len, MAXB, &h, &why), 0);
+	cr_assert_str_eq(why.text, "untouched", "a good header leaves the reason alone");
+	vv_bb_free(&plain.b);
+}
+
+/* The record reader names the record check that failed. */
+Test(batch, record_reader_names_the_failed_check)
+{
+	varve_record recs[2] = { t_rec("key", 3, "value", 5), t_rec("k2", 2, "v2", 2) };
+	recs[0].timestamp = recs[1].timestamp = 500;
+	built x;
+	build(&x, recs, NULL, 2, VARVE_CODEC_NONE, 0);
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0;
+	varve_header *hdrs = NULL;
+	/* the first record's length varint claims more than the batch holds */
+	uint8_t *c = copy_of(&x);
+	c[VV_BATCH_HEADER_SIZE] = 0x7f;
+	rechecksum(c, x.len);
+	vv_record_reader rr;
+	cr_assert_eq(vv_record_reader_init(&rr, c, &x.h, &scratch, &scap, MAXB), 0);
+	cr_assert_null(rr.fault);
+	varve_record r;
+	cr_assert_eq(vv_record_next(&rr, &r, &hdrs, &hcap), VARVE_ECORRUPT);
+	cr_assert_not_null(rr.fault);
+	cr_assert(strstr(rr.fault, "runs past the batch"), "%s", rr.fault);
+	free(c);
+	/* an LZ4 records size the block cannot inflate to */
+	built z;
+	build(&z, recs, NULL, 2, VARVE_CODEC_LZ4, 0);
+	c = copy_of(&z);
+	vv_store32(c + 36, z.h.records_size + 1);
+	rechecksum(c, z.len);
+	vv_batch_header h;
+	cr_assert_eq(vv_batch_parse_header(c, z.len, MAXB, &h), 0);
+	cr_assert_eq(vv_record_reader_init(&rr, c, &h, &scratch, &scap, MAXB), VARVE_ECORRUPT);
+	cr_assert(rr.fault && strstr(rr.fault, "LZ4"), "%s", rr.fault ? rr.fault : "(none)");
+	free(c);
+	free(scratch);
+	free(hdrs);
+	vv_bb_free(&x.b);
+	vv_bb_free(&z.b);
+}
+
 /* ---- varints ------------------------------------------------------------------------ */
 
 Test(varint, edge_values_round_trip)
