@@ -31,6 +31,8 @@
 
 #include "coord/coord.h"
 #include "net/loop.h"
+#include "quota.h"
+#include "records/records.h"
 #include "tconfig.h"
 #include "varve.h"
 
@@ -58,7 +60,16 @@ typedef struct vs_broker_config {
 	vs_broker_log_fn log_fn;      /* may be NULL */
 	void *log_ctx;
 	int verbose;                  /* log INFO messages (connections, requests refused) */
+	/* quotas, backpressure and per-request limits (quota.h, docs/SECURITY.md) */
+	vs_quota_config quota;        /* quota.path: the quotas file; defaults per client id */
+	uint32_t max_partitions_per_request; /* topic-partitions one request may name;
+					      * past it INVALID_REQUEST; 0: default */
+	uint32_t max_groups_per_request;     /* groups one request may name; likewise */
+	vs_records_limits records;    /* Produce batches: wire size, decompressed size */
 } vs_broker_config;
+
+#define VS_BROKER_DEFAULT_MAX_PARTITIONS_PER_REQUEST 10000
+#define VS_BROKER_DEFAULT_MAX_GROUPS_PER_REQUEST 10000
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)
 #define VS_BROKER_DEFAULT_DEFERRED_BYTES ((size_t)256 << 20)

@@ -22,7 +22,17 @@
  * a FIFO (b->produce_wait) and resumes, from the partition it stopped at,
  * when completions free space. Every later Produce queues behind it, so
  * the batches of one connection reach the log in the order they were sent
- * (an idempotent producer's sequences depend on it).
+ * (an idempotent producer's sequences depend on it). While a connection's
+ * Produce waits, the connection is not read (vs_loop_pause_reading): its
+ * next requests stay in the socket, the client's TCP window closes and
+ * the client slows down, instead of the broker queueing them. The pause is
+ * set while the request is being handled, so no frame after it is
+ * dispatched, and each connection has at most one call in the FIFO; it is
+ * lifted when that call leaves the FIFO.
+ *
+ * A large batch leaves the decoder with large buffers (up to twice the
+ * decompressed bound); they are given back after the request rather than
+ * kept for the next one.
  *
  * Kafka's rules kept here: exactly one batch per partition (v3+), zstd
  * only from v7, acks one of -1, 0, 1; a batch that fails its CRC or any
@@ -162,6 +172,8 @@ static int append_one(pp_state *st, pp_part *pp)
 	vs_decoded d;
 	const vs_slice *rs = &pp->in->records;
 	int16_t err = vs_records_decode(&b->decoder, rs->ptr, rs->ptr ? rs->len : 0, &d);
+	if (err == KE_MESSAGE_TOO_LARGE || err == KE_RECORD_LIST_TOO_LARGE)
+		b->produce_oversize++;
 	if (err != KE_NONE) {
 		part_error(st, pp, err, vs_records_reason(&b->decoder));
 		return 0;
@@ -230,6 +242,18 @@ static void wait_push(vs_broker *b, pp_state *st)
 		b->produce_wait = st;
 	b->produce_wait_tail = st;
 	b->produce_waits++;
+	/* backpressure: its connection is not read until the call moves on */
+	vs_loop_pause_reading(b->loop, st->c->conn, 1);
+	b->produce_paused++;
+}
+
+/* Decoder buffers above this are given back after a request. */
+#define DECODER_KEEP_BYTES ((size_t)4 << 20)
+
+static void trim_decoder(vs_broker *b)
+{
+	if (b->decoder.inflated.cap > DECODER_KEEP_BYTES)
+		vs_records_decoder_trim(&b->decoder, DECODER_KEEP_BYTES);
 }
 
 /* Completions freed space: let waiting requests go on, in order. Only when
@@ -246,15 +270,19 @@ static void resume_waiting(vs_broker *b)
 			st->next = st->n;
 			st->failed = true;
 		} else if (!append_from(st)) {
+			trim_decoder(b);
 			if (b->produce_inflight == 0)
 				vs_blog(b, VARVE_LOG_WARN,
 					"Produce waits for the store's in-flight bound with nothing "
 					"of the broker's in flight");
 			return;
 		}
+		trim_decoder(b);
 		b->produce_wait = st->wait_next;
 		if (!b->produce_wait)
 			b->produce_wait_tail = NULL;
+		vs_loop_pause_reading(b->loop, st->c->conn, 0);
+		b->produce_paused--;
 		if (st->pending == 0)
 			finish(st);
 	}
@@ -316,7 +344,9 @@ int vs_h_produce(vs_call *c)
 			pp->log_append_time = cfg.timestamp_type == VARVE_TIMESTAMP_APPEND;
 		}
 	}
-	if (c->b->produce_wait || !append_from(st)) {
+	bool appended = !c->b->produce_wait && append_from(st);
+	trim_decoder(c->b);
+	if (!appended) {
 		wait_push(c->b, st);
 		return VS_DEFER;
 	}
