@@ -156,6 +156,7 @@ int cli_clean_main(cli_ctx *c, int argc, char **argv);
 int cli_dlq_main(cli_ctx *c, int argc, char **argv);
 int cli_repair_main(cli_ctx *c, int argc, char **argv);
 int cli_serve_main(cli_ctx *c, int argc, char **argv);
+int cli_quota_main(cli_ctx *c, int argc, char **argv);
 
 /* Run a subcommand of a command group ("topic", "group"). */
 typedef struct cli_sub {

@@ -51,7 +51,21 @@ static const char serve_help[] =
 	"  --idle-timeout-ms N        close idle connections after N ms; 0 never (default 600000)\n"
 	"  --workers N                threads for store calls that may wait on the disk (default 2)\n"
 	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
-	"  -v                         log the store's and the broker's messages to stderr\n";
+	"  -v                         log the store's and the broker's messages to stderr\n"
+	"\n"
+	"Limits, backpressure and quotas (docs/SECURITY.md; quotas per user or client id\n"
+	"are set with `varve quota` in DIR/quotas):\n"
+	"  --max-inflight-requests N  requests read ahead of their answers per connection (100)\n"
+	"  --max-output-bytes N       unsent answer bytes per connection before it is not read (64MiB)\n"
+	"  --max-inflight-bytes N     produced bytes not yet durable; past it producing\n"
+	"                             connections are not read (64MiB)\n"
+	"  --max-inflated-batch-bytes N  a Produce batch's records decompressed (64MiB)\n"
+	"  --max-partitions-per-request N  topic-partitions one request may name (10000)\n"
+	"  --max-groups-per-request N groups one request may name (10000)\n"
+	"  --quota-produce-bytes-per-sec N  default produce quota per client id (none)\n"
+	"  --quota-fetch-bytes-per-sec N    default fetch quota per client id (none)\n"
+	"  --quota-requests-per-sec N       default request quota per client id (none)\n"
+	"  --quota-max-throttle-ms N  longest throttle given at once (10000)\n";
 
 enum {
 	OPT_LISTEN = 256,
@@ -68,6 +82,17 @@ enum {
 	OPT_IDLE,
 	OPT_WORKERS,
 	OPT_LAG_REFRESH,
+	/* limits, backpressure and quotas */
+	OPT_MAX_INFLIGHT_REQ,
+	OPT_MAX_OUTPUT,
+	OPT_MAX_INFLIGHT_BYTES,
+	OPT_MAX_INFLATED,
+	OPT_MAX_PARTS_REQ,
+	OPT_MAX_GROUPS_REQ,
+	OPT_QUOTA_PRODUCE,
+	OPT_QUOTA_FETCH,
+	OPT_QUOTA_REQUESTS,
+	OPT_QUOTA_MAX_THROTTLE,
 };
 
 typedef struct serve_opts {
@@ -77,6 +102,10 @@ typedef struct serve_opts {
 	int sync_policy;
 	uint64_t max_request, max_message;
 	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
+	/* limits, backpressure and quotas: 0 is the default */
+	int64_t max_inflight_req, max_parts_req, max_groups_req, max_throttle_ms;
+	uint64_t max_output, max_inflight_bytes, max_inflated;
+	uint64_t quota[VS_QUOTA_KINDS];
 } serve_opts;
 
 static vs_broker *volatile running;
@@ -107,6 +136,44 @@ static int parse_size(const cli_ctx *c, const char *opt, const char *s, uint64_t
 	if (rc == 0 && (*out < 1 || *out > max))
 		return cli_usage(c, "%s: %s is out of range [1, %" PRIu64 "]", opt, s, max);
 	return rc;
+}
+
+/* The limits, backpressure and quota options. */
+static int parse_limit(cli_ctx *c, int ch, serve_opts *o)
+{
+	switch (ch) {
+	case OPT_MAX_INFLIGHT_REQ:
+		return cli_arg_i64(c, "--max-inflight-requests", optarg, 1, 1 << 20,
+				   &o->max_inflight_req);
+	case OPT_MAX_OUTPUT:
+		return parse_size(c, "--max-output-bytes", optarg, INT64_MAX, &o->max_output);
+	case OPT_MAX_INFLIGHT_BYTES:
+		return parse_size(c, "--max-inflight-bytes", optarg, INT64_MAX,
+				  &o->max_inflight_bytes);
+	case OPT_MAX_INFLATED:
+		return parse_size(c, "--max-inflated-batch-bytes", optarg, INT32_MAX,
+				  &o->max_inflated);
+	case OPT_MAX_PARTS_REQ:
+		return cli_arg_i64(c, "--max-partitions-per-request", optarg, 1, UINT32_MAX,
+				   &o->max_parts_req);
+	case OPT_MAX_GROUPS_REQ:
+		return cli_arg_i64(c, "--max-groups-per-request", optarg, 1, UINT32_MAX,
+				   &o->max_groups_req);
+	case OPT_QUOTA_PRODUCE:
+		return parse_size(c, "--quota-produce-bytes-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_PRODUCE]);
+	case OPT_QUOTA_FETCH:
+		return parse_size(c, "--quota-fetch-bytes-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_FETCH]);
+	case OPT_QUOTA_REQUESTS:
+		return parse_size(c, "--quota-requests-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_REQUEST]);
+	case OPT_QUOTA_MAX_THROTTLE:
+		return cli_arg_i64(c, "--quota-max-throttle-ms", optarg, 1, INT32_MAX,
+				   &o->max_throttle_ms);
+	default:
+		return CLI_USAGE;
+	}
 }
 
 static int parse_one(cli_ctx *c, int ch, serve_opts *o)
@@ -146,7 +213,7 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 	case OPT_LAG_REFRESH:
 		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
 	default:
-		return CLI_USAGE;
+		return parse_limit(c, ch, o);
 	}
 }
 
@@ -169,6 +236,16 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
+		{ "max-inflight-requests", required_argument, NULL, OPT_MAX_INFLIGHT_REQ },
+		{ "max-output-bytes", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES },
+		{ "max-inflated-batch-bytes", required_argument, NULL, OPT_MAX_INFLATED },
+		{ "max-partitions-per-request", required_argument, NULL, OPT_MAX_PARTS_REQ },
+		{ "max-groups-per-request", required_argument, NULL, OPT_MAX_GROUPS_REQ },
+		{ "quota-produce-bytes-per-sec", required_argument, NULL, OPT_QUOTA_PRODUCE },
+		{ "quota-fetch-bytes-per-sec", required_argument, NULL, OPT_QUOTA_FETCH },
+		{ "quota-requests-per-sec", required_argument, NULL, OPT_QUOTA_REQUESTS },
+		{ "quota-max-throttle-ms", required_argument, NULL, OPT_QUOTA_MAX_THROTTLE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -335,6 +412,8 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 	/* the broker appends on its network thread: past the in-flight bound
 	 * it must be told to wait (VARVE_EAGAIN), not be blocked */
 	vo.inflight_block = 0;
+	if (o->max_inflight_bytes)
+		vo.max_inflight_bytes = o->max_inflight_bytes;
 	vo.log_fn = log_to_stderr;
 	vo.log_ctx = c;
 	int rc = varve_open(c->dir, &vo, db);
@@ -346,8 +425,31 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 	return rc ? cli_fail(c->dir, rc) : CLI_OK;
 }
 
+/* The limits and quotas of the broker (0 in o: the default stays). */
+static void limits_config(const serve_opts *o, const char *quotas_path, vs_broker_config *bc)
+{
+	if (o->max_inflight_req)
+		bc->loop.max_inflight_requests = (uint32_t)o->max_inflight_req;
+	if (o->max_output)
+		bc->loop.max_output_bytes = (size_t)o->max_output;
+	if (o->max_inflated) {
+		/* one batch per partition: its bound is also the call's */
+		bc->records.max_inflated_batch_bytes = (size_t)o->max_inflated;
+		bc->records.max_total_inflated_bytes = (size_t)o->max_inflated;
+	}
+	if (o->max_parts_req)
+		bc->max_partitions_per_request = (uint32_t)o->max_parts_req;
+	if (o->max_groups_req)
+		bc->max_groups_per_request = (uint32_t)o->max_groups_req;
+	bc->quota.path = quotas_path;
+	for (int k = 0; k < VS_QUOTA_KINDS; k++)
+		bc->quota.default_rate[k] = (int64_t)o->quota[k];
+	if (o->max_throttle_ms)
+		bc->quota.max_throttle_ms = o->max_throttle_ms;
+}
+
 static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const char *id,
-			  vs_broker_config *bc)
+			  const char *quotas_path, vs_broker_config *bc)
 {
 	vs_broker_config_default(bc);
 	bc->db = db;
@@ -365,6 +467,7 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->log_fn = log_to_stderr;
 	bc->log_ctx = c;
 	bc->verbose = c->verbose;
+	limits_config(o, quotas_path, bc);
 }
 
 /* Listen, advertise, write SERVER, say so: CLI_OK or the exit code. */
@@ -401,6 +504,22 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b)
 	return CLI_OK;
 }
 
+/* A quotas file that cannot be used stops the start, with its line: a
+ * server must not run without limits its operator set. */
+static int check_quotas_file(const cli_ctx *c)
+{
+	char path[4096], err[600];
+	snprintf(path, sizeof path, "%s/quotas", c->dir);
+	vs_quota_list l = { 0 };
+	int rc = vs_quota_file_read(path, &l, NULL, err, sizeof err);
+	vs_quota_list_free(&l);
+	if (rc) {
+		cli_errf("%s", err);
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
 /* Every connection is a descriptor: take the hard limit, as servers do, so
  * --max-connections rather than a small default soft limit bounds them. */
 static void raise_fd_limit(const cli_ctx *c)
@@ -430,7 +549,9 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
 	if (cluster_id(c->dir, id, sizeof id))
 		return CLI_ERROR;
 	vs_broker_config bc;
-	broker_config(c, o, db, id, &bc);
+	char quotas_path[4096];
+	snprintf(quotas_path, sizeof quotas_path, "%s/quotas", c->dir);
+	broker_config(c, o, db, id, quotas_path, &bc);
 	vs_broker *b;
 	int rc = vs_broker_new(&bc, &b);
 	if (rc) {
@@ -472,6 +593,8 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 		return cli_usage(c, "--metrics: \"%s\" is not HOST:PORT or none", o.metrics);
 	if (o.advertise && (split_addr(o.advertise, host, sizeof host, &port) || !*host || !port))
 		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT", o.advertise);
+	if ((rc = check_quotas_file(c)))
+		return rc;
 	raise_fd_limit(c);
 	varve_db *db;
 	if ((rc = open_store(c, &o, &db)))

@@ -42,6 +42,7 @@ static const char main_help[] =
 	"  clean                  run retention and compaction now\n"
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
+	"  quota set|remove|list  client quotas of serve (docs/SECURITY.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -66,6 +67,7 @@ static const command commands[] = {
 	{ "repair", cli_repair_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
+	{ "quota", cli_quota_main },
 #endif
 	{ NULL, NULL },
 };

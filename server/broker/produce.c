@@ -256,10 +256,42 @@ static void trim_decoder(vs_broker *b)
 		vs_records_decoder_trim(&b->decoder, DECODER_KEEP_BYTES);
 }
 
-/* Completions freed space: let waiting requests go on, in order. Only when
- * nothing of ours is in flight does a refusal mean the bound is held by
- * someone else (an embedder's async produce); the append is then retried
- * on the next completion, or fails the request once the broker stops. */
+/* Longest delay between retries of a waiting Produce with nothing of ours
+ * in flight. */
+#define RETRY_MAX_MS 100
+
+static void retry_waiting(void *arg)
+{
+	vs_broker *b = arg;
+	b->produce_retry_timer = 0;
+	resume_waiting(b);
+}
+
+/* A refusal with nothing of ours in flight: no completion of ours will
+ * come to retry the append. The store runs its completion callbacks before
+ * it gives their bytes back, so this happens whenever the loop handles the
+ * last completions quickly; or the bound is held by someone else (an
+ * embedder's async produce). Retry on a timer, 1 ms doubling up to
+ * RETRY_MAX_MS. */
+static void arm_retry(vs_broker *b)
+{
+	if (b->produce_retry_timer || b->loop_done)
+		return;
+	int64_t ms = b->produce_retry_ms ? b->produce_retry_ms * 2 : 1;
+	if (ms >= RETRY_MAX_MS) {
+		if (b->produce_retry_ms < RETRY_MAX_MS)
+			vs_blog(b, VARVE_LOG_WARN,
+				"Produce waits for the store's in-flight bound with nothing of the "
+				"broker's in flight");
+		ms = RETRY_MAX_MS;
+	}
+	b->produce_retry_ms = ms;
+	b->produce_retry_timer = vs_loop_timer_add(b->loop, ms, retry_waiting, b);
+}
+
+/* Completions freed space: let waiting requests go on, in order. A refusal
+ * with nothing of ours in flight is retried on a timer (arm_retry); the
+ * requests still waiting fail once the broker stops. */
 static void resume_waiting(vs_broker *b)
 {
 	while (b->produce_wait) {
@@ -272,12 +304,11 @@ static void resume_waiting(vs_broker *b)
 		} else if (!append_from(st)) {
 			trim_decoder(b);
 			if (b->produce_inflight == 0)
-				vs_blog(b, VARVE_LOG_WARN,
-					"Produce waits for the store's in-flight bound with nothing "
-					"of the broker's in flight");
+				arm_retry(b);
 			return;
 		}
 		trim_decoder(b);
+		b->produce_retry_ms = 0;
 		b->produce_wait = st->wait_next;
 		if (!b->produce_wait)
 			b->produce_wait_tail = NULL;
@@ -291,6 +322,10 @@ static void resume_waiting(vs_broker *b)
 void vs_produce_stop(vs_broker *b)
 {
 	b->loop_done = true;
+	if (b->produce_retry_timer) {
+		vs_loop_timer_cancel(b->loop, b->produce_retry_timer);
+		b->produce_retry_timer = 0;
+	}
 	resume_waiting(b);
 }
 
@@ -348,6 +383,8 @@ int vs_h_produce(vs_call *c)
 	trim_decoder(c->b);
 	if (!appended) {
 		wait_push(c->b, st);
+		if (c->b->produce_inflight == 0)
+			arm_retry(c->b);
 		return VS_DEFER;
 	}
 	if (st->pending)
