@@ -500,6 +500,41 @@ int vv_io_remove_tree(const char *path)
 	return rc ? rc : vv_io_rmdir(path);
 }
 
+static void file_info(const struct stat *st, vv_file_info *out)
+{
+	out->dev = (uint64_t)st->st_dev;
+	out->ino = (uint64_t)st->st_ino;
+	out->nlink = (uint64_t)st->st_nlink;
+	out->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
+}
+
+int vv_io_info(vv_file *f, vv_file_info *out)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) < 0)
+		return fail(-errno, "stat", f->path);
+	file_info(&st, out);
+	return 0;
+}
+
+int vv_io_path_info(const char *path, vv_file_info *out)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return fail(-errno, "stat", path);
+	file_info(&st, out);
+	return 0;
+}
+
+int vv_io_link(const char *from, const char *to)
+{
+	/* linkat without AT_SYMLINK_FOLLOW: a symlink planted in a store is
+	 * linked as itself, never its target */
+	if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0)
+		return fail(-errno, "link", from);
+	return 0;
+}
+
 int vv_io_free_space(const char *path, uint64_t *bytes)
 {
 	struct statvfs st;

@@ -98,6 +98,19 @@ int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out);
 void vv_io_map_prefault(uint8_t *p, size_t len);
 void vv_io_unmap(uint8_t *p, size_t len);
 
+/* Identity and size of a file (not in the method table, like syncfs):
+ * two names are the same file when dev and ino match; nlink > 1 means
+ * another name shares its blocks (a hard link). */
+typedef struct vv_file_info {
+	uint64_t dev, ino, nlink, size;
+} vv_file_info;
+int vv_io_info(vv_file *f, vv_file_info *out);
+/* Of a path, not following a final symlink. VARVE_ENOTFOUND when missing. */
+int vv_io_path_info(const char *path, vv_file_info *out);
+/* A second name for an existing file (link(2)); never follows a symlink.
+ * Fails with the errno in the detail (EXDEV: another filesystem). */
+int vv_io_link(const char *from, const char *to);
+
 /* Bytes available to unprivileged users on the filesystem holding path. */
 int vv_io_free_space(const char *path, uint64_t *bytes);
 
