@@ -466,8 +466,13 @@ static void quota_metrics(vs_broker *b, vs_prom *p)
 	counter(p, "varve_net_mutes_total", "Times a connection was muted or its mute lengthened.",
 		s.mutes);
 	gauge(p, "varve_kafka_produce_paused_connections",
-	      "Connections not read while their Produce waits for the store's bound.",
+	      "Connections not read while their Produce waits for the store's bound or a worker.",
 	      b->produce_paused);
+	gauge(p, "varve_kafka_produce_inflating",
+	      "Produce calls whose compressed batch a worker is decompressing now.",
+	      b->produce_inflating);
+	counter(p, "varve_kafka_produce_inflated_total",
+		"Compressed Produce batches decompressed on a worker thread.", b->produce_inflated);
 	counter(p, "varve_kafka_fetch_throttled_total",
 		"Fetch requests answered empty because their client was over its fetch quota.",
 		b->fetch_throttled);
