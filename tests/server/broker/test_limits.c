@@ -413,6 +413,9 @@ Test(limits, a_batch_that_inflates_past_the_bound_is_refused)
 	cr_assert_eq(r.produce.responses.v[0].partition_responses.v[0].base_offset, 0);
 	cr_assert_eq(metric(&t, "varve_kafka_produce_oversize_batches_total"), 1);
 	cr_assert_eq(metric(&t, "varve_limit{limit=\"max_inflated_batch_bytes\"}"), 1 << 20);
+	/* both were decompressed on a worker, not on the loop */
+	cr_assert_eq(metric(&t, "varve_kafka_produce_inflated_total"), 2);
+	cr_assert_eq(metric(&t, "varve_kafka_produce_inflating"), 0);
 	close(fd);
 	vs_wbuf_free(&w);
 	vs_wbuf_free(&small);
@@ -481,5 +484,72 @@ Test(backpressure, waiting_produce_pauses_its_connection_and_nothing_is_lost)
 	for (int c = 0; c < BP_CONNS; c++)
 		close(fd[c]);
 	vs_wbuf_free(&w);
+	bt_stop(&t);
+}
+
+enum { CZ_CONNS = 2, CZ_REQS = 20, CZ_PARTS = 3 };
+
+/* Compressed batches go to a worker and back while the store's bound makes
+ * calls wait in the FIFO: each connection's batches still reach every
+ * partition in the order sent, each answered once, nothing lost. */
+Test(backpressure, compressed_batches_inflate_on_workers_in_order)
+{
+	bt t;
+	start_store(&t, VARVE_SYNC_ALWAYS, 1, NULL);
+	bt_topic(&t, "cz", CZ_PARTS);
+	vs_wbuf wz, wn;
+	vs_slice zipped = batch(&wz, 2, 4096, VS_CODEC_GZIP);
+	vs_slice plain = batch(&wn, 2, 100, VS_CODEC_NONE);
+	vs_request q;
+	vs_produce_topic pt;
+	vs_produce_partition pp[CZ_PARTS];
+	int fd[CZ_CONNS];
+	int32_t first_corr[CZ_CONNS];
+	for (int c = 0; c < CZ_CONNS; c++) {
+		fd[c] = bt_connect(&t);
+		vs_wbuf all;
+		vs_wbuf_init(&all);
+		for (int i = 0; i < CZ_REQS; i++) {
+			/* every other request compressed */
+			produce_req(&q, &pt, pp, CZ_PARTS, "cz", i % 2 ? plain : zipped, 1);
+			vs_request_header h = { VS_API_PRODUCE, 7, ++t.corr, bt_s("bt"), 0 };
+			if (i == 0)
+				first_corr[c] = h.correlation_id;
+			cr_assert_eq(vs_request_encode(&all, &h, &q), KE_NONE);
+		}
+		bt_send_raw(fd[c], all.buf, all.len);
+		vs_wbuf_free(&all);
+	}
+	for (int c = 0; c < CZ_CONNS; c++) {
+		int64_t last[CZ_PARTS] = { -1, -1, -1 };
+		for (int i = 0; i < CZ_REQS; i++) {
+			vs_response r;
+			bt_recv(&t, fd[c], VS_API_PRODUCE, 7, first_corr[c] + i, &r);
+			cr_assert_eq(r.produce.responses.v[0].partition_responses.n, CZ_PARTS);
+			for (int p = 0; p < CZ_PARTS; p++) {
+				vs_produce_partition_response *pr =
+					&r.produce.responses.v[0].partition_responses.v[p];
+				cr_assert_eq(pr->error_code, KE_NONE, "conn %d request %d partition %d: %d",
+					     c, i, p, pr->error_code);
+				cr_assert_gt(pr->base_offset, last[p], "conn %d request %d out of order", c,
+					     i);
+				last[p] = pr->base_offset;
+			}
+		}
+	}
+	for (int p = 0; p < CZ_PARTS; p++) {
+		int64_t end = 0;
+		cr_assert_eq(varve_offsets(t.db, "cz", p, NULL, &end), 0);
+		cr_assert_eq(end, CZ_CONNS * CZ_REQS * 2, "partition %d holds %lld records", p,
+			     (long long)end);
+	}
+	cr_assert_eq(metric(&t, "varve_kafka_produce_inflated_total"),
+		     CZ_CONNS * (CZ_REQS / 2) * CZ_PARTS);
+	cr_assert_eq(metric(&t, "varve_kafka_produce_inflating"), 0);
+	cr_assert_eq(metric(&t, "varve_kafka_produce_paused_connections"), 0);
+	for (int c = 0; c < CZ_CONNS; c++)
+		close(fd[c]);
+	vs_wbuf_free(&wz);
+	vs_wbuf_free(&wn);
 	bt_stop(&t);
 }
