@@ -628,6 +628,10 @@ static void limits_config(const serve_opts *o, const char *quotas_path, vs_broke
 		bc->quota.default_rate[k] = (int64_t)o->quota[k];
 	if (o->max_throttle_ms)
 		bc->quota.max_throttle_ms = o->max_throttle_ms;
+	varve_options vo; /* the store's default, for /metrics */
+	varve_options_init(&vo, VARVE_OPTIONS_VERSION);
+	bc->store_inflight_bytes = o->max_inflight_bytes ? o->max_inflight_bytes
+							 : vo.max_inflight_bytes;
 }
 
 static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const char *id,

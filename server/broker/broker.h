@@ -68,6 +68,8 @@ typedef struct vs_broker_config {
 					      * past it INVALID_REQUEST; 0: default */
 	uint32_t max_groups_per_request;     /* groups one request may name; likewise */
 	vs_records_limits records;    /* Produce batches: wire size, decompressed size */
+	uint64_t store_inflight_bytes; /* the store's max_inflight_bytes, for /metrics only
+					* (0: not known) */
 	/* Authentication on SASL listeners (docs/SECURITY.md) */
 	const char *users_path;       /* SCRAM credentials (security/users.h), re-read when it
 				       * changes; NULL: nobody can authenticate */

@@ -326,8 +326,9 @@ static void read_pauses(vs_prom *p, const vs_loop_stats_t *s)
 {
 	static const char name[] = "varve_net_read_pauses_total";
 	vs_prom_family(p, name, "counter",
-		       "Times a connection stopped being read, by cause: backpressure (the store's "
-		       "bound), quota (muted), inflight and output (the per-connection caps).");
+		       "Times a connection stopped being read, by cause: backpressure (its Produce "
+		       "waits for the store's bound or a worker), quota (muted), inflight and "
+		       "output (the per-connection caps).");
 	labelled(p, name, "cause", "backpressure", s->read_pauses_broker);
 	labelled(p, name, "cause", "quota", s->read_pauses_muted);
 	labelled(p, name, "cause", "inflight", s->read_pauses_inflight);
@@ -425,6 +426,7 @@ static void limit_values(vs_broker *b, vs_prom *p)
 	limit_value(p, "max_partitions_per_request", c->max_partitions_per_request);
 	limit_value(p, "max_groups_per_request", c->max_groups_per_request);
 	limit_value(p, "max_deferred_bytes", c->max_deferred_bytes);
+	limit_value(p, "max_inflight_bytes", c->store_inflight_bytes);
 	static const char *const defaults[VS_QUOTA_KINDS] = {
 		"quota_default_produce_bytes_per_sec", "quota_default_fetch_bytes_per_sec",
 		"quota_default_requests_per_sec"

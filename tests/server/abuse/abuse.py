@@ -24,6 +24,11 @@ Every abuse is bounded in count and time, and uses 127.0.0.x addresses
 only. Each test prints one line of figures:
 
   FIGURES <test> baseline_p99_ms=.. abuse_p99_ms=.. samples=.. peak_rss_mib=..
+
+The last tests are not abuses but the quota and limit settings end to end:
+a real client throttled under its user's quota (SCRAM over SASL_PLAINTEXT)
+and under its client id's, `varve quota`, and every limit's default and
+flag as /metrics shows them.
 """
 import json
 import os
@@ -502,6 +507,145 @@ def librdkafka_throttled(st):
     finally:
         srv.stop()
     check(len(read_back(st, "metered", "%o\n")) == 60, "records missing after the stop")
+
+
+# ---- quotas per user, the quota command, the limit flags ------------------------------------
+
+@test
+def quota_per_user(st):
+    """A produce quota set for a SCRAM user throttles that user's client on
+    a SASL_PLAINTEXT listener (its principal is User:alice), and not an
+    anonymous client with the same client id on the PLAINTEXT listener."""
+    from confluent_kafka import Producer
+    st.cli("topic", "create", "metered")
+    st.cli("user", "add", "alice", "--mechanism", "SCRAM-SHA-256", stdin="alice-secret\n")
+    st.cli("quota", "set", "--user", "alice", "--produce-bytes-per-sec", "100K")
+    srv = Server(st, "--listen", "SASL_PLAINTEXT://127.0.0.1:0")
+    try:
+        m = re.search(r"SASL_PLAINTEXT://127\.0\.0\.1:(\d+)", srv.line)
+        check(m, "no SASL listener in %r" % srv.line)
+        sasl = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-256",
+                "sasl.username": "alice", "sasl.password": "alice-secret"}
+        throttled = 'varve_quota_throttled_total{quota="produce"}'
+
+        def produce(bootstrap, extra):
+            seen, failed, done = [], [], []
+            conf = {"bootstrap.servers": bootstrap, "client.id": "shared-id", "linger.ms": 5,
+                    "log_level": 3, "throttle_cb": lambda ev: seen.append(ev.throttle_time)}
+            conf.update(extra)
+            p = Producer(conf)
+            for i in range(30):
+                p.produce("metered", value=b"q" * 10240,
+                          on_delivery=lambda err, msg: (failed if err else done).append(msg))
+                p.poll(0)
+            left = p.flush(60)
+            while p.poll(0.2):
+                pass
+            check(left == 0 and not failed and len(done) == 30,
+                  "delivered %d, failed %d, left %d" % (len(done), len(failed), left))
+            return seen
+
+        before = metric(srv, throttled)
+        anon = produce(srv.bootstrap, {})
+        check(metric(srv, throttled) == before, "the anonymous client was throttled")
+        check(not any(t > 0 for t in anon), "librdkafka saw a throttle without a quota")
+        alice = produce("127.0.0.1:%s" % m.group(1), sasl)
+        check(metric(srv, throttled) > before, "alice's client was not throttled")
+        check(alice and max(alice) > 0, "librdkafka saw no throttle as alice")
+        print("FIGURES quota_per_user alice_throttle_events=%d anonymous_throttle_events=%d"
+              % (len(alice), len(anon)))
+    finally:
+        srv.stop()
+    check(len(read_back(st, "metered", "%o\n")) == 60, "records missing after the stop")
+
+
+@test
+def quota_cli(st):
+    """varve quota set, list, remove: the file's format and mode, rates kept
+    or cleared one by one, and the mistakes refused."""
+    st.cli("topic", "create", "t")
+    st.cli("quota", "set", "--user", "alice", "--produce-bytes-per-sec", "100K",
+           "--requests-per-sec", "50")
+    st.cli("quota", "set", "--client-id", "my app", "--fetch-bytes-per-sec", "1MiB")
+    path = os.path.join(st.dir, "quotas")
+    check(os.stat(path).st_mode & 0o777 == 0o600, "quotas file mode %o" % os.stat(path).st_mode)
+    listed = st.cli("quota", "list").stdout.splitlines()
+    check(listed == ["user alice produce_bytes_per_sec=102400 requests_per_sec=50",
+                     "client-id my%20app fetch_bytes_per_sec=1048576"], "list: %r" % listed)
+    st.cli("quota", "set", "--user", "alice", "--requests-per-sec", "none")
+    st.cli("quota", "remove", "--client-id", "my app")
+    listed = st.cli("quota", "list").stdout.splitlines()
+    check(listed == ["user alice produce_bytes_per_sec=102400"], "after edits: %r" % listed)
+    for bad in (["set", "--produce-bytes-per-sec", "5"],
+                ["set", "--user", "a", "--client-id", "b", "--produce-bytes-per-sec", "5"],
+                ["set", "--user", "a", "--produce-bytes-per-sec", "5X"],
+                ["set", "--user", "a"]):
+        p = st.cli("quota", *bad, check_rc=False)
+        check(p.returncode == 2, "quota %s: exit %d" % (" ".join(bad), p.returncode))
+    p = st.cli("quota", "remove", "--user", "nobody", check_rc=False)
+    check(p.returncode == 1 and "no quota" in p.stderr, "remove nobody: %r" % p.stderr)
+    # a file the server cannot use stops it from starting, with the reason
+    with open(path, "a") as f:
+        f.write("user bob produce_bytes_per_sec=lots\n")
+    p = subprocess.run([VARVE, "serve", st.dir, "--listen", "127.0.0.1:0", "--metrics", "none"],
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode != 0 and "quotas" in p.stderr, "serve with a bad quotas file: exit %d, %r"
+          % (p.returncode, p.stderr))
+
+
+LIMIT_FLAGS = [
+    # flag, value, the varve_limit sample it sets, its value there
+    ("--max-request-bytes", "50MiB", "max_request_bytes", 50 << 20),
+    ("--max-connections", "500", "max_connections", 500),
+    ("--max-connections-per-ip", "50", "max_connections_per_ip", 50),
+    ("--idle-timeout-ms", "12345", "idle_timeout_ms", 12345),
+    ("--max-inflight-requests", "7", "max_inflight_requests", 7),
+    ("--max-output-bytes", "8MiB", "max_output_bytes", 8 << 20),
+    ("--max-inflight-bytes", "32MiB", "max_inflight_bytes", 32 << 20),
+    ("--max-inflated-batch-bytes", "16MiB", "max_inflated_batch_bytes", 16 << 20),
+    ("--max-partitions-per-request", "99", "max_partitions_per_request", 99),
+    ("--max-groups-per-request", "77", "max_groups_per_request", 77),
+    ("--quota-produce-bytes-per-sec", "1MiB", "quota_default_produce_bytes_per_sec", 1 << 20),
+    ("--quota-fetch-bytes-per-sec", "2MiB", "quota_default_fetch_bytes_per_sec", 2 << 20),
+    ("--quota-requests-per-sec", "300", "quota_default_requests_per_sec", 300),
+]
+LIMIT_DEFAULTS = {
+    "max_request_bytes": 100 << 20, "max_connections": 10000, "max_connections_per_ip": 1000,
+    "idle_timeout_ms": 600000, "max_inflight_requests": 100, "max_output_bytes": 64 << 20,
+    "max_inflight_bytes": 64 << 20, "max_inflated_batch_bytes": 64 << 20,
+    "max_partitions_per_request": 10000, "max_groups_per_request": 10000,
+    "quota_default_produce_bytes_per_sec": 0, "quota_default_fetch_bytes_per_sec": 0,
+    "quota_default_requests_per_sec": 0,
+}
+
+
+@test
+def limit_flags(st):
+    """Every limit's default, and each flag of `varve serve` reaching the
+    limit it names (varve_limit in /metrics); values out of range refused."""
+    st.cli("topic", "create", "t")
+    sample = 'varve_limit{limit="%s"}'
+    srv = Server(st)
+    try:
+        for name, want in sorted(LIMIT_DEFAULTS.items()):
+            got = metric(srv, sample % name)
+            check(got == want, "default %s: %d, not %d" % (name, got, want))
+    finally:
+        srv.stop()
+    args = [a for flag, value, _, _ in LIMIT_FLAGS for a in (flag, value)]
+    srv = Server(st, *args)
+    try:
+        for flag, _, name, want in LIMIT_FLAGS:
+            got = metric(srv, sample % name)
+            check(got == want, "%s: %s is %d, not %d" % (flag, name, got, want))
+    finally:
+        srv.stop()
+    for flag, value in (("--max-inflight-requests", "0"), ("--max-partitions-per-request", "-1"),
+                        ("--quota-produce-bytes-per-sec", "fast"),
+                        ("--max-inflated-batch-bytes", "4GiB")):
+        p = subprocess.run([VARVE, "serve", st.dir, "--listen", "127.0.0.1:0", "--metrics",
+                            "none", flag, value], capture_output=True, text=True, timeout=30)
+        check(p.returncode == 2, "%s %s: exit %d" % (flag, value, p.returncode))
 
 
 def main():
