@@ -178,7 +178,8 @@ struct vs_broker {
 	uint64_t fetch_throttled;     /* Fetch answered empty: over the fetch quota */
 	uint64_t produce_oversize;    /* batches over the wire or decompressed bound */
 	uint64_t produce_paused;      /* now: connections not read while their Produce waits */
-	uint64_t produce_inflating;   /* now: Produce calls a worker decompresses for */
+	uint64_t produce_inflating;   /* now: Produce calls holding a decompression slot */
+	void *inflate_wait, *inflate_wait_tail; /* calls waiting for a slot (produce.c) */
 	uint64_t produce_inflated;    /* compressed batches decompressed on a worker */
 	uint64_t produce_retry_timer; /* retries a waiting Produce (produce.c) */
 	int64_t produce_retry_ms;     /* its current delay; 0 when not retrying */

@@ -471,7 +471,8 @@ static void quota_metrics(vs_broker *b, vs_prom *p)
 	      "Connections not read while their Produce waits for the store's bound or a worker.",
 	      b->produce_paused);
 	gauge(p, "varve_kafka_produce_inflating",
-	      "Produce calls whose compressed batch a worker is decompressing now.",
+	      "Produce calls holding a decompression slot (a worker decompresses their batch, "
+	      "or it waits to be appended).",
 	      b->produce_inflating);
 	counter(p, "varve_kafka_produce_inflated_total",
 		"Compressed Produce batches decompressed on a worker thread.", b->produce_inflated);

@@ -37,11 +37,18 @@
  * batch inflates (so its later requests keep their order), the worker
  * decodes one partition at a time into a decoder of the call's own, and
  * the loop appends it when the worker is done; then the next partition.
- * The decoder's memory is given back once its partition is appended, so
- * at most one decoded partition per running worker or waiting call is
- * held. With the workers' queue full the batch is decoded on the loop as
- * before. Uncompressed batches are decoded on the loop: that costs about
- * what reading them did.
+ * The decoder's memory is given back once its partition is appended. At
+ * most as many calls as there are workers hold such a decoder at once (a
+ * "slot", from the job's start to the append): a call that needs one while
+ * none is free waits in a queue of its own (b->inflate_wait, its
+ * connection not read), so decompressed data never takes more than
+ * workers * 2 * max_inflated_batch_bytes, and calls without compressed
+ * batches never wait behind it. A call whose batch was decompressed and
+ * then meets the store's bound goes to the head of the FIFO (it was at its
+ * head, or came before the others), so slots always move on. With the
+ * workers' queue full the batch is decoded on the loop instead.
+ * Uncompressed batches are decoded on the loop: that costs about what
+ * reading them did.
  *
  * A large batch leaves the loop's decoder with large buffers (up to twice
  * the decompressed bound); they are given back after the request rather
@@ -86,6 +93,7 @@ typedef struct pp_state {
 	bool failed;       /* acks=0: an error closes the connection */
 	bool paused;       /* its connection is not read (set_paused) */
 	bool inline_only;  /* decode compressed batches on the loop (workers full) */
+	bool has_slot;     /* holds one of the decompression slots (produce_inflating) */
 	struct pp_state *wait_next;
 	/* st->v[st->next] decoded by a worker (inflate_run): pre_ready says
 	 * pre and pre_err are set; dec holds what pre points into */
@@ -184,7 +192,8 @@ static bool is_compressed(const vs_slice *rs)
 	return p[16] == VS_BATCH_MAGIC && (p[22] & VS_ATTR_CODEC_MASK) != 0;
 }
 
-/* Give back the worker-decoded partition (appended or answered). */
+/* Give back the worker-decoded partition (appended or answered) and its
+ * slot. */
 static void release_pre(pp_state *st)
 {
 	if (st->dec) {
@@ -193,6 +202,10 @@ static void release_pre(pp_state *st)
 		st->dec = NULL;
 	}
 	st->pre_ready = false;
+	if (st->has_slot) {
+		st->has_slot = false;
+		st->c->b->produce_inflating--;
+	}
 }
 
 /* Decode pp's batch: on the loop, or the result a worker left. PP_WAIT_INFLATE:
@@ -334,14 +347,21 @@ static void fail_rest(pp_state *st, int16_t err)
 	release_pre(st);
 }
 
-static void wait_push(vs_broker *b, pp_state *st)
+/* Queue st in the FIFO: at its tail, or at its head (a call that holds a
+ * slot goes first, so the calls behind it can have the slot next). */
+static void wait_push(vs_broker *b, pp_state *st, bool at_head)
 {
 	st->wait_next = NULL;
-	if (b->produce_wait_tail)
-		((pp_state *)b->produce_wait_tail)->wait_next = st;
-	else
+	if (at_head && b->produce_wait) {
+		st->wait_next = b->produce_wait;
 		b->produce_wait = st;
-	b->produce_wait_tail = st;
+	} else if (b->produce_wait_tail) {
+		((pp_state *)b->produce_wait_tail)->wait_next = st;
+		b->produce_wait_tail = st;
+	} else {
+		b->produce_wait = st;
+		b->produce_wait_tail = st;
+	}
 	b->produce_waits++;
 	/* backpressure: its connection is not read until the call moves on */
 	set_paused(st, true);
@@ -412,43 +432,75 @@ static void inflate_run(vs_call *c)
 
 static void inflate_done(vs_call *c);
 
-/* Hand st->v[st->next] to a worker; false if the workers' queue is full
- * (st then decodes on the loop from now on). */
-static bool start_inflate(pp_state *st)
+enum { INFLATE_STARTED, INFLATE_NO_SLOT, INFLATE_INLINE };
+
+/* Queue st for a decompression slot (give_slots hands them out). */
+static void slot_wait_push(vs_broker *b, pp_state *st)
+{
+	st->wait_next = NULL;
+	if (b->inflate_wait_tail)
+		((pp_state *)b->inflate_wait_tail)->wait_next = st;
+	else
+		b->inflate_wait = st;
+	b->inflate_wait_tail = st;
+	set_paused(st, true);
+}
+
+/* Hand st->v[st->next] to a worker: INFLATE_STARTED, INFLATE_NO_SLOT (every
+ * slot is taken: wait in the FIFO), or INFLATE_INLINE (the workers' queue
+ * is full: st decodes on the loop from now on). */
+static int start_inflate(pp_state *st)
 {
 	vs_call *c = st->c;
 	vs_broker *b = c->b;
+	if (b->produce_inflating >= b->cfg.work_threads)
+		return INFLATE_NO_SLOT;
 	vs_work_stats_t ws;
 	vs_work_stats(b->work, &ws);
 	/* vs_call_submit counts a full queue as a refused request: look first */
 	if (ws.queued >= b->cfg.work_queue || vs_call_submit(c, inflate_run, inflate_done)) {
 		st->inline_only = true;
-		return false;
+		return INFLATE_INLINE;
 	}
 	set_paused(st, true);
+	st->has_slot = true;
 	b->produce_inflating++;
 	b->produce_inflated++;
-	return true;
+	return INFLATE_STARTED;
 }
 
 /* Go on with a call that is not in the FIFO: append what can be, wait for
- * the store or a worker, or be done. VS_REPLY: answer it now; VS_DEFER: it
+ * the store, a slot or a worker, or be done. first: it holds or held a
+ * slot, so it goes before the FIFO. VS_REPLY: answer it now; VS_DEFER: it
  * will be answered (completions, finish). */
-static int go_on(pp_state *st)
+static int go_on(pp_state *st, bool first)
 {
 	vs_broker *b = st->c->b;
 	int rc;
-	do {
+	for (;;) {
 		if (b->loop_done)
 			fail_rest(st, KE_REQUEST_TIMED_OUT);
-		/* behind a waiting call so the store's bound is shared in order */
-		rc = b->produce_wait && st->next < st->n ? PP_WAIT_STORE : append_from(st);
-	} while (rc == PP_WAIT_INFLATE && !start_inflate(st));
+		/* behind the waiting calls, so the store's bound is shared in order */
+		if (!first && b->produce_wait && st->next < st->n)
+			rc = PP_WAIT_STORE;
+		else
+			rc = append_from(st);
+		if (rc != PP_WAIT_INFLATE)
+			break;
+		int how = start_inflate(st);
+		if (how == INFLATE_STARTED) {
+			trim_decoder(b);
+			return VS_DEFER;
+		}
+		if (how == INFLATE_NO_SLOT) {
+			trim_decoder(b);
+			slot_wait_push(b, st);
+			return VS_DEFER;
+		}
+	}
 	trim_decoder(b);
-	if (rc == PP_WAIT_INFLATE)
-		return VS_DEFER;
 	if (rc == PP_WAIT_STORE) {
-		wait_push(b, st);
+		wait_push(b, st, first);
 		if (b->produce_inflight == 0)
 			arm_retry(b);
 		return VS_DEFER;
@@ -463,21 +515,41 @@ static int go_on(pp_state *st)
 	return VS_REPLY;
 }
 
-/* Loop thread: the worker decoded st->v[st->next]. */
+/* Loop thread: the worker decoded st->v[st->next]. Its slot may now be
+ * free for a call waiting for one. */
 static void inflate_done(vs_call *c)
 {
-	pp_state *st = c->state;
-	c->b->produce_inflating--;
-	if (go_on(st) == VS_REPLY)
+	vs_broker *b = c->b;
+	if (go_on(c->state, true) == VS_REPLY)
 		vs_call_reply(c);
+	resume_waiting(b);
 }
 
-/* Completions freed space: let waiting requests go on, in order. A refusal
- * with nothing of ours in flight is retried on a timer (arm_retry); the
- * requests still waiting fail once the broker stops. A call that reaches a
- * compressed batch leaves the FIFO for a worker (and comes back to its
- * tail if others wait then). */
-static void resume_waiting(vs_broker *b)
+/* Free slots to the calls waiting for one, in order; once the broker
+ * stops, those calls fail. Called where no append is under way. */
+static void give_slots(vs_broker *b)
+{
+	while (b->inflate_wait &&
+	       (b->loop_done || b->produce_inflating < b->cfg.work_threads)) {
+		pp_state *st = b->inflate_wait;
+		b->inflate_wait = st->wait_next;
+		if (!b->inflate_wait)
+			b->inflate_wait_tail = NULL;
+		st->wait_next = NULL;
+		if (!b->loop_done && start_inflate(st) == INFLATE_STARTED)
+			continue;
+		/* decodes on the loop (workers full) or fails (stopping) */
+		if (go_on(st, true) == VS_REPLY)
+			vs_call_reply(st->c);
+	}
+}
+
+/* Completions freed space: let the calls in the FIFO go on, in order. A
+ * refusal with nothing of ours in flight is retried on a timer
+ * (arm_retry); the calls still waiting fail once the broker stops. A call
+ * that reaches a compressed batch leaves the FIFO for a worker or for the
+ * slot queue (and comes back to the FIFO's head if it must wait again). */
+static void resume_fifo(vs_broker *b)
 {
 	while (b->produce_wait) {
 		pp_state *st = b->produce_wait;
@@ -486,7 +558,8 @@ static void resume_waiting(vs_broker *b)
 			fail_rest(st, KE_REQUEST_TIMED_OUT);
 		else
 			rc = append_from(st);
-		if (rc == PP_WAIT_INFLATE && !start_inflate(st))
+		int how = rc == PP_WAIT_INFLATE ? start_inflate(st) : INFLATE_STARTED;
+		if (how == INFLATE_INLINE)
 			continue; /* the workers are full: st decodes on the loop now */
 		trim_decoder(b);
 		if (rc == PP_WAIT_STORE) {
@@ -498,12 +571,20 @@ static void resume_waiting(vs_broker *b)
 		b->produce_wait = st->wait_next;
 		if (!b->produce_wait)
 			b->produce_wait_tail = NULL;
+		if (how == INFLATE_NO_SLOT)
+			slot_wait_push(b, st);
 		if (rc == PP_WAIT_INFLATE)
-			continue; /* inflate_done goes on with it */
+			continue; /* inflate_done or give_slots goes on with it */
 		set_paused(st, false);
 		if (st->pending == 0)
 			finish(st);
 	}
+}
+
+static void resume_waiting(vs_broker *b)
+{
+	resume_fifo(b);
+	give_slots(b);
 }
 
 void vs_produce_stop(vs_broker *b)
@@ -568,7 +649,7 @@ int vs_h_produce(vs_call *c)
 		}
 	}
 	c->state = st;
-	return go_on(st);
+	return go_on(st, false);
 }
 
 /* ---- InitProducerId ------------------------------------------------------------------------- */

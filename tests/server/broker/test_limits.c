@@ -487,15 +487,17 @@ Test(backpressure, waiting_produce_pauses_its_connection_and_nothing_is_lost)
 	bt_stop(&t);
 }
 
-enum { CZ_CONNS = 2, CZ_REQS = 20, CZ_PARTS = 3 };
+enum { CZ_CONNS = 5, CZ_REQS = 20, CZ_PARTS = 3 };
 
 /* Compressed batches go to a worker and back while the store's bound makes
- * calls wait in the FIFO: each connection's batches still reach every
- * partition in the order sent, each answered once, nothing lost. */
-Test(backpressure, compressed_batches_inflate_on_workers_in_order)
+ * calls wait in the FIFO, from more connections than there are workers
+ * (so calls also wait for a decompression slot): each connection's
+ * batches still reach every partition in the order sent, each answered
+ * once, nothing lost, every slot given back. */
+static void compressed_in_order(uint64_t inflight_bound)
 {
 	bt t;
-	start_store(&t, VARVE_SYNC_ALWAYS, 1, NULL);
+	start_store(&t, VARVE_SYNC_ALWAYS, inflight_bound, NULL);
 	bt_topic(&t, "cz", CZ_PARTS);
 	vs_wbuf wz, wn;
 	vs_slice zipped = batch(&wz, 2, 4096, VS_CODEC_GZIP);
@@ -552,4 +554,14 @@ Test(backpressure, compressed_batches_inflate_on_workers_in_order)
 	vs_wbuf_free(&wz);
 	vs_wbuf_free(&wn);
 	bt_stop(&t);
+}
+
+Test(backpressure, compressed_batches_inflate_on_workers_in_order)
+{
+	compressed_in_order(1); /* every append waits for the one before */
+}
+
+Test(backpressure, compressed_batches_wait_for_a_slot_in_order)
+{
+	compressed_in_order((uint64_t)64 << 20); /* the store never refuses */
 }
