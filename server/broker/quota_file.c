@@ -125,14 +125,17 @@ static vs_quota_entry *list_insert(vs_quota_list *l, size_t i, int entity, const
 		l->v = nv;
 		l->cap = ncap;
 	}
+	/* built aside, then copied in: GCC's bounds warning (with the
+	 * sanitizers) loses track of l->v's size across the memmove */
+	vs_quota_entry ne;
+	memset(&ne, 0, sizeof ne);
+	ne.entity = entity;
+	memcpy(ne.name, name, len);
+	ne.name_len = len;
 	memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof *l->v);
 	l->n++;
-	vs_quota_entry *e = &l->v[i];
-	memset(e, 0, sizeof *e);
-	e->entity = entity;
-	memcpy(e->name, name, len);
-	e->name_len = len;
-	return e;
+	l->v[i] = ne;
+	return &l->v[i];
 }
 
 int vs_quota_list_set(vs_quota_list *l, int entity, const char *name,
@@ -146,7 +149,7 @@ int vs_quota_list_set(vs_quota_list *l, int entity, const char *name,
 			return -EINVAL;
 	int found;
 	size_t i = list_search(l, entity, name, len, &found);
-	vs_quota_entry *e = &l->v[i];
+	vs_quota_entry *e = found ? &l->v[i] : NULL; /* l->v may be NULL yet */
 	if (!found) {
 		if (l->n >= VS_QUOTA_MAX_ENTRIES)
 			return -ENOSPC;
