@@ -69,6 +69,20 @@ static const char serve_help[] =
 	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
 	"  -v                         log the store's and the broker's messages to stderr\n"
 	"\n"
+	"Limits, backpressure and quotas (docs/SECURITY.md; quotas per user or client id\n"
+	"are set with `varve quota` in DIR/quotas):\n"
+	"  --max-inflight-requests N  requests read ahead of their answers per connection (100)\n"
+	"  --max-output-bytes N       unsent answer bytes per connection before it is not read (64MiB)\n"
+	"  --max-inflight-bytes N     produced bytes not yet durable; past it producing\n"
+	"                             connections are not read (64MiB)\n"
+	"  --max-inflated-batch-bytes N  a Produce batch's records decompressed (64MiB)\n"
+	"  --max-partitions-per-request N  topic-partitions one request may name (10000)\n"
+	"  --max-groups-per-request N groups one request may name (10000)\n"
+	"  --quota-produce-bytes-per-sec N  default produce quota per client id (none)\n"
+	"  --quota-fetch-bytes-per-sec N    default fetch quota per client id (none)\n"
+	"  --quota-requests-per-sec N       default request quota per client id (none)\n"
+	"  --quota-max-throttle-ms N  longest throttle given at once (10000)\n"
+	"\n"
 	"Security (docs/SECURITY.md):\n"
 	"  --tls-cert FILE            PEM certificate chain of SSL and SASL_SSL listeners\n"
 	"  --tls-key FILE             its PEM private key (not encrypted)\n"
@@ -101,6 +115,17 @@ enum {
 	OPT_IDLE,
 	OPT_WORKERS,
 	OPT_LAG_REFRESH,
+	/* limits, backpressure and quotas */
+	OPT_MAX_INFLIGHT_REQ,
+	OPT_MAX_OUTPUT,
+	OPT_MAX_INFLIGHT_BYTES,
+	OPT_MAX_INFLATED,
+	OPT_MAX_PARTS_REQ,
+	OPT_MAX_GROUPS_REQ,
+	OPT_QUOTA_PRODUCE,
+	OPT_QUOTA_FETCH,
+	OPT_QUOTA_REQUESTS,
+	OPT_QUOTA_MAX_THROTTLE,
 	/* security */
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
@@ -130,6 +155,10 @@ typedef struct serve_opts {
 	int sync_policy;
 	uint64_t max_request, max_message;
 	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
+	/* limits, backpressure and quotas: 0 is the default */
+	int64_t max_inflight_req, max_parts_req, max_groups_req, max_throttle_ms;
+	uint64_t max_output, max_inflight_bytes, max_inflated;
+	uint64_t quota[VS_QUOTA_KINDS];
 	/* listeners and security */
 	listener_opt listen[MAX_LISTENERS], advertise[MAX_LISTENERS];
 	int n_listen, n_advertise;
@@ -284,6 +313,44 @@ static int parse_size(const cli_ctx *c, const char *opt, const char *s, uint64_t
 	return rc;
 }
 
+/* The limits, backpressure and quota options. */
+static int parse_limit(cli_ctx *c, int ch, serve_opts *o)
+{
+	switch (ch) {
+	case OPT_MAX_INFLIGHT_REQ:
+		return cli_arg_i64(c, "--max-inflight-requests", optarg, 1, 1 << 20,
+				   &o->max_inflight_req);
+	case OPT_MAX_OUTPUT:
+		return parse_size(c, "--max-output-bytes", optarg, INT64_MAX, &o->max_output);
+	case OPT_MAX_INFLIGHT_BYTES:
+		return parse_size(c, "--max-inflight-bytes", optarg, INT64_MAX,
+				  &o->max_inflight_bytes);
+	case OPT_MAX_INFLATED:
+		return parse_size(c, "--max-inflated-batch-bytes", optarg, INT32_MAX,
+				  &o->max_inflated);
+	case OPT_MAX_PARTS_REQ:
+		return cli_arg_i64(c, "--max-partitions-per-request", optarg, 1, UINT32_MAX,
+				   &o->max_parts_req);
+	case OPT_MAX_GROUPS_REQ:
+		return cli_arg_i64(c, "--max-groups-per-request", optarg, 1, UINT32_MAX,
+				   &o->max_groups_req);
+	case OPT_QUOTA_PRODUCE:
+		return parse_size(c, "--quota-produce-bytes-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_PRODUCE]);
+	case OPT_QUOTA_FETCH:
+		return parse_size(c, "--quota-fetch-bytes-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_FETCH]);
+	case OPT_QUOTA_REQUESTS:
+		return parse_size(c, "--quota-requests-per-sec", optarg, VS_QUOTA_MAX_RATE,
+				  &o->quota[VS_QUOTA_REQUEST]);
+	case OPT_QUOTA_MAX_THROTTLE:
+		return cli_arg_i64(c, "--quota-max-throttle-ms", optarg, 1, INT32_MAX,
+				   &o->max_throttle_ms);
+	default:
+		return CLI_USAGE;
+	}
+}
+
 static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 {
 	switch (ch) {
@@ -326,6 +393,9 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 		o->super_users[o->super_user_count++] = optarg;
 		return 0;
 	default:
+		/* limits and quotas, then security */
+		if (ch <= OPT_QUOTA_MAX_THROTTLE)
+			return parse_limit(c, ch, o);
 		return parse_security(c, ch, o);
 	}
 }
@@ -349,6 +419,16 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
+		{ "max-inflight-requests", required_argument, NULL, OPT_MAX_INFLIGHT_REQ },
+		{ "max-output-bytes", required_argument, NULL, OPT_MAX_OUTPUT },
+		{ "max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES },
+		{ "max-inflated-batch-bytes", required_argument, NULL, OPT_MAX_INFLATED },
+		{ "max-partitions-per-request", required_argument, NULL, OPT_MAX_PARTS_REQ },
+		{ "max-groups-per-request", required_argument, NULL, OPT_MAX_GROUPS_REQ },
+		{ "quota-produce-bytes-per-sec", required_argument, NULL, OPT_QUOTA_PRODUCE },
+		{ "quota-fetch-bytes-per-sec", required_argument, NULL, OPT_QUOTA_FETCH },
+		{ "quota-requests-per-sec", required_argument, NULL, OPT_QUOTA_REQUESTS },
+		{ "quota-max-throttle-ms", required_argument, NULL, OPT_QUOTA_MAX_THROTTLE },
 		/* security */
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
 		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
@@ -536,6 +616,8 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 	/* the broker appends on its network thread: past the in-flight bound
 	 * it must be told to wait (VARVE_EAGAIN), not be blocked */
 	vo.inflight_block = 0;
+	if (o->max_inflight_bytes)
+		vo.max_inflight_bytes = o->max_inflight_bytes;
 	vo.log_fn = log_to_stderr;
 	vo.log_ctx = c;
 	int rc = varve_open(c->dir, &vo, db);
@@ -547,8 +629,35 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 	return rc ? cli_fail(c->dir, rc) : CLI_OK;
 }
 
+/* The limits and quotas of the broker (0 in o: the default stays). */
+static void limits_config(const serve_opts *o, const char *quotas_path, vs_broker_config *bc)
+{
+	if (o->max_inflight_req)
+		bc->loop.max_inflight_requests = (uint32_t)o->max_inflight_req;
+	if (o->max_output)
+		bc->loop.max_output_bytes = (size_t)o->max_output;
+	if (o->max_inflated) {
+		/* one batch per partition: its bound is also the call's */
+		bc->records.max_inflated_batch_bytes = (size_t)o->max_inflated;
+		bc->records.max_total_inflated_bytes = (size_t)o->max_inflated;
+	}
+	if (o->max_parts_req)
+		bc->max_partitions_per_request = (uint32_t)o->max_parts_req;
+	if (o->max_groups_req)
+		bc->max_groups_per_request = (uint32_t)o->max_groups_req;
+	bc->quota.path = quotas_path;
+	for (int k = 0; k < VS_QUOTA_KINDS; k++)
+		bc->quota.default_rate[k] = (int64_t)o->quota[k];
+	if (o->max_throttle_ms)
+		bc->quota.max_throttle_ms = o->max_throttle_ms;
+	varve_options vo; /* the store's default, for /metrics */
+	varve_options_init(&vo, VARVE_OPTIONS_VERSION);
+	bc->store_inflight_bytes = o->max_inflight_bytes ? o->max_inflight_bytes
+							 : vo.max_inflight_bytes;
+}
+
 static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const char *id,
-			  const char *users_path, vs_broker_config *bc)
+			  const char *users_path, const char *quotas_path, vs_broker_config *bc)
 {
 	vs_broker_config_default(bc);
 	bc->db = db;
@@ -574,6 +683,7 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->acl_file = o->acl_file;
 	bc->super_users = o->super_users;
 	bc->super_user_count = o->super_user_count;
+	limits_config(o, quotas_path, bc);
 }
 
 /* The TLS configuration of SSL and SASL_SSL listeners; NULL if none (or on
@@ -690,6 +800,22 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
 	return CLI_OK;
 }
 
+/* A quotas file that cannot be used stops the start, with its line: a
+ * server must not run without limits its operator set. */
+static int check_quotas_file(const cli_ctx *c)
+{
+	char path[4096], err[600];
+	snprintf(path, sizeof path, "%s/quotas", c->dir);
+	vs_quota_list l = { 0 };
+	int rc = vs_quota_file_read(path, &l, NULL, err, sizeof err);
+	vs_quota_list_free(&l);
+	if (rc) {
+		cli_errf("%s", err);
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
 /* Every connection is a descriptor: take the hard limit, as servers do, so
  * --max-connections rather than a small default soft limit bounds them. */
 static void raise_fd_limit(const cli_ctx *c)
@@ -724,7 +850,9 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db, vs_tls *tls)
 	snprintf(users_path, sizeof users_path, "%s/users", c->dir);
 	check_users(o, users_path);
 	vs_broker_config bc;
-	broker_config(c, o, db, id, users_path, &bc);
+	char quotas_path[4096];
+	snprintf(quotas_path, sizeof quotas_path, "%s/quotas", c->dir);
+	broker_config(c, o, db, id, users_path, quotas_path, &bc);
 	vs_broker *b;
 	int rc = vs_broker_new(&bc, &b);
 	if (rc) {
@@ -773,6 +901,8 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 		if (split_addr(o.advertise[i].addr, host, sizeof host, &port) || !*host || !port)
 			return cli_usage(c, "--advertise: \"%s\" is not [PROTOCOL://]HOST:PORT",
 					 o.advertise[i].addr);
+	if ((rc = check_quotas_file(c)))
+		return rc;
 	if ((rc = check_security(c, &o)))
 		return rc;
 	vs_tls *tls;

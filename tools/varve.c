@@ -48,6 +48,7 @@ static const char main_help[] =
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"  backup [DIR] DEST      copy the store while it is in use (a store; incremental)\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
+	"  quota set|remove|list  client quotas of serve (docs/SECURITY.md)\n"
 	"  user add|remove|list   SCRAM users of serve's SASL listeners (docs/SECURITY.md)\n"
 	"  acl add|remove|list    the permissions serve enforces (see docs/SECURITY.md)\n"
 	"\n"
@@ -78,6 +79,7 @@ static const command commands[] = {
 	{ "repair", cli_repair_main },   { "backup", cli_backup_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
+	{ "quota", cli_quota_main },
 	{ "user", cli_user_main },
 	{ "acl", cli_acl_main },
 #endif

@@ -174,6 +174,9 @@ void vs_call_reply(vs_call *c)
 	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
 	vs_wbuf w;
 	vs_wbuf_init(&w);
+	if (c->throttle_ms > 0)
+		vs_response_set_throttle(c->key, &c->resp,
+					 c->throttle_ms > INT32_MAX ? INT32_MAX : (int32_t)c->throttle_ms);
 	int rc = vs_response_encode(&w, c->key, c->version, c->correlation_id, &c->resp);
 	s->requests++;
 	s->bytes_in += c->bytes_in;
@@ -258,6 +261,64 @@ char *vs_call_cstr(vs_call *c, vs_slice s, size_t max)
 	if (z && s.len)
 		memcpy(z, s.ptr, s.len);
 	return z;
+}
+
+/* ---- quotas and per-request limits ----------------------------------------- */
+
+void vs_call_throttle(vs_call *c, int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	if (ms > c->throttle_ms)
+		c->throttle_ms = ms;
+	vs_loop_mute(c->b->loop, c->conn, ms);
+}
+
+/* A request that arrived: the request-rate quota, and the produce quota
+ * for the bytes of a Produce (Kafka charges the request's size). The
+ * request itself is served; its client is throttled after it (KIP-219). */
+static void charge_quotas(vs_call *c)
+{
+	vs_broker *b = c->b;
+	int64_t now = vs_loop_now_ms(b->loop);
+	int64_t ms = 0;
+	if (vs_quota_counts_request(c->key))
+		ms = vs_quota_charge(b->quotas, VS_QUOTA_REQUEST, c->principal, c->client_id, 1, now);
+	if (c->key == VS_API_PRODUCE) {
+		int64_t p = vs_quota_charge(b->quotas, VS_QUOTA_PRODUCE, c->principal, c->client_id,
+					    (double)c->bytes_in, now);
+		ms = p > ms ? p : ms;
+	}
+	vs_call_throttle(c, ms);
+}
+
+/* More topic-partitions or groups than one request may name: refused
+ * whole with INVALID_REQUEST before any work (a Produce with acks=0,
+ * whose client reads no answer, closes its connection instead). */
+static bool refused_for_size(vs_call *c)
+{
+	vs_broker *b = c->b;
+	vs_request_size n;
+	vs_request_measure(c->key, &c->req, &n);
+	bool parts = n.partitions > b->cfg.max_partitions_per_request;
+	bool groups = n.groups > b->cfg.max_groups_per_request;
+	if (!parts && !groups)
+		return false;
+	if (parts)
+		b->refused_partitions++;
+	else
+		b->refused_groups++;
+	vs_blog(b, VARVE_LOG_INFO, "%s: API %d names %llu %s, over the limit of %u: refused",
+		c->peer, c->key, (unsigned long long)(parts ? n.partitions : n.groups),
+		parts ? "topic-partitions" : "groups",
+		parts ? b->cfg.max_partitions_per_request : b->cfg.max_groups_per_request);
+	if (c->key == VS_API_PRODUCE && c->req.produce.acks == 0) {
+		vs_loop_close_conn(b->loop, c->conn);
+		vs_call_skip(c);
+		return true;
+	}
+	vs_call_fail(c, KE_INVALID_REQUEST);
+	return true;
 }
 
 /* ---- deferred calls -------------------------------------------------------- */
@@ -456,8 +517,10 @@ static const vs_handler *handler_for(const vs_conn_state *cs, int16_t key)
 static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t seq,
 		       const uint8_t *frame, size_t len)
 {
-	(void)l;
 	vs_broker *b = ctx;
+	char why[300];
+	if (vs_quotas_maybe_reload(b->quotas, vs_loop_now_ms(l), why, sizeof why) < 0)
+		vs_blog(b, VARVE_LOG_WARN, "quotas not reloaded, the ones in force stay: %s", why);
 	vs_conn_state *cs = vs_conn_state_open(b, ci);
 	if (!cs) {
 		close_for(b, ci->id, ci->peer, "out of memory", -1, -1);
@@ -515,11 +578,14 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 		vs_auth_refuse(c);
 		return;
 	}
+	charge_quotas(c);
 	if (refuse) {
 		b->busy++;
 		vs_call_fail(c, KE_REQUEST_TIMED_OUT);
 		return;
 	}
+	if (refused_for_size(c))
+		return;
 	run_handler(c, hd);
 }
 
@@ -595,6 +661,10 @@ void vs_broker_config_default(vs_broker_config *cfg)
 	cfg->limits.segment_ms = 7LL * 24 * 3600 * 1000;
 	cfg->sync_policy = VARVE_SYNC_ALWAYS;
 	cfg->lag_refresh_ms = 5000;
+	vs_quota_config_default(&cfg->quota);
+	cfg->max_partitions_per_request = VS_BROKER_DEFAULT_MAX_PARTITIONS_PER_REQUEST;
+	cfg->max_groups_per_request = VS_BROKER_DEFAULT_MAX_GROUPS_PER_REQUEST;
+	cfg->records = (vs_records_limits)VS_RECORDS_LIMITS_DEFAULT;
 }
 
 static int check_config(vs_broker_config *c)
@@ -611,6 +681,15 @@ static int check_config(vs_broker_config *c)
 		c->max_deferred_bytes = VS_BROKER_DEFAULT_DEFERRED_BYTES;
 	if (c->lag_refresh_ms <= 0)
 		c->lag_refresh_ms = 5000;
+	if (!c->max_partitions_per_request)
+		c->max_partitions_per_request = VS_BROKER_DEFAULT_MAX_PARTITIONS_PER_REQUEST;
+	if (!c->max_groups_per_request)
+		c->max_groups_per_request = VS_BROKER_DEFAULT_MAX_GROUPS_PER_REQUEST;
+	vs_records_limits dl = VS_RECORDS_LIMITS_DEFAULT;
+	if (!c->records.max_batch_bytes || !c->records.max_inflated_batch_bytes ||
+	    !c->records.max_total_inflated_bytes || !c->records.max_records ||
+	    !c->records.max_headers)
+		c->records = dl;
 	/* the store holds group ids of at most VARVE_MAX_GROUP_NAME bytes */
 	if (!c->coord.max_group_id_len || c->coord.max_group_id_len > VARVE_MAX_GROUP_NAME)
 		c->coord.max_group_id_len = VARVE_MAX_GROUP_NAME;
@@ -647,11 +726,17 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 		rc = vs_loop_watch_fd(b->loop, b->stop_fd, on_stop_fd, b);
 	if (rc == 0)
 		rc = vs_auth_start(b);
-	vs_records_decoder_init(&b->decoder, NULL);
+	vs_records_decoder_init(&b->decoder, &b->cfg.records);
 	if (rc == 0)
 		rc = vs_fetch_start(b);
 	if (rc == 0)
 		rc = vs_acls_start(b);
+	if (rc == 0) {
+		char why[300];
+		rc = vs_quotas_new(&b->cfg.quota, &b->quotas, why, sizeof why);
+		if (rc)
+			snprintf(b->error, sizeof b->error, "quotas: %s", why);
+	}
 	if (rc) {
 		vs_broker_free(b);
 		return rc;
@@ -772,6 +857,7 @@ void vs_broker_free(vs_broker *b)
 	vs_coord_free(b->coord);
 	vs_metrics_free(b);
 	vs_acls_free(b);
+	vs_quotas_free(b->quotas);
 	vs_records_decoder_free(&b->decoder);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);

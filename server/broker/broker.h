@@ -32,6 +32,8 @@
 #include "coord/coord.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "quota.h"
+#include "records/records.h"
 #include "security/sasl.h"
 #include "tconfig.h"
 #include "varve.h"
@@ -60,6 +62,14 @@ typedef struct vs_broker_config {
 	vs_broker_log_fn log_fn;      /* may be NULL */
 	void *log_ctx;
 	int verbose;                  /* log INFO messages (connections, requests refused) */
+	/* quotas, backpressure and per-request limits (quota.h, docs/SECURITY.md) */
+	vs_quota_config quota;        /* quota.path: the quotas file; defaults per client id */
+	uint32_t max_partitions_per_request; /* topic-partitions one request may name;
+					      * past it INVALID_REQUEST; 0: default */
+	uint32_t max_groups_per_request;     /* groups one request may name; likewise */
+	vs_records_limits records;    /* Produce batches: wire size, decompressed size */
+	uint64_t store_inflight_bytes; /* the store's max_inflight_bytes, for /metrics only
+					* (0: not known) */
 	/* Authentication on SASL listeners (docs/SECURITY.md) */
 	const char *users_path;       /* SCRAM credentials (security/users.h), re-read when it
 				       * changes; NULL: nobody can authenticate */
@@ -72,6 +82,9 @@ typedef struct vs_broker_config {
 	const char *const *super_users; /* principals no ACL applies to (the caller keeps them) */
 	size_t super_user_count;
 } vs_broker_config;
+
+#define VS_BROKER_DEFAULT_MAX_PARTITIONS_PER_REQUEST 10000
+#define VS_BROKER_DEFAULT_MAX_GROUPS_PER_REQUEST 10000
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)
 #define VS_BROKER_DEFAULT_DEFERRED_BYTES ((size_t)256 << 20)

@@ -16,6 +16,8 @@
  *   metrics.c   /metrics (prom.c writes the Prometheus text format)
  *   produce.c   Produce, InitProducerId
  *   fetch.c     Fetch and its long poll
+ *   quota.c     quotas (token buckets, <store>/quotas), throttle_time_ms,
+ *               what a request names (quota_file.c: the file's text)
  *   conns.c     the per-connection records (conns.h)
  *   h_sasl.c    listeners' security, SaslHandshake, SaslAuthenticate, the
  *               authentication gate, raw SASL tokens, reloading
@@ -122,6 +124,7 @@ struct vs_call {
 	vs_call *prev, *next;
 	bool held;
 	vs_call *free_next;  /* the broker's free list */
+	int64_t throttle_ms; /* quota throttle: the answer's throttle_time_ms (quota.h) */
 };
 
 struct vs_broker {
@@ -173,6 +176,19 @@ struct vs_broker {
 	uint64_t fetch_gen;         /* watch wake-ups */
 	uint64_t fetch_bytes, fetch_damaged;
 	bool fetch_stopping;
+	/* quotas and per-request limits (quota.h; broker.c charges, fetch.c and
+	 * produce.c take part) */
+	vs_quotas *quotas;
+	uint64_t refused_partitions;  /* requests naming too many topic-partitions */
+	uint64_t refused_groups;      /* requests naming too many groups */
+	uint64_t fetch_throttled;     /* Fetch answered empty: over the fetch quota */
+	uint64_t produce_oversize;    /* batches over the wire or decompressed bound */
+	uint64_t produce_paused;      /* now: connections not read while their Produce waits */
+	uint64_t produce_inflating;   /* now: Produce calls holding a decompression slot */
+	void *inflate_wait, *inflate_wait_tail; /* calls waiting for a slot (produce.c) */
+	uint64_t produce_inflated;    /* compressed batches decompressed on a worker */
+	uint64_t produce_retry_timer; /* retries a waiting Produce (produce.c) */
+	int64_t produce_retry_ms;     /* its current delay; 0 when not retrying */
 	/* Listeners and authentication (h_sasl.c, conns.c) */
 	vs_conns conns;
 	struct vs_endpoint *endpoints; /* the Kafka listeners, in listen order */
@@ -238,6 +254,10 @@ void vs_call_unhold(vs_call *c);
 void vs_coord_timer_update(vs_broker *b);
 /* The broker's log. */
 void vs_blog(vs_broker *b, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Throttle c's client for ms (a quota): the answer carries the largest
+ * throttle given, and the connection is not read for ms from now. */
+void vs_call_throttle(vs_call *c, int64_t ms);
 
 /* ---- responses (reply.c) --------------------------------------------------- */
 

@@ -34,6 +34,11 @@
  *
  * Permissions (Kafka's): READ on each topic; a refused topic's partitions
  * get TOPIC_AUTHORIZATION_FAILED (whether it exists or not) and no records.
+ *
+ * Fetch quota (quota.h): a client already over its fetch quota gets an
+ * empty answer at once with throttle_time_ms (as Kafka answers), and no
+ * read is made; otherwise max_bytes is capped to one burst of its quota
+ * and the record bytes sent are charged when the answer goes.
  */
 #include <errno.h>
 #include <string.h>
@@ -230,6 +235,10 @@ static void answer(vs_fetch_state *st)
 		fp->out->records = (vs_slice){ st->buf.buf + fp->at, fp->len };
 	}
 	b->fetch_bytes += st->total;
+	if (st->total && !st->dropped)
+		vs_call_throttle(c, vs_quota_charge(b->quotas, VS_QUOTA_FETCH, c->principal,
+						    c->client_id, (double)st->total,
+						    vs_loop_now_ms(b->loop)));
 	if (st->dropped)
 		vs_call_skip(c);
 	else
@@ -366,6 +375,15 @@ int vs_h_fetch(vs_call *c)
 		vs_reply_error(c, KE_INVALID_FETCH_SESSION_EPOCH);
 		return VS_REPLY;
 	}
+	int64_t now = vs_loop_now_ms(c->b->loop);
+	int64_t over = vs_quota_throttle(c->b->quotas, VS_QUOTA_FETCH, c->principal, c->client_id,
+					 now);
+	if (over > 0) {
+		r->responses.n = 0;
+		c->b->fetch_throttled++;
+		vs_call_throttle(c, over);
+		return VS_REPLY;
+	}
 	vs_fetch_state *st = vs_call_alloc(c, 1, sizeof *st);
 	size_t n = count_partitions(q);
 	if (!st || (n && !(st->v = vs_call_alloc(c, n, sizeof *st->v))))
@@ -373,8 +391,11 @@ int vs_h_fetch(vs_call *c)
 	st->c = c;
 	st->min_bytes = q->min_bytes;
 	st->max_bytes = q->max_bytes > 0 ? q->max_bytes : 1;
+	int64_t burst = vs_quota_window(c->b->quotas, VS_QUOTA_FETCH, c->principal, c->client_id);
+	if (burst > 0 && burst < st->max_bytes)
+		st->max_bytes = (int32_t)burst;
 	int64_t wait = q->max_wait_ms > 0 ? q->max_wait_ms : 0;
-	st->deadline_ms = vs_loop_now_ms(c->b->loop) + wait;
+	st->deadline_ms = now + wait;
 	vs_wbuf_init(&st->buf);
 	for (int32_t t = 0; t < q->topics.n; t++) {
 		const vs_fetch_topic *qt = &q->topics.v[t];

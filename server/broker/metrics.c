@@ -7,6 +7,7 @@
  *                       requests refused before a handler
  *   varve_net_*         the loop's connections and bytes (vs_loop_stats)
  *   varve_workers_*     the worker pool
+ *   varve_limit, varve_quota_* the limits in force, quotas and throttling
  *   varve_groups*, varve_group_* the coordinator (groups by state, members,
  *                       rebalances) and the lag of every group on every
  *                       partition it has a commit on
@@ -350,6 +351,27 @@ static void closed(vs_prom *p, const char *reason, uint64_t v)
 	vs_prom_value_u64(p, v);
 }
 
+static void labelled(vs_prom *p, const char *name, const char *label, const char *value,
+		     uint64_t v)
+{
+	vs_prom_sample(p, name);
+	vs_prom_label_z(p, label, value);
+	vs_prom_value_u64(p, v);
+}
+
+static void read_pauses(vs_prom *p, const vs_loop_stats_t *s)
+{
+	static const char name[] = "varve_net_read_pauses_total";
+	vs_prom_family(p, name, "counter",
+		       "Times a connection stopped being read, by cause: backpressure (its Produce "
+		       "waits for the store's bound or a worker), quota (muted), inflight and "
+		       "output (the per-connection caps).");
+	labelled(p, name, "cause", "backpressure", s->read_pauses_broker);
+	labelled(p, name, "cause", "quota", s->read_pauses_muted);
+	labelled(p, name, "cause", "inflight", s->read_pauses_inflight);
+	labelled(p, name, "cause", "output", s->read_pauses_output);
+}
+
 static void net_metrics(vs_broker *b, vs_prom *p)
 {
 	vs_loop_stats_t s;
@@ -376,8 +398,7 @@ static void net_metrics(vs_broker *b, vs_prom *p)
 	counter(p, "varve_net_sent_bytes_total", "Bytes sent.", s.bytes_out);
 	counter(p, "varve_net_requests_total", "Kafka request frames received.", s.frames_in);
 	counter(p, "varve_net_responses_total", "Kafka response frames written.", s.frames_out);
-	counter(p, "varve_net_read_pauses_total", "Times a connection stopped being read (a cap).",
-		s.read_pauses);
+	read_pauses(p, &s);
 	counter(p, "varve_net_http_requests_total", "HTTP requests answered.", s.http_requests);
 	gauge(p, "varve_net_input_buffered_bytes", "Bytes held for partial requests.",
 	      s.input_buffered_bytes);
@@ -417,6 +438,95 @@ static void group_metrics(vs_broker *b, vs_prom *p)
 		"Members removed for not rejoining or syncing in time.", s.removed_at_rebalance);
 }
 
+/* ---- quotas and limits ------------------------------------------------------------ */
+
+static void limit_value(vs_prom *p, const char *limit, uint64_t v)
+{
+	labelled(p, "varve_limit", "limit", limit, v);
+}
+
+/* The limits in force, so a dashboard can show a counter against its cap. */
+static void limit_values(vs_broker *b, vs_prom *p)
+{
+	const vs_broker_config *c = &b->cfg;
+	vs_prom_family(p, "varve_limit", "gauge",
+		       "Configured limits (0: none); the counters below count what they refused.");
+	limit_value(p, "max_request_bytes", c->loop.max_request_bytes);
+	limit_value(p, "max_connections", c->loop.max_connections);
+	limit_value(p, "max_connections_per_ip", c->loop.max_connections_per_ip);
+	limit_value(p, "max_inflight_requests", c->loop.max_inflight_requests);
+	limit_value(p, "max_output_bytes", c->loop.max_output_bytes);
+	limit_value(p, "idle_timeout_ms",
+		    c->loop.idle_timeout_ms > 0 ? (uint64_t)c->loop.idle_timeout_ms : 0);
+	limit_value(p, "max_batch_bytes", c->records.max_batch_bytes);
+	limit_value(p, "max_inflated_batch_bytes", c->records.max_inflated_batch_bytes);
+	limit_value(p, "max_partitions_per_request", c->max_partitions_per_request);
+	limit_value(p, "max_groups_per_request", c->max_groups_per_request);
+	limit_value(p, "max_deferred_bytes", c->max_deferred_bytes);
+	limit_value(p, "max_inflight_bytes", c->store_inflight_bytes);
+	static const char *const defaults[VS_QUOTA_KINDS] = {
+		"quota_default_produce_bytes_per_sec", "quota_default_fetch_bytes_per_sec",
+		"quota_default_requests_per_sec"
+	};
+	for (int k = 0; k < VS_QUOTA_KINDS; k++)
+		limit_value(p, defaults[k],
+			    c->quota.default_rate[k] > 0 ? (uint64_t)c->quota.default_rate[k] : 0);
+}
+
+static void quota_metrics(vs_broker *b, vs_prom *p)
+{
+	static const char *const kinds[VS_QUOTA_KINDS] = { "produce", "fetch", "request" };
+	vs_quota_stats q;
+	vs_quotas_stats(b->quotas, &q);
+	vs_prom_family(p, "varve_quota_throttled_total", "counter",
+		       "Requests whose client was throttled, by quota.");
+	for (int k = 0; k < VS_QUOTA_KINDS; k++)
+		labelled(p, "varve_quota_throttled_total", "quota", kinds[k], q.throttled[k]);
+	vs_prom_family(p, "varve_quota_throttle_seconds_total", "counter",
+		       "Throttle time given to clients, by quota.");
+	for (int k = 0; k < VS_QUOTA_KINDS; k++) {
+		vs_prom_sample(p, "varve_quota_throttle_seconds_total");
+		vs_prom_label_z(p, "quota", kinds[k]);
+		vs_prom_value_f(p, (double)q.throttle_ms[k] / 1000.0);
+	}
+	gauge(p, "varve_quota_entries", "Quota entries in force (users and client ids).",
+	      q.entries);
+	gauge(p, "varve_quota_buckets", "Token buckets held for clients.", q.buckets);
+	counter(p, "varve_quota_overflow_total",
+		"Charges to the shared bucket because the bucket table was full.", q.overflow);
+	counter(p, "varve_quota_reloads_total", "Times the quotas file was read again.", q.reloads);
+	counter(p, "varve_quota_reload_errors_total",
+		"Changed quotas files that could not be used (the old entries stayed).",
+		q.reload_errors);
+	vs_loop_stats_t s;
+	vs_loop_stats(b->loop, &s);
+	gauge(p, "varve_net_muted_connections", "Connections not read while their client is throttled.",
+	      s.conns_muted);
+	counter(p, "varve_net_mutes_total", "Times a connection was muted or its mute lengthened.",
+		s.mutes);
+	gauge(p, "varve_kafka_produce_paused_connections",
+	      "Connections not read while their Produce waits for the store's bound or a worker.",
+	      b->produce_paused);
+	gauge(p, "varve_kafka_produce_inflating",
+	      "Produce calls holding a decompression slot (a worker decompresses their batch, "
+	      "or it waits to be appended).",
+	      b->produce_inflating);
+	counter(p, "varve_kafka_produce_inflated_total",
+		"Compressed Produce batches decompressed on a worker thread.", b->produce_inflated);
+	counter(p, "varve_kafka_fetch_throttled_total",
+		"Fetch requests answered empty because their client was over its fetch quota.",
+		b->fetch_throttled);
+	counter(p, "varve_kafka_produce_oversize_batches_total",
+		"Produce batches refused for their size on the wire or decompressed.",
+		b->produce_oversize);
+	vs_prom_family(p, "varve_kafka_requests_refused_total", "counter",
+		       "Requests refused whole for naming too much, by limit.");
+	labelled(p, "varve_kafka_requests_refused_total", "limit", "max_partitions_per_request",
+		 b->refused_partitions);
+	labelled(p, "varve_kafka_requests_refused_total", "limit", "max_groups_per_request",
+		 b->refused_groups);
+}
+
 int vs_metrics_http(void *ctx, const char *path, vs_wbuf *body, const char **content_type)
 {
 	vs_broker *b = ctx;
@@ -433,6 +543,8 @@ int vs_metrics_http(void *ctx, const char *path, vs_wbuf *body, const char **con
 	net_metrics(b, &p);
 	work_metrics(b, &p);
 	group_metrics(b, &p);
+	limit_values(b, &p);
+	quota_metrics(b, &p);
 	vs_auth_metrics(b, &p);
 	if (b->lag_text)
 		vs_w_raw(body, b->lag_text, b->lag_len);

@@ -11,7 +11,8 @@
  * checked against max_request_bytes as soon as its 4 bytes are known and
  * never drives an allocation. Before each frame is dispatched the caps are
  * checked again, so a broker that answers synchronously cannot overshoot
- * max_output_bytes by more than one response.
+ * max_output_bytes by more than one response, and a mute or pause the
+ * broker sets while handling a frame holds back the frames after it.
  *
  * Writing. The ring keeps one slot per request in arrival order; the
  * contiguous ready slots at its head go out together in one writev of up
@@ -69,6 +70,8 @@ static int reading_allowed(const vs_conn *c)
 		return 0;
 	if (c->kind == VS_LISTEN_HTTP)
 		return 1;
+	if (c->broker_paused || c->muted_until_ms > c->loop->now_ms)
+		return 0;
 	const vs_loop_config *cfg = &c->loop->cfg;
 	return ring_count(c) < cfg->max_inflight_requests && c->out_bytes < cfg->max_output_bytes;
 }
@@ -173,6 +176,13 @@ void vs_conn_close(vs_conn *c, int reason)
 	c->prev = c->next = NULL;
 	vs_peer_unref(l, c->peer_key);
 	l->st.conns_open--;
+	if (c->mute_timer) {
+		vs_loop_timer_cancel(l, c->mute_timer);
+		c->mute_timer = 0;
+		l->st.conns_muted--;
+	}
+	if (c->broker_paused)
+		l->st.conns_paused--;
 	release_ring(c);
 	/* c->in stays until the reap: on_request may be reading from it */
 	c->next_dead = l->dead;
@@ -448,6 +458,21 @@ static void flush(vs_conn *c)
 
 /* ---- epoll -------------------------------------------------------------- */
 
+/* A connection stopped being read: count it, under its first cause. */
+static void count_pause(vs_conn *c)
+{
+	vs_loop_stats_t *st = &c->loop->st;
+	st->read_pauses++;
+	if (c->broker_paused)
+		st->read_pauses_broker++;
+	else if (c->muted_until_ms > c->loop->now_ms)
+		st->read_pauses_muted++;
+	else if (ring_count(c) >= c->loop->cfg.max_inflight_requests)
+		st->read_pauses_inflight++;
+	else if (c->out_bytes >= c->loop->cfg.max_output_bytes)
+		st->read_pauses_output++;
+}
+
 static void update_interest(vs_conn *c)
 {
 	vs_loop *l = c->loop;
@@ -457,7 +482,7 @@ static void update_interest(vs_conn *c)
 	int paused = !reading && c->kind == VS_LISTEN_KAFKA && !c->stop_reading &&
 		     !c->close_after_flush;
 	if (paused && !c->paused)
-		l->st.read_pauses++;
+		count_pause(c);
 	c->paused = (uint8_t)paused;
 	if (want == c->interest)
 		return;
@@ -554,6 +579,11 @@ void vs_conn_sweep(vs_conn *c, int64_t now)
 	/* a request the broker holds (a long poll) is its business */
 	if (idle <= 0 || c->waiting > 0)
 		return;
+	if (c->broker_paused || c->muted_until_ms > now) {
+		/* not read by our choice: its idle time starts when reading does */
+		c->last_progress_ms = now;
+		return;
+	}
 	if (now - c->last_progress_ms >= idle)
 		vs_conn_close(c, VS_CLOSE_IDLE);
 }
@@ -653,5 +683,57 @@ void vs_loop_close_after_flush(vs_loop *l, vs_conn_id id)
 	/* set now: the frames after this one in the current read are not
 	 * dispatched (dispatch_frames checks reading_allowed per frame) */
 	c->close_after_flush = 1;
+	vs_conn_mark_dirty(c);
+}
+
+/* ---- muting and pausing (the broker's quotas and backpressure) ----------- */
+
+static vs_conn *kafka_conn(vs_loop *l, vs_conn_id id)
+{
+	vs_map_val *v = vs_map_get(&l->conns, vs_key_u64(id));
+	vs_conn *c = v ? v->ptr : NULL;
+	return c && c->kind == VS_LISTEN_KAFKA && !c->closing ? c : NULL;
+}
+
+static void unmute(void *arg)
+{
+	vs_conn *c = arg;
+	c->mute_timer = 0;
+	c->loop->st.conns_muted--;
+	vs_conn_mark_dirty(c); /* settle reads what waited and re-arms EPOLLIN */
+}
+
+void vs_loop_mute(vs_loop *l, vs_conn_id id, int64_t ms)
+{
+	vs_conn *c = kafka_conn(l, id);
+	if (!c || ms <= 0)
+		return;
+	int64_t until = ms > INT64_MAX - l->now_ms ? INT64_MAX : l->now_ms + ms;
+	if (until <= c->muted_until_ms)
+		return;
+	/* the timer first: without it the mute could never end */
+	uint64_t timer = vs_loop_timer_add(l, until - l->now_ms, unmute, c);
+	if (!timer)
+		return;
+	if (c->mute_timer)
+		vs_loop_timer_cancel(l, c->mute_timer);
+	else
+		l->st.conns_muted++;
+	c->mute_timer = timer;
+	c->muted_until_ms = until;
+	l->st.mutes++;
+	vs_conn_mark_dirty(c);
+}
+
+void vs_loop_pause_reading(vs_loop *l, vs_conn_id id, int paused)
+{
+	vs_conn *c = kafka_conn(l, id);
+	if (!c || c->broker_paused == (paused != 0))
+		return;
+	c->broker_paused = paused != 0;
+	if (paused)
+		l->st.conns_paused++;
+	else
+		l->st.conns_paused--;
 	vs_conn_mark_dirty(c);
 }

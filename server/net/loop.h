@@ -37,7 +37,8 @@
  * spinning. A connection is closed as idle after idle_timeout_ms without
  * progress (a whole request received or response bytes written) while it
  * has no request waiting for the broker: that also ends stalled partial
- * frames and clients that stopped reading.
+ * frames and clients that stopped reading. The broker may hold a
+ * connection's reading back itself (vs_loop_mute, vs_loop_pause_reading).
  *
  * Closing. The loop closes a connection on end of stream (at once, even
  * with responses pending: Kafka clients never half-close), an I/O error, a
@@ -149,6 +150,15 @@ typedef struct vs_loop_stats_t {
 	uint64_t posts_run;
 	uint64_t timers_run;
 	uint64_t iterations;            /* epoll_wait returns */
+	/* why read_pauses happened (each pause counts once, under the first
+	 * cause that applies in this order) */
+	uint64_t read_pauses_broker;    /* vs_loop_pause_reading */
+	uint64_t read_pauses_muted;     /* vs_loop_mute */
+	uint64_t read_pauses_inflight;  /* max_inflight_requests */
+	uint64_t read_pauses_output;    /* max_output_bytes */
+	uint64_t mutes;                 /* vs_loop_mute calls that muted or lengthened a mute */
+	uint64_t conns_muted;           /* now: muted connections */
+	uint64_t conns_paused;          /* now: connections paused by the broker */
 } vs_loop_stats_t;
 
 /* 0, -EINVAL (a config value out of range), or another -errno. cfg NULL:
@@ -192,6 +202,19 @@ void vs_loop_close_conn(vs_loop *l, vs_conn_id conn);
  * VS_HTTP_LINGER_MS. For an authentication failure: the client reads the
  * error before the end of the stream. Unknown ids: no-op. */
 void vs_loop_close_after_flush(vs_loop *l, vs_conn_id conn);
+
+/* Stop reading a Kafka connection for ms milliseconds (a client over its
+ * quota, KIP-219: answered at once, then not read for the throttle time).
+ * Responses still go out and the peer's end of stream is still noticed;
+ * frames already received wait. A mute never shortens one in progress: the
+ * later of the two ends wins. A muted or paused connection is not closed
+ * as idle. Unknown ids, HTTP connections and ms <= 0: no-op. */
+void vs_loop_mute(vs_loop *l, vs_conn_id conn, int64_t ms);
+/* Stop (paused != 0) or resume reading a Kafka connection until told
+ * otherwise (backpressure: the store cannot take more now). Independent of
+ * mutes and of the loop's own caps: the connection is read only when none
+ * of them holds it back. Unknown ids: no-op. */
+void vs_loop_pause_reading(vs_loop *l, vs_conn_id conn, int paused);
 
 /* Any thread: run fn(arg) on the loop thread soon, in post order.
  * Returns 0 or -ENOMEM. */

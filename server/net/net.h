@@ -133,6 +133,9 @@ struct vs_conn {
 	uint8_t lingering;        /* HTTP: our side shut, discarding input */
 	uint8_t out_blocked;      /* the last write would block */
 	uint8_t paused;           /* reading held back by a cap */
+	uint8_t broker_paused;    /* vs_loop_pause_reading */
+	int64_t muted_until_ms;   /* vs_loop_mute: not read before this */
+	uint64_t mute_timer;      /* ends the mute; 0 when not muted */
 
 	vs_conn *prev, *next; /* all open connections */
 	vs_conn *next_dirty;
