@@ -104,6 +104,14 @@
  *
  * A hard-linked segment shares its blocks with the store: a media failure
  * hits both. copy_only (or another file system) makes independent copies.
+ *
+ * COMPANION FILES
+ * 11. The files `varve serve` keeps beside the store (its cluster id, SCRAM
+ *     users, ACLs and quotas) are copied whole at the end, so a restored
+ *     copy serves the same cluster to the same principals; the three that
+ *     hold credentials or policy are written owner-only (0600), as the
+ *     server writes them. One missing from the store is removed from the
+ *     copy. SERVER (the address of a running server) is not copied.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1322,6 +1330,65 @@ static int finish(bk *b)
 	return vv_io_sync_dir(b->dst);
 }
 
+/* ---- companion files (design note 11) ------------------------------------- */
+
+#define COMPANION_MAX (64u << 20) /* an ACL file of a million lines fits */
+
+static const struct companion {
+	const char *name;
+	int secret; /* owner-only in the copy */
+} companions[] = {
+	{ "CLUSTER_ID", 0 },
+	{ "users", 1 },
+	{ "acls", 1 },
+	{ "quotas", 1 },
+};
+
+static int put_companion(bk *b, const struct companion *c)
+{
+	char sp[4096], dp[4096];
+	VV_TRY(path_fmt(sp, sizeof sp, "%s/%s", b->src, c->name));
+	VV_TRY(path_fmt(dp, sizeof dp, "%s/%s", b->dst, c->name));
+	vv_file *f;
+	int rc = vv_io_open(sp, VV_O_RDONLY, 0, &f);
+	if (rc == VARVE_ENOTFOUND) {
+		vv_error_clear();
+		unlink_quiet(dp);
+		return 0;
+	}
+	VV_TRY(rc);
+	uint8_t *data = NULL;
+	vv_file_info si;
+	if ((rc = vv_io_info(f, &si)) != 0)
+		goto out;
+	if (si.size > COMPANION_MAX) {
+		rc = vv_error_set(VARVE_EINVAL, 0, "%s: larger than %u MiB", sp, COMPANION_MAX >> 20);
+		goto out;
+	}
+	data = vv_malloc(si.size ? (size_t)si.size : 1);
+	if (!data) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "backup of %s", sp);
+		goto out;
+	}
+	if ((rc = vv_io_pread_full(f, data, (size_t)si.size, 0)) != 0)
+		goto out;
+	unsigned mode = c->secret ? (b->file_mode & 0600u) : b->file_mode;
+	rc = vv_io_write_atomic(b->dst, c->name, data, (size_t)si.size, mode);
+	if (rc == 0)
+		b->rep->bytes_copied += si.size;
+out:
+	vv_free(data);
+	(void)vv_io_close(f); /* opened read-only: nothing to lose */
+	return rc;
+}
+
+static int backup_companions(bk *b)
+{
+	for (size_t i = 0; i < sizeof companions / sizeof companions[0]; i++)
+		VV_TRY(put_companion(b, &companions[i]));
+	return 0;
+}
+
 /* ---- entry points --------------------------------------------------------- */
 
 static int backup_meta(bk *b)
@@ -1399,6 +1466,7 @@ static int run_backup(bk *b)
 	VV_TRY(read_topics(b));
 	VV_TRY(backup_topics(b));
 	VV_TRY(record_vanished(b));
+	VV_TRY(backup_companions(b));
 	return finish(b);
 }
 

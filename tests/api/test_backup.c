@@ -1127,3 +1127,41 @@ Test(backup, writer_appending_sync_none_with_cleaner, .timeout = 60)
 {
 	backups_under_load(VARVE_SYNC_NONE);
 }
+
+/* The files varve serve keeps beside the store go with it: the cluster id
+ * as it is, credentials and policy owner-only; one removed from the store
+ * is removed from the next backup; SERVER (a running server's address) is
+ * never copied. */
+Test(backup, server_companion_files_are_copied_privately)
+{
+	const char *src = t_newpath("store"), *dest = t_newpath("copy");
+	varve_options o = small_opts(VARVE_SYNC_ALWAYS);
+	varve_db *db = t_open(src, &o);
+	t_topic(db, "a", 1, VARVE_CODEC_NONE);
+	static const char *names[] = { "CLUSTER_ID", "users", "acls", "quotas" };
+	for (int i = 0; i < 4; i++) {
+		const char *body = t_fmt("contents of %s\n", names[i]);
+		t_write_file(t_fmt("%s/%s", src, names[i]), body, strlen(body));
+	}
+	t_write_file(t_fmt("%s/SERVER", src), "127.0.0.1:9092\n", 15);
+	backup_ok(db, dest, NULL);
+	for (int i = 0; i < 4; i++) {
+		size_t n;
+		uint8_t *got = t_read_file(t_fmt("%s/%s", dest, names[i]), &n);
+		const char *want = t_fmt("contents of %s\n", names[i]);
+		cr_assert(got && n == strlen(want) && !memcmp(got, want, n), "%s differs", names[i]);
+		free(got);
+		struct stat st;
+		cr_assert_eq(stat(t_fmt("%s/%s", dest, names[i]), &st), 0);
+		if (i > 0)
+			cr_assert_eq(st.st_mode & 077, 0, "%s is readable by others: %o", names[i],
+				     (unsigned)st.st_mode & 0777);
+	}
+	cr_assert(!t_exists(t_fmt("%s/SERVER", dest)), "SERVER must not be copied");
+	/* gone from the store: gone from the next backup */
+	cr_assert_eq(unlink(t_fmt("%s/acls", src)), 0);
+	backup_ok(db, dest, NULL);
+	cr_assert(!t_exists(t_fmt("%s/acls", dest)));
+	cr_assert(t_exists(t_fmt("%s/users", dest)));
+	t_close(db);
+}
