@@ -113,7 +113,13 @@ typedef void (*varve_log_fn)(void *ctx, int level, const char *message);
 /** Clock callback returning milliseconds since the epoch (tests inject one). */
 typedef int64_t (*varve_clock_fn)(void *ctx);
 
-#define VARVE_OPTIONS_VERSION 1
+/** The I/O methods a store uses for every file operation (an internal table,
+ *  not part of the stable API: only varve's own test builds make one, to
+ *  inject I/O errors and simulate power cuts per store). */
+struct varve_io_methods;
+
+/** Version 2 added `io`. */
+#define VARVE_OPTIONS_VERSION 2
 
 typedef struct varve_options {
 	unsigned int version;          /**< VARVE_OPTIONS_VERSION */
@@ -146,12 +152,15 @@ typedef struct varve_options {
 	int verify_every_read;         /**< 1: check a batch's checksum on every read. Default 0:
 					    once per batch while the store is open (read-only
 					    handles always check every read) */
+	const struct varve_io_methods *io; /**< version 2: NULL (the default) = the operating
+					    system; any other value must come from varve's own
+					    test support */
 } varve_options;
 
 #define VARVE_OPTIONS_INIT                                                        \
 	{ VARVE_OPTIONS_VERSION, VARVE_SYNC_ALWAYS, 1000, (uint64_t)1 << 30,          \
 	  7LL * 24 * 3600 * 1000, 4096, 0, 1, NULL, NULL, 0700, 0600, 64u << 20, 0,    \
-	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1, 0, 0 }
+	  NULL, NULL, 1, 512, 15000, 32u << 20, 0, 0, 64u << 20, 1, 0, 0, NULL }
 
 /** Fill opts with defaults for the given struct version. */
 VARVE_API int varve_options_init(varve_options *opts, unsigned int version);

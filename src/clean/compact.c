@@ -85,7 +85,8 @@ static int64_t km_get(const keymap *m, uint64_t h1, uint32_t h2)
 /* The checkpoint: how far compaction got, and when the earliest tombstone
  * it kept may go (docs/FORMAT.md). A 16-byte file from before the second
  * field says nothing about tombstones: they may be due now. */
-int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due)
+int vv_compact_load_checkpoint(const vv_io_methods *io, const char *dir, int64_t *clean_offset,
+			       int64_t *tomb_due)
 {
 	*clean_offset = 0;
 	*tomb_due = 0;
@@ -93,7 +94,7 @@ int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *
 	snprintf(path, sizeof path, "%s/%s", dir, CHECKPOINT_FILE);
 	uint8_t *b;
 	size_t n;
-	if (vv_io_read_small(path, 64, &b, &n)) {
+	if (vv_io_read_small(io, path, 64, &b, &n)) {
 		vv_error_clear();
 		return 0;
 	}
@@ -107,13 +108,14 @@ int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *
 	return 0;
 }
 
-static int save_checkpoint(const char *dir, int64_t off, int64_t tomb_due, unsigned mode)
+static int save_checkpoint(const vv_io_methods *io, const char *dir, int64_t off, int64_t tomb_due,
+			   unsigned mode)
 {
 	uint8_t b[24];
 	vv_store64(b, (uint64_t)off);
 	vv_store64(b + 8, (uint64_t)tomb_due);
 	vv_store64(b + 16, XXH3_64bits(b, 16));
-	return vv_io_write_atomic(dir, CHECKPOINT_FILE, b, sizeof b, mode);
+	return vv_io_write_atomic(io, dir, CHECKPOINT_FILE, b, sizeof b, mode);
 }
 
 /* ---- compaction ------------------------------------------------------------------------ */
@@ -350,7 +352,7 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	vv_index_cursor_reset(&w.ixc, &w.ix);
 	vv_bb_init(&w.bb);
 	vv_file *fi = NULL, *ft = NULL;
-	int rc = vv_io_open(lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
+	int rc = vv_io_open(p->cfg.seg.io, lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
 	for (size_t i = 0; rc == 0 && i < k; i++)
 		rc = rewrite_segment(old[i], &w, m, prm, st, th);
 	if (rc == 0)
@@ -358,9 +360,9 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	if (rc == 0)
 		rc = vv_io_datasync(w.log);
 	if (rc == 0)
-		rc = vv_io_open(ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &fi);
+		rc = vv_io_open(p->cfg.seg.io, ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &fi);
 	if (rc == 0)
-		rc = vv_io_open(tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &ft);
+		rc = vv_io_open(p->cfg.seg.io, tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &ft);
 	if (rc == 0)
 		rc = vv_index_rewrite(&w.ix, fi, ft);
 	if (rc == 0)
@@ -373,7 +375,7 @@ static int compact_group(vv_partition *p, vv_segment *const *old, size_t k, int6
 	vv_index_free(&w.ix);
 	vv_bb_free(&w.bb);
 	if (rc) {
-		vv_swap_abandon(dir, base);
+		vv_swap_abandon(p->cfg.seg.io, dir, base);
 		return rc;
 	}
 	vv_swap_hook hook = { prm->step_hook, prm->step_ctx };
@@ -389,7 +391,7 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 	memset(st, 0, sizeof *st);
 	st->tomb_due = INT64_MAX;
 	int64_t clean_off, tomb_due;
-	vv_compact_load_checkpoint(p->dir, &clean_off, &tomb_due);
+	vv_compact_load_checkpoint(p->cfg.seg.io, p->dir, &clean_off, &tomb_due);
 	vv_segment **segs;
 	size_t n;
 	VV_TRY(vv_partition_segments(p, &segs, &n));
@@ -453,7 +455,8 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 		i = j;
 	}
 	if (rc == 0)
-		rc = save_checkpoint(p->dir, segs[map_to]->base, st->tomb_due, p->cfg.seg.file_mode);
+		rc = save_checkpoint(p->cfg.seg.io, p->dir, segs[map_to]->base, st->tomb_due,
+				     p->cfg.seg.file_mode);
 	km_free(&m);
 	vv_partition_segments_release(segs, n);
 	return rc;

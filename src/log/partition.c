@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * partition.c -- segments of one partition: recovery, append with group
- * commit, roll, lookups. Design notes in partition.h.
+ * partition.c -- segments of one partition: open and close, append with
+ * group commit, roll, lookups, read-only refresh, retention and compaction
+ * support. Loading at open (listing, recovery point, scan, cuts) is in
+ * recovery.c. Design notes in partition.h.
+ *
+ * May call: log (segment, recovery, sizes, producer, batch), base.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,16 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <xxhash.h>
 
-#include "swap.h"
 #include "partition.h"
+#include "recovery.h"
 #include "sizes.h"
 #include "util.h"
 
-static void plog(const vv_partition *p, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void plog(const vv_partition *p, int level, const char *fmt, ...)
+#define plog vv_partition_log
+
+void vv_partition_log(const vv_partition *p, int level, const char *fmt, ...)
 {
 	if (!p->cfg.log_fn)
 		return;
@@ -36,46 +39,6 @@ int64_t vv_partition_now(const vv_partition *p)
 	return p->cfg.clock_fn ? p->cfg.clock_fn(p->cfg.clock_ctx) : vv_now_ms();
 }
 
-/* ---- recovery point ----------------------------------------------------- */
-
-void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE])
-{
-	vv_store32(out, VV_RECOVERY_POINT_MAGIC);
-	vv_store32(out + 4, 1);
-	vv_store64(out + 8, (uint64_t)rp->offset);
-	vv_store64(out + 16, (uint64_t)rp->segment_base);
-	vv_store64(out + 24, rp->position);
-	vv_store64(out + 32, (uint64_t)rp->log_start);
-	vv_store64(out + 40, XXH3_64bits(out, 40));
-}
-
-int vv_recovery_point_decode(const uint8_t *b, size_t n, vv_recovery_point *rp)
-{
-	if (n != VV_RECOVERY_POINT_SIZE || vv_load32(b) != VV_RECOVERY_POINT_MAGIC ||
-	    vv_load32(b + 4) != 1 || vv_load64(b + 40) != XXH3_64bits(b, 40))
-		return -1;
-	rp->offset = (int64_t)vv_load64(b + 8);
-	rp->segment_base = (int64_t)vv_load64(b + 16);
-	rp->position = vv_load64(b + 24);
-	rp->log_start = (int64_t)vv_load64(b + 32);
-	if (rp->offset < 0 || rp->segment_base < 0 || rp->log_start < 0 ||
-	    rp->segment_base > rp->offset || rp->position > UINT32_MAX)
-		return -1;
-	return 0;
-}
-
-static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
-{
-	uint8_t buf[VV_RECOVERY_POINT_SIZE];
-	vv_recovery_point_encode(rp, buf);
-	VV_TRY(vv_io_write_atomic(p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
-				  p->cfg.seg.file_mode));
-	p->rp_written = rp->offset;
-	p->rp_seg = rp->segment_base;
-	p->rp_pos = rp->position;
-	return 0;
-}
-
 /* The segment size list for the next clean open (sizes.h); best effort. */
 static void write_sizes(vv_partition *p)
 {
@@ -86,7 +49,8 @@ static void write_sizes(vv_partition *p)
 			bases[i] = p->segs[i]->base;
 			sizes[i] = atomic_load(&p->segs[i]->size);
 		}
-		(void)vv_sizes_write(p->dir, p->close_nonce, bases, sizes, p->nsegs,
+		/* best effort: without the list the next open stats each segment */
+		(void)vv_sizes_write(p->cfg.seg.io, p->dir, p->close_nonce, bases, sizes, p->nsegs,
 				     p->cfg.seg.file_mode);
 	}
 	vv_free(bases);
@@ -96,7 +60,7 @@ static void write_sizes(vv_partition *p)
 
 /* ---- segment array ------------------------------------------------------ */
 
-static int push_segment(vv_partition *p, vv_segment *s)
+int vv_partition_push_segment(vv_partition *p, vv_segment *s)
 {
 	if (p->nsegs == p->cap) {
 		size_t nc = p->cap ? p->cap * 2 : 8;
@@ -111,444 +75,6 @@ static int push_segment(vv_partition *p, vv_segment *s)
 }
 
 static vv_segment *active(vv_partition *p) { return p->segs[p->nsegs - 1]; }
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void seg_file_path(char *out, size_t cap, const vv_partition *p, int64_t base, const char *sfx)
-{
-	vv_segment_path(out, cap, p->dir, base, sfx);
-}
-
-static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_result *res,
-		       uint64_t later_bytes, const char *reason)
-{
-	varve_recovery_cut cut;
-	memset(&cut, 0, sizeof cut);
-	snprintf(cut.topic, sizeof cut.topic, "%s", p->topic);
-	cut.partition = (int32_t)p->id;
-	cut.segment_base = s->base;
-	cut.position = res->valid_end;
-	cut.bytes_lost = (res->file_size - res->valid_end) + later_bytes;
-	cut.first_offset_lost = res->next_offset;
-	cut.last_offset_lost = res->lost_last_offset;
-	snprintf(cut.reason, sizeof cut.reason, "%s", reason);
-	plog(p, VARVE_LOG_WARN,
-	     "recovery cut segment %020" PRId64 " at byte %" PRIu64 ": %s; %" PRIu64
-	     " bytes removed, offsets from %" PRId64 " lost (last readable %" PRId64 ")",
-	     s->base, cut.position, reason, cut.bytes_lost, cut.first_offset_lost,
-	     cut.last_offset_lost);
-	if (p->cfg.on_cut)
-		p->cfg.on_cut(p->cfg.cut_ctx, &cut);
-}
-
-/* ---- open / recover ----------------------------------------------------- */
-
-/* The bases of the segment logs in p->dir, sorted; *swap_files tells whether
- * an interrupted compaction swap left files behind. One directory listing:
- * with 10,000 segments it is a good part of the open time. */
-static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, int *swap_files)
-{
-	char **names;
-	size_t n;
-	*bases_out = NULL;
-	*n_out = 0;
-	*swap_files = 0;
-	VV_TRY(vv_io_list_dir(p->dir, &names, &n));
-	int64_t *bases = vv_malloc((n ? n : 1) * sizeof *bases);
-	if (!bases) {
-		vv_io_free_list(names, n);
-		return vv_error_set(VARVE_ENOMEM, 0, "segment list");
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t b;
-		size_t l = strlen(names[i]);
-		if (vv_segment_parse_name(names[i], &b) == 0) {
-			bases[k++] = b;
-		} else if (vv_swap_is_file(names[i])) {
-			*swap_files = 1;
-		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
-			char path[4096];
-			snprintf(path, sizeof path, "%s/%s", p->dir, names[i]);
-			(void)vv_io_unlink(path); /* an interrupted atomic write */
-			vv_error_clear();
-		}
-	}
-	vv_io_free_list(names, n);
-	qsort(bases, k, sizeof *bases, cmp_i64);
-	*bases_out = bases;
-	*n_out = k;
-	return 0;
-}
-
-/* First append time of a segment, from its first batch header. */
-static void read_first_append_time(vv_segment *s)
-{
-	uint8_t hb[VV_BATCH_HEADER_SIZE];
-	vv_batch_header h;
-	if (atomic_load(&s->size) >= VV_BATCH_HEADER_SIZE && vv_segment_open_files(s) == 0 &&
-	    vv_io_pread_full(s->log, hb, sizeof hb, 0) == 0 &&
-	    vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0)
-		s->first_append_time = h.append_time;
-	vv_error_clear();
-}
-
-static int recover(vv_partition *p, int clean)
-{
-	int64_t *bases = NULL;
-	size_t n = 0;
-	int rc = 0;
-	int ro = p->cfg.seg.read_only, swap_files;
-	VV_TRY(list_segments(p, &bases, &n, &swap_files));
-	int had_swap = swap_files; /* the files changed since the close */
-	if (swap_files && !ro) {
-		/* finish or roll back a compaction swap a crash interrupted */
-		vv_free(bases);
-		VV_TRY(vv_swap_recover_dir(p->dir));
-		VV_TRY(list_segments(p, &bases, &n, &swap_files));
-	}
-	int64_t *swapped = NULL;
-	size_t nswapped = 0;
-	if (swap_files && ro) { /* read an interrupted swap as the writer's next open will */
-		if ((rc = vv_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
-			vv_free(bases);
-			return rc;
-		}
-		qsort(bases, n, sizeof *bases, cmp_i64);
-	}
-
-	vv_recovery_point rp = { 0 };
-	int has_rp = 0;
-	{
-		char path[4096];
-		uint8_t *buf;
-		size_t len;
-		snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
-		int r = vv_io_read_small(path, 4096, &buf, &len);
-		if (r == VARVE_ECORRUPT) {
-			plog(p, VARVE_LOG_WARN, "recovery point oversized; scanning the whole log");
-			r = VARVE_ENOTFOUND;
-		}
-		if (r == 0) {
-			has_rp = vv_recovery_point_decode(buf, len, &rp) == 0;
-			vv_free(buf);
-			if (!has_rp)
-				plog(p, VARVE_LOG_WARN, "recovery point damaged; scanning the whole log");
-		} else if (r != VARVE_ENOTFOUND) {
-			vv_free(bases);
-			vv_free(swapped);
-			return r;
-		}
-		vv_error_clear();
-	}
-
-	if (n == 0) {
-		int64_t base = has_rp ? (rp.offset > rp.log_start ? rp.offset : rp.log_start) : 0;
-		if (has_rp && rp.offset > rp.log_start)
-			plog(p, VARVE_LOG_ERROR,
-			     "no segment files, but the recovery point says offsets below %" PRId64
-			     " were durable", rp.offset);
-		vv_free(bases);
-		vv_free(swapped);
-		if (ro) {
-			atomic_store(&p->start_offset, base);
-			atomic_store(&p->end_offset, base);
-			atomic_store(&p->durable_offset, base);
-			return 0;
-		}
-		vv_segment *s;
-		VV_TRY(vv_segment_create(p->dir, base, &p->cfg.seg, &s));
-		if ((rc = push_segment(p, s))) {
-			vv_segment_unref(s);
-			return rc;
-		}
-		VV_TRY(vv_io_sync_dir(p->dir));
-		atomic_store(&p->start_offset, base);
-		atomic_store(&p->end_offset, base);
-		atomic_store(&p->durable_offset, base);
-		return 0;
-	}
-
-	int64_t log_start = has_rp ? rp.log_start : bases[0];
-	if (log_start < bases[0])
-		log_start = bases[0];
-	/* Segments wholly below the log start: a retention delete that a crash
-	 * interrupted after the recovery point moved. Finish it. */
-	size_t first = 0;
-	while (first + 1 < n && bases[first + 1] <= log_start) {
-		if (!ro)
-			vv_segment_unlink_files(p->dir, bases[first]);
-		first++;
-	}
-
-	/* After a clean close the sizes come from the list it left, if it is
-	 * that close's and names exactly these segments; else one stat each. */
-	uint64_t *known = NULL;
-	if (clean && !ro && p->cfg.clean_nonce && !had_swap && n > first) {
-		known = vv_malloc((n - first) * sizeof *known);
-		if (known && vv_sizes_read(p->dir, p->cfg.clean_nonce, bases + first, n - first, known)) {
-			vv_free(known);
-			known = NULL;
-		}
-	}
-	for (size_t i = first; i < n; i++) {
-		char path[4096];
-		uint64_t size = 0;
-		int from_swap = 0;
-		for (size_t j = 0; j < nswapped; j++)
-			from_swap |= swapped[j] == bases[i];
-		seg_file_path(path, sizeof path, p, bases[i], from_swap ? ".log.swap" : ".log");
-		/* the last segment is stat'ed anyway: bytes added to it behind our
-		 * back since the close (a torn or foreign tail) are scanned and cut */
-		int use_known = known && i + 1 < n;
-		if (use_known)
-			size = known[i - first];
-		rc = use_known ? 0 : vv_io_stat(path, &size, NULL);
-		if (rc == VARVE_ENOTFOUND && from_swap) { /* renamed by a writer since */
-			from_swap = 0;
-			seg_file_path(path, sizeof path, p, bases[i], ".log");
-			rc = vv_io_stat(path, &size, NULL);
-		}
-		if (rc)
-			break;
-		vv_segment *s;
-		if ((rc = vv_segment_attach(p->dir, bases[i], size, &p->cfg.seg, &s)))
-			break;
-		s->from_swap = from_swap;
-		if ((rc = push_segment(p, s))) {
-			vv_segment_unref(s);
-			break;
-		}
-		if (i + 1 < n) {
-			atomic_store(&s->next_offset, bases[i + 1]);
-			s->sealed = 1;
-		}
-	}
-	vv_free(bases);
-	vv_free(swapped);
-	vv_free(known);
-	if (rc)
-		return rc;
-
-	/* Where to start scanning. */
-	size_t k = 0;
-	uint64_t pos = 0;
-	int64_t off = p->segs[0]->base;
-	if (has_rp) {
-		for (size_t i = 0; i < p->nsegs; i++) {
-			if (p->segs[i]->base != rp.segment_base)
-				continue;
-			uint64_t sz = atomic_load(&p->segs[i]->size);
-			if (sz >= rp.position) {
-				k = i;
-				pos = rp.position;
-				off = rp.offset;
-			} else {
-				k = i;
-				plog(p, VARVE_LOG_ERROR,
-				     "segment %020" PRId64 " is %" PRIu64
-				     " bytes, shorter than its recovery point (%" PRIu64
-				     "): durable data was lost outside varve",
-				     rp.segment_base, sz, rp.position);
-				off = p->segs[i]->base;
-			}
-			break;
-		}
-	}
-	vv_segment *last = active(p);
-	if (clean && has_rp && p->segs[k] == last && atomic_load(&last->size) == pos) {
-		/* Clean close: the recovery point is exact, nothing to scan. */
-		atomic_store(&last->next_offset, off);
-	} else {
-		for (size_t i = k; i < p->nsegs; i++) {
-			vv_segment *s = p->segs[i];
-			vv_scan_result res;
-			if ((rc = vv_segment_scan(s, i == k ? pos : 0, i == k ? off : s->base, &res)))
-				return rc;
-			if (i + 1 < p->nsegs && atomic_load(&s->next_offset) > p->segs[i + 1]->base) {
-				/* overlapping segments (files damaged or planted outside
-				 * varve): reads of this one stop at the next base with
-				 * VARVE_ECORRUPT instead of returning offsets twice */
-				plog(p, VARVE_LOG_ERROR,
-				     "segment %020" PRId64 " holds offsets up to %" PRId64
-				     ", past the next segment's base %" PRId64,
-				     s->base, atomic_load(&s->next_offset) - 1, p->segs[i + 1]->base);
-				atomic_store(&s->next_offset, p->segs[i + 1]->base);
-			}
-			if (!ro && res.valid_end != 0) {
-				pthread_mutex_lock(&s->mu);
-				(void)vv_index_rewrite(&s->ix, s->idx, s->tidx);
-				pthread_mutex_unlock(&s->mu);
-				vv_error_clear();
-			}
-			if (!ro && res.zero_tail) {
-				/* preallocated space past the data: give it back, no loss */
-				if ((rc = vv_segment_truncate(s, res.valid_end)))
-					return rc;
-				plog(p, VARVE_LOG_DEBUG, "trimmed %" PRIu64 " preallocated bytes of %020" PRId64,
-				     res.zero_tail, s->base);
-			}
-			if (!res.damaged)
-				continue;
-			uint64_t later = 0;
-			for (size_t j = i + 1; j < p->nsegs; j++)
-				later += atomic_load(&p->segs[j]->size);
-			if (i + 1 < p->nsegs) {
-				/* later segments go too: their last readable offset counts */
-				vv_segment *tail = p->segs[p->nsegs - 1];
-				vv_scan_result tr;
-				if (vv_segment_scan(tail, 0, tail->base, &tr) == 0 && tr.next_offset > tail->base)
-					res.lost_last_offset = tr.next_offset - 1;
-				else if (p->nsegs - 1 > i + 1)
-					res.lost_last_offset = tail->base - 1;
-				vv_error_clear();
-			}
-			if (ro) {
-				/* A reader never cuts: it just stops before the damage. */
-				for (size_t j = i + 1; j < p->nsegs; j++)
-					vv_segment_unref(p->segs[j]);
-				p->nsegs = i + 1;
-				break;
-			}
-			report_cut(p, s, &res, later, res.reason);
-			if ((rc = vv_segment_truncate(s, res.valid_end)))
-				return rc;
-			for (size_t j = i + 1; j < p->nsegs; j++) {
-				vv_segment_unlink_files(p->dir, p->segs[j]->base);
-				vv_segment_unref(p->segs[j]);
-			}
-			p->nsegs = i + 1;
-			if (res.valid_end == 0 && p->nsegs > 1) {
-				/* an empty segment that is not the only one: drop it */
-				vv_segment_mark_deleted(s);
-				vv_segment_unref(s);
-				p->nsegs--;
-			}
-			(void)vv_io_sync_dir(p->dir);
-			break;
-		}
-	}
-	last = active(p);
-	last->sealed = 0;
-	int64_t end = atomic_load(&last->next_offset);
-	int64_t start = log_start > p->segs[0]->base ? log_start : p->segs[0]->base;
-	if (start > end) {
-		/* a recovery point whose log start is past the log end (damaged
-		 * outside varve: its checksum matched): nothing is below the end */
-		plog(p, VARVE_LOG_ERROR,
-		     "recovery point log start %" PRId64 " is past the log end %" PRId64
-		     "; using the end", start, end);
-		start = end;
-	}
-	atomic_store(&p->start_offset, start);
-	atomic_store(&p->end_offset, end);
-	if (!ro) {
-		VV_TRY(vv_segment_open_files(last));
-		/* What recovery kept is on disk from now on. */
-		VV_TRY(vv_segment_sync(last));
-		/* appends extend the index and the max timestamp: load both first.
-		 * A rebuild that meets damage below the recovery point keeps the
-		 * entries before it; reads that reach the damage say so. */
-		int irc = vv_segment_load_index(last);
-		if (irc == VARVE_ECORRUPT) {
-			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
-			vv_error_clear();
-		} else if (irc) {
-			return irc;
-		}
-		if (vv_segment_load_stats(last) == VARVE_ECORRUPT) {
-			/* damage below the recovery point: reads that reach it say so */
-			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
-			vv_error_clear();
-		}
-		VV_TRY(vv_segment_prepare(last));
-		if (!last->first_append_time)
-			read_first_append_time(last);
-		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
-					  atomic_load(&p->start_offset) };
-		if (!clean || !has_rp || rp.offset != end) {
-			VV_TRY(write_recovery_point(p, &nrp));
-		} else {
-			p->rp_written = end;
-			p->rp_seg = nrp.segment_base;
-			p->rp_pos = nrp.position;
-		}
-	}
-	atomic_store(&p->durable_offset, end);
-	return 0;
-}
-
-/* Producer state: the snapshot, then the batches after it. */
-static int rebuild_producers(vv_partition *p)
-{
-	int64_t from;
-	VV_TRY(vv_pstate_load(&p->pstate, p->dir, &from));
-	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
-	if (from > end) { /* the snapshot is ahead of a cut log: start over */
-		vv_pstate_free(&p->pstate);
-		vv_pstate_init(&p->pstate);
-		from = start;
-	}
-	if (from < start)
-		from = start;
-	if (from >= end)
-		return 0;
-	vv_segment *s;
-	VV_TRY(vv_partition_segment_for(p, from, &s));
-	uint64_t pos = 0;
-	int rc = vv_segment_open_files(s);
-	if (rc == 0)
-		rc = vv_segment_find(s, from, &pos);
-	vv_seg_reader r;
-	vv_seg_reader_init(&r);
-	int stop = 0;
-	while (rc == 0 && !stop) {
-		uint64_t size = atomic_load(&s->size);
-		for (;;) {
-			vv_batch_header h;
-			const uint8_t *b;
-			rc = vv_seg_reader_batch(&r, s, pos, size, &b, &h);
-			if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
-				rc = 0;
-				break;
-			}
-			if (rc == VARVE_ECORRUPT) {
-				/* Damage below the recovery point fails the reads that reach
-				 * it, not the open; producer state past it is lost. */
-				plog(p, VARVE_LOG_ERROR, "producer state replay stopped at damage: %s",
-				     varve_last_error()->message);
-				vv_error_clear();
-				rc = 0;
-				stop = 1;
-				break;
-			}
-			if (rc)
-				break;
-			if (h.producer_id >= 0 && vv_batch_last_offset(&h) >= from)
-				rc = vv_pstate_note(&p->pstate, h.producer_id, h.producer_epoch,
-						    h.base_sequence, h.record_count, h.base_offset,
-						    vv_batch_last_offset(&h), h.append_time);
-			if (rc)
-				break;
-			pos += h.length;
-		}
-		if (rc || stop)
-			break;
-		vv_segment *n = vv_partition_next_segment(p, s);
-		if (!n)
-			break;
-		vv_segment_unref(s);
-		s = n;
-		pos = 0;
-	}
-	vv_seg_reader_free(&r);
-	vv_segment_unref(s);
-	return rc;
-}
 
 int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
 		      int clean, vv_partition **out)
@@ -580,16 +106,16 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 		rc = vv_error_set(VARVE_ENOMEM, 0, "partition");
 	if (rc == 0 && !cfg->seg.read_only) {
 		int is_dir = 0;
-		rc = vv_io_stat(dir, NULL, &is_dir);
+		rc = vv_io_stat(cfg->seg.io, dir, NULL, &is_dir);
 		if (rc == VARVE_ENOTFOUND) {
-			rc = vv_io_mkdir(dir, cfg->dir_mode);
+			rc = vv_io_mkdir(cfg->seg.io, dir, cfg->dir_mode);
 			if (rc == 0) {
 				char parent[4096];
 				snprintf(parent, sizeof parent, "%s", dir);
 				char *slash = strrchr(parent, '/');
 				if (slash) {
 					*slash = 0;
-					rc = vv_io_sync_dir(parent);
+					rc = vv_io_sync_dir(cfg->seg.io, parent);
 				}
 			}
 		} else if (rc == 0 && is_dir != 1) {
@@ -597,9 +123,9 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 		}
 	}
 	if (rc == 0)
-		rc = recover(p, clean);
+		rc = vv_recovery_run(p, clean);
 	if (rc == 0 && !cfg->seg.read_only)
-		rc = rebuild_producers(p);
+		rc = vv_recovery_replay_producers(p);
 	if (rc) {
 		int saved = rc;
 		char msg[512];
@@ -636,11 +162,11 @@ int vv_partition_close(vv_partition *p, int clean)
 			vv_recovery_point rp = { atomic_load(&p->end_offset), s->base,
 						 atomic_load(&s->size),
 						 atomic_load(&p->start_offset) };
-			rc = write_recovery_point(p, &rp);
+			rc = vv_recovery_point_write(p, &rp);
 		}
 		/* even empty: the next open then replays nothing */
 		if (rc == 0 && clean)
-			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
+			rc = vv_pstate_save(&p->pstate, p->cfg.seg.io, p->dir, atomic_load(&p->end_offset),
 					    p->cfg.seg.file_mode);
 		if (rc == 0 && clean && p->close_nonce && !p->sizes_stale)
 			write_sizes(p);
@@ -810,7 +336,7 @@ int vv_partition_checkpoint(vv_partition *p)
 	if ((p->pstate_dirty || appended - p->pstate_saved_bytes > (16u << 20)) &&
 	    rp.offset == durable) {
 		/* under the lock: the state matches the log up to rp.offset */
-		rc = vv_pstate_save(&p->pstate, p->dir, rp.offset, p->cfg.seg.file_mode);
+		rc = vv_pstate_save(&p->pstate, p->cfg.seg.io, p->dir, rp.offset, p->cfg.seg.file_mode);
 		if (rc == 0) {
 			p->pstate_dirty = 0;
 			p->pstate_saved_bytes = appended;
@@ -819,7 +345,7 @@ int vv_partition_checkpoint(vv_partition *p)
 	pthread_mutex_unlock(&p->lock);
 	if (rc || rp.offset != durable)
 		return rc;
-	return write_recovery_point(p, &rp);
+	return vv_recovery_point_write(p, &rp);
 }
 
 /* ---- append ---------------------------------------------------------------- */
@@ -848,11 +374,11 @@ static int roll(vv_partition *p, int64_t new_base)
 	}
 	/* The new file must survive a crash before anything in it is acked.
 	 * Like a data fsync, a failed directory fsync is final. */
-	if (rc == 0 && (rc = vv_io_sync_dir(p->dir)) != 0)
+	if (rc == 0 && (rc = vv_io_sync_dir(p->cfg.seg.io, p->dir)) != 0)
 		mark_failed(p, "fsync of the partition directory failed");
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&p->segs_lock);
-		rc = push_segment(p, s);
+		rc = vv_partition_push_segment(p, s);
 		/* the sealed segment's descriptors go unless a reader holds it */
 		if (rc == 0)
 			vv_segment_close_idle(old, 0);
@@ -882,7 +408,7 @@ static int check_space(vv_partition *p, size_t len)
 	    now - p->space_checked_ns < 100000000ull)
 		return 0;
 	uint64_t avail;
-	VV_TRY(vv_io_free_space(p->dir, &avail));
+	VV_TRY(vv_io_free_space(p->cfg.seg.io, p->dir, &avail));
 	p->space_checked_at = written;
 	p->space_checked_ns = now;
 	p->space_low = avail < p->cfg.min_free_bytes + len;
@@ -1187,7 +713,7 @@ static void drop_removed(vv_partition *p, int64_t first_base)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
 	int64_t start = first_base;
-	if (vv_io_read_small(path, 4096, &buf, &len) == 0) {
+	if (vv_io_read_small(p->cfg.seg.io, path, 4096, &buf, &len) == 0) {
 		if (vv_recovery_point_decode(buf, len, &rp) == 0 && rp.log_start > start)
 			start = rp.log_start;
 		vv_free(buf);
@@ -1219,7 +745,7 @@ static int attach_first(vv_partition *p)
 	int64_t *bases;
 	size_t n;
 	int swap_files;
-	VV_TRY(list_segments(p, &bases, &n, &swap_files));
+	VV_TRY(vv_recovery_list_segments(p, &bases, &n, &swap_files));
 	int rc = VARVE_EEND;
 	if (n) {
 		vv_segment *s;
@@ -1227,7 +753,7 @@ static int attach_first(vv_partition *p)
 		rc = vv_segment_attach(p->dir, bases[0], 0, &p->cfg.seg, &s);
 		if (rc == 0 && (rc = vv_segment_scan(s, 0, bases[0], &res)) == 0) {
 			pthread_rwlock_wrlock(&p->segs_lock);
-			rc = push_segment(p, s);
+			rc = vv_partition_push_segment(p, s);
 			pthread_rwlock_unlock(&p->segs_lock);
 			if (rc == 0) {
 				atomic_store(&p->start_offset, bases[0]);
@@ -1260,7 +786,7 @@ int vv_partition_refresh(vv_partition *p)
 		int64_t *bases;
 		size_t n;
 		int swap_files;
-		rc = list_segments(p, &bases, &n, &swap_files);
+		rc = vv_recovery_list_segments(p, &bases, &n, &swap_files);
 		if (rc == 0 && n)
 			drop_removed(p, bases[0]);
 		for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -1276,7 +802,7 @@ int vv_partition_refresh(vv_partition *p)
 			atomic_store(&last->next_offset, bases[i]);
 			last->sealed = 1;
 			pthread_rwlock_wrlock(&p->segs_lock);
-			rc = push_segment(p, s);
+			rc = vv_partition_push_segment(p, s);
 			pthread_rwlock_unlock(&p->segs_lock);
 			if (rc) {
 				vv_segment_unref(s);
@@ -1350,7 +876,7 @@ static int move_start_locked(vv_partition *p, int64_t new_start, size_t n, uint6
 		}
 	}
 	if (rc == 0)
-		rc = write_recovery_point(p, &rp);
+		rc = vv_recovery_point_write(p, &rp);
 	if (rc)
 		return rc;
 	atomic_store(&p->start_offset, new_start);
@@ -1443,7 +969,7 @@ int vv_partition_checkpoint_active(vv_partition *p)
 			if (rp.offset > atomic_load(&p->durable_offset))
 				atomic_store(&p->durable_offset, rp.offset);
 			pthread_mutex_unlock(&p->sync_mu);
-			rc = write_recovery_point(p, &rp);
+			rc = vv_recovery_point_write(p, &rp);
 		}
 	}
 	pthread_mutex_unlock(&p->lock);

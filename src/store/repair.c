@@ -116,7 +116,7 @@ static uint32_t count_partitions(const char *dir)
 {
 	char **names;
 	size_t n;
-	if (vv_io_list_dir(dir, &names, &n)) {
+	if (vv_io_list_dir(NULL, dir, &names, &n)) {
 		vv_error_clear();
 		return 0;
 	}
@@ -140,7 +140,7 @@ static int recreate_configs(state *st, const char *path, int64_t now)
 	snprintf(tdir, sizeof tdir, "%s/topics", path);
 	char **names;
 	size_t n;
-	int rc = vv_io_list_dir(tdir, &names, &n);
+	int rc = vv_io_list_dir(NULL, tdir, &names, &n);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
 		return 0;
@@ -206,7 +206,7 @@ static int write_log(state *st, const char *path, const vv_part_config *pc)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/meta.repair", path);
-	(void)vv_io_remove_tree(dir); /* a repair that stopped half-way */
+	(void)vv_io_remove_tree(NULL, dir); /* a repair that stopped half-way */
 	vv_error_clear();
 	vv_meta *m;
 	VV_TRY(vv_meta_open(dir, pc, 0, &m));
@@ -241,7 +241,7 @@ static int write_log(state *st, const char *path, const vv_part_config *pc)
 	if (rc == 0)
 		rc = crc;
 	if (rc == 0)
-		rc = vv_io_sync_dir(path);
+		rc = vv_io_sync_dir(NULL, path);
 	return rc;
 }
 
@@ -270,11 +270,11 @@ int varve_repair(const char *path, const varve_repair_options *opts, varve_repai
 	rep->version = rv;
 	char buf[4096];
 	snprintf(buf, sizeof buf, "%s/VERSION", path);
-	if (vv_io_stat(buf, NULL, NULL))
+	if (vv_io_stat(NULL, buf, NULL, NULL))
 		return vv_error_set(VARVE_ENOTFOUND, 0, "%s is not a varve store (no VERSION)", path);
 	snprintf(buf, sizeof buf, "%s/LOCK", path);
 	vv_file *lock;
-	VV_TRY(vv_io_lock(buf, 0600, &lock));
+	VV_TRY(vv_io_lock(NULL, buf, 0600, &lock));
 	state st = { NULL, 0, 0, &o, rep };
 	vv_part_config pc;
 	memset(&pc, 0, sizeof pc);
@@ -320,13 +320,13 @@ int varve_repair(const char *path, const varve_repair_options *opts, varve_repai
 		snprintf(fresh, sizeof fresh, "%s/meta.repair", path);
 		snprintf(clean, sizeof clean, "%s/CLEAN", path);
 		if (rc == 0) /* the store is not clean after a repair: recovery runs */
-			(void)vv_io_unlink(clean), vv_error_clear();
+			(void)vv_io_unlink(NULL, clean), vv_error_clear();
 		if (rc == 0)
-			rc = vv_io_rename(old, damaged);
+			rc = vv_io_rename(NULL, old, damaged);
 		if (rc == 0)
-			rc = vv_io_rename(fresh, old);
+			rc = vv_io_rename(NULL, fresh, old);
 		if (rc == 0)
-			rc = vv_io_sync_dir(path);
+			rc = vv_io_sync_dir(NULL, path);
 		if (rc == 0)
 			say(&st, VARVE_LOG_INFO, "new metadata log in place; the old one is %s", damaged);
 	}
