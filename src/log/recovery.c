@@ -2,8 +2,9 @@
 /*
  * recovery.c -- loading a partition at open: the listing, the recovery
  * point, attaching segments, the scan that cuts damage, the cut report, the
- * writer's last steps and the producer-state replay. The steps and what a
- * read-only open does differently are in recovery.h.
+ * writer's last steps and the producer-state replay; and a read-only
+ * handle's refresh. The steps and what a read-only open does differently
+ * are in recovery.h.
  *
  * Invariant kept: after vv_recovery_run a writer's partition holds only
  * whole, checksummed batches with increasing offsets, everything it holds is
@@ -612,4 +613,156 @@ out:
 	vv_seg_reader_free(&r);
 	vv_segment_unref(s);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- read-only refresh ------------------------------------------------------- */
+
+/* Read-only handles: the writer's retention removed every segment below
+ * first_base (and moved the log start in the recovery point before). Drop
+ * them, so this process does not keep their deleted files open; readers in
+ * them finish through their own references. Caller holds p->lock. */
+static void drop_removed(vv_partition *p, int64_t first_base)
+{
+	vv_recovery_point rp;
+	uint8_t *buf;
+	size_t len;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
+	int64_t start = first_base;
+	if (vv_io_read_small(p->cfg.seg.io, path, 4096, &buf, &len) == 0) {
+		if (vv_recovery_point_decode(buf, len, &rp) == 0 && rp.log_start > start)
+			start = rp.log_start;
+		vv_free(buf);
+	}
+	vv_error_clear();
+	pthread_rwlock_wrlock(&p->segs_lock);
+	size_t k = 0; /* segments wholly below the first one listed; never the last */
+	while (k + 1 < p->nsegs && p->segs[k]->base < first_base)
+		k++;
+	vv_segment **gone = k ? vv_malloc(k * sizeof *gone) : NULL;
+	if (gone) {
+		memcpy(gone, p->segs, k * sizeof *gone);
+		memmove(p->segs, p->segs + k, (p->nsegs - k) * sizeof *p->segs);
+		p->nsegs -= k;
+	}
+	if (start > atomic_load(&p->start_offset) && start <= atomic_load(&p->end_offset))
+		atomic_store(&p->start_offset, start);
+	pthread_rwlock_unlock(&p->segs_lock);
+	for (size_t i = 0; gone && i < k; i++)
+		vv_segment_unref(gone[i]); /* not ours to unlink: not marked deleted */
+	vv_free(gone);
+}
+
+/* Attach the segment at base and scan it whole (a read-only handle). */
+static int attach_scanned(vv_partition *p, int64_t base, vv_segment **out, vv_scan_result *res)
+{
+	vv_segment *s;
+	VV_TRY(vv_segment_attach(p->dir, base, 0, &p->cfg.seg, &s));
+	int rc = vv_segment_scan(s, 0, base, res);
+	if (rc < 0) {
+		vv_segment_unref(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Add s at the end of the array (readers may be walking it). */
+static int add_segment(vv_partition *p, vv_segment *s)
+{
+	pthread_rwlock_wrlock(&p->segs_lock);
+	int rc = vv_partition_push_segment(p, s);
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (rc < 0)
+		vv_segment_unref(s);
+	return rc;
+}
+
+/* Read-only view of a partition that had no segment at open (its creation
+ * was interrupted, or is under way in the writer): take the first segment
+ * once it exists. VARVE_EEND while there is none. Caller holds p->lock. */
+static int attach_first(vv_partition *p)
+{
+	int64_t *bases;
+	size_t n;
+	int swap_files;
+	vv_segment *s;
+	vv_scan_result res;
+	VV_TRY(vv_recovery_list_segments(p, &bases, &n, &swap_files));
+	int rc = VARVE_EEND;
+	if (!n)
+		goto out;
+	rc = attach_scanned(p, bases[0], &s, &res);
+	if (rc < 0)
+		goto out;
+	rc = add_segment(p, s);
+	if (rc < 0)
+		goto out;
+	atomic_store(&p->start_offset, bases[0]);
+	atomic_store(&p->end_offset, atomic_load(&s->next_offset));
+out:
+	vv_free(bases);
+	return rc;
+}
+
+/* Segments the writer rolled to since (bases past *last's), each scanned
+ * and added; stops after damage. Caller holds p->lock. */
+static int attach_rolled(vv_partition *p, vv_segment **last)
+{
+	int64_t *bases;
+	size_t n;
+	int swap_files;
+	VV_TRY(vv_recovery_list_segments(p, &bases, &n, &swap_files));
+	if (n)
+		drop_removed(p, bases[0]);
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (bases[i] <= (*last)->base)
+			continue;
+		vv_segment *s;
+		vv_scan_result res;
+		rc = attach_scanned(p, bases[i], &s, &res);
+		if (rc < 0)
+			break;
+		atomic_store(&(*last)->next_offset, bases[i]);
+		(*last)->sealed = 1;
+		rc = add_segment(p, s);
+		if (rc < 0)
+			break;
+		*last = s;
+		if (res.damaged)
+			break;
+	}
+	vv_free(bases);
+	return rc;
+}
+
+static int refresh_locked(vv_partition *p)
+{
+	if (p->nsegs == 0) {
+		int rc = attach_first(p);
+		if (rc == VARVE_EEND)
+			return 0;
+		VV_TRY(rc);
+	}
+	vv_segment *last = active(p);
+	/* New whole batches at the end of the last segment. */
+	vv_scan_result res;
+	VV_TRY(vv_segment_scan(last, atomic_load(&last->size), atomic_load(&last->next_offset), &res));
+	if (!res.damaged)
+		VV_TRY(attach_rolled(p, &last));
+	atomic_store(&p->end_offset, atomic_load(&last->next_offset));
+	return 0;
+}
+
+int vv_partition_refresh(vv_partition *p)
+{
+	if (!p->cfg.seg.read_only)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	int rc = refresh_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (rc == 0)
+		vv_error_clear(); /* damage it stopped at is the reads' to report */
+	return rc;
 }

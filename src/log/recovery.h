@@ -19,7 +19,8 @@
  * A read-only open does 1-4 without changing anything: it reads an
  * interrupted swap as the writer's next open will, and stops before damage
  * instead of cutting it. After a clean close whose recovery point is exact,
- * step 4 scans nothing.
+ * step 4 scans nothing. A read-only handle later catches up with what the
+ * writer appended, rolled and removed (vv_partition_refresh, partition.h).
  *
  * May call: log (segment, swap, sizes, producer, partition), base.
  */

@@ -374,13 +374,16 @@ static int scan_batches(vv_segment *s, uint64_t fsize, scan_pos *sp, vv_scan_res
 	uint8_t *scratch = NULL;
 	size_t scap = 0;
 	int rc;
-	do {
+	for (;;) {
 		vv_batch_header h;
 		const uint8_t *b;
 		rc = reader_verdict(vv_seg_reader_batch(&r, s, sp->pos, fsize, &b, &h), res);
-		if (rc == 0)
-			rc = take_batch(s, b, &h, sp, &scratch, &scap, res);
-	} while (rc == 0);
+		if (rc)
+			break;
+		rc = take_batch(s, b, &h, sp, &scratch, &scap, res);
+		if (rc)
+			break;
+	}
 	vv_seg_reader_free(&r);
 	vv_free(scratch);
 	return rc < 0 ? rc : 0;

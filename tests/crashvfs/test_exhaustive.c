@@ -223,6 +223,9 @@ static void run_sequences(int first, int use_mmap)
 			cr_assert(!r, "sequence [%s]: %s", name, w.fail);
 			cu_take_now(&w, seed);
 			cr_assert(!w.failed, "sequence [%s], after the last operation: %s", name, w.fail);
+			if (use_mmap)
+				cr_assert_gt(cv_map_write_count(), 0,
+					     "sequence [%s]: no append went through a mapping", name);
 			states += w.checked;
 			deduped += w.deduped;
 			points += c.points;
