@@ -25,6 +25,14 @@ WORKLOADS = {
     "W5": "10k random reads by key on the W1 data",
 }
 W1_RECORD_BYTES = 16 + 100  # key + value of the data W4 replays
+# varve-bench-serve: Kafka clients against `varve serve` ("system":"serve")
+# next to the embedded library ("system":"varve") doing the same work.
+SERVE_WORKLOADS = {
+    "S1": ("1producer-linger5", "1M × 100 B, one producer, linger.ms=5, acks=all, sync=always"),
+    "S2": ("8producers-linger0", "1M × 100 B, 8 producers, linger.ms=0, acks=all, sync=always"),
+    "S3": ("fetch", "read the S1 topic from offset 0 to the end"),
+    "S4": ("e2e", "produce → consume latency, one record in flight, sync=always"),
+}
 VARIANT_ORDER = ["batch", "single", "1producer", "8producers", "scan", "get"]
 
 
@@ -187,12 +195,103 @@ def config_section(res):
     return out + [""]
 
 
+def serve_goal(res, w):
+    """(goal text, measured value, goal value, higher_is_better) of a serve workload."""
+    variant = SERVE_WORKLOADS[w][0]
+    serve = res.get("serve", w, variant, "records_per_s")
+    if w == "S1":
+        return "≥ 1,000,000 records/s", serve, 1e6, True
+    if w == "S2":
+        emb = res.get("varve", w, variant, "records_per_s")
+        return "≥ 80% of embedded", serve, None if emb is None else 0.8 * emb, True
+    if w == "S3":
+        return "≥ 2,000,000 records/s", serve, 2e6, True
+    return "p99 ≤ 2,000 µs", res.get("serve", w, variant, "p99_us"), 2000.0, False
+
+
+def serve_result(measured, goal, higher):
+    if measured is None or goal is None:
+        return "–"
+    frac = measured / goal if higher else goal / measured
+    return f"met ({frac:.2f}× goal)" if frac >= 1 else f"**missed** ({frac:.2f}× goal)"
+
+
+def serve_section(res):
+    """Kafka clients through `varve serve` next to the embedded library."""
+    out = ["### Kafka clients through varve serve vs the embedded library", "",
+           "`serve`: librdkafka against a `varve serve` child on loopback; `embedded`: the "
+           "library doing the same work in the same run. Throughput in records/s (S4: latency "
+           "p50 / p99 / max µs). serve/embedded above 1× means the server is faster (S4: "
+           "p99 ratio, above 1× means slower). CPU: µs per record, client + broker processes "
+           "for serve (each figure is a median over the rounds, so the parts need not add up "
+           "to the total).", ""]
+    out.append("| Workload | Variant | serve | embedded | serve/embedded | CPU serve (client + broker) "
+               "| CPU embedded | records/batch serve, embedded | goal | result |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---|---|")
+    lat = latency_cell(res)
+    for w, (variant, _) in SERVE_WORKLOADS.items():
+        variants = [variant] + sorted(v for (s, ww, v) in res.by_key
+                                      if ww == w and v != variant)
+        for v in variants:
+            if not any((s, w, v) in res.by_key for s in ("serve", "varve")):
+                continue
+            g = lambda s, f: res.get(s, w, v, f)
+            if w == "S4":
+                cells = [lat("serve", w, v), lat("varve", w, v)]
+                ratio_cell = ratio(res.get("serve", w, variant, "p99_us"), g("varve", "p99_us"))
+            else:
+                cells = [fmt(g("serve", "records_per_s")), fmt(g("varve", "records_per_s"))]
+                ratio_cell = ratio(g("serve", "records_per_s"), g("varve", "records_per_s"))
+            cpu = "–"
+            if g("serve", "broker_cpu_us_per_record") is not None:
+                cpu = (f"{fmt(g('serve', 'cpu_us_per_record'))} ({fmt(g('serve', 'client_cpu_us_per_record'))}"
+                       f" + {fmt(g('serve', 'broker_cpu_us_per_record'))})")
+            elif g("serve", "cpu_us_per_record") is not None:
+                cpu = f"{fmt(g('serve', 'cpu_us_per_record'))} (client only)"
+            batch = f"{fmt(g('serve', 'records_per_batch'))}, {fmt(g('varve', 'records_per_batch'))}"
+            goal_text, measured, goal, higher = serve_goal(res, w)
+            first = v == variant
+            out.append(f"| {w} | {v} | " + " | ".join(cells) + f" | {ratio_cell} | {cpu} | "
+                       f"{fmt(g('varve', 'cpu_us_per_record'))} | {batch} | "
+                       f"{goal_text if first else ''} | "
+                       f"{serve_result(measured, goal, higher) if first else ''} |")
+    out.append("")
+    acks = [(label, res.get(system, "S4", "e2e", "ack_p50_us"), res.get(system, "S4", "e2e", "ack_p99_us"))
+            for label, system in (("serve", "serve"), ("embedded", "varve"))]
+    if any(p50 is not None for _, p50, _ in acks):
+        out += ["S4, the producer's acknowledgement alone (produce call → acknowledged durable; "
+                "serve: librdkafka's `rd_kafka_message_latency`), p50 / p99 µs: "
+                + "; ".join(f"{label} {fmt(p50)} / {fmt(p99)}" for label, p50, p99 in acks) + ".", ""]
+    if res.rounds >= 2:
+        out += [f"Run-to-run spread, max / min over {res.rounds} rounds (S4: of p99):", ""]
+        out += ["| Workload | Variant | serve | embedded |", "|---|---|---:|---:|"]
+        for (w, v) in sorted({(w, v) for (s, w, v) in res.runs if w in SERVE_WORKLOADS}):
+            field = "p99_us" if w == "S4" else "records_per_s"
+
+            def spread(system):
+                vals = [r[field] for r in res.runs.get((system, w, v), []) if r.get(field)]
+                return f"{max(vals) / min(vals):.2f}" if len(vals) > 1 else "–"
+
+            out.append(f"| {w} | {v} | {spread('serve')} | {spread('varve')} |")
+        out.append("")
+    return out
+
+
 def render(res, meta):
-    out = ["# varve comparison benchmark", ""]
+    comparison = any(w in WORKLOADS for (_, w, _) in res.by_key)
+    serve = any(w in SERVE_WORKLOADS for (_, w, _) in res.by_key)
+    out = ["# varve comparison benchmark" if comparison else "# varve serve benchmark", ""]
     out += [f"- **{k}**: {v}" for k, v in meta]
-    out += ["", "Generated by `bench/compare.sh` (see `bench/README.md`); raw data in `latest.jsonl`.", ""]
-    out += ["Workloads:", ""] + [f"- **{w}**: {d}" for w, d in WORKLOADS.items()] + [""]
-    if not any(s == "varve" for (s, _, _) in res.by_key):
+    script, raw = ("compare.sh", "latest.jsonl") if comparison else ("serve.sh", "serve.jsonl")
+    out += ["", f"Generated by `bench/{script}` (see `bench/README.md`); raw data in `{raw}`.", ""]
+    workloads = (WORKLOADS if comparison else {}) | (
+        {w: d for w, (_, d) in SERVE_WORKLOADS.items()} if serve else {})
+    out += ["Workloads:", ""] + [f"- **{w}**: {d}" for w, d in workloads.items()] + [""]
+    if serve:
+        out += serve_section(res)
+    if not comparison:
+        return "\n".join(out + config_section(res))
+    if not any(s == "varve" for (s, w, _) in res.by_key if w in WORKLOADS):
         out += ["> varve-bench was not run, so the varve column and the ratios are empty.", ""]
 
     out += table(

@@ -695,6 +695,96 @@ VARVE_API int varve_repair(const char *path, const varve_repair_options *opts,
 			   varve_repair_report *report_out);
 
 /* ---------------------------------------------------------------------- */
+/* Backup                                                                  */
+
+/**
+ * An online backup: a copy of the store, taken while it is in use, that is
+ * itself a store (restore = open the copy; see docs/API.md, "Backup").
+ * Sealed segments are hard-linked when the destination is on the same file
+ * system (they never change), copied otherwise; the active segment is
+ * copied up to its durable end. Every partition holds at least what was
+ * durable when the call started, and the metadata log in the copy is
+ * consistent with the partitions (no committed offset past the copied
+ * data). A second backup into the same destination is incremental: it
+ * adds what is new and removes what retention and compaction removed.
+ *
+ * While it runs the destination holds VARVE_BACKUP_MARKER; varve_open
+ * refuses a store holding it (VARVE_EFORMAT, "incomplete backup"): a backup
+ * that was interrupted is finished by running it again.
+ */
+
+/** File in the destination while a backup runs (and after one failed). */
+#define VARVE_BACKUP_MARKER "BACKUP-INCOMPLETE"
+
+/** Where a backup is: passed to the progress callback. */
+typedef struct varve_backup_progress {
+	const char *topic;          /**< partition being copied ("__meta" first); NULL at the end */
+	int32_t partition;
+	uint32_t partitions_done;   /**< partitions finished so far */
+	uint32_t partitions_total;  /**< known once the metadata log is copied (0 before) */
+	uint64_t segments_done;     /**< segments linked, copied or kept so far */
+	uint64_t bytes_linked;      /**< log bytes in hard-linked segments so far */
+	uint64_t bytes_copied;      /**< bytes written to the destination so far */
+} varve_backup_progress;
+
+/** Progress callback: called in the calling thread when a partition's
+ *  segments have been listed (before any is linked or copied), after each
+ *  segment, and once at the end (topic NULL). No store lock is held: it
+ *  may use the store. */
+typedef void (*varve_backup_progress_fn)(void *ctx, const varve_backup_progress *p);
+
+#define VARVE_BACKUP_OPTIONS_VERSION 1
+
+typedef struct varve_backup_options {
+	unsigned int version;      /**< VARVE_BACKUP_OPTIONS_VERSION */
+	int copy_only;             /**< 1: copy segments even where a hard link would do */
+	varve_backup_progress_fn progress_fn; /**< optional */
+	void *progress_ctx;
+	varve_log_fn log_fn;       /**< what was skipped (WARN), steps (INFO); NULL = the
+				        store's log callback */
+	void *log_ctx;
+} varve_backup_options;
+
+#define VARVE_BACKUP_OPTIONS_INIT { VARVE_BACKUP_OPTIONS_VERSION, 0, NULL, NULL, NULL, NULL }
+VARVE_API int varve_backup_options_init(varve_backup_options *opts, unsigned int version);
+
+#define VARVE_BACKUP_REPORT_VERSION 1
+
+typedef struct varve_backup_report {
+	unsigned int version;       /**< VARVE_BACKUP_REPORT_VERSION */
+	uint32_t topics;            /**< topics in the copy */
+	uint32_t partitions;        /**< partitions copied, the metadata log included */
+	uint32_t topics_vanished;   /**< deleted while the backup ran: the copy records the delete */
+	uint32_t partition_retries; /**< partitions listed again: the source changed under the backup */
+	uint64_t segments_linked;   /**< hard-linked (no data written) */
+	uint64_t segments_copied;   /**< copied whole or up to the durable end */
+	uint64_t segments_appended; /**< already in the destination: only the new tail copied */
+	uint64_t segments_kept;     /**< already in the destination, unchanged */
+	uint64_t segments_removed;  /**< in the destination but no longer in the store */
+	uint64_t bytes_linked;      /**< log bytes in segments linked by this backup */
+	uint64_t bytes_copied;      /**< bytes written to the destination (logs, indexes, files) */
+	uint64_t bytes_total;       /**< log bytes the copy holds */
+	uint64_t elapsed_ms;
+	int repaired;               /**< the destination held an interrupted backup */
+} varve_backup_report;
+
+/**
+ * Back up the store behind db into dest_dir (created if missing; else it
+ * must be empty or an earlier backup). Works on writer and read-only
+ * handles (a read-only handle copies what is on disk: `varve backup` beside
+ * a running writer). opts and report_out may be NULL (report_out->version
+ * must be set otherwise).
+ * @return VARVE_OK; VARVE_EINVAL (dest_dir is the store or inside it);
+ *         VARVE_EEXISTS (dest_dir holds something that is not a backup);
+ *         VARVE_ELOCKED (a store open on dest_dir, or another backup into
+ *         it); VARVE_EBUSY (the store kept changing under the backup);
+ *         VARVE_EIO, VARVE_ENOSPC, VARVE_ENOMEM. On failure dest_dir keeps
+ *         VARVE_BACKUP_MARKER.
+ */
+VARVE_API int varve_backup(varve_db *db, const char *dest_dir, const varve_backup_options *opts,
+			   varve_backup_report *report_out);
+
+/* ---------------------------------------------------------------------- */
 /* Consumer groups                                                         */
 
 /** Committed offsets live in the metadata log; a group is created by its

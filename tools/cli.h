@@ -12,6 +12,12 @@
  * cli_consume.c, cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c,
  * cli_dlq.c; the helpers here are in cli_common.c (and cli_group.c for the
  * lag table), the value parsers in cli_parse.c.
+ *
+ * Beside a running server. Commands that need the writer lock can run
+ * through a `varve serve` as a Kafka client instead (cli_remote.h): when
+ * --bootstrap HOST:PORT (or $VARVE_BOOTSTRAP) names one, or when the lock
+ * is taken and <store>/SERVER names a server that answers. cli_open says
+ * so by returning CLI_REMOTE with c->bootstrap set.
  */
 #ifndef VARVE_CLI_H
 #define VARVE_CLI_H
@@ -27,11 +33,22 @@
 #define CLI_ERROR 1
 #define CLI_USAGE 2
 #define CLI_DAMAGE 3
+/* cli_open: run through the server at c->bootstrap instead (never an exit code) */
+#define CLI_REMOTE 100
+
+/* Remote calls wait at most this long by default (--timeout-ms). */
+#define CLI_DEFAULT_TIMEOUT_MS 30000
 
 typedef struct cli_ctx {
 	const char *dir; /* the store: -d DIR, else $VARVE_DIR */
 	int verbose;     /* -v: library INFO messages, and notes such as skipped files */
 	const char *cmd; /* "topic create", for messages */
+	/* a varve serve to go through: --bootstrap, $VARVE_BOOTSTRAP, or the
+	 * address in <store>/SERVER (then from_server_file is 1) */
+	const char *bootstrap;
+	int from_server_file;
+	int64_t timeout_ms; /* --timeout-ms: the bound of every remote call */
+	char found[300];    /* storage for an address read from SERVER */
 } cli_ctx;
 
 /* A command: argv[0] is the command word; returns the exit code. */
@@ -47,15 +64,18 @@ int cli_usage(const cli_ctx *c, const char *fmt, ...) __attribute__((format(prin
 int cli_fail(const char *what, int rc);
 
 /* ---- options ----
- * Every command accepts -d/--dir, -v/--verbose and -h/--help besides its
- * own options. cli_getopt wraps getopt_long (options may follow operands);
- * it returns the option id, -1 at the end, or '?' after printing a usage
- * message (the caller returns CLI_USAGE). 'h' prints help itself and is
- * returned so the caller can return CLI_OK. */
+ * Every command accepts -d/--dir, -v/--verbose, -h/--help, --bootstrap and
+ * --timeout-ms besides its own options. cli_getopt wraps getopt_long
+ * (options may follow operands); it returns the option id, -1 at the end,
+ * or '?' after printing a usage message (the caller returns CLI_USAGE).
+ * 'h' prints help itself and is returned so the caller can return CLI_OK. */
+enum { CLI_OPT_BOOTSTRAP = 0x1000, CLI_OPT_TIMEOUT };
 #define CLI_COMMON_LONG                                                    \
 	{ "dir", required_argument, NULL, 'd' },                           \
 	{ "verbose", no_argument, NULL, 'v' },                             \
-	{ "help", no_argument, NULL, 'h' }
+	{ "help", no_argument, NULL, 'h' },                                \
+	{ "bootstrap", required_argument, NULL, CLI_OPT_BOOTSTRAP },       \
+	{ "timeout-ms", required_argument, NULL, CLI_OPT_TIMEOUT }
 #define CLI_COMMON_SHORT "d:vh"
 int cli_getopt(cli_ctx *c, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts, const char *help);
@@ -87,12 +107,19 @@ typedef struct cli_open_opts {
 	int cleaner;     /* start the background thread (long-running writers) */
 	const char *why; /* for the "locked" message: what needs the writer lock */
 	int corrupt_is_damage; /* VARVE_ECORRUPT: return CLI_DAMAGE, print nothing */
+	int remote_ok;   /* the command can run through a server (CLI_REMOTE) */
 } cli_open_opts;
 
 /* Open the store; on failure prints why and returns the exit code. A
  * read-only open that meets a segment file removed by the writer's
- * retention between listing and opening is retried. */
-int cli_open(const cli_ctx *c, const cli_open_opts *o, varve_db **db);
+ * retention between listing and opening is retried. With remote_ok,
+ * CLI_REMOTE (nothing opened, nothing printed) when --bootstrap was given,
+ * or when the writer lock is taken and <store>/SERVER names a server that
+ * answers (c->bootstrap is then that address). */
+int cli_open(cli_ctx *c, const cli_open_opts *o, varve_db **db);
+/* A read-only command that can also ask a server: 1 when --bootstrap was
+ * given and no store (-d, $VARVE_DIR), so it should. */
+int cli_remote_read(const cli_ctx *c);
 /* Close; reports a failure to flush. Returns rc if rc != 0, else the close's code. */
 int cli_close(varve_db *db, int rc);
 /* 1 when the last library error says a file was not there (a segment that
@@ -116,11 +143,12 @@ int cli_topic_partitions(varve_db *db, const char *topic, uint32_t *n);
 /* `topic list`, `group list`: the whole command around list (read-only
  * open, one name per line); `what` is "topics" or "groups". */
 int cli_list_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
-		 int (*list)(varve_db *db, char ***names, size_t *n));
+		 int (*list)(varve_db *db, char ***names, size_t *n), int (*remote)(cli_ctx *c));
 /* `topic delete NAME`, `group delete NAME`: the whole command around del
  * (writer lock, "no WHAT named N", "deleted WHAT N"). */
 int cli_delete_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
-		   int (*del)(varve_db *db, const char *name));
+		   int (*del)(varve_db *db, const char *name),
+		   int (*remote)(cli_ctx *c, const char *name));
 /* Name of a cleanup policy: "delete", "compact", "compact,delete". */
 const char *cli_policy_name(int policy);
 
@@ -156,6 +184,7 @@ int cli_clean_main(cli_ctx *c, int argc, char **argv);
 int cli_dlq_main(cli_ctx *c, int argc, char **argv);
 int cli_repair_main(cli_ctx *c, int argc, char **argv);
 int cli_serve_main(cli_ctx *c, int argc, char **argv);
+int cli_backup_main(cli_ctx *c, int argc, char **argv);
 
 /* Run a subcommand of a command group ("topic", "group"). */
 typedef struct cli_sub {

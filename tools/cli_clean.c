@@ -2,19 +2,23 @@
 /*
  * cli_clean.c -- varve clean: one retention and compaction round now
  * (varve_clean_now) under the writer lock, and what it reclaimed (the
- * difference of the library's counters around the call).
+ * difference of the library's counters around the call). Through a running
+ * server (cli_remote.h), the server runs the round (VarveClean) and says
+ * what its counters moved by.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "cli.h"
 #include "cli_parse.h"
+#include "cli_remote.h"
 
 static const char clean_help[] =
 	"usage: varve clean [--force]\n"
 	"\n"
 	"Run one retention and compaction round now (varve_clean_now) and print what it\n"
-	"reclaimed. Needs the writer lock.\n"
+	"reclaimed. Needs the writer lock, or goes through the running server (then the\n"
+	"figures include what the server's own cleaner did meanwhile).\n"
 	"\n"
 	"  --force   compact compacted topics whatever their dirty ratio\n";
 
@@ -39,9 +43,9 @@ int cli_clean_main(cli_ctx *c, int argc, char **argv)
 	if ((rc = cli_no_operands(c, argc, argv)))
 		return rc;
 	varve_db *db;
-	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, "clean needs the writer lock" };
+	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, "clean needs the writer lock", 0, 1 };
 	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
+		return rc == CLI_REMOTE ? cli_remote_clean(c, force) : rc;
 	varve_stats before, after;
 	memset(&before, 0, sizeof before);
 	before.version = VARVE_STATS_VERSION;

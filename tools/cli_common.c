@@ -5,6 +5,10 @@
  * formatted into memory first and written with encode.h's enc_text, so
  * whatever a user or a file name put into them reaches the terminal with
  * control bytes and broken UTF-8 escaped.
+ *
+ * cli_open also decides when a command goes through a server instead
+ * (CLI_REMOTE): --bootstrap, or a taken writer lock and a <store>/SERVER
+ * whose server answers (cli_remote_probe).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
+#include "cli_remote.h"
 #include "encode.h"
 
 volatile sig_atomic_t cli_stop;
@@ -123,6 +128,18 @@ int cli_getopt(cli_ctx *c, int argc, char **argv, const char *shortopts,
 			continue;
 		case 'v':
 			c->verbose++;
+			continue;
+		case CLI_OPT_BOOTSTRAP:
+			if (!*optarg) {
+				cli_usage(c, "--bootstrap needs HOST:PORT");
+				return '?';
+			}
+			c->bootstrap = optarg;
+			c->from_server_file = 0;
+			continue;
+		case CLI_OPT_TIMEOUT:
+			if (cli_arg_i64(c, "--timeout-ms", optarg, 1, INT32_MAX, &c->timeout_ms))
+				return '?';
 			continue;
 		case 'h':
 			fputs(help, stdout);
@@ -263,11 +280,55 @@ static int missing_segment_file(int rc)
  * listing no longer has them. */
 #define OPEN_MISSING_RETRIES 8
 
-int cli_open(const cli_ctx *c, const cli_open_opts *o, varve_db **db)
+/* The writer lock is taken: is the holder a varve serve that answers?
+ * CLI_REMOTE (c->bootstrap set), or 0 with *note saying what was found. */
+static int server_in_store(cli_ctx *c, char *note, size_t cap)
+{
+	char path[4096];
+	*note = 0;
+	snprintf(path, sizeof path, "%s/SERVER", c->dir);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char addr[sizeof c->found];
+	int ok = fgets(addr, sizeof addr, f) != NULL;
+	fclose(f);
+	addr[strcspn(addr, "\r\n")] = 0;
+	if (!ok || !*addr)
+		return 0;
+	/* a stale file (a server killed without its clean stop) names an
+	 * address where nothing, or something else, answers: ask first */
+	char why[256];
+	int64_t wait = c->timeout_ms < 3000 ? c->timeout_ms : 3000;
+	if (cli_remote_probe(addr, wait, why, sizeof why)) {
+		snprintf(note, cap, "; %s names %s, which does not answer (%s)", path, addr, why);
+		return 0;
+	}
+	snprintf(c->found, sizeof c->found, "%s", addr);
+	c->bootstrap = c->found;
+	c->from_server_file = 1;
+	cli_notef(c, "%s: the store is held by the server at %s (from %s): going through it",
+		  c->dir, addr, path);
+	return CLI_REMOTE;
+}
+
+int cli_remote_read(const cli_ctx *c)
+{
+	return c->bootstrap && (!c->dir || !*c->dir);
+}
+
+int cli_open(cli_ctx *c, const cli_open_opts *o, varve_db **db)
 {
 	*db = NULL;
+	if (o->remote_ok && c->bootstrap)
+		return CLI_REMOTE;
+	if ((!c->dir || !*c->dir) && c->bootstrap)
+		return cli_usage(c, "it reads the store itself (also beside a running server): give "
+				    "-d DIR; --bootstrap is for commands that write");
 	if (!c->dir || !*c->dir)
-		return cli_usage(c, "no store given: use -d DIR or set VARVE_DIR");
+		return cli_usage(c, "no store given: use -d DIR or set VARVE_DIR%s",
+				 o->remote_ok ? " (or --bootstrap HOST:PORT to go through a server)"
+					      : "");
 	varve_options vo;
 	varve_options_init(&vo, VARVE_OPTIONS_VERSION);
 	vo.read_only = !o->writer;
@@ -287,8 +348,15 @@ int cli_open(const cli_ctx *c, const cli_open_opts *o, varve_db **db)
 	if (rc == VARVE_ECORRUPT && o->corrupt_is_damage)
 		return CLI_DAMAGE;
 	if (rc == VARVE_ELOCKED) {
-		cli_errf("%s: store is open by a writer; stop it first%s%s%s", c->dir,
-			 o->why ? " (" : "", o->why ? o->why : "", o->why ? ")" : "");
+		char note[600] = "";
+		if (o->remote_ok && server_in_store(c, note, sizeof note) == CLI_REMOTE)
+			return CLI_REMOTE;
+		cli_errf("%s: store is open by a writer; stop it first%s%s%s%s%s", c->dir,
+			 o->why ? " (" : "", o->why ? o->why : "", o->why ? ")" : "",
+			 o->remote_ok ? ", or go through a running varve serve with --bootstrap "
+					"HOST:PORT"
+				      : "",
+			 note);
 		return CLI_ERROR;
 	}
 	if (rc == VARVE_ENOTFOUND && !o->writer && !missing_segment_file(rc)) {
@@ -371,13 +439,15 @@ int cli_topic_partitions(varve_db *db, const char *topic, uint32_t *n)
 }
 
 int cli_list_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
-		 int (*list)(varve_db *db, char ***names, size_t *n))
+		 int (*list)(varve_db *db, char ***names, size_t *n), int (*remote)(cli_ctx *c))
 {
 	int rc = cli_common_opts(c, argc, argv, help);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	if ((rc = cli_no_operands(c, argc, argv)))
 		return rc;
+	if (cli_remote_read(c))
+		return remote(c);
 	varve_db *db;
 	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
 	if ((rc = cli_open(c, &oo, &db)))
@@ -398,7 +468,8 @@ int cli_list_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char
 }
 
 int cli_delete_cmd(cli_ctx *c, int argc, char **argv, const char *help, const char *what,
-		   int (*del)(varve_db *db, const char *name))
+		   int (*del)(varve_db *db, const char *name),
+		   int (*remote)(cli_ctx *c, const char *name))
 {
 	int rc = cli_common_opts(c, argc, argv, help);
 	if (rc)
@@ -409,9 +480,9 @@ int cli_delete_cmd(cli_ctx *c, int argc, char **argv, const char *help, const ch
 	char why[64];
 	snprintf(why, sizeof why, "%s delete needs the writer lock", what);
 	varve_db *db;
-	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, why };
+	cli_open_opts oo = { 1, 0, VARVE_SYNC_ALWAYS, 0, why, 0, 1 };
 	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
+		return rc == CLI_REMOTE ? remote(c, name) : rc;
 	rc = del(db, name);
 	if (rc == VARVE_ENOTFOUND) {
 		cli_errf("no %s named %s", what, name);

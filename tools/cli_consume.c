@@ -7,7 +7,9 @@
  * growth with short sleeps (10 ms doubling to 200 ms while idle), which is
  * how a read-only handle sees a writer in another process.
  * With --group: a writer open and a consumer in the group; each poll's
- * records are printed, flushed, and only then committed.
+ * records are printed, flushed, and only then committed. While a server
+ * holds the store (or with --bootstrap) the group member is a Kafka
+ * consumer of that server instead (cli_remote.h), printing the same way.
  *
  * Ends without an error (exit 0) on SIGINT / SIGTERM, even while stdout is
  * blocked, and when the reader of stdout goes away (`| head -1`), which an
@@ -27,6 +29,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
+#include "cli_remote.h"
 #include "encode.h"
 
 static const char consume_help[] =
@@ -48,7 +51,8 @@ static const char consume_help[] =
 	"  -g, --group G            resume from group G's committed offsets and commit after\n"
 	"                           printing (at-least-once); a partition without a commit\n"
 	"                           starts at the log start; a --from-* option moves the\n"
-	"                           group's position first. Needs the writer lock.\n"
+	"                           group's position first. Needs the writer lock, or\n"
+	"                           joins the group through the running server.\n"
 	"\n"
 	"When to stop:\n"
 	"  -n, --max N              after N records\n"
@@ -76,7 +80,13 @@ static const char consume_help[] =
 enum { O_FROM_BEGINNING = 256, O_FROM_END, O_FROM_TIME, O_SKIP_DAMAGED };
 
 enum { OUT_RAW, OUT_JSON, OUT_FORMAT };
-enum { START_DEFAULT, START_BEGINNING, START_END, START_OFFSET, START_TIME };
+enum {
+	START_DEFAULT = CLI_START_DEFAULT,
+	START_BEGINNING = CLI_START_BEGINNING,
+	START_END = CLI_START_END,
+	START_OFFSET = CLI_START_OFFSET,
+	START_TIME = CLI_START_TIME
+};
 
 typedef struct consume_opts {
 	int out;
@@ -770,6 +780,20 @@ static int group_consume(const consume_opts *o, varve_db *db, const char *topic,
 	return rc;
 }
 
+/* ---- group, through a server --------------------------------------------------------- */
+
+static void remote_print(void *ctx, const char *topic, const varve_record *r)
+{
+	print_record(ctx, topic, r);
+}
+
+static int remote_group_consume(cli_ctx *c, const consume_opts *o, const char *topic)
+{
+	cli_remote_consume_args a = { topic, o->group, o->start, o->start_arg, o->max, o->follow,
+				      remote_print, (void *)o };
+	return cli_remote_consume(c, &a);
+}
+
 /* ---- the command ------------------------------------------------------------------------ */
 
 /* -1 after --help, else CLI_OK or an exit code. */
@@ -866,8 +890,17 @@ int cli_consume_main(cli_ctx *c, int argc, char **argv)
 		goto done;
 	varve_db *db;
 	cli_open_opts oo = { o.group != NULL, 0, VARVE_SYNC_ALWAYS, o.follow,
-			     "consume --group commits offsets and needs the writer lock" };
-	if ((rc = cli_open(c, &oo, &db)))
+			     "consume --group commits offsets and needs the writer lock", 0,
+			     o.group != NULL };
+	if ((rc = cli_open(c, &oo, &db)) == CLI_REMOTE) {
+		if (!isatty(1))
+			setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+		cli_output_init();
+		cli_catch_signals();
+		rc = remote_group_consume(c, &o, topic);
+		goto done;
+	}
+	if (rc)
 		goto done;
 	uint32_t nparts = 0;
 	int compacted = 0;

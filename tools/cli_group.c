@@ -5,6 +5,10 @@
  * kafka-consumer-groups.sh: it prints the plan and changes nothing unless
  * --execute is given, and refuses a group that does not exist unless
  * --create is given (a misspelt name would silently make a new group).
+ *
+ * Through a server (cli_remote.h): reset --execute and delete when cli_open
+ * says CLI_REMOTE (a reset plan too, with --bootstrap and no store); list
+ * and describe with --bootstrap and no store.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,6 +16,7 @@
 
 #include "cli.h"
 #include "cli_parse.h"
+#include "cli_remote.h"
 
 static const char group_help[] =
 	"usage: varve group SUBCOMMAND [OPTIONS]\n"
@@ -26,7 +31,8 @@ static const char group_help[] =
 static const char list_help[] =
 	"usage: varve group list\n"
 	"\n"
-	"Print the group names, sorted, one per line. Opens the store read-only.\n";
+	"Print the group names, sorted, one per line. Opens the store read-only; with\n"
+	"--bootstrap and no store, asks the server.\n";
 
 static const char describe_help[] =
 	"usage: varve group describe GROUP [--json]\n"
@@ -37,7 +43,8 @@ static const char describe_help[] =
 	"\n"
 	"  -J, --json   one JSON object per partition, one per line\n"
 	"\n"
-	"Opens the store read-only.\n";
+	"Opens the store read-only. With --bootstrap and no store it asks the server,\n"
+	"which knows committed and end offsets but not the lag in bytes or its age ('-').\n";
 
 static const char reset_help[] =
 	"usage: varve group reset GROUP --topic T [--partition P] TARGET [--execute [--create]]\n"
@@ -63,13 +70,15 @@ static const char reset_help[] =
 	"The plan is printed as GROUP TOPIC PARTITION CURRENT NEW. Without --execute the\n"
 	"store is opened read-only and nothing changes. With --execute the new offsets are\n"
 	"committed in one batch (all or none); this needs the writer lock, so stop the\n"
-	"group's consumers (and any other writer) first. A group that does not exist is\n"
-	"refused (exit 1) unless --create is given.\n";
+	"group's consumers (and any other writer) first. While a varve serve holds the\n"
+	"store the reset goes through it, and is refused while the group has active\n"
+	"members. A group that does not exist is refused (exit 1) unless --create is given.\n";
 
 static const char delete_help[] =
 	"usage: varve group delete GROUP\n"
 	"\n"
-	"Delete the group and its committed offsets. Needs the writer lock.\n";
+	"Delete the group and its committed offsets. Needs the writer lock, or goes\n"
+	"through the running server (refused there while the group has members).\n";
 
 enum {
 	O_TO_EARLIEST = 256,
@@ -186,7 +195,8 @@ static int need_group(varve_db *db, const char *group, const char *hint)
 
 static int group_list(cli_ctx *c, int argc, char **argv)
 {
-	return cli_list_cmd(c, argc, argv, list_help, "groups", varve_group_list);
+	return cli_list_cmd(c, argc, argv, list_help, "groups", varve_group_list,
+			    cli_remote_group_list);
 }
 
 typedef struct describe_ctx {
@@ -234,6 +244,8 @@ static int group_describe(cli_ctx *c, int argc, char **argv)
 	const char *group;
 	if ((rc = cli_one_name(c, argc, argv, "group", &group)))
 		return rc;
+	if (cli_remote_read(c))
+		return cli_remote_group_describe(c, group, d.json);
 	varve_db *db;
 	cli_open_opts oo = { 0, 0, VARVE_SYNC_ALWAYS, 0, NULL };
 	if ((rc = cli_open(c, &oo, &db)))
@@ -248,37 +260,37 @@ static int group_describe(cli_ctx *c, int argc, char **argv)
 
 static int group_delete(cli_ctx *c, int argc, char **argv)
 {
-	return cli_delete_cmd(c, argc, argv, delete_help, "group", varve_group_delete);
+	return cli_delete_cmd(c, argc, argv, delete_help, "group", varve_group_delete,
+			      cli_remote_group_delete);
 }
 
 /* ---- reset ------------------------------------------------------------------------- */
 
-typedef struct reset_args {
-	const char *group, *topic;
-	int64_t partition; /* -1: every partition */
-	int mode;          /* O_TO_* */
-	int64_t arg;       /* offset, time (ms) or shift */
-	int execute, create;
-} reset_args;
+typedef cli_reset_args reset_args;
 
 /* Set the one target option; *modes counts them. */
 static int reset_target(cli_ctx *c, int ch, reset_args *a, int *modes)
 {
 	int64_t d;
-	a->mode = ch;
 	(*modes)++;
 	switch (ch) {
-	case O_TO_OFFSET: return cli_arg_i64(c, "--to-offset", optarg, 0, INT64_MAX, &a->arg);
-	case O_TO_TIME: return cli_arg_time(c, "--to-time", optarg, &a->arg);
+	case O_TO_OFFSET:
+		a->mode = CLI_RESET_OFFSET;
+		return cli_arg_i64(c, "--to-offset", optarg, 0, INT64_MAX, &a->arg);
+	case O_TO_TIME:
+		a->mode = CLI_RESET_TIME;
+		return cli_arg_time(c, "--to-time", optarg, &a->arg);
 	case O_SHIFT_BY:
+		a->mode = CLI_RESET_SHIFT;
 		return cli_arg_i64(c, "--shift-by", optarg, INT64_MIN / 2, INT64_MAX / 2, &a->arg);
 	case O_BY_DURATION:
 		if (cli_arg_duration(c, "--by-duration", optarg, &d))
 			return CLI_USAGE;
 		a->arg = cli_now_ms() - d;
-		a->mode = O_TO_TIME;
+		a->mode = CLI_RESET_TIME;
 		return CLI_OK;
-	default: return CLI_OK; /* --to-earliest, --to-latest */
+	case O_TO_EARLIEST: a->mode = CLI_RESET_EARLIEST; return CLI_OK;
+	default: a->mode = CLI_RESET_LATEST; return CLI_OK;
 	}
 }
 
@@ -357,10 +369,10 @@ static int reset_one(varve_db *db, const reset_args *a, uint32_t p, int64_t *cur
 	if (varve_group_offset(db, a->group, a->topic, p, cur))
 		*cur = -1;
 	switch (a->mode) {
-	case O_TO_EARLIEST: *t = start; break;
-	case O_TO_LATEST: *t = end; break;
-	case O_TO_OFFSET: *t = a->arg; break;
-	case O_SHIFT_BY: *t = (*cur >= 0 ? *cur : start) + a->arg; break;
+	case CLI_RESET_EARLIEST: *t = start; break;
+	case CLI_RESET_LATEST: *t = end; break;
+	case CLI_RESET_OFFSET: *t = a->arg; break;
+	case CLI_RESET_SHIFT: *t = (*cur >= 0 ? *cur : start) + a->arg; break;
 	default: /* by time */
 		r = varve_offset_for_time(db, a->topic, p, a->arg, t);
 		if (r == VARVE_ENOTFOUND)
@@ -450,11 +462,14 @@ static int group_reset(cli_ctx *c, int argc, char **argv)
 	int rc = reset_parse(c, argc, argv, &a);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
+	if (cli_remote_read(c))
+		return cli_remote_group_reset(c, &a);
 	varve_db *db;
 	cli_open_opts oo = { a.execute, 0, VARVE_SYNC_ALWAYS, 0,
-			     "group reset --execute commits offsets and needs the writer lock" };
+			     "group reset --execute commits offsets and needs the writer lock", 0,
+			     a.execute };
 	if ((rc = cli_open(c, &oo, &db)))
-		return rc;
+		return rc == CLI_REMOTE ? cli_remote_group_reset(c, &a) : rc;
 	return cli_close(db, reset_run(db, &a));
 }
 

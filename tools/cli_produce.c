@@ -5,6 +5,10 @@
  * grouped into varve_produce_batch calls of --batch records; a pending batch
  * is also sent whenever stdin has nothing more to read right now, so an
  * interactive or slow producer never waits for a full batch.
+ *
+ * Through a running server (cli_remote.h) the same batches go to an
+ * idempotent Kafka producer (acks=all), each acknowledged before the next
+ * is read, so --print-offsets and the exit status mean the same.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +20,7 @@
 #include "cli.h"
 #include "cli_json.h"
 #include "cli_parse.h"
+#include "cli_remote.h"
 #include "encode.h"
 
 static const char produce_help[] =
@@ -43,7 +48,9 @@ static const char produce_help[] =
 	"      --sync MODE          always (default: each batch is on disk when written),\n"
 	"                           interval (fsync every second) or none\n"
 	"\n"
-	"--partition wins over a record's \"partition\". Needs the writer lock.\n"
+	"--partition wins over a record's \"partition\". Needs the writer lock, or goes\n"
+	"through the running server (an idempotent Kafka producer, acks=all; the server's\n"
+	"--sync then applies).\n"
 	"On a bad line the records before it are produced, then varve exits with 1.\n";
 
 enum { O_PRINT_OFFSETS = 256, O_BATCH, O_SYNC };
@@ -123,6 +130,7 @@ static void arena_free(arena *a)
 typedef struct producer {
 	cli_ctx *c;
 	varve_db *db;
+	cli_remote_producer *remote; /* through a server instead of db */
 	const char *topic;
 	uint32_t nparts;
 	int32_t forced;
@@ -144,15 +152,19 @@ static int flush_batch(producer *p)
 {
 	if (p->n == 0)
 		return CLI_OK;
-	int rc = varve_produce_batch(p->db, p->topic, p->recs, p->n, NULL);
-	if (rc) {
-		char what[96];
-		if (p->lines[0] == p->lines[p->n - 1])
-			snprintf(what, sizeof what, "line %" PRIu64, p->lines[0]);
-		else
-			snprintf(what, sizeof what, "lines %" PRIu64 "-%" PRIu64, p->lines[0],
-				 p->lines[p->n - 1]);
-		return cli_fail(what, rc);
+	char what[96];
+	if (p->lines[0] == p->lines[p->n - 1])
+		snprintf(what, sizeof what, "line %" PRIu64, p->lines[0]);
+	else
+		snprintf(what, sizeof what, "lines %" PRIu64 "-%" PRIu64, p->lines[0],
+			 p->lines[p->n - 1]);
+	if (p->remote) {
+		if (cli_remote_produce(p->remote, p->recs, p->n, what))
+			return CLI_ERROR;
+	} else {
+		int rc = varve_produce_batch(p->db, p->topic, p->recs, p->n, NULL);
+		if (rc)
+			return cli_fail(what, rc);
 	}
 	if (p->print_offsets) {
 		for (size_t i = 0; i < p->n; i++)
@@ -526,7 +538,7 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 	p.c = c;
 	p.forced = VARVE_PARTITION_ANY;
 	p.batch = 1000;
-	int sync = VARVE_SYNC_ALWAYS, ch, rc = CLI_OK;
+	int sync = VARVE_SYNC_ALWAYS, sync_given = 0, ch, rc = CLI_OK;
 	int64_t v;
 	optind = 0;
 	while ((ch = cli_getopt(c, argc, argv, CLI_COMMON_SHORT "K:p:H:J", lo, produce_help)) != -1) {
@@ -557,6 +569,7 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 			p.batch = (size_t)v;
 			break;
 		case O_SYNC:
+			sync_given = 1;
 			if (!strcmp(optarg, "always"))
 				sync = VARVE_SYNC_ALWAYS;
 			else if (!strcmp(optarg, "interval"))
@@ -577,10 +590,17 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 		rc = cli_usage(c, "--key-separator does not apply to --json input");
 		goto done;
 	}
-	cli_open_opts oo = { 1, 0, sync, 1, "produce needs the writer lock" };
-	if ((rc = cli_open(c, &oo, &p.db)))
-		goto done;
-	if ((rc = cli_topic_partitions(p.db, p.topic, &p.nparts)))
+	cli_open_opts oo = { 1, 0, sync, 1, "produce needs the writer lock", 0, 1 };
+	rc = cli_open(c, &oo, &p.db);
+	if (rc == CLI_REMOTE) {
+		if (sync_given)
+			cli_errf("produce: --sync is ignored: through a server, its own --sync "
+				 "decides when records are durable");
+		rc = cli_remote_producer_open(c, p.topic, &p.remote, &p.nparts);
+	} else if (rc == CLI_OK) {
+		rc = cli_topic_partitions(p.db, p.topic, &p.nparts);
+	}
+	if (rc)
 		goto done;
 	if (p.forced >= 0 && (uint32_t)p.forced >= p.nparts) {
 		cli_errf("topic %s has %u partition%s; no partition %d", p.topic, p.nparts,
@@ -612,6 +632,7 @@ int cli_produce_main(cli_ctx *c, int argc, char **argv)
 	if (c->verbose)
 		cli_errf("produced %" PRIu64 " records to %s", p.produced, p.topic);
 done:
+	cli_remote_producer_close(p.remote);
 	rc = cli_close(p.db, rc);
 	free(p.recs);
 	free(p.lines);

@@ -2,19 +2,21 @@
 /*
  * varve -- the operator's command line for a varve store.
  *
- *   varve [-d DIR] [-v] COMMAND [ARGS...]
+ *   varve [-d DIR] [--bootstrap HOST:PORT] [-v] COMMAND [ARGS...]
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * serve (the Kafka-protocol broker; built when server/ is). The store is
+ * backup, serve (the Kafka-protocol broker; built when server/ is). The store is
  * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
- * they work while a writer runs; commands that write need the writer lock.
+ * they work while a writer runs; commands that write need the writer lock,
+ * or go through a running `varve serve` as a Kafka client (cli_remote.h).
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
  * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c,
- * cli_repair.c, cli_serve.c; shared
- * helpers in cli_common.c, the value parsers in cli_parse.c.
+ * cli_repair.c, cli_backup.c, cli_serve.c; shared
+ * helpers in cli_common.c, the value parsers in cli_parse.c; the remote
+ * paths in cli_remote*.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,7 @@
 #include "cli.h"
 
 static const char main_help[] =
-	"usage: varve [-d DIR] [-v] COMMAND [ARGS...]\n"
+	"usage: varve [-d DIR] [--bootstrap HOST:PORT] [-v] COMMAND [ARGS...]\n"
 	"\n"
 	"The operator's command line for a varve store (an embeddable append-only log).\n"
 	"\n"
@@ -31,6 +33,8 @@ static const char main_help[] =
 	"  topic list             list topics\n"
 	"  topic describe NAME    configuration and per-partition offsets, sizes, segments\n"
 	"  topic delete NAME      delete a topic and its data\n"
+	"  topic alter NAME       change retention, cleanup policy, segments, ... (--config k=v)\n"
+	"  topic add-partitions NAME N  grow a topic to N partitions\n"
 	"  produce TOPIC          append records read from stdin (lines or --json)\n"
 	"  consume TOPIC          print records (replay by offset or time, --follow, --group)\n"
 	"  group list             list consumer groups\n"
@@ -41,16 +45,21 @@ static const char main_help[] =
 	"  verify                 read every record and report damage (exit 3)\n"
 	"  clean                  run retention and compaction now\n"
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
+	"  backup [DIR] DEST      copy the store while it is in use (a store; incremental)\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
 	"  -v, --verbose   also print the library's informational messages and notes\n"
+	"      --bootstrap HOST:PORT  go through the varve serve there (default: $VARVE_BOOTSTRAP)\n"
+	"      --timeout-ms N  the bound of every call to a server (default 30000)\n"
 	"  -h, --help      this help; 'varve COMMAND --help' for a command\n"
 	"      --version   print the version\n"
 	"\n"
 	"Read-only commands (list, describe, consume without --group, group reset without\n"
-	"--execute, stats, verify) work while another process writes.\n"
+	"--execute, stats, verify, backup) work while another process writes. Commands that\n"
+	"write need the writer lock; while a varve serve holds it (its address is in\n"
+	"DIR/SERVER) or with --bootstrap they go through that server as a Kafka client.\n"
 	"Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.\n";
 
 typedef struct command {
@@ -63,7 +72,7 @@ static const command commands[] = {
 	{ "consume", cli_consume_main }, { "group", cli_group_main },
 	{ "stats", cli_stats_main },     { "verify", cli_verify_main },
 	{ "clean", cli_clean_main },     { "dlq", cli_dlq_main },
-	{ "repair", cli_repair_main },
+	{ "repair", cli_repair_main },   { "backup", cli_backup_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
 #endif
@@ -74,6 +83,10 @@ int main(int argc, char **argv)
 {
 	cli_ctx c = { 0 };
 	c.dir = getenv("VARVE_DIR");
+	c.bootstrap = getenv("VARVE_BOOTSTRAP");
+	if (c.bootstrap && !*c.bootstrap)
+		c.bootstrap = NULL;
+	c.timeout_ms = CLI_DEFAULT_TIMEOUT_MS;
 	static const struct option longopts[] = {
 		CLI_COMMON_LONG,
 		{ "version", no_argument, NULL, 'V' },
@@ -96,6 +109,15 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(main_help, stdout);
 			return CLI_OK;
+		case CLI_OPT_BOOTSTRAP:
+			if (!*optarg)
+				return cli_usage(NULL, "--bootstrap needs HOST:PORT");
+			c.bootstrap = optarg;
+			break;
+		case CLI_OPT_TIMEOUT:
+			if (cli_arg_i64(NULL, "--timeout-ms", optarg, 1, INT32_MAX, &c.timeout_ms))
+				return CLI_USAGE;
+			break;
 		case 'V':
 			printf("varve %s (library %s, format %d)\n", VARVE_VERSION_STRING,
 			       varve_version(NULL, NULL, NULL), VARVE_FORMAT_VERSION);

@@ -78,6 +78,7 @@ static vs_call *call_new(vs_broker *b, const vs_conn_info *ci, uint64_t seq,
 	c->correlation_id = h->correlation_id;
 	c->client_id = h->client_id;
 	snprintf(c->peer, sizeof c->peer, "%s", ci->peer);
+	c->principal = "User:ANONYMOUS";
 	c->start_ns = mono_ns();
 	c->bytes_in = len + 4;
 	b->calls_open++;

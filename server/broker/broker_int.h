@@ -85,6 +85,8 @@ struct vs_call {
 	int32_t correlation_id;
 	vs_slice client_id;
 	char peer[64];       /* "ip:port" */
+	const char *principal; /* who sent it: "User:NAME" ("User:ANONYMOUS" without
+				* authentication); valid until the call is freed */
 	int64_t start_ns;    /* monotonic, for the latency histogram */
 	size_t bytes_in;
 	uint8_t *frame;      /* the call's copy of its frame (keep_frame) */

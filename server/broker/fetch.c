@@ -122,8 +122,10 @@ static void read_partition(vs_fetch_state *st, fp_part *fp, vs_records_encoder *
 		p.append_time = bi->append_time;
 		p.producer_id = bi->producer_id;
 		p.producer_epoch = bi->producer_id >= 0 ? (int16_t)bi->producer_epoch : -1;
-		if (bi->base_sequence >= 0)
-			p.base_sequence = bi->base_sequence + (int32_t)(recs[0].offset - bi->base_offset);
+		if (bi->base_sequence >= 0) /* sequences wrap at INT32_MAX, as Kafka's */
+			p.base_sequence = (int32_t)(((uint32_t)bi->base_sequence +
+						     (uint32_t)(recs[0].offset - bi->base_offset)) %
+						    0x80000000u);
 		size_t before = st->buf.len;
 		if (vs_records_encode(enc, &st->buf, recs, n, &p) != 0) {
 			fp->err = KE_UNKNOWN_SERVER_ERROR;
@@ -425,6 +427,10 @@ void vs_fetch_stop(vs_broker *b)
 
 void vs_fetch_free(vs_broker *b)
 {
+	/* The loop may end without having run the stop (a signal that
+	 * interrupts its wait when no connection is left): waiters would keep
+	 * their calls forever. Answer them now, while the loop still exists. */
+	vs_fetch_stop(b);
 	if (b->watch) {
 		if (b->loop)
 			vs_loop_unwatch_fd(b->loop, varve_watch_fd(b->watch));

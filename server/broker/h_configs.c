@@ -187,7 +187,6 @@ int vs_h_describe_configs(vs_call *c)
 	return VS_REPLY;
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ------------------------------------------- */
 
@@ -296,11 +295,10 @@ static int alter_configs(vs_call *c)
 {
 	vs_alter_configs_request *q = &c->req.alter_configs;
 	vs_alter_configs_response *r = &c->resp.alter_configs;
+	size_t n = q->resources.n > 0 ? (size_t)q->resources.n : 0;
 	alter_state *st = vs_call_alloc(c, 1, sizeof *st);
-	size_t n = r->responses.n > 0 ? (size_t)r->responses.n : 0;
 	if (vs_reply_error(c, KE_NONE) || !st || !(st->v = vs_call_alloc(c, n, sizeof *st->v)))
 		return VS_CLOSE;
-	n = r->responses.n > 0 ? (size_t)r->responses.n : 0;
 	vs_slice *names = vs_call_alloc(c, n, sizeof *names);
 	if (!names)
 		return VS_CLOSE;
@@ -343,4 +341,3 @@ int vs_h_incremental_alter_configs(vs_call *c)
 	return alter_configs(c);
 }
 
-#endif /* VS_HAVE_TOPIC_ALTER */

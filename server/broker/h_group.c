@@ -248,7 +248,6 @@ static int16_t commit_error(int rc)
 	}
 }
 
-#ifdef VS_HAVE_COMMIT_MANY
 /* One metadata batch for the whole request: all or nothing. */
 static void commit_run(vs_call *c)
 {
@@ -264,19 +263,6 @@ static void commit_run(vs_call *c)
 	for (size_t i = 0; i < st->n; i++)
 		st->v[i].out->error_code = commit_error(rc);
 }
-#else
-/* Partition by partition until the store commits several at once. */
-static void commit_run(vs_call *c)
-{
-	commit_state *st = c->state;
-	for (size_t i = 0; i < st->n; i++) {
-		commit_item *it = &st->v[i];
-		int rc = varve_group_commit(c->b->db, st->group, it->topic, it->partition, it->offset,
-					    it->metadata);
-		it->out->error_code = commit_error(rc);
-	}
-}
-#endif
 
 static void commit_done(vs_call *c)
 {
@@ -385,29 +371,26 @@ static void fetch_one(vs_call *c, const char *group, const char *topic, int32_t 
 	int64_t off = -1;
 	vs_slice md = EMPTY;
 	if (topic) {
-#ifdef VS_HAVE_COMMIT_INFO
 		varve_commit_info info = { VARVE_COMMIT_INFO_VERSION };
 		if (varve_group_committed(c->b->db, group, topic, partition, &info) == VARVE_OK) {
 			off = info.offset;
 			md = vs_call_str(c, info.metadata);
 		}
-#else
-		if (varve_group_offset(c->b->db, group, topic, partition, &off) != VARVE_OK)
-			off = -1;
-#endif
 	}
 	fetched(out, partition, off, md.ptr ? md : EMPTY);
 }
 
-#ifdef VS_HAVE_COMMIT_INFO
 /* Every partition of every topic the group has a commit in: the store's
  * list is sorted by topic, then partition. */
 static int fetch_all(vs_call *c, const char *group)
 {
 	vs_offset_fetch_response *r = &c->resp.offset_fetch;
-	varve_commit_info *v;
-	size_t n;
-	if (varve_group_commits(c->b->db, group, &v, &n) != VARVE_OK) {
+	varve_commit_info *v = NULL;
+	size_t n = 0;
+	int src = varve_group_commits(c->b->db, group, &v, &n);
+	if (src == VARVE_ENOTFOUND)
+		return 0; /* no such group: nothing committed */
+	if (src != VARVE_OK) {
 		r->error_code = KE_COORDINATOR_NOT_AVAILABLE;
 		return 0;
 	}
@@ -430,38 +413,6 @@ static int fetch_all(vs_call *c, const char *group)
 	varve_commits_free(v, n);
 	return rc;
 }
-#else
-/* Every partition of every topic the group has a commit in. */
-static int fetch_all(vs_call *c, const char *group)
-{
-	vs_offset_fetch_response *r = &c->resp.offset_fetch;
-	int rc = varve_topic_list(c->b->db, &c->strv, &c->strc);
-	if (rc) {
-		r->error_code = KE_COORDINATOR_NOT_AVAILABLE;
-		return 0;
-	}
-	if (!(r->topics.v = vs_call_alloc(c, c->strc, sizeof *r->topics.v)))
-		return -1;
-	for (size_t i = 0; i < c->strc; i++) {
-		vs_slice name = { (const uint8_t *)c->strv[i], strlen(c->strv[i]) };
-		char buf[VARVE_MAX_TOPIC_NAME + 1];
-		uint32_t parts = vs_topic_partitions(c->b, name, buf, sizeof buf);
-		vs_offset_fetch_topic_response *t = &r->topics.v[r->topics.n];
-		if (!parts || !(t->partitions.v = vs_call_alloc(c, parts, sizeof *t->partitions.v)))
-			continue;
-		for (uint32_t p = 0; p < parts; p++) {
-			int64_t off;
-			if (varve_group_offset(c->b->db, group, c->strv[i], (int32_t)p, &off) == VARVE_OK)
-				fetched(&t->partitions.v[t->partitions.n++], (int32_t)p, off, EMPTY);
-		}
-		if (t->partitions.n) {
-			t->name = name;
-			r->topics.n++;
-		}
-	}
-	return 0;
-}
-#endif
 
 int vs_h_offset_fetch(vs_call *c)
 {

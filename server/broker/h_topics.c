@@ -254,7 +254,6 @@ int vs_h_delete_topics(vs_call *c)
 	return VS_REPLY;
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 
 /* ---- CreatePartitions --------------------------------------------------------------------- */
 
@@ -431,4 +430,3 @@ int vs_h_delete_records(vs_call *c)
 	return VS_REPLY;
 }
 
-#endif /* VS_HAVE_TOPIC_ALTER */

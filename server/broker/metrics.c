@@ -286,6 +286,23 @@ static void kafka_metrics(vs_broker *b, vs_prom *p)
 		b->topics_created);
 	counter(p, "varve_kafka_topics_deleted_total", "Topics deleted by Kafka clients.",
 		b->topics_deleted);
+	counter(p, "varve_kafka_produced_records_total", "Records appended by Produce requests.",
+		b->produce_records);
+	counter(p, "varve_kafka_produce_duplicates_total",
+		"Produce batches that were an idempotent producer's retry (not appended again).",
+		b->produce_duplicates);
+	counter(p, "varve_kafka_produce_waits_total",
+		"Produce requests that waited for the store's bound on bytes not yet durable.",
+		b->produce_waits);
+	gauge(p, "varve_kafka_produce_appends_in_flight",
+	      "Batches appended by Produce and not yet durable.", b->produce_inflight);
+	counter(p, "varve_kafka_fetch_bytes_total", "Record bytes sent in Fetch answers.",
+		b->fetch_bytes);
+	gauge(p, "varve_kafka_fetch_waiting", "Fetch requests waiting for records (long poll).",
+	      b->fetch_waiting);
+	counter(p, "varve_kafka_fetch_damaged_batches_total",
+		"Stored batches that failed their checks and were passed over by Fetch.",
+		b->fetch_damaged);
 }
 
 static void closed(vs_prom *p, const char *reason, uint64_t v)

@@ -47,6 +47,7 @@ typedef struct pp_part {
 	const char *topic;        /* NULL: unknown topic (out->error_code set) */
 	int32_t parts;            /* the topic's partition count */
 	int log_append_time;      /* the topic's timestamp type */
+	int compacted;            /* cleanup.policy has compact: keys required */
 	int rc;                   /* the completion's */
 	varve_append_result res;
 } pp_part;
@@ -178,6 +179,11 @@ static int append_one(pp_state *st, pp_part *pp)
 	}
 	for (size_t i = 0; i < d.record_count; i++) {
 		varve_record *r = &d.records[i];
+		if (pp->compacted && !r->key) {
+			/* Kafka's answer; the store would refuse it as EINVAL */
+			part_error(st, pp, KE_INVALID_RECORD, "a compacted topic needs a key");
+			return 0;
+		}
 		if (pp->log_append_time || r->timestamp == -1) {
 			r->timestamp = VARVE_TIMESTAMP_NOW;
 		} else if (r->timestamp < 0) {
@@ -314,6 +320,7 @@ int vs_h_produce(vs_call *c)
 			pp->topic = topic;
 			pp->parts = topic ? (int32_t)cfg.partitions : 0;
 			pp->log_append_time = cfg.timestamp_type == VARVE_TIMESTAMP_APPEND;
+			pp->compacted = (cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) != 0;
 		}
 	}
 	if (c->b->produce_wait || !append_from(st)) {

@@ -143,7 +143,8 @@ void *vs_io_alloc(vs_io *io, int32_t *n, size_t elem_size);
 	X(sasl_authenticate, SASL_AUTHENTICATE)                                            \
 	X(create_partitions, CREATE_PARTITIONS)                                            \
 	X(delete_groups, DELETE_GROUPS)                                                    \
-	X(incremental_alter_configs, INCREMENTAL_ALTER_CONFIGS)
+	X(incremental_alter_configs, INCREMENTAL_ALTER_CONFIGS)                            \
+	X(varve_clean, VARVE_CLEAN)
 
 #define VS_DECLARE_WALKERS(name, KEY)                                 \
 	void vs_walk_##name##_request(vs_io *io, vs_##name##_request *m); \

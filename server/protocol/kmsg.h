@@ -839,6 +839,24 @@ typedef struct vs_delete_groups_response {
 	VS_ARRAY(vs_delete_groups_result) results;
 } vs_delete_groups_response;
 
+/* ---- VarveClean (VS_API_VARVE_CLEAN, varve's own; VERSIONS.md) --------- */
+
+/* One retention and compaction round of the store now (varve_clean_now). */
+typedef struct vs_varve_clean_request {
+	bool force; /* compact whatever the dirty ratio */
+} vs_varve_clean_request;
+
+typedef struct vs_varve_clean_response {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	vs_slice error_message; /* null */
+	/* what the store's cleaner counters moved by during the round */
+	int64_t segments_deleted;
+	int64_t compactions;
+	int64_t records_dropped;
+	int64_t bytes_reclaimed;
+} vs_varve_clean_response;
+
 /* ---- any message -------------------------------------------------------- */
 
 /* The member to use is the one named after the API. */
@@ -871,6 +889,7 @@ typedef union vs_request {
 	vs_create_partitions_request create_partitions;
 	vs_delete_groups_request delete_groups;
 	vs_incremental_alter_configs_request incremental_alter_configs;
+	vs_varve_clean_request varve_clean;
 } vs_request;
 
 typedef union vs_response {
@@ -902,6 +921,7 @@ typedef union vs_response {
 	vs_create_partitions_response create_partitions;
 	vs_delete_groups_response delete_groups;
 	vs_incremental_alter_configs_response incremental_alter_configs;
+	vs_varve_clean_response varve_clean;
 } vs_response;
 
 /*

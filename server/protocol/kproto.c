@@ -43,6 +43,12 @@ static const vs_api_info api_table[] = {
 
 #define API_COUNT (sizeof api_table / sizeof api_table[0])
 
+/* varve's own APIs (kproto.h): found by vs_api_lookup, not listed by
+ * vs_api_count / vs_api_at. */
+static const vs_api_info private_table[] = {
+	{ VS_API_VARVE_CLEAN, 0, 0, VS_NOT_FLEXIBLE, "VarveClean" },
+};
+
 const vs_api_info *vs_api_lookup(int16_t key)
 {
 	size_t lo = 0, hi = API_COUNT;
@@ -55,6 +61,9 @@ const vs_api_info *vs_api_lookup(int16_t key)
 		else
 			hi = mid;
 	}
+	for (size_t i = 0; i < sizeof private_table / sizeof private_table[0]; i++)
+		if (private_table[i].key == key)
+			return &private_table[i];
 	return NULL;
 }
 

@@ -57,7 +57,10 @@ enum vs_api_key {
 	VS_API_SASL_AUTHENTICATE = 36,
 	VS_API_CREATE_PARTITIONS = 37,
 	VS_API_DELETE_GROUPS = 42,
-	VS_API_INCREMENTAL_ALTER_CONFIGS = 44
+	VS_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	/* varve's own APIs, for varve's tools (VERSIONS.md): keys far outside
+	 * Kafka's, served but never advertised in ApiVersions */
+	VS_API_VARVE_CLEAN = 30000
 };
 
 /* first_flexible for an API with no flexible version in its range */
@@ -70,7 +73,10 @@ typedef struct vs_api_info {
 	const char *name; /* Kafka's name, e.g. "ApiVersions" */
 } vs_api_info;
 
-/* The table entry of an API, or NULL for an API not implemented. */
+/* The table entry of an API, or NULL for an API not implemented. varve's
+ * own APIs (VS_API_VARVE_*) are found here, so their headers parse and
+ * their codecs work, but vs_api_count and vs_api_at leave them out: what
+ * walks the table (ApiVersions) never shows them to Kafka clients. */
 const vs_api_info *vs_api_lookup(int16_t key);
 /* 1 if the API is implemented at this version, 0 otherwise. */
 int vs_api_supported(int16_t key, int16_t version);

@@ -204,6 +204,39 @@ static int px_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return 0;
 }
 
+static void px_file_info(const struct stat *st, vv_file_info *out)
+{
+	out->dev = (uint64_t)st->st_dev;
+	out->ino = (uint64_t)st->st_ino;
+	out->nlink = (uint64_t)st->st_nlink;
+	out->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
+}
+
+static int px_info(vv_file *f, vv_file_info *out)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	px_file_info(&st, out);
+	return 0;
+}
+
+static int px_path_info(const char *path, vv_file_info *out)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	px_file_info(&st, out);
+	return 0;
+}
+
+static int px_link(const char *from, const char *to)
+{
+	/* linkat without AT_SYMLINK_FOLLOW: a symlink planted in a store is
+	 * linked as itself, never its target */
+	return linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0 ? -errno : 0;
+}
+
 static int px_extend(vv_file *f, uint64_t size)
 {
 	struct stat st;
@@ -302,6 +335,9 @@ const vv_io_methods vv_io_posix = {
 	.list_dir = px_list_dir,
 	.lock = px_lock,
 	.stat_size = px_stat_size,
+	.file_info = px_info,
+	.path_info = px_path_info,
+	.link = px_link,
 	.extend = px_extend,
 	.syncfs = px_syncfs,
 	.free_space = px_free_space,
@@ -428,6 +464,18 @@ int vv_io_stat(const vv_io_methods *io, const char *path, uint64_t *size, int *i
 {
 	int rc = pick(io)->stat_size(path, size, is_dir);
 	return rc ? fail(rc, "stat", path) : 0;
+}
+
+int vv_io_path_info(const vv_io_methods *io, const char *path, vv_file_info *out)
+{
+	int rc = pick(io)->path_info(path, out);
+	return rc ? fail(rc, "stat", path) : 0;
+}
+
+int vv_io_link(const vv_io_methods *io, const char *from, const char *to)
+{
+	int rc = pick(io)->link(from, to);
+	return rc ? fail(rc, "link", from) : 0;
 }
 
 int vv_io_free_space(const vv_io_methods *io, const char *path, uint64_t *bytes)
@@ -615,6 +663,12 @@ int vv_io_extend(vv_file *f, uint64_t size)
 {
 	int rc = f->io->extend(f, size);
 	return rc ? fail(rc, "fallocate", f->path) : 0;
+}
+
+int vv_io_info(vv_file *f, vv_file_info *out)
+{
+	int rc = f->io->file_info(f, out);
+	return rc ? fail(rc, "stat", f->path) : 0;
 }
 
 int vv_io_syncfs(vv_file *f)

@@ -45,6 +45,12 @@ enum {
 	VV_O_TRUNC = 8
 };
 
+/* Identity and size of a file: two names are the same file when dev and ino
+ * match; nlink > 1 means another name shares its blocks (a hard link). */
+typedef struct vv_file_info {
+	uint64_t dev, ino, nlink, size;
+} vv_file_info;
+
 /* Every method is required; a table that wraps another copies it and
  * replaces the methods it cares about (tests/support_io). */
 struct varve_io_methods {
@@ -66,6 +72,13 @@ struct varve_io_methods {
 	/* open path (creating it) and take an exclusive flock without waiting */
 	int (*lock)(const char *path, unsigned mode, vv_file **out);
 	int (*stat_size)(const char *path, uint64_t *size, int *is_dir);
+	/* identity of an open file (fstat) and of a path, not following a final
+	 * symlink (lstat) */
+	int (*file_info)(vv_file *f, vv_file_info *out);
+	int (*path_info)(const char *path, vv_file_info *out);
+	/* a second name for an existing file (link(2)), never following a
+	 * symlink; a table that cannot link says -EXDEV */
+	int (*link)(const char *from, const char *to);
 	/* grow the file to `size` with allocated (zeroed) blocks: fallocate
 	 * mode 0, so a later write through a mapping cannot hit ENOSPC */
 	int (*extend)(vv_file *f, uint64_t size);
@@ -112,6 +125,13 @@ void vv_io_free_list(char **names, size_t count);
 int vv_io_lock(const vv_io_methods *io, const char *path, unsigned mode, vv_file **out);
 /* VARVE_ENOTFOUND when missing. */
 int vv_io_stat(const vv_io_methods *io, const char *path, uint64_t *size, int *is_dir);
+/* Identity of a path, not following a final symlink. VARVE_ENOTFOUND when
+ * missing. */
+int vv_io_path_info(const vv_io_methods *io, const char *path, vv_file_info *out);
+/* A second name for an existing file (link(2)); never follows a symlink.
+ * Fails with the errno in the detail (EXDEV: another filesystem, or a table
+ * that cannot link). */
+int vv_io_link(const vv_io_methods *io, const char *from, const char *to);
 /* Bytes available to unprivileged users on the filesystem holding path
  * (statvfs). A failure is VARVE_EIO (VARVE_ENOTFOUND for a missing path). */
 int vv_io_free_space(const vv_io_methods *io, const char *path, uint64_t *bytes);
@@ -138,6 +158,8 @@ int vv_io_size(vv_file *f, uint64_t *out);
 int vv_io_truncate(vv_file *f, uint64_t size);
 int vv_io_allocate(vv_file *f, uint64_t off, uint64_t len);
 int vv_io_extend(vv_file *f, uint64_t size);
+/* Identity and size of an open file. */
+int vv_io_info(vv_file *f, vv_file_info *out);
 /* syncfs(2) of the filesystem holding f; counted and failed like a
  * datasync (VARVE_EIO, or VARVE_ENOSPC when writeback met a full disk). */
 int vv_io_syncfs(vv_file *f);

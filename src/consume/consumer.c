@@ -507,6 +507,10 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 	 * the price). */
 	vv_waiter_arm(c->db->notify, c->waiter);
 	VV_TRY(maybe_auto_commit(c));
+	/* From here on, records copied are handed out even when a later step
+	 * fails (damage in another partition, say): their positions have moved
+	 * on, so dropping them would lose them. The error comes back from the
+	 * next poll, which meets it again first. */
 	uint64_t t0 = vv_mono_ns();
 	uint64_t deadline = timeout_ms < 0 ? 0 : t0 + (uint64_t)timeout_ms * 1000000ull;
 	uint64_t first_data = 0;
@@ -516,7 +520,8 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 	c->hlen = 0;
 	int rc = 0;
 	for (;;) {
-		VV_TRY(refresh_assignment(c));
+		if ((rc = refresh_assignment(c)))
+			goto done;
 		uint64_t gen = vv_notify_gen(c->db->notify);
 		int64_t next_due = INT64_MAX;
 		if ((rc = deliver_retries(c, &n, &bytes, &next_due)))
@@ -586,8 +591,10 @@ int varve_consumer_poll(varve_consumer *c, int timeout_ms, const varve_msg **msg
 		vv_notify_wait(c->db->notify, gen, until);
 	}
 done:
-	if (rc)
+	if (rc && n == 0)
 		return rc;
+	if (rc)
+		vv_error_clear();
 	fix_pointers(c, n);
 	*msgs_out = c->msgs;
 	*count_out = n;

@@ -10,6 +10,17 @@
 
 #define SNAP_MAGIC 0x53505256u /* "VRPS" */
 
+/* Sequences are 31-bit and wrap from INT32_MAX to 0, as Kafka's do: a
+ * producer that sends more than 2^31 records keeps going. */
+#define SEQ_MOD 0x80000000u
+
+int32_t vv_seq_add(int32_t seq, uint32_t n) { return (int32_t)(((uint32_t)seq + n) % SEQ_MOD); }
+
+uint32_t vv_seq_distance(int32_t from, int32_t to)
+{
+	return ((uint32_t)to - (uint32_t)from) % SEQ_MOD;
+}
+
 void vv_pstate_init(vv_pstate *s) { memset(s, 0, sizeof *s); }
 
 void vv_pstate_free(vv_pstate *s)
@@ -76,18 +87,20 @@ int vv_pstate_check(const vv_pstate *s, int64_t pid, uint16_t epoch, int32_t seq
 		const vv_pbatch *b = &e->b[(e->head + VV_PRODUCER_WINDOW - k) % VV_PRODUCER_WINDOW];
 		if (b->first_seq != seq)
 			continue;
-		if ((uint32_t)(b->last_seq - b->first_seq) + 1 != count)
+		uint32_t had = vv_seq_distance(b->first_seq, b->last_seq) + 1;
+		if (had != count)
 			return vv_error_set(VARVE_ESEQUENCE, 0,
 					    "producer %lld: sequence %d was a batch of %u records, not %u",
-					    (long long)pid, seq, (unsigned)(b->last_seq - b->first_seq + 1),
-					    count);
+					    (long long)pid, seq, (unsigned)had, count);
 		*dup = *b;
 		return 1;
 	}
 	int32_t last = e->b[e->head].last_seq;
-	if (seq == last + 1)
+	if (seq == vv_seq_add(last, 1))
 		return 0;
-	if (seq <= last)
+	/* behind the last batch (within half the sequence space): a retry of
+	 * something older than the window; ahead of it: a gap */
+	if (vv_seq_distance(seq, last) < SEQ_MOD / 2)
 		return vv_error_set(VARVE_EDUPLICATE, 0,
 				    "producer %lld: sequence %d was appended long ago (last is %d)",
 				    (long long)pid, seq, last);
@@ -112,7 +125,7 @@ int vv_pstate_note(vv_pstate *s, int64_t pid, uint16_t epoch, int32_t seq, uint3
 		e->n = 0;
 	}
 	e->head = e->n ? (uint8_t)((e->head + 1) % VV_PRODUCER_WINDOW) : 0;
-	e->b[e->head] = (vv_pbatch){ seq, seq + (int32_t)count - 1, first_offset, last_offset };
+	e->b[e->head] = (vv_pbatch){ seq, vv_seq_add(seq, count - 1), first_offset, last_offset };
 	if (e->n < VV_PRODUCER_WINDOW)
 		e->n++;
 	e->last_time = time;

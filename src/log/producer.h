@@ -10,8 +10,10 @@
  *   seq = first seq of a remembered batch with the same count
  *                                  -> duplicate: its offsets are returned
  *   seq = last seq + 1             -> appended
- *   seq <= last seq (not in window)-> VARVE_EDUPLICATE
+ *   seq behind last seq (not in the window; "behind" = at most 2^30 back)
+ *                                  -> VARVE_EDUPLICATE
  *   anything else                  -> VARVE_ESEQUENCE (gap)
+ * Sequences wrap from INT32_MAX to 0 (Kafka's rule).
  * An unknown producer id is accepted at any sequence (its state may have
  * expired or been compacted away).
  *
@@ -50,6 +52,11 @@ typedef struct vv_pstate {
 
 void vv_pstate_init(vv_pstate *s);
 void vv_pstate_free(vv_pstate *s);
+
+/* Sequence arithmetic (sequences are 0..INT32_MAX and wrap to 0): seq + n,
+ * and how far `to` is ahead of `from`. */
+int32_t vv_seq_add(int32_t seq, uint32_t n);
+uint32_t vv_seq_distance(int32_t from, int32_t to);
 
 /* Check a batch. Returns 0 (append it), 1 (duplicate: *dup holds the
  * remembered batch), or VARVE_EFENCED / VARVE_ESEQUENCE / VARVE_EDUPLICATE. */

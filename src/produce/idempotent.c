@@ -123,7 +123,7 @@ static seqslot *slot_for(varve_producer *p, vv_topic *t, uint32_t part)
 	uint16_t ep = 0;
 	int32_t last = vv_partition_producer_seq(t->parts[part], p->id, &ep);
 	vv_topic_ref(t);
-	p->seqs[p->n] = (seqslot){ t, part, (last >= 0 && ep == p->epoch) ? last + 1 : 0 };
+	p->seqs[p->n] = (seqslot){ t, part, (last >= 0 && ep == p->epoch) ? vv_seq_add(last, 1) : 0 };
 	return &p->seqs[p->n++];
 }
 
@@ -167,8 +167,10 @@ int varve_producer_send(varve_producer *p, const char *topic, int32_t partition,
 				recs[i].flags = ao.duplicate ? VARVE_RECORD_DUPLICATE : 0;
 			}
 			*sequence = seq;
-			if (seq + (int32_t)n > ss->next)
-				ss->next = seq + (int32_t)n;
+			/* an explicit older sequence (a retry) does not move next back */
+			int32_t end = vv_seq_add(seq, (uint32_t)n);
+			if (vv_seq_distance(ss->next, end) < 0x40000000u)
+				ss->next = end;
 		}
 	}
 	pthread_mutex_unlock(&p->mu);

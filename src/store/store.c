@@ -262,6 +262,12 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 	*clean = 0;
 	*nonce = 0;
 	VV_TRY(find_or_make_dir(path, o, &fresh));
+	/* a backup is being written here, or one was interrupted (backup.c) */
+	snprintf(buf, sizeof buf, "%s/%s", path, VARVE_BACKUP_MARKER);
+	if (vv_io_stat(o->io, buf, NULL, NULL) == 0)
+		return vv_error_set(VARVE_EFORMAT, 0, "%s: incomplete backup: run the backup again "
+				    "(it holds %s)", path, VARVE_BACKUP_MARKER);
+	vv_error_clear();
 	/* The format check comes before anything is created or locked. */
 	VV_TRY(check_version(o->io, path, &has_version));
 	if (!has_version && o->read_only)

@@ -91,6 +91,50 @@ Test(broker_api, append_one_batch_with_a_producer_id)
 	t_close(db);
 }
 
+/* Sequences wrap from INT32_MAX to 0 (Kafka's rule): a producer that has
+ * sent 2^31 records goes on, its retries across the wrap are recognised,
+ * and the state survives a reopen. */
+Test(broker_api, producer_sequences_wrap_at_int32_max)
+{
+	const char *dir;
+	varve_db *db = store(&dir);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	int64_t pid;
+	t_ok(varve_producer_id_new(db, &pid));
+	varve_record r[3];
+	recs3(r, "w");
+	varve_append_options o = VARVE_APPEND_OPTIONS_INIT;
+	o.producer_id = pid;
+	o.base_sequence = INT32_MAX - 4; /* an unknown producer may start anywhere */
+	varve_append_result res;
+	t_ok(varve_append(db, "t", 0, r, 3, &o, &res)); /* MAX-4 .. MAX-2 */
+	o.base_sequence = INT32_MAX - 1;
+	t_ok(varve_append(db, "t", 0, r, 3, &o, &res)); /* MAX-1, MAX, 0 */
+	cr_assert_eq(res.base_offset, 3);
+	o.base_sequence = 1;
+	t_ok(varve_append(db, "t", 0, r, 2, &o, &res)); /* 1, 2 */
+	cr_assert_eq(res.base_offset, 6);
+	/* a retry of the batch across the wrap: its earlier offsets */
+	o.base_sequence = INT32_MAX - 1;
+	t_ok(varve_append(db, "t", 0, r, 3, &o, &res));
+	cr_assert_eq(res.flags, VARVE_RECORD_DUPLICATE);
+	cr_assert_eq(res.base_offset, 3);
+	/* behind the window, before the wrap: an old duplicate, not a gap */
+	o.base_sequence = INT32_MAX - 100;
+	t_assert_rc(varve_append(db, "t", 0, r, 1, &o, &res), VARVE_EDUPLICATE);
+	/* ahead: a gap */
+	o.base_sequence = 10;
+	t_assert_rc(varve_append(db, "t", 0, r, 1, &o, &res), VARVE_ESEQUENCE);
+	t_close(db);
+	varve_options vo = t_opts();
+	db = t_open(dir, &vo);
+	o.base_sequence = 3; /* the next one, after a reopen */
+	t_ok(varve_append(db, "t", 0, r, 1, &o, &res));
+	cr_assert_eq(res.base_offset, 8);
+	cr_assert_eq(res.flags, 0);
+	t_close(db);
+}
+
 typedef struct done {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;

@@ -201,3 +201,33 @@ Test(damage, skip_to_the_end)
 	varve_iter_close(it);
 	t_close(db);
 }
+
+/* A consumer whose poll meets damage after it has read records hands those
+ * records out (their positions have moved on); the damage is reported by
+ * the next poll. */
+Test(damage, poll_hands_out_what_it_read_before_the_damage)
+{
+	uint64_t vpos, vlen;
+	const char *dir = pristine(&vpos, &vlen, VARVE_CODEC_NONE);
+	t_flip(t_seg_path(dir, "t", 0, 0, ".log"), vpos + 70, 0x08);
+	varve_options o = opts(0);
+	varve_db *db = t_open(dir, &o);
+	varve_consumer_options co = VARVE_CONSUMER_OPTIONS_INIT;
+	co.max_records = N;
+	co.max_bytes = 1u << 30;
+	co.min_bytes = 1u << 30; /* gather as much as there is */
+	co.max_wait_ms = 50;
+	const char *topics[] = { "t" };
+	varve_consumer *c;
+	t_ok(varve_consumer_open(db, "g", topics, 1, &co, &c));
+	const varve_msg *m;
+	size_t n;
+	t_ok(varve_consumer_poll(c, 1000, &m, &n));
+	cr_assert_eq(n, (size_t)VICTIM * PER, "every record before the damaged batch");
+	for (size_t i = 0; i < n; i++)
+		check_value(&m[i].rec, (int64_t)i, "poll");
+	t_assert_rc(varve_consumer_poll(c, 0, &m, &n), VARVE_ECORRUPT);
+	cr_assert_eq(n, 0);
+	varve_consumer_close(c);
+	t_close(db);
+}

@@ -543,7 +543,7 @@ def test_usage_errors(s):
 
 def test_help(s):
     helps = [[], ["topic"], ["topic", "create"], ["topic", "list"], ["topic", "describe"],
-             ["topic", "delete"], ["produce"], ["consume"], ["group"], ["group", "list"],
+             ["topic", "delete"], ["topic", "alter"], ["topic", "add-partitions"], ["produce"], ["consume"], ["group"], ["group", "list"],
              ["group", "describe"], ["group", "reset"], ["group", "delete"], ["stats"],
              ["verify"], ["clean"], ["dlq"]]
     for h in helps:
@@ -835,6 +835,59 @@ def test_group_reset_plans_and_refuses_unknown(s):
     check(group_lag(s, "known")[("rp", 0)]["committed"] == 1, "--execute commits")
 
 
+def test_topic_alter_local(s):
+    """topic alter without a server: the named settings change (options and
+    --config with Kafka's names), the others keep their values; what cannot
+    change is refused; add-partitions grows a topic."""
+    s.run("topic", "create", "a", "--retention", "7d", "--segment-bytes", "64K",
+          "--retention-records", "1000")
+    s.run("produce", "a", input="one\ntwo\n")
+    out = s.out("topic", "alter", "a", "--retention", "1d", "--compact")
+    check(out.startswith("topic a\n"), "prints the configuration:\n" + out)
+    check(re.search(r"cleanup-policy\s+compact,delete", out), "compact + retention:\n" + out)
+    check(re.search(r"retention\s+1d \(86400000 ms\)", out), "retention:\n" + out)
+    check(re.search(r"segment-bytes\s+64 KiB", out), "segment-bytes kept:\n" + out)
+    check(re.search(r"retention-records\s+1000", out), "retention-records kept:\n" + out)
+    d = s.out("topic", "describe", "a")
+    check(re.search(r"retention\s+1d", d), "durable in the store:\n" + d)
+    out = s.out("topic", "alter", "a", "--delete", "--config", "retention.bytes=1048576",
+                "--config", "min.cleanable.dirty.ratio=0.2", "--retention-records", "unlimited")
+    check(re.search(r"cleanup-policy\s+delete$", out, re.M), "--delete:\n" + out)
+    check(re.search(r"retention-bytes\s+1 MiB", out), "--config retention.bytes:\n" + out)
+    check(re.search(r"retention-records\s+unlimited", out), "records:\n" + out)
+    out = s.out("topic", "alter", "a", "--partitioner", "round-robin", "--codec", "lz4",
+                "--timestamp-type", "append")
+    check(re.search(r"partitioner\s+round-robin", out) and re.search(r"codec\s+lz4", out) and
+          re.search(r"timestamp-type\s+append", out), "varve-only settings:\n" + out)
+    check(s.out("consume", "a").split() == ["one", "two"], "records untouched")
+    # refusals
+    rc, out, err = s.run("topic", "alter", "a", "--config", "bogus.name=1", rc=2)
+    check("Unknown topic config name: bogus.name" in err, "unknown key: " + err)
+    rc, out, err = s.run("topic", "alter", "a", "--config", "retention.ms=soon", rc=2)
+    check("Invalid value soon for configuration retention.ms" in err, "bad value: " + err)
+    rc, out, err = s.run("topic", "alter", "a", "--config", "retention.ms", rc=2)
+    check("NAME=VALUE" in err, "not NAME=VALUE: " + err)
+    rc, out, err = s.run("topic", "alter", "a", "--partitions", "4", rc=2)
+    check("add-partitions" in err, "partition count points at add-partitions: " + err)
+    rc, out, err = s.run("topic", "alter", "a", rc=2)
+    check("say what to change" in err, "nothing to change: " + err)
+    rc, out, err = s.run("topic", "alter", "a", "--dedup-window", "5m", rc=1)
+    check(err.startswith("varve: a: "), "dedup window cannot change: " + err)
+    rc, out, err = s.run("topic", "alter", "nosuch", "--retention", "1d", rc=1)
+    check("no topic named nosuch" in err, "missing topic: " + err)
+    # add-partitions
+    out = s.out("topic", "add-partitions", "a", "3")
+    check(out == "topic a now has 3 partitions\n", "add-partitions output %r" % out)
+    check(re.search(r"partitions\s+3", s.out("topic", "describe", "a")), "3 partitions")
+    s.run("produce", "a", "-p", "2", input="new\n")
+    rc, out, err = s.run("topic", "add-partitions", "a", "3", rc=1)
+    check("must be more" in err, "not more: " + err)
+    s.run("topic", "add-partitions", "a", "0", rc=2)
+    s.run("topic", "add-partitions", "a", rc=2)
+    rc, out, err = s.run("topic", "add-partitions", "nosuch", "2", rc=1)
+    check("no topic named nosuch" in err, "missing topic: " + err)
+
+
 def test_segment_bytes_4g(s):
     # Issue 19: 4G is the largest segment (4 GiB - 1 bytes), not an error.
     s.run("topic", "create", "s4", "--segment-bytes", "4G")
@@ -997,6 +1050,7 @@ TESTS = [
     test_time_units,
     test_group_reset_plans_and_refuses_unknown,
     test_segment_bytes_4g,
+    test_topic_alter_local,
     test_messages_escape_names,
     test_installed_tools_find_the_library,
     test_consume_skip_damaged,

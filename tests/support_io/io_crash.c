@@ -872,6 +872,27 @@ static int cv_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return S.lower->stat_size(path, size, is_dir);
 }
 
+static int cv_file_info(vv_file *f, vv_file_info *out)
+{
+	handle *h = f->backend;
+	return S.lower->file_info(h->inner, out);
+}
+
+static int cv_path_info(const char *path, vv_file_info *out)
+{
+	return S.lower->path_info(path, out);
+}
+
+/* The model has one name per file: a hard link would let two names share
+ * one model's bytes. Say "another filesystem", which callers (backup) meet
+ * by copying instead. */
+static int cv_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EXDEV;
+}
+
 /* syncfs: a persistence point for every modelled file (varve calls it for
  * many dirty segments at once). */
 static int cv_syncfs(vv_file *f)
@@ -965,6 +986,9 @@ static const vv_io_methods cv_methods = {
 	.list_dir = cv_list_dir,
 	.lock = cv_lock,
 	.stat_size = cv_stat_size,
+	.file_info = cv_file_info,
+	.path_info = cv_path_info,
+	.link = cv_link,
 	.extend = cv_extend,
 	.syncfs = cv_syncfs,
 	.free_space = cv_free_space,
@@ -1528,6 +1552,10 @@ static int fast_stat_size(const char *p, uint64_t *size, int *is_dir)
 	return vv_io_posix.stat_size(p, size, is_dir);
 }
 
+static int fast_file_info(vv_file *f, vv_file_info *out) { return vv_io_posix.file_info(f, out); }
+static int fast_path_info(const char *p, vv_file_info *out) { return vv_io_posix.path_info(p, out); }
+static int fast_link(const char *a, const char *b) { return vv_io_posix.link(a, b); }
+
 static int fast_syncfs(vv_file *f)
 {
 	(void)f;
@@ -1565,6 +1593,9 @@ const vv_io_methods cv_io_fast = {
 	.list_dir = fast_list_dir,
 	.lock = fast_lock,
 	.stat_size = fast_stat_size,
+	.file_info = fast_file_info,
+	.path_info = fast_path_info,
+	.link = fast_link,
 	.extend = fast_extend,
 	.syncfs = fast_syncfs,
 	.free_space = fast_free_space,

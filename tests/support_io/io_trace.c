@@ -206,6 +206,30 @@ static int t_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return rc;
 }
 
+static int t_file_info(vv_file *f, vv_file_info *out)
+{
+	trh *h = f->backend;
+	int rc = lower->file_info(h->inner, out);
+	if (reads)
+		add(TR_STAT, rc, f->path, NULL, 0, 0, 0, 0);
+	return rc;
+}
+
+static int t_path_info(const char *path, vv_file_info *out)
+{
+	int rc = lower->path_info(path, out);
+	if (reads)
+		add(TR_STAT, rc, path, NULL, 0, 0, 0, 0);
+	return rc;
+}
+
+static int t_link(const char *from, const char *to)
+{
+	int rc = lower->link(from, to);
+	add(TR_LINK, rc, from, to, 0, 0, 0, 0);
+	return rc;
+}
+
 static int t_extend(vv_file *f, uint64_t size)
 {
 	trh *h = f->backend;
@@ -273,6 +297,9 @@ static const vv_io_methods tr_methods = {
 	.list_dir = t_list_dir,
 	.lock = t_lock,
 	.stat_size = t_stat_size,
+	.file_info = t_file_info,
+	.path_info = t_path_info,
+	.link = t_link,
 	.extend = t_extend,
 	.syncfs = t_syncfs,
 	.free_space = t_free_space,
@@ -350,8 +377,8 @@ const char *tr_op_name(int op)
 	static const char *const names[] = { "?", "open", "close", "read", "write", "datasync",
 					     "size", "truncate", "allocate", "rename", "unlink",
 					     "mkdir", "rmdir", "sync_dir", "list", "lock", "stat",
-					     "MARK", "extend", "syncfs" };
-	return op > 0 && op <= TR_SYNCFS ? names[op] : "?";
+					     "MARK", "extend", "syncfs", "link" };
+	return op > 0 && op <= TR_LINK ? names[op] : "?";
 }
 
 void tr_dump(FILE *out, size_t from, size_t to)

@@ -40,7 +40,8 @@ enum tr_op {
 	TR_STAT,
 	TR_MARK, /* a label the test inserted */
 	TR_EXTEND, /* preallocation: off = new size */
-	TR_SYNCFS
+	TR_SYNCFS,
+	TR_LINK /* path: the existing name, path2: the new one */
 };
 
 typedef struct tr_event {

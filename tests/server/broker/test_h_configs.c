@@ -106,7 +106,6 @@ Test(configs, unknown_topic_broker_and_other_resources)
 	close(fd);
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 static vs_response alter(int fd, int16_t key, const char *topic, vs_alter_configs_entry *e, int32_t n,
 			 bool validate_only)
 {
@@ -147,4 +146,3 @@ Test(configs, alter_replaces_and_incremental_changes)
 	cr_assert_eq(cfg.retention_ms, 777, "validate_only changed the topic");
 	close(fd);
 }
-#endif

@@ -153,6 +153,33 @@ Test(groups, a_member_joins_syncs_commits_and_leaves)
 	close(fd);
 }
 
+Test(groups, one_request_commits_several_partitions_with_metadata)
+{
+	int fd = bt_connect(&t);
+	vs_offset_commit_partition p[] = { { 0, 2, -1, -1, { (const uint8_t *)"a", 1 } },
+					   { 1, 0, -1, -1, VS_SLICE_NULL },
+					   { 0, 50, -1, -1, VS_SLICE_NULL } };
+	vs_offset_commit_topic tp[] = { { bt_s("events"), { p, 2 } }, { bt_s("events"), { p + 2, 1 } } };
+	vs_request q = { 0 };
+	q.offset_commit.group_id = bt_s("multi");
+	q.offset_commit.generation_id_or_member_epoch = -1;
+	q.offset_commit.member_id = bt_s("");
+	q.offset_commit.topics.v = tp;
+	q.offset_commit.topics.n = 2;
+	vs_response r;
+	bt_call(&t, fd, VS_API_OFFSET_COMMIT, 7, &q, &r);
+	cr_assert_eq(r.offset_commit.topics.v[0].partitions.v[0].error_code, 0);
+	cr_assert_eq(r.offset_commit.topics.v[0].partitions.v[1].error_code, 0);
+	cr_assert_eq(r.offset_commit.topics.v[1].partitions.v[0].error_code, KE_OFFSET_OUT_OF_RANGE);
+	varve_commit_info info = { VARVE_COMMIT_INFO_VERSION };
+	cr_assert_eq(varve_group_committed(t.db, "multi", "events", 0, &info), 0);
+	cr_assert_eq(info.offset, 2);
+	cr_assert_str_eq(info.metadata, "a");
+	cr_assert_eq(varve_group_committed(t.db, "multi", "events", 1, &info), 0);
+	cr_assert_eq(info.offset, 0);
+	close(fd);
+}
+
 Test(groups, commits_refused_per_partition_or_for_the_group)
 {
 	int fd = bt_connect(&t);
@@ -217,12 +244,13 @@ static vs_response offset_fetch(int fd, int16_t v, const char *group, const char
 Test(groups, offset_fetch_named_and_all)
 {
 	cr_assert_eq(varve_group_commit(t.db, "reader", "events", 1, 0, NULL), 0);
-	cr_assert_eq(varve_group_commit(t.db, "reader", "events", 0, 4, NULL), 0);
+	cr_assert_eq(varve_group_commit(t.db, "reader", "events", 0, 4, "meta4"), 0);
 	int fd = bt_connect(&t);
 	int32_t parts[] = { 0, 1, 5 };
 	vs_response r = offset_fetch(fd, 1, "reader", "events", parts, 3);
 	vs_offset_fetch_partition_response *p = r.offset_fetch.topics.v[0].partitions.v;
 	cr_assert(p[0].committed_offset == 4 && p[0].error_code == 0);
+	cr_assert(bt_is(p[0].metadata, "meta4"), "the commit's metadata");
 	cr_assert(p[1].committed_offset == 0 && p[1].error_code == 0);
 	cr_assert(p[2].committed_offset == -1 && p[2].error_code == 0, "no commit: -1");
 	r = offset_fetch(fd, 3, "reader", "nosuch", parts, 1);
@@ -233,6 +261,9 @@ Test(groups, offset_fetch_named_and_all)
 	cr_assert_eq(r.offset_fetch.topics.n, 1);
 	cr_assert(bt_is(r.offset_fetch.topics.v[0].name, "events"));
 	cr_assert_eq(r.offset_fetch.topics.v[0].partitions.n, 2);
+	cr_assert_eq(r.offset_fetch.topics.v[0].partitions.v[0].partition_index, 0);
+	cr_assert(bt_is(r.offset_fetch.topics.v[0].partitions.v[0].metadata, "meta4"));
+	cr_assert_eq(r.offset_fetch.topics.v[0].partitions.v[1].committed_offset, 0);
 	r = offset_fetch(fd, 7, "nobody", NULL, NULL, 0);
 	cr_assert_eq(r.offset_fetch.topics.n, 0);
 	r = offset_fetch(fd, 3, "", "events", parts, 1);

@@ -121,7 +121,6 @@ Test(topics, delete_known_unknown_repeated)
 	close(fd);
 }
 
-#ifdef VS_HAVE_TOPIC_ALTER
 Test(topics, create_partitions_grows_a_topic)
 {
 	int fd = bt_connect(&t);
@@ -162,4 +161,3 @@ Test(topics, delete_records_moves_the_log_start)
 	cr_assert_eq(start, 4);
 	close(fd);
 }
-#endif
