@@ -185,6 +185,7 @@ int cli_dlq_main(cli_ctx *c, int argc, char **argv);
 int cli_repair_main(cli_ctx *c, int argc, char **argv);
 int cli_serve_main(cli_ctx *c, int argc, char **argv);
 int cli_backup_main(cli_ctx *c, int argc, char **argv);
+int cli_user_main(cli_ctx *c, int argc, char **argv);
 
 /* Run a subcommand of a command group ("topic", "group"). */
 typedef struct cli_sub {

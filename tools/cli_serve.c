@@ -11,6 +11,14 @@
  * "varve serve: listening on HOST:PORT ...", once clients may connect.
  * Nothing else goes to stdout; messages go to stderr (-v for more).
  *
+ * Listeners: --listen is repeatable, HOST:PORT (PLAINTEXT) or Kafka's
+ * PROTOCOL://HOST:PORT (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); TLS
+ * listeners share one certificate (--tls-cert/--tls-key, client
+ * certificates verified against --tls-ca), SASL listeners check the SCRAM
+ * credentials in <store>/users (`varve user`). SIGHUP reloads the
+ * certificate for new connections and re-reads the users file. SERVER and
+ * the ready line's "advertised as" are the first listener's address.
+ *
  * Stop on SIGTERM or SIGINT: the broker stops accepting, answers or drops
  * what is in flight (the loop's graceful stop), the workers stop, SERVER is
  * removed and the store is closed cleanly (the next open needs no
@@ -30,6 +38,9 @@
 #include "broker/broker.h"
 #include "broker/work.h"
 #include "cli.h"
+#include "net/tls.h"
+#include "security/sasl.h"
+#include "security/users.h"
 
 static const char serve_help[] =
 	"usage: varve serve DIR [options]\n"
@@ -37,9 +48,12 @@ static const char serve_help[] =
 	"Serve the store in DIR (or -d DIR) to Kafka clients: a one-node Kafka cluster\n"
 	"(node 0). Stop it with SIGTERM or Ctrl-C. See docs/KAFKA.md.\n"
 	"\n"
-	"  --listen HOST:PORT         Kafka listener (default 127.0.0.1:9092; port 0 picks one)\n"
+	"  --listen [PROTOCOL://]HOST:PORT  a Kafka listener (default 127.0.0.1:9092; port 0 picks\n"
+	"                             one); repeatable. PROTOCOL: PLAINTEXT (the default), SSL,\n"
+	"                             SASL_PLAINTEXT, SASL_SSL\n"
 	"  --metrics HOST:PORT|none   Prometheus /metrics over HTTP (default 127.0.0.1:9644)\n"
-	"  --advertise HOST:PORT      the address clients are told to use (default: the listener)\n"
+	"  --advertise [PROTOCOL://]HOST:PORT  the address clients of a listener are told to use\n"
+	"                             (default: the listener's); without PROTOCOL the first one\n"
 	"  --auto-create-topics       create unknown topics a client asks for (default)\n"
 	"  --no-auto-create-topics    ... or not\n"
 	"  --default-partitions N     partitions of auto-created topics and CreateTopics with -1 (1)\n"
@@ -51,7 +65,21 @@ static const char serve_help[] =
 	"  --idle-timeout-ms N        close idle connections after N ms; 0 never (default 600000)\n"
 	"  --workers N                threads for store calls that may wait on the disk (default 2)\n"
 	"  --lag-refresh-ms N         how often /metrics recomputes group lag (default 5000)\n"
-	"  -v                         log the store's and the broker's messages to stderr\n";
+	"  -v                         log the store's and the broker's messages to stderr\n"
+	"\n"
+	"Security (docs/SECURITY.md):\n"
+	"  --tls-cert FILE            PEM certificate chain of SSL and SASL_SSL listeners\n"
+	"  --tls-key FILE             its PEM private key (not encrypted)\n"
+	"  --tls-ca FILE              verify client certificates against these PEM CAs (mutual\n"
+	"                             TLS; principal User:<subject>)\n"
+	"  --tls-client-auth required|requested  with --tls-ca: refuse clients without a\n"
+	"                             certificate (default), or let them in anonymous\n"
+	"  --sasl-mechanisms LIST     offered on SASL listeners: SCRAM-SHA-256, SCRAM-SHA-512,\n"
+	"                             PLAIN (default SCRAM-SHA-256,SCRAM-SHA-512); credentials\n"
+	"                             from `varve user` in DIR/users\n"
+	"  --allow-plain-without-tls  offer PLAIN on SASL_PLAINTEXT listeners too (the password\n"
+	"                             crosses the network in the clear)\n"
+	"SIGHUP reloads the certificate (new connections) and the users file.\n";
 
 enum {
 	OPT_LISTEN = 256,
@@ -68,15 +96,37 @@ enum {
 	OPT_IDLE,
 	OPT_WORKERS,
 	OPT_LAG_REFRESH,
+	/* security */
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_TLS_CA,
+	OPT_TLS_CLIENT_AUTH,
+	OPT_SASL_MECHANISMS,
+	OPT_ALLOW_PLAIN,
 };
 
+#define MAX_LISTENERS 16
+
+/* One --listen or --advertise: [PROTOCOL://]HOST:PORT. */
+typedef struct listener_opt {
+	int security;     /* VS_SECURITY_*; -1: not given (--advertise for the first) */
+	const char *addr; /* HOST:PORT, inside argv */
+} listener_opt;
+
 typedef struct serve_opts {
-	const char *listen, *metrics, *advertise;
+	const char *metrics;
 	int auto_create;
 	int64_t partitions;
 	int sync_policy;
 	uint64_t max_request, max_message;
 	int64_t max_conn, max_conn_ip, idle_ms, workers, lag_refresh_ms;
+	/* listeners and security */
+	listener_opt listen[MAX_LISTENERS], advertise[MAX_LISTENERS];
+	int n_listen, n_advertise;
+	const char *tls_cert, *tls_key, *tls_ca;
+	int tls_client_auth;
+	unsigned sasl_mechanisms; /* 0: not given */
+	int allow_plain;
 } serve_opts;
 
 static vs_broker *volatile running;
@@ -86,6 +136,117 @@ static void on_stop_signal(int sig)
 	(void)sig;
 	if (running)
 		vs_broker_stop(running);
+}
+
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	if (running)
+		vs_broker_reload(running);
+}
+
+/* ---- security options ------------------------------------------------------------------ */
+
+/* "[PROTOCOL://]HOST:PORT" into *out; PROTOCOL defaults to dflt. */
+static int parse_listener(const cli_ctx *c, const char *opt, const char *s, int dflt,
+			  listener_opt *out)
+{
+	const char *sep = strstr(s, "://");
+	out->security = dflt;
+	out->addr = s;
+	if (sep) {
+		out->security = vs_security_by_name(s, (size_t)(sep - s));
+		if (out->security < 0)
+			return cli_usage(c, "%s: \"%.*s\" is not PLAINTEXT, SSL, SASL_PLAINTEXT or "
+					 "SASL_SSL", opt, (int)(sep - s), s);
+		out->addr = sep + 3;
+	}
+	return 0;
+}
+
+static int add_listener(const cli_ctx *c, const char *opt, const char *s, int dflt,
+			listener_opt *list, int *n)
+{
+	if (*n >= MAX_LISTENERS)
+		return cli_usage(c, "%s: at most %d", opt, MAX_LISTENERS);
+	return parse_listener(c, opt, s, dflt, &list[(*n)++]);
+}
+
+static int parse_security(cli_ctx *c, int ch, serve_opts *o)
+{
+	char bad[80];
+	switch (ch) {
+	case OPT_TLS_CERT:
+		o->tls_cert = optarg;
+		return 0;
+	case OPT_TLS_KEY:
+		o->tls_key = optarg;
+		return 0;
+	case OPT_TLS_CA:
+		o->tls_ca = optarg;
+		return 0;
+	case OPT_TLS_CLIENT_AUTH:
+		if (!strcmp(optarg, "required"))
+			o->tls_client_auth = VS_TLS_CLIENT_REQUIRED;
+		else if (!strcmp(optarg, "requested"))
+			o->tls_client_auth = VS_TLS_CLIENT_REQUESTED;
+		else
+			return cli_usage(c, "--tls-client-auth: \"%s\" is not required or requested",
+					 optarg);
+		return 0;
+	case OPT_SASL_MECHANISMS:
+		if (vs_sasl_mechanisms_parse(optarg, &o->sasl_mechanisms, bad, sizeof bad))
+			return cli_usage(c, "--sasl-mechanisms: \"%s\" is not SCRAM-SHA-256, "
+					 "SCRAM-SHA-512 or PLAIN", bad);
+		return 0;
+	case OPT_ALLOW_PLAIN:
+		o->allow_plain = 1;
+		return 0;
+	default:
+		return CLI_USAGE;
+	}
+}
+
+static int is_tls(int security)
+{
+	return security == VS_SECURITY_SSL || security == VS_SECURITY_SASL_SSL;
+}
+
+static int is_sasl(int security)
+{
+	return security == VS_SECURITY_SASL_PLAINTEXT || security == VS_SECURITY_SASL_SSL;
+}
+
+/* The security options agree with the listeners: CLI_OK or a usage error. */
+static int check_security(const cli_ctx *c, const serve_opts *o)
+{
+	int tls = 0, sasl = 0, sasl_tls = 0;
+	for (int i = 0; i < o->n_listen; i++) {
+		tls |= is_tls(o->listen[i].security);
+		sasl |= is_sasl(o->listen[i].security);
+		sasl_tls |= o->listen[i].security == VS_SECURITY_SASL_SSL;
+	}
+	if (tls && (!o->tls_cert || !o->tls_key))
+		return cli_usage(c, "SSL and SASL_SSL listeners need --tls-cert and --tls-key");
+	if (!tls && (o->tls_cert || o->tls_key || o->tls_ca))
+		return cli_usage(c, "--tls-cert, --tls-key and --tls-ca need an SSL or SASL_SSL listener");
+	if (o->tls_client_auth && !o->tls_ca)
+		return cli_usage(c, "--tls-client-auth needs --tls-ca");
+	if (!sasl && (o->sasl_mechanisms || o->allow_plain))
+		return cli_usage(c, "--sasl-mechanisms and --allow-plain-without-tls need a "
+				 "SASL_PLAINTEXT or SASL_SSL listener");
+	if ((o->sasl_mechanisms & VS_SASL_PLAIN) && !sasl_tls && !o->allow_plain)
+		return cli_usage(c, "PLAIN is offered over TLS only (a SASL_SSL listener), unless "
+				 "--allow-plain-without-tls");
+	for (int i = 0; i < o->n_advertise; i++) {
+		int found = o->advertise[i].security < 0;
+		for (int k = 0; k < o->n_listen && !found; k++)
+			found = o->listen[k].security == o->advertise[i].security;
+		if (!found)
+			return cli_usage(c, "--advertise %s://...: no such listener",
+					 vs_security_name(o->advertise[i].security));
+	}
+	return CLI_OK;
 }
 
 static int parse_sync(const cli_ctx *c, const char *s, int *out)
@@ -113,14 +274,12 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 {
 	switch (ch) {
 	case OPT_LISTEN:
-		o->listen = optarg;
-		return 0;
+		return add_listener(c, "--listen", optarg, VS_SECURITY_PLAINTEXT, o->listen, &o->n_listen);
 	case OPT_METRICS:
 		o->metrics = optarg;
 		return 0;
 	case OPT_ADVERTISE:
-		o->advertise = optarg;
-		return 0;
+		return add_listener(c, "--advertise", optarg, -1, o->advertise, &o->n_advertise);
 	case OPT_AUTO:
 	case OPT_NO_AUTO:
 		o->auto_create = ch == OPT_AUTO;
@@ -146,7 +305,7 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 	case OPT_LAG_REFRESH:
 		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
 	default:
-		return CLI_USAGE;
+		return parse_security(c, ch, o);
 	}
 }
 
@@ -169,6 +328,13 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "lag-refresh-ms", required_argument, NULL, OPT_LAG_REFRESH },
+		/* security */
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH },
+		{ "sasl-mechanisms", required_argument, NULL, OPT_SASL_MECHANISMS },
+		{ "allow-plain-without-tls", no_argument, NULL, OPT_ALLOW_PLAIN },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -296,16 +462,29 @@ static int any_address(const char *host)
 	return !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
 }
 
-/* What clients are told: --advertise, else the listener's host with its
- * real port (the machine's name when it listens on every interface). */
-static int advertised(const serve_opts *o, int bound, char *host, size_t cap, int32_t *port)
+/* The --advertise for listener i: one naming its protocol (for the first
+ * listener of that protocol), or one without a protocol for listener 0. */
+static const listener_opt *advertise_for(const serve_opts *o, int i)
 {
-	if (o->advertise) {
-		if (split_addr(o->advertise, host, cap, port) || !*host || *port == 0)
-			return -1;
-		return 0;
+	int first_of_kind = 1;
+	for (int k = 0; k < i; k++)
+		first_of_kind &= o->listen[k].security != o->listen[i].security;
+	for (int k = 0; k < o->n_advertise; k++) {
+		const listener_opt *a = &o->advertise[k];
+		if ((a->security < 0 && i == 0) || (a->security == o->listen[i].security && first_of_kind))
+			return a;
 	}
-	if (split_addr(o->listen, host, cap, port))
+	return NULL;
+}
+
+/* What clients of listener i are told: its --advertise, else its host with
+ * its real port (the machine's name when it listens on every interface). */
+static int advertised(const serve_opts *o, int i, int bound, char *host, size_t cap, int32_t *port)
+{
+	const listener_opt *a = advertise_for(o, i);
+	if (a)
+		return split_addr(a->addr, host, cap, port) || !*host || *port == 0 ? -1 : 0;
+	if (split_addr(o->listen[i].addr, host, cap, port))
 		return -1;
 	if (any_address(host) && gethostname(host, cap))
 		snprintf(host, cap, "localhost");
@@ -347,7 +526,7 @@ static int open_store(cli_ctx *c, const serve_opts *o, varve_db **db)
 }
 
 static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const char *id,
-			  vs_broker_config *bc)
+			  const char *users_path, vs_broker_config *bc)
 {
 	vs_broker_config_default(bc);
 	bc->db = db;
@@ -365,35 +544,108 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->log_fn = log_to_stderr;
 	bc->log_ctx = c;
 	bc->verbose = c->verbose;
+	/* security */
+	bc->users_path = users_path;
+	bc->sasl_mechanisms = o->sasl_mechanisms;
+	bc->allow_plain_without_tls = o->allow_plain;
 }
 
-/* Listen, advertise, write SERVER, say so: CLI_OK or the exit code. */
-static int start(cli_ctx *c, const serve_opts *o, vs_broker *b)
+/* The TLS configuration of SSL and SASL_SSL listeners; NULL if none (or on
+ * an error, said). */
+static int make_tls(const serve_opts *o, vs_tls **tls)
 {
-	int port = 0, mport = 0;
-	if (vs_broker_listen(b, o->listen, 1, &port) ||
-	    (o->metrics && vs_broker_listen(b, o->metrics, 0, &mport))) {
+	*tls = NULL;
+	if (!o->tls_cert)
+		return CLI_OK;
+	vs_tls_config tc = { o->tls_cert, o->tls_key, o->tls_ca, o->tls_client_auth };
+	char err[512];
+	if (vs_tls_new(&tc, tls, err, sizeof err)) {
+		cli_errf("TLS: %s", err);
+		return CLI_ERROR;
+	}
+	return CLI_OK;
+}
+
+/* A SASL listener with nobody to let in is worth a warning. */
+static void check_users(const serve_opts *o, const char *users_path)
+{
+	int sasl = 0;
+	for (int i = 0; i < o->n_listen; i++)
+		sasl |= is_sasl(o->listen[i].security);
+	if (!sasl)
+		return;
+	vs_users u;
+	vs_users_init(&u);
+	char err[300];
+	if (vs_users_load(users_path, &u, err, sizeof err))
+		cli_errf("serve: warning: %s (fix it with `varve user`)", err);
+	else if (u.n == 0)
+		cli_errf("serve: warning: %s has no users yet: nobody can authenticate on the SASL "
+			 "listeners until `varve user add NAME` (no restart needed)", users_path);
+	vs_users_free(&u);
+}
+
+static int listen_all(const serve_opts *o, vs_broker *b, vs_tls *tls, int *ports, int *mport)
+{
+	for (int i = 0; i < o->n_listen; i++) {
+		const listener_opt *l = &o->listen[i];
+		if (vs_broker_listen_secure(b, l->addr, l->security, is_tls(l->security) ? tls : NULL,
+					    &ports[i])) {
+			cli_errf("cannot listen: %s", vs_broker_error(b));
+			return CLI_ERROR;
+		}
+	}
+	if (o->metrics && vs_broker_listen(b, o->metrics, 0, mport)) {
 		cli_errf("cannot listen: %s", vs_broker_error(b));
 		return CLI_ERROR;
 	}
-	char host[256];
-	int32_t aport;
-	if (advertised(o, port, host, sizeof host, &aport) || vs_broker_advertise(b, host, aport))
-		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT",
-				 o->advertise ? o->advertise : o->listen);
+	return CLI_OK;
+}
+
+/* "varve serve: listening on A, SASL_SSL://B, ..." (PLAINTEXT ones bare). */
+static void print_listeners(const serve_opts *o, const int *ports)
+{
+	printf("varve serve: listening on ");
+	for (int i = 0; i < o->n_listen; i++) {
+		char lhost[256];
+		int32_t lport;
+		split_addr(o->listen[i].addr, lhost, sizeof lhost, &lport);
+		if (i)
+			printf(", ");
+		if (o->listen[i].security != VS_SECURITY_PLAINTEXT)
+			printf("%s://", vs_security_name(o->listen[i].security));
+		printf(strchr(lhost, ':') ? "[%s]:%d" : "%s:%d", lhost, ports[i]);
+	}
+}
+
+/* Listen, advertise, write SERVER, say so: CLI_OK or the exit code. */
+static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
+{
+	int ports[MAX_LISTENERS] = { 0 }, mport = 0;
+	int rc = listen_all(o, b, tls, ports, &mport);
+	if (rc)
+		return rc;
 	char line[300];
-	snprintf(line, sizeof line, strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n",
-		 host, aport);
-	int rc = write_atomic(c->dir, "SERVER", line);
+	for (int i = 0; i < o->n_listen; i++) {
+		char host[256];
+		int32_t aport;
+		if (advertised(o, i, ports[i], host, sizeof host, &aport) ||
+		    vs_broker_advertise_listener(b, i, host, aport) ||
+		    (i == 0 && vs_broker_advertise(b, host, aport))) {
+			const listener_opt *a = advertise_for(o, i);
+			return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT",
+					 a ? a->addr : o->listen[i].addr);
+		}
+		if (i == 0)
+			snprintf(line, sizeof line,
+				 strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n", host, aport);
+	}
+	rc = write_atomic(c->dir, "SERVER", line);
 	if (rc) {
 		cli_errf("%s: cannot write SERVER: %s", c->dir, strerror(-rc));
 		return CLI_ERROR;
 	}
-	char lhost[256];
-	int32_t lport;
-	split_addr(o->listen, lhost, sizeof lhost, &lport);
-	printf(strchr(lhost, ':') ? "varve serve: listening on [%s]:%d" : "varve serve: listening on %s:%d",
-	       lhost, port);
+	print_listeners(o, ports);
 	if (o->metrics)
 		printf(", metrics on port %d", mport);
 	printf(", advertised as %s", line);
@@ -421,16 +673,21 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload_signal;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
+static int serve(cli_ctx *c, const serve_opts *o, varve_db *db, vs_tls *tls)
 {
 	char id[64];
 	if (cluster_id(c->dir, id, sizeof id))
 		return CLI_ERROR;
+	char users_path[4096];
+	snprintf(users_path, sizeof users_path, "%s/users", c->dir);
+	check_users(o, users_path);
 	vs_broker_config bc;
-	broker_config(c, o, db, id, &bc);
+	broker_config(c, o, db, id, users_path, &bc);
 	vs_broker *b;
 	int rc = vs_broker_new(&bc, &b);
 	if (rc) {
@@ -440,7 +697,7 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
 	/* signals first: a stop may come as soon as the ready line is out */
 	running = b;
 	catch_signals();
-	int out = start(c, o, b);
+	int out = start(c, o, b, tls);
 	if (out == CLI_OK) {
 		if (vs_broker_run(b)) {
 			cli_errf("%s", vs_broker_error(b));
@@ -457,25 +714,41 @@ static int serve(cli_ctx *c, const serve_opts *o, varve_db *db)
 
 int cli_serve_main(cli_ctx *c, int argc, char **argv)
 {
-	serve_opts o = { "127.0.0.1:9092", "127.0.0.1:9644", NULL, 1, 1, VARVE_SYNC_ALWAYS,
-			 100u << 20, 64u << 20, 10000, 1000, 600000, VS_WORK_DEFAULT_THREADS, 5000 };
+	serve_opts o = { "127.0.0.1:9644", 1, 1, VARVE_SYNC_ALWAYS, 100u << 20, 64u << 20,
+			 10000, 1000, 600000, VS_WORK_DEFAULT_THREADS, 5000 };
 	int rc = parse_args(c, argc, argv, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
 	if (!strcmp(o.metrics, "none"))
 		o.metrics = NULL;
+	if (o.n_listen == 0)
+		o.listen[o.n_listen++] = (listener_opt){ VS_SECURITY_PLAINTEXT, "127.0.0.1:9092" };
 	char host[256];
 	int32_t port;
-	if (split_addr(o.listen, host, sizeof host, &port))
-		return cli_usage(c, "--listen: \"%s\" is not HOST:PORT", o.listen);
+	for (int i = 0; i < o.n_listen; i++)
+		if (split_addr(o.listen[i].addr, host, sizeof host, &port))
+			return cli_usage(c, "--listen: \"%s\" is not [PROTOCOL://]HOST:PORT",
+					 o.listen[i].addr);
 	if (o.metrics && split_addr(o.metrics, host, sizeof host, &port))
 		return cli_usage(c, "--metrics: \"%s\" is not HOST:PORT or none", o.metrics);
-	if (o.advertise && (split_addr(o.advertise, host, sizeof host, &port) || !*host || !port))
-		return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT", o.advertise);
+	for (int i = 0; i < o.n_advertise; i++)
+		if (split_addr(o.advertise[i].addr, host, sizeof host, &port) || !*host || !port)
+			return cli_usage(c, "--advertise: \"%s\" is not [PROTOCOL://]HOST:PORT",
+					 o.advertise[i].addr);
+	if ((rc = check_security(c, &o)))
+		return rc;
+	vs_tls *tls;
+	if ((rc = make_tls(&o, &tls)))
+		return rc;
 	raise_fd_limit(c);
 	varve_db *db;
-	if ((rc = open_store(c, &o, &db)))
+	if ((rc = open_store(c, &o, &db))) {
+		vs_tls_free(tls);
 		return rc;
-	rc = serve(c, &o, db);
-	return cli_close(db, rc);
+	}
+	rc = serve(c, &o, db, tls);
+	rc = cli_close(db, rc);
+	/* after the broker: its connections held the TLS contexts */
+	vs_tls_free(tls);
+	return rc;
 }

@@ -6,10 +6,11 @@
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * backup, serve (the Kafka-protocol broker; built when server/ is). The store is
- * -d DIR or $VARVE_DIR. Commands that only read open the store read-only, so
- * they work while a writer runs; commands that write need the writer lock,
- * or go through a running `varve serve` as a Kafka client (cli_remote.h).
+ * backup, serve and user (the Kafka-protocol broker and its SASL users; built
+ * when server/ is). The store is -d DIR or $VARVE_DIR. Commands that only
+ * read open the store read-only, so they work while a writer runs; commands
+ * that write need the writer lock, or go through a running `varve serve` as
+ * a Kafka client (cli_remote.h).
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
@@ -47,6 +48,7 @@ static const char main_help[] =
 	"  dlq replay DLQ_TOPIC   move dead letters back to their topics\n"
 	"  backup [DIR] DEST      copy the store while it is in use (a store; incremental)\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
+	"  user add|remove|list   SCRAM users of serve's SASL listeners (docs/SECURITY.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -75,6 +77,7 @@ static const command commands[] = {
 	{ "repair", cli_repair_main },   { "backup", cli_backup_main },
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
+	{ "user", cli_user_main },
 #endif
 	{ NULL, NULL },
 };

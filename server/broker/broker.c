@@ -3,13 +3,18 @@
  * broker.c -- the broker's lifecycle and the path of every request (see
  * broker.h for the design, broker_int.h for the pieces):
  *
- *   frame -> vs_request_header_parse
+ *   frame -> the connection's record (conns.h); raw SASL tokens after a
+ *            SaslHandshake v0 go to h_sasl.c without a header
+ *         -> vs_request_header_parse
  *         -> unknown API or version: ApiVersions gets UNSUPPORTED_VERSION
  *            with our list (Kafka's rule, KIP-511); any other request
  *            closes the connection
  *         -> a call (arena with a hard cap; its own copy of the frame when
  *            the API may answer later) -> vs_request_decode (a request that
  *            does not decode closes the connection, as in Kafka)
+ *         -> on a SASL listener before authentication, anything but
+ *            ApiVersions, SaslHandshake and SaslAuthenticate is answered
+ *            ILLEGAL_SASL_STATE and the connection closes (h_sasl.c)
  *         -> the handler -> vs_response_encode -> vs_loop_respond
  *
  * Everything here runs on the loop thread except the worker half of a
@@ -57,7 +62,7 @@ void vs_blog(vs_broker *b, int level, const char *fmt, ...)
 
 /* ---- calls -------------------------------------------------------------------- */
 
-static vs_call *call_new(vs_broker *b, const vs_conn_info *ci, uint64_t seq,
+static vs_call *call_new(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, uint64_t seq,
 			 const vs_request_header *h, size_t len)
 {
 	vs_call *c = b->free_calls;
@@ -78,7 +83,9 @@ static vs_call *call_new(vs_broker *b, const vs_conn_info *ci, uint64_t seq,
 	c->correlation_id = h->correlation_id;
 	c->client_id = h->client_id;
 	snprintf(c->peer, sizeof c->peer, "%s", ci->peer);
-	c->principal = "User:ANONYMOUS";
+	c->cs = cs;
+	vs_conn_state_ref(cs);
+	c->principal = cs->principal;
 	c->start_ns = mono_ns();
 	c->bytes_in = len + 4;
 	b->calls_open++;
@@ -95,6 +102,10 @@ static void call_free(vs_call *c)
 	c->frame_held = 0;
 	if (c->strv)
 		varve_strings_free(c->strv, c->strc);
+	if (c->cs)
+		vs_conn_state_unref(c->cs);
+	c->cs = NULL;
+	c->principal = NULL;
 	vs_arena_reset(&c->arena);
 	uint8_t *frame = c->frame;
 	size_t frame_cap = c->frame_cap;
@@ -129,8 +140,36 @@ static void count_latency(vs_api_stats *s, int64_t ns)
 	s->lat_sum += secs;
 }
 
+/* The answer to a bare SASL token: the bare token, or the end of the
+ * connection when authentication failed (v0 has no error frame). */
+static void reply_raw(vs_call *c)
+{
+	vs_broker *b = c->b;
+	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
+	const vs_sasl_authenticate_response *r = &c->resp.sasl_authenticate;
+	s->requests++;
+	s->bytes_in += c->bytes_in;
+	count_latency(s, mono_ns() - c->start_ns);
+	uint8_t *frame = r->error_code ? NULL : malloc(4 + r->auth_bytes.len);
+	if (!frame) {
+		s->errors++;
+		vs_loop_close_conn(b->loop, c->conn);
+	} else {
+		vs_put_be32(frame, (uint32_t)r->auth_bytes.len);
+		if (r->auth_bytes.len)
+			memcpy(frame + 4, r->auth_bytes.ptr, r->auth_bytes.len);
+		s->bytes_out += 4 + r->auth_bytes.len;
+		vs_loop_respond(b->loop, c->conn, c->seq, frame, 4 + r->auth_bytes.len);
+	}
+	call_free(c);
+}
+
 void vs_call_reply(vs_call *c)
 {
+	if (c->raw_sasl) {
+		reply_raw(c);
+		return;
+	}
 	vs_broker *b = c->b;
 	vs_api_stats *s = &b->api[(size_t)c->key % VS_API_SLOTS];
 	vs_wbuf w;
@@ -319,12 +358,12 @@ void vs_coord_timer_update(vs_broker *b)
 
 /* ApiVersions in a version we do not know: a v0 answer with
  * UNSUPPORTED_VERSION and the list, so the client can pick again. */
-static void answer_unsupported_versions(vs_broker *b, const vs_conn_info *ci, uint64_t seq,
-					vs_request_header *h, size_t len)
+static void answer_unsupported_versions(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci,
+					uint64_t seq, vs_request_header *h, size_t len)
 {
 	h->api_version = 0;
 	h->client_id = VS_SLICE_NULL;
-	vs_call *c = call_new(b, ci, seq, h, len);
+	vs_call *c = call_new(b, cs, ci, seq, h, len);
 	if (!c) {
 		vs_loop_close_conn(b->loop, ci->id);
 		return;
@@ -384,18 +423,63 @@ static void run_handler(vs_call *c, const vs_handler *hd)
 	}
 }
 
+/* A bare SASL token after SaslHandshake v0: a SaslAuthenticate call with
+ * no header, answered bare (reply_raw). */
+static void raw_token(vs_broker *b, vs_conn_state *cs, const vs_conn_info *ci, uint64_t seq,
+		      const uint8_t *frame, size_t len)
+{
+	vs_request_header h = { VS_API_SASL_AUTHENTICATE, 0, 0, VS_SLICE_NULL, 0 };
+	vs_call *c = call_new(b, cs, ci, seq, &h, len);
+	if (!c) {
+		close_for(b, ci->id, ci->peer, "out of memory", h.api_key, 0);
+		return;
+	}
+	vs_arena_set_budget(&c->arena, SIZE_MAX);
+	c->raw_sasl = true;
+	c->req.sasl_authenticate.auth_bytes = (vs_slice){ frame, len };
+	run_handler(c, vs_sasl_handler(VS_API_SASL_AUTHENTICATE));
+}
+
+/* The handler of a request on cs's connection, or NULL: the SASL APIs are
+ * served on SASL listeners only. */
+static const vs_handler *handler_for(const vs_conn_state *cs, int16_t key)
+{
+	const vs_handler *hd = vs_sasl_handler(key);
+	if (hd)
+		return cs->security == VS_SECURITY_SASL_PLAINTEXT ||
+				       cs->security == VS_SECURITY_SASL_SSL
+			       ? hd
+			       : vs_handler_for(key);
+	return vs_handler_for(key);
+}
+
 static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t seq,
 		       const uint8_t *frame, size_t len)
 {
 	(void)l;
 	vs_broker *b = ctx;
+	vs_conn_state *cs = vs_conn_state_open(b, ci);
+	if (!cs) {
+		close_for(b, ci->id, ci->peer, "out of memory", -1, -1);
+		return;
+	}
+	if (cs->auth == VS_AUTH_RAW) {
+		raw_token(b, cs, ci, seq, frame, len);
+		return;
+	}
+	if (cs->auth != VS_AUTH_OK && len > VS_SASL_MAX_TOKEN + 1024) {
+		/* nobody unauthenticated sends this much */
+		b->auth_refused++;
+		close_for(b, ci->id, ci->peer, "request too large before authentication", -1, -1);
+		return;
+	}
 	vs_request_header h;
 	vs_rbuf body;
 	int rc = vs_request_header_parse(frame, len, &h, &body);
 	if (rc == KE_UNSUPPORTED_VERSION) {
 		b->unsupported++;
-		if (h.api_key == VS_API_API_VERSIONS)
-			answer_unsupported_versions(b, ci, seq, &h, len);
+		if (h.api_key == VS_API_API_VERSIONS && vs_auth_allows(cs, h.api_key))
+			answer_unsupported_versions(b, cs, ci, seq, &h, len);
 		else
 			close_for(b, ci->id, ci->peer, "unsupported API or version", h.api_key,
 				  h.api_version);
@@ -407,8 +491,8 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 			  len >= 4 ? h.api_version : -1);
 		return;
 	}
-	const vs_handler *hd = vs_handler_for(h.api_key);
-	vs_call *c = hd ? call_new(b, ci, seq, &h, len) : NULL;
+	const vs_handler *hd = handler_for(cs, h.api_key);
+	vs_call *c = hd ? call_new(b, cs, ci, seq, &h, len) : NULL;
 	/* too much held by calls answered later: refuse this one now, from
 	 * the loop's copy of the frame */
 	bool refuse = hd && hd->keep_frame && b->deferred_bytes + len > b->cfg.max_deferred_bytes;
@@ -427,6 +511,10 @@ static void on_request(void *ctx, vs_loop *l, const vs_conn_info *ci, uint64_t s
 	}
 	/* the response may use what is left under the hard cap */
 	vs_arena_set_budget(&c->arena, SIZE_MAX);
+	if (!vs_auth_allows(cs, c->key)) {
+		vs_auth_refuse(c);
+		return;
+	}
 	if (refuse) {
 		b->busy++;
 		vs_call_fail(c, KE_REQUEST_TIMED_OUT);
@@ -449,6 +537,7 @@ static void on_close(void *ctx, vs_loop *l, vs_conn_id conn)
 	}
 	vs_coord_timer_update(b);
 	vs_fetch_conn_closed(b, conn);
+	vs_conn_state_closed(b, conn);
 }
 
 /* ---- stopping -------------------------------------------------------------------- */
@@ -542,6 +631,7 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 	}
 	b->db = cfg->db;
 	b->stop_fd = -1;
+	b->reload_fd = -1;
 	snprintf(b->cluster_id, sizeof b->cluster_id, "%s", cfg->cluster_id ? cfg->cluster_id : "");
 	snprintf(b->host, sizeof b->host, "127.0.0.1");
 	b->port = 9092;
@@ -555,6 +645,8 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 		rc = -errno;
 	if (rc == 0)
 		rc = vs_loop_watch_fd(b->loop, b->stop_fd, on_stop_fd, b);
+	if (rc == 0)
+		rc = vs_auth_start(b);
 	vs_records_decoder_init(&b->decoder, NULL);
 	if (rc == 0)
 		rc = vs_fetch_start(b);
@@ -573,10 +665,43 @@ const char *vs_broker_error(const vs_broker *b)
 
 int vs_broker_listen(vs_broker *b, const char *addr, int kafka, int *bound_port)
 {
-	int rc = vs_loop_listen(b->loop, addr, kafka ? VS_LISTEN_KAFKA : VS_LISTEN_HTTP, bound_port);
+	if (kafka)
+		return vs_broker_listen_secure(b, addr, VS_SECURITY_PLAINTEXT, NULL, bound_port);
+	int rc = vs_loop_listen(b->loop, addr, VS_LISTEN_HTTP, bound_port);
 	if (rc)
 		snprintf(b->error, sizeof b->error, "%s", vs_loop_error(b->loop));
+	else
+		b->n_listens++;
 	return rc;
+}
+
+int vs_broker_listen_secure(vs_broker *b, const char *addr, int security, vs_tls *tls,
+			    int *bound_port)
+{
+	const char *name = vs_security_name(security);
+	bool wants_tls = security == VS_SECURITY_SSL || security == VS_SECURITY_SASL_SSL;
+	if (!name || wants_tls != (tls != NULL)) {
+		snprintf(b->error, sizeof b->error, "%s: %s", addr,
+			 !name ? "unknown security protocol"
+			 : tls ? "a certificate for a listener without TLS"
+			       : "a TLS listener needs a certificate (--tls-cert, --tls-key)");
+		return -EINVAL;
+	}
+	vs_endpoint *eps = realloc(b->endpoints, (b->n_endpoints + 1) * sizeof *eps);
+	if (!eps) {
+		snprintf(b->error, sizeof b->error, "%s: out of memory", addr);
+		return -ENOMEM;
+	}
+	b->endpoints = eps;
+	int rc = tls ? vs_loop_listen_tls(b->loop, addr, tls, bound_port)
+		     : vs_loop_listen(b->loop, addr, VS_LISTEN_KAFKA, bound_port);
+	if (rc) {
+		snprintf(b->error, sizeof b->error, "%s", vs_loop_error(b->loop));
+		return rc;
+	}
+	eps[b->n_endpoints++] = (vs_endpoint){ .listener = b->n_listens++, .security = security,
+					       .tls = tls };
+	return 0;
 }
 
 int vs_broker_advertise(vs_broker *b, const char *host, int32_t port)
@@ -585,6 +710,18 @@ int vs_broker_advertise(vs_broker *b, const char *host, int32_t port)
 		return -EINVAL;
 	snprintf(b->host, sizeof b->host, "%s", host);
 	b->port = port;
+	return 0;
+}
+
+int vs_broker_advertise_listener(vs_broker *b, int nth, const char *host, int32_t port)
+{
+	if (nth < 0 || (size_t)nth >= b->n_endpoints || !host || !*host ||
+	    strlen(host) >= sizeof b->endpoints[0].host || port < 0 || port > 65535)
+		return -EINVAL;
+	vs_endpoint *ep = &b->endpoints[nth];
+	snprintf(ep->host, sizeof ep->host, "%s", host);
+	ep->port = port;
+	ep->advertised = true;
 	return 0;
 }
 
@@ -642,5 +779,7 @@ void vs_broker_free(vs_broker *b)
 		free(c->frame);
 		free(c);
 	}
+	/* last: every call (and its reference to a connection record) is gone */
+	vs_auth_free(b);
 	free(b);
 }

@@ -31,6 +31,8 @@
 
 #include "coord/coord.h"
 #include "net/loop.h"
+#include "net/tls.h"
+#include "security/sasl.h"
 #include "tconfig.h"
 #include "varve.h"
 
@@ -58,6 +60,11 @@ typedef struct vs_broker_config {
 	vs_broker_log_fn log_fn;      /* may be NULL */
 	void *log_ctx;
 	int verbose;                  /* log INFO messages (connections, requests refused) */
+	/* Authentication on SASL listeners (docs/SECURITY.md) */
+	const char *users_path;       /* SCRAM credentials (security/users.h), re-read when it
+				       * changes; NULL: nobody can authenticate */
+	unsigned sasl_mechanisms;     /* VS_SASL_* offered; 0: SCRAM-SHA-256 and SCRAM-SHA-512 */
+	int allow_plain_without_tls;  /* offer PLAIN on SASL_PLAINTEXT listeners too */
 } vs_broker_config;
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)
@@ -75,12 +82,40 @@ void vs_broker_free(vs_broker *b);
 /* The message of the last failure (listen, run). */
 const char *vs_broker_error(const vs_broker *b);
 
-/* Listen for Kafka clients (kafka != 0) or for /metrics over HTTP on
- * "host:port" (loop.h); *bound_port gets the real port. */
+/* Security protocols of Kafka listeners, with Kafka's names. */
+enum {
+	VS_SECURITY_PLAINTEXT = 0,
+	VS_SECURITY_SSL = 1,            /* TLS; the principal of a verified client
+					 * certificate is "User:" + its subject */
+	VS_SECURITY_SASL_PLAINTEXT = 2, /* SASL authentication, no TLS */
+	VS_SECURITY_SASL_SSL = 3        /* SASL authentication over TLS */
+};
+/* "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"; NULL for others. */
+const char *vs_security_name(int security);
+/* The protocol of a name (case-insensitive), or -1. */
+int vs_security_by_name(const char *name, size_t len);
+
+/* Listen for Kafka clients (kafka != 0; PLAINTEXT) or for /metrics over
+ * HTTP on "host:port" (loop.h); *bound_port gets the real port. */
 int vs_broker_listen(vs_broker *b, const char *addr, int kafka, int *bound_port);
+/* A Kafka listener with a security protocol: tls (the caller's, freed after
+ * the broker) for SSL and SASL_SSL, NULL for the others. On a SASL
+ * listener only ApiVersions, SaslHandshake and SaslAuthenticate are served
+ * before authentication; anything else is answered ILLEGAL_SASL_STATE and
+ * the connection closes. */
+int vs_broker_listen_secure(vs_broker *b, const char *addr, int security, vs_tls *tls,
+			    int *bound_port);
 /* What Metadata and FindCoordinator tell clients to connect to: host (at
  * most 255 bytes, copied) and port. Call before vs_broker_run. */
 int vs_broker_advertise(vs_broker *b, const char *host, int32_t port);
+/* The same for the nth Kafka listener (0 = the first listened), whose
+ * clients are told its own address; listeners without one get
+ * vs_broker_advertise's. */
+int vs_broker_advertise_listener(vs_broker *b, int nth, const char *host, int32_t port);
+/* Any thread or a signal handler (SIGHUP): on the loop thread, build new
+ * TLS contexts from the certificate files for new connections and re-read
+ * the users file. Failures are logged and leave what was loaded in use. */
+void vs_broker_reload(vs_broker *b);
 
 /* Run the loop on this thread until vs_broker_stop; 0 or -errno. */
 int vs_broker_run(vs_broker *b);

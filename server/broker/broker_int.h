@@ -16,6 +16,9 @@
  *   metrics.c   /metrics (prom.c writes the Prometheus text format)
  *   produce.c   Produce, InitProducerId
  *   fetch.c     Fetch and its long poll
+ *   conns.c     the per-connection records (conns.h)
+ *   h_sasl.c    listeners' security, SaslHandshake, SaslAuthenticate, the
+ *               authentication gate, raw SASL tokens, reloading
  *
  * A handler runs on the loop thread with the decoded request in c->req and
  * returns VS_REPLY (c->resp is filled: the broker encodes and answers),
@@ -37,6 +40,7 @@
 #include <stdint.h>
 
 #include "broker.h"
+#include "conns.h"
 #include "protocol/karena.h"
 #include "protocol/kerrors.h"
 #include "protocol/kmsg.h"
@@ -87,6 +91,10 @@ struct vs_call {
 	char peer[64];       /* "ip:port" */
 	const char *principal; /* who sent it: "User:NAME" ("User:ANONYMOUS" without
 				* authentication); valid until the call is freed */
+	vs_conn_state *cs;   /* its connection's record (conns.h), referenced until
+			      * the call is freed, even after the connection closed */
+	bool raw_sasl;       /* a bare SASL token (after SaslHandshake v0): answered
+			      * with the bare token, or by closing (vs_call_reply) */
 	int64_t start_ns;    /* monotonic, for the latency histogram */
 	size_t bytes_in;
 	uint8_t *frame;      /* the call's copy of its frame (keep_frame) */
@@ -159,6 +167,17 @@ struct vs_broker {
 	uint64_t fetch_gen;         /* watch wake-ups */
 	uint64_t fetch_bytes, fetch_damaged;
 	bool fetch_stopping;
+	/* Listeners and authentication (h_sasl.c, conns.c) */
+	vs_conns conns;
+	struct vs_endpoint *endpoints; /* the Kafka listeners, in listen order */
+	size_t n_endpoints;
+	int n_listens;              /* loop listeners (Kafka and HTTP) so far */
+	struct vs_users_file *users; /* NULL without cfg.users_path */
+	vs_sasl_env sasl_env;
+	int reload_fd;              /* eventfd: vs_broker_reload wakes the loop thread */
+	uint64_t auth_ok, auth_failed; /* SASL authentications */
+	uint64_t auth_refused;      /* requests before authentication, refused */
+	uint64_t reloads;
 };
 
 /* ---- calls (broker.c) ------------------------------------------------------ */
@@ -206,6 +225,13 @@ int vs_reply_error(vs_call *c, int16_t err);
 uint64_t vs_response_errors(int16_t key, const vs_response *r);
 /* Store error -> Kafka error for a topic/partition operation. */
 int16_t vs_kerr_from_store(int rc);
+/* A partition's log start offset and high watermark: the offset a consumer
+ * may read up to, the durable offset (the end offset under sync_policy
+ * none). Fetch answers it and ListOffsets "latest" returns it, as Kafka's
+ * leader returns its high watermark, so a client never seeks past what a
+ * crash could take back. A VARVE_E* code. */
+int vs_partition_watermarks(vs_broker *b, const char *topic, int32_t partition, int64_t *start,
+			    int64_t *hw);
 /* The same for an append (producer sequence and epoch errors). (produce.c) */
 int16_t vs_kerr_from_append(int rc);
 
@@ -253,6 +279,43 @@ void vs_fetch_conn_closed(vs_broker *b, vs_conn_id conn);
 /* Stopping: answer every waiting Fetch now. */
 void vs_fetch_stop(vs_broker *b);
 void vs_fetch_free(vs_broker *b);
+
+/* ---- listeners and authentication (h_sasl.c) -------------------------------- */
+
+/* A Kafka listener: its security and the address its clients are told. */
+typedef struct vs_endpoint {
+	int listener;   /* the loop's index */
+	int security;   /* VS_SECURITY_* */
+	vs_tls *tls;    /* SSL, SASL_SSL */
+	bool advertised; /* host/port set for this listener */
+	int32_t port;
+	char host[256];
+} vs_endpoint;
+
+/* The endpoint of a loop listener index, or NULL (HTTP). */
+const vs_endpoint *vs_endpoint_of(const vs_broker *b, int listener);
+/* What Metadata/FindCoordinator tell c's client: its listener's address. */
+void vs_call_advertised(const vs_call *c, const char **host, int32_t *port);
+/* Kafka's advertised.listeners: "PLAINTEXT://h:p,SASL_SSL://h:p" (what
+ * fits in cap; whole entries only). Returns out. */
+const char *vs_advertised_listeners(const vs_broker *b, char *out, size_t cap);
+/* The handlers of SaslHandshake and SaslAuthenticate on SASL listeners. */
+const vs_handler *vs_sasl_handler(int16_t key);
+/* 1 if ApiVersions lists key to c's client: the SASL APIs on SASL
+ * listeners, everything else implemented everywhere. */
+int vs_api_offered(const vs_call *c, int16_t key);
+/* 1 if cs may send key now (authenticated, or a step of authenticating). */
+int vs_auth_allows(const vs_conn_state *cs, int16_t key);
+/* Answer c with ILLEGAL_SASL_STATE and close after the answer. */
+void vs_auth_refuse(vs_call *c);
+/* Set up users and the SASL secret (vs_broker_new); 0 or -errno. */
+int vs_auth_start(vs_broker *b);
+void vs_auth_free(vs_broker *b);
+/* vs_broker_reload arrived on the loop thread. */
+void vs_auth_reload(vs_broker *b);
+/* The authentication and TLS families of /metrics. */
+struct vs_prom;
+void vs_auth_metrics(vs_broker *b, struct vs_prom *p);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 

@@ -71,6 +71,18 @@ static int64_t high_watermark(vs_broker *b, const varve_partition_info *pi)
 	return b->cfg.sync_policy == VARVE_SYNC_NONE ? pi->end_offset : pi->durable_offset;
 }
 
+int vs_partition_watermarks(vs_broker *b, const char *topic, int32_t partition, int64_t *start,
+			    int64_t *hw)
+{
+	varve_partition_info pi = { .version = VARVE_PARTITION_INFO_VERSION };
+	int rc = varve_partition_info_get(b->db, topic, partition, &pi);
+	if (rc != VARVE_OK)
+		return rc;
+	*start = pi.start_offset;
+	*hw = high_watermark(b, &pi);
+	return VARVE_OK;
+}
+
 /* Read one partition from its fetch offset into st->buf. */
 static void read_partition(vs_fetch_state *st, fp_part *fp, vs_records_encoder *enc)
 {

@@ -107,8 +107,9 @@ static size_t broker_values(vs_broker *b, broker_value *v)
 	const vs_broker_config *k = &b->cfg;
 	const vs_coord_config *g = &k->coord;
 	size_t n = 0;
+	char listeners[sizeof v[0].value];
 #define BV(nm, ...) (v[n].name = (nm), snprintf(v[n].value, sizeof v[n].value, __VA_ARGS__), n++)
-	BV("advertised.listeners", "PLAINTEXT://%s:%" PRId32, b->host, b->port);
+	BV("advertised.listeners", "%s", vs_advertised_listeners(b, listeners, sizeof listeners));
 	BV("auto.create.topics.enable", "%s", k->auto_create_topics ? "true" : "false");
 	BV("broker.id", "0");
 	BV("connections.max.idle.ms", "%" PRId64, k->loop.idle_timeout_ms);

@@ -36,7 +36,7 @@ int vs_h_api_versions(vs_call *c)
 	int32_t n = 0;
 	for (size_t i = 0; i < vs_api_count(); i++) {
 		const vs_api_info *a = vs_api_at(i);
-		if (vs_api_implemented(a->key))
+		if (vs_api_offered(c, a->key))
 			keys[n++] = (vs_api_versions_key){ a->key, a->min_version, a->max_version };
 	}
 	r->api_keys.v = keys;
@@ -80,8 +80,9 @@ static int fill_cluster(vs_call *c)
 	if (!node)
 		return -1;
 	node->node_id = 0;
-	node->host = (vs_slice){ (const uint8_t *)b->host, strlen(b->host) };
-	node->port = b->port;
+	const char *host;
+	vs_call_advertised(c, &host, &node->port);
+	node->host = (vs_slice){ (const uint8_t *)host, strlen(host) };
 	r->brokers.v = node;
 	r->brokers.n = 1;
 	r->cluster_id = b->cluster_id[0] ? (vs_slice){ (const uint8_t *)b->cluster_id,
@@ -243,8 +244,9 @@ int vs_h_find_coordinator(vs_call *c)
 		return VS_REPLY;
 	}
 	r->node_id = 0;
-	r->host = (vs_slice){ (const uint8_t *)c->b->host, strlen(c->b->host) };
-	r->port = c->b->port;
+	const char *host;
+	vs_call_advertised(c, &host, &r->port);
+	r->host = (vs_slice){ (const uint8_t *)host, strlen(host) };
 	return VS_REPLY;
 }
 
@@ -299,7 +301,7 @@ static int list_one(vs_call *c, const char *topic, uint32_t parts, const vs_list
 		return 0;
 	}
 	int64_t start, end;
-	int rc = varve_offsets(c->b->db, topic, p->partition_index, &start, &end);
+	int rc = vs_partition_watermarks(c->b, topic, p->partition_index, &start, &end);
 	if (rc) {
 		out->error_code = vs_kerr_from_store(rc);
 		return 0;

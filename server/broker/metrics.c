@@ -10,6 +10,7 @@
  *   varve_groups*, varve_group_* the coordinator (groups by state, members,
  *                       rebalances) and the lag of every group on every
  *                       partition it has a commit on
+ *   varve_kafka_authentications_*, varve_tls_* authentication (h_sasl.c)
  *
  * Everything is read on the loop thread (on_http) from memory, except the
  * lag: varve_group_lag reads the log (the age of the oldest unconsumed
@@ -394,6 +395,7 @@ int vs_metrics_http(void *ctx, const char *path, vs_wbuf *body, const char **con
 	net_metrics(b, &p);
 	work_metrics(b, &p);
 	group_metrics(b, &p);
+	vs_auth_metrics(b, &p);
 	if (b->lag_text)
 		vs_w_raw(body, b->lag_text, b->lag_len);
 	return body->err ? 500 : 200;

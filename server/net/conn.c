@@ -29,6 +29,7 @@
 #include <sys/epoll.h>
 
 #include "net.h"
+#include "tls.h"
 
 static uint32_t ring_count(const vs_conn *c) { return (uint32_t)(c->next_seq - c->head_seq); }
 
@@ -72,8 +73,9 @@ static int reading_allowed(const vs_conn *c)
 	return ring_count(c) < cfg->max_inflight_requests && c->out_bytes < cfg->max_output_bytes;
 }
 
-vs_conn *vs_conn_new(vs_loop *l, int fd, int kind, int listener, const char *peer, vs_key key)
+vs_conn *vs_conn_new(vs_loop *l, int fd, const vs_listener *ls, const char *peer, vs_key key)
 {
+	int kind = ls->kind;
 	vs_conn *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
@@ -82,7 +84,7 @@ vs_conn *vs_conn_new(vs_loop *l, int fd, int kind, int listener, const char *pee
 	c->kind = kind;
 	c->peer_key = key;
 	c->info.id = l->next_conn_id;
-	c->info.listener = listener;
+	c->info.listener = ls->index;
 	snprintf(c->info.peer, sizeof c->info.peer, "%s", peer);
 	c->read_ev = EPOLLIN;
 	c->write_ev = EPOLLOUT;
@@ -102,7 +104,14 @@ vs_conn *vs_conn_new(vs_loop *l, int fd, int kind, int listener, const char *pee
 		return NULL;
 	}
 	/* the transport owns fd only from here: the caller closes it on NULL */
-	vs_transport_plain(&c->tr, fd);
+	if (!ls->tls) {
+		vs_transport_plain(&c->tr, fd);
+	} else if (vs_transport_tls(&c->tr, fd, ls->tls) < 0) {
+		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+		vs_map_del(&l->conns, vs_key_u64(c->info.id));
+		free(c);
+		return NULL;
+	}
 	l->next_conn_id++;
 	c->next = l->all;
 	if (l->all)
@@ -255,6 +264,7 @@ static void deliver(vs_conn *c, const uint8_t *frame, size_t len)
 	s->len = 0;
 	c->waiting++;
 	c->last_progress_ms = l->now_ms;
+	c->info.tls_subject = vs_transport_tls_subject(&c->tr);
 	l->st.frames_in++;
 	l->cb.on_request(l->cb.ctx, l, &c->info, seq, frame, len);
 }
@@ -444,7 +454,8 @@ static void update_interest(vs_conn *c)
 	int reading = reading_allowed(c);
 	uint32_t want = (reading ? c->read_ev : 0) | (has_sendable(c) ? c->write_ev : 0) |
 			always_events(c);
-	int paused = !reading && c->kind == VS_LISTEN_KAFKA && !c->stop_reading;
+	int paused = !reading && c->kind == VS_LISTEN_KAFKA && !c->stop_reading &&
+		     !c->close_after_flush;
 	if (paused && !c->paused)
 		l->st.read_pauses++;
 	c->paused = (uint8_t)paused;
@@ -507,6 +518,8 @@ void vs_conn_settle(vs_conn *c)
 		if (c->closing)
 			return;
 	}
+	if (c->kind == VS_LISTEN_KAFKA && c->close_after_flush)
+		c->in_len = 0; /* requests after the last answered one are never read */
 	if (c->kind == VS_LISTEN_KAFKA && c->in_len && reading_allowed(c)) {
 		dispatch_buffered(c);
 		/* a synchronous answer made it dirty again: finish there */
@@ -629,4 +642,16 @@ void vs_loop_close_conn(vs_loop *l, vs_conn_id id)
 	vs_map_val *v = vs_map_get(&l->conns, vs_key_u64(id));
 	if (v)
 		vs_conn_close(v->ptr, VS_CLOSE_BROKER);
+}
+
+void vs_loop_close_after_flush(vs_loop *l, vs_conn_id id)
+{
+	vs_map_val *v = vs_map_get(&l->conns, vs_key_u64(id));
+	if (!v)
+		return;
+	vs_conn *c = v->ptr;
+	/* set now: the frames after this one in the current read are not
+	 * dispatched (dispatch_frames checks reading_allowed per frame) */
+	c->close_after_flush = 1;
+	vs_conn_mark_dirty(c);
 }

@@ -14,8 +14,9 @@
  * pending connection stays in the backlog.
  *
  * Peer addresses are keyed as 16 bytes, IPv4 as its IPv4-mapped IPv6 form,
- * so both families share one per-address count. Calls libc, conn.c, and
- * the loop's maps and stats.
+ * so both families share one per-address count. A TLS listener hands its
+ * certificate (tls.h) to each connection it accepts. Calls libc, conn.c,
+ * and the loop's maps and stats.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -176,7 +177,7 @@ static int local_port(int fd)
 	return -1;
 }
 
-int vs_loop_listen(vs_loop *l, const char *addr, int kind, int *bound_port)
+static int listen_on(vs_loop *l, const char *addr, int kind, struct vs_tls *tls, int *bound_port)
 {
 	if (kind != VS_LISTEN_KAFKA && kind != VS_LISTEN_HTTP) {
 		vs_loop_set_error(l, EINVAL, "%s: unknown listener kind %d", addr, kind);
@@ -205,6 +206,7 @@ int vs_loop_listen(vs_loop *l, const char *addr, int kind, int *bound_port)
 	ls->fd = fd;
 	ls->kind = kind;
 	ls->index = (int)l->n_listeners;
+	ls->tls = tls;
 	struct epoll_event ev = { .events = l->accept_paused ? 0 : EPOLLIN, .data.ptr = &ls->h };
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int err = errno;
@@ -217,6 +219,20 @@ int vs_loop_listen(vs_loop *l, const char *addr, int kind, int *bound_port)
 	if (bound_port)
 		*bound_port = local_port(fd);
 	return 0;
+}
+
+int vs_loop_listen(vs_loop *l, const char *addr, int kind, int *bound_port)
+{
+	return listen_on(l, addr, kind, NULL, bound_port);
+}
+
+int vs_loop_listen_tls(vs_loop *l, const char *addr, struct vs_tls *tls, int *bound_port)
+{
+	if (!tls) {
+		vs_loop_set_error(l, EINVAL, "%s: a TLS listener needs a certificate", addr);
+		return -EINVAL;
+	}
+	return listen_on(l, addr, VS_LISTEN_KAFKA, tls, bound_port);
 }
 
 void vs_listeners_close(vs_loop *l)
@@ -297,7 +313,7 @@ static void admit(vs_listener *ls, int fd, const struct sockaddr_storage *ss)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	char peer[64];
 	format_peer(ss, peer, sizeof peer);
-	if (!vs_conn_new(l, fd, ls->kind, ls->index, peer, key)) {
+	if (!vs_conn_new(l, fd, ls, peer, key)) {
 		vs_peer_unref(l, key);
 		l->st.accept_errors++;
 		close(fd);

@@ -99,6 +99,9 @@ typedef struct vs_conn_info {
 	vs_conn_id id;
 	char peer[64]; /* "ip:port", IPv6 as "[ip]:port" */
 	int listener;  /* index of the listener, in vs_loop_listen call order */
+	/* TLS listeners: the RFC 2253 subject of the client's verified
+	 * certificate (tls.h), else NULL; valid during on_request */
+	const char *tls_subject;
 } vs_conn_info;
 
 typedef struct vs_loop_callbacks {
@@ -162,6 +165,10 @@ const char *vs_loop_error(const vs_loop *l);
  * the real port. Returns 0 or -errno, with a message such as
  * "127.0.0.1:9092: address already in use". */
 int vs_loop_listen(vs_loop *l, const char *addr, int kind, int *bound_port);
+/* The same for a Kafka listener whose connections speak TLS (tls.h) with
+ * tls's current certificate; tls must outlive the loop. */
+struct vs_tls;
+int vs_loop_listen_tls(vs_loop *l, const char *addr, struct vs_tls *tls, int *bound_port);
 
 /* Run until vs_loop_stop and the graceful stop are done; returns 0, or
  * -errno if epoll itself fails. Call once. */
@@ -178,6 +185,13 @@ void vs_loop_skip_response(vs_loop *l, vs_conn_id conn, uint64_t seq);
 /* Close at once: unsent responses are dropped (the broker uses this on
  * protocol errors). on_close follows from the loop. Unknown ids: no-op. */
 void vs_loop_close_conn(vs_loop *l, vs_conn_id conn);
+/* Close after the answers: no more requests are read (bytes already
+ * received are dropped), the responses to the requests before are still
+ * awaited and written, then our side ends (TLS: close_notify, then FIN)
+ * and the connection closes when the client does, or after
+ * VS_HTTP_LINGER_MS. For an authentication failure: the client reads the
+ * error before the end of the stream. Unknown ids: no-op. */
+void vs_loop_close_after_flush(vs_loop *l, vs_conn_id conn);
 
 /* Any thread: run fn(arg) on the loop thread soon, in post order.
  * Returns 0 or -ENOMEM. */

@@ -10,6 +10,7 @@
  *                writing, interest in epoll, closing
  *   http.c       the HTTP/1.1 GET handling of VS_LISTEN_HTTP connections
  *   transport.c  the plain TCP transport (transport.h)
+ *   transport_tls.c  the TLS transport (tls.h)
  *
  * Object lifetimes. Every object registered in epoll starts with a
  * vs_handle, whose kind says what data.ptr points to. A connection that
@@ -61,6 +62,7 @@ typedef struct vs_listener {
 	int fd; /* -1 once closed */
 	int kind;
 	int index;
+	struct vs_tls *tls; /* TLS listeners: the certificate; else NULL */
 } vs_listener;
 
 typedef struct vs_watch {
@@ -193,7 +195,8 @@ void vs_accept_resume(vs_loop *l);
 void vs_peer_unref(vs_loop *l, vs_key key);
 
 /* conn.c */
-vs_conn *vs_conn_new(vs_loop *l, int fd, int kind, int listener, const char *peer, vs_key key);
+/* A connection on ls (its kind, index, and TLS when ls->tls is set). */
+vs_conn *vs_conn_new(vs_loop *l, int fd, const vs_listener *ls, const char *peer, vs_key key);
 void vs_conn_on_event(vs_conn *c, uint32_t events);
 void vs_conn_mark_dirty(vs_conn *c);
 /* Flush, resume held-back frames, close when done, update epoll. */

@@ -36,6 +36,12 @@ static void *run(void *arg)
 
 void bt_start(bt *t, void (*tweak)(vs_broker_config *cfg))
 {
+	bt_start_store(t, NULL, tweak);
+}
+
+void bt_start_store(bt *t, void (*store_tweak)(varve_options *o),
+		    void (*tweak)(vs_broker_config *cfg))
+{
 	memset(t, 0, sizeof *t);
 	const char *tmp = getenv("VARVE_TEST_TMPDIR");
 	char base[400];
@@ -47,10 +53,13 @@ void bt_start(bt *t, void (*tweak)(vs_broker_config *cfg))
 	varve_options vo;
 	varve_options_init(&vo, VARVE_OPTIONS_VERSION);
 	vo.sync_policy = VARVE_SYNC_NONE;
+	if (store_tweak)
+		store_tweak(&vo);
 	cr_assert_eq(varve_open(t->dir, &vo, &t->db), 0);
 	vs_broker_config cfg;
 	vs_broker_config_default(&cfg);
 	cfg.db = t->db;
+	cfg.sync_policy = vo.sync_policy;
 	cfg.cluster_id = "bt-cluster";
 	cfg.lag_refresh_ms = 100;
 	if (tweak)

@@ -33,6 +33,10 @@ typedef struct bt {
 
 /* Start a broker (cfg may be adjusted by tweak, which may be NULL). */
 void bt_start(bt *t, void (*tweak)(vs_broker_config *cfg));
+/* The same with the store's options adjusted first (the broker is told the
+ * store's sync policy, as varve serve tells it). */
+void bt_start_store(bt *t, void (*store_tweak)(varve_options *o),
+		    void (*tweak)(vs_broker_config *cfg));
 /* Stop it (SIGTERM's path), join, free, close the store (which must close
  * cleanly). */
 void bt_stop(bt *t);

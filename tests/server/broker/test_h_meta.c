@@ -6,7 +6,8 @@
  * v0's empty list means every topic, v1+'s null does and empty means none;
  * auto-creation (on, off, refused by the request, invalid names);
  * FindCoordinator for groups and transactions; ListOffsets earliest, latest,
- * by time (on a worker), unknown partitions, v0's list form.
+ * by time (on a worker), unknown partitions, v0's list form; "latest" is
+ * the high watermark (the durable offset), not the end of the log.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -206,4 +207,37 @@ Test(metadata, list_offsets_v0_answers_a_list)
 	cr_assert(p[1].old_style_offsets.n == 1 && p[1].old_style_offsets.v[0] == 0);
 	cr_assert_eq(p[2].old_style_offsets.n, 0, "no record at that time: an empty list");
 	close(fd);
+}
+
+/* Records written but not yet synced (sync_policy interval with an interval
+ * no test reaches) are past the high watermark: "latest" must not point a
+ * consumer at them, and Fetch's watermark must say the same. */
+static void sync_rarely(varve_options *o)
+{
+	o->sync_policy = VARVE_SYNC_INTERVAL;
+	o->sync_interval_ms = 3600 * 1000;
+}
+
+Test(list_offsets_hw, latest_is_the_durable_offset_not_the_end)
+{
+	bt_start_store(&t, sync_rarely, NULL);
+	bt_topic(&t, "gamma", 1);
+	bt_fill(&t, "gamma", 0, 10, BASE);
+	int64_t start, end;
+	cr_assert_eq(varve_offsets(t.db, "gamma", 0, &start, &end), 0);
+	cr_assert_eq(end, 10, "the records are in the log");
+	int fd = bt_connect(&t);
+	int32_t parts[] = { 0 };
+	int64_t ts[] = { -1 };
+	vs_response r = list_offsets(fd, 2, "gamma", parts, ts, 1);
+	cr_assert_eq(r.list_offsets.topics.v[0].partitions.v[0].offset, 0,
+		     "latest before the sync: %ld",
+		     (long)r.list_offsets.topics.v[0].partitions.v[0].offset);
+	cr_assert_eq(varve_sync(t.db), 0);
+	r = list_offsets(fd, 2, "gamma", parts, ts, 1);
+	cr_assert_eq(r.list_offsets.topics.v[0].partitions.v[0].offset, 10,
+		     "latest after the sync: %ld",
+		     (long)r.list_offsets.topics.v[0].partitions.v[0].offset);
+	close(fd);
+	bt_stop(&t);
 }

@@ -75,9 +75,9 @@ class Store:
 
 
 class Server:
-    def __init__(self, store, *args, metrics=True):
+    def __init__(self, store, *args, metrics=True, listen="127.0.0.1:0"):
         self.store = store
-        cmd = [store.varve, "serve", store.dir, "--listen", "127.0.0.1:0"]
+        cmd = [store.varve, "serve", store.dir, "--listen", listen]
         cmd += ["--metrics", "127.0.0.1:0" if metrics else "none"]
         cmd += list(args)
         self.errfile = tempfile.TemporaryFile(mode="w+")

@@ -87,13 +87,14 @@ def kcat_read(srv, topic, *args, timeout=90):
 # ---- a server on a fixed port -------------------------------------------------------------
 
 class FixedPortServer(Server):
-    """harness.Server on a given port (a later --listen wins over the
-    harness's port 0), so that a restarted server is found by clients at
-    the address they already know."""
+    """harness.Server on a given port, so that a restarted server is found
+    by clients at the address they already know."""
 
     def __init__(self, store, port, *args):
-        Server.__init__(self, store, "--listen", "127.0.0.1:%d" % port, *args, metrics=False)
-        check(self.port == port, "listening on %d, not %d" % (self.port, port))
+        Server.__init__(self, store, *args, metrics=False, listen="127.0.0.1:%d" % port)
+        if self.port != port:
+            self.kill()  # a live server would keep the store locked
+            raise Failure("listening on %d, not %d" % (self.port, port))
 
 
 def crash(srv):
