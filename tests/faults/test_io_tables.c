@@ -19,12 +19,15 @@
  *              segments, sync=none)     the partition is failed for good
  *      free_space (min_free_bytes)      the append: VARVE_EIO, "statvfs";
  *                                       the next append checks again
+ *  - A backup goes through its store's table: hard links, file identity;
+ *    a table that cannot link (EXDEV) gets a copied backup.
  *  - A version-1 varve_options (from before `io`) is read only up to its
  *    size and runs on the operating system.
  * White-box: links the internal library for the table (src/base/io.h).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -304,6 +307,93 @@ Test(io_tables, free_space_failure_fails_the_append_then_checks_again)
 	cr_assert_gt(iof_calls(IOF_FREE_SPACE), 1, "the next append did not check again");
 	cr_assert_eq(varve_close(db), 0);
 	iof_disarm();
+	fu_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- backup: the store's table for both trees -------------------------------------- */
+
+static vv_io_methods counting;
+static atomic_long n_link, n_path_info, n_file_info;
+static atomic_int refuse_links;
+
+static int count_link(const char *from, const char *to)
+{
+	atomic_fetch_add(&n_link, 1);
+	return atomic_load(&refuse_links) ? -EXDEV : vv_io_posix.link(from, to);
+}
+
+static int count_path_info(const char *path, vv_file_info *out)
+{
+	atomic_fetch_add(&n_path_info, 1);
+	return vv_io_posix.path_info(path, out);
+}
+
+static int count_file_info(vv_file *f, vv_file_info *out)
+{
+	atomic_fetch_add(&n_file_info, 1);
+	return vv_io_posix.file_info(f, out);
+}
+
+static const vv_io_methods *counting_table(void)
+{
+	counting = vv_io_posix;
+	counting.link = count_link;
+	counting.path_info = count_path_info;
+	counting.file_info = count_file_info;
+	atomic_store(&n_link, 0);
+	atomic_store(&n_path_info, 0);
+	atomic_store(&n_file_info, 0);
+	atomic_store(&refuse_links, 0);
+	return &counting;
+}
+
+static void backup_to(varve_db *db, const char *dir, const char *name, varve_backup_report *rep)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	memset(rep, 0, sizeof *rep);
+	rep->version = VARVE_BACKUP_REPORT_VERSION;
+	int rc = varve_backup(db, path, NULL, rep);
+	cr_assert_eq(rc, 0, "backup to %s: %s", path, varve_last_error()->message);
+}
+
+Test(io_tables, a_backup_goes_through_the_store_table)
+{
+	char *dir = fu_fast_tmpdir("backup");
+	varve_options o = opts_with(counting_table());
+	varve_db *db = open_at(dir, "s", &o);
+	cr_assert_eq(varve_topic_create(db, "t", NULL), 0);
+	uint32_t uids[40];
+	int64_t off;
+	for (uint32_t i = 0; i < 40; i++) { /* 1 KiB segments: several sealed ones */
+		uids[i] = 300 + i;
+		cr_assert_eq(put(db, uids[i], &off), 0, "%s", varve_last_error()->message);
+	}
+
+	varve_backup_report rep;
+	backup_to(db, dir, "linked", &rep);
+	cr_assert_gt(rep.segments_linked, 0, "no sealed segment was linked");
+	cr_assert_geq(atomic_load(&n_link), (long)rep.segments_linked,
+		      "%" PRIu64 " segments linked, %ld links through the table", rep.segments_linked,
+		      atomic_load(&n_link));
+	cr_assert_gt(atomic_load(&n_path_info), 0, "no path identity through the table");
+	cr_assert_gt(atomic_load(&n_file_info), 0, "no file identity through the table");
+
+	/* a table that cannot link: the backup copies instead */
+	atomic_store(&refuse_links, 1);
+	long links_before = atomic_load(&n_link);
+	backup_to(db, dir, "copied", &rep);
+	cr_assert_gt(atomic_load(&n_link), links_before, "the backup did not try to link");
+	cr_assert_eq(rep.segments_linked, 0);
+	cr_assert_gt(rep.segments_copied, 0);
+	cr_assert_eq(varve_close(db), 0);
+
+	varve_options ro = opts_with(NULL);
+	ro.read_only = 1;
+	varve_db *copy = open_at(dir, "copied", &ro);
+	expect_records(copy, uids, 40);
+	cr_assert_eq(varve_close(copy), 0);
 	fu_rm_rf(dir);
 	free(dir);
 }
