@@ -184,6 +184,7 @@ int cli_clean_main(cli_ctx *c, int argc, char **argv);
 int cli_dlq_main(cli_ctx *c, int argc, char **argv);
 int cli_repair_main(cli_ctx *c, int argc, char **argv);
 int cli_serve_main(cli_ctx *c, int argc, char **argv);
+int cli_acl_main(cli_ctx *c, int argc, char **argv);
 int cli_backup_main(cli_ctx *c, int argc, char **argv);
 int cli_user_main(cli_ctx *c, int argc, char **argv);
 

@@ -16,8 +16,10 @@
  * listeners share one certificate (--tls-cert/--tls-key, client
  * certificates verified against --tls-ca), SASL listeners check the SCRAM
  * credentials in <store>/users (`varve user`). SIGHUP reloads the
- * certificate for new connections and re-reads the users file. SERVER and
- * the ready line's "advertised as" are the first listener's address.
+ * certificate for new connections and re-reads the users file. The ready
+ * line's "advertised as" is the first listener's address; SERVER is the
+ * first PLAINTEXT listener's (the varve command's way in: it has no
+ * credentials), else the first listener's as PROTOCOL://HOST:PORT.
  *
  * Stop on SIGTERM or SIGINT: the broker stops accepting, answers or drops
  * what is in flight (the loop's graceful stop), the workers stop, SERVER is
@@ -79,7 +81,10 @@ static const char serve_help[] =
 	"                             from `varve user` in DIR/users\n"
 	"  --allow-plain-without-tls  offer PLAIN on SASL_PLAINTEXT listeners too (the password\n"
 	"                             crosses the network in the clear)\n"
-	"SIGHUP reloads the certificate (new connections) and the users file.\n";
+	"SIGHUP reloads the certificate (new connections) and the users file.\n"
+	"Permissions: the ACLs in DIR/acls (see 'varve acl'), re-read when they change\n"
+	"and on SIGHUP.\n"
+	"  --super-user PRINCIPAL     a principal no ACL applies to, e.g. User:admin (repeatable)\n";
 
 enum {
 	OPT_LISTEN = 256,
@@ -103,6 +108,8 @@ enum {
 	OPT_TLS_CLIENT_AUTH,
 	OPT_SASL_MECHANISMS,
 	OPT_ALLOW_PLAIN,
+	/* permissions */
+	OPT_SUPER_USER,
 };
 
 #define MAX_LISTENERS 16
@@ -112,6 +119,9 @@ typedef struct listener_opt {
 	int security;     /* VS_SECURITY_*; -1: not given (--advertise for the first) */
 	const char *addr; /* HOST:PORT, inside argv */
 } listener_opt;
+
+/* --super-user may be given this many times. */
+#define MAX_SUPER_USERS 64
 
 typedef struct serve_opts {
 	const char *metrics;
@@ -127,6 +137,10 @@ typedef struct serve_opts {
 	int tls_client_auth;
 	unsigned sasl_mechanisms; /* 0: not given */
 	int allow_plain;
+	/* permissions */
+	const char *super_users[MAX_SUPER_USERS];
+	size_t super_user_count;
+	char acl_file[4200];
 } serve_opts;
 
 static vs_broker *volatile running;
@@ -304,6 +318,13 @@ static int parse_one(cli_ctx *c, int ch, serve_opts *o)
 		return cli_arg_i64(c, "--workers", optarg, 1, VS_WORK_MAX_THREADS, &o->workers);
 	case OPT_LAG_REFRESH:
 		return cli_arg_i64(c, "--lag-refresh-ms", optarg, 1, INT32_MAX, &o->lag_refresh_ms);
+	case OPT_SUPER_USER:
+		if (strncmp(optarg, "User:", 5) || !optarg[5])
+			return cli_usage(c, "--super-user: \"%s\" is not User:NAME", optarg);
+		if (o->super_user_count == MAX_SUPER_USERS)
+			return cli_usage(c, "--super-user: at most %d", MAX_SUPER_USERS);
+		o->super_users[o->super_user_count++] = optarg;
+		return 0;
 	default:
 		return parse_security(c, ch, o);
 	}
@@ -335,6 +356,7 @@ static int parse_args(cli_ctx *c, int argc, char **argv, serve_opts *o)
 		{ "tls-client-auth", required_argument, NULL, OPT_TLS_CLIENT_AUTH },
 		{ "sasl-mechanisms", required_argument, NULL, OPT_SASL_MECHANISMS },
 		{ "allow-plain-without-tls", no_argument, NULL, OPT_ALLOW_PLAIN },
+		{ "super-user", required_argument, NULL, OPT_SUPER_USER },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -548,6 +570,10 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->users_path = users_path;
 	bc->sasl_mechanisms = o->sasl_mechanisms;
 	bc->allow_plain_without_tls = o->allow_plain;
+	/* permissions: the store's ACL file (docs/SECURITY.md) */
+	bc->acl_file = o->acl_file;
+	bc->super_users = o->super_users;
+	bc->super_user_count = o->super_user_count;
 }
 
 /* The TLS configuration of SSL and SASL_SSL listeners; NULL if none (or on
@@ -625,7 +651,7 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
 	int rc = listen_all(o, b, tls, ports, &mport);
 	if (rc)
 		return rc;
-	char line[300];
+	char line[300], server_line[320] = "";
 	for (int i = 0; i < o->n_listen; i++) {
 		char host[256];
 		int32_t aport;
@@ -636,11 +662,22 @@ static int start(cli_ctx *c, const serve_opts *o, vs_broker *b, vs_tls *tls)
 			return cli_usage(c, "--advertise: \"%s\" is not HOST:PORT",
 					 a ? a->addr : o->listen[i].addr);
 		}
+		char addr[300];
+		snprintf(addr, sizeof addr,
+			 strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n", host, aport);
 		if (i == 0)
-			snprintf(line, sizeof line,
-				 strchr(host, ':') ? "[%s]:%" PRId32 "\n" : "%s:%" PRId32 "\n", host, aport);
+			snprintf(line, sizeof line, "%s", addr);
+		if (!*server_line && o->listen[i].security == VS_SECURITY_PLAINTEXT)
+			snprintf(server_line, sizeof server_line, "%s", addr);
 	}
-	rc = write_atomic(c->dir, "SERVER", line);
+	/* SERVER is where the varve command goes when the store is held: a
+	 * plaintext listener (it has no credentials). Without one, the first
+	 * listener with its protocol, which the command then reports it
+	 * cannot use. */
+	if (!*server_line)
+		snprintf(server_line, sizeof server_line, "%s://%s",
+			 vs_security_name(o->listen[0].security), line);
+	rc = write_atomic(c->dir, "SERVER", server_line);
 	if (rc) {
 		cli_errf("%s: cannot write SERVER: %s", c->dir, strerror(-rc));
 		return CLI_ERROR;
@@ -723,6 +760,7 @@ int cli_serve_main(cli_ctx *c, int argc, char **argv)
 		o.metrics = NULL;
 	if (o.n_listen == 0)
 		o.listen[o.n_listen++] = (listener_opt){ VS_SECURITY_PLAINTEXT, "127.0.0.1:9092" };
+	snprintf(o.acl_file, sizeof o.acl_file, "%s/acls", c->dir);
 	char host[256];
 	int32_t port;
 	for (int i = 0; i < o.n_listen; i++)

@@ -6,16 +6,16 @@
  *
  * Commands: topic (create, list, describe, delete), produce, consume,
  * group (list, describe, reset, delete), stats, verify, clean, dlq, repair,
- * backup, serve and user (the Kafka-protocol broker and its SASL users; built
- * when server/ is). The store is -d DIR or $VARVE_DIR. Commands that only
- * read open the store read-only, so they work while a writer runs; commands
- * that write need the writer lock, or go through a running `varve serve` as
- * a Kafka client (cli_remote.h).
+ * backup, serve, user and acl (the Kafka-protocol broker, its SASL users and
+ * its permissions; built when server/ is). The store is -d DIR or
+ * $VARVE_DIR. Commands that only read open the store read-only, so they work
+ * while a writer runs; commands that write need the writer lock, or go
+ * through a running `varve serve` as a Kafka client (cli_remote.h).
  * Exit codes: 0 ok, 1 error, 2 usage, 3 damage found. See docs/TOOLS.md.
  *
  * One file per command: cli_topic.c, cli_produce.c, cli_consume.c,
  * cli_group.c, cli_stats.c, cli_verify.c, cli_clean.c, cli_dlq.c,
- * cli_repair.c, cli_backup.c, cli_serve.c; shared
+ * cli_repair.c, cli_backup.c, cli_serve.c, cli_user.c, cli_acl.c; shared
  * helpers in cli_common.c, the value parsers in cli_parse.c; the remote
  * paths in cli_remote*.c.
  */
@@ -49,6 +49,7 @@ static const char main_help[] =
 	"  backup [DIR] DEST      copy the store while it is in use (a store; incremental)\n"
 	"  serve DIR              serve the store to Kafka clients (see docs/KAFKA.md)\n"
 	"  user add|remove|list   SCRAM users of serve's SASL listeners (docs/SECURITY.md)\n"
+	"  acl add|remove|list    the permissions serve enforces (see docs/SECURITY.md)\n"
 	"\n"
 	"Options:\n"
 	"  -d, --dir DIR   the store directory (default: $VARVE_DIR)\n"
@@ -78,6 +79,7 @@ static const command commands[] = {
 #ifdef VARVE_WITH_SERVE
 	{ "serve", cli_serve_main },
 	{ "user", cli_user_main },
+	{ "acl", cli_acl_main },
 #endif
 	{ NULL, NULL },
 };

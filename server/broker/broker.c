@@ -650,6 +650,8 @@ int vs_broker_new(const vs_broker_config *cfg, vs_broker **out)
 	vs_records_decoder_init(&b->decoder, NULL);
 	if (rc == 0)
 		rc = vs_fetch_start(b);
+	if (rc == 0)
+		rc = vs_acls_start(b);
 	if (rc) {
 		vs_broker_free(b);
 		return rc;
@@ -769,6 +771,7 @@ void vs_broker_free(vs_broker *b)
 	}
 	vs_coord_free(b->coord);
 	vs_metrics_free(b);
+	vs_acls_free(b);
 	vs_records_decoder_free(&b->decoder);
 	if (b->stop_fd >= 0)
 		close(b->stop_fd);

@@ -65,6 +65,12 @@ typedef struct vs_broker_config {
 				       * changes; NULL: nobody can authenticate */
 	unsigned sasl_mechanisms;     /* VS_SASL_* offered; 0: SCRAM-SHA-256 and SCRAM-SHA-512 */
 	int allow_plain_without_tls;  /* offer PLAIN on SASL_PLAINTEXT listeners too */
+	/* Permissions (h_acls.c; docs/SECURITY.md): the ACL file (<store>/acls),
+	 * read at start and again when it changes; NULL: no ACLs, every
+	 * request allowed and the ACL APIs answer SECURITY_DISABLED. */
+	const char *acl_file;
+	const char *const *super_users; /* principals no ACL applies to (the caller keeps them) */
+	size_t super_user_count;
 } vs_broker_config;
 
 #define VS_BROKER_DEFAULT_CALL_BYTES ((size_t)64 << 20)

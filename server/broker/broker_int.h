@@ -19,6 +19,8 @@
  *   conns.c     the per-connection records (conns.h)
  *   h_sasl.c    listeners' security, SaslHandshake, SaslAuthenticate, the
  *               authentication gate, raw SASL tokens, reloading
+ *   h_acls.c    DescribeAcls, CreateAcls, DeleteAcls, and vs_authorize: the
+ *               check every handler makes per resource it touches
  *
  * A handler runs on the loop thread with the decoded request in c->req and
  * returns VS_REPLY (c->resp is filled: the broker encodes and answers),
@@ -36,6 +38,7 @@
 #ifndef VS_BROKER_INT_H
 #define VS_BROKER_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,8 +49,11 @@
 #include "protocol/kmsg.h"
 #include "protocol/kproto.h"
 #include "records/records.h"
+#include "security/acl.h"
 #include "work.h"
 
+/* Refusals are counted per API and resource type: topic, group, cluster. */
+#define VS_ACL_COUNTED_TYPES 3
 /* API keys are below this (Kafka's keys go to 6x; ours to 44). */
 #define VS_API_SLOTS 64
 /* Latency histogram buckets (seconds), plus +Inf. */
@@ -173,11 +179,28 @@ struct vs_broker {
 	size_t n_endpoints;
 	int n_listens;              /* loop listeners (Kafka and HTTP) so far */
 	struct vs_users_file *users; /* NULL without cfg.users_path */
+	/* users is read by workers too (PLAIN's check runs on one) while the
+	 * loop may re-read the file: both hold this lock */
+	pthread_mutex_t users_lock;
+	bool users_lock_made;
 	vs_sasl_env sasl_env;
 	int reload_fd;              /* eventfd: vs_broker_reload wakes the loop thread */
 	uint64_t auth_ok, auth_failed; /* SASL authentications */
 	uint64_t auth_refused;      /* requests before authentication, refused */
 	uint64_t reloads;
+	/* Permissions (h_acls.c) */
+	vs_acl_set acls;            /* the ACLs in force (sorted) */
+	vs_acl_stamp acl_stamp;     /* of the file they were read from */
+	vs_conn_id acl_conn_seen;   /* the newest connection that looked at the file */
+	int64_t acl_checked_ms;     /* loop time of the last look */
+	bool acl_file_bad;          /* the file does not parse: warned, old ACLs kept */
+	uint64_t acl_reloads, acl_reload_failures;
+	/* row VS_API_SLOTS: varve's own APIs (VarveClean), whose keys would
+	 * otherwise share a Kafka API's row */
+	uint64_t acl_refused[VS_API_SLOTS + 1][VS_ACL_COUNTED_TYPES];
+	uint64_t *acl_logged;       /* hashes of the (principal, resource) refusals logged */
+	size_t acl_logged_n;
+	bool acl_log_full;
 };
 
 /* ---- calls (broker.c) ------------------------------------------------------ */
@@ -260,6 +283,9 @@ int vs_h_alter_configs(vs_call *c);
 int vs_h_incremental_alter_configs(vs_call *c);
 int vs_h_create_partitions(vs_call *c);
 int vs_h_delete_records(vs_call *c);
+int vs_h_describe_acls(vs_call *c);
+int vs_h_create_acls(vs_call *c);
+int vs_h_delete_acls(vs_call *c);
 
 /* Group ids the store can hold: 1..VARVE_MAX_GROUP_NAME bytes, no NUL. */
 int vs_group_id_ok(vs_slice id);
@@ -316,6 +342,32 @@ void vs_auth_reload(vs_broker *b);
 /* The authentication and TLS families of /metrics. */
 struct vs_prom;
 void vs_auth_metrics(vs_broker *b, struct vs_prom *p);
+/* ---- permissions (h_acls.c) -------------------------------------------------- */
+
+/* May the call's principal, from its peer's address, do op (VS_OP_*) on
+ * the resource (VS_RES_TOPIC, _GROUP with its name; VS_RES_CLUSTER, name
+ * ignored)? One call per resource a handler touches, before it looks the
+ * resource up (an answer must not tell a refused client whether a topic
+ * exists). A refusal is counted in /metrics and logged once per principal
+ * and resource; the handler answers its API's authorization error. */
+bool vs_authorize(vs_call *c, int op, int type, vs_slice name);
+/* The same decision without counting or logging: for filtering what a
+ * client may see (Metadata of every topic, ListGroups) and for one of two
+ * ways to be allowed (CREATE on the cluster, else on the topic). */
+bool vs_authorized(vs_call *c, int op, int type, vs_slice name);
+/* op on some resource of type (InitProducerId: WRITE on any topic); quiet. */
+bool vs_authorized_any(vs_call *c, int op, int type);
+/* Count and log a refusal decided from quiet checks. */
+void vs_authorize_refused(vs_call *c, int op, int type, vs_slice name);
+/* The bit field of Kafka's authorized_operations (bit n: operation n) for
+ * a resource: what the principal may do on it. */
+int32_t vs_authorized_operations(vs_call *c, int type, vs_slice name);
+/* Read the ACL file at start: 0, or -EINVAL (logged) if it does not parse
+ * or cannot be read. */
+int vs_acls_start(vs_broker *b);
+void vs_acls_free(vs_broker *b);
+/* Read the ACL file now if it changed (SIGHUP; vs_broker_reload). */
+void vs_acls_reload(vs_broker *b);
 
 /* ---- metrics (metrics.c) --------------------------------------------------- */
 

@@ -31,6 +31,9 @@
  *
  * Fetch sessions (KIP-227) are declined: session_id 0 in every answer, so
  * clients send full fetches.
+ *
+ * Permissions (Kafka's): READ on each topic; a refused topic's partitions
+ * get TOPIC_AUTHORIZATION_FAILED (whether it exists or not) and no records.
  */
 #include <errno.h>
 #include <string.h>
@@ -378,7 +381,8 @@ int vs_h_fetch(vs_call *c)
 		char name[VARVE_MAX_TOPIC_NAME + 1];
 		varve_topic_config cfg = { VARVE_TOPIC_CONFIG_VERSION };
 		const char *topic = NULL;
-		if (!vs_slice_cstr(qt->topic, name, sizeof name) && qt->topic.len > 0 &&
+		bool allowed = vs_authorize(c, VS_OP_READ, VS_RES_TOPIC, qt->topic);
+		if (allowed && !vs_slice_cstr(qt->topic, name, sizeof name) && qt->topic.len > 0 &&
 		    varve_topic_describe(c->b->db, name, &cfg) == VARVE_OK)
 			topic = vs_call_cstr(c, qt->topic, VARVE_MAX_TOPIC_NAME);
 		for (int32_t p = 0; p < qt->partitions.n; p++) {
@@ -388,7 +392,8 @@ int vs_h_fetch(vs_call *c)
 			fp->hw = fp->lso = fp->start = -1;
 			if (!topic || fp->in->partition < 0 ||
 			    (uint32_t)fp->in->partition >= cfg.partitions) {
-				fp->out->error_code = KE_UNKNOWN_TOPIC_OR_PARTITION;
+				fp->out->error_code = allowed ? KE_UNKNOWN_TOPIC_OR_PARTITION
+							      : KE_TOPIC_AUTHORIZATION_FAILED;
 				st->any_error = 1;
 				continue;
 			}

@@ -12,6 +12,10 @@
  * Broker configs (resource "" or "0") are a small read-only set that says
  * how this server runs (its flags), reported as STATIC_BROKER_CONFIG.
  * Changing them is refused (INVALID_REQUEST): restart with other flags.
+ *
+ * Permissions (Kafka's): DESCRIBE_CONFIGS (ALTER_CONFIGS to change) on the
+ * topic, or on the cluster for the broker's configs; a refused resource
+ * gets TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -58,6 +62,24 @@ static void entry(vs_describe_configs_entry *e, const char *name, vs_slice value
 }
 
 /* ---- DescribeConfigs ------------------------------------------------------------- */
+
+/* May the client do op on the resource's configs? If not, its answer's
+ * error and message are set. Other resource types are left to the caller. */
+static bool configs_authorized(vs_call *c, int op, int8_t type, vs_slice name, int16_t *err,
+			       vs_slice *msg)
+{
+	if (type == RESOURCE_TOPIC && !vs_authorize(c, op, VS_RES_TOPIC, name)) {
+		*err = KE_TOPIC_AUTHORIZATION_FAILED;
+		*msg = vs_call_str(c, "Topic authorization failed.");
+		return false;
+	}
+	if (type == RESOURCE_BROKER && !vs_authorize(c, op, VS_RES_CLUSTER, VS_SLICE_NULL)) {
+		*err = KE_CLUSTER_AUTHORIZATION_FAILED;
+		*msg = vs_call_str(c, "Cluster authorization failed.");
+		return false;
+	}
+	return true;
+}
 
 static int topic_configs(vs_call *c, const vs_describe_configs_resource *res,
 			 vs_describe_configs_result *out)
@@ -173,6 +195,9 @@ int vs_h_describe_configs(vs_call *c)
 		const vs_describe_configs_resource *res = &q->resources.v[i];
 		vs_describe_configs_result *out = &r->results.v[i];
 		int rc = 0;
+		if (!configs_authorized(c, VS_OP_DESCRIBE_CONFIGS, res->resource_type,
+					res->resource_name, &out->error_code, &out->error_message))
+			continue;
 		if (res->resource_type == RESOURCE_TOPIC)
 			rc = topic_configs(c, res, out);
 		else if (res->resource_type == RESOURCE_BROKER)
@@ -316,7 +341,11 @@ static int alter_configs(vs_call *c)
 			out->error_message = vs_call_str(c, "Duplicate resource in request.");
 			continue;
 		}
-		out->error_code = alter_check(c, &q->resources.v[i], it, &out->error_message);
+		const vs_alter_configs_resource *res = &q->resources.v[i];
+		if (!configs_authorized(c, VS_OP_ALTER_CONFIGS, res->resource_type, res->resource_name,
+					&out->error_code, &out->error_message))
+			continue;
+		out->error_code = alter_check(c, res, it, &out->error_message);
 		if (out->error_code || q->validate_only)
 			continue;
 		it->out = out;

@@ -18,6 +18,14 @@
  *
  * Group ids: Kafka allows any string; the store holds 1..255 bytes without
  * NUL (VARVE_MAX_GROUP_NAME). Other ids get INVALID_GROUP_ID everywhere.
+ *
+ * Permissions (Kafka's, checked before anything else about the group):
+ * READ on the group for JoinGroup, SyncGroup, Heartbeat, LeaveGroup and
+ * OffsetCommit (which also needs READ on each topic); DESCRIBE on the group
+ * for OffsetFetch (and DESCRIBE on each topic: a listing of every commit
+ * leaves out topics the client may not see) and DescribeGroups; DELETE for
+ * DeleteGroups; ListGroups lists every group with DESCRIBE on the cluster,
+ * else the groups the client may DESCRIBE.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +65,16 @@ static int64_t now_ms(vs_call *c)
 	return vs_loop_now_ms(c->b->loop);
 }
 
+/* READ on the group, or the whole answer is GROUP_AUTHORIZATION_FAILED:
+ * 1 if the handler may go on, else 0 with *ret set. */
+static int group_read_ok(vs_call *c, vs_slice group_id, int *ret)
+{
+	if (vs_authorize(c, VS_OP_READ, VS_RES_GROUP, group_id))
+		return 1;
+	*ret = vs_reply_error(c, KE_GROUP_AUTHORIZATION_FAILED) ? VS_CLOSE : VS_REPLY;
+	return 0;
+}
+
 /* ---- JoinGroup -------------------------------------------------------------------- */
 
 static void join_done(void *ctx, const vs_join_result *res)
@@ -89,6 +107,9 @@ int vs_h_join_group(vs_call *c)
 {
 	vs_join_group_request *q = &c->req.join_group;
 	vs_broker *b = c->b;
+	int ret;
+	if (!group_read_ok(c, q->group_id, &ret))
+		return ret;
 	if (!vs_group_id_ok(q->group_id))
 		return vs_reply_error(c, KE_INVALID_GROUP_ID) ? VS_CLOSE : VS_REPLY;
 	size_t n = q->protocols.n > 0 ? (size_t)q->protocols.n : 0;
@@ -132,6 +153,9 @@ int vs_h_sync_group(vs_call *c)
 {
 	vs_sync_group_request *q = &c->req.sync_group;
 	vs_broker *b = c->b;
+	int ret;
+	if (!group_read_ok(c, q->group_id, &ret))
+		return ret;
 	if (!vs_group_id_ok(q->group_id))
 		return vs_reply_error(c, KE_INVALID_GROUP_ID) ? VS_CLOSE : VS_REPLY;
 	size_t n = q->assignments.n > 0 ? (size_t)q->assignments.n : 0;
@@ -163,6 +187,9 @@ int vs_h_heartbeat(vs_call *c)
 {
 	vs_heartbeat_request *q = &c->req.heartbeat;
 	int16_t err = KE_INVALID_GROUP_ID;
+	int ret;
+	if (!group_read_ok(c, q->group_id, &ret))
+		return ret;
 	if (vs_group_id_ok(q->group_id))
 		err = vs_coord_heartbeat(c->b->coord, q->group_id, nonnull(q->member_id),
 					 c->version >= 3 ? q->group_instance_id : VS_SLICE_NULL,
@@ -176,6 +203,9 @@ int vs_h_leave_group(vs_call *c)
 {
 	vs_leave_group_request *q = &c->req.leave_group;
 	int16_t err = KE_INVALID_GROUP_ID;
+	int ret;
+	if (!group_read_ok(c, q->group_id, &ret))
+		return ret;
 	if (vs_group_id_ok(q->group_id)) {
 		vs_leave_member m = { nonnull(q->member_id), VS_SLICE_NULL, 0 };
 		err = vs_coord_leave(c->b->coord, q->group_id, &m, 1, now_ms(c));
@@ -316,6 +346,9 @@ int vs_h_offset_commit(vs_call *c)
 	vs_offset_commit_request *q = &c->req.offset_commit;
 	vs_offset_commit_response *r = &c->resp.offset_commit;
 	int16_t err = KE_INVALID_GROUP_ID;
+	int ret;
+	if (!group_read_ok(c, q->group_id, &ret))
+		return ret;
 	if (vs_group_id_ok(q->group_id))
 		err = vs_coord_commit_check(c->b->coord, q->group_id,
 					    c->version >= 1 ? q->generation_id_or_member_epoch : -1,
@@ -332,6 +365,11 @@ int vs_h_offset_commit(vs_call *c)
 		return VS_CLOSE;
 	for (int32_t t = 0; t < q->topics.n; t++) {
 		vs_offset_commit_topic *qt = &q->topics.v[t];
+		if (!vs_authorize(c, VS_OP_READ, VS_RES_TOPIC, qt->name)) {
+			for (int32_t p = 0; p < qt->partitions.n; p++)
+				r->topics.v[t].partitions.v[p].error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		char buf[VARVE_MAX_TOPIC_NAME + 1];
 		uint32_t parts = vs_topic_partitions(c->b, qt->name, buf, sizeof buf);
 		const char *topic = parts ? vs_call_cstr(c, qt->name, VARVE_MAX_TOPIC_NAME) : NULL;
@@ -397,6 +435,9 @@ static int fetch_all(vs_call *c, const char *group)
 	int rc = (r->topics.v = vs_call_alloc(c, n, sizeof *r->topics.v)) ? 0 : -1;
 	vs_offset_fetch_topic_response *t = NULL;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
+		vs_slice topic = { (const uint8_t *)v[i].topic, strlen(v[i].topic) };
+		if (!vs_authorized(c, VS_OP_DESCRIBE, VS_RES_TOPIC, topic))
+			continue;
 		if (!t || !vs_slice_eq(t->name, v[i].topic)) {
 			t = &r->topics.v[r->topics.n++];
 			t->name = vs_call_str(c, v[i].topic);
@@ -418,6 +459,8 @@ int vs_h_offset_fetch(vs_call *c)
 {
 	vs_offset_fetch_request *q = &c->req.offset_fetch;
 	vs_offset_fetch_response *r = &c->resp.offset_fetch;
+	if (!vs_authorize(c, VS_OP_DESCRIBE, VS_RES_GROUP, q->group_id))
+		return vs_reply_error(c, KE_GROUP_AUTHORIZATION_FAILED) ? VS_CLOSE : VS_REPLY;
 	if (!vs_group_id_ok(q->group_id))
 		return vs_reply_error(c, KE_INVALID_GROUP_ID) ? VS_CLOSE : VS_REPLY;
 	char *group = vs_call_cstr(c, q->group_id, VARVE_MAX_GROUP_NAME);
@@ -429,6 +472,12 @@ int vs_h_offset_fetch(vs_call *c)
 		return VS_CLOSE;
 	for (int32_t t = 0; t < q->topics.n; t++) {
 		vs_offset_fetch_topic *qt = &q->topics.v[t];
+		if (!vs_authorize(c, VS_OP_DESCRIBE, VS_RES_TOPIC, qt->name)) {
+			/* Kafka's answer: no offset, no metadata, the error */
+			for (int32_t p = 0; p < qt->partition_indexes.n; p++)
+				r->topics.v[t].partitions.v[p].error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		char *topic = qt->name.len <= VARVE_MAX_TOPIC_NAME ? vs_call_cstr(c, qt->name, VARVE_MAX_TOPIC_NAME)
 								   : NULL;
 		for (int32_t p = 0; p < qt->partition_indexes.n; p++)
@@ -445,11 +494,19 @@ typedef struct list_ctx {
 	vs_list_groups_group *v;
 	int32_t n, cap;
 	int failed;
+	bool every_group; /* DESCRIBE on the cluster: no group is left out */
 } list_ctx;
+
+static bool may_list(list_ctx *lc, vs_slice group_id)
+{
+	return lc->every_group || vs_authorized(lc->c, VS_OP_DESCRIBE, VS_RES_GROUP, group_id);
+}
 
 static void list_one(void *ctx, const vs_group_overview *g)
 {
 	list_ctx *lc = ctx;
+	if (!may_list(lc, g->group_id))
+		return;
 	if (lc->n >= lc->cap) {
 		lc->failed = 1;
 		return;
@@ -483,7 +540,8 @@ int vs_h_list_groups(vs_call *c)
 		r->error_code = KE_COORDINATOR_NOT_AVAILABLE;
 		return VS_REPLY;
 	}
-	list_ctx lc = { c, NULL, 0, 0, 0 };
+	list_ctx lc = { c, NULL, 0, 0, 0,
+			vs_authorized(c, VS_OP_DESCRIBE, VS_RES_CLUSTER, VS_SLICE_NULL) };
 	uint64_t cap = st.group_count + c->strc;
 	if (cap > INT32_MAX || !(lc.v = vs_call_alloc(c, (size_t)cap, sizeof *lc.v)))
 		return VS_CLOSE;
@@ -496,7 +554,7 @@ int vs_h_list_groups(vs_call *c)
 	for (size_t i = 0; i < c->strc && state_wanted(q, VS_GROUP_EMPTY); i++) {
 		vs_slice id = { (const uint8_t *)c->strv[i], strlen(c->strv[i]) };
 		vs_group_info info;
-		if (vs_coord_group_info(c->b->coord, id, &info))
+		if (vs_coord_group_info(c->b->coord, id, &info) || !may_list(&lc, id))
 			continue;
 		lc.v[lc.n++] = (vs_list_groups_group){ id, EMPTY, vs_call_str(c, "Empty") };
 	}
@@ -562,8 +620,15 @@ int vs_h_describe_groups(vs_call *c)
 		return VS_CLOSE;
 	/* without the list, groups known only by their commits show as Dead */
 	(void)store_groups(c);
+	bool with_ops = c->version >= 3 && c->req.describe_groups.include_authorized_operations;
 	for (int32_t i = 0; i < r->groups.n; i++) {
 		vs_describe_groups_group *o = &r->groups.v[i];
+		if (!vs_authorize(c, VS_OP_DESCRIBE, VS_RES_GROUP, o->group_id)) {
+			o->error_code = KE_GROUP_AUTHORIZATION_FAILED;
+			continue;
+		}
+		if (with_ops)
+			o->authorized_operations = vs_authorized_operations(c, VS_RES_GROUP, o->group_id);
 		if (!vs_group_id_ok(o->group_id)) {
 			o->error_code = KE_INVALID_GROUP_ID;
 			continue;
@@ -615,6 +680,10 @@ int vs_h_delete_groups(vs_call *c)
 		return VS_CLOSE;
 	for (int32_t i = 0; i < r->results.n; i++) {
 		vs_delete_groups_result *res = &r->results.v[i];
+		if (!vs_authorize(c, VS_OP_DELETE, VS_RES_GROUP, res->group_id)) {
+			res->error_code = KE_GROUP_AUTHORIZATION_FAILED;
+			continue;
+		}
 		if (!vs_group_id_ok(res->group_id)) {
 			res->error_code = KE_INVALID_GROUP_ID;
 			continue;

@@ -6,6 +6,12 @@
  * no transaction coordinator) and ListOffsets (log start and end from
  * memory; by timestamp on a worker, as it reads the time index and a
  * record).
+ *
+ * Permissions (Kafka's): Metadata shows a topic to those with DESCRIBE on
+ * it (hidden from a listing of every topic, TOPIC_AUTHORIZATION_FAILED when
+ * named) and auto-creates it for those with CREATE on the cluster or the
+ * topic; ListOffsets needs DESCRIBE on the topic; FindCoordinator DESCRIBE
+ * on the group.
  */
 #include <string.h>
 
@@ -104,8 +110,11 @@ static int metadata_all(vs_call *c)
 	int32_t n = 0;
 	for (size_t i = 0; i < c->strc; i++) {
 		varve_topic_config cfg = { VARVE_TOPIC_CONFIG_VERSION };
-		/* a topic deleted since the listing is left out */
-		if (varve_topic_describe(c->b->db, c->strv[i], &cfg) != VARVE_OK)
+		vs_slice name = { (const uint8_t *)c->strv[i], strlen(c->strv[i]) };
+		/* a topic deleted since the listing is left out, and so is one
+		 * the client may not see */
+		if (!vs_authorized(c, VS_OP_DESCRIBE, VS_RES_TOPIC, name) ||
+		    varve_topic_describe(c->b->db, c->strv[i], &cfg) != VARVE_OK)
 			continue;
 		vs_metadata_topic *t = &r->topics.v[n++];
 		t->name = (vs_slice){ (const uint8_t *)c->strv[i], strlen(c->strv[i]) };
@@ -181,15 +190,24 @@ static int metadata_resolve(vs_call *c, meta_state *st, int *to_create)
 {
 	vs_metadata_request *q = &c->req.metadata;
 	bool may_create = c->b->cfg.auto_create_topics && (c->version < 4 || q->allow_auto_topic_creation);
+	int cluster_create = -1; /* asked once, when a topic is to be created */
 	*to_create = 0;
 	for (int32_t i = 0; i < q->topics.n; i++) {
 		vs_slice name = q->topics.v[i].name;
 		char buf[VARVE_MAX_TOPIC_NAME + 1], msg[VS_TCFG_MSG];
-		if (vs_topic_partitions(c->b, name, buf, sizeof buf))
+		if (!vs_authorize(c, VS_OP_DESCRIBE, VS_RES_TOPIC, name))
+			st->err[i] = KE_TOPIC_AUTHORIZATION_FAILED;
+		else if (vs_topic_partitions(c->b, name, buf, sizeof buf))
 			st->err[i] = KE_NONE;
 		else if (vs_topic_name_check(name, msg, sizeof msg) != KE_NONE)
 			st->err[i] = KE_INVALID_TOPIC_EXCEPTION;
 		else if (may_create) {
+			if (cluster_create < 0)
+				cluster_create = vs_authorized(c, VS_OP_CREATE, VS_RES_CLUSTER, VS_SLICE_NULL);
+			if (!cluster_create && !vs_authorize(c, VS_OP_CREATE, VS_RES_TOPIC, name)) {
+				st->err[i] = KE_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			st->err[i] = PENDING;
 			(*to_create)++;
 		} else
@@ -234,6 +252,8 @@ int vs_h_find_coordinator(vs_call *c)
 {
 	vs_find_coordinator_response *r = &c->resp.find_coordinator;
 	int8_t type = c->version >= 1 ? c->req.find_coordinator.key_type : 0;
+	if (type == 0 && !vs_authorize(c, VS_OP_DESCRIBE, VS_RES_GROUP, c->req.find_coordinator.key))
+		return vs_reply_error(c, KE_GROUP_AUTHORIZATION_FAILED) ? VS_CLOSE : VS_REPLY;
 	if (type != 0) {
 		r->error_code = type == 1 ? KE_COORDINATOR_NOT_AVAILABLE : KE_INVALID_REQUEST;
 		r->error_message = vs_call_str(c, type == 1 ? "transactions are not supported by varve"
@@ -370,6 +390,11 @@ int vs_h_list_offsets(vs_call *c)
 		return VS_CLOSE;
 	for (int32_t t = 0; t < q->topics.n; t++) {
 		vs_list_offsets_topic *qt = &q->topics.v[t];
+		if (!vs_authorize(c, VS_OP_DESCRIBE, VS_RES_TOPIC, qt->name)) {
+			for (int32_t p = 0; p < qt->partitions.n; p++)
+				r->topics.v[t].partitions.v[p].error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		char buf[VARVE_MAX_TOPIC_NAME + 1];
 		uint32_t parts = vs_topic_partitions(c->b, qt->name, buf, sizeof buf);
 		char *topic = parts ? vs_call_cstr(c, qt->name, VARVE_MAX_TOPIC_NAME) : NULL;

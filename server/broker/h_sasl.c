@@ -196,9 +196,16 @@ void vs_auth_refuse(vs_call *c)
 
 static void refresh_users(vs_broker *b)
 {
-	if (b->users && vs_users_file_refresh(b->users) < 0)
+	if (!b->users)
+		return;
+	/* a small file read under the lock: a worker checking a PLAIN password
+	 * waits for it at most that long, and the loop never waits for more
+	 * than a worker's copy of one credential */
+	pthread_mutex_lock(&b->users_lock);
+	if (vs_users_file_refresh(b->users) < 0)
 		vs_blog(b, VARVE_LOG_WARN, "users file not re-read (the previous users stay): %s",
 			b->users->error);
+	pthread_mutex_unlock(&b->users_lock);
 }
 
 static int h_sasl_handshake(vs_call *c)
@@ -361,14 +368,19 @@ const vs_handler *vs_sasl_handler(int16_t key)
 
 /* ---- users and reloading ------------------------------------------------------------- */
 
+/* Called on the loop (SCRAM) and on workers (PLAIN): a copy under the lock,
+ * since the loop may replace the users meanwhile. */
 static int lookup_user(void *ctx, const char *user, size_t len, int scram_mech, vs_scram_cred *out)
 {
 	vs_broker *b = ctx;
-	const vs_user_cred *e = b->users ? vs_users_find(&b->users->users, user, len, scram_mech) : NULL;
-	if (!e)
+	if (!b->users)
 		return 0;
-	*out = e->cred;
-	return 1;
+	pthread_mutex_lock(&b->users_lock);
+	const vs_user_cred *e = vs_users_find(&b->users->users, user, len, scram_mech);
+	if (e)
+		*out = e->cred;
+	pthread_mutex_unlock(&b->users_lock);
+	return e != NULL;
 }
 
 static void on_reload_fd(void *arg)
@@ -389,6 +401,9 @@ int vs_auth_start(vs_broker *b)
 	/* the salts shown for unknown users must not be predictable */
 	if (RAND_bytes(b->sasl_env.secret, sizeof b->sasl_env.secret) != 1)
 		return -EIO;
+	if (pthread_mutex_init(&b->users_lock, NULL))
+		return -ENOMEM;
+	b->users_lock_made = true;
 	if (b->cfg.users_path) {
 		b->users = calloc(1, sizeof *b->users);
 		if (!b->users)
@@ -415,6 +430,9 @@ void vs_auth_free(vs_broker *b)
 		free(b->users);
 		b->users = NULL;
 	}
+	if (b->users_lock_made)
+		pthread_mutex_destroy(&b->users_lock);
+	b->users_lock_made = false;
 	if (b->reload_fd >= 0)
 		close(b->reload_fd);
 	b->reload_fd = -1;
@@ -441,6 +459,7 @@ void vs_auth_reload(vs_broker *b)
 			vs_blog(b, VARVE_LOG_INFO, "TLS certificate reloaded for new connections");
 	}
 	refresh_users(b);
+	vs_acls_reload(b);
 }
 
 void vs_broker_reload(vs_broker *b)

@@ -9,6 +9,11 @@
  * INVALID_REQUEST; validate_only checks and changes nothing. Ours: one
  * broker, so replication_factor must be 1 or -1 and replica assignments are
  * refused.
+ *
+ * Permissions (Kafka's, after the duplicate check and before any other):
+ * CreateTopics needs CREATE on the cluster or on the topic, DeleteTopics
+ * and DeleteRecords DELETE on the topic, CreatePartitions ALTER on it;
+ * a topic refused gets TOPIC_AUTHORIZATION_FAILED, whether it exists or not.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,8 @@ uint8_t *vs_call_duplicates(vs_call *c, const vs_slice *names, size_t n)
 			dup[v[i - 1].index] = dup[v[i].index] = 1;
 	return dup;
 }
+
+static const char refused_msg[] = "Authorization failed.";
 
 /* The store's last error text on this thread, in the call's arena. */
 static vs_slice store_message(vs_call *c, int rc)
@@ -164,6 +171,7 @@ int vs_h_create_topics(vs_call *c)
 	uint8_t *dup = vs_call_duplicates(c, names, n);
 	if (!dup)
 		return VS_CLOSE;
+	bool cluster_create = n && vs_authorized(c, VS_OP_CREATE, VS_RES_CLUSTER, VS_SLICE_NULL);
 	for (size_t i = 0; i < n; i++) {
 		vs_create_topics_result *out = &r->topics.v[i];
 		ct_item *it = &st->v[st->n];
@@ -171,6 +179,11 @@ int vs_h_create_topics(vs_call *c)
 			out->error_code = KE_INVALID_REQUEST;
 			out->error_message = vs_call_str(c, "Create topics request from client contains "
 							    "multiple entries for this topic.");
+			continue;
+		}
+		if (!cluster_create && !vs_authorize(c, VS_OP_CREATE, VS_RES_TOPIC, names[i])) {
+			out->error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			out->error_message = vs_call_str(c, refused_msg);
 			continue;
 		}
 		out->error_code = ct_check(c, &q->topics.v[i], &it->cfg, &out->error_message);
@@ -234,6 +247,10 @@ int vs_h_delete_topics(vs_call *c)
 		char buf[VARVE_MAX_TOPIC_NAME + 1];
 		if (dup[i]) {
 			out->error_code = KE_INVALID_REQUEST;
+			continue;
+		}
+		if (!vs_authorize(c, VS_OP_DELETE, VS_RES_TOPIC, out->name)) {
+			out->error_code = KE_TOPIC_AUTHORIZATION_FAILED;
 			continue;
 		}
 		if (!vs_topic_partitions(c->b, out->name, buf, sizeof buf)) {
@@ -334,6 +351,11 @@ int vs_h_create_partitions(vs_call *c)
 			out->error_message = vs_call_str(c, "Duplicate topic in request.");
 			continue;
 		}
+		if (!vs_authorize(c, VS_OP_ALTER, VS_RES_TOPIC, names[i])) {
+			out->error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			out->error_message = vs_call_str(c, refused_msg);
+			continue;
+		}
 		out->error_code = cp_check(c, &q->topics.v[i], &out->error_message);
 		if (out->error_code || q->validate_only)
 			continue;
@@ -406,6 +428,11 @@ int vs_h_delete_records(vs_call *c)
 		return VS_CLOSE;
 	for (int32_t t = 0; t < q->topics.n; t++) {
 		vs_delete_records_topic *qt = &q->topics.v[t];
+		if (!vs_authorize(c, VS_OP_DELETE, VS_RES_TOPIC, qt->name)) {
+			for (int32_t p = 0; p < qt->partitions.n; p++)
+				r->topics.v[t].partitions.v[p].error_code = KE_TOPIC_AUTHORIZATION_FAILED;
+			continue;
+		}
 		char buf[VARVE_MAX_TOPIC_NAME + 1];
 		uint32_t parts = vs_topic_partitions(c->b, qt->name, buf, sizeof buf);
 		const char *topic = parts ? vs_call_cstr(c, qt->name, VARVE_MAX_TOPIC_NAME) : NULL;

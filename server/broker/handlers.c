@@ -9,7 +9,8 @@
  * copy of the frame: an answer built later (an error answer shaped like the
  * request, for one) may read the request.
  *
- * SASL and ACL APIs are not served (no authentication, no authorizer).
+ * The SASL APIs are served by h_sasl.c. The ACL APIs are served by
+ * h_acls.c; CreateAcls and DeleteAcls change the ACL file on a worker.
  *
  * varve's own APIs (kproto.h: outside Kafka's key space, never in
  * ApiVersions, which lists kproto's Kafka table only) are served for
@@ -54,6 +55,12 @@ static void clean_done(vs_call *c)
 static int h_varve_clean(vs_call *c)
 {
 	memset(&c->resp.varve_clean, 0, sizeof c->resp.varve_clean);
+	/* a cleaning round changes every topic's log: an administrator's
+	 * operation, like altering the cluster */
+	if (!vs_authorize(c, VS_OP_ALTER, VS_RES_CLUSTER, VS_SLICE_NULL)) {
+		c->resp.varve_clean.error_code = KE_CLUSTER_AUTHORIZATION_FAILED;
+		return VS_REPLY;
+	}
 	if (vs_call_submit(c, clean_run, clean_done) == 0)
 		return VS_DEFER;
 	c->resp.varve_clean.error_code = KE_REQUEST_TIMED_OUT;
@@ -80,9 +87,9 @@ static const vs_handler table[] = {
 	{ VS_API_DELETE_TOPICS, true, true, vs_h_delete_topics },
 	{ VS_API_DELETE_RECORDS, true, true, vs_h_delete_records },
 	{ VS_API_INIT_PRODUCER_ID, true, true, vs_h_init_producer_id },
-	{ VS_API_DESCRIBE_ACLS, false, false, NULL },
-	{ VS_API_CREATE_ACLS, false, false, NULL },
-	{ VS_API_DELETE_ACLS, false, false, NULL },
+	{ VS_API_DESCRIBE_ACLS, true, false, vs_h_describe_acls },
+	{ VS_API_CREATE_ACLS, true, true, vs_h_create_acls },
+	{ VS_API_DELETE_ACLS, true, true, vs_h_delete_acls },
 	{ VS_API_DESCRIBE_CONFIGS, true, false, vs_h_describe_configs },
 	{ VS_API_ALTER_CONFIGS, true, true, vs_h_alter_configs },
 	{ VS_API_SASL_AUTHENTICATE, false, false, NULL },

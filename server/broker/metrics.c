@@ -11,6 +11,9 @@
  *                       rebalances) and the lag of every group on every
  *                       partition it has a commit on
  *   varve_kafka_authentications_*, varve_tls_* authentication (h_sasl.c)
+ *   varve_kafka_authorization_failures_total, varve_kafka_acl*
+ *                       refusals by API and resource type, the ACLs in
+ *                       force and their reloads (h_acls.c)
  *
  * Everything is read on the loop thread (on_http) from memory, except the
  * lag: varve_group_lag reads the log (the age of the oldest unconsumed
@@ -306,6 +309,40 @@ static void kafka_metrics(vs_broker *b, vs_prom *p)
 		b->fetch_damaged);
 }
 
+/* Only the (api, resource type) pairs with a refusal: most APIs touch one
+ * or two types, and a page of zeros helps nobody. */
+static void refusal_samples(vs_prom *p, const char *api, const uint64_t *by_type)
+{
+	static const char *const types[VS_ACL_COUNTED_TYPES] = { "topic", "group", "cluster" };
+	for (int k = 0; k < VS_ACL_COUNTED_TYPES; k++) {
+		if (!by_type[k])
+			continue;
+		vs_prom_sample(p, "varve_kafka_authorization_failures_total");
+		vs_prom_label_z(p, "api", api);
+		vs_prom_label_z(p, "resource_type", types[k]);
+		vs_prom_value_u64(p, by_type[k]);
+	}
+}
+
+static void acl_metrics(vs_broker *b, vs_prom *p)
+{
+	vs_prom_family(p, "varve_kafka_authorization_failures_total", "counter",
+		       "Resources a request was refused by the ACLs, by API and resource type.");
+	for (size_t i = 0; i < vs_api_count(); i++) {
+		const vs_api_info *a = vs_api_at(i);
+		if ((size_t)a->key < VS_API_SLOTS)
+			refusal_samples(p, a->name, b->acl_refused[a->key]);
+	}
+	/* the last row: varve's own APIs, of which VarveClean is the only one */
+	refusal_samples(p, "VarveClean", b->acl_refused[VS_API_SLOTS]);
+	gauge(p, "varve_kafka_acls", "ACLs in force (0: every request is allowed).", b->acls.n);
+	counter(p, "varve_kafka_acl_reloads_total", "Times the ACL file was read again after a change.",
+		b->acl_reloads);
+	counter(p, "varve_kafka_acl_reload_failures_total",
+		"Changed ACL files that did not parse (the ACLs in force were kept).",
+		b->acl_reload_failures);
+}
+
 static void closed(vs_prom *p, const char *reason, uint64_t v)
 {
 	vs_prom_sample(p, "varve_net_connections_closed_total");
@@ -392,6 +429,7 @@ int vs_metrics_http(void *ctx, const char *path, vs_wbuf *body, const char **con
 	vs_prom p = { body, 0 };
 	store_metrics(b, &p);
 	kafka_metrics(b, &p);
+	acl_metrics(b, &p);
 	net_metrics(b, &p);
 	work_metrics(b, &p);
 	group_metrics(b, &p);

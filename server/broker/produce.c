@@ -30,6 +30,12 @@
  * Timestamps: a record timestamp of -1 (none) becomes the store's clock; a
  * topic with message.timestamp.type=LogAppendTime gets the store's clock
  * for every record and answers log_append_time_ms.
+ *
+ * Permissions (Kafka's): Produce needs WRITE on each topic (a refused
+ * topic's partitions get TOPIC_AUTHORIZATION_FAILED, whether it exists or
+ * not, and nothing is appended to them); InitProducerId for an idempotent
+ * producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic,
+ * else CLUSTER_AUTHORIZATION_FAILED.
  */
 #include <errno.h>
 #include <string.h>
@@ -45,6 +51,7 @@ typedef struct pp_part {
 	vs_produce_partition_response *out;
 	const vs_produce_partition *in;
 	const char *topic;        /* NULL: unknown topic (out->error_code set) */
+	int16_t refused;          /* the topic's authorization error, or KE_NONE */
 	int32_t parts;            /* the topic's partition count */
 	int log_append_time;      /* the topic's timestamp type */
 	int compacted;            /* cleanup.policy has compact: keys required */
@@ -155,6 +162,11 @@ static int append_one(pp_state *st, pp_part *pp)
 {
 	vs_call *c = st->c;
 	vs_broker *b = c->b;
+	if (pp->refused) {
+		pp->out->error_code = pp->refused;
+		st->failed = true;
+		return 0;
+	}
 	if (!pp->topic || pp->in->index < 0 || pp->in->index >= pp->parts) {
 		pp->out->error_code = KE_UNKNOWN_TOPIC_OR_PARTITION;
 		st->failed = true;
@@ -305,7 +317,10 @@ int vs_h_produce(vs_call *c)
 		char name[VARVE_MAX_TOPIC_NAME + 1];
 		varve_topic_config cfg = { VARVE_TOPIC_CONFIG_VERSION };
 		const char *topic = NULL;
-		if (!vs_slice_cstr(qt->name, name, sizeof name) && qt->name.len > 0 &&
+		int16_t refused = vs_authorize(c, VS_OP_WRITE, VS_RES_TOPIC, qt->name)
+					  ? KE_NONE
+					  : KE_TOPIC_AUTHORIZATION_FAILED;
+		if (!refused && !vs_slice_cstr(qt->name, name, sizeof name) && qt->name.len > 0 &&
 		    varve_topic_describe(c->b->db, name, &cfg) == VARVE_OK)
 			topic = vs_call_cstr(c, qt->name, VARVE_MAX_TOPIC_NAME);
 		for (int32_t p = 0; p < qt->partition_data.n; p++) {
@@ -318,6 +333,7 @@ int vs_h_produce(vs_call *c)
 			pp->out->log_append_time_ms = -1;
 			pp->out->log_start_offset = -1;
 			pp->topic = topic;
+			pp->refused = refused;
 			pp->parts = topic ? (int32_t)cfg.partitions : 0;
 			pp->log_append_time = cfg.timestamp_type == VARVE_TIMESTAMP_APPEND;
 			pp->compacted = (cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) != 0;
@@ -374,6 +390,12 @@ int vs_h_init_producer_id(vs_call *c)
 	r->producer_epoch = -1;
 	if (q->transactional_id.ptr) {
 		r->error_code = KE_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+		return VS_REPLY;
+	}
+	if (!vs_authorized(c, VS_OP_IDEMPOTENT_WRITE, VS_RES_CLUSTER, VS_SLICE_NULL) &&
+	    !vs_authorized_any(c, VS_OP_WRITE, VS_RES_TOPIC)) {
+		vs_authorize_refused(c, VS_OP_IDEMPOTENT_WRITE, VS_RES_CLUSTER, VS_SLICE_NULL);
+		r->error_code = KE_CLUSTER_AUTHORIZATION_FAILED;
 		return VS_REPLY;
 	}
 	ipid_state *st = vs_call_alloc(c, 1, sizeof *st);

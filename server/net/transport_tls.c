@@ -22,6 +22,7 @@
  * pending; tc->subject is computed once, after the handshake, from a
  * certificate OpenSSL verified. Calls OpenSSL and libc.
  */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>

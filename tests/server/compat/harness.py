@@ -76,6 +76,7 @@ class Store:
 
 class Server:
     def __init__(self, store, *args, metrics=True, listen="127.0.0.1:0"):
+        # listen: the first listener (PLAINTEXT); --listen in args adds more
         self.store = store
         cmd = [store.varve, "serve", store.dir, "--listen", listen]
         cmd += ["--metrics", "127.0.0.1:0" if metrics else "none"]

@@ -22,6 +22,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -438,6 +439,54 @@ def user_cli(st):
         kcat_refused(bob, "removed user")
         add_user(st, "bob", "new-password")
         kcat_produce(dict(bob, **{"sasl.password": "new-password"}), "u", ["again"])
+    finally:
+        srv.stop()
+
+
+class ListenersOnly(Server):
+    """A server with exactly the listeners given (the harness's Server puts
+    a PLAINTEXT one first); stop() is the harness's."""
+
+    def __init__(self, store, *listeners):
+        self.store = store
+        cmd = [store.varve, "serve", store.dir, "--metrics", "none"]
+        for l in listeners:
+            cmd += ["--listen", l]
+        self.errfile = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errfile,
+                                     text=True)
+        self.line = self._ready_line()
+        self.metrics_port = None
+
+
+@test
+def server_file_names_plaintext_listener(st):
+    """<store>/SERVER names the first PLAINTEXT listener, wherever it is in
+    the list, so the varve command (which has no credentials) goes through
+    it while the server holds the store; without a PLAINTEXT listener it
+    names the first listener with its protocol and the command fails,
+    saying so."""
+    add_user(st, "alice")
+    srv = ListenersOnly(st, "SASL_PLAINTEXT://127.0.0.1:0", "127.0.0.1:0")
+    try:
+        m = re.match(r"varve serve: listening on SASL_PLAINTEXT://127\.0\.0\.1:(\d+), "
+                     r"127\.0\.0\.1:(\d+)", srv.line)
+        check(m, "ready line %r" % srv.line)
+        server = open(os.path.join(st.dir, "SERVER")).read()
+        check(server == "127.0.0.1:%s\n" % m.group(2), "SERVER: %r" % server)
+        st.cli("topic", "create", "through")
+        st.produce("through", ["x", "y"])
+        check("through" in topics(st), "topic list through the server: %r" % topics(st))
+    finally:
+        srv.stop()
+    srv = ListenersOnly(st, "SASL_PLAINTEXT://127.0.0.1:0")
+    try:
+        port = port_of(srv, "SASL_PLAINTEXT")
+        server = open(os.path.join(st.dir, "SERVER")).read()
+        check(server == "SASL_PLAINTEXT://127.0.0.1:%d\n" % port, "SERVER: %r" % server)
+        p = st.cli("produce", "held", stdin="z\n", check_rc=False)
+        check(p.returncode != 0 and "SASL_PLAINTEXT://127.0.0.1:%d" % port in p.stderr,
+              "produce beside a SASL-only server: exit %d: %s" % (p.returncode, p.stderr))
     finally:
         srv.stop()
 

@@ -391,6 +391,44 @@ Test(sasl_plain, plain_without_tls_when_allowed)
 	cr_assert(logged("authenticated as User:alice (PLAIN)"));
 }
 
+/* PLAIN checks run on workers, which look the user up while the loop may
+ * re-read the users file (a changed file at a SaslHandshake, or a reload):
+ * logins in flight while the file changes under them all succeed (and the
+ * sanitizer builds see no use after free). */
+Test(sasl_plain, plain_logins_while_the_users_file_changes)
+{
+	enum { ROUNDS = 25, CONNS = 4 };
+	for (int round = 0; round < ROUNDS; round++) {
+		int fd[CONNS];
+		int32_t corr[CONNS];
+		vs_response r;
+		for (int i = 0; i < CONNS; i++) {
+			fd[i] = bt_connect(&t);
+			cr_assert_eq(handshake(fd[i], 1, "PLAIN", &r), 0);
+		}
+		vs_request q = { 0 };
+		q.sasl_authenticate.auth_bytes = (vs_slice){ (const uint8_t *)"\0alice\0s3cret", 13 };
+		for (int i = 0; i < CONNS; i++)
+			corr[i] = bt_send(&t, fd[i], VS_API_SASL_AUTHENTICATE, 1, &q);
+		/* meanwhile: a new users file, re-read by the loop (the reload
+		 * and the next round's handshakes) */
+		char name[32];
+		snprintf(name, sizeof name, "u%d", round);
+		add_user(name, "pw", VS_SCRAM_SHA_256);
+		vs_broker_reload(t.b);
+		for (int i = 0; i < CONNS; i++) {
+			bt_recv(&t, fd[i], VS_API_SASL_AUTHENTICATE, 1, corr[i], &r);
+			cr_assert_eq(r.sasl_authenticate.error_code, 0, "round %d conn %d", round, i);
+			close(fd[i]);
+		}
+	}
+	int fd = bt_connect(&t);
+	vs_response r;
+	cr_assert_eq(handshake(fd, 1, "PLAIN", &r), 0);
+	cr_assert_eq(authenticate(fd, "\0u24\0pw", 7, &r), 0);
+	close(fd);
+}
+
 /* Raw tokens: a 4-byte size and the token, both ways. */
 static void send_token(int fd, const char *p, size_t n)
 {
