@@ -363,9 +363,9 @@ static void check_load(const tlog *l, const char *ipath, const char *tpath, cons
 		       const buf *tb, int tp, const uint32_t *targets, size_t nt)
 {
 	vv_file *idx = NULL, *tidx = NULL;
-	if (ip && vv_io_open(ipath, VV_O_RDONLY, 0600, &idx))
+	if (ip && vv_io_open(NULL, ipath, VV_O_RDONLY, 0600, &idx))
 		abort();
-	if (tp && vv_io_open(tpath, VV_O_RDONLY, 0600, &tidx))
+	if (tp && vv_io_open(NULL, tpath, VV_O_RDONLY, 0600, &tidx))
 		abort();
 	vv_index ix;
 	vv_index_init(&ix);

@@ -144,7 +144,13 @@ typedef void (*varve_log_fn)(void *ctx, int level, const char *message);
 /** Clock callback returning milliseconds since the epoch (tests inject one). */
 typedef int64_t (*varve_clock_fn)(void *ctx);
 
-#define VARVE_OPTIONS_VERSION 1
+/** The I/O methods a store uses for every file operation (an internal table,
+ *  not part of the stable API: only varve's own test builds make one, to
+ *  inject I/O errors and simulate power cuts per store). */
+struct varve_io_methods;
+
+/** Version 2 added `io`. */
+#define VARVE_OPTIONS_VERSION 2
 
 typedef struct varve_options {
 	unsigned int version;          /**< VARVE_OPTIONS_VERSION */
@@ -177,6 +183,9 @@ typedef struct varve_options {
 	int verify_every_read;         /**< 1: check a batch's checksum on every read. Default 0:
 					    once per batch while the store is open (read-only
 					    handles always check every read) */
+	const struct varve_io_methods *io; /**< version 2: NULL (the default) = the operating
+					    system; any other value must come from varve's own
+					    test support */
 } varve_options;
 
 /* Zero in the version-1 fields of varve_options: the default for
@@ -202,7 +211,7 @@ typedef struct varve_options {
 	  .start_cleaner = 1, .max_open_files = 512, .cleaner_interval_ms = 15000,    \
 	  .cleaner_memory_bytes = 32u << 20, .cleaner_io_bytes_per_sec = 0,           \
 	  .min_free_bytes = 0, .max_inflight_bytes = 64u << 20, .inflight_block = 1,  \
-	  .use_mmap = 0, .verify_every_read = 0 }
+	  .use_mmap = 0, .verify_every_read = 0, .io = NULL }
 #endif
 
 /** Fill the fields of `version` (1..VARVE_OPTIONS_VERSION) of opts with

@@ -24,9 +24,10 @@
 	const vv_abi vv_abi_##var = { name_, current_, var##_size }
 
 #define OPTIONS_V1 VV_ABI_END(varve_options, verify_every_read)
-_Static_assert(ROUND(OPTIONS_V1, varve_options) == sizeof(varve_options),
+#define OPTIONS_V2 VV_ABI_END(varve_options, io)
+_Static_assert(ROUND(OPTIONS_V2, varve_options) == sizeof(varve_options),
 	       "varve_options grew: bump VARVE_OPTIONS_VERSION and add a row");
-TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1);
+TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2);
 
 #define TOPIC_CONFIG_V1 VV_ABI_END(varve_topic_config, retain_for_groups)
 _Static_assert(ROUND(TOPIC_CONFIG_V1, varve_topic_config) == sizeof(varve_topic_config),

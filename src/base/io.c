@@ -2,7 +2,9 @@
 /*
  * io.c -- the POSIX backend of the I/O table and the wrappers every module
  * calls. The wrappers own error translation and counters; the backend is a
- * thin layer over the syscalls so that test backends can wrap it.
+ * thin layer over the syscalls so that test backends can wrap it. The
+ * wrappers pick the table: the caller's for calls that name a path (NULL:
+ * the process default), the file's own for calls on an open file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -34,29 +36,28 @@ static int px_open(const char *path, int flags, unsigned mode, vv_file **out)
 		of |= O_TRUNC;
 	/* O_NOFOLLOW: a symlink planted in the store is never followed. */
 	of |= O_NOFOLLOW;
+	int rc = -ENOMEM;
 	vv_file *f = vv_calloc(1, sizeof *f);
-	if (!f)
-		return -ENOMEM;
-	f->path = vv_strdup(path);
-	if (!f->path) {
-		vv_free(f);
-		return -ENOMEM;
-	}
+	if (!f || !(f->path = vv_strdup(path)))
+		goto fail;
 	int fd;
 	do
 		fd = open(path, of, (mode_t)mode);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
-		int e = errno;
-		vv_free(f->path);
-		vv_free(f);
-		return -e;
+		rc = -errno;
+		goto fail;
 	}
 	if (flags & VV_O_CREAT)
 		(void)fchmod(fd, (mode_t)mode); /* umask must not widen or narrow our mode */
 	f->fd = fd;
 	*out = f;
 	return 0;
+fail:
+	if (f)
+		vv_free(f->path);
+	vv_free(f);
+	return rc;
 }
 
 static int px_close(vv_file *f)
@@ -203,6 +204,39 @@ static int px_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return 0;
 }
 
+static void px_file_info(const struct stat *st, vv_file_info *out)
+{
+	out->dev = (uint64_t)st->st_dev;
+	out->ino = (uint64_t)st->st_ino;
+	out->nlink = (uint64_t)st->st_nlink;
+	out->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
+}
+
+static int px_info(vv_file *f, vv_file_info *out)
+{
+	struct stat st;
+	if (fstat(f->fd, &st) < 0)
+		return -errno;
+	px_file_info(&st, out);
+	return 0;
+}
+
+static int px_path_info(const char *path, vv_file_info *out)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	px_file_info(&st, out);
+	return 0;
+}
+
+static int px_link(const char *from, const char *to)
+{
+	/* linkat without AT_SYMLINK_FOLLOW: a symlink planted in a store is
+	 * linked as itself, never its target */
+	return linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0 ? -errno : 0;
+}
+
 static int px_extend(vv_file *f, uint64_t size)
 {
 	struct stat st;
@@ -232,10 +266,85 @@ static int px_extend(vv_file *f, uint64_t size)
 	return r < 0 ? -errno : 0;
 }
 
+static int px_syncfs(vv_file *f) { return syncfs(f->fd) < 0 ? -errno : 0; }
+
+static int px_free_space(const char *path, uint64_t *bytes)
+{
+	struct statvfs st;
+	if (statvfs(path, &st) < 0)
+		return -errno;
+	*bytes = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+	return 0;
+}
+
+static int px_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	void *p = mmap(NULL, len ? len : 1, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		       MAP_SHARED, f->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*out = p;
+	return 0;
+}
+
+static void px_unmap(vv_file *f, uint8_t *p, size_t len)
+{
+	(void)f;
+	/* munmap fails only for a range we never mapped: nothing to do then */
+	(void)munmap(p, len ? len : 1);
+}
+
+static void px_prefault(vv_file *f, uint8_t *p, size_t len)
+{
+	(void)f;
+#ifdef MADV_POPULATE_WRITE
+	/* Fault the pages in and make them writable in one call, instead of two
+	 * faults per page on first write (read fault, then write-protect fault).
+	 * Best effort: older kernels say EINVAL and the writes fault as before. */
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p & ~(page - 1);
+	if (len)
+		(void)madvise((void *)a, len + ((uintptr_t)p - a), MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+static int px_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	(void)f;
+	memcpy(map + off, src, n);
+	return 0;
+}
+
 const vv_io_methods vv_io_posix = {
-	px_open, px_close, px_pread, px_pwrite, px_datasync, px_size, px_truncate,
-	px_allocate, px_rename, px_unlink, px_mkdir, px_rmdir, px_sync_dir,
-	px_list_dir, px_lock, px_stat_size, px_extend,
+	.open = px_open,
+	.close = px_close,
+	.pread = px_pread,
+	.pwrite = px_pwrite,
+	.datasync = px_datasync,
+	.size = px_size,
+	.truncate = px_truncate,
+	.allocate = px_allocate,
+	.rename = px_rename,
+	.unlink = px_unlink,
+	.mkdir = px_mkdir,
+	.rmdir = px_rmdir,
+	.sync_dir = px_sync_dir,
+	.list_dir = px_list_dir,
+	.lock = px_lock,
+	.stat_size = px_stat_size,
+	.file_info = px_info,
+	.path_info = px_path_info,
+	.link = px_link,
+	.extend = px_extend,
+	.syncfs = px_syncfs,
+	.free_space = px_free_space,
+	.map = px_map,
+	.unmap = px_unmap,
+	.prefault = px_prefault,
+	.map_write = px_map_write,
 };
 
 /* ---- wrappers --------------------------------------------------------- */
@@ -245,7 +354,12 @@ static _Atomic uint64_t n_datasync, ns_datasync, n_dirsync, n_written;
 
 void vv_io_set(const vv_io_methods *m) { atomic_store(&current, m ? m : &vv_io_posix); }
 const vv_io_methods *vv_io_get(void) { return atomic_load(&current); }
-#define IO (atomic_load(&current))
+
+/* The table for a call given `io` (NULL: the process default). */
+static const vv_io_methods *pick(const vv_io_methods *io)
+{
+	return io ? io : atomic_load(&current);
+}
 
 void vv_io_counters_get(vv_io_counters *out)
 {
@@ -267,20 +381,204 @@ static int fail(int neg_errno, const char *op, const char *path)
 	case EEXIST: code = VARVE_EEXISTS; break;
 	case EMFILE:
 	case ENFILE: code = VARVE_EAGAIN; break;
-	case EROFS:
-	case EACCES:
-	case EPERM: code = VARVE_EIO; break;
-	default: code = VARVE_EIO; break;
+	default: code = VARVE_EIO; break; /* EROFS, EACCES, EPERM and the rest */
 	}
 	return vv_error_set(code, e, "%s %s: %s", op, path ? path : "?", strerror(e));
 }
 
-int vv_io_open(const char *path, int flags, unsigned mode, vv_file **out)
+/* ---- calls that name a path ------------------------------------------- */
+
+int vv_io_open(const vv_io_methods *io, const char *path, int flags, unsigned mode,
+	       vv_file **out)
 {
 	*out = NULL;
-	int rc = IO->open(path, flags, mode, out);
-	return rc ? fail(rc, "open", path) : 0;
+	io = pick(io);
+	int rc = io->open(path, flags, mode, out);
+	if (rc)
+		return fail(rc, "open", path);
+	(*out)->io = io;
+	return 0;
 }
+
+int vv_io_rename(const vv_io_methods *io, const char *from, const char *to)
+{
+	int rc = pick(io)->rename(from, to);
+	return rc ? fail(rc, "rename", from) : 0;
+}
+
+int vv_io_unlink(const vv_io_methods *io, const char *path)
+{
+	int rc = pick(io)->unlink(path);
+	return rc ? fail(rc, "unlink", path) : 0;
+}
+
+int vv_io_mkdir(const vv_io_methods *io, const char *path, unsigned mode)
+{
+	int rc = pick(io)->mkdir(path, mode);
+	return rc ? fail(rc, "mkdir", path) : 0;
+}
+
+int vv_io_rmdir(const vv_io_methods *io, const char *path)
+{
+	int rc = pick(io)->rmdir(path);
+	return rc ? fail(rc, "rmdir", path) : 0;
+}
+
+int vv_io_sync_dir(const vv_io_methods *io, const char *path)
+{
+	int rc = pick(io)->sync_dir(path);
+	atomic_fetch_add(&n_dirsync, 1);
+	return rc ? fail(rc, "fsync directory", path) : 0;
+}
+
+int vv_io_list_dir(const vv_io_methods *io, const char *path, char ***names, size_t *count)
+{
+	*names = NULL;
+	*count = 0;
+	int rc = pick(io)->list_dir(path, names, count);
+	return rc ? fail(rc, "list directory", path) : 0;
+}
+
+void vv_io_free_list(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		vv_free(names[i]);
+	vv_free(names);
+}
+
+int vv_io_lock(const vv_io_methods *io, const char *path, unsigned mode, vv_file **out)
+{
+	*out = NULL;
+	io = pick(io);
+	int rc = io->lock(path, mode, out);
+	if (rc == -EWOULDBLOCK)
+		return vv_error_set(VARVE_ELOCKED, EWOULDBLOCK,
+				    "%s is held by another writer (process or handle)", path);
+	if (rc)
+		return fail(rc, "lock", path);
+	(*out)->io = io;
+	return 0;
+}
+
+int vv_io_stat(const vv_io_methods *io, const char *path, uint64_t *size, int *is_dir)
+{
+	int rc = pick(io)->stat_size(path, size, is_dir);
+	return rc ? fail(rc, "stat", path) : 0;
+}
+
+int vv_io_path_info(const vv_io_methods *io, const char *path, vv_file_info *out)
+{
+	int rc = pick(io)->path_info(path, out);
+	return rc ? fail(rc, "stat", path) : 0;
+}
+
+int vv_io_link(const vv_io_methods *io, const char *from, const char *to)
+{
+	int rc = pick(io)->link(from, to);
+	return rc ? fail(rc, "link", from) : 0;
+}
+
+int vv_io_free_space(const vv_io_methods *io, const char *path, uint64_t *bytes)
+{
+	int rc = pick(io)->free_space(path, bytes);
+	return rc ? fail(rc, "statvfs", path) : 0;
+}
+
+int vv_io_write_atomic(const vv_io_methods *io, const char *dir, const char *name,
+		       const void *buf, size_t n, unsigned mode)
+{
+	char tmp[4096], dst[4096];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= sizeof tmp ||
+	    (size_t)snprintf(dst, sizeof dst, "%s/%s", dir, name) >= sizeof dst)
+		return vv_error_set(VARVE_EINVAL, 0, "path too long: %s/%s", dir, name);
+	io = pick(io);
+	vv_file *f;
+	VV_TRY(vv_io_open(io, tmp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f));
+	int rc = vv_io_pwrite(f, buf, n, 0);
+	if (rc < 0)
+		goto out;
+	/* fsync the temp file before the rename, or a crash could leave the new
+	 * name pointing at an empty file. */
+	rc = vv_io_datasync(f);
+	if (rc < 0)
+		goto out;
+	rc = vv_io_close(f);
+	f = NULL;
+	if (rc < 0)
+		goto out;
+	rc = vv_io_rename(io, tmp, dst);
+	if (rc < 0)
+		goto out;
+	/* fsync the directory so the rename itself survives a crash. */
+	rc = vv_io_sync_dir(io, dir);
+out:
+	if (f)
+		(void)f->io->close(f); /* the first failure is the one reported */
+	if (rc < 0)
+		(void)io->unlink(tmp); /* best effort; open removes stray .tmp files */
+	return rc;
+}
+
+int vv_io_read_small(const vv_io_methods *io, const char *path, size_t max, uint8_t **buf,
+		     size_t *n)
+{
+	*buf = NULL;
+	*n = 0;
+	vv_file *f;
+	VV_TRY(vv_io_open(io, path, VV_O_RDONLY, 0, &f));
+	uint8_t *b = NULL;
+	size_t got = 0;
+	uint64_t sz;
+	int rc = vv_io_size(f, &sz);
+	if (rc < 0)
+		goto out;
+	if (sz > max) {
+		rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is %llu bytes, more than %zu", path,
+				  (unsigned long long)sz, max);
+		goto out;
+	}
+	if (!(b = vv_malloc((size_t)sz + 1))) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "reading %s", path);
+		goto out;
+	}
+	rc = vv_io_pread(f, b, (size_t)sz, 0, &got);
+out:
+	(void)f->io->close(f); /* read-only: nothing a close could lose */
+	if (rc < 0) {
+		vv_free(b);
+		return rc;
+	}
+	b[got] = 0;
+	*buf = b;
+	*n = got;
+	return 0;
+}
+
+int vv_io_remove_tree(const vv_io_methods *io, const char *path)
+{
+	int is_dir = 0;
+	int rc = vv_io_stat(io, path, NULL, &is_dir);
+	if (rc == VARVE_ENOTFOUND)
+		return 0;
+	VV_TRY(rc);
+	if (is_dir != 1)
+		return vv_io_unlink(io, path);
+	char **names;
+	size_t n;
+	VV_TRY(vv_io_list_dir(io, path, &names, &n));
+	char sub[4096];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sub, sizeof sub, "%s/%s", path, names[i]);
+		rc = vv_io_remove_tree(io, sub);
+		if (rc < 0)
+			break;
+	}
+	vv_io_free_list(names, n);
+	VV_TRY(rc);
+	return vv_io_rmdir(io, path);
+}
+
+/* ---- calls on an open file ----------------------------------------------- */
 
 int vv_io_close(vv_file *f)
 {
@@ -288,7 +586,7 @@ int vv_io_close(vv_file *f)
 		return 0;
 	char path[512];
 	snprintf(path, sizeof path, "%s", f->path ? f->path : "?");
-	int rc = IO->close(f);
+	int rc = f->io->close(f);
 	return rc ? fail(rc, "close", path) : 0;
 }
 
@@ -297,7 +595,7 @@ int vv_io_pread(vv_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
 	size_t got = 0;
 	while (got < n) {
 		size_t r = 0;
-		int rc = IO->pread(f, (uint8_t *)buf + got, n - got, off + got, &r);
+		int rc = f->io->pread(f, (uint8_t *)buf + got, n - got, off + got, &r);
 		if (rc)
 			return fail(rc, "read", f->path);
 		if (r == 0)
@@ -323,7 +621,7 @@ int vv_io_pwrite(vv_file *f, const void *buf, size_t n, uint64_t off)
 	size_t done = 0;
 	while (done < n) {
 		size_t w = 0;
-		int rc = IO->pwrite(f, (const uint8_t *)buf + done, n - done, off + done, &w);
+		int rc = f->io->pwrite(f, (const uint8_t *)buf + done, n - done, off + done, &w);
 		if (rc)
 			return fail(rc, "write", f->path);
 		if (w == 0)
@@ -337,7 +635,7 @@ int vv_io_pwrite(vv_file *f, const void *buf, size_t n, uint64_t off)
 int vv_io_datasync(vv_file *f)
 {
 	uint64_t t0 = vv_mono_ns();
-	int rc = IO->datasync(f);
+	int rc = f->io->datasync(f);
 	atomic_fetch_add(&n_datasync, 1);
 	atomic_fetch_add(&ns_datasync, vv_mono_ns() - t0);
 	return rc ? fail(rc, "fdatasync", f->path) : 0;
@@ -345,250 +643,63 @@ int vv_io_datasync(vv_file *f)
 
 int vv_io_size(vv_file *f, uint64_t *out)
 {
-	int rc = IO->size(f, out);
+	int rc = f->io->size(f, out);
 	return rc ? fail(rc, "stat", f->path) : 0;
 }
 
 int vv_io_truncate(vv_file *f, uint64_t size)
 {
-	int rc = IO->truncate(f, size);
+	int rc = f->io->truncate(f, size);
 	return rc ? fail(rc, "truncate", f->path) : 0;
 }
 
 int vv_io_allocate(vv_file *f, uint64_t off, uint64_t len)
 {
-	int rc = IO->allocate(f, off, len);
+	int rc = f->io->allocate(f, off, len);
 	return rc ? fail(rc, "fallocate", f->path) : 0;
-}
-
-int vv_io_rename(const char *from, const char *to)
-{
-	int rc = IO->rename(from, to);
-	return rc ? fail(rc, "rename", from) : 0;
-}
-
-int vv_io_unlink(const char *path)
-{
-	int rc = IO->unlink(path);
-	return rc ? fail(rc, "unlink", path) : 0;
-}
-
-int vv_io_mkdir(const char *path, unsigned mode)
-{
-	int rc = IO->mkdir(path, mode);
-	return rc ? fail(rc, "mkdir", path) : 0;
-}
-
-int vv_io_rmdir(const char *path)
-{
-	int rc = IO->rmdir(path);
-	return rc ? fail(rc, "rmdir", path) : 0;
-}
-
-int vv_io_sync_dir(const char *path)
-{
-	int rc = IO->sync_dir(path);
-	atomic_fetch_add(&n_dirsync, 1);
-	return rc ? fail(rc, "fsync directory", path) : 0;
-}
-
-int vv_io_list_dir(const char *path, char ***names, size_t *count)
-{
-	*names = NULL;
-	*count = 0;
-	int rc = IO->list_dir(path, names, count);
-	return rc ? fail(rc, "list directory", path) : 0;
-}
-
-void vv_io_free_list(char **names, size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		vv_free(names[i]);
-	vv_free(names);
-}
-
-int vv_io_lock(const char *path, unsigned mode, vv_file **out)
-{
-	*out = NULL;
-	int rc = IO->lock(path, mode, out);
-	if (rc == -EWOULDBLOCK)
-		return vv_error_set(VARVE_ELOCKED, EWOULDBLOCK,
-				    "%s is held by another writer (process or handle)", path);
-	return rc ? fail(rc, "lock", path) : 0;
-}
-
-int vv_io_stat(const char *path, uint64_t *size, int *is_dir)
-{
-	int rc = IO->stat_size(path, size, is_dir);
-	return rc ? fail(rc, "stat", path) : 0;
-}
-
-int vv_io_write_atomic(const char *dir, const char *name, const void *buf, size_t n,
-		       unsigned mode)
-{
-	char tmp[4096], dst[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name) >= sizeof tmp ||
-	    (size_t)snprintf(dst, sizeof dst, "%s/%s", dir, name) >= sizeof dst)
-		return vv_error_set(VARVE_EINVAL, 0, "path too long: %s/%s", dir, name);
-	vv_file *f;
-	VV_TRY(vv_io_open(tmp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f));
-	int rc = vv_io_pwrite(f, buf, n, 0);
-	/* fsync the temp file before the rename, or a crash could leave the new
-	 * name pointing at an empty file. */
-	if (rc == 0)
-		rc = vv_io_datasync(f);
-	int crc = vv_io_close(f);
-	if (rc == 0)
-		rc = crc;
-	if (rc == 0)
-		rc = vv_io_rename(tmp, dst);
-	/* fsync the directory so the rename itself survives a crash. */
-	if (rc == 0)
-		rc = vv_io_sync_dir(dir);
-	if (rc)
-		(void)IO->unlink(tmp);
-	return rc;
-}
-
-int vv_io_read_small(const char *path, size_t max, uint8_t **buf, size_t *n)
-{
-	*buf = NULL;
-	*n = 0;
-	vv_file *f;
-	VV_TRY(vv_io_open(path, VV_O_RDONLY, 0, &f));
-	uint64_t sz;
-	int rc = vv_io_size(f, &sz);
-	if (rc == 0 && sz > max)
-		rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is %llu bytes, more than %zu", path,
-				  (unsigned long long)sz, max);
-	uint8_t *b = NULL;
-	size_t got = 0;
-	if (rc == 0 && !(b = vv_malloc((size_t)sz + 1)))
-		rc = vv_error_set(VARVE_ENOMEM, 0, "reading %s", path);
-	if (rc == 0)
-		rc = vv_io_pread(f, b, (size_t)sz, 0, &got);
-	vv_io_close(f);
-	if (rc) {
-		vv_free(b);
-		return rc;
-	}
-	b[got] = 0;
-	*buf = b;
-	*n = got;
-	return 0;
-}
-
-int vv_io_remove_tree(const char *path)
-{
-	int is_dir = 0;
-	int rc = vv_io_stat(path, NULL, &is_dir);
-	if (rc == VARVE_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	if (is_dir != 1)
-		return vv_io_unlink(path);
-	char **names;
-	size_t n;
-	VV_TRY(vv_io_list_dir(path, &names, &n));
-	char sub[4096];
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		snprintf(sub, sizeof sub, "%s/%s", path, names[i]);
-		rc = vv_io_remove_tree(sub);
-	}
-	vv_io_free_list(names, n);
-	return rc ? rc : vv_io_rmdir(path);
-}
-
-static void file_info(const struct stat *st, vv_file_info *out)
-{
-	out->dev = (uint64_t)st->st_dev;
-	out->ino = (uint64_t)st->st_ino;
-	out->nlink = (uint64_t)st->st_nlink;
-	out->size = st->st_size > 0 ? (uint64_t)st->st_size : 0;
-}
-
-int vv_io_info(vv_file *f, vv_file_info *out)
-{
-	struct stat st;
-	if (fstat(f->fd, &st) < 0)
-		return fail(-errno, "stat", f->path);
-	file_info(&st, out);
-	return 0;
-}
-
-int vv_io_path_info(const char *path, vv_file_info *out)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return fail(-errno, "stat", path);
-	file_info(&st, out);
-	return 0;
-}
-
-int vv_io_link(const char *from, const char *to)
-{
-	/* linkat without AT_SYMLINK_FOLLOW: a symlink planted in a store is
-	 * linked as itself, never its target */
-	if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) < 0)
-		return fail(-errno, "link", from);
-	return 0;
-}
-
-int vv_io_free_space(const char *path, uint64_t *bytes)
-{
-	struct statvfs st;
-	if (statvfs(path, &st) < 0)
-		return fail(-errno, "statvfs", path);
-	*bytes = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
-	return 0;
 }
 
 int vv_io_extend(vv_file *f, uint64_t size)
 {
-	int rc = IO->extend(f, size);
+	int rc = f->io->extend(f, size);
 	return rc ? fail(rc, "fallocate", f->path) : 0;
+}
+
+int vv_io_info(vv_file *f, vv_file_info *out)
+{
+	int rc = f->io->file_info(f, out);
+	return rc ? fail(rc, "stat", f->path) : 0;
+}
+
+int vv_io_syncfs(vv_file *f)
+{
+	uint64_t t0 = vv_mono_ns();
+	int rc = f->io->syncfs(f);
+	atomic_fetch_add(&n_datasync, 1);
+	atomic_fetch_add(&ns_datasync, vv_mono_ns() - t0);
+	return rc ? fail(rc, "syncfs", f->path) : 0;
 }
 
 int vv_io_map(vv_file *f, size_t len, int writable, uint8_t **out)
 {
 	*out = NULL;
-	void *p = mmap(NULL, len ? len : 1, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
-		       f->fd, 0);
-	if (p == MAP_FAILED)
-		return fail(-errno, "mmap", f->path);
-	*out = p;
+	int rc = f->io->map(f, len, writable, out);
+	return rc ? fail(rc, "mmap", f->path) : 0;
+}
+
+void vv_io_map_prefault(vv_file *f, uint8_t *p, size_t len) { f->io->prefault(f, p, len); }
+
+int vv_io_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	int rc = f->io->map_write(f, map, off, src, n);
+	if (rc)
+		return vv_error_set(VARVE_EIO, -rc, "write through the mapping of %s at %llu: %s",
+				    f->path, (unsigned long long)off, strerror(-rc));
 	return 0;
 }
 
-void vv_io_map_prefault(uint8_t *p, size_t len)
-{
-#ifdef MADV_POPULATE_WRITE
-	/* Fault the pages in and make them writable in one call, instead of two
-	 * faults per page on first write (read fault, then write-protect fault).
-	 * Best effort: older kernels say EINVAL and the writes fault as before. */
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)p & ~(page - 1);
-	if (len)
-		(void)madvise((void *)a, len + ((uintptr_t)p - a), MADV_POPULATE_WRITE);
-#else
-	(void)p;
-	(void)len;
-#endif
-}
-
-void vv_io_unmap(uint8_t *p, size_t len)
+void vv_io_unmap(vv_file *f, uint8_t *p, size_t len)
 {
 	if (p)
-		munmap(p, len ? len : 1);
-}
-
-int vv_io_syncfs(vv_file *f)
-{
-	/* not in the method table: counted and failed like a datasync */
-	uint64_t t0 = vv_mono_ns();
-	int rc = syncfs(f->fd) < 0 ? -errno : 0;
-	atomic_fetch_add(&n_datasync, 1);
-	atomic_fetch_add(&ns_datasync, vv_mono_ns() - t0);
-	return rc ? fail(rc, "syncfs", f->path) : 0;
+		f->io->unmap(f, p, len);
 }

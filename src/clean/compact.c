@@ -85,7 +85,8 @@ static int64_t km_get(const keymap *m, uint64_t h1, uint32_t h2)
 /* The checkpoint: how far compaction got, and when the earliest tombstone
  * it kept may go (docs/FORMAT.md). A 16-byte file from before the second
  * field says nothing about tombstones: they may be due now. */
-int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due)
+int vv_compact_load_checkpoint(const vv_io_methods *io, const char *dir, int64_t *clean_offset,
+			       int64_t *tomb_due)
 {
 	*clean_offset = 0;
 	*tomb_due = 0;
@@ -93,7 +94,7 @@ int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *
 	snprintf(path, sizeof path, "%s/%s", dir, CHECKPOINT_FILE);
 	uint8_t *b;
 	size_t n;
-	if (vv_io_read_small(path, 64, &b, &n)) {
+	if (vv_io_read_small(io, path, 64, &b, &n)) {
 		vv_error_clear();
 		return 0;
 	}
@@ -107,13 +108,14 @@ int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *
 	return 0;
 }
 
-static int save_checkpoint(const char *dir, int64_t off, int64_t tomb_due, unsigned mode)
+static int save_checkpoint(const vv_io_methods *io, const char *dir, int64_t off, int64_t tomb_due,
+			   unsigned mode)
 {
 	uint8_t b[24];
 	vv_store64(b, (uint64_t)off);
 	vv_store64(b + 8, (uint64_t)tomb_due);
 	vv_store64(b + 16, XXH3_64bits(b, 16));
-	return vv_io_write_atomic(dir, CHECKPOINT_FILE, b, sizeof b, mode);
+	return vv_io_write_atomic(io, dir, CHECKPOINT_FILE, b, sizeof b, mode);
 }
 
 /* ---- compaction ------------------------------------------------------------------------ */
@@ -363,16 +365,16 @@ static int rewrite_segment(rewrite_ctx *x, vv_segment *s, writer *w)
 
 /* The new segment's files: old[0..k) rewritten into w's log, then its
  * indexes (*fi, *ft, opened here), each synced. */
-static int write_new_segment(rewrite_ctx *x, vv_segment *const *old, size_t k, writer *w,
-			     const char *ip, const char *tp, unsigned mode, vv_file **fi,
+static int write_new_segment(rewrite_ctx *x, const vv_io_methods *io, vv_segment *const *old,
+			     size_t k, writer *w, const char *ip, const char *tp, unsigned mode, vv_file **fi,
 			     vv_file **ft)
 {
 	for (size_t i = 0; i < k; i++)
 		VV_TRY(rewrite_segment(x, old[i], w));
 	VV_TRY(vv_index_seal(&w->ix, &w->ixc, w->max_ts, (uint32_t)(w->last_offset - w->base)));
 	VV_TRY(vv_io_datasync(w->log));
-	VV_TRY(vv_io_open(ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, fi));
-	VV_TRY(vv_io_open(tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, ft));
+	VV_TRY(vv_io_open(io, ip, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, fi));
+	VV_TRY(vv_io_open(io, tp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, ft));
 	VV_TRY(vv_index_rewrite(&w->ix, *fi, *ft));
 	VV_TRY(vv_io_datasync(*fi));
 	return vv_io_datasync(*ft);
@@ -397,10 +399,10 @@ static int compact_group(rewrite_ctx *x, vv_partition *p, vv_segment *const *old
 	vv_index_cursor_reset(&w.ixc, &w.ix);
 	vv_bb_init(&w.bb);
 	vv_file *fi = NULL, *ft = NULL;
-	int rc = vv_io_open(lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
+	int rc = vv_io_open(p->cfg.seg.io, lp, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &w.log);
 	if (rc)
 		goto out;
-	rc = write_new_segment(x, old, k, &w, ip, tp, mode, &fi, &ft);
+	rc = write_new_segment(x, p->cfg.seg.io, old, k, &w, ip, tp, mode, &fi, &ft);
 out:
 	vv_io_close(fi);
 	vv_io_close(ft);
@@ -408,7 +410,7 @@ out:
 	vv_index_free(&w.ix);
 	vv_bb_free(&w.bb);
 	if (rc) {
-		vv_swap_abandon(dir, base);
+		vv_swap_abandon(p->cfg.seg.io, dir, base);
 		return rc;
 	}
 	vv_swap_hook hook = { x->prm->step_hook, x->prm->step_ctx };
@@ -456,7 +458,7 @@ static int compact_with_map(rewrite_ctx *x, vv_partition *p, vv_segment **segs, 
 		VV_TRY(compact_group(x, p, segs + i, j - i, segs[j]->base));
 		i = j;
 	}
-	return save_checkpoint(p->dir, segs[map_to]->base, x->st->tomb_due, p->cfg.seg.file_mode);
+	return save_checkpoint(p->cfg.seg.io, p->dir, segs[map_to]->base, x->st->tomb_due, p->cfg.seg.file_mode);
 }
 
 int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st)
@@ -464,7 +466,7 @@ int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compa
 	memset(st, 0, sizeof *st);
 	st->tomb_due = INT64_MAX;
 	int64_t clean_off, tomb_due;
-	vv_compact_load_checkpoint(p->dir, &clean_off, &tomb_due);
+	vv_compact_load_checkpoint(p->cfg.seg.io, p->dir, &clean_off, &tomb_due);
 	vv_segment **segs;
 	size_t n;
 	VV_TRY(vv_partition_segments(p, &segs, &n));

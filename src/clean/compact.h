@@ -44,7 +44,8 @@ typedef struct vv_compact_stats {
 
 /* How far compaction got, and when the earliest tombstone it kept may be
  * dropped (0 = unknown: maybe now). */
-int vv_compact_load_checkpoint(const char *dir, int64_t *clean_offset, int64_t *tomb_due);
+int vv_compact_load_checkpoint(const vv_io_methods *io, const char *dir, int64_t *clean_offset,
+			       int64_t *tomb_due);
 
 /* Compact p if its dirty ratio calls for it (or force). */
 int vv_compact_partition(vv_partition *p, const vv_compact_params *prm, vv_compact_stats *st);

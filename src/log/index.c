@@ -125,12 +125,48 @@ static int load_file(vv_file *f, size_t entry, uint8_t **buf, size_t *n)
 		return vv_error_set(VARVE_ENOMEM, 0, "loading index %s", f->path);
 	size_t got;
 	int rc = vv_io_pread(f, b, (size_t)sz, 0, &got);
-	if (rc) {
+	if (rc < 0) {
 		vv_free(b);
 		return rc;
 	}
 	*buf = b;
 	*n = got / entry;
+	return 0;
+}
+
+/* Offset entries from an index file's bytes, up to the first that is out
+ * of order or out of range (*damaged then). */
+static int add_offset_entries(vv_index *ix, const uint8_t *b, size_t n, uint64_t log_size,
+			      uint32_t max_rel, int *damaged)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t rel = vv_load32(b + i * 8), pos = vv_load32(b + i * 8 + 4);
+		int ok = rel <= max_rel && (uint64_t)pos < log_size &&
+			 (ix->n == 0 || (rel > ix->rel[ix->n - 1] && pos > ix->pos[ix->n - 1]));
+		if (!ok) {
+			*damaged = 1;
+			return 0;
+		}
+		VV_TRY(vv_index_add(ix, rel, pos));
+	}
+	return 0;
+}
+
+/* Time entries likewise. */
+static int add_time_entries(vv_index *ix, const uint8_t *b, size_t n, uint32_t max_rel,
+			    int *damaged)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t ts = (int64_t)vv_load64(b + i * 12);
+		uint32_t rel = vv_load32(b + i * 12 + 8);
+		int ok = rel <= max_rel &&
+			 (ix->tn == 0 || (ts > ix->tts[ix->tn - 1] && rel > ix->trel[ix->tn - 1]));
+		if (!ok) {
+			*damaged = 1;
+			return 0;
+		}
+		VV_TRY(vv_index_add_time(ix, ts, rel));
+	}
 	return 0;
 }
 
@@ -142,38 +178,13 @@ int vv_index_load(vv_index *ix, vv_file *idx, vv_file *tidx, uint64_t log_size, 
 	uint8_t *b;
 	size_t n;
 	VV_TRY(load_file(idx, VV_INDEX_ENTRY, &b, &n));
-	for (size_t i = 0; i < n; i++) {
-		uint32_t rel = vv_load32(b + i * 8), pos = vv_load32(b + i * 8 + 4);
-		int ok = rel <= max_rel && (uint64_t)pos < log_size &&
-			 (ix->n == 0 || (rel > ix->rel[ix->n - 1] && pos > ix->pos[ix->n - 1]));
-		if (!ok) {
-			*damaged = 1;
-			break;
-		}
-		int rc = vv_index_add(ix, rel, pos);
-		if (rc) {
-			vv_free(b);
-			return rc;
-		}
-	}
+	int rc = add_offset_entries(ix, b, n, log_size, max_rel, damaged);
 	vv_free(b);
+	VV_TRY(rc);
 	VV_TRY(load_file(tidx, VV_TIMEINDEX_ENTRY, &b, &n));
-	for (size_t i = 0; i < n; i++) {
-		int64_t ts = (int64_t)vv_load64(b + i * 12);
-		uint32_t rel = vv_load32(b + i * 12 + 8);
-		int ok = rel <= max_rel &&
-			 (ix->tn == 0 || (ts > ix->tts[ix->tn - 1] && rel > ix->trel[ix->tn - 1]));
-		if (!ok) {
-			*damaged = 1;
-			break;
-		}
-		int rc = vv_index_add_time(ix, ts, rel);
-		if (rc) {
-			vv_free(b);
-			return rc;
-		}
-	}
+	rc = add_time_entries(ix, b, n, max_rel, damaged);
 	vv_free(b);
+	VV_TRY(rc);
 	ix->written_n = ix->n;
 	ix->written_tn = ix->tn;
 	return 0;

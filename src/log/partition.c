@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * partition.c -- segments of one partition: recovery, append with group
- * commit, roll, lookups. Design notes in partition.h.
+ * partition.c -- segments of one partition: open and close, append with
+ * group commit, roll, segment lookups, retention and compaction support.
+ * Loading from disk (at open, and a read-only handle's refresh) is in
+ * recovery.c, the lookup by time in reader.c. Design notes in partition.h.
+ *
+ * May call: log (segment, recovery, sizes, producer, batch), base.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -9,16 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include <xxhash.h>
 
-#include "swap.h"
 #include "partition.h"
+#include "recovery.h"
 #include "sizes.h"
 #include "util.h"
 
-static void plog(const vv_partition *p, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void plog(const vv_partition *p, int level, const char *fmt, ...)
+#define plog vv_partition_log
+
+void vv_partition_log(const vv_partition *p, int level, const char *fmt, ...)
 {
 	if (!p->cfg.log_fn)
 		return;
@@ -36,46 +39,6 @@ int64_t vv_partition_now(const vv_partition *p)
 	return p->cfg.clock_fn ? p->cfg.clock_fn(p->cfg.clock_ctx) : vv_now_ms();
 }
 
-/* ---- recovery point ----------------------------------------------------- */
-
-void vv_recovery_point_encode(const vv_recovery_point *rp, uint8_t out[VV_RECOVERY_POINT_SIZE])
-{
-	vv_store32(out, VV_RECOVERY_POINT_MAGIC);
-	vv_store32(out + 4, 1);
-	vv_store64(out + 8, (uint64_t)rp->offset);
-	vv_store64(out + 16, (uint64_t)rp->segment_base);
-	vv_store64(out + 24, rp->position);
-	vv_store64(out + 32, (uint64_t)rp->log_start);
-	vv_store64(out + 40, XXH3_64bits(out, 40));
-}
-
-int vv_recovery_point_decode(const uint8_t *b, size_t n, vv_recovery_point *rp)
-{
-	if (n != VV_RECOVERY_POINT_SIZE || vv_load32(b) != VV_RECOVERY_POINT_MAGIC ||
-	    vv_load32(b + 4) != 1 || vv_load64(b + 40) != XXH3_64bits(b, 40))
-		return -1;
-	rp->offset = (int64_t)vv_load64(b + 8);
-	rp->segment_base = (int64_t)vv_load64(b + 16);
-	rp->position = vv_load64(b + 24);
-	rp->log_start = (int64_t)vv_load64(b + 32);
-	if (rp->offset < 0 || rp->segment_base < 0 || rp->log_start < 0 ||
-	    rp->segment_base > rp->offset || rp->position > UINT32_MAX)
-		return -1;
-	return 0;
-}
-
-static int write_recovery_point(vv_partition *p, const vv_recovery_point *rp)
-{
-	uint8_t buf[VV_RECOVERY_POINT_SIZE];
-	vv_recovery_point_encode(rp, buf);
-	VV_TRY(vv_io_write_atomic(p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
-				  p->cfg.seg.file_mode));
-	p->rp_written = rp->offset;
-	p->rp_seg = rp->segment_base;
-	p->rp_pos = rp->position;
-	return 0;
-}
-
 /* The segment size list for the next clean open (sizes.h); best effort. */
 static void write_sizes(vv_partition *p)
 {
@@ -86,7 +49,8 @@ static void write_sizes(vv_partition *p)
 			bases[i] = p->segs[i]->base;
 			sizes[i] = atomic_load(&p->segs[i]->size);
 		}
-		(void)vv_sizes_write(p->dir, p->close_nonce, bases, sizes, p->nsegs,
+		/* best effort: without the list the next open stats each segment */
+		(void)vv_sizes_write(p->cfg.seg.io, p->dir, p->close_nonce, bases, sizes, p->nsegs,
 				     p->cfg.seg.file_mode);
 	}
 	vv_free(bases);
@@ -96,7 +60,7 @@ static void write_sizes(vv_partition *p)
 
 /* ---- segment array ------------------------------------------------------ */
 
-static int push_segment(vv_partition *p, vv_segment *s)
+int vv_partition_push_segment(vv_partition *p, vv_segment *s)
 {
 	if (p->nsegs == p->cap) {
 		size_t nc = p->cap ? p->cap * 2 : 8;
@@ -112,442 +76,24 @@ static int push_segment(vv_partition *p, vv_segment *s)
 
 static vv_segment *active(vv_partition *p) { return p->segs[p->nsegs - 1]; }
 
-static int cmp_i64(const void *a, const void *b)
+/* The partition's directory: made (and its parent synced) by a writer; one
+ * that is there must be a directory. */
+static int make_dir(const vv_part_config *cfg, const char *dir)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void seg_file_path(char *out, size_t cap, const vv_partition *p, int64_t base, const char *sfx)
-{
-	vv_segment_path(out, cap, p->dir, base, sfx);
-}
-
-static void report_cut(vv_partition *p, const vv_segment *s, const vv_scan_result *res,
-		       uint64_t later_bytes, const char *reason)
-{
-	varve_recovery_cut cut;
-	memset(&cut, 0, sizeof cut);
-	snprintf(cut.topic, sizeof cut.topic, "%s", p->topic);
-	cut.partition = (int32_t)p->id;
-	cut.segment_base = s->base;
-	cut.position = res->valid_end;
-	cut.bytes_lost = (res->file_size - res->valid_end) + later_bytes;
-	cut.first_offset_lost = res->next_offset;
-	cut.last_offset_lost = res->lost_last_offset;
-	snprintf(cut.reason, sizeof cut.reason, "%s", reason);
-	plog(p, VARVE_LOG_WARN,
-	     "recovery cut segment %020" PRId64 " at byte %" PRIu64 ": %s; %" PRIu64
-	     " bytes removed, offsets from %" PRId64 " lost (last readable %" PRId64 ")",
-	     s->base, cut.position, reason, cut.bytes_lost, cut.first_offset_lost,
-	     cut.last_offset_lost);
-	if (p->cfg.on_cut)
-		p->cfg.on_cut(p->cfg.cut_ctx, &cut);
-}
-
-/* ---- open / recover ----------------------------------------------------- */
-
-/* The bases of the segment logs in p->dir, sorted; *swap_files tells whether
- * an interrupted compaction swap left files behind. One directory listing:
- * with 10,000 segments it is a good part of the open time. */
-static int list_segments(vv_partition *p, int64_t **bases_out, size_t *n_out, int *swap_files)
-{
-	char **names;
-	size_t n;
-	*bases_out = NULL;
-	*n_out = 0;
-	*swap_files = 0;
-	VV_TRY(vv_io_list_dir(p->dir, &names, &n));
-	int64_t *bases = vv_malloc((n ? n : 1) * sizeof *bases);
-	if (!bases) {
-		vv_io_free_list(names, n);
-		return vv_error_set(VARVE_ENOMEM, 0, "segment list");
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		int64_t b;
-		size_t l = strlen(names[i]);
-		if (vv_segment_parse_name(names[i], &b) == 0) {
-			bases[k++] = b;
-		} else if (vv_swap_is_file(names[i])) {
-			*swap_files = 1;
-		} else if (!p->cfg.seg.read_only && l > 4 && !strcmp(names[i] + l - 4, ".tmp")) {
-			char path[4096];
-			snprintf(path, sizeof path, "%s/%s", p->dir, names[i]);
-			(void)vv_io_unlink(path); /* an interrupted atomic write */
-			vv_error_clear();
-		}
-	}
-	vv_io_free_list(names, n);
-	qsort(bases, k, sizeof *bases, cmp_i64);
-	*bases_out = bases;
-	*n_out = k;
-	return 0;
-}
-
-/* First append time of a segment, from its first batch header. */
-static void read_first_append_time(vv_segment *s)
-{
-	uint8_t hb[VV_BATCH_HEADER_SIZE];
-	vv_batch_header h;
-	if (atomic_load(&s->size) >= VV_BATCH_HEADER_SIZE && vv_segment_open_files(s) == 0 &&
-	    vv_io_pread_full(s->log, hb, sizeof hb, 0) == 0 &&
-	    vv_batch_parse_header(hb, sizeof hb, s->cfg->max_batch, &h) == 0)
-		s->first_append_time = h.append_time;
-	vv_error_clear();
-}
-
-static int recover(vv_partition *p, int clean)
-{
-	int64_t *bases = NULL;
-	size_t n = 0;
-	int rc = 0;
-	int ro = p->cfg.seg.read_only, swap_files;
-	VV_TRY(list_segments(p, &bases, &n, &swap_files));
-	int had_swap = swap_files; /* the files changed since the close */
-	if (swap_files && !ro) {
-		/* finish or roll back a compaction swap a crash interrupted */
-		vv_free(bases);
-		VV_TRY(vv_swap_recover_dir(p->dir));
-		VV_TRY(list_segments(p, &bases, &n, &swap_files));
-	}
-	int64_t *swapped = NULL;
-	size_t nswapped = 0;
-	if (swap_files && ro) { /* read an interrupted swap as the writer's next open will */
-		if ((rc = vv_swap_view(p->dir, bases, &n, &swapped, &nswapped))) {
-			vv_free(bases);
-			return rc;
-		}
-		qsort(bases, n, sizeof *bases, cmp_i64);
-	}
-
-	vv_recovery_point rp = { 0 };
-	int has_rp = 0;
-	{
-		char path[4096];
-		uint8_t *buf;
-		size_t len;
-		snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
-		int r = vv_io_read_small(path, 4096, &buf, &len);
-		if (r == VARVE_ECORRUPT) {
-			plog(p, VARVE_LOG_WARN, "recovery point oversized; scanning the whole log");
-			r = VARVE_ENOTFOUND;
-		}
-		if (r == 0) {
-			has_rp = vv_recovery_point_decode(buf, len, &rp) == 0;
-			vv_free(buf);
-			if (!has_rp)
-				plog(p, VARVE_LOG_WARN, "recovery point damaged; scanning the whole log");
-		} else if (r != VARVE_ENOTFOUND) {
-			vv_free(bases);
-			vv_free(swapped);
-			return r;
-		}
-		vv_error_clear();
-	}
-
-	if (n == 0) {
-		int64_t base = has_rp ? (rp.offset > rp.log_start ? rp.offset : rp.log_start) : 0;
-		if (has_rp && rp.offset > rp.log_start)
-			plog(p, VARVE_LOG_ERROR,
-			     "no segment files, but the recovery point says offsets below %" PRId64
-			     " were durable", rp.offset);
-		vv_free(bases);
-		vv_free(swapped);
-		if (ro) {
-			atomic_store(&p->start_offset, base);
-			atomic_store(&p->end_offset, base);
-			atomic_store(&p->durable_offset, base);
-			return 0;
-		}
-		vv_segment *s;
-		VV_TRY(vv_segment_create(p->dir, base, &p->cfg.seg, &s));
-		if ((rc = push_segment(p, s))) {
-			vv_segment_unref(s);
-			return rc;
-		}
-		VV_TRY(vv_io_sync_dir(p->dir));
-		atomic_store(&p->start_offset, base);
-		atomic_store(&p->end_offset, base);
-		atomic_store(&p->durable_offset, base);
-		return 0;
-	}
-
-	int64_t log_start = has_rp ? rp.log_start : bases[0];
-	if (log_start < bases[0])
-		log_start = bases[0];
-	/* Segments wholly below the log start: a retention delete that a crash
-	 * interrupted after the recovery point moved. Finish it. */
-	size_t first = 0;
-	while (first + 1 < n && bases[first + 1] <= log_start) {
-		if (!ro)
-			vv_segment_unlink_files(p->dir, bases[first]);
-		first++;
-	}
-
-	/* After a clean close the sizes come from the list it left, if it is
-	 * that close's and names exactly these segments; else one stat each. */
-	uint64_t *known = NULL;
-	if (clean && !ro && p->cfg.clean_nonce && !had_swap && n > first) {
-		known = vv_malloc((n - first) * sizeof *known);
-		if (known && vv_sizes_read(p->dir, p->cfg.clean_nonce, bases + first, n - first, known)) {
-			vv_free(known);
-			known = NULL;
-		}
-	}
-	for (size_t i = first; i < n; i++) {
-		char path[4096];
-		uint64_t size = 0;
-		int from_swap = 0;
-		for (size_t j = 0; j < nswapped; j++)
-			from_swap |= swapped[j] == bases[i];
-		seg_file_path(path, sizeof path, p, bases[i], from_swap ? ".log.swap" : ".log");
-		/* the last segment is stat'ed anyway: bytes added to it behind our
-		 * back since the close (a torn or foreign tail) are scanned and cut */
-		int use_known = known && i + 1 < n;
-		if (use_known)
-			size = known[i - first];
-		rc = use_known ? 0 : vv_io_stat(path, &size, NULL);
-		if (rc == VARVE_ENOTFOUND && from_swap) { /* renamed by a writer since */
-			from_swap = 0;
-			seg_file_path(path, sizeof path, p, bases[i], ".log");
-			rc = vv_io_stat(path, &size, NULL);
-		}
-		if (rc)
-			break;
-		vv_segment *s;
-		if ((rc = vv_segment_attach(p->dir, bases[i], size, &p->cfg.seg, &s)))
-			break;
-		s->from_swap = from_swap;
-		if ((rc = push_segment(p, s))) {
-			vv_segment_unref(s);
-			break;
-		}
-		if (i + 1 < n) {
-			atomic_store(&s->next_offset, bases[i + 1]);
-			s->sealed = 1;
-		}
-	}
-	vv_free(bases);
-	vv_free(swapped);
-	vv_free(known);
-	if (rc)
+	int is_dir = 0;
+	int rc = vv_io_stat(cfg->seg.io, dir, NULL, &is_dir);
+	if (rc == 0 && is_dir != 1)
+		return vv_error_set(VARVE_ECORRUPT, 0, "%s is not a directory", dir);
+	if (rc != VARVE_ENOTFOUND)
 		return rc;
-
-	/* Where to start scanning. */
-	size_t k = 0;
-	uint64_t pos = 0;
-	int64_t off = p->segs[0]->base;
-	if (has_rp) {
-		for (size_t i = 0; i < p->nsegs; i++) {
-			if (p->segs[i]->base != rp.segment_base)
-				continue;
-			uint64_t sz = atomic_load(&p->segs[i]->size);
-			if (sz >= rp.position) {
-				k = i;
-				pos = rp.position;
-				off = rp.offset;
-			} else {
-				k = i;
-				plog(p, VARVE_LOG_ERROR,
-				     "segment %020" PRId64 " is %" PRIu64
-				     " bytes, shorter than its recovery point (%" PRIu64
-				     "): durable data was lost outside varve",
-				     rp.segment_base, sz, rp.position);
-				off = p->segs[i]->base;
-			}
-			break;
-		}
-	}
-	vv_segment *last = active(p);
-	if (clean && has_rp && p->segs[k] == last && atomic_load(&last->size) == pos) {
-		/* Clean close: the recovery point is exact, nothing to scan. */
-		atomic_store(&last->next_offset, off);
-	} else {
-		for (size_t i = k; i < p->nsegs; i++) {
-			vv_segment *s = p->segs[i];
-			vv_scan_result res;
-			if ((rc = vv_segment_scan(s, i == k ? pos : 0, i == k ? off : s->base, &res)))
-				return rc;
-			if (i + 1 < p->nsegs && atomic_load(&s->next_offset) > p->segs[i + 1]->base) {
-				/* overlapping segments (files damaged or planted outside
-				 * varve): reads of this one stop at the next base with
-				 * VARVE_ECORRUPT instead of returning offsets twice */
-				plog(p, VARVE_LOG_ERROR,
-				     "segment %020" PRId64 " holds offsets up to %" PRId64
-				     ", past the next segment's base %" PRId64,
-				     s->base, atomic_load(&s->next_offset) - 1, p->segs[i + 1]->base);
-				atomic_store(&s->next_offset, p->segs[i + 1]->base);
-			}
-			if (!ro && res.valid_end != 0) {
-				pthread_mutex_lock(&s->mu);
-				(void)vv_index_rewrite(&s->ix, s->idx, s->tidx);
-				pthread_mutex_unlock(&s->mu);
-				vv_error_clear();
-			}
-			if (!ro && res.zero_tail) {
-				/* preallocated space past the data: give it back, no loss */
-				if ((rc = vv_segment_truncate(s, res.valid_end)))
-					return rc;
-				plog(p, VARVE_LOG_DEBUG, "trimmed %" PRIu64 " preallocated bytes of %020" PRId64,
-				     res.zero_tail, s->base);
-			}
-			if (!res.damaged)
-				continue;
-			uint64_t later = 0;
-			for (size_t j = i + 1; j < p->nsegs; j++)
-				later += atomic_load(&p->segs[j]->size);
-			if (i + 1 < p->nsegs) {
-				/* later segments go too: their last readable offset counts */
-				vv_segment *tail = p->segs[p->nsegs - 1];
-				vv_scan_result tr;
-				if (vv_segment_scan(tail, 0, tail->base, &tr) == 0 && tr.next_offset > tail->base)
-					res.lost_last_offset = tr.next_offset - 1;
-				else if (p->nsegs - 1 > i + 1)
-					res.lost_last_offset = tail->base - 1;
-				vv_error_clear();
-			}
-			if (ro) {
-				/* A reader never cuts: it just stops before the damage. */
-				for (size_t j = i + 1; j < p->nsegs; j++)
-					vv_segment_unref(p->segs[j]);
-				p->nsegs = i + 1;
-				break;
-			}
-			report_cut(p, s, &res, later, res.reason);
-			if ((rc = vv_segment_truncate(s, res.valid_end)))
-				return rc;
-			for (size_t j = i + 1; j < p->nsegs; j++) {
-				vv_segment_unlink_files(p->dir, p->segs[j]->base);
-				vv_segment_unref(p->segs[j]);
-			}
-			p->nsegs = i + 1;
-			if (res.valid_end == 0 && p->nsegs > 1) {
-				/* an empty segment that is not the only one: drop it */
-				vv_segment_mark_deleted(s);
-				vv_segment_unref(s);
-				p->nsegs--;
-			}
-			(void)vv_io_sync_dir(p->dir);
-			break;
-		}
-	}
-	last = active(p);
-	last->sealed = 0;
-	int64_t end = atomic_load(&last->next_offset);
-	int64_t start = log_start > p->segs[0]->base ? log_start : p->segs[0]->base;
-	if (start > end) {
-		/* a recovery point whose log start is past the log end (damaged
-		 * outside varve: its checksum matched): nothing is below the end */
-		plog(p, VARVE_LOG_ERROR,
-		     "recovery point log start %" PRId64 " is past the log end %" PRId64
-		     "; using the end", start, end);
-		start = end;
-	}
-	atomic_store(&p->start_offset, start);
-	atomic_store(&p->end_offset, end);
-	if (!ro) {
-		VV_TRY(vv_segment_open_files(last));
-		/* What recovery kept is on disk from now on. */
-		VV_TRY(vv_segment_sync(last));
-		/* appends extend the index and the max timestamp: load both first.
-		 * A rebuild that meets damage below the recovery point keeps the
-		 * entries before it; reads that reach the damage say so. */
-		int irc = vv_segment_load_index(last);
-		if (irc == VARVE_ECORRUPT) {
-			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
-			vv_error_clear();
-		} else if (irc) {
-			return irc;
-		}
-		if (vv_segment_load_stats(last) == VARVE_ECORRUPT) {
-			/* damage below the recovery point: reads that reach it say so */
-			plog(p, VARVE_LOG_ERROR, "%s", varve_last_error()->message);
-			vv_error_clear();
-		}
-		VV_TRY(vv_segment_prepare(last));
-		if (!last->first_append_time)
-			read_first_append_time(last);
-		vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
-					  atomic_load(&p->start_offset) };
-		if (!clean || !has_rp || rp.offset != end) {
-			VV_TRY(write_recovery_point(p, &nrp));
-		} else {
-			p->rp_written = end;
-			p->rp_seg = nrp.segment_base;
-			p->rp_pos = nrp.position;
-		}
-	}
-	atomic_store(&p->durable_offset, end);
-	return 0;
-}
-
-/* Producer state: the snapshot, then the batches after it. */
-static int rebuild_producers(vv_partition *p)
-{
-	int64_t from;
-	VV_TRY(vv_pstate_load(&p->pstate, p->dir, &from));
-	int64_t start = atomic_load(&p->start_offset), end = atomic_load(&p->end_offset);
-	if (from > end) { /* the snapshot is ahead of a cut log: start over */
-		vv_pstate_free(&p->pstate);
-		vv_pstate_init(&p->pstate);
-		from = start;
-	}
-	if (from < start)
-		from = start;
-	if (from >= end)
+	VV_TRY(vv_io_mkdir(cfg->seg.io, dir, cfg->dir_mode));
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", dir);
+	char *slash = strrchr(parent, '/');
+	if (!slash)
 		return 0;
-	vv_segment *s;
-	VV_TRY(vv_partition_segment_for(p, from, &s));
-	uint64_t pos = 0;
-	int rc = vv_segment_open_files(s);
-	if (rc == 0)
-		rc = vv_segment_find(s, from, &pos);
-	vv_seg_reader r;
-	vv_seg_reader_init(&r);
-	int stop = 0;
-	while (rc == 0 && !stop) {
-		uint64_t size = atomic_load(&s->size);
-		for (;;) {
-			vv_batch_header h;
-			const uint8_t *b;
-			rc = vv_seg_reader_batch(&r, s, pos, size, &b, &h);
-			if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
-				rc = 0;
-				break;
-			}
-			if (rc == VARVE_ECORRUPT) {
-				/* Damage below the recovery point fails the reads that reach
-				 * it, not the open; producer state past it is lost. */
-				plog(p, VARVE_LOG_ERROR, "producer state replay stopped at damage: %s",
-				     varve_last_error()->message);
-				vv_error_clear();
-				rc = 0;
-				stop = 1;
-				break;
-			}
-			if (rc)
-				break;
-			if (h.producer_id >= 0 && vv_batch_last_offset(&h) >= from)
-				rc = vv_pstate_note(&p->pstate, h.producer_id, h.producer_epoch,
-						    h.base_sequence, h.record_count, h.base_offset,
-						    vv_batch_last_offset(&h), h.append_time);
-			if (rc)
-				break;
-			pos += h.length;
-		}
-		if (rc || stop)
-			break;
-		vv_segment *n = vv_partition_next_segment(p, s);
-		if (!n)
-			break;
-		vv_segment_unref(s);
-		s = n;
-		pos = 0;
-	}
-	vv_seg_reader_free(&r);
-	vv_segment_unref(s);
-	return rc;
+	*slash = 0;
+	return vv_io_sync_dir(cfg->seg.io, parent);
 }
 
 int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_part_config *cfg,
@@ -575,44 +121,55 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	pthread_cond_init(&p->sync_cond, NULL);
 	vv_bb_init(&p->bb);
 	vv_pstate_init(&p->pstate);
-	int rc = 0;
-	if (!p->dir || !p->topic)
+	int rc;
+	if (!p->dir || !p->topic) {
 		rc = vv_error_set(VARVE_ENOMEM, 0, "partition");
-	if (rc == 0 && !cfg->seg.read_only) {
-		int is_dir = 0;
-		rc = vv_io_stat(dir, NULL, &is_dir);
-		if (rc == VARVE_ENOTFOUND) {
-			rc = vv_io_mkdir(dir, cfg->dir_mode);
-			if (rc == 0) {
-				char parent[4096];
-				snprintf(parent, sizeof parent, "%s", dir);
-				char *slash = strrchr(parent, '/');
-				if (slash) {
-					*slash = 0;
-					rc = vv_io_sync_dir(parent);
-				}
-			}
-		} else if (rc == 0 && is_dir != 1) {
-			rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is not a directory", dir);
-		}
+		goto fail;
 	}
-	if (rc == 0)
-		rc = recover(p, clean);
-	if (rc == 0 && !cfg->seg.read_only)
-		rc = rebuild_producers(p);
-	if (rc) {
-		int saved = rc;
-		char msg[512];
-		snprintf(msg, sizeof msg, "%s", varve_last_error()->message);
-		vv_partition_close(p, 0);
-		vv_error_set(saved, 0, "%s", msg);
-		return saved;
-	}
+	if (!cfg->seg.read_only && (rc = make_dir(cfg, dir)) < 0)
+		goto fail;
+	if ((rc = vv_recovery_run(p, clean)) < 0)
+		goto fail;
+	if (!cfg->seg.read_only && (rc = vv_recovery_replay_producers(p)) < 0)
+		goto fail;
 	*out = p;
 	return 0;
+fail:;
+	/* the close below must not replace the detail of what failed */
+	vv_error_saved e;
+	vv_error_save(&e);
+	(void)vv_partition_close(p, 0);
+	vv_error_restore(&e);
+	return rc;
 }
 
 static int sync_sealed(vv_partition *p);
+
+/* A writer's close: index entries, preallocation given back (clean), every
+ * segment synced, then (clean) the recovery point, the producer snapshot
+ * and the segment size list. */
+static int flush_for_close(vv_partition *p, int clean)
+{
+	vv_segment *s = active(p);
+	VV_TRY(vv_segment_flush_index(s));
+	if (clean)
+		VV_TRY(vv_segment_trim(s));
+	/* everything, including segments sealed unsynced under sync=none */
+	VV_TRY(sync_sealed(p));
+	if (s->log)
+		VV_TRY(vv_segment_sync(s));
+	if (!clean)
+		return 0;
+	vv_recovery_point rp = { atomic_load(&p->end_offset), s->base, atomic_load(&s->size),
+				 atomic_load(&p->start_offset) };
+	VV_TRY(vv_recovery_point_write(p, &rp));
+	/* even empty: the next open then replays nothing */
+	VV_TRY(vv_pstate_save(&p->pstate, p->cfg.seg.io, p->dir, atomic_load(&p->end_offset),
+			      p->cfg.seg.file_mode));
+	if (p->close_nonce && !p->sizes_stale)
+		write_sizes(p);
+	return 0;
+}
 
 int vv_partition_close(vv_partition *p, int clean)
 {
@@ -622,29 +179,8 @@ int vv_partition_close(vv_partition *p, int clean)
 	if (!p->cfg.seg.read_only && atomic_load(&p->failed))
 		rc = vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an fsync: its unsynced data may be lost",
 				  p->topic, p->id);
-	if (!p->cfg.seg.read_only && p->nsegs && !atomic_load(&p->failed)) {
-		vv_segment *s = active(p);
-		rc = vv_segment_flush_index(s);
-		if (rc == 0 && clean)
-			rc = vv_segment_trim(s);
-		/* everything, including segments sealed unsynced under sync=none */
-		if (rc == 0)
-			rc = sync_sealed(p);
-		if (rc == 0 && s->log)
-			rc = vv_segment_sync(s);
-		if (rc == 0 && clean) {
-			vv_recovery_point rp = { atomic_load(&p->end_offset), s->base,
-						 atomic_load(&s->size),
-						 atomic_load(&p->start_offset) };
-			rc = write_recovery_point(p, &rp);
-		}
-		/* even empty: the next open then replays nothing */
-		if (rc == 0 && clean)
-			rc = vv_pstate_save(&p->pstate, p->dir, atomic_load(&p->end_offset),
-					    p->cfg.seg.file_mode);
-		if (rc == 0 && clean && p->close_nonce && !p->sizes_stale)
-			write_sizes(p);
-	}
+	else if (!p->cfg.seg.read_only && p->nsegs)
+		rc = flush_for_close(p, clean);
 	for (size_t i = 0; i < p->nsegs; i++)
 		vv_segment_unref(p->segs[i]);
 	vv_free(p->segs);
@@ -671,6 +207,26 @@ static void mark_failed(vv_partition *p, const char *what)
 		     varve_last_error()->message);
 }
 
+/* Many dirty sealed segments: one syncfs of the filesystem covers them. */
+static int syncfs_sealed(vv_segment **v, size_t n)
+{
+	VV_TRY(vv_io_syncfs(v[n - 1]->log));
+	for (size_t i = 0; i + 1 < n; i++)
+		atomic_store(&v[i]->dirty, 0);
+	return 0;
+}
+
+static int sync_each_sealed(vv_segment **v, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (!atomic_load(&v[i]->dirty))
+			continue;
+		VV_TRY(vv_segment_open_files(v[i]));
+		VV_TRY(vv_segment_sync(v[i]));
+	}
+	return 0;
+}
+
 /* Sync sealed segments that are still dirty (sync=none seals without
  * syncing): each one, or with many, one syncfs for the filesystem. */
 static int sync_sealed(vv_partition *p)
@@ -681,18 +237,16 @@ static int sync_sealed(vv_partition *p)
 	size_t ndirty = 0;
 	for (size_t i = 0; i + 1 < n; i++)
 		ndirty += atomic_load(&v[i]->dirty) != 0;
-	int rc = 0;
-	if (ndirty > 8) {
-		rc = vv_io_syncfs(v[n - 1]->log);
-		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
-			atomic_store(&v[i]->dirty, 0);
-	} else {
-		for (size_t i = 0; rc == 0 && i + 1 < n; i++)
-			if (atomic_load(&v[i]->dirty) && (rc = vv_segment_open_files(v[i])) == 0)
-				rc = vv_segment_sync(v[i]);
-	}
+	int rc = ndirty > 8 ? syncfs_sealed(v, n) : sync_each_sealed(v, n);
 	vv_partition_segments_release(v, n);
 	return rc;
+}
+
+static int sync_segments(vv_partition *p, vv_segment *active_seg, int sealed_dirty)
+{
+	if (sealed_dirty)
+		VV_TRY(sync_sealed(p));
+	return vv_segment_sync(active_seg);
 }
 
 /* Make every offset written so far durable: the active segment, and any
@@ -707,9 +261,7 @@ static int sync_active(vv_partition *p, int64_t *upto)
 	for (size_t i = 0; i + 1 < p->nsegs && !sealed_dirty; i++)
 		sealed_dirty = atomic_load(&p->segs[i]->dirty);
 	pthread_rwlock_unlock(&p->segs_lock);
-	int rc = sealed_dirty ? sync_sealed(p) : 0;
-	if (rc == 0)
-		rc = vv_segment_sync(s);
+	int rc = sync_segments(p, s, sealed_dirty);
 	vv_segment_unref(s);
 	*upto = covered;
 	return rc;
@@ -790,6 +342,16 @@ int vv_partition_flush_index(vv_partition *p)
 	return rc;
 }
 
+/* Write the producer snapshot of the state up to `offset`. Caller holds
+ * p->lock, so the state matches the log up to there. */
+static int save_snapshot_locked(vv_partition *p, int64_t offset, uint64_t appended)
+{
+	VV_TRY(vv_pstate_save(&p->pstate, p->cfg.seg.io, p->dir, offset, p->cfg.seg.file_mode));
+	p->pstate_dirty = 0;
+	p->pstate_saved_bytes = appended;
+	return 0;
+}
+
 int vv_partition_checkpoint(vv_partition *p)
 {
 	if (p->cfg.seg.read_only || atomic_load(&p->failed))
@@ -808,21 +370,36 @@ int vv_partition_checkpoint(vv_partition *p)
 	 * state changed, or when 16 MiB were appended since the last one. */
 	uint64_t appended = atomic_load(&p->appended_bytes);
 	if ((p->pstate_dirty || appended - p->pstate_saved_bytes > (16u << 20)) &&
-	    rp.offset == durable) {
-		/* under the lock: the state matches the log up to rp.offset */
-		rc = vv_pstate_save(&p->pstate, p->dir, rp.offset, p->cfg.seg.file_mode);
-		if (rc == 0) {
-			p->pstate_dirty = 0;
-			p->pstate_saved_bytes = appended;
-		}
-	}
+	    rp.offset == durable)
+		rc = save_snapshot_locked(p, rp.offset, appended);
 	pthread_mutex_unlock(&p->lock);
-	if (rc || rp.offset != durable)
-		return rc;
-	return write_recovery_point(p, &rp);
+	VV_TRY(rc);
+	if (rp.offset != durable)
+		return 0;
+	return vv_recovery_point_write(p, &rp);
 }
 
 /* ---- append ---------------------------------------------------------------- */
+
+/* Seal the old segment (writes only) and, unless sync=none, sync it and
+ * move the durable offset to its end. A failed fsync fails the partition. */
+static int seal_for_roll(vv_partition *p, vv_segment *old)
+{
+	VV_TRY(vv_segment_seal(old));
+	if (p->cfg.sync_policy == VARVE_SYNC_NONE)
+		return 0;
+	int rc = vv_segment_sync_all(old);
+	if (rc < 0) {
+		mark_failed(p, "fsync of a sealed segment failed");
+		return rc;
+	}
+	pthread_mutex_lock(&p->sync_mu);
+	if (!atomic_load(&p->failed) &&
+	    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
+		atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
+	pthread_mutex_unlock(&p->sync_mu);
+	return 0;
+}
 
 /* Seal the active segment and start a new one at new_base. The new files
  * come first and the old segment is sealed with writes only, so a full disk
@@ -834,40 +411,34 @@ static int roll(vv_partition *p, int64_t new_base)
 	vv_segment *old = active(p);
 	vv_segment *s;
 	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
-	int rc = vv_segment_seal(old);
-	if (rc == 0 && p->cfg.sync_policy != VARVE_SYNC_NONE) {
-		if ((rc = vv_segment_sync_all(old)) != 0) {
-			mark_failed(p, "fsync of a sealed segment failed");
-		} else {
-			pthread_mutex_lock(&p->sync_mu);
-			if (!atomic_load(&p->failed) &&
-			    atomic_load(&old->next_offset) > atomic_load(&p->durable_offset))
-				atomic_store(&p->durable_offset, atomic_load(&old->next_offset));
-			pthread_mutex_unlock(&p->sync_mu);
-		}
-	}
+	int rc = seal_for_roll(p, old);
+	if (rc < 0)
+		goto fail;
 	/* The new file must survive a crash before anything in it is acked.
 	 * Like a data fsync, a failed directory fsync is final. */
-	if (rc == 0 && (rc = vv_io_sync_dir(p->dir)) != 0)
+	rc = vv_io_sync_dir(p->cfg.seg.io, p->dir);
+	if (rc < 0) {
 		mark_failed(p, "fsync of the partition directory failed");
-	if (rc == 0) {
-		pthread_rwlock_wrlock(&p->segs_lock);
-		rc = push_segment(p, s);
-		/* the sealed segment's descriptors go unless a reader holds it */
-		if (rc == 0)
-			vv_segment_close_idle(old, 0);
-		pthread_rwlock_unlock(&p->segs_lock);
+		goto fail;
 	}
-	if (rc) {
-		vv_error_saved e;
-		vv_error_save(&e);
-		vv_segment_mark_deleted(s);
-		vv_segment_unref(s);
-		vv_error_restore(&e);
-		return rc;
-	}
+	pthread_rwlock_wrlock(&p->segs_lock);
+	rc = vv_partition_push_segment(p, s);
+	/* the sealed segment's descriptors go unless a reader holds it */
+	if (rc >= 0)
+		(void)vv_segment_close_idle(old, 0);
+	pthread_rwlock_unlock(&p->segs_lock);
+	if (rc < 0)
+		goto fail;
 	s->first_append_time = 0;
 	return 0;
+fail:;
+	/* the new segment goes, and must not replace the detail of what failed */
+	vv_error_saved e;
+	vv_error_save(&e);
+	vv_segment_mark_deleted(s);
+	vv_segment_unref(s);
+	vv_error_restore(&e);
+	return rc;
 }
 
 /* The free-disk floor: appends fail (retryably) before the disk is really
@@ -882,7 +453,7 @@ static int check_space(vv_partition *p, size_t len)
 	    now - p->space_checked_ns < 100000000ull)
 		return 0;
 	uint64_t avail;
-	VV_TRY(vv_io_free_space(p->dir, &avail));
+	VV_TRY(vv_io_free_space(p->cfg.seg.io, p->dir, &avail));
 	p->space_checked_at = written;
 	p->space_checked_ns = now;
 	p->space_low = avail < p->cfg.min_free_bytes + len;
@@ -910,6 +481,94 @@ static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_
 	return size + len > UINT32_MAX;
 }
 
+/* What must hold before anything is written: the partition works, the
+ * expected end is the end, and a producer's batch has the next sequence.
+ * 1 (with *dup) for a retry of a batch the partition has. Caller holds
+ * p->lock. */
+static int admit(vv_partition *p, size_t n, int64_t base, const vv_append_opts *o, vv_pbatch *dup)
+{
+	if (atomic_load(&p->failed))
+		return vv_error_set(VARVE_EIO, 0,
+				    "partition %s/%u failed an earlier fsync; reopen the store",
+				    p->topic, p->id);
+	if (o && o->expected_end >= 0 && o->expected_end != base)
+		return vv_error_set(VARVE_ECONFLICT, 0,
+				    "expected end offset %" PRId64 " but it is %" PRId64,
+				    o->expected_end, base);
+	if (o && o->producer_id >= 0)
+		return vv_pstate_check(&p->pstate, o->producer_id, o->producer_epoch,
+				       o->base_sequence, (uint32_t)n, dup);
+	return 0;
+}
+
+/* The records as one batch at `base`, in p->bb. Caller holds p->lock. */
+static int encode_batch(vv_partition *p, const varve_record *const *recs, size_t n, int64_t base,
+			int64_t now, const vv_append_opts *o, const uint8_t **batch, size_t *len)
+{
+	vv_bb_reset(&p->bb);
+	for (size_t i = 0; i < n; i++) {
+		int64_t ts = recs[i]->timestamp == VARVE_TIMESTAMP_NOW ? now : recs[i]->timestamp;
+		VV_TRY(vv_bb_add(&p->bb, (uint32_t)i, ts, recs[i]));
+		if (p->bb.len > p->cfg.max_write_batch)
+			return vv_error_set(VARVE_ETOOBIG, 0, "batch exceeds max_record_bytes (%u)",
+					    p->cfg.max_write_batch);
+	}
+	vv_batch_params prm = { base, p->cfg.codec, now, o ? o->producer_id : -1,
+				o ? o->producer_epoch : 0, o ? o->base_sequence : -1 };
+	VV_TRY(vv_bb_finish(&p->bb, &prm, batch, len));
+	if (*len > p->cfg.max_write_batch)
+		return vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",
+				    *len, p->cfg.max_write_batch);
+	return 0;
+}
+
+/* The append under p->lock: checks, encoding, roll, write, end offset.
+ * *last: the batch's last offset. 1 for a producer's retry (its earlier
+ * offsets reported, nothing written). */
+static int append_locked(vv_partition *p, const varve_record *const *recs, size_t n,
+			 vv_append_opts *o, int64_t *base_out, int64_t *last)
+{
+	int64_t base = atomic_load(&p->end_offset);
+	vv_pbatch dup;
+	int rc = admit(p, n, base, o, &dup);
+	VV_TRY(rc);
+	if (rc == 1) {
+		o->duplicate = 1;
+		o->last_offset = *last = dup.last_offset;
+		o->append_time = -1;
+		if (base_out)
+			*base_out = dup.first_offset;
+		return 1;
+	}
+	int64_t now = vv_partition_now(p);
+	const uint8_t *batch;
+	size_t len;
+	VV_TRY(encode_batch(p, recs, n, base, now, o, &batch, &len));
+	VV_TRY(check_space(p, len));
+	vv_batch_header h;
+	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
+	if (need_roll(p, active(p), len, &h, now))
+		VV_TRY(roll(p, base));
+	VV_TRY(vv_segment_append(active(p), batch, len, &h));
+	*last = vv_batch_last_offset(&h);
+	if (o && o->producer_id >= 0) {
+		/* The batch is in the log: remember it even if this fails. */
+		(void)vv_pstate_note(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
+				     (uint32_t)n, base, *last, now);
+		p->pstate_dirty = 1;
+	}
+	if (o) {
+		o->last_offset = *last;
+		o->append_time = now;
+	}
+	atomic_store_explicit(&p->end_offset, *last + 1, memory_order_release);
+	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
+	if (base_out)
+		*base_out = base;
+	return 0;
+}
+
 int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
 			vv_append_opts *o, int64_t *base_out)
 {
@@ -919,95 +578,13 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 		return vv_error_set(VARVE_EREADONLY, 0, "store is open read-only");
 	if (n > UINT32_MAX)
 		return vv_error_set(VARVE_ETOOBIG, 0, "too many records in one batch");
-	int rc = 0;
 	int64_t last = 0;
 	pthread_mutex_lock(&p->lock);
-	if (atomic_load(&p->failed)) {
-		rc = vv_error_set(VARVE_EIO, 0,
-				  "partition %s/%u failed an earlier fsync; reopen the store",
-				  p->topic, p->id);
-		goto out;
-	}
-	int64_t base = atomic_load(&p->end_offset);
-	if (o && o->expected_end >= 0 && o->expected_end != base) {
-		rc = vv_error_set(VARVE_ECONFLICT, 0,
-				  "expected end offset %" PRId64 " but it is %" PRId64,
-				  o->expected_end, base);
-		goto out;
-	}
-	if (o && o->producer_id >= 0) {
-		vv_pbatch dup;
-		rc = vv_pstate_check(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
-				     (uint32_t)n, &dup);
-		if (rc == 1) {
-			/* A retry of a batch we have: its offsets, nothing appended. */
-			o->duplicate = 1;
-			o->last_offset = dup.last_offset;
-			o->append_time = -1;
-			if (base_out)
-				*base_out = dup.first_offset;
-			rc = 0;
-			last = dup.last_offset;
-			pthread_mutex_unlock(&p->lock);
-			goto wait;
-		}
-		if (rc)
-			goto out;
-	}
-	int64_t now = vv_partition_now(p);
-	vv_bb_reset(&p->bb);
-	for (size_t i = 0; i < n; i++) {
-		int64_t ts = recs[i]->timestamp == VARVE_TIMESTAMP_NOW ? now : recs[i]->timestamp;
-		if ((rc = vv_bb_add(&p->bb, (uint32_t)i, ts, recs[i])))
-			goto out;
-		if (p->bb.len > p->cfg.max_write_batch) {
-			rc = vv_error_set(VARVE_ETOOBIG, 0, "batch exceeds max_record_bytes (%u)",
-					  p->cfg.max_write_batch);
-			goto out;
-		}
-	}
-	vv_batch_params prm = { base, p->cfg.codec, now, o ? o->producer_id : -1,
-				o ? o->producer_epoch : 0, o ? o->base_sequence : -1 };
-	const uint8_t *batch;
-	size_t len;
-	if ((rc = vv_bb_finish(&p->bb, &prm, &batch, &len)))
-		goto out;
-	if (len > p->cfg.max_write_batch) {
-		rc = vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",
-				  len, p->cfg.max_write_batch);
-		goto out;
-	}
-	if ((rc = check_space(p, len)))
-		goto out;
-	vv_batch_header h;
-	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
-	if (need_roll(p, active(p), len, &h, now) && (rc = roll(p, base)))
-		goto out;
-	if ((rc = vv_segment_append(active(p), batch, len, &h)))
-		goto out;
-	last = vv_batch_last_offset(&h);
-	if (o && o->producer_id >= 0) {
-		/* The batch is in the log: remember it even if this fails. */
-		(void)vv_pstate_note(&p->pstate, o->producer_id, o->producer_epoch, o->base_sequence,
-				     (uint32_t)n, base, last, now);
-		p->pstate_dirty = 1;
-	}
-	if (o) {
-		o->last_offset = last;
-		o->append_time = now;
-	}
-	atomic_store_explicit(&p->end_offset, last + 1, memory_order_release);
-	atomic_fetch_add_explicit(&p->appends, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&p->appended_bytes, len, memory_order_relaxed);
-	if (base_out)
-		*base_out = base;
-out:
+	int rc = append_locked(p, recs, n, o, base_out, &last);
 	pthread_mutex_unlock(&p->lock);
-	if (rc)
-		return rc;
-	if (p->cfg.on_append)
+	VV_TRY(rc);
+	if (rc == 0 && p->cfg.on_append) /* a retry appended nothing: nobody to wake */
 		p->cfg.on_append(p->cfg.append_ctx, p);
-wait:
 	if (o && o->no_wait)
 		return 0;
 	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
@@ -1094,207 +671,6 @@ uint64_t vv_partition_size(vv_partition *p, uint32_t *nsegs)
 	return total;
 }
 
-/* Scan the batches of s from pos for the first record with timestamp >= ts. */
-/* Records below min_offset (the log start, inside the first segment) are
- * not stored any more, whatever their timestamp. */
-static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t min_offset, int64_t *out,
-		     int *found)
-{
-	vv_seg_reader r;
-	vv_seg_reader_init(&r);
-	uint8_t *scratch = NULL;
-	size_t scap = 0, hcap = 0;
-	varve_header *hdrs = NULL;
-	uint64_t limit = atomic_load(&s->size);
-	int rc = 0;
-	*found = 0;
-	while (!*found) {
-		vv_batch_header h;
-		const uint8_t *b;
-		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
-		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
-			rc = 0;
-			break;
-		}
-		if (rc)
-			break;
-		if (h.max_timestamp >= ts && vv_batch_last_offset(&h) >= min_offset) {
-			vv_record_reader rr;
-			varve_record rec;
-			if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch))) {
-				char path[4096];
-				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
-				rc = VV_CORRUPT(path, pos, "records do not decode");
-				break;
-			}
-			while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
-				if (rec.timestamp >= ts && rec.offset >= min_offset) {
-					*out = rec.offset;
-					*found = 1;
-					break;
-				}
-			}
-			if (rc == VARVE_EEND)
-				rc = 0;
-			if (rc)
-				break;
-		}
-		pos += h.length;
-	}
-	vv_seg_reader_free(&r);
-	vv_free(scratch);
-	vv_free(hdrs);
-	return rc;
-}
-
-int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
-{
-	*out = atomic_load(&p->end_offset);
-	int64_t start = atomic_load(&p->start_offset);
-	vv_segment *s;
-	VV_TRY(vv_partition_segment_for(p, start, &s));
-	int rc = 0;
-	while (s) {
-		uint64_t pos;
-		int found = 0;
-		rc = vv_segment_find_time(s, ts, &pos, &found);
-		if (rc == 0 && found)
-			rc = scan_time(s, pos, ts, start, out, &found);
-		if (rc || found) {
-			vv_segment_unref(s);
-			return rc;
-		}
-		vv_segment *n = vv_partition_next_segment(p, s);
-		vv_segment_unref(s);
-		s = n;
-	}
-	*out = atomic_load(&p->end_offset);
-	return vv_error_set(VARVE_ENOTFOUND, 0, "no record in %s/%u has a timestamp >= %" PRId64,
-			    p->topic, p->id, ts);
-}
-
-/* ---- read-only refresh ------------------------------------------------------- */
-
-/* Read-only handles: the writer's retention removed every segment below
- * first_base (and moved the log start in the recovery point before). Drop
- * them, so this process does not keep their deleted files open; readers in
- * them finish through their own references. Caller holds p->lock. */
-static void drop_removed(vv_partition *p, int64_t first_base)
-{
-	vv_recovery_point rp;
-	uint8_t *buf;
-	size_t len;
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", p->dir, VV_RECOVERY_POINT_FILE);
-	int64_t start = first_base;
-	if (vv_io_read_small(path, 4096, &buf, &len) == 0) {
-		if (vv_recovery_point_decode(buf, len, &rp) == 0 && rp.log_start > start)
-			start = rp.log_start;
-		vv_free(buf);
-	}
-	vv_error_clear();
-	pthread_rwlock_wrlock(&p->segs_lock);
-	size_t k = 0; /* segments wholly below the first one listed; never the last */
-	while (k + 1 < p->nsegs && p->segs[k]->base < first_base)
-		k++;
-	vv_segment **gone = k ? vv_malloc(k * sizeof *gone) : NULL;
-	if (gone) {
-		memcpy(gone, p->segs, k * sizeof *gone);
-		memmove(p->segs, p->segs + k, (p->nsegs - k) * sizeof *p->segs);
-		p->nsegs -= k;
-	}
-	if (start > atomic_load(&p->start_offset) && start <= atomic_load(&p->end_offset))
-		atomic_store(&p->start_offset, start);
-	pthread_rwlock_unlock(&p->segs_lock);
-	for (size_t i = 0; gone && i < k; i++)
-		vv_segment_unref(gone[i]); /* not ours to unlink: not marked deleted */
-	vv_free(gone);
-}
-
-/* Read-only view of a partition that had no segment at open (its creation
- * was interrupted, or is under way in the writer): take the first segment
- * once it exists. VARVE_EEND while there is none. Caller holds p->lock. */
-static int attach_first(vv_partition *p)
-{
-	int64_t *bases;
-	size_t n;
-	int swap_files;
-	VV_TRY(list_segments(p, &bases, &n, &swap_files));
-	int rc = VARVE_EEND;
-	if (n) {
-		vv_segment *s;
-		vv_scan_result res;
-		rc = vv_segment_attach(p->dir, bases[0], 0, &p->cfg.seg, &s);
-		if (rc == 0 && (rc = vv_segment_scan(s, 0, bases[0], &res)) == 0) {
-			pthread_rwlock_wrlock(&p->segs_lock);
-			rc = push_segment(p, s);
-			pthread_rwlock_unlock(&p->segs_lock);
-			if (rc == 0) {
-				atomic_store(&p->start_offset, bases[0]);
-				atomic_store(&p->end_offset, atomic_load(&s->next_offset));
-			}
-		}
-		if (rc && s)
-			vv_segment_unref(s);
-	}
-	vv_free(bases);
-	return rc;
-}
-
-int vv_partition_refresh(vv_partition *p)
-{
-	if (!p->cfg.seg.read_only)
-		return 0;
-	pthread_mutex_lock(&p->lock);
-	int rc = 0;
-	if (p->nsegs == 0 && (rc = attach_first(p)) != 0) {
-		pthread_mutex_unlock(&p->lock);
-		return rc == VARVE_EEND ? 0 : rc;
-	}
-	vv_segment *last = active(p);
-	/* New whole batches at the end of the last segment. */
-	vv_scan_result res;
-	rc = vv_segment_scan(last, atomic_load(&last->size), atomic_load(&last->next_offset), &res);
-	if (rc == 0 && !res.damaged) {
-		/* Segments the writer rolled to since. */
-		int64_t *bases;
-		size_t n;
-		int swap_files;
-		rc = list_segments(p, &bases, &n, &swap_files);
-		if (rc == 0 && n)
-			drop_removed(p, bases[0]);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			if (bases[i] <= last->base)
-				continue;
-			vv_segment *s;
-			if ((rc = vv_segment_attach(p->dir, bases[i], 0, &p->cfg.seg, &s)))
-				break;
-			if ((rc = vv_segment_scan(s, 0, bases[i], &res))) {
-				vv_segment_unref(s);
-				break;
-			}
-			atomic_store(&last->next_offset, bases[i]);
-			last->sealed = 1;
-			pthread_rwlock_wrlock(&p->segs_lock);
-			rc = push_segment(p, s);
-			pthread_rwlock_unlock(&p->segs_lock);
-			if (rc) {
-				vv_segment_unref(s);
-				break;
-			}
-			last = s;
-			if (res.damaged)
-				break;
-		}
-		vv_free(bases);
-	}
-	if (rc == 0)
-		atomic_store(&p->end_offset, atomic_load(&last->next_offset));
-	pthread_mutex_unlock(&p->lock);
-	vv_error_clear();
-	return rc;
-}
-
 /* ---- retention and compaction support ----------------------------------------------------- */
 
 int vv_partition_segments(vv_partition *p, vv_segment ***out, size_t *n)
@@ -1336,23 +712,19 @@ static int move_start_locked(vv_partition *p, int64_t new_start, size_t n, uint6
 	/* If the recovery point still names a segment that is going, point it
 	 * at the active segment's durable state instead (sync it first). */
 	vv_recovery_point rp = { p->rp_written, p->rp_seg, (uint64_t)p->rp_pos, new_start };
-	int rc = 0;
 	if (n && p->rp_seg < p->segs[n]->base) {
-		rc = vv_segment_sync(act);
-		if (rc) {
+		int rc = vv_segment_sync(act);
+		if (rc < 0) {
 			mark_failed(p, "fsync failed");
-		} else {
-			rp.offset = atomic_load(&act->next_offset);
-			rp.segment_base = act->base;
-			rp.position = atomic_load(&act->size);
-			if (rp.offset > atomic_load(&p->durable_offset))
-				atomic_store(&p->durable_offset, rp.offset);
+			return rc;
 		}
+		rp.offset = atomic_load(&act->next_offset);
+		rp.segment_base = act->base;
+		rp.position = atomic_load(&act->size);
+		if (rp.offset > atomic_load(&p->durable_offset))
+			atomic_store(&p->durable_offset, rp.offset);
 	}
-	if (rc == 0)
-		rc = write_recovery_point(p, &rp);
-	if (rc)
-		return rc;
+	VV_TRY(vv_recovery_point_write(p, &rp));
 	atomic_store(&p->start_offset, new_start);
 	if (n == 0)
 		return 0;
@@ -1400,52 +772,61 @@ void vv_partition_set_roll(vv_partition *p, uint64_t segment_bytes, int64_t segm
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Caller holds p->lock. */
+static int advance_start_locked(vv_partition *p, int64_t offset, uint64_t *bytes_out)
+{
+	int64_t end = atomic_load(&p->end_offset);
+	if (atomic_load(&p->failed))
+		return vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an earlier fsync", p->topic,
+				    p->id);
+	if (offset > end)
+		return vv_error_set(VARVE_EOFFSET, 0,
+				    "offset %" PRId64 " is past the end %" PRId64 " of %s/%u", offset,
+				    end, p->topic, p->id);
+	if (offset <= atomic_load(&p->start_offset))
+		return 0;
+	/* whole segments below the new start go too (never the active one) */
+	size_t n = 0;
+	while (n + 1 < p->nsegs && p->segs[n + 1]->base <= offset)
+		n++;
+	return move_start_locked(p, offset, n, bytes_out);
+}
+
 int vv_partition_advance_start(vv_partition *p, int64_t offset, uint64_t *bytes_out)
 {
 	*bytes_out = 0;
 	if (p->cfg.seg.read_only)
 		return vv_error_set(VARVE_EREADONLY, 0, "read-only");
 	pthread_mutex_lock(&p->lock);
-	int rc = 0;
-	int64_t end = atomic_load(&p->end_offset);
-	if (atomic_load(&p->failed))
-		rc = vv_error_set(VARVE_EIO, 0, "partition %s/%u failed an earlier fsync", p->topic,
-				  p->id);
-	else if (offset > end)
-		rc = vv_error_set(VARVE_EOFFSET, 0,
-				  "offset %" PRId64 " is past the end %" PRId64 " of %s/%u", offset, end,
-				  p->topic, p->id);
-	if (rc == 0 && offset > atomic_load(&p->start_offset)) {
-		/* whole segments below the new start go too (never the active one) */
-		size_t n = 0;
-		while (n + 1 < p->nsegs && p->segs[n + 1]->base <= offset)
-			n++;
-		rc = move_start_locked(p, offset, n, bytes_out);
-	}
+	int rc = advance_start_locked(p, offset, bytes_out);
 	pthread_mutex_unlock(&p->lock);
 	return rc;
+}
+
+/* Sync everything and point the recovery point at the active segment's
+ * end. Caller holds p->lock. */
+static int checkpoint_active_locked(vv_partition *p, vv_segment *act)
+{
+	int64_t upto;
+	int rc = sync_active(p, &upto);
+	if (rc < 0) {
+		mark_failed(p, "fsync failed");
+		return rc;
+	}
+	vv_recovery_point rp = { atomic_load(&act->next_offset), act->base, atomic_load(&act->size),
+				 atomic_load(&p->start_offset) };
+	pthread_mutex_lock(&p->sync_mu);
+	if (rp.offset > atomic_load(&p->durable_offset))
+		atomic_store(&p->durable_offset, rp.offset);
+	pthread_mutex_unlock(&p->sync_mu);
+	return vv_recovery_point_write(p, &rp);
 }
 
 int vv_partition_checkpoint_active(vv_partition *p)
 {
 	pthread_mutex_lock(&p->lock);
 	vv_segment *act = active(p);
-	int rc = 0;
-	if (p->rp_seg != act->base) {
-		int64_t upto;
-		rc = sync_active(p, &upto);
-		if (rc) {
-			mark_failed(p, "fsync failed");
-		} else {
-			vv_recovery_point rp = { atomic_load(&act->next_offset), act->base,
-						 atomic_load(&act->size), atomic_load(&p->start_offset) };
-			pthread_mutex_lock(&p->sync_mu);
-			if (rp.offset > atomic_load(&p->durable_offset))
-				atomic_store(&p->durable_offset, rp.offset);
-			pthread_mutex_unlock(&p->sync_mu);
-			rc = write_recovery_point(p, &rp);
-		}
-	}
+	int rc = p->rp_seg != act->base ? checkpoint_active_locked(p, act) : 0;
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -1459,27 +840,23 @@ int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_s
 	for (size_t i = 0; i < p->nsegs; i++)
 		if (p->segs[i] == old[0])
 			at = i;
-	int rc = 0;
-	if (at == SIZE_MAX || at + k >= p->nsegs) {
-		rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
-	} else {
-		for (size_t i = 0; i < k; i++)
-			if (p->segs[at + i] != old[i])
-				rc = vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
-	}
-	if (rc == 0) {
+	int same = at != SIZE_MAX && at + k < p->nsegs;
+	for (size_t i = 0; same && i < k; i++)
+		same = p->segs[at + i] == old[i];
+	if (same) {
 		p->segs[at] = nw;
 		memmove(p->segs + at + 1, p->segs + at + k, (p->nsegs - at - k) * sizeof *p->segs);
 		p->nsegs -= k - 1;
 	}
 	pthread_rwlock_unlock(&p->segs_lock);
 	pthread_mutex_unlock(&p->lock);
-	if (rc == 0)
-		for (size_t i = 0; i < k; i++) {
-			vv_segment_mark_replaced(old[i]);
-			vv_segment_unref(old[i]); /* the partition's reference */
-		}
-	return rc;
+	if (!same)
+		return vv_error_set(VARVE_EBUSY, 0, "segments changed during compaction");
+	for (size_t i = 0; i < k; i++) {
+		vv_segment_mark_replaced(old[i]);
+		vv_segment_unref(old[i]); /* the partition's reference */
+	}
+	return 0;
 }
 
 static int cmp_last_used(const void *a, const void *b)

@@ -194,7 +194,14 @@ int vv_partition_replace(vv_partition *p, vv_segment *const *old, size_t k, vv_s
  * at most `target` segments are open in the process. */
 void vv_partition_close_idle(vv_partition *p, long target);
 
-/* Recovery point codec (exposed for the dump tool and tests). */
+/* For the log layer's own files (recovery.c): a message to the log callback
+ * prefixed with "<topic>/<id>: ", and a segment added at the end of the
+ * array (caller holds segs_lock for writing, or is the open). */
+void vv_partition_log(const vv_partition *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int vv_partition_push_segment(vv_partition *p, vv_segment *s);
+
+/* Recovery point codec (exposed for the dump tool and tests; recovery.c). */
 typedef struct vv_recovery_point {
 	int64_t offset;
 	int64_t segment_base;

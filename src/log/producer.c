@@ -147,7 +147,8 @@ int32_t vv_pstate_last_seq(const vv_pstate *s, int64_t pid, uint16_t *epoch)
  * i64, i64), then u64 XXH3 of everything before. */
 #define ENTRY_SIZE (8 + 2 + 1 + 1 + 8 + VV_PRODUCER_WINDOW * 24)
 
-int vv_pstate_save(const vv_pstate *s, const char *dir, int64_t offset, unsigned mode)
+int vv_pstate_save(const vv_pstate *s, const vv_io_methods *io, const char *dir, int64_t offset,
+		   unsigned mode)
 {
 	size_t len = 20 + s->n * ENTRY_SIZE + 8;
 	uint8_t *b = vv_malloc(len);
@@ -176,19 +177,19 @@ int vv_pstate_save(const vv_pstate *s, const char *dir, int64_t offset, unsigned
 		}
 	}
 	vv_store64(p, XXH3_64bits(b, len - 8));
-	int rc = vv_io_write_atomic(dir, VV_PRODUCER_SNAPSHOT_FILE, b, len, mode);
+	int rc = vv_io_write_atomic(io, dir, VV_PRODUCER_SNAPSHOT_FILE, b, len, mode);
 	vv_free(b);
 	return rc;
 }
 
-int vv_pstate_load(vv_pstate *s, const char *dir, int64_t *offset)
+int vv_pstate_load(vv_pstate *s, const vv_io_methods *io, const char *dir, int64_t *offset)
 {
 	*offset = 0;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, VV_PRODUCER_SNAPSHOT_FILE);
 	uint8_t *b;
 	size_t len;
-	if (vv_io_read_small(path, 1u << 28, &b, &len)) {
+	if (vv_io_read_small(io, path, 1u << 28, &b, &len)) {
 		vv_error_clear();
 		return 0; /* no snapshot: replay the whole log */
 	}
@@ -200,7 +201,7 @@ int vv_pstate_load(vv_pstate *s, const char *dir, int64_t *offset)
 		return 0; /* damaged: replay the whole log instead */
 	}
 	const uint8_t *p = b + 20;
-	for (uint32_t i = 0; rc == 0 && i < n; i++, p += ENTRY_SIZE) {
+	for (uint32_t i = 0; i < n; i++, p += ENTRY_SIZE) {
 		vv_pentry e;
 		memset(&e, 0, sizeof e);
 		e.pid = (int64_t)vv_load64(p);
@@ -215,13 +216,13 @@ int vv_pstate_load(vv_pstate *s, const char *dir, int64_t *offset)
 		}
 		if (e.pid < 0)
 			continue;
-		if ((s->n + 1) * 2 > s->cap && (rc = grow(s)))
-			break;
+		if ((s->n + 1) * 2 > s->cap && (rc = grow(s)) < 0)
+			goto out;
 		s->v[slot(s, e.pid)] = e;
 		s->n++;
 	}
-	if (rc == 0)
-		*offset = (int64_t)vv_load64(b + 8);
+	*offset = (int64_t)vv_load64(b + 8);
+out:
 	vv_free(b);
 	return rc;
 }

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io.h"
+
 #define VV_PRODUCER_WINDOW 5
 #define VV_PRODUCER_SNAPSHOT_FILE "producer-snapshot"
 
@@ -67,8 +69,9 @@ int vv_pstate_note(vv_pstate *s, int64_t pid, uint16_t epoch, int32_t seq, uint3
 int32_t vv_pstate_last_seq(const vv_pstate *s, int64_t pid, uint16_t *epoch);
 
 /* Snapshot: the state of all batches below `offset`. */
-int vv_pstate_save(const vv_pstate *s, const char *dir, int64_t offset, unsigned mode);
+int vv_pstate_save(const vv_pstate *s, const vv_io_methods *io, const char *dir, int64_t offset,
+		   unsigned mode);
 /* Load; *offset = where the log must be replayed from (0 without a snapshot). */
-int vv_pstate_load(vv_pstate *s, const char *dir, int64_t *offset);
+int vv_pstate_load(vv_pstate *s, const vv_io_methods *io, const char *dir, int64_t *offset);
 
 #endif

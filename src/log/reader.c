@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* reader.c -- sequential record reader over a partition (see reader.h). */
+/*
+ * reader.c -- sequential record reader over a partition (see reader.h), and
+ * the lookup of the first offset at or after a time (vv_partition_offset_for_time,
+ * declared in partition.h).
+ * May call: log (partition, segment, batch), base.
+ */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -131,6 +136,40 @@ int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to)
 	return 0;
 }
 
+/* The reader reached the end of its segment's data: 0 to go on (in the
+ * segment that now holds the next offset, the next segment, or after a
+ * read-only refresh found more), VARVE_EEND at the partition's end. */
+static int at_segment_end(vv_reader *r, int *refreshed)
+{
+	if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
+		/* Compaction merged or retention removed what follows this old
+		 * version: continue from the segment that now holds the next
+		 * offset, not from "the next base". */
+		int64_t start = atomic_load(&r->p->start_offset);
+		return vv_reader_seek(r, r->next < start ? start : r->next);
+	}
+	vv_segment *n = vv_partition_next_segment(r->p, r->seg);
+	if (n) {
+		/* A roll sealed this segment: take what was appended to it
+		 * between our size check and the roll. */
+		if (r->pos < atomic_load_explicit(&r->seg->size, memory_order_acquire)) {
+			vv_segment_unref(n);
+			return 0;
+		}
+		vv_partition_release(r->p, r->seg);
+		r->seg = n;
+		r->pos = 0;
+		if (r->next < n->base)
+			r->next = n->base;
+		return 0;
+	}
+	if (r->p->cfg.seg.read_only && !*refreshed) {
+		*refreshed = 1;
+		return vv_partition_refresh(r->p);
+	}
+	return VARVE_EEND;
+}
+
 int vv_reader_next(vv_reader *r, const varve_record **out)
 {
 	*out = NULL;
@@ -176,35 +215,8 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		if (rc == VARVE_ECORRUPT && r->fresh && past_damage(r, limit))
 			continue;
 		if (rc == VARVE_EEND) {
-			if (atomic_load(&r->seg->replaced) || atomic_load(&r->seg->deleted)) {
-				/* Compaction merged or retention removed what follows this
-				 * old version: continue from the segment that now holds the
-				 * next offset, not from "the next base". */
-				int64_t start = atomic_load(&r->p->start_offset);
-				VV_TRY(vv_reader_seek(r, r->next < start ? start : r->next));
-				continue;
-			}
-			vv_segment *n = vv_partition_next_segment(r->p, r->seg);
-			if (n) {
-				/* A roll sealed this segment: take what was appended to it
-				 * between our size check and the roll. */
-				if (r->pos < atomic_load_explicit(&r->seg->size, memory_order_acquire)) {
-					vv_segment_unref(n);
-					continue;
-				}
-				vv_partition_release(r->p, r->seg);
-				r->seg = n;
-				r->pos = 0;
-				if (r->next < n->base)
-					r->next = n->base;
-				continue;
-			}
-			if (r->p->cfg.seg.read_only && !refreshed) {
-				refreshed = 1;
-				VV_TRY(vv_partition_refresh(r->p));
-				continue;
-			}
-			return VARVE_EEND;
+			VV_TRY(at_segment_end(r, &refreshed));
+			continue;
 		}
 		if (rc)
 			return rc;
@@ -299,4 +311,92 @@ int vv_reader_next_batch(vv_reader *r, const vv_batch_header **h, const varve_re
 	*recs = r->brecs;
 	*n = cnt;
 	return 0;
+}
+
+/* ---- offsets by time ------------------------------------------------------------- */
+
+/* Scan the batches of s from pos for the first record with timestamp >= ts. */
+/* Records below min_offset (the log start, inside the first segment) are
+ * not stored any more, whatever their timestamp. */
+static int scan_time(vv_segment *s, uint64_t pos, int64_t ts, int64_t min_offset, int64_t *out,
+		     int *found)
+{
+	vv_seg_reader r;
+	vv_seg_reader_init(&r);
+	uint8_t *scratch = NULL;
+	size_t scap = 0, hcap = 0;
+	varve_header *hdrs = NULL;
+	uint64_t limit = atomic_load(&s->size);
+	int rc = 0;
+	*found = 0;
+	while (!*found) {
+		vv_batch_header h;
+		const uint8_t *b;
+		rc = vv_seg_reader_batch(&r, s, pos, limit, &b, &h);
+		if (rc == VARVE_EEND || rc == VV_INCOMPLETE) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (h.max_timestamp >= ts && vv_batch_last_offset(&h) >= min_offset) {
+			vv_record_reader rr;
+			varve_record rec;
+			if ((rc = vv_record_reader_init(&rr, b, &h, &scratch, &scap, s->cfg->max_batch))) {
+				char path[4096];
+				vv_segment_path(path, sizeof path, s->dir, s->base, ".log");
+				rc = VV_CORRUPT(path, pos, "records do not decode");
+				break;
+			}
+			while ((rc = vv_record_next(&rr, &rec, &hdrs, &hcap)) == 0) {
+				if (rec.timestamp >= ts && rec.offset >= min_offset) {
+					*out = rec.offset;
+					*found = 1;
+					break;
+				}
+			}
+			if (rc == VARVE_EEND)
+				rc = 0;
+			if (rc)
+				break;
+		}
+		pos += h.length;
+	}
+	vv_seg_reader_free(&r);
+	vv_free(scratch);
+	vv_free(hdrs);
+	return rc;
+}
+
+/* The first offset >= min_offset with a timestamp >= ts in s, if any. */
+static int time_in_segment(vv_segment *s, int64_t ts, int64_t min_offset, int64_t *out,
+			   int *found)
+{
+	uint64_t pos;
+	VV_TRY(vv_segment_find_time(s, ts, &pos, found));
+	if (!*found)
+		return 0;
+	return scan_time(s, pos, ts, min_offset, out, found);
+}
+
+int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
+{
+	*out = atomic_load(&p->end_offset);
+	int64_t start = atomic_load(&p->start_offset);
+	vv_segment *s;
+	VV_TRY(vv_partition_segment_for(p, start, &s));
+	while (s) {
+		int found = 0;
+		int rc = time_in_segment(s, ts, start, out, &found);
+		if (rc < 0 || found) {
+			vv_segment_unref(s);
+			return rc;
+		}
+		vv_segment *n = vv_partition_next_segment(p, s);
+		vv_segment_unref(s);
+		s = n;
+	}
+	*out = atomic_load(&p->end_offset);
+	return vv_error_set(VARVE_ENOTFOUND, 0, "no record in %s/%u has a timestamp >= %" PRId64,
+			    p->topic, p->id, ts);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * segment.h -- one .log file and its two index files.
+ * segment.h -- one .log file and its two index files. segment.c holds the
+ * object's life and the append path, segment_read.c the reader, the
+ * recovery scan and the lookups.
  *
  * NOTES ON THE DESIGN
  *  1. A segment's published `size` only ever covers whole, checksummed
@@ -30,6 +32,9 @@
 #define VV_INCOMPLETE 1 /* internal: a batch runs past the readable limit */
 
 typedef struct vv_seg_config {
+	/* the store's I/O table (NULL: the process default); every file
+	 * operation of the partition and its segments goes through it */
+	const vv_io_methods *io;
 	uint32_t index_interval;
 	uint32_t max_batch; /* largest batch accepted when reading */
 	unsigned file_mode;
@@ -87,7 +92,7 @@ typedef struct vv_segment {
 void vv_segment_path(char *out, size_t cap, const char *dir, int64_t base, const char *suffix);
 /* Unlink a segment's three files, the log last (while it exists the segment
  * is still whole). Errors are ignored and cleared; no directory fsync. */
-void vv_segment_unlink_files(const char *dir, int64_t base);
+void vv_segment_unlink_files(const vv_io_methods *io, const char *dir, int64_t base);
 /* Parse "<20 digits>.log" into base. 0 on success. */
 int vv_segment_parse_name(const char *name, int64_t *base);
 
@@ -144,8 +149,14 @@ int vv_segment_scan(vv_segment *s, uint64_t from, int64_t from_offset, vv_scan_r
 /* Cut the file at pos (recovery), fix the index files, fsync. */
 int vv_segment_truncate(vv_segment *s, uint64_t pos);
 
-/* Append one encoded batch (already carrying its offsets). Writes, updates
- * the indexes, publishes size. Caller holds the partition lock. */
+/* Note index entries for the batch at pos (max_ts: the largest timestamp up
+ * to it), as an append does; for the scans that rebuild the index. Caller
+ * holds mu. */
+int vv_segment_index_batch(vv_segment *s, uint64_t pos, const vv_batch_header *h, int64_t max_ts);
+
+/* Append one encoded batch (already carrying its offsets). Writes (pwrite,
+ * or the table's map_write in mmap mode), updates the indexes, publishes
+ * size. Caller holds the partition lock. */
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h);
 
 /* Allocate ahead (and map, in mmap mode) the active segment (writer open). */

@@ -13,8 +13,8 @@
 #define SIZES_ENTRY 16u         /* base, size */
 #define SIZES_MAX_ENTRIES (1u << 22)
 
-int vv_sizes_write(const char *dir, uint64_t nonce, const int64_t *bases, const uint64_t *sizes,
-		   size_t n, unsigned mode)
+int vv_sizes_write(const vv_io_methods *io, const char *dir, uint64_t nonce,
+		   const int64_t *bases, const uint64_t *sizes, size_t n, unsigned mode)
 {
 	if (n > SIZES_MAX_ENTRIES)
 		return vv_error_set(VARVE_ETOOBIG, 0, "too many segments for a size list");
@@ -34,20 +34,24 @@ int vv_sizes_write(const char *dir, uint64_t nonce, const int64_t *bases, const 
 	vv_store64(b + len - 8, XXH3_64bits(b, len - 8));
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, VV_SIZES_FILE);
-	vv_file *f;
-	int rc = vv_io_open(path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f);
-	if (rc == 0) {
-		rc = vv_io_pwrite(f, b, len, 0);
-		int crc = vv_io_close(f);
-		if (rc == 0)
-			rc = crc;
-	}
+	vv_file *f = NULL;
+	int rc = vv_io_open(io, path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f);
+	if (rc < 0)
+		goto out;
+	rc = vv_io_pwrite(f, b, len, 0);
+	if (rc < 0)
+		goto out;
+	rc = vv_io_close(f);
+	f = NULL;
+out:
+	if (f)
+		(void)f->io->close(f); /* the write's failure is the one reported */
 	vv_free(b);
 	return rc;
 }
 
-int vv_sizes_read(const char *dir, uint64_t nonce, const int64_t *bases, size_t n,
-		  uint64_t *sizes)
+int vv_sizes_read(const vv_io_methods *io, const char *dir, uint64_t nonce, const int64_t *bases,
+		  size_t n, uint64_t *sizes)
 {
 	if (nonce == 0 || n > SIZES_MAX_ENTRIES)
 		return -1;
@@ -55,7 +59,7 @@ int vv_sizes_read(const char *dir, uint64_t nonce, const int64_t *bases, size_t 
 	snprintf(path, sizeof path, "%s/%s", dir, VV_SIZES_FILE);
 	uint8_t *b;
 	size_t len;
-	if (vv_io_read_small(path, SIZES_HEADER + SIZES_MAX_ENTRIES * SIZES_ENTRY + 8, &b, &len)) {
+	if (vv_io_read_small(io, path, SIZES_HEADER + SIZES_MAX_ENTRIES * SIZES_ENTRY + 8, &b, &len)) {
 		vv_error_clear();
 		return -1;
 	}

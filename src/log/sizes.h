@@ -16,15 +16,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io.h"
+
 #define VV_SIZES_FILE "segment-sizes"
 
 /* Write the list (best effort: the caller ignores failures). */
-int vv_sizes_write(const char *dir, uint64_t nonce, const int64_t *bases, const uint64_t *sizes,
-		   size_t n, unsigned mode);
+int vv_sizes_write(const vv_io_methods *io, const char *dir, uint64_t nonce,
+		   const int64_t *bases, const uint64_t *sizes, size_t n, unsigned mode);
 
 /* Fill sizes[0..n) if the list in dir carries `nonce` and names exactly
  * bases[0..n). 0 if used; nonzero (error detail cleared) if not. */
-int vv_sizes_read(const char *dir, uint64_t nonce, const int64_t *bases, size_t n,
-		  uint64_t *sizes);
+int vv_sizes_read(const vv_io_methods *io, const char *dir, uint64_t nonce, const int64_t *bases,
+		  size_t n, uint64_t *sizes);
 
 #endif

@@ -50,7 +50,8 @@ static int parse_prefixed(const char *name, const char *suffix, int64_t *base)
 	return vv_segment_parse_name(tmp, base);
 }
 
-static int read_replaces(const char *dir, int64_t base, int64_t **bases, size_t *n)
+static int read_replaces(const vv_io_methods *io, const char *dir, int64_t base,
+			 int64_t **bases, size_t *n)
 {
 	char path[4096];
 	sfx_path(path, sizeof path, dir, base, ".replaces");
@@ -58,58 +59,57 @@ static int read_replaces(const char *dir, int64_t base, int64_t **bases, size_t 
 	size_t len;
 	*bases = NULL;
 	*n = 0;
-	VV_TRY(vv_io_read_small(path, 1u << 24, &b, &len));
+	VV_TRY(vv_io_read_small(io, path, 1u << 24, &b, &len));
 	int rc = 0;
-	if (len < 16 || vv_load32(b) != REPLACES_MAGIC)
-		rc = VARVE_ECORRUPT;
-	uint32_t cnt = rc ? 0 : vv_load32(b + 4);
-	if (rc == 0 && (len != 8 + (size_t)cnt * 8 + 8 ||
-			vv_load64(b + len - 8) != XXH3_64bits(b, len - 8)))
-		rc = VARVE_ECORRUPT;
-	if (rc == 0) {
-		*bases = vv_malloc((cnt ? cnt : 1) * sizeof **bases);
-		if (!*bases)
-			rc = VARVE_ENOMEM;
-		for (uint32_t i = 0; rc == 0 && i < cnt; i++)
-			(*bases)[i] = (int64_t)vv_load64(b + 8 + i * 8);
-		*n = cnt;
+	uint32_t cnt = len >= 16 ? vv_load32(b + 4) : 0;
+	if (len < 16 || vv_load32(b) != REPLACES_MAGIC || len != 8 + (size_t)cnt * 8 + 8 ||
+	    vv_load64(b + len - 8) != XXH3_64bits(b, len - 8)) {
+		rc = vv_error_set(VARVE_ECORRUPT, 0, "%s is damaged", path);
+		goto out;
 	}
+	*bases = vv_malloc((cnt ? cnt : 1) * sizeof **bases);
+	if (!*bases) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "reading %s", path);
+		goto out;
+	}
+	for (uint32_t i = 0; i < cnt; i++)
+		(*bases)[i] = (int64_t)vv_load64(b + 8 + i * 8);
+	*n = cnt;
+out:
 	vv_free(b);
-	if (rc)
-		return vv_error_set(rc, 0, "%s is damaged", path);
-	return 0;
+	return rc;
 }
 
-static void unlink_quiet(const char *path)
+static void unlink_quiet(const vv_io_methods *io, const char *path)
 {
-	(void)vv_io_unlink(path);
+	(void)vv_io_unlink(io, path); /* leftovers: the next open removes them */
 	vv_error_clear();
 }
 
 /* Step c of the swap: old segments out, new files in (log last). */
-static int finish_swap(const char *dir, int64_t base, const int64_t *old, size_t nold)
+static int finish_swap(const vv_io_methods *io, const char *dir, int64_t base,
+		       const int64_t *old, size_t nold)
 {
 	char from[4096], to[4096];
 	for (size_t i = 0; i < nold; i++)
 		if (old[i] != base)
-			vv_segment_unlink_files(dir, old[i]);
+			vv_segment_unlink_files(io, dir, old[i]);
 	static const char *const parts[] = { ".index", ".timeindex", ".log" };
 	for (size_t i = 0; i < 3; i++) {
 		char sfx[32];
 		snprintf(sfx, sizeof sfx, "%s.swap", parts[i]);
 		sfx_path(from, sizeof from, dir, base, sfx);
 		sfx_path(to, sizeof to, dir, base, parts[i]);
-		int rc = vv_io_rename(from, to);
+		int rc = vv_io_rename(io, from, to);
 		if (rc == VARVE_ENOTFOUND && i < 2) {
 			vv_error_clear(); /* already moved before a crash */
 			continue;
 		}
-		if (rc)
-			return rc;
+		VV_TRY(rc);
 	}
-	VV_TRY(vv_io_sync_dir(dir));
+	VV_TRY(vv_io_sync_dir(io, dir));
 	sfx_path(from, sizeof from, dir, base, ".replaces");
-	unlink_quiet(from);
+	unlink_quiet(io, from);
 	return 0;
 }
 
@@ -121,63 +121,73 @@ int vv_swap_is_file(const char *name)
 	       (l > 9 && !strcmp(name + l - 9, ".replaces"));
 }
 
-int vv_swap_recover_dir(const char *dir)
+/* Finish every committed swap in dir (a <b>.log.swap is a whole new
+ * segment). *changed says one was. */
+static int finish_committed(const vv_io_methods *io, const char *dir, int *changed)
 {
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(dir, &names, &n));
-	int rc = 0, changed = 0;
-	/* Complete swaps first: a <b>.log.swap is a finished new segment. */
-	for (size_t i = 0; rc == 0 && i < n; i++) {
+	VV_TRY(vv_io_list_dir(io, dir, &names, &n));
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
 		int64_t base;
 		if (parse_prefixed(names[i], ".log.swap", &base))
 			continue;
 		int64_t *old;
 		size_t nold;
-		if (read_replaces(dir, base, &old, &nold)) {
+		if (read_replaces(io, dir, base, &old, &nold)) {
 			/* Cannot know what it replaces: keep the old set (no loss). */
 			vv_error_clear();
 			continue;
 		}
-		rc = finish_swap(dir, base, old, nold);
+		rc = finish_swap(io, dir, base, old, nold);
 		vv_free(old);
-		changed = 1;
+		*changed = 1;
+		if (rc < 0)
+			break;
 	}
 	vv_io_free_list(names, n);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+int vv_swap_recover_dir(const vv_io_methods *io, const char *dir)
+{
+	int changed = 0;
+	VV_TRY(finish_committed(io, dir, &changed));
 	/* Then remove what is left of unfinished ones. */
-	VV_TRY(vv_io_list_dir(dir, &names, &n));
+	char **names;
+	size_t n;
+	VV_TRY(vv_io_list_dir(io, dir, &names, &n));
 	for (size_t i = 0; i < n; i++) {
 		if (!vv_swap_is_file(names[i]))
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		unlink_quiet(path);
+		unlink_quiet(io, path);
 		changed = 1;
 	}
 	vv_io_free_list(names, n);
 	if (changed)
-		VV_TRY(vv_io_sync_dir(dir));
+		VV_TRY(vv_io_sync_dir(io, dir));
 	return 0;
 }
 
 /* Read-only view of committed swaps; see swap.h. */
-int vv_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
-			 size_t *nswapped)
+int vv_swap_view(const vv_io_methods *io, const char *dir, int64_t *bases, size_t *n,
+		 int64_t **swapped, size_t *nswapped)
 {
 	char **names;
 	size_t nn;
 	*swapped = NULL;
 	*nswapped = 0;
-	VV_TRY(vv_io_list_dir(dir, &names, &nn));
+	VV_TRY(vv_io_list_dir(io, dir, &names, &nn));
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < nn; i++) {
+	for (size_t i = 0; i < nn; i++) {
 		int64_t base, *old;
 		size_t nold;
 		if (parse_prefixed(names[i], ".log.swap", &base))
 			continue;
-		if (read_replaces(dir, base, &old, &nold)) {
+		if (read_replaces(io, dir, base, &old, &nold)) {
 			vv_error_clear(); /* not committed: the old set is whole */
 			continue;
 		}
@@ -214,8 +224,28 @@ int vv_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped,
 	return rc;
 }
 
-static int write_replaces(const char *dir, int64_t base, vv_segment *const *old, size_t k,
-			  unsigned mode)
+/* Write, fdatasync and close a new file holding buf. */
+static int write_synced(const vv_io_methods *io, const char *path, const uint8_t *buf,
+			size_t len, unsigned mode)
+{
+	vv_file *f;
+	VV_TRY(vv_io_open(io, path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f));
+	int rc = vv_io_pwrite(f, buf, len, 0);
+	if (rc < 0)
+		goto out;
+	rc = vv_io_datasync(f);
+	if (rc < 0)
+		goto out;
+	rc = vv_io_close(f);
+	f = NULL;
+out:
+	if (f)
+		(void)f->io->close(f); /* the write's failure is the one reported */
+	return rc;
+}
+
+static int write_replaces(const vv_io_methods *io, const char *dir, int64_t base,
+			  vv_segment *const *old, size_t k, unsigned mode)
 {
 	size_t len = 8 + k * 8 + 8;
 	uint8_t *b = vv_malloc(len);
@@ -228,16 +258,7 @@ static int write_replaces(const char *dir, int64_t base, vv_segment *const *old,
 	vv_store64(b + len - 8, XXH3_64bits(b, len - 8));
 	char path[4096];
 	sfx_path(path, sizeof path, dir, base, ".replaces");
-	vv_file *f;
-	int rc = vv_io_open(path, VV_O_RDWR | VV_O_CREAT | VV_O_TRUNC, mode, &f);
-	if (rc == 0) {
-		rc = vv_io_pwrite(f, b, len, 0);
-		if (rc == 0)
-			rc = vv_io_datasync(f);
-		int c = vv_io_close(f);
-		if (rc == 0)
-			rc = c;
-	}
+	int rc = write_synced(io, path, b, len, mode);
 	vv_free(b);
 	return rc;
 }
@@ -249,7 +270,7 @@ void vv_swap_new_paths(const char *dir, int64_t base, char *log, char *idx, char
 	sfx_path(tidx, cap, dir, base, ".timeindex.cleaned");
 }
 
-void vv_swap_abandon(const char *dir, int64_t base)
+void vv_swap_abandon(const vv_io_methods *io, const char *dir, int64_t base)
 {
 	vv_error_saved e;
 	vv_error_save(&e);
@@ -258,7 +279,7 @@ void vv_swap_abandon(const char *dir, int64_t base)
 	for (size_t i = 0; i < 4; i++) {
 		char path[4096];
 		sfx_path(path, sizeof path, dir, base, sfx[i]);
-		unlink_quiet(path);
+		unlink_quiet(io, path);
 	}
 	vv_error_restore(&e);
 }
@@ -270,52 +291,59 @@ static int step(const vv_swap_hook *hook, const char *name)
 	return 0;
 }
 
-int vv_swap_install(vv_partition *p, vv_segment *const *old, size_t k, int64_t next_base,
-		    uint64_t new_size, int64_t new_max_ts, const vv_swap_hook *hook)
+/* Steps a (the .replaces file) and b (the renames up to the commit point).
+ * Before the commit point a failure leaves the old set whole. */
+static int commit_swap(vv_partition *p, vv_segment *const *old, size_t k,
+		       const vv_swap_hook *hook)
 {
+	const vv_io_methods *io = p->cfg.seg.io;
 	const char *dir = p->dir;
 	int64_t base = old[0]->base;
-	unsigned mode = p->cfg.seg.file_mode;
-	int rc = write_replaces(dir, base, old, k, mode);
-	if (rc == 0)
-		rc = vv_io_sync_dir(dir);
-	if (rc == 0)
-		rc = step(hook, "cleaned-written");
+	int rc = write_replaces(io, dir, base, old, k, p->cfg.seg.file_mode);
+	if (rc < 0)
+		goto abandon;
+	rc = vv_io_sync_dir(io, dir);
+	if (rc < 0)
+		goto abandon;
+	rc = step(hook, "cleaned-written");
+	if (rc < 0)
+		goto abandon;
 	/* Readers of the old segments keep their descriptors from here on. */
-	for (size_t i = 0; rc == 0 && i < k; i++)
+	for (size_t i = 0; i < k; i++) {
 		rc = vv_segment_open_files(old[i]);
-	if (rc) {
-		vv_swap_abandon(dir, base);
-		return rc;
+		if (rc < 0)
+			goto abandon;
 	}
 	/* Commit point: index files to .swap, then the log. */
 	char from[4096], sp[4096];
 	sfx_path(from, sizeof from, dir, base, ".index.cleaned");
 	sfx_path(sp, sizeof sp, dir, base, ".index.swap");
-	rc = vv_io_rename(from, sp);
-	if (rc == 0) {
-		sfx_path(from, sizeof from, dir, base, ".timeindex.cleaned");
-		sfx_path(sp, sizeof sp, dir, base, ".timeindex.swap");
-		rc = vv_io_rename(from, sp);
-	}
-	if (rc == 0)
-		rc = step(hook, "index-swapped");
+	VV_TRY(vv_io_rename(io, from, sp));
+	sfx_path(from, sizeof from, dir, base, ".timeindex.cleaned");
+	sfx_path(sp, sizeof sp, dir, base, ".timeindex.swap");
+	VV_TRY(vv_io_rename(io, from, sp));
+	VV_TRY(step(hook, "index-swapped"));
+	sfx_path(from, sizeof from, dir, base, ".log.cleaned");
+	sfx_path(sp, sizeof sp, dir, base, ".log.swap");
+	VV_TRY(vv_io_rename(io, from, sp));
+	/* until the swap is done in memory too, the files and the segment
+	 * objects disagree: no size list at close (sizes.h) */
+	p->sizes_stale = 1;
+	VV_TRY(vv_io_sync_dir(io, dir));
+	return step(hook, "committed");
+abandon:
+	vv_swap_abandon(io, dir, base);
+	return rc;
+}
+
+int vv_swap_install(vv_partition *p, vv_segment *const *old, size_t k, int64_t next_base,
+		    uint64_t new_size, int64_t new_max_ts, const vv_swap_hook *hook)
+{
+	int64_t base = old[0]->base;
 	int stale_before = p->sizes_stale;
-	if (rc == 0) {
-		sfx_path(from, sizeof from, dir, base, ".log.cleaned");
-		sfx_path(sp, sizeof sp, dir, base, ".log.swap");
-		rc = vv_io_rename(from, sp);
-		/* until the swap is done in memory too, the files and the segment
-		 * objects disagree: no size list at close (sizes.h) */
-		if (rc == 0)
-			p->sizes_stale = 1;
-	}
-	if (rc == 0)
-		rc = vv_io_sync_dir(dir);
-	if (rc == 0)
-		rc = step(hook, "committed");
-	if (rc) /* before the commit point the old set is whole; open cleans up */
-		return rc;
+	/* a failure before the commit point leaves the old set whole; open
+	 * cleans up what is left */
+	VV_TRY(commit_swap(p, old, k, hook));
 	for (size_t i = 0; i < k; i++)
 		vv_segment_mark_replaced(old[i]);
 	int64_t *bases = vv_malloc(k * sizeof *bases);
@@ -323,17 +351,16 @@ int vv_swap_install(vv_partition *p, vv_segment *const *old, size_t k, int64_t n
 		return vv_error_set(VARVE_ENOMEM, 0, "compaction");
 	for (size_t i = 0; i < k; i++)
 		bases[i] = old[i]->base;
-	rc = finish_swap(dir, base, bases, k);
+	int rc = finish_swap(p->cfg.seg.io, p->dir, base, bases, k);
 	vv_free(bases);
-	if (rc)
-		return rc; /* the next open finishes the swap from <b>.log.swap */
+	VV_TRY(rc); /* the next open finishes the swap from <b>.log.swap */
 	vv_segment *nw;
-	VV_TRY(vv_segment_attach(dir, base, new_size, &p->cfg.seg, &nw));
+	VV_TRY(vv_segment_attach(p->dir, base, new_size, &p->cfg.seg, &nw));
 	nw->sealed = 1;
 	atomic_store(&nw->next_offset, next_base);
 	atomic_store(&nw->max_ts, new_max_ts);
 	rc = vv_partition_replace(p, old, k, nw);
-	if (rc) {
+	if (rc < 0) {
 		vv_segment_unref(nw);
 		return rc;
 	}

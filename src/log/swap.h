@@ -14,7 +14,7 @@
  * (each buffer of cap bytes). */
 void vv_swap_new_paths(const char *dir, int64_t base, char *log, char *idx, char *tidx, size_t cap);
 /* Remove the files of a swap that will not happen (before its commit). */
-void vv_swap_abandon(const char *dir, int64_t base);
+void vv_swap_abandon(const vv_io_methods *io, const char *dir, int64_t base);
 
 /* Test hook: called at each step ("cleaned-written", "index-swapped",
  * "committed"); nonzero stops the swap there (as a crash would). */
@@ -34,12 +34,13 @@ int vv_swap_install(vv_partition *p, vv_segment *const *old, size_t k, int64_t n
 /* A file a swap leaves while it runs: .cleaned, .swap, .replaces. */
 int vv_swap_is_file(const char *name);
 /* Finish or roll back an interrupted swap in a partition directory. */
-int vv_swap_recover_dir(const char *dir);
+int vv_swap_recover_dir(const vv_io_methods *io, const char *dir);
 /* Read-only opens change nothing, so they read an interrupted swap as it
  * stands: for every committed swap (<b>.log.swap with a valid .replaces),
  * remove the bases it replaces from bases[0..*n) (sorted order is the
  * caller's job) and add b if missing; *swapped lists the bases whose log
  * is <b>.log.swap. Caller frees *swapped. */
-int vv_swap_view(const char *dir, int64_t *bases, size_t *n, int64_t **swapped, size_t *nswapped);
+int vv_swap_view(const vv_io_methods *io, const char *dir, int64_t *bases, size_t *n,
+		 int64_t **swapped, size_t *nswapped);
 
 #endif

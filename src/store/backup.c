@@ -158,6 +158,7 @@ typedef struct bk {
 	const char *src;
 	char dst[3072];
 	vv_file *lock;
+	const vv_io_methods *io; /* the store's I/O table, for both trees */
 	int link_ok;           /* hard links are still worth trying */
 	unsigned file_mode, dir_mode;
 	vv_part_config ro_cfg; /* read-only opens of the source and the copy */
@@ -240,9 +241,9 @@ static int path_fmt(char *out, size_t cap, const char *fmt, ...)
 	return 0;
 }
 
-static void unlink_quiet(const char *path)
+static void unlink_quiet(const vv_io_methods *io, const char *path)
 {
-	(void)vv_io_unlink(path);
+	(void)vv_io_unlink(io, path);
 	vv_error_clear();
 }
 
@@ -269,7 +270,7 @@ static void parent_dir(char *path)
 /* A directory that survives a crash: made if missing, its parent synced. */
 static int make_dir(const bk *b, const char *dir)
 {
-	int rc = vv_io_mkdir(dir, b->dir_mode);
+	int rc = vv_io_mkdir(b->io, dir, b->dir_mode);
 	if (rc == VARVE_EEXISTS) {
 		vv_error_clear();
 		return 0;
@@ -278,7 +279,7 @@ static int make_dir(const bk *b, const char *dir)
 	char parent[4096];
 	snprintf(parent, sizeof parent, "%s", dir);
 	parent_dir(parent);
-	return vv_io_sync_dir(parent);
+	return vv_io_sync_dir(b->io, parent);
 }
 
 /* ---- bytes ------------------------------------------------------------- */
@@ -300,9 +301,9 @@ static int copy_range(bk *b, vv_file *src, uint64_t from, uint64_t to, vv_file *
  * first: it may be a link shared with the store). finish() syncs it. */
 static int copy_new(bk *b, vv_file *src, uint64_t size, const char *dp)
 {
-	unlink_quiet(dp);
+	unlink_quiet(b->io, dp);
 	vv_file *d;
-	VV_TRY(vv_io_open(dp, VV_O_RDWR | VV_O_CREAT | VV_O_EXCL, b->file_mode, &d));
+	VV_TRY(vv_io_open(b->io, dp, VV_O_RDWR | VV_O_CREAT | VV_O_EXCL, b->file_mode, &d));
 	vv_first_error first = VV_FIRST_ERROR_INIT;
 	vv_first_error_note(&first, copy_range(b, src, 0, size, d));
 	vv_first_error_note(&first, vv_io_close(d));
@@ -313,7 +314,7 @@ static int copy_new(bk *b, vv_file *src, uint64_t size, const char *dp)
 static int append_tail(bk *b, vv_file *src, uint64_t have, uint64_t size, const char *dp)
 {
 	vv_file *d;
-	VV_TRY(vv_io_open(dp, VV_O_RDWR, b->file_mode, &d));
+	VV_TRY(vv_io_open(b->io, dp, VV_O_RDWR, b->file_mode, &d));
 	vv_first_error first = VV_FIRST_ERROR_INIT;
 	vv_first_error_note(&first, copy_range(b, src, have, size, d));
 	vv_first_error_note(&first, vv_io_close(d));
@@ -327,7 +328,7 @@ static int same_prefix(bk *b, vv_file *src, const char *dp, uint64_t m)
 	if (m == 0)
 		return 1;
 	vv_file *d;
-	VV_TRY(vv_io_open(dp, VV_O_RDONLY, 0, &d));
+	VV_TRY(vv_io_open(b->io, dp, VV_O_RDONLY, 0, &d));
 	uint8_t *x = b->buf, *y = b->buf + TAIL_CHECK;
 	size_t head = m < VV_BATCH_HEADER_SIZE ? (size_t)m : VV_BATCH_HEADER_SIZE;
 	size_t tail = m < TAIL_CHECK ? (size_t)m : TAIL_CHECK;
@@ -351,8 +352,8 @@ static int try_link(bk *b, const char *sp, const char *dp, const vv_file_info *w
 {
 	if (!b->link_ok)
 		return 1;
-	unlink_quiet(dp);
-	int rc = vv_io_link(sp, dp);
+	unlink_quiet(b->io, dp);
+	int rc = vv_io_link(b->io, sp, dp);
 	if (rc) {
 		int e = varve_last_error()->sys_errno;
 		if (e != EXDEV && e != ENOENT && e != EPERM && e != EMLINK && e != EOPNOTSUPP)
@@ -366,12 +367,12 @@ static int try_link(bk *b, const char *sp, const char *dp, const vv_file_info *w
 		return 1;
 	}
 	vv_file_info got;
-	rc = vv_io_path_info(dp, &got);
+	rc = vv_io_path_info(b->io, dp, &got);
 	if (rc == 0 && same_file(&got, want))
 		return 0;
 	/* the name holds another version now (a compaction swapped it in) */
 	vv_error_clear();
-	unlink_quiet(dp);
+	unlink_quiet(b->io, dp);
 	return 1;
 }
 
@@ -383,7 +384,7 @@ static int judge_existing(bk *b, vv_file *log, const vv_file_info *si, const cha
 			  uint64_t size, int linkable, uint64_t *have)
 {
 	vv_file_info di;
-	int rc = vv_io_path_info(dp, &di);
+	int rc = vv_io_path_info(b->io, dp, &di);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
 		return REPLACE;
@@ -476,12 +477,12 @@ static int put_index(bk *b, const part_job *j, const pick *k, vv_file *idx, int 
 	vv_segment_path(dp, sizeof dp, j->dir, k->base, sfx);
 	vv_segment_path(sp, sizeof sp, k->s->dir, k->base, sfx);
 	if (!idx) {
-		unlink_quiet(dp);
+		unlink_quiet(b->io, dp);
 		return 0;
 	}
 	vv_file_info si, di;
 	VV_TRY(vv_io_info(idx, &si));
-	int have = vv_io_path_info(dp, &di) == 0;
+	int have = vv_io_path_info(b->io, dp, &di) == 0;
 	vv_error_clear();
 	if (how == LINKED || how == KEPT_LINK) {
 		if (have && same_file(&di, &si))
@@ -692,10 +693,10 @@ static int put_small(bk *b, const char *sdir, const char *ddir, const char *name
 	VV_TRY(path_fmt(sp, sizeof sp, "%s/%s", sdir, name));
 	VV_TRY(path_fmt(dp, sizeof dp, "%s/%s", ddir, name));
 	vv_file *f;
-	int rc = vv_io_open(sp, VV_O_RDONLY, 0, &f);
+	int rc = vv_io_open(b->io, sp, VV_O_RDONLY, 0, &f);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
-		unlink_quiet(dp);
+		unlink_quiet(b->io, dp);
 		return 0;
 	}
 	VV_TRY(rc);
@@ -739,7 +740,7 @@ static int prune_partition(bk *b, const part_job *j)
 					    CLEANER_CHECKPOINT_FILE };
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(j->dir, &names, &n));
+	VV_TRY(vv_io_list_dir(b->io, j->dir, &names, &n));
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		int keep = 0, is_log = 0;
@@ -754,7 +755,7 @@ static int prune_partition(bk *b, const part_job *j)
 		if ((rc = path_fmt(path, sizeof path, "%s/%s", j->dir, names[i])) != 0)
 			goto out;
 		b->rep->segments_removed += is_log;
-		if ((rc = vv_io_remove_tree(path)) != 0)
+		if ((rc = vv_io_remove_tree(b->io, path)) != 0)
 			goto out;
 	}
 out:
@@ -778,12 +779,12 @@ static int write_end(bk *b, const part_job *j, int changed)
 	uint8_t *old = NULL;
 	size_t n = 0;
 	VV_TRY(path_fmt(path, sizeof path, "%s/%s", j->dir, VV_RECOVERY_POINT_FILE));
-	int same = vv_io_read_small(path, VV_RECOVERY_POINT_SIZE, &old, &n) == 0 &&
+	int same = vv_io_read_small(b->io, path, VV_RECOVERY_POINT_SIZE, &old, &n) == 0 &&
 		   n == sizeof buf && !memcmp(old, buf, n);
 	vv_free(old);
 	vv_error_clear();
 	if (!same) {
-		VV_TRY(vv_io_write_atomic(j->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
+		VV_TRY(vv_io_write_atomic(b->io, j->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
 					  b->file_mode));
 		changed = 1;
 	}
@@ -795,12 +796,12 @@ static int write_end(bk *b, const part_job *j, int changed)
 			sizes[i] = j->picks[i].size;
 		}
 		/* advisory, like a clean close's (sizes.h): a failure costs stats */
-		(void)vv_sizes_write(j->dir, b->nonce, bases, sizes, j->np, b->file_mode);
+		(void)vv_sizes_write(b->io, j->dir, b->nonce, bases, sizes, j->np, b->file_mode);
 		vv_error_clear();
 	}
 	vv_free(bases);
 	vv_free(sizes);
-	return changed ? vv_io_sync_dir(j->dir) : 0;
+	return changed ? vv_io_sync_dir(b->io, j->dir) : 0;
 }
 
 /* The first `gone` picks vanished before anything was copied: retention
@@ -873,13 +874,13 @@ out:
 
 /* The file under each segment log name of sdir (design note 6). A name
  * that goes between the listing and its stat is left out. */
-static int list_ids(const char *sdir, seg_id **out, size_t *nout)
+static int list_ids(const vv_io_methods *io, const char *sdir, seg_id **out, size_t *nout)
 {
 	char **names;
 	size_t n;
 	*out = NULL;
 	*nout = 0;
-	VV_TRY(vv_io_list_dir(sdir, &names, &n));
+	VV_TRY(vv_io_list_dir(io, sdir, &names, &n));
 	int rc = 0;
 	size_t k = 0;
 	seg_id *v = vv_malloc((n ? n : 1) * sizeof *v);
@@ -895,7 +896,7 @@ static int list_ids(const char *sdir, seg_id **out, size_t *nout)
 			continue;
 		if ((rc = path_fmt(path, sizeof path, "%s/%s", sdir, names[i])) != 0)
 			goto out;
-		rc = vv_io_path_info(path, &fi);
+		rc = vv_io_path_info(io, path, &fi);
 		if (rc == VARVE_ENOTFOUND) {
 			vv_error_clear();
 			rc = 0;
@@ -927,11 +928,11 @@ static int view_gone(int *gone)
 static int open_view(bk *b, const char *sdir, part_job *j, vv_partition **out, int *gone)
 {
 	int is_dir = 0;
-	int rc = vv_io_stat(sdir, NULL, &is_dir);
+	int rc = vv_io_stat(b->io, sdir, NULL, &is_dir);
 	if (rc == VARVE_ENOTFOUND || (rc == 0 && is_dir != 1))
 		return view_gone(gone);
 	VV_TRY(rc);
-	rc = list_ids(sdir, &j->ids, &j->nids);
+	rc = list_ids(b->io, sdir, &j->ids, &j->nids);
 	if (rc == VARVE_ENOTFOUND) /* the directory went after the stat */
 		return view_gone(gone);
 	VV_TRY(rc);
@@ -1071,11 +1072,11 @@ static vv_topic *live_topic(bk *b, const named_topic *t, int *gone)
 }
 
 /* Partition directories of a copied topic that it no longer has. */
-static int prune_topic(const named_topic *t, const char *ddir)
+static int prune_topic(const vv_io_methods *io, const named_topic *t, const char *ddir)
 {
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(ddir, &names, &n));
+	VV_TRY(vv_io_list_dir(io, ddir, &names, &n));
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *end;
@@ -1086,7 +1087,7 @@ static int prune_topic(const named_topic *t, const char *ddir)
 			continue;
 		char path[4096];
 		if ((rc = path_fmt(path, sizeof path, "%s/%s", ddir, names[i])) != 0 ||
-		    (rc = vv_io_remove_tree(path)) != 0)
+		    (rc = vv_io_remove_tree(io, path)) != 0)
 			goto out;
 	}
 out:
@@ -1119,7 +1120,7 @@ out:
 		vv_topic_unref(lt);
 	VV_TRY(rc);
 	if (!gone) {
-		VV_TRY(prune_topic(t, ddir));
+		VV_TRY(prune_topic(b->io, t, ddir));
 		b->rep->topics++;
 		return 0;
 	}
@@ -1127,7 +1128,7 @@ out:
 	b->rep->topics_vanished++;
 	say(b, VARVE_LOG_WARN, "backup: topic %s was deleted while the backup ran; the copy "
 	    "records its deletion", t->name);
-	return vv_io_remove_tree(ddir);
+	return vv_io_remove_tree(b->io, ddir);
 }
 
 /* Topic directories of the destination that the copy does not name. */
@@ -1135,7 +1136,7 @@ static int prune_topics(bk *b, const char *tdir)
 {
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(tdir, &names, &n));
+	VV_TRY(vv_io_list_dir(b->io, tdir, &names, &n));
 	int rc = 0;
 	for (size_t i = 0; i < n; i++) {
 		int keep = 0;
@@ -1145,13 +1146,13 @@ static int prune_topics(bk *b, const char *tdir)
 			continue;
 		char path[4096];
 		if ((rc = path_fmt(path, sizeof path, "%s/%s", tdir, names[i])) != 0 ||
-		    (rc = vv_io_remove_tree(path)) != 0)
+		    (rc = vv_io_remove_tree(b->io, path)) != 0)
 			goto out;
 	}
 out:
 	vv_io_free_list(names, n);
 	VV_TRY(rc);
-	return vv_io_sync_dir(tdir);
+	return vv_io_sync_dir(b->io, tdir);
 }
 
 static int backup_topics(bk *b)
@@ -1213,7 +1214,7 @@ out:
 /* ---- the destination ------------------------------------------------------ */
 
 /* Is dir the store, or inside it? */
-static int inside_store(const char *dir, const vv_file_info *store)
+static int inside_store(const vv_io_methods *io, const char *dir, const vv_file_info *store)
 {
 	char p[4096];
 	snprintf(p, sizeof p, "%s", dir);
@@ -1222,7 +1223,7 @@ static int inside_store(const char *dir, const vv_file_info *store)
 		vv_file_info cur;
 		size_t l = strlen(p);
 		if (l + 4 >= sizeof p || path_fmt(p + l, sizeof p - l, "/.") ||
-		    vv_io_path_info(p, &cur)) {
+		    vv_io_path_info(io, p, &cur)) {
 			vv_error_clear();
 			return 0;
 		}
@@ -1246,7 +1247,7 @@ static int judge_dest(const bk *b, int *interrupted)
 {
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(b->dst, &names, &n));
+	VV_TRY(vv_io_list_dir(b->io, b->dst, &names, &n));
 	int backup = 0, other = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!strcmp(names[i], VARVE_BACKUP_MARKER))
@@ -1270,9 +1271,9 @@ static int begin(bk *b)
 	char p[4096];
 	vv_file_info store, dest;
 	VV_TRY(path_fmt(p, sizeof p, "%s/.", b->src));
-	VV_TRY(vv_io_path_info(p, &store));
+	VV_TRY(vv_io_path_info(b->io, p, &store));
 	VV_TRY(path_fmt(p, sizeof p, "%s/.", b->dst));
-	int rc = vv_io_path_info(p, &dest);
+	int rc = vv_io_path_info(b->io, p, &dest);
 	int missing = rc == VARVE_ENOTFOUND;
 	if (rc && !missing)
 		return rc;
@@ -1281,7 +1282,7 @@ static int begin(bk *b)
 	snprintf(p, sizeof p, "%s", b->dst);
 	if (missing)
 		parent_dir(p);
-	if (inside_store(p, &store))
+	if (inside_store(b->io, p, &store))
 		return vv_error_set(VARVE_EINVAL, 0, "backup destination %s is the store %s or inside it",
 				    b->dst, b->src);
 	if (missing)
@@ -1289,16 +1290,16 @@ static int begin(bk *b)
 	int interrupted = 0;
 	VV_TRY(judge_dest(b, &interrupted));
 	VV_TRY(path_fmt(p, sizeof p, "%s/LOCK", b->dst));
-	VV_TRY(vv_io_lock(p, b->file_mode, &b->lock));
+	VV_TRY(vv_io_lock(b->io, p, b->file_mode, &b->lock));
 	b->rep->repaired = interrupted;
 	if (interrupted)
 		say(b, VARVE_LOG_INFO, "backup: %s holds an interrupted backup; finishing it", b->dst);
 	static const char mark[] = "a varve backup is being written here; it is not usable until "
 				   "one completes\n";
-	VV_TRY(vv_io_write_atomic(b->dst, VARVE_BACKUP_MARKER, mark, sizeof mark - 1, b->file_mode));
+	VV_TRY(vv_io_write_atomic(b->io, b->dst, VARVE_BACKUP_MARKER, mark, sizeof mark - 1, b->file_mode));
 	char v[16];
 	int vl = snprintf(v, sizeof v, "%d\n", VARVE_FORMAT_VERSION);
-	return vv_io_write_atomic(b->dst, "VERSION", v, (size_t)vl, b->file_mode);
+	return vv_io_write_atomic(b->io, b->dst, "VERSION", v, (size_t)vl, b->file_mode);
 }
 
 /* Everything on the destination's file system to disk (design note 10),
@@ -1308,7 +1309,7 @@ static int finish(bk *b)
 	char p[4096];
 	vv_file *f;
 	VV_TRY(path_fmt(p, sizeof p, "%s/VERSION", b->dst));
-	VV_TRY(vv_io_open(p, VV_O_RDONLY, 0, &f));
+	VV_TRY(vv_io_open(b->io, p, VV_O_RDONLY, 0, &f));
 	int rc = vv_io_syncfs(f);
 	vv_error_saved e;
 	vv_error_save(&e);
@@ -1318,16 +1319,16 @@ static int finish(bk *b)
 	uint8_t cb[16];
 	vv_store64(cb, b->nonce);
 	vv_store64(cb + 8, XXH3_64bits(cb, 8));
-	VV_TRY(vv_io_write_atomic(b->dst, "CLEAN", cb, sizeof cb, b->file_mode));
+	VV_TRY(vv_io_write_atomic(b->io, b->dst, "CLEAN", cb, sizeof cb, b->file_mode));
 	char text[3400];
 	int n = snprintf(text, sizeof text, "varve backup of %s\nformat %d\nfinished %" PRId64 "\n",
 			 b->src, VARVE_FORMAT_VERSION, vv_now_ms());
 	if (n < 0 || (size_t)n >= sizeof text)
 		n = (int)sizeof text - 1;
-	VV_TRY(vv_io_write_atomic(b->dst, BACKUP_FILE, text, (size_t)n, b->file_mode));
+	VV_TRY(vv_io_write_atomic(b->io, b->dst, BACKUP_FILE, text, (size_t)n, b->file_mode));
 	VV_TRY(path_fmt(p, sizeof p, "%s/%s", b->dst, VARVE_BACKUP_MARKER));
-	VV_TRY(vv_io_unlink(p));
-	return vv_io_sync_dir(b->dst);
+	VV_TRY(vv_io_unlink(b->io, p));
+	return vv_io_sync_dir(b->io, b->dst);
 }
 
 /* ---- companion files (design note 11) ------------------------------------- */
@@ -1350,10 +1351,10 @@ static int put_companion(bk *b, const struct companion *c)
 	VV_TRY(path_fmt(sp, sizeof sp, "%s/%s", b->src, c->name));
 	VV_TRY(path_fmt(dp, sizeof dp, "%s/%s", b->dst, c->name));
 	vv_file *f;
-	int rc = vv_io_open(sp, VV_O_RDONLY, 0, &f);
+	int rc = vv_io_open(b->io, sp, VV_O_RDONLY, 0, &f);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
-		unlink_quiet(dp);
+		unlink_quiet(b->io, dp);
 		return 0;
 	}
 	VV_TRY(rc);
@@ -1373,7 +1374,7 @@ static int put_companion(bk *b, const struct companion *c)
 	if ((rc = vv_io_pread_full(f, data, (size_t)si.size, 0)) != 0)
 		goto out;
 	unsigned mode = c->secret ? (b->file_mode & 0600u) : b->file_mode;
-	rc = vv_io_write_atomic(b->dst, c->name, data, (size_t)si.size, mode);
+	rc = vv_io_write_atomic(b->io, b->dst, c->name, data, (size_t)si.size, mode);
 	if (rc == 0)
 		b->rep->bytes_copied += si.size;
 out:
@@ -1409,6 +1410,7 @@ static void setup(bk *b, varve_db *db)
 	const varve_options *o = &db->env.opts;
 	b->db = db;
 	b->src = db->env.path;
+	b->io = o->io;
 	b->link_ok = !b->o.copy_only;
 	b->file_mode = o->file_mode;
 	b->dir_mode = o->dir_mode;
@@ -1417,7 +1419,7 @@ static void setup(bk *b, varve_db *db)
 	pc->seg = (vv_seg_config){ .index_interval = o->index_interval_bytes,
 				   .max_batch = VV_MAX_BATCH_READ, .file_mode = o->file_mode,
 				   .read_only = 1, .verify_always = 1,
-				   .segment_bytes = 1u << 20 };
+				   .segment_bytes = 1u << 20, .io = o->io };
 	pc->max_write_batch = o->max_record_bytes;
 	pc->segment_bytes = 1u << 20; /* the metadata log's (record_vanished) */
 	pc->sync_policy = VARVE_SYNC_ALWAYS;

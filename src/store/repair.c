@@ -117,7 +117,7 @@ static uint32_t count_partitions(const char *dir)
 {
 	char **names;
 	size_t n;
-	if (vv_io_list_dir(dir, &names, &n)) {
+	if (vv_io_list_dir(NULL, dir, &names, &n)) {
 		vv_error_clear();
 		return 0;
 	}
@@ -141,7 +141,7 @@ static int recreate_configs(state *st, const char *path, int64_t now)
 	snprintf(tdir, sizeof tdir, "%s/topics", path);
 	char **names;
 	size_t n;
-	int rc = vv_io_list_dir(tdir, &names, &n);
+	int rc = vv_io_list_dir(NULL, tdir, &names, &n);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
 		return 0;
@@ -211,7 +211,7 @@ static int write_log(state *st, const char *path, const vv_part_config *pc)
 {
 	char dir[4096];
 	snprintf(dir, sizeof dir, "%s/meta.repair", path);
-	(void)vv_io_remove_tree(dir); /* a repair that stopped half-way */
+	(void)vv_io_remove_tree(NULL, dir); /* a repair that stopped half-way */
 	vv_error_clear();
 	vv_meta *m;
 	VV_TRY(vv_meta_open(dir, pc, 0, &m));
@@ -257,7 +257,7 @@ out:
 		return rc;
 	}
 	VV_TRY(vv_meta_close(m, 1));
-	return vv_io_sync_dir(path);
+	return vv_io_sync_dir(NULL, path);
 }
 
 /* The old metadata log, read-only with damage skipped: every record it
@@ -301,11 +301,11 @@ static int replace_log(state *st, const char *path, vv_part_config *pc, int64_t 
 	snprintf(damaged, sizeof damaged, "%s/meta.damaged-%" PRId64, path, now);
 	snprintf(fresh, sizeof fresh, "%s/meta.repair", path);
 	snprintf(clean, sizeof clean, "%s/CLEAN", path);
-	(void)vv_io_unlink(clean); /* may be missing; the store is not clean after a repair */
+	(void)vv_io_unlink(NULL, clean); /* may be missing; the store is not clean after a repair */
 	vv_error_clear();
-	VV_TRY(vv_io_rename(old, damaged));
-	VV_TRY(vv_io_rename(fresh, old));
-	VV_TRY(vv_io_sync_dir(path));
+	VV_TRY(vv_io_rename(NULL, old, damaged));
+	VV_TRY(vv_io_rename(NULL, fresh, old));
+	VV_TRY(vv_io_sync_dir(NULL, path));
 	say(st, VARVE_LOG_INFO, "new metadata log in place; the old one is %s", damaged);
 	return 0;
 }
@@ -330,11 +330,11 @@ int varve_repair(const char *path, const varve_repair_options *opts,
 	varve_repair_report rep = { .version = VARVE_REPAIR_REPORT_VERSION };
 	char buf[4096];
 	snprintf(buf, sizeof buf, "%s/VERSION", path);
-	if (vv_io_stat(buf, NULL, NULL))
+	if (vv_io_stat(NULL, buf, NULL, NULL))
 		return vv_error_set(VARVE_ENOTFOUND, 0, "%s is not a varve store (no VERSION)", path);
 	snprintf(buf, sizeof buf, "%s/LOCK", path);
 	vv_file *lock;
-	VV_TRY(vv_io_lock(buf, 0600, &lock));
+	VV_TRY(vv_io_lock(NULL, buf, 0600, &lock));
 	state st = { NULL, 0, 0, &o, &rep };
 	vv_part_config pc;
 	memset(&pc, 0, sizeof pc);

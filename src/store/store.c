@@ -81,6 +81,7 @@ static void part_config(const varve_db *db, vv_part_config *pc)
 {
 	const varve_options *o = &db->env.opts;
 	memset(pc, 0, sizeof *pc);
+	pc->seg.io = o->io;
 	pc->seg.index_interval = o->index_interval_bytes;
 	pc->seg.max_batch = VV_MAX_BATCH_READ;
 	pc->max_write_batch = o->max_record_bytes;
@@ -110,13 +111,13 @@ static void part_config(const varve_db *db, vv_part_config *pc)
 
 /* ---- the directory ----------------------------------------------------------- */
 
-static int check_version(const char *path, int *exists)
+static int check_version(const vv_io_methods *io, const char *path, int *exists)
 {
 	char vpath[4096];
 	snprintf(vpath, sizeof vpath, "%s/%s", path, VERSION_FILE);
 	uint8_t *buf;
 	size_t n;
-	int rc = vv_io_read_small(vpath, 64, &buf, &n);
+	int rc = vv_io_read_small(io, vpath, 64, &buf, &n);
 	*exists = rc == 0;
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
@@ -145,14 +146,14 @@ static int find_or_make_dir(const char *path, const varve_options *o, int *fresh
 	int is_dir = 0;
 	*fresh = 0;
 	snprintf(buf, sizeof buf, "%s/.", path);
-	int rc = vv_io_stat(buf, NULL, &is_dir);
+	int rc = vv_io_stat(o->io, buf, NULL, &is_dir);
 	if (rc && rc != VARVE_ENOTFOUND && varve_last_error()->sys_errno == ENOTDIR)
 		return vv_error_set(VARVE_EINVAL, ENOTDIR, "%s is not a directory", path);
 	if (rc == VARVE_ENOTFOUND) {
 		/* the name may exist without leading to a directory (a dangling
 		 * symlink), or another opener may have just made the directory */
 		int kind = 0;
-		if (vv_io_stat(path, NULL, &kind) == 0) {
+		if (vv_io_stat(o->io, path, NULL, &kind) == 0) {
 			if (kind == 1)
 				return 0;
 			return vv_error_set(VARVE_EINVAL, ENOENT, "%s is a symbolic link to nothing", path);
@@ -163,7 +164,7 @@ static int find_or_make_dir(const char *path, const varve_options *o, int *fresh
 		return rc;
 	if (o->read_only || !o->create_if_missing)
 		return vv_error_set(VARVE_ENOTFOUND, 0, "no store at %s", path);
-	rc = vv_io_mkdir(path, o->dir_mode);
+	rc = vv_io_mkdir(o->io, path, o->dir_mode);
 	*fresh = rc == 0;
 	if (rc == VARVE_EEXISTS) { /* another opener made it first: fine */
 		vv_error_clear();
@@ -175,11 +176,11 @@ static int find_or_make_dir(const char *path, const varve_options *o, int *fresh
 /* A directory without VERSION is ours only if nothing but what an
  * interrupted creation leaves is in it (LOCK, VERSION.tmp). This is checked
  * before the lock file is made: a foreign directory is never touched. */
-static int check_empty_or_ours(const char *path, int *has_version)
+static int check_empty_or_ours(const vv_io_methods *io, const char *path, int *has_version)
 {
 	char **names;
 	size_t n;
-	VV_TRY(vv_io_list_dir(path, &names, &n));
+	VV_TRY(vv_io_list_dir(io, path, &names, &n));
 	int foreign = 0;
 	for (size_t i = 0; i < n && !foreign; i++)
 		foreign = strcmp(names[i], LOCK_FILE) && strcmp(names[i], VERSION_FILE ".tmp");
@@ -192,7 +193,7 @@ static int check_empty_or_ours(const char *path, int *has_version)
 	 * comes before anything else it writes */
 	vv_error_saved e;
 	vv_error_save(&e);
-	if (check_version(path, has_version) == 0 && *has_version) {
+	if (check_version(io, path, has_version) == 0 && *has_version) {
 		vv_error_clear();
 		return 0;
 	}
@@ -204,7 +205,7 @@ static int write_version(const char *path, const varve_options *o, int fresh)
 {
 	char v[16];
 	int vl = snprintf(v, sizeof v, "%d\n", VARVE_FORMAT_VERSION);
-	VV_TRY(vv_io_write_atomic(path, VERSION_FILE, v, (size_t)vl, o->file_mode));
+	VV_TRY(vv_io_write_atomic(o->io, path, VERSION_FILE, v, (size_t)vl, o->file_mode));
 	if (!fresh)
 		return 0;
 	/* the new store directory must survive a crash */
@@ -213,19 +214,19 @@ static int write_version(const char *path, const varve_options *o, int fresh)
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = 0;
-		return vv_io_sync_dir(parent);
+		return vv_io_sync_dir(o->io, parent);
 	}
-	return vv_io_sync_dir(slash ? "/" : ".");
+	return vv_io_sync_dir(o->io, slash ? "/" : ".");
 }
 
 /* CLEAN holds a nonce (8 bytes) and its XXH3 (8 bytes); an empty or other
  * CLEAN (older versions wrote it empty) means no segment size lists. */
-static uint64_t read_clean_nonce(const char *path)
+static uint64_t read_clean_nonce(const vv_io_methods *io, const char *path)
 {
 	uint8_t *b;
 	size_t n;
 	uint64_t nonce = 0;
-	if (vv_io_read_small(path, 64, &b, &n) == 0) {
+	if (vv_io_read_small(io, path, 64, &b, &n) == 0) {
 		if (n == 16 && vv_load64(b + 8) == XXH3_64bits(b, 8))
 			nonce = vv_load64(b);
 		vv_free(b);
@@ -258,38 +259,38 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 	VV_TRY(find_or_make_dir(path, o, &fresh));
 	/* a backup is being written here, or one was interrupted (backup.c) */
 	snprintf(buf, sizeof buf, "%s/%s", path, VARVE_BACKUP_MARKER);
-	if (vv_io_stat(buf, NULL, NULL) == 0)
+	if (vv_io_stat(o->io, buf, NULL, NULL) == 0)
 		return vv_error_set(VARVE_EFORMAT, 0, "%s: incomplete backup: run the backup again "
 				    "(it holds %s)", path, VARVE_BACKUP_MARKER);
 	vv_error_clear();
 	/* The format check comes before anything is created or locked. */
-	VV_TRY(check_version(path, &has_version));
+	VV_TRY(check_version(o->io, path, &has_version));
 	if (!has_version && o->read_only)
 		return vv_error_set(VARVE_ENOTFOUND, 0, "%s is not a varve store (no VERSION)", path);
 	if (!has_version)
-		VV_TRY(check_empty_or_ours(path, &has_version));
+		VV_TRY(check_empty_or_ours(o->io, path, &has_version));
 	if (!o->read_only) {
 		snprintf(buf, sizeof buf, "%s/%s", path, LOCK_FILE);
 		vv_file *lock;
-		VV_TRY(vv_io_lock(buf, o->file_mode, &lock));
+		VV_TRY(vv_io_lock(o->io, buf, o->file_mode, &lock));
 		db->lock = lock;
 	}
 	if (!has_version)
 		VV_TRY(write_version(path, o, fresh));
 	snprintf(buf, sizeof buf, "%s/%s", path, CLEAN_FILE);
-	*clean = vv_io_stat(buf, NULL, NULL) == 0;
+	*clean = vv_io_stat(o->io, buf, NULL, NULL) == 0;
 	if (*clean)
-		*nonce = read_clean_nonce(buf);
+		*nonce = read_clean_nonce(o->io, buf);
 	vv_error_clear();
 	if (*clean && !o->read_only) {
 		/* From here on the store is dirty until a clean close. */
-		VV_TRY(vv_io_unlink(buf));
-		VV_TRY(vv_io_sync_dir(path));
+		VV_TRY(vv_io_unlink(o->io, buf));
+		VV_TRY(vv_io_sync_dir(o->io, path));
 	}
 	if (!o->read_only) {
-		int rc = vv_io_mkdir(db->env.topics_dir, o->dir_mode);
+		int rc = vv_io_mkdir(o->io, db->env.topics_dir, o->dir_mode);
 		if (rc == 0) /* the new directory must survive a crash */
-			VV_TRY(vv_io_sync_dir(path));
+			VV_TRY(vv_io_sync_dir(o->io, path));
 		else if (rc != VARVE_EEXISTS)
 			return rc;
 	}
@@ -534,8 +535,8 @@ int varve_close(varve_db *db)
 		uint8_t cb[16];
 		vv_store64(cb, nonce);
 		vv_store64(cb + 8, XXH3_64bits(cb, 8));
-		vv_first_error_note(&first, vv_io_write_atomic(db->env.path, CLEAN_FILE, cb, sizeof cb,
-							       db->env.opts.file_mode));
+		vv_first_error_note(&first, vv_io_write_atomic(db->env.opts.io, db->env.path, CLEAN_FILE,
+							       cb, sizeof cb, db->env.opts.file_mode));
 	}
 	free_db(db);
 	return vv_first_error_end(&first);

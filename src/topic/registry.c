@@ -234,7 +234,7 @@ static int find_orphans(vv_topics *ts, char ***out, size_t *nout)
 	*nout = 0;
 	char **names;
 	size_t n;
-	int rc = vv_io_list_dir(ts->env->topics_dir, &names, &n);
+	int rc = vv_io_list_dir(ts->env->opts.io, ts->env->topics_dir, &names, &n);
 	if (rc == VARVE_ENOTFOUND) {
 		vv_error_clear();
 		return 0;
@@ -265,10 +265,10 @@ int vv_topics_load(vv_topics *ts, int clean, int keep_orphans, char ***orphans, 
 			char dir[4400];
 			snprintf(dir, sizeof dir, "%s/%s", ts->env->topics_dir, (*orphans)[i]);
 			vv_env_log(ts->env, VARVE_LOG_INFO, "removing %s: no topic of that name", dir);
-			(void)vv_io_remove_tree(dir); /* a leftover; the next open tries again */
+			(void)vv_io_remove_tree(ts->env->opts.io, dir); /* a leftover; the next open tries again */
 		}
 		if (*norphans)
-			(void)vv_io_sync_dir(ts->env->topics_dir); /* as above */
+			(void)vv_io_sync_dir(ts->env->opts.io, ts->env->topics_dir); /* as above */
 		vv_error_clear();
 	}
 	for (size_t i = 0; i < ts->rn; i++) {
@@ -405,7 +405,7 @@ static int create_locked(varve_db *db, const char *name, const varve_topic_confi
 		return vv_error_set(VARVE_EEXISTS, 0, "topic %s already exists", name);
 	char dir[4400];
 	snprintf(dir, sizeof dir, "%s/%s", db->env.topics_dir, name);
-	if (vv_io_stat(dir, NULL, NULL) == 0)
+	if (vv_io_stat(db->env.opts.io, dir, NULL, NULL) == 0)
 		return vv_error_set(VARVE_EBUSY, 0,
 				    "topic %s was deleted but is still in use by an open iterator", name);
 	vv_error_clear();

@@ -57,7 +57,7 @@ void vv_topic_unref(vv_topic *t)
 	if (atomic_load(&t->deleted) && t->dir) {
 		vv_error_saved e; /* cleanup must not hide the failure that led here */
 		vv_error_save(&e);
-		(void)vv_io_remove_tree(t->dir);
+		(void)vv_io_remove_tree(t->io, t->dir);
 		vv_error_restore(&e);
 	}
 	if (t->dedup) {
@@ -186,13 +186,13 @@ static int topic_dir(const vv_env *env, const char *dir)
 {
 	if (env->read_only)
 		return 0;
-	int rc = vv_io_mkdir(dir, env->opts.dir_mode);
+	int rc = vv_io_mkdir(env->opts.io, dir, env->opts.dir_mode);
 	if (rc == 0)
-		return vv_io_sync_dir(env->topics_dir);
+		return vv_io_sync_dir(env->opts.io, env->topics_dir);
 	if (rc != VARVE_EEXISTS)
 		return rc;
 	int is_dir = 0; /* lstat: a symlink is never followed */
-	VV_TRY(vv_io_stat(dir, NULL, &is_dir));
+	VV_TRY(vv_io_stat(env->opts.io, dir, NULL, &is_dir));
 	if (is_dir != 1)
 		return vv_error_set(VARVE_ECORRUPT, 0,
 				    "%s is not a directory (a symlink?): refusing to use it", dir);
@@ -208,6 +208,7 @@ int vv_topic_open(const vv_env *env, const vv_part_config *pcfg, const char *nam
 		return vv_error_set(VARVE_ENOMEM, 0, "topic");
 	atomic_init(&t->refs, 1);
 	pthread_rwlock_init(&t->cfg_lock, NULL);
+	t->io = env->opts.io;
 	t->name = vv_strdup(name);
 	vv_topic_cfg_set(t, cfg, NULL);
 	int oom = !t->name;

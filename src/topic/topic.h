@@ -26,6 +26,7 @@ typedef struct vv_topic {
 	_Atomic int deleted;
 	char *name;
 	char *dir;
+	const vv_io_methods *io; /* the store's I/O table (the directory's removal) */
 	int64_t created_ms;
 	/* The configuration may change (varve_topic_alter): read it with
 	 * vv_topic_cfg_get. Per-record hot paths read the two atomics. */

@@ -7,8 +7,8 @@
  * crashed too.
  *
  * Budget: VARVE_CRASH_STATES crash states per run of this file, split over
- * the workloads below (default 20000; 4000 when built with ASan, where a
- * state costs several times more). A workload starts a fresh store (next
+ * the workloads below (default 20000, and 10% more for mixed_mmap; 4000
+ * when built with ASan, where a state costs several times more). A workload starts a fresh store (next
  * seed) every few hundred operations, so that states stay small and varied.
  * VARVE_CRASH_SEED replays a run (the seed is printed). Each workload prints
  * the number of states it checked.
@@ -30,6 +30,7 @@ typedef struct policy {
 	unsigned variants;      /* crash states per chosen point */
 	uint64_t rng;
 	uint64_t taken;
+	uint64_t taken_in_map; /* of them, right after a write through a mapping */
 } policy;
 
 /* VARVE_CRASH_NS forces one namespace model (exploration): subset (each
@@ -64,13 +65,15 @@ static void capture(cu_world *w, int ev, const char *path)
 	if ((double)(cu_rand(&pl->rng) % 1000000) / 1e6 >= p)
 		return;
 	static const char *const names[] = { "?", "write", "truncate", "create", "mkdir", "rename",
-					     "unlink", "rmdir", "datasync", "sync_dir" };
+					     "unlink", "rmdir", "datasync", "sync_dir",
+					     "write through the mapping" };
 	char why[160];
 	snprintf(why, sizeof why, "%s %s (persistence point %llu)",
-		 ev > 0 && ev <= CV_EV_SYNC_DIR ? names[ev] : "?", path,
+		 ev > 0 && ev <= CV_EV_MAP_WRITE ? names[ev] : "?", path,
 		 (unsigned long long)cv_persistence_points());
 	for (unsigned v = 0; v < pl->variants; v++) {
 		pl->taken++;
+		pl->taken_in_map += ev == CV_EV_MAP_WRITE;
 		unsigned flags = 0;
 		if (w->ro_every && pl->taken % w->ro_every == 0)
 			flags |= CU_RO_FIRST;
@@ -99,7 +102,7 @@ typedef struct workload {
 } workload;
 
 typedef struct totals {
-	uint64_t checked, ro, ro_skipped, reopen, cuts, ops, worlds;
+	uint64_t checked, ro, ro_skipped, reopen, cuts, ops, worlds, in_map, map_writes;
 } totals;
 
 static void add(totals *t, const cu_world *w)
@@ -153,18 +156,25 @@ static void run(const workload *wl, uint64_t seed0)
 			cu_take_now(&w, cu_rand(&rng));
 		cr_assert(!w.failed, "%s (world seed %" PRIu64 "): %s", wl->name, seed, w.fail);
 		add(&tot, &w);
+		tot.in_map += pl.taken_in_map;
+		tot.map_writes += cv_map_write_count();
 		cu_world_fini(&w);
 		seed = cu_rand(&seed) | 1;
 	}
 	double dt = cu_now_s() - t0;
 	printf("crashvfs: %s: %llu crash states checked (%llu also read-only first [%llu of them "
-	       "mid-swap], %llu also reopened, %llu with recovery cuts), %llu "
+	       "mid-swap], %llu also reopened, %llu with recovery cuts; %llu taken right after one "
+	       "of %llu writes through a mapping), %llu "
 	       "operations on %llu stores, %.1f s (%.2f ms per state)\n",
 	       wl->name, (unsigned long long)tot.checked, (unsigned long long)tot.ro,
 	       (unsigned long long)tot.ro_skipped, (unsigned long long)tot.reopen,
-	       (unsigned long long)tot.cuts, (unsigned long long)tot.ops,
+	       (unsigned long long)tot.cuts, (unsigned long long)tot.in_map,
+	       (unsigned long long)tot.map_writes, (unsigned long long)tot.ops,
 	       (unsigned long long)tot.worlds, dt, tot.checked ? dt * 1000.0 / (double)tot.checked : 0.0);
 	fflush(stdout);
+	if (wl->flags & W_MMAP)
+		cr_assert_gt(tot.in_map, 0, "%s: no crash state was taken inside an mmap-mode append",
+			     wl->name);
 }
 
 static int pick_live(cu_world *w, uint64_t *rng, int want_policy)
@@ -456,12 +466,22 @@ Test(crash_states, topics_and_groups)
 }
 
 /* varve's mmap mode: appends go through a shared mapping of a preallocated
- * segment; the crash VFS turns the bytes it finds changed into pending
- * writes, so they can be lost, torn or reordered like pwrites. */
+ * segment; each copy into the mapping is the table's map_write, a pending
+ * write of the crash VFS that can be lost, torn or reordered like a pwrite,
+ * and an event at which crash states are taken. */
 Test(crash_states, mmap_mode)
 {
 	workload wl = { "mmap_mode", W_MMAP, 0.07, 120, mmap_setup, mmap_step };
 	run(&wl, cu_seed() + 5);
+}
+
+/* The mixed workload again, in mmap mode: rolls (mappings made, sealed and
+ * unmapped), retention, compaction, topic create/delete and reopens with
+ * every append copied through a mapping. */
+Test(crash_states, mixed_mmap)
+{
+	workload wl = { "mixed_mmap", W_MMAP, 0.10, 150, mixed_setup, mixed_step };
+	run(&wl, cu_seed() + 7);
 }
 
 /* The other workloads cap preallocation at 64 KiB for speed (io_crash.h);

@@ -26,11 +26,7 @@
 #include "db.h"
 #include "registry.h" /* white-box: the partition's durable offset at the failure */
 
-static void fini(void)
-{
-	vv_io_set(NULL);
-	cu_cleanup();
-}
+static void fini(void) { cu_cleanup(); }
 
 TestSuite(fsync_final, .fini = fini, .timeout = 300);
 
@@ -117,11 +113,12 @@ static void fb_arm(const char *match, const char *suffix, int nth)
 	pthread_mutex_unlock(&FB.mu);
 }
 
-static void fb_install(void)
+/* The table, for the options of the store under test (and only it). */
+static const vv_io_methods *fb_table(void)
 {
 	fb_methods = vv_io_posix;
 	fb_methods.datasync = fb_datasync;
-	vv_io_set(&fb_methods);
+	return &fb_methods;
 }
 
 /* ---- helpers ------------------------------------------------------------------------ */
@@ -218,8 +215,8 @@ Test(fsync_final, append_sync_fails)
 {
 	char dir[1024];
 	cu_newpath(dir, sizeof dir, "store");
-	fb_install();
 	varve_options o = opts();
+	o.io = fb_table();
 	varve_db *db;
 	cr_assert_eq(varve_open(dir, &o, &db), 0);
 	cr_assert_eq(varve_topic_create(db, "t", NULL), 0);
@@ -238,7 +235,7 @@ Test(fsync_final, append_sync_fails)
 	/* other partitions are not affected */
 	cr_expect_eq(produce(db, "other", 0, 10, NULL), 0, "%s", varve_last_error()->message);
 	close_and_check(db, dir);
-	vv_io_set(NULL);
+	o.io = NULL; /* reopen through the operating system */
 	cr_assert_eq(varve_open(dir, &o, &db), 0);
 	int64_t n = count(db, "t", 0);
 	cr_expect(n == 3 || n == 4, "%" PRId64 " records after reopening, 3 acknowledged", n);
@@ -249,8 +246,8 @@ Test(fsync_final, roll_sync_fails)
 {
 	char dir[1024];
 	cu_newpath(dir, sizeof dir, "store");
-	fb_install();
 	varve_options o = opts();
+	o.io = fb_table();
 	varve_db *db;
 	cr_assert_eq(varve_open(dir, &o, &db), 0);
 	cr_assert_eq(varve_topic_create(db, "t", NULL), 0);
@@ -267,7 +264,6 @@ Test(fsync_final, roll_sync_fails)
 	cr_assert(FB.failed, "no .index fsync failed");
 	expect_failed_state(db, "t", 0, acked);
 	close_and_check(db, dir);
-	vv_io_set(NULL);
 }
 
 /* The metadata log: a topic create whose record's fsync fails. (varve_close
@@ -277,8 +273,8 @@ Test(fsync_final, metadata_sync_fails)
 {
 	char dir[1024];
 	cu_newpath(dir, sizeof dir, "store");
-	fb_install();
 	varve_options o = opts();
+	o.io = fb_table();
 	varve_db *db;
 	cr_assert_eq(varve_open(dir, &o, &db), 0);
 	cr_assert_eq(varve_topic_create(db, "t", NULL), 0);
@@ -298,7 +294,6 @@ Test(fsync_final, metadata_sync_fails)
 	/* data partitions still work; reads work */
 	cr_expect_eq(produce(db, "t", 0, 10, NULL), 0);
 	close_and_check(db, dir);
-	vv_io_set(NULL);
 }
 
 /* ---- group commit: several threads ------------------------------------------------------- */
@@ -327,8 +322,8 @@ Test(fsync_final, group_commit_threads)
 	for (int round = 0; round < 6; round++) {
 		char dir[1024];
 		cu_newpath(dir, sizeof dir, "store");
-		fb_install();
 		varve_options o = opts();
+		o.io = fb_table();
 		o.segment_bytes = 1u << 20;
 		o.group_commit_wait_us = 500;
 		varve_db *db;
@@ -369,7 +364,6 @@ Test(fsync_final, group_commit_threads)
 		cr_expect_gt(err, 0);
 		expect_failed_state(db, "t", 0, FB.durable_at_fail);
 		close_and_check(db, dir);
-		vv_io_set(NULL);
 	}
 }
 
@@ -448,8 +442,8 @@ Test(fsync_final, roll_racing_failed_group_commit)
 {
 	char dir[1024];
 	cu_newpath(dir, sizeof dir, "store");
-	fb_install();
 	varve_options o = opts();
+	o.io = fb_table();
 	o.group_commit_wait_us = 300000; /* A waits 300 ms for joiners before its fsync */
 	varve_db *db;
 	cr_assert_eq(varve_open(dir, &o, &db), 0);
@@ -499,5 +493,4 @@ Test(fsync_final, roll_racing_failed_group_commit)
 		      "same file succeeded and moved the durable offset past it",
 		      B.off, FB.end_at_fail);
 	varve_close(db);
-	vv_io_set(NULL);
 }

@@ -40,11 +40,7 @@
 #include "db.h"
 #include "registry.h" /* white-box: the background checkpoint */
 
-static void fini(void)
-{
-	tr_uninstall();
-	cu_cleanup();
-}
+static void fini(void) { cu_cleanup(); }
 
 TestSuite(ordering, .fini = fini, .timeout = 300);
 
@@ -471,8 +467,8 @@ Test(ordering, durability_order)
 	ncalls = 0;
 	violations = 0;
 	tr_clear();
-	cr_assert_eq(tr_install(), 0);
 	varve_options o = VARVE_OPTIONS_INIT;
+	o.io = tr_table();
 	o.segment_bytes = 1024;
 	o.index_interval_bytes = 64;
 	o.max_record_bytes = 8192;
@@ -519,7 +515,6 @@ Test(ordering, durability_order)
 	CALL("produce after reopen", produce(db, "t", 0, NULL, 30));
 	CALL("close again", varve_close(db));
 	size_t close2 = ncalls - 1;
-	tr_uninstall();
 
 	for (size_t i = 0; i < ncalls; i++) {
 		check_g(&calls[i], i == del ? ddir : NULL);

@@ -168,6 +168,7 @@ Test(regressions, read_only_open_mid_compaction_swap)
 	snprintf(store, sizeof store, "%s/store", root);
 	cr_assert_eq(cv_install(root), 0);
 	varve_options o = base_opts();
+	o.io = cv_table();
 	g_clock = 1700000000000LL;
 	o.clock_fn = fixed_clock;
 	varve_db *db;
@@ -210,6 +211,7 @@ Test(regressions, read_only_open_mid_compaction_swap)
 	for (int ro = 1; ro >= 0; ro--) {
 		varve_options oo = o;
 		oo.read_only = ro;
+		oo.io = NULL; /* the crash state, through the operating system */
 		cr_assert_eq(varve_open(sstore, &oo, &db), 0, "%s", varve_last_error()->message);
 		varve_iter *it;
 		cr_assert_eq(varve_iter_open(db, "kv", 0, 0, &it), 0);
@@ -466,11 +468,13 @@ Test(regressions, crash_while_creating_store)
 	g_snap_suffix = "/VERSION.tmp";
 	cv_set_hook(snap_on_any, NULL);
 	varve_options o = base_opts();
+	o.io = cv_table();
 	varve_db *db;
 	cr_assert_eq(varve_open(store, &o, &db), 0);
 	cv_set_hook(NULL, NULL);
 	varve_close(db);
 	cv_uninstall();
+	o.io = NULL; /* the crash state, through the operating system */
 	cr_assert(g_snap != NULL, "varve_open never created VERSION.tmp");
 	cu_newpath(state, sizeof state, "state");
 	cr_assert_eq(cv_tree_write(g_snap, state), 0);

@@ -357,16 +357,18 @@ typedef struct part_state {
 	int64_t start, end;
 } part_state;
 
-int fu_verify(const char *path, const fu_ledger *l, int probe, fu_report *rep)
+int fu_verify(const char *path, const struct varve_io_methods *io, const fu_ledger *l, int probe,
+	      fu_report *rep)
 {
 	memset(rep, 0, sizeof *rep);
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
 	o.start_cleaner = 0;
+	o.io = io;
 	varve_db *db = NULL;
 	int rc = varve_open(path, &o, &db);
 	if (rc) {
-		failf(rep, "reopen with the real backend failed: %s (%s)", varve_errmsg(rc),
+		failf(rep, "reopen failed: %s (%s)", varve_errmsg(rc),
 		      varve_last_error()->message);
 		return -1;
 	}

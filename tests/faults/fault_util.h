@@ -109,10 +109,12 @@ typedef struct fu_report {
 	char first_failure[1024];
 } fu_report;
 
-/* Reopen the store at path with the real I/O backend and check it against
- * the ledger (see the file comment). Returns 0 if everything holds. If
- * probe is set, appends one record to every live topic and reads it back. */
-int fu_verify(const char *path, const fu_ledger *l, int probe, fu_report *rep);
+/* Reopen the store at path with the I/O table io (NULL: the operating
+ * system) and check it against the ledger (see the file comment). Returns 0
+ * if everything holds. If probe is set, appends one record to every live
+ * topic and reads it back. */
+int fu_verify(const char *path, const struct varve_io_methods *io, const fu_ledger *l, int probe,
+	      fu_report *rep);
 
 /* ---- errors ---------------------------------------------------------------- */
 

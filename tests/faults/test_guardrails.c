@@ -124,7 +124,7 @@ Test(guardrails, min_free_bytes_above_any_disk)
 	int rc3 = produce_uid(db, &l, T, 0);
 	varve_close(db);
 	fu_report rep;
-	int vr = fu_verify(path, &l, 0, &rep);
+	int vr = fu_verify(path, NULL, &l, 0, &rep);
 	fu_ledger_free(&l);
 	fu_rm_rf(dir);
 	free(dir);
@@ -208,7 +208,7 @@ Test(guardrails, min_free_bytes_just_below_free_space, .timeout = 300)
 	varve_close(db);
 	fu_report rep;
 	o.min_free_bytes = 0;
-	int vr = fu_verify(path, &l, 0, &rep);
+	int vr = fu_verify(path, NULL, &l, 0, &rep);
 	fu_ledger_free(&l);
 	fu_rm_rf(dir);
 	free(dir);
@@ -352,7 +352,7 @@ static void emfile_case(int spare)
 	if (getenv("VARVE_GUARD_KEEP")) /* debugging: the store as the child left it */
 		fu_copy_tree(path, getenv("VARVE_GUARD_KEEP"));
 	fu_report rep;
-	int vr = fu_verify(path, &l, 1, &rep);
+	int vr = fu_verify(path, NULL, &l, 1, &rep);
 	fu_ledger_free(&l);
 	fu_rm_rf(dir);
 	free(dir);

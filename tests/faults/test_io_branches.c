@@ -163,8 +163,8 @@ static void open_loop(const char *label, int persistent)
 		cr_assert_eq(fu_copy_tree(ref, path), 0);
 		iof_disarm();
 		iof_arm(IOF_WALK, n, IOF_EIO, persistent, NULL);
-		iof_install();
 		varve_options o = quiet();
+		o.io = iof_table();
 		varve_db *db = NULL;
 		int rc = varve_open(path, &o, &db);
 		char why[1200] = "";
@@ -175,7 +175,6 @@ static void open_loop(const char *label, int persistent)
 		long fired = iof_fired();
 		char fault[512];
 		snprintf(fault, sizeof fault, "%s", iof_first_fault());
-		iof_uninstall();
 		iof_disarm();
 		if (rc)
 			failed_opens++;

@@ -15,13 +15,15 @@
  * roll and a crash; and a real full disk (an 8 MiB ext4 image on a loop
  * device) when the machine allows it.
  *
- * The loop runs the backend in fast mode (iof_fast: fsyncs counted and
- * failable but not passed to the kernel, segment preallocation sparse) on
- * tmpfs when there is one (fu_fast_tmpdir): this suite is about error
- * paths, not power loss or disk space, and that keeps a few thousand
- * reopens fast. The checking reopen goes through the same table with no
- * rule armed (a pass-through), and through vv_io_posix itself every 50th
- * iteration and after the fault-free last one.
+ * The fault table is the store's own (varve_options.io = iof_table()):
+ * nothing else in the process sees it. The loop runs it in fast mode
+ * (iof_fast: fsyncs counted and failable but not passed to the kernel,
+ * segment preallocation sparse) on tmpfs when there is one
+ * (fu_fast_tmpdir): this suite is about error paths, not power loss or disk
+ * space, and that keeps a few thousand reopens fast. The checking reopen
+ * goes through the same table with no rule armed (a pass-through), and
+ * through vv_io_posix itself (no table) every 50th iteration and after the
+ * fault-free last one.
  * VARVE_IOERR_MAX_N bounds N (default: no bound); VARVE_IOERR_STRIDE=k tries
  * only N = 1, 1+k, 1+2k, ... (default 1: every N; .ci/valgrind uses a
  * stride, the whole range still being walked).
@@ -75,10 +77,9 @@ static void io_loop(const char *label, unsigned methods, iof_kind kind, int pers
 		iof_disarm();
 		iof_fast(1);
 		iof_arm(methods, n, kind, persistent, NULL);
-		iof_install();
 		wl_stats st;
 		uint64_t ta = fu_now_ns();
-		wl_run(path, &l, &st);
+		wl_run(path, iof_table(), &l, &st);
 		uint64_t tb = fu_now_ns();
 		long fired = iof_fired();
 		char fault[512];
@@ -87,10 +88,8 @@ static void io_loop(const char *label, unsigned methods, iof_kind kind, int pers
 		/* Reopen without faults: through the pass-through table in fast
 		 * mode, and every 50th time and at the end through vv_io_posix. */
 		int real = !fired || n % 50 == 1;
-		if (real) {
-			iof_uninstall();
+		if (real)
 			iof_fast(0);
-		}
 		T.iterations++;
 		T.faults += fired;
 		T.calls += st.calls;
@@ -104,14 +103,13 @@ static void io_loop(const char *label, unsigned methods, iof_kind kind, int pers
 				    st.failing_calls);
 		fu_report rep;
 		uint64_t tc = fu_now_ns();
-		int vrc = fu_verify(path, &l, 1, &rep);
+		int vrc = fu_verify(path, real ? NULL : iof_table(), &l, 1, &rep);
 		if (getenv("VARVE_FAULTS_TRACE"))
 			fprintf(stderr, "N=%ld workload %.1f ms verify %.1f ms fault %s\n", n,
 				(double)(tb - ta) / 1e6, (double)(fu_now_ns() - tc) / 1e6, fault);
 		if (vrc)
 			add_failure(&T, "N=%ld, fault %s: after reopen: %s (%zu problems)", n, fault,
 				    rep.first_failure, rep.failures);
-		iof_uninstall();
 		iof_fast(0);
 		T.acked += rep.acked;
 		T.read += rep.read;
@@ -160,6 +158,7 @@ static varve_db *open_plain(const char *path)
 {
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table(); /* a pass-through until a rule is armed */
 	o.start_cleaner = 0;
 	varve_db *db = NULL;
 	int rc = varve_open(path, &o, &db);
@@ -176,14 +175,12 @@ Test(io_errors, topic_create_failure_has_a_message)
 	varve_db *db = open_plain(path);
 	iof_disarm();
 	iof_arm(IOF_DATASYNC, 1, IOF_EIO, 0, "/meta/");
-	iof_install();
 	int rc = varve_topic_create(db, "x", NULL);
 	const varve_error_info *e = varve_last_error();
 	char msg[600];
 	snprintf(msg, sizeof msg, "%s", e->message ? e->message : "(null)");
 	int code = e->code;
 	long fired = iof_fired();
-	iof_uninstall();
 	iof_disarm();
 	varve_close(db);
 	fu_rm_rf(dir);
@@ -211,13 +208,12 @@ Test(io_errors, interrupted_first_open_leaves_an_openable_store)
 	iof_disarm();
 	iof_arm(IOF_RENAME, 1, IOF_EIO, 0, "VERSION.tmp");
 	iof_arm(IOF_UNLINK, 1, IOF_EIO, 0, "VERSION.tmp");
-	iof_install();
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table();
 	o.start_cleaner = 0;
 	varve_db *db = NULL;
 	int rc1 = varve_open(path, &o, &db);
-	iof_uninstall();
 	iof_disarm();
 	if (rc1 == 0)
 		varve_close(db);
@@ -258,14 +254,12 @@ Test(io_errors, close_error_code_matches_last_error)
 	cr_assert_eq(varve_produce(db, "x", &fr.r, NULL, NULL), 0);
 	iof_disarm();
 	iof_arm(IOF_DATASYNC, 1, IOF_ENOSPC, 1, NULL);
-	iof_install();
 	int prc = varve_produce(db, "x", &fr.r, NULL, NULL); /* fsync fails: partition fails */
 	iof_arm(IOF_PWRITE | IOF_EXTEND, 1, IOF_ENOSPC, 1, NULL);
 	int rc = varve_close(db);
 	int code = varve_last_error()->code;
 	char msg[600];
 	snprintf(msg, sizeof msg, "%s", varve_last_error()->message);
-	iof_uninstall();
 	iof_disarm();
 	fu_rm_rf(dir);
 	free(dir);
@@ -307,6 +301,7 @@ static void failed_roll_case(unsigned method, const char *what, const char *path
 	snprintf(path, sizeof path, "%s/store", dir);
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table();
 	o.start_cleaner = 0;
 	o.segment_bytes = 1024;
 	varve_db *db;
@@ -317,10 +312,8 @@ static void failed_roll_case(unsigned method, const char *what, const char *path
 	cr_assert_eq(rc, 0);
 	iof_disarm();
 	iof_arm(method, 1, IOF_EIO, 0, path_sub);
-	iof_install();
 	put_sized(db, 600, 'b', &rc); /* needs a roll, which fails */
 	long fired = iof_fired();
-	iof_uninstall();
 	iof_disarm();
 	cr_assert_eq(fired, 1, "the roll did not reach the %s", what);
 	cr_assert_neq(rc, 0, "the append whose roll failed succeeded");
@@ -424,6 +417,7 @@ static void enospc_at_roll(unsigned method, const char *path_sub, const char *wh
 	snprintf(path, sizeof path, "%s/store", dir);
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table();
 	o.start_cleaner = 0;
 	o.segment_bytes = 1024;
 	varve_db *db;
@@ -436,7 +430,6 @@ static void enospc_at_roll(unsigned method, const char *path_sub, const char *wh
 	cr_assert_eq(rc, 0);
 	iof_disarm();
 	iof_arm(method, 1, IOF_ENOSPC, 1, path_sub); /* the disk stays full */
-	iof_install();
 	for (int i = 0; i < 3; i++) {
 		put_sized(db, 600, 'b', &rc); /* needs a roll */
 		cr_assert_eq(rc, VARVE_ENOSPC, "%s: append %d during a full disk: %s (%s)", what, i,
@@ -449,7 +442,6 @@ static void enospc_at_roll(unsigned method, const char *path_sub, const char *wh
 	cr_assert_eq(varve_partition_info_get(db, "x", 0, &info), 0);
 	cr_assert_eq(info.failed, 0, "%s: the partition failed on ENOSPC", what);
 	iof_disarm(); /* space is freed */
-	iof_uninstall();
 	cr_assert_geq(fired, 1, "the roll did not reach the %s", what);
 	for (int i = 0; i < 8; i++) {
 		int64_t off = put_sized(db, 600, (uint8_t)('c' + i), &rc);
@@ -514,6 +506,7 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 	fake_clock clk = { 1700000000000LL };
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table();
 	o.start_cleaner = 0;
 	o.segment_bytes = 1 << 20;
 	o.segment_ms = 60000;
@@ -541,7 +534,6 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 	iof_arm(IOF_PWRITE, 1, IOF_SHORT, 0, ".log");
 	if (fail_truncate)
 		iof_arm(IOF_TRUNCATE, 1, IOF_EIO, 0, ".log");
-	iof_install();
 	{
 		fu_rec fr;
 		fu_rec_make(&fr, 1000, 0, 1700000000000LL + 1000);
@@ -550,7 +542,7 @@ static void torn_tail_child(const char *path, int fd, int fail_truncate)
 		if (rc == 0)
 			_exit(4); /* the fault must surface */
 	}
-	iof_uninstall();
+	iof_disarm();
 	/* A small record does not cover the half batch. */
 	{
 		fu_rec fr;
@@ -803,7 +795,7 @@ Test(io_errors, real_enospc_on_loop_ext4, .fini = enospc_cleanup)
 	       filler, ok, failed, enospc, other, fu_code_name(first_err), first_msg, free_now,
 	       read_full, fu_code_name(close_rc));
 	fu_report rep;
-	int vr = fu_verify(store, &l, 0, &rep);
+	int vr = fu_verify(store, NULL, &l, 0, &rep);
 	cr_assert_eq(vr, 0, "after the disk filled up: %s", rep.first_failure);
 	/* Free space by deleting the filler topic; appends work again. */
 	cr_assert_eq(varve_open(store, &o, &db), 0, "reopen: %s", varve_last_error()->message);
@@ -818,7 +810,7 @@ Test(io_errors, real_enospc_on_loop_ext4, .fini = enospc_cleanup)
 		after++;
 	}
 	cr_assert_eq(varve_close(db), 0, "close: %s", varve_last_error()->message);
-	vr = fu_verify(store, &l, 0, &rep);
+	vr = fu_verify(store, NULL, &l, 0, &rep);
 	printf("io_errors[real ENOSPC]: after deleting the filler topic: %zu more appends; %zu "
 	       "acknowledged records verified\n", after, rep.acked_found);
 	fu_ledger_free(&l);
@@ -902,7 +894,7 @@ Test(io_errors, real_enospc_heals_without_reopen, .fini = enospc_cleanup)
 	rc = varve_close(db);
 	cr_assert_eq(rc, 0, "close: %s (%s)", fu_code_name(rc), varve_last_error()->message);
 	fu_report rep;
-	int vr = fu_verify(store, &l, 0, &rep);
+	int vr = fu_verify(store, NULL, &l, 0, &rep);
 	printf("io_errors[real ENOSPC, no reopen]: %zu appends acknowledged, %zu refused with "
 	       "VARVE_ENOSPC (first: %s), partition not failed, %zu more after freeing space, close OK, "
 	       "%zu acknowledged records verified\n",

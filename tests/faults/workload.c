@@ -159,7 +159,7 @@ static void consume(wl *w, int ti)
 	varve_consumer_close(c);
 }
 
-void wl_run(const char *path, fu_ledger *l, wl_stats *st)
+void wl_run(const char *path, const struct varve_io_methods *io, fu_ledger *l, wl_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	wl w = { l, st, NULL };
@@ -175,6 +175,7 @@ void wl_run(const char *path, fu_ledger *l, wl_stats *st)
 	o.index_interval_bytes = 64;
 	o.start_cleaner = 0;
 	o.cleaner_memory_bytes = 64 << 10; /* the default 32 MiB key map costs 40 ms a round */
+	o.io = io;
 	int rc = varve_open(path, &o, &w.db);
 	note(&w, rc, "varve_open");
 	if (rc)

@@ -23,8 +23,9 @@ typedef struct wl_stats {
 	int opened;         /* varve_open succeeded */
 } wl_stats;
 
-/* Run the workload on the store at path, filling the (fresh) ledger. */
-void wl_run(const char *path, fu_ledger *l, wl_stats *st);
+/* Run the workload on the store at path, opened with the I/O table io
+ * (NULL: the operating system), filling the (fresh) ledger. */
+void wl_run(const char *path, const struct varve_io_methods *io, fu_ledger *l, wl_stats *st);
 
 /* "EIO 12, ENOSPC 3" */
 void wl_codes(const long codes[32], char *out, size_t cap);

@@ -238,8 +238,8 @@ Test(golden, batch_lz4_decode) { check_decode(&lz4_case, T0 + 40, T0 + 43); }
 
 static void open_pair(const char *dir, vv_file **idx, vv_file **tidx)
 {
-	cr_assert_eq(vv_io_open(t_fmt("%s/x.index", dir), VV_O_RDWR | VV_O_CREAT, 0600, idx), 0);
-	cr_assert_eq(vv_io_open(t_fmt("%s/x.timeindex", dir), VV_O_RDWR | VV_O_CREAT, 0600, tidx),
+	cr_assert_eq(vv_io_open(NULL, t_fmt("%s/x.index", dir), VV_O_RDWR | VV_O_CREAT, 0600, idx), 0);
+	cr_assert_eq(vv_io_open(NULL, t_fmt("%s/x.timeindex", dir), VV_O_RDWR | VV_O_CREAT, 0600, tidx),
 		     0);
 }
 
@@ -324,7 +324,7 @@ Test(golden, segment_sizes_encode)
 {
 	const char *dir = t_tmpdir();
 	const uint64_t sizes[2] = { 4000, 123 };
-	cr_assert_eq(vv_sizes_write(dir, 0x0123456789abcdefULL, size_bases, sizes, 2, 0600), 0);
+	cr_assert_eq(vv_sizes_write(NULL, dir, 0x0123456789abcdefULL, size_bases, sizes, 2, 0600), 0);
 	assert_file_is_vector(t_fmt("%s/segment-sizes", dir), "segment_sizes.hex", "segment-sizes");
 }
 
@@ -333,11 +333,11 @@ Test(golden, segment_sizes_decode)
 	const char *dir = t_tmpdir();
 	write_vector_file(dir, "segment-sizes", "segment_sizes.hex", "segment-sizes");
 	uint64_t sizes[2] = { 0, 0 };
-	cr_assert_eq(vv_sizes_read(dir, 0x0123456789abcdefULL, size_bases, 2, sizes), 0);
+	cr_assert_eq(vv_sizes_read(NULL, dir, 0x0123456789abcdefULL, size_bases, 2, sizes), 0);
 	cr_assert_eq(sizes[0], 4000);
 	cr_assert_eq(sizes[1], 123);
 	/* the nonce is read from where the vector has it: another one is refused */
-	cr_assert_neq(vv_sizes_read(dir, 0x0123456789abcdeeULL, size_bases, 2, sizes), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 0x0123456789abcdeeULL, size_bases, 2, sizes), 0);
 }
 
 /* ---- cleaner-checkpoint ---------------------------------------------------------------- */
@@ -385,7 +385,7 @@ Test(golden, checkpoint_decode)
 	const char *dir = t_tmpdir();
 	write_vector_file(dir, "cleaner-checkpoint", "cleaner_checkpoint.hex", "cleaner-checkpoint");
 	int64_t clean = -1, due = -1;
-	cr_assert_eq(vv_compact_load_checkpoint(dir, &clean, &due), 0);
+	cr_assert_eq(vv_compact_load_checkpoint(NULL, dir, &clean, &due), 0);
 	cr_assert_eq(clean, 2);
 	cr_assert_eq(due, T0 + 6000);
 }
@@ -396,7 +396,7 @@ Test(golden, checkpoint_16_byte_form_decode)
 	write_vector_file(dir, "cleaner-checkpoint", "cleaner_checkpoint_16.hex",
 			  "cleaner-checkpoint");
 	int64_t clean = -1, due = -1;
-	cr_assert_eq(vv_compact_load_checkpoint(dir, &clean, &due), 0);
+	cr_assert_eq(vv_compact_load_checkpoint(NULL, dir, &clean, &due), 0);
 	cr_assert_eq(clean, 4096);
 	cr_assert_eq(due, 0, "the older form says nothing of tombstones: due now");
 }
@@ -420,7 +420,7 @@ Test(golden, producer_snapshot_encode)
 					    T0 + k),
 			     0);
 	}
-	cr_assert_eq(vv_pstate_save(&s, dir, 24, 0600), 0);
+	cr_assert_eq(vv_pstate_save(&s, NULL, dir, 24, 0600), 0);
 	vv_pstate_free(&s);
 	assert_file_is_vector(t_fmt("%s/producer-snapshot", dir), "producer_snapshot.hex",
 			      "producer-snapshot");
@@ -441,7 +441,7 @@ Test(golden, producer_snapshot_decode)
 	vv_pstate s;
 	vv_pstate_init(&s);
 	int64_t offset = -1;
-	cr_assert_eq(vv_pstate_load(&s, dir, &offset), 0);
+	cr_assert_eq(vv_pstate_load(&s, NULL, dir, &offset), 0);
 	cr_assert_eq(offset, 24);
 	cr_assert_eq(s.n, 1);
 	const vv_pentry *e = find_pid(&s, 5);
@@ -475,7 +475,7 @@ Test(golden, producer_snapshot_empty_encode)
 	const char *dir = t_tmpdir();
 	vv_pstate s;
 	vv_pstate_init(&s);
-	cr_assert_eq(vv_pstate_save(&s, dir, 99, 0600), 0);
+	cr_assert_eq(vv_pstate_save(&s, NULL, dir, 99, 0600), 0);
 	assert_file_is_vector(t_fmt("%s/producer-snapshot", dir), "producer_snapshot_empty.hex",
 			      "producer-snapshot");
 }
@@ -488,7 +488,7 @@ Test(golden, producer_snapshot_empty_decode)
 	vv_pstate s;
 	vv_pstate_init(&s);
 	int64_t offset = -1;
-	cr_assert_eq(vv_pstate_load(&s, dir, &offset), 0);
+	cr_assert_eq(vv_pstate_load(&s, NULL, dir, &offset), 0);
 	cr_assert_eq(offset, 99);
 	cr_assert_eq(s.n, 0);
 	vv_pstate_free(&s);

@@ -19,7 +19,13 @@
  * Every real call happens first; the model is updated only when it
  * succeeded, so the model follows what the filesystem did. A mismatch
  * between the two (a bug in the harness, or varve touching the tree behind
- * the I/O table's back) aborts with a message.
+ * the I/O table's back) aborts with a message: sizes are compared at every
+ * size call, and a file that was mapped writable is compared byte for byte
+ * with its model when its last handle closes.
+ *
+ * Writes through a mapping reach the model like pwrites: varve copies an
+ * mmap-mode append into its mapping with the table's map_write method, which
+ * this table wraps (SQLite's test VFS sees its mmap copy the same way).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -158,6 +164,7 @@ typedef struct op {
 typedef struct handle {
 	vv_file *inner;
 	node *n;
+	int mapped_rw; /* a writable mapping was made through this handle */
 	struct handle *prev, *next; /* open handles on modelled files */
 } handle;
 
@@ -174,10 +181,9 @@ static struct {
 	size_t nops;
 	cv_hook_fn hook;
 	void *hook_ctx;
-	uint64_t persist, writes;
+	uint64_t persist, writes, map_writes;
 	uint64_t gen;
 	handle *open_handles;
-	int track_maps;
 	uint64_t extend_cap;
 } S;
 
@@ -452,78 +458,35 @@ static void fire(int ev, const char *path)
 		S.hook(S.hook_ctx, ev, path);
 }
 
-/* ---- writes through mappings ------------------------------------------------------- */
+/* ---- checks ----------------------------------------------------------------------------- */
 
-#define PAGE 4096u
-
-/* Compare an open file with its model; differing pages become pending
- * writes. Lock held. */
-static void refresh_node(node *n)
+/* A file mapped writable must hold exactly what the model says: every
+ * byte written through the mapping came through map_write. Lock held. */
+static void check_mapped(vv_file *inner, node *n, const char *path)
 {
-	if (!S.track_maps || n->is_dir)
-		return;
-	handle *h = S.open_handles;
-	while (h && h->n != n)
-		h = h->next;
-	if (!h)
-		return;
 	uint64_t size;
-	if (S.lower->size(h->inner, &size))
+	if (S.lower->size(inner, &size))
 		return;
 	if (size != n->cur.n)
-		diverge("%s changed size behind the I/O table (%llu, model %zu)", "a mapped file",
-			(unsigned long long)size, n->cur.n);
-	uint8_t page[PAGE];
-	for (uint64_t off = 0; off < size; off += PAGE) {
-		size_t want = size - off < PAGE ? (size_t)(size - off) : PAGE, got = 0;
-		if (S.lower->pread(h->inner, page, want, off, &got) || got != want)
+		diverge("%s is %llu bytes, the model says %zu", path, (unsigned long long)size, n->cur.n);
+	uint8_t page[4096];
+	for (uint64_t off = 0; off < size; off += sizeof page) {
+		size_t want = size - off < sizeof page ? (size_t)(size - off) : sizeof page, got = 0;
+		if (S.lower->pread(inner, page, want, off, &got) || got != want)
 			return;
-		/* the changed bytes of this page: only they were written (a sector
-		 * holding bytes the program did not change reads the same whether
-		 * or not its write-back happened) */
-		size_t first = want, last = 0;
 		for (size_t i = 0; i < want; i++) {
-			uint8_t old = off + i < n->cur.len ? n->cur.p[off + i] : 0;
-			if (page[i] != old) {
-				if (first == want)
-					first = i;
-				last = i;
-			}
-		}
-		if (first == want)
-			continue;
-		size_t len = last - first + 1;
-		buf_write(&n->cur, off + first, page + first, len);
-		S.writes++;
-		if (!n->dead) {
-			op *o = op_add(CV_OP_WRITE, n, "(through a mapping)");
-			o->off = off + first;
-			o->len = len;
-			o->data = xrealloc(NULL, len);
-			memcpy(o->data, page + first, len);
+			uint8_t model = off + i < n->cur.len ? n->cur.p[off + i] : 0;
+			if (page[i] != model)
+				diverge("%s byte %llu was written behind the I/O table", path,
+					(unsigned long long)(off + i));
 		}
 	}
-}
-
-static void refresh_all(void)
-{
-	if (!S.track_maps)
-		return;
-	for (handle *h = S.open_handles; h; h = h->next)
-		refresh_node(h->n);
 }
 
 void cv_set_extend_cap(uint64_t cap)
 {
 	lock();
 	S.extend_cap = cap;
-	unlock();
-}
-
-void cv_track_mappings(int on)
-{
-	lock();
-	S.track_maps = on;
 	unlock();
 }
 
@@ -586,7 +549,6 @@ static int open_common(const char *path, int flags, unsigned mode, vv_file **out
 		diverge("open of directory %s as a file", path);
 	}
 	if (!is_lock && (flags & VV_O_TRUNC) && n->cur.n > 0) {
-		refresh_node(n);
 		buf_resize(&n->cur, 0);
 		if (!n->dead) {
 			op *o = op_add(CV_OP_TRUNCATE, n, path);
@@ -618,7 +580,8 @@ static int cv_close(vv_file *f)
 	handle *h = f->backend;
 	lock();
 	if (h->n) {
-		refresh_node(h->n); /* writes through a mapping, before the descriptor goes */
+		if (h->mapped_rw)
+			check_mapped(h->inner, h->n, f->path);
 		h->n->handles--;
 		if (h->prev)
 			h->prev->next = h->next;
@@ -645,7 +608,6 @@ static int cv_pwrite(vv_file *f, const void *b, size_t n, uint64_t off, size_t *
 {
 	handle *h = f->backend;
 	lock();
-	refresh_all();
 	int rc = S.lower->pwrite(h->inner, b, n, off, nw);
 	if (rc == 0 && h->n && *nw > 0) {
 		node *nd = h->n;
@@ -681,7 +643,6 @@ static int cv_datasync(vv_file *f)
 		unlock();
 		return rc;
 	}
-	refresh_all();
 	fire(CV_EV_DATASYNC, f->path);
 	S.persist++;
 	node *n = h->n;
@@ -713,7 +674,6 @@ static int cv_truncate(vv_file *f, uint64_t size)
 {
 	handle *h = f->backend;
 	lock();
-	refresh_all();
 	int rc = S.lower->truncate(h->inner, size);
 	if (rc == 0 && h->n) {
 		buf_resize(&h->n->cur, (size_t)size);
@@ -742,7 +702,6 @@ static int cv_extend(vv_file *f, uint64_t size)
 		unlock();
 		return rc;
 	}
-	refresh_all();
 	int rc = 0;
 	if (S.extend_cap && size > S.extend_cap)
 		size = S.extend_cap > h->n->cur.n ? S.extend_cap : h->n->cur.n;
@@ -889,7 +848,6 @@ static int cv_sync_dir(const char *path)
 		unlock();
 		return rc;
 	}
-	refresh_all();
 	fire(CV_EV_SYNC_DIR, path);
 	S.persist++;
 	for (op *o = S.head, *next; o; o = next) {
@@ -914,11 +872,133 @@ static int cv_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return S.lower->stat_size(path, size, is_dir);
 }
 
+static int cv_file_info(vv_file *f, vv_file_info *out)
+{
+	handle *h = f->backend;
+	return S.lower->file_info(h->inner, out);
+}
+
+static int cv_path_info(const char *path, vv_file_info *out)
+{
+	return S.lower->path_info(path, out);
+}
+
+/* The model has one name per file: a hard link would let two names share
+ * one model's bytes. Say "another filesystem", which callers (backup) meet
+ * by copying instead. */
+static int cv_link(const char *from, const char *to)
+{
+	(void)from;
+	(void)to;
+	return -EXDEV;
+}
+
+/* syncfs: a persistence point for every modelled file (varve calls it for
+ * many dirty segments at once). */
+static int cv_syncfs(vv_file *f)
+{
+	lock();
+	fire(CV_EV_DATASYNC, f->path);
+	S.persist++;
+	for (op *o = S.head, *next; o; o = next) {
+		next = o->next;
+		if (!is_ns(o->kind)) {
+			apply_data(&o->target->dur, o);
+			op_remove(o);
+		}
+	}
+	reap();
+	unlock();
+	return 0;
+}
+
+static int cv_free_space(const char *path, uint64_t *bytes)
+{
+	return S.lower->free_space(path, bytes);
+}
+
+static int cv_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	handle *h = f->backend;
+	int rc = S.lower->map(h->inner, len, writable, out);
+	if (rc == 0 && writable) {
+		lock();
+		h->mapped_rw = 1;
+		unlock();
+	}
+	return rc;
+}
+
+static void cv_unmap(vv_file *f, uint8_t *p, size_t len)
+{
+	handle *h = f->backend;
+	S.lower->unmap(h->inner, p, len);
+}
+
+static void cv_prefault(vv_file *f, uint8_t *p, size_t len)
+{
+	handle *h = f->backend;
+	S.lower->prefault(h->inner, p, len);
+}
+
+/* The mmap-mode append: the bytes reach the file through the mapping and
+ * become a pending write, with the fates of a pwrite's. */
+static int cv_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	handle *h = f->backend;
+	lock();
+	int rc = S.lower->map_write(h->inner, map, off, src, n);
+	if (rc == 0 && h->n && n > 0) {
+		node *nd = h->n;
+		if (off + n > nd->cur.n)
+			diverge("%s: a write through the mapping at %llu+%zu passes the end (%zu)", f->path,
+				(unsigned long long)off, n, nd->cur.n);
+		buf_write(&nd->cur, off, src, n);
+		S.writes++;
+		S.map_writes++;
+		if (!nd->dead) {
+			op *o = op_add(CV_OP_WRITE, nd, f->path);
+			o->off = off;
+			o->len = n;
+			o->data = xrealloc(NULL, n);
+			memcpy(o->data, src, n);
+		}
+		fire(CV_EV_MAP_WRITE, f->path);
+	}
+	unlock();
+	return rc;
+}
+
 static const vv_io_methods cv_methods = {
-	cv_open, cv_close, cv_pread, cv_pwrite, cv_datasync, cv_size, cv_truncate,
-	cv_allocate, cv_rename, cv_unlink, cv_mkdir, cv_rmdir, cv_sync_dir,
-	cv_list_dir, cv_lock, cv_stat_size, cv_extend,
+	.open = cv_open,
+	.close = cv_close,
+	.pread = cv_pread,
+	.pwrite = cv_pwrite,
+	.datasync = cv_datasync,
+	.size = cv_size,
+	.truncate = cv_truncate,
+	.allocate = cv_allocate,
+	.rename = cv_rename,
+	.unlink = cv_unlink,
+	.mkdir = cv_mkdir,
+	.rmdir = cv_rmdir,
+	.sync_dir = cv_sync_dir,
+	.list_dir = cv_list_dir,
+	.lock = cv_lock,
+	.stat_size = cv_stat_size,
+	.file_info = cv_file_info,
+	.path_info = cv_path_info,
+	.link = cv_link,
+	.extend = cv_extend,
+	.syncfs = cv_syncfs,
+	.free_space = cv_free_space,
+	.map = cv_map,
+	.unmap = cv_unmap,
+	.prefault = cv_prefault,
+	.map_write = cv_map_write,
 };
+
+const vv_io_methods *cv_table(void) { return &cv_methods; }
 
 /* ---- install ------------------------------------------------------------------- */
 
@@ -1009,7 +1089,7 @@ int cv_install(const char *root)
 	S.root[l] = 0;
 	S.rootlen = l;
 	S.next_id = 0;
-	S.persist = S.writes = 0;
+	S.persist = S.writes = S.map_writes = 0;
 	S.hook = NULL;
 	S.root_node = node_new(1);
 	S.root_node->cur_refs = 1;
@@ -1019,9 +1099,8 @@ int cv_install(const char *root)
 		unlock();
 		return rc;
 	}
-	S.lower = vv_io_get();
+	S.lower = &vv_io_posix;
 	S.installed = 1;
-	vv_io_set(&cv_methods);
 	unlock();
 	return 0;
 }
@@ -1030,30 +1109,12 @@ void cv_uninstall(void)
 {
 	lock();
 	if (S.installed) {
-		vv_io_set(S.lower);
 		S.installed = 0;
 		free_model();
 		S.hook = NULL;
-		S.track_maps = 0;
 		S.extend_cap = 0;
 		S.open_handles = NULL;
 	}
-	unlock();
-}
-
-void cv_suspend(const vv_io_methods *m)
-{
-	lock();
-	if (S.installed)
-		vv_io_set(m ? m : S.lower);
-	unlock();
-}
-
-void cv_resume(void)
-{
-	lock();
-	if (S.installed)
-		vv_io_set(&cv_methods);
 	unlock();
 }
 
@@ -1081,10 +1142,17 @@ uint64_t cv_write_count(void)
 	return v;
 }
 
+uint64_t cv_map_write_count(void)
+{
+	lock();
+	uint64_t v = S.map_writes;
+	unlock();
+	return v;
+}
+
 size_t cv_pending(cv_pending_info *out, size_t max)
 {
 	lock();
-	refresh_all();
 	size_t i = 0;
 	for (op *o = S.head; o; o = o->next, i++) {
 		if (i >= max)
@@ -1245,7 +1313,6 @@ static cv_tree *build(const uint8_t *fates, size_t nf, uint64_t *rng)
 cv_tree *cv_crash_explicit(const uint8_t *fates, size_t n, uint64_t seed)
 {
 	lock();
-	refresh_all();
 	uint64_t rng = seed;
 	cv_tree *t = build(fates, n, &rng);
 	unlock();
@@ -1255,7 +1322,6 @@ cv_tree *cv_crash_explicit(const uint8_t *fates, size_t n, uint64_t seed)
 cv_tree *cv_crash_random(uint64_t seed, int ns_mode, int data_mode)
 {
 	lock();
-	refresh_all();
 	uint64_t rng = seed ^ 0x5bd1e995ull;
 	if (ns_mode == CV_NS_MIXED) {
 		unsigned r = (unsigned)(splitmix(&rng) % 100);
@@ -1486,8 +1552,55 @@ static int fast_stat_size(const char *p, uint64_t *size, int *is_dir)
 	return vv_io_posix.stat_size(p, size, is_dir);
 }
 
+static int fast_file_info(vv_file *f, vv_file_info *out) { return vv_io_posix.file_info(f, out); }
+static int fast_path_info(const char *p, vv_file_info *out) { return vv_io_posix.path_info(p, out); }
+static int fast_link(const char *a, const char *b) { return vv_io_posix.link(a, b); }
+
+static int fast_syncfs(vv_file *f)
+{
+	(void)f;
+	return 0;
+}
+static int fast_free_space(const char *p, uint64_t *bytes)
+{
+	return vv_io_posix.free_space(p, bytes);
+}
+static int fast_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	return vv_io_posix.map(f, len, writable, out);
+}
+static void fast_unmap(vv_file *f, uint8_t *p, size_t len) { vv_io_posix.unmap(f, p, len); }
+static void fast_prefault(vv_file *f, uint8_t *p, size_t len) { vv_io_posix.prefault(f, p, len); }
+static int fast_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	return vv_io_posix.map_write(f, map, off, src, n);
+}
+
 const vv_io_methods cv_io_fast = {
-	fast_open, fast_close, fast_pread, fast_pwrite, fast_datasync, fast_size, fast_truncate,
-	fast_allocate, fast_rename, fast_unlink, fast_mkdir, fast_rmdir, fast_sync_dir,
-	fast_list_dir, fast_lock, fast_stat_size, fast_extend,
+	.open = fast_open,
+	.close = fast_close,
+	.pread = fast_pread,
+	.pwrite = fast_pwrite,
+	.datasync = fast_datasync,
+	.size = fast_size,
+	.truncate = fast_truncate,
+	.allocate = fast_allocate,
+	.rename = fast_rename,
+	.unlink = fast_unlink,
+	.mkdir = fast_mkdir,
+	.rmdir = fast_rmdir,
+	.sync_dir = fast_sync_dir,
+	.list_dir = fast_list_dir,
+	.lock = fast_lock,
+	.stat_size = fast_stat_size,
+	.file_info = fast_file_info,
+	.path_info = fast_path_info,
+	.link = fast_link,
+	.extend = fast_extend,
+	.syncfs = fast_syncfs,
+	.free_space = fast_free_space,
+	.map = fast_map,
+	.unmap = fast_unmap,
+	.prefault = fast_prefault,
+	.map_write = fast_map_write,
 };

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io_crash.h -- a crash VFS for varve's I/O table (SQLite's crash VFS is the
- * model). It wraps the backend that was current when it was installed
- * (normally vv_io_posix), passes every operation through to a real
+ * model). It wraps vv_io_posix, passes every operation through to a real
  * directory, and keeps a model of what a power cut would leave behind:
  *
  *   - file contents become durable at datasync of that file: the model keeps
@@ -12,7 +11,9 @@
  *     directory the durable name -> file map and the operations since.
  *
  * Everything under `root` is modelled; other paths pass through untouched.
- * What exists under root at install time is taken as durable.
+ * What exists under root at install time is taken as durable. The table is
+ * a store's (varve_options.io = cv_table()): stores opened without it,
+ * such as the ones that check crash states, never touch the model.
  *
  * A simulated power cut (cv_crash_*) builds the post-crash tree in memory:
  * every directory starts from its durable names and applies some of its
@@ -23,7 +24,8 @@
  * garbage. cv_tree_write puts that tree in a fresh directory, where the
  * store is opened again with the real backend.
  *
- * Persistence points are the datasync and sync_dir calls. A hook sees every
+ * Persistence points are the datasync, syncfs (every modelled file's data)
+ * and sync_dir calls. A hook sees every
  * mutating call and every persistence point (before it takes effect), so a
  * test can crash at the Nth persistence point, at a random write, or at every
  * one of them. The hook runs inside the I/O call, with the VFS lock held
@@ -36,11 +38,11 @@
  * of allocating 16 MiB per active segment on tmpfs. Thread-safe: one lock
  * around the model and the pass-through calls.
  *
- * Writes through a shared mapping (varve's mmap mode) do not pass through
- * the table: with cv_track_mappings(1) the VFS compares every open file with
- * its model at each event and turns the differences into page-sized pending
- * writes (in the order it finds them), so mmap mode gets the same crash
- * semantics as pwrite mode at page granularity.
+ * Writes through a shared mapping (varve's mmap mode) come through the
+ * table's map_write method: each is a pending write with a pwrite's fates
+ * (and a CV_EV_MAP_WRITE event where a pwrite has CV_EV_WRITE), so mmap mode
+ * gets the same crash semantics as pwrite mode, byte for byte. A file mapped writable is compared with its
+ * model when its last handle closes: a byte written behind the table aborts.
  */
 #ifndef VARVE_TEST_IO_CRASH_H
 #define VARVE_TEST_IO_CRASH_H
@@ -60,7 +62,8 @@ enum cv_event {
 	CV_EV_UNLINK,
 	CV_EV_RMDIR,
 	CV_EV_DATASYNC, /* persistence point, before it takes effect */
-	CV_EV_SYNC_DIR  /* persistence point, before it takes effect */
+	CV_EV_SYNC_DIR, /* persistence point, before it takes effect */
+	CV_EV_MAP_WRITE /* a write through a mapping (mmap mode), after it happened */
 };
 
 /* Fate of one unsynced operation in a crash state. Truncates and namespace
@@ -101,26 +104,20 @@ enum cv_data_mode {
 
 typedef void (*cv_hook_fn)(void *ctx, int event, const char *path);
 
-/* Model the tree under root (absolute, no trailing slash; must exist) and
- * make the crash VFS the process's I/O backend. Everything under root now
- * is durable. Returns 0 or -errno. One crash VFS at a time. */
+/* Model the tree under root (absolute, no trailing slash; must exist).
+ * Everything under root now is durable. Returns 0 or -errno. One crash VFS
+ * at a time; stores opened with cv_table() use it. */
 int cv_install(const char *root);
-/* Restore the backend found at install time and free the model. */
+/* The crash VFS's table, for varve_options.io. */
+const vv_io_methods *cv_table(void);
+/* Free the model (every store using the table must be closed). */
 void cv_uninstall(void);
-/* Temporarily give the process another backend (NULL: the one found at
- * install time), e.g. to open crash states between workload steps, and take
- * it again. No store thread may do I/O on the modelled tree in between. */
-void cv_suspend(const vv_io_methods *m);
-void cv_resume(void);
 
 /* The real POSIX backend for checking crash states quickly: every call is
  * vv_io_posix except datasync and sync_dir (no-ops: nothing is crashed
  * there) and extend (a sparse ftruncate instead of fallocate: same content).
  * Counts its calls so tests can report them. */
 extern const vv_io_methods cv_io_fast;
-
-/* Detect writes made through shared mappings (mmap mode). Off by default. */
-void cv_track_mappings(int on);
 
 /* Speed knob: an extend (preallocation) grows a modelled file to at most
  * `cap` bytes (never shrinks it; 0 = no cap, the default). varve preallocates
@@ -133,6 +130,8 @@ void cv_set_hook(cv_hook_fn fn, void *ctx);
 /* Counters since install. */
 uint64_t cv_persistence_points(void);
 uint64_t cv_write_count(void);
+/* Of those, writes through a mapping (map_write: mmap-mode appends). */
+uint64_t cv_map_write_count(void);
 
 /* The unsynced operations, oldest first. */
 typedef struct cv_pending_info {

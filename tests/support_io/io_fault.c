@@ -12,7 +12,7 @@
 #include "io.h"
 
 #define MAX_RULES 8
-#define NMETHODS 17
+#define NMETHODS 21
 
 typedef struct rule {
 	int used;
@@ -36,6 +36,7 @@ static _Atomic int fast;
 static const char *const names[NMETHODS] = {
 	"open", "close", "pread", "pwrite", "datasync", "size", "truncate", "allocate",
 	"rename", "unlink", "mkdir", "rmdir", "sync_dir", "list_dir", "lock", "stat", "extend",
+	"syncfs", "free_space", "map", "map_write",
 };
 
 const char *iof_method_name(unsigned bit)
@@ -310,6 +311,32 @@ static int f_extend(vv_file *f, uint64_t size)
 	return rc;
 }
 
+static int f_syncfs(vv_file *f)
+{
+	int v = decide(IOF_SYNCFS, f->path);
+	if (v)
+		return err_of(v);
+	return atomic_load(&fast) ? 0 : P->syncfs(f);
+}
+
+static int f_free_space(const char *path, uint64_t *bytes)
+{
+	int v = decide(IOF_FREE_SPACE, path);
+	return v ? err_of(v) : P->free_space(path, bytes);
+}
+
+static int f_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	int v = decide(IOF_MAP, f->path);
+	return v ? err_of(v) : P->map(f, len, writable, out);
+}
+
+static int f_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	int v = decide(IOF_MAP_WRITE, f->path);
+	return v ? err_of(v) : P->map_write(f, map, off, src, n);
+}
+
 static vv_io_methods table;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -333,6 +360,10 @@ static void table_init(void)
 	table.lock = f_lock;
 	table.stat_size = f_stat;
 	table.extend = f_extend;
+	table.syncfs = f_syncfs;
+	table.free_space = f_free_space;
+	table.map = f_map;
+	table.map_write = f_map_write;
 }
 
 const vv_io_methods *iof_table(void)
@@ -341,5 +372,3 @@ const vv_io_methods *iof_table(void)
 	return &table;
 }
 
-void iof_install(void) { vv_io_set(iof_table()); }
-void iof_uninstall(void) { vv_io_set(NULL); }

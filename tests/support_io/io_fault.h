@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io_fault.h -- an I/O backend (src/io.h) that wraps vv_io_posix and fails
- * chosen calls: the Nth call of a set of methods fails with EIO or ENOSPC,
- * or (pwrite) writes only a prefix, reports success for it, and fails the
- * next call. A rule fires once (transient) or from the Nth call on
+ * io_fault.h -- an I/O backend (src/base/io.h) that wraps vv_io_posix and
+ * fails chosen calls: the Nth call of a set of methods fails with EIO or
+ * ENOSPC, or (pwrite) writes only a prefix, reports success for it, and
+ * fails the next call. A rule fires once (transient) or from the Nth call on
  * (persistent). Several rules may be armed at once; each counts only the
  * calls it matches (methods and an optional path substring).
  *
- * Typical use:
- *     iof_install();                       // vv_io_set(&iof_methods)
- *     iof_arm(IOF_ALL, n, IOF_EIO, 0, NULL);
- *     ... workload ...
- *     if (!iof_fired()) break;             // ran past every call: done
- *     iof_uninstall();                     // back to vv_io_posix
+ * The table is installed per store: a store opened with
+ * varve_options.io = iof_table() goes through it, every other store (and
+ * the process default) does not see it.
  *
- * Thread safe (one mutex around the rule table). Counters are per process.
+ * Typical use:
+ *     iof_arm(IOF_ALL, n, IOF_EIO, 0, NULL);
+ *     o.io = iof_table();
+ *     ... workload on a store opened with o ...
+ *     if (!iof_fired()) break;             // ran past every call: done
+ *
+ * Thread safe (one mutex around the rule table). Rules and counters are
+ * per process: every store given the table shares them.
  * IOF_TRACE=1 in the environment prints every call (method and path).
  */
 #ifndef VARVE_IO_FAULT_H
@@ -42,12 +46,17 @@ enum {
 	IOF_LOCK = 1u << 14,
 	IOF_STAT = 1u << 15,
 	IOF_EXTEND = 1u << 16, /* fallocate that grows the file (mmap mode) */
+	IOF_SYNCFS = 1u << 17,
+	IOF_FREE_SPACE = 1u << 18, /* statvfs (min_free_bytes) */
+	IOF_MAP = 1u << 19,        /* mmap (mmap mode, sealed segments' reads) */
+	IOF_MAP_WRITE = 1u << 20,  /* the copy of an mmap-mode append into its mapping */
 	/* The mutating and syncing calls the I/O-error loop walks through
 	 * (write, datasync, sync_dir, rename, unlink, allocate, open,
-	 * truncate, mkdir, list_dir). */
+	 * truncate, mkdir, list_dir, syncfs, map, map_write). */
 	IOF_WALK = IOF_OPEN | IOF_PWRITE | IOF_DATASYNC | IOF_TRUNCATE | IOF_ALLOCATE |
-		   IOF_RENAME | IOF_UNLINK | IOF_MKDIR | IOF_SYNC_DIR | IOF_LIST_DIR | IOF_EXTEND,
-	IOF_ALL = 0x1ffffu
+		   IOF_RENAME | IOF_UNLINK | IOF_MKDIR | IOF_SYNC_DIR | IOF_LIST_DIR | IOF_EXTEND |
+		   IOF_SYNCFS | IOF_MAP | IOF_MAP_WRITE,
+	IOF_ALL = 0x1fffffu
 };
 
 typedef enum iof_kind {
@@ -61,13 +70,11 @@ typedef enum iof_kind {
 
 const char *iof_kind_name(iof_kind k);
 
-/* The backend table: vv_io_posix with every method this file knows
- * wrapped (methods added to the table later pass straight through).
- * iof_install() is vv_io_set(iof_table()). */
-struct vv_io_methods;
-const struct vv_io_methods *iof_table(void);
-void iof_install(void);
-void iof_uninstall(void);
+/* The backend table, for varve_options.io: vv_io_posix with every method
+ * this file knows wrapped (methods added to the table later pass straight
+ * through). */
+struct varve_io_methods;
+const struct varve_io_methods *iof_table(void);
 
 /* Arm a rule (up to 8). `nth` counts calls matching `methods` (and, when
  * path_sub is not NULL, whose path contains it) from now on, 1 = the next.

@@ -14,7 +14,7 @@ typedef struct trh {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static const vv_io_methods *lower;
-static int installed, reads;
+static int reads;
 static tr_event *ev;
 static size_t nev, cap;
 
@@ -206,6 +206,30 @@ static int t_stat_size(const char *path, uint64_t *size, int *is_dir)
 	return rc;
 }
 
+static int t_file_info(vv_file *f, vv_file_info *out)
+{
+	trh *h = f->backend;
+	int rc = lower->file_info(h->inner, out);
+	if (reads)
+		add(TR_STAT, rc, f->path, NULL, 0, 0, 0, 0);
+	return rc;
+}
+
+static int t_path_info(const char *path, vv_file_info *out)
+{
+	int rc = lower->path_info(path, out);
+	if (reads)
+		add(TR_STAT, rc, path, NULL, 0, 0, 0, 0);
+	return rc;
+}
+
+static int t_link(const char *from, const char *to)
+{
+	int rc = lower->link(from, to);
+	add(TR_LINK, rc, from, to, 0, 0, 0, 0);
+	return rc;
+}
+
 static int t_extend(vv_file *f, uint64_t size)
 {
 	trh *h = f->backend;
@@ -214,34 +238,84 @@ static int t_extend(vv_file *f, uint64_t size)
 	return rc;
 }
 
-static const vv_io_methods tr_methods = {
-	t_open, t_close, t_pread, t_pwrite, t_datasync, t_size, t_truncate,
-	t_allocate, t_rename, t_unlink, t_mkdir, t_rmdir, t_sync_dir,
-	t_list_dir, t_lock, t_stat_size, t_extend,
-};
-
-int tr_install(void)
+static int t_syncfs(vv_file *f)
 {
-	pthread_mutex_lock(&mu);
-	if (installed) {
-		pthread_mutex_unlock(&mu);
-		return -EBUSY;
-	}
-	lower = vv_io_get();
-	installed = 1;
-	pthread_mutex_unlock(&mu);
-	vv_io_set(&tr_methods);
-	return 0;
+	trh *h = f->backend;
+	int rc = lower->syncfs(h->inner);
+	add(TR_SYNCFS, rc, f->path, NULL, 0, 0, 0, 0);
+	return rc;
 }
 
-void tr_uninstall(void)
+static int t_free_space(const char *path, uint64_t *bytes)
+{
+	int rc = lower->free_space(path, bytes);
+	if (reads)
+		add(TR_STAT, rc, path, NULL, 0, 0, 0, 0);
+	return rc;
+}
+
+static int t_map(vv_file *f, size_t len, int writable, uint8_t **out)
+{
+	trh *h = f->backend;
+	return lower->map(h->inner, len, writable, out);
+}
+
+static void t_unmap(vv_file *f, uint8_t *p, size_t len)
+{
+	trh *h = f->backend;
+	lower->unmap(h->inner, p, len);
+}
+
+static void t_prefault(vv_file *f, uint8_t *p, size_t len)
+{
+	trh *h = f->backend;
+	lower->prefault(h->inner, p, len);
+}
+
+static int t_map_write(vv_file *f, uint8_t *map, uint64_t off, const void *src, size_t n)
+{
+	trh *h = f->backend;
+	int rc = lower->map_write(h->inner, map, off, src, n);
+	add(TR_WRITE, rc, f->path, NULL, off, rc ? 0 : n, 0, 0);
+	return rc;
+}
+
+static const vv_io_methods tr_methods = {
+	.open = t_open,
+	.close = t_close,
+	.pread = t_pread,
+	.pwrite = t_pwrite,
+	.datasync = t_datasync,
+	.size = t_size,
+	.truncate = t_truncate,
+	.allocate = t_allocate,
+	.rename = t_rename,
+	.unlink = t_unlink,
+	.mkdir = t_mkdir,
+	.rmdir = t_rmdir,
+	.sync_dir = t_sync_dir,
+	.list_dir = t_list_dir,
+	.lock = t_lock,
+	.stat_size = t_stat_size,
+	.file_info = t_file_info,
+	.path_info = t_path_info,
+	.link = t_link,
+	.extend = t_extend,
+	.syncfs = t_syncfs,
+	.free_space = t_free_space,
+	.map = t_map,
+	.unmap = t_unmap,
+	.prefault = t_prefault,
+	.map_write = t_map_write,
+};
+
+const vv_io_methods *tr_table(void)
 {
 	pthread_mutex_lock(&mu);
-	if (installed) {
-		vv_io_set(lower);
-		installed = 0;
-	}
+	if (!lower)
+		lower = &vv_io_posix;
 	pthread_mutex_unlock(&mu);
+	return &tr_methods;
 }
 
 void tr_clear(void)
@@ -303,8 +377,8 @@ const char *tr_op_name(int op)
 	static const char *const names[] = { "?", "open", "close", "read", "write", "datasync",
 					     "size", "truncate", "allocate", "rename", "unlink",
 					     "mkdir", "rmdir", "sync_dir", "list", "lock", "stat",
-					     "MARK", "extend" };
-	return op > 0 && op <= TR_EXTEND ? names[op] : "?";
+					     "MARK", "extend", "syncfs", "link" };
+	return op > 0 && op <= TR_LINK ? names[op] : "?";
 }
 
 void tr_dump(FILE *out, size_t from, size_t to)

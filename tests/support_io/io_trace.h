@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io_trace.h -- a tracing backend for varve's I/O table: every call goes
- * through to the backend that was current at install time and is recorded
- * (operation, path(s), range, result) in one process-wide list, in the order
- * the calls completed. Tests put labelled marks in the list around API calls
+ * io_trace.h -- a tracing backend for varve's I/O table: every call of a
+ * store opened with varve_options.io = tr_table() goes through to
+ * vv_io_posix and is recorded (operation, path(s), range, result) in one
+ * process-wide list, in the order the calls completed (a write through a
+ * mapping is a TR_WRITE like a pwrite). Tests put labelled marks in the list around API calls
  * (tr_mark) and then check orderings on it, e.g. "every create, rename and
  * unlink is followed by an fsync of its directory before the call that
  * depends on it returns".
@@ -38,7 +39,9 @@ enum tr_op {
 	TR_LOCK,
 	TR_STAT,
 	TR_MARK, /* a label the test inserted */
-	TR_EXTEND /* preallocation: off = new size */
+	TR_EXTEND, /* preallocation: off = new size */
+	TR_SYNCFS,
+	TR_LINK /* path: the existing name, path2: the new one */
 };
 
 typedef struct tr_event {
@@ -51,10 +54,8 @@ typedef struct tr_event {
 	char path2[512]; /* rename target */
 } tr_event;
 
-/* Wrap the current backend. 0 or -EBUSY (already installed). */
-int tr_install(void);
-/* Restore the wrapped backend; the recorded events stay until tr_clear. */
-void tr_uninstall(void);
+/* The tracing table, for varve_options.io. Events stay until tr_clear. */
+const vv_io_methods *tr_table(void);
 void tr_clear(void);
 /* Record reads (TR_READ) and sizes/stats too; off by default (noise). */
 void tr_record_reads(int on);

@@ -151,8 +151,8 @@ static void open_files(files *f, const void *ibytes, size_t in, const void *tbyt
 	f->tpath = t_fmt("%s/x.timeindex", dir);
 	t_write_file(f->ipath, ibytes, in);
 	t_write_file(f->tpath, tbytes, tn);
-	cr_assert_eq(vv_io_open(f->ipath, VV_O_RDWR, 0600, &f->idx), 0);
-	cr_assert_eq(vv_io_open(f->tpath, VV_O_RDWR, 0600, &f->tidx), 0);
+	cr_assert_eq(vv_io_open(NULL, f->ipath, VV_O_RDWR, 0600, &f->idx), 0);
+	cr_assert_eq(vv_io_open(NULL, f->tpath, VV_O_RDWR, 0600, &f->tidx), 0);
 }
 
 static void close_files(files *f)

@@ -191,17 +191,17 @@ Test(sizes, read_checks_nonce_bases_and_checksum)
 	const char *dir = t_tmpdir();
 	int64_t bases[3] = { 0, 100, 250 };
 	uint64_t sizes[3] = { 4000, 4090, 17 }, got[3];
-	t_ok(vv_sizes_write(dir, 42, bases, sizes, 3, 0600));
-	t_ok(vv_sizes_read(dir, 42, bases, 3, got));
+	t_ok(vv_sizes_write(NULL, dir, 42, bases, sizes, 3, 0600));
+	t_ok(vv_sizes_read(NULL, dir, 42, bases, 3, got));
 	cr_assert(!memcmp(got, sizes, sizeof sizes));
-	cr_assert_neq(vv_sizes_read(dir, 43, bases, 3, got), 0);
-	cr_assert_neq(vv_sizes_read(dir, 0, bases, 3, got), 0);
-	cr_assert_neq(vv_sizes_read(dir, 42, bases, 2, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 43, bases, 3, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 0, bases, 3, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 42, bases, 2, got), 0);
 	int64_t other[3] = { 0, 101, 250 };
-	cr_assert_neq(vv_sizes_read(dir, 42, other, 3, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 42, other, 3, got), 0);
 	const char *f = t_fmt("%s/%s", dir, VV_SIZES_FILE);
 	t_truncate(f, (uint64_t)t_fsize(f) - 1);
-	cr_assert_neq(vv_sizes_read(dir, 42, bases, 3, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 42, bases, 3, got), 0);
 	t_unlink(f);
-	cr_assert_neq(vv_sizes_read(dir, 42, bases, 3, got), 0);
+	cr_assert_neq(vv_sizes_read(NULL, dir, 42, bases, 3, got), 0);
 }
