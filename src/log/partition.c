@@ -118,6 +118,7 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_rwlock_init(&p->segs_lock, NULL);
 	pthread_mutex_init(&p->sync_mu, NULL);
+	pthread_mutex_init(&p->rp_mu, NULL);
 	pthread_cond_init(&p->sync_cond, NULL);
 	vv_bb_init(&p->bb);
 	vv_pstate_init(&p->pstate);
@@ -189,6 +190,7 @@ int vv_partition_close(vv_partition *p, int clean)
 	pthread_mutex_destroy(&p->lock);
 	pthread_rwlock_destroy(&p->segs_lock);
 	pthread_mutex_destroy(&p->sync_mu);
+	pthread_mutex_destroy(&p->rp_mu);
 	pthread_cond_destroy(&p->sync_cond);
 	vv_free(p->dir);
 	vv_free(p->topic);
@@ -352,12 +354,24 @@ static int save_snapshot_locked(vv_partition *p, int64_t offset, uint64_t append
 	return 0;
 }
 
+/* The recovery point on disk now (rp_mu: the checkpoint writes it without
+ * the append lock). */
+static void recovery_point_now(vv_partition *p, vv_recovery_point *out)
+{
+	pthread_mutex_lock(&p->rp_mu);
+	*out = (vv_recovery_point){ p->rp_written, p->rp_seg, (uint64_t)p->rp_pos,
+				    p->rp_log_start };
+	pthread_mutex_unlock(&p->rp_mu);
+}
+
 int vv_partition_checkpoint(vv_partition *p)
 {
 	if (p->cfg.seg.read_only || atomic_load(&p->failed))
 		return 0;
 	int64_t durable = atomic_load(&p->durable_offset);
-	if (durable == p->rp_written)
+	vv_recovery_point written;
+	recovery_point_now(p, &written);
+	if (durable == written.offset)
 		return 0;
 	/* Position of `durable`: take the active segment's state under the
 	 * append lock; if durable is not its end, skip (next round). */
@@ -711,8 +725,10 @@ static int move_start_locked(vv_partition *p, int64_t new_start, size_t n, uint6
 	vv_segment *act = active(p);
 	/* If the recovery point still names a segment that is going, point it
 	 * at the active segment's durable state instead (sync it first). */
-	vv_recovery_point rp = { p->rp_written, p->rp_seg, (uint64_t)p->rp_pos, new_start };
-	if (n && p->rp_seg < p->segs[n]->base) {
+	vv_recovery_point rp;
+	recovery_point_now(p, &rp);
+	rp.log_start = new_start;
+	if (n && rp.segment_base < p->segs[n]->base) {
 		int rc = vv_segment_sync(act);
 		if (rc < 0) {
 			mark_failed(p, "fsync failed");
@@ -826,7 +842,9 @@ int vv_partition_checkpoint_active(vv_partition *p)
 {
 	pthread_mutex_lock(&p->lock);
 	vv_segment *act = active(p);
-	int rc = p->rp_seg != act->base ? checkpoint_active_locked(p, act) : 0;
+	vv_recovery_point now;
+	recovery_point_now(p, &now);
+	int rc = now.segment_base != act->base ? checkpoint_active_locked(p, act) : 0;
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

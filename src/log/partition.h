@@ -87,8 +87,14 @@ typedef struct vv_partition {
 	pthread_cond_t sync_cond;
 	int syncing;
 	_Atomic int64_t durable_offset;
-	int64_t rp_written; /* recovery offset last written to disk */
+	/* The recovery point last written to disk. rp_mu serializes its
+	 * writers (the checkpoint writes outside the append lock, rolls,
+	 * retention and compaction under it) and its readers outside the
+	 * append lock. */
+	pthread_mutex_t rp_mu;
+	int64_t rp_written;     /* recovery offset */
 	int64_t rp_seg, rp_pos; /* ...its segment and position */
+	int64_t rp_log_start;   /* ...and the log start it recorded */
 
 	vv_batch_builder bb;
 	_Atomic uint64_t appends, appended_bytes;

@@ -51,16 +51,47 @@ int vv_recovery_point_decode(const uint8_t *b, size_t n, vv_recovery_point *rp)
 	return 0;
 }
 
-int vv_recovery_point_write(vv_partition *p, const vv_recovery_point *rp)
+static void remember_point(vv_partition *p, const vv_recovery_point *rp)
+{
+	p->rp_written = rp->offset;
+	p->rp_seg = rp->segment_base;
+	p->rp_pos = rp->position;
+	p->rp_log_start = rp->log_start;
+}
+
+static int write_point(vv_partition *p, const vv_recovery_point *rp)
 {
 	uint8_t buf[VV_RECOVERY_POINT_SIZE];
 	vv_recovery_point_encode(rp, buf);
 	VV_TRY(vv_io_write_atomic(p->cfg.seg.io, p->dir, VV_RECOVERY_POINT_FILE, buf, sizeof buf,
 				  p->cfg.seg.file_mode));
-	p->rp_written = rp->offset;
-	p->rp_seg = rp->segment_base;
-	p->rp_pos = rp->position;
+	remember_point(p, rp);
 	return 0;
+}
+
+/* After the open, writers race: the periodic checkpoint takes its position
+ * under the append lock but writes after releasing it, while a roll,
+ * retention or compaction write under it. So a point never goes back: a
+ * position older than (or as old as) the one on disk keeps the one on disk
+ * (which may name a newer segment: the older may be gone or about to be
+ * rewritten), and the log start only grows (a delete is never undone). */
+int vv_recovery_point_write(vv_partition *p, const vv_recovery_point *in)
+{
+	vv_recovery_point rp = *in;
+	pthread_mutex_lock(&p->rp_mu);
+	if (rp.offset <= p->rp_written) {
+		rp.offset = p->rp_written;
+		rp.segment_base = p->rp_seg;
+		rp.position = (uint64_t)p->rp_pos;
+	}
+	if (rp.log_start < p->rp_log_start)
+		rp.log_start = p->rp_log_start;
+	int rc = 0;
+	if (rp.offset != p->rp_written || rp.segment_base != p->rp_seg ||
+	    (int64_t)rp.position != p->rp_pos || rp.log_start != p->rp_log_start)
+		rc = write_point(p, &rp);
+	pthread_mutex_unlock(&p->rp_mu);
+	return rc;
 }
 
 /* The recovery point in p->dir: *has_rp = 0 when there is none or it is
@@ -514,11 +545,11 @@ static int finish_writer(vv_partition *p, int clean, const vv_recovery_point *rp
 		read_first_append_time(last);
 	vv_recovery_point nrp = { end, last->base, atomic_load(&last->size),
 				  atomic_load(&p->start_offset) };
+	/* at the open, before any other thread: written as it is, even when
+	 * recovery cut the log below the point on disk */
 	if (!clean || !has_rp || rp->offset != end)
-		return vv_recovery_point_write(p, &nrp);
-	p->rp_written = end;
-	p->rp_seg = nrp.segment_base;
-	p->rp_pos = nrp.position;
+		return write_point(p, &nrp);
+	remember_point(p, &nrp);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * lookups (partition.c, reader.c). */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -632,4 +633,74 @@ Test(partition_rec, read_only_partition_sees_later_appends)
 	cr_assert_eq(read_check(r, 0), 220);
 	cr_assert_eq(vv_partition_close(r, 0), 0);
 	cr_assert_eq(vv_partition_close(w, 1), 0);
+}
+
+/* The periodic checkpoint writes the recovery point after releasing the
+ * append lock, while rolls, retention (advance_start) and the compaction
+ * checkpoint write it under the lock: no write may fail on another's
+ * temporary file, and the point on disk never goes back (its log start
+ * stays the partition's, and it names a segment that exists). */
+typedef struct {
+	vv_partition *p;
+	atomic_int stop;
+	int failures, calls;
+	char first[256];
+} checkpointer;
+
+static void *checkpoint_loop(void *arg)
+{
+	checkpointer *k = arg;
+	while (!atomic_load(&k->stop)) {
+		int rc = vv_partition_checkpoint(k->p);
+		k->calls++;
+		if (rc && k->failures++ == 0)
+			snprintf(k->first, sizeof k->first, "%d: %s", rc, varve_last_error()->message);
+	}
+	return NULL;
+}
+
+Test(partition_rec, checkpoint_races_rolls_retention_and_compaction_checkpoints)
+{
+	const char *dir = t_fmt("%s/p", t_tmpdir());
+	vv_part_config c = pcfg(0);
+	c.segment_bytes = 1024;
+	c.sync_policy = VARVE_SYNC_ALWAYS; /* the durable offset moves: checkpoints write */
+	vv_partition *p = popen_(dir, &c, 0);
+	checkpointer k = { .p = p };
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, checkpoint_loop, &k), 0);
+	int64_t id = 0;
+	for (int round = 0; round < 300; round++) {
+		append_n(p, id, 4, 4, 1000);
+		id += 4;
+		if (round % 5 == 4) {
+			uint64_t bytes = 0;
+			cr_assert_eq(vv_partition_advance_start(p, id - 6, &bytes), 0, "%s",
+				     varve_last_error()->message);
+		}
+		if (round % 7 == 6)
+			cr_assert_eq(vv_partition_checkpoint_active(p), 0, "%s",
+				     varve_last_error()->message);
+	}
+	atomic_store(&k.stop, 1);
+	pthread_join(th, NULL);
+	cr_assert_eq(k.failures, 0, "%d of %d checkpoints failed, the first: %s", k.failures,
+		     k.calls, k.first);
+	cr_assert_eq(vv_partition_checkpoint(p), 0);
+	size_t n;
+	uint8_t *buf = t_read_file(t_fmt("%s/%s", dir, VV_RECOVERY_POINT_FILE), &n);
+	vv_recovery_point rp;
+	cr_assert_eq(vv_recovery_point_decode(buf, n, &rp), 0);
+	free(buf);
+	cr_assert_eq(rp.log_start, atomic_load(&p->start_offset), "log start on disk %" PRId64
+		     ", partition %" PRId64, rp.log_start, atomic_load(&p->start_offset));
+	cr_assert_leq(rp.offset, atomic_load(&p->end_offset));
+	cr_assert(t_exists(seglog(dir, rp.segment_base)), "the point names segment %" PRId64
+		  ", which is gone", rp.segment_base);
+	int64_t start = atomic_load(&p->start_offset);
+	cr_assert_eq(vv_partition_close(p, 0), 0);
+	p = popen_(dir, &c, 0);
+	cr_assert_eq(atomic_load(&p->start_offset), start, "deleted records came back");
+	cr_assert_eq(atomic_load(&p->end_offset), id);
+	cr_assert_eq(vv_partition_close(p, 1), 0);
 }
