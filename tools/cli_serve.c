@@ -666,6 +666,9 @@ static void broker_config(cli_ctx *c, const serve_opts *o, varve_db *db, const c
 	bc->default_partitions = (int32_t)o->partitions;
 	bc->sync_policy = o->sync_policy;
 	bc->limits.max_message_bytes = (uint32_t)o->max_message;
+	/* message.max.bytes is Kafka's limit on one batch as sent: the server
+	 * takes what it reports */
+	bc->records.max_batch_bytes = (size_t)o->max_message;
 	bc->loop.max_request_bytes = (size_t)o->max_request;
 	bc->loop.max_connections = (uint32_t)o->max_conn;
 	bc->loop.max_connections_per_ip = (uint32_t)o->max_conn_ip;
