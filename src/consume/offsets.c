@@ -595,3 +595,8 @@ out:
 	vv_free(offs);
 	return rc;
 }
+
+uint64_t vv_offsets_lag_alerts(varve_db *db)
+{
+	return atomic_load(&db->groups->lag_alerts);
+}

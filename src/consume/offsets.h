@@ -16,6 +16,8 @@
 int vv_offsets_clamp(varve_db *db);
 /* Report groups over their lag limit (ctx is the varve_db). */
 void vv_offsets_check_lag(varve_db *db);
+/* Lag-limit crossings reported so far (varve_stats). */
+uint64_t vv_offsets_lag_alerts(varve_db *db);
 /* Lowest committed offset among t's retain_for_groups for a partition
  * (INT64_MAX if none; ctx is the varve_db). */
 int64_t vv_offsets_retention_floor(void *ctx, vv_topic *t, uint32_t part);

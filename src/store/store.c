@@ -590,7 +590,7 @@ int varve_stats_get(varve_db *db, varve_stats *stats_out)
 	s->fsync_ns = io.datasync_ns;
 	s->dir_syncs = io.dir_syncs;
 	vv_cleaner_stats(db->cleaner, s);
-	s->lag_alerts = atomic_load(&db->groups->lag_alerts);
+	s->lag_alerts = vv_offsets_lag_alerts(db);
 	s->inflight_bytes = vv_async_inflight(db->async);
 	s->backpressure_waits = vv_async_backpressure_waits(db->async);
 	return vv_abi_write(&vv_abi_stats, stats_out, s);
