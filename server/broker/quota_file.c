@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "quota.h"
+#include "security/sfile.h"
 
 /* The file is small text; anything larger is not one of ours. */
 #define QUOTA_FILE_MAX ((size_t)64 << 20)
@@ -391,39 +392,8 @@ static int read_all(int fd, const struct stat *st, char **out, size_t *len)
 {
 	if (!S_ISREG(st->st_mode) || (size_t)st->st_size > QUOTA_FILE_MAX)
 		return -EINVAL;
-	size_t cap = (size_t)st->st_size + 1, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			free(buf);
-			return -e;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) { /* it grew while we read: take what fits the limit */
-			if (cap > QUOTA_FILE_MAX) {
-				free(buf);
-				return -EINVAL;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	int rc = vs_sfile_read(fd, QUOTA_FILE_MAX, out, len);
+	return rc == -EFBIG ? -EINVAL : rc; /* it grew past the limit while read */
 }
 
 int vs_quota_file_read(const char *path, vs_quota_list *out, vs_quota_file_id *id, char *err,
@@ -463,65 +433,12 @@ int vs_quota_file_read(const char *path, vs_quota_list *out, vs_quota_file_id *i
 	return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
-	if (n >= sizeof dir)
-		return -ENAMETOOLONG;
-	if (n)
-		memcpy(dir, path, n);
-	else
-		dir[n++] = slash ? '/' : '.';
-	dir[n] = 0;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int vs_quota_file_write(const char *path, const vs_quota_list *l)
 {
-	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-		return -ENAMETOOLONG;
 	char *text = vs_quota_format(l);
 	if (!text)
 		return -ENOMEM;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int rc = fd < 0 ? -errno : 0;
-	/* 0600 whatever the umask and whatever a crash left at tmp */
-	if (!rc && fchmod(fd, 0600))
-		rc = -errno;
-	if (!rc)
-		rc = write_all(fd, text, strlen(text));
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (fd >= 0 && close(fd) && !rc)
-		rc = -errno;
+	int rc = vs_sfile_write(path, text, strlen(text));
 	free(text);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	return fsync_dir_of(path);
+	return rc;
 }

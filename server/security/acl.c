@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "sfile.h"
 
 static void say(char *msg, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -936,67 +937,18 @@ int vs_acl_load(const char *path, vs_acl_set *out, vs_acl_stamp *stamp, char *ms
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* fsync the directory holding path, so the rename is durable. */
-static int sync_dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-	if (!slash)
-		snprintf(dir, sizeof dir, ".");
-	else if ((size_t)(slash - path) >= sizeof dir)
-		return -ENAMETOOLONG;
-	else
-		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 int vs_acl_save(const char *path, vs_acl_set *s, char *msg, size_t cap)
 {
-	char tmp[4200];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-		say(msg, cap, "%s: path too long", path);
-		return -1;
-	}
 	char *text;
 	size_t len;
 	if (vs_acl_format(s, &text, &len)) {
 		say(msg, cap, "out of memory");
 		return -1;
 	}
-	int rc = 0, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		rc = -errno;
-	/* 0600 whatever the umask left: principals and hosts are not for everyone */
-	if (!rc && (fchmod(fd, 0600) || (rc = write_all(fd, text, len)) || fsync(fd)))
-		rc = rc ? rc : -errno;
-	if (fd >= 0 && close(fd) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (!rc)
-		rc = sync_dir_of(path);
+	/* 0600: principals and hosts are not for everyone */
+	int rc = vs_sfile_write(path, text, len);
 	free(text);
 	if (rc) {
-		unlink(tmp);
 		say(msg, cap, "%s: %s", path, strerror(-rc));
 		return -1;
 	}
@@ -1006,29 +958,18 @@ int vs_acl_save(const char *path, vs_acl_set *s, char *msg, size_t cap)
 int vs_acl_lock(const char *path, char *msg, size_t cap)
 {
 	char lock[4200];
-	if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock) {
-		say(msg, cap, "%s: path too long", path);
-		return -1;
-	}
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = vs_sfile_lock(path, lock, sizeof lock);
 	if (fd < 0) {
-		say(msg, cap, "%s: %s", lock, strerror(errno));
+		say(msg, cap, "%s: %s", fd == -ENAMETOOLONG ? path : lock,
+		    fd == -ENAMETOOLONG ? "path too long" : strerror(-fd));
 		return -1;
-	}
-	while (flock(fd, LOCK_EX)) {
-		if (errno != EINTR) {
-			say(msg, cap, "%s: %s", lock, strerror(errno));
-			close(fd);
-			return -1;
-		}
 	}
 	return fd;
 }
 
 void vs_acl_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd); /* drops the flock */
+	vs_sfile_unlock(fd);
 }
 
 int vs_acl_edit(const char *path, int (*edit)(vs_acl_set *s, void *ctx, char *msg, size_t cap),

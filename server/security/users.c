@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "sfile.h"
 #include "users.h"
 
 #define FILE_HEADER                                                                       \
@@ -279,50 +279,12 @@ int vs_users_format(const vs_users *u, char **text, size_t *len)
 
 /* ---- files ---------------------------------------------------------------------------- */
 
-/* Read all of fd (at most VS_USERS_MAX_FILE bytes) into a malloc'd buffer. */
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= VS_USERS_MAX_FILE) {
-				free(buf);
-				return -EFBIG;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t k = read(fd, buf + n, cap - n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			int e = errno;
-			free(buf);
-			return -e;
-		}
-		if (k == 0)
-			break;
-		n += (size_t)k;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 /* Read an open users file into u. */
 static int load_fd(int fd, const char *path, vs_users *u, char *err, size_t err_cap)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = read_all(fd, &text, &len);
+	int rc = vs_sfile_read(fd, VS_USERS_MAX_FILE, &text, &len);
 	if (rc) {
 		set_err(err, err_cap, "%s: %s", path, strerror(-rc));
 		return rc;
@@ -352,99 +314,34 @@ int vs_users_load(const char *path, vs_users *u, char *err, size_t err_cap)
 	return rc;
 }
 
-static int fsync_dir_of(const char *path)
-{
-	char copy[PATH_MAX];
-	if (strlen(path) >= sizeof copy)
-		return -ENAMETOOLONG;
-	strcpy(copy, path);
-	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 int vs_users_save(const char *path, const vs_users *u, char *err, size_t err_cap)
 {
-	char tmp[PATH_MAX];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
-		set_err(err, err_cap, "%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
 	char *text;
 	size_t len;
 	if (vs_users_format(u, &text, &len)) {
 		set_err(err, err_cap, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int rc = fd < 0 ? -errno : 0;
-	/* mode 0600 whatever the umask and a file left by a crash said */
-	if (!rc && fchmod(fd, 0600))
-		rc = -errno;
-	if (!rc)
-		rc = write_all(fd, text, len);
-	if (!rc && fsync(fd))
-		rc = -errno;
-	if (fd >= 0 && close(fd) && !rc)
-		rc = -errno;
+	int rc = vs_sfile_write(path, text, len);
 	OPENSSL_cleanse(text, len);
 	free(text);
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-	if (!rc)
-		rc = fsync_dir_of(path);
-	if (rc) {
-		unlink(tmp);
+	if (rc)
 		set_err(err, err_cap, "%s: %s", path, strerror(-rc));
-	}
 	return rc;
 }
 
 int vs_users_lock(const char *path, char *err, size_t err_cap)
 {
 	char lock[PATH_MAX];
-	if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock) {
-		set_err(err, err_cap, "%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		int e = errno;
-		set_err(err, err_cap, "%s: %s", lock, strerror(e));
-		return -e;
-	}
-	while (flock(fd, LOCK_EX)) {
-		if (errno == EINTR)
-			continue;
-		int e = errno;
-		close(fd);
-		set_err(err, err_cap, "%s: %s", lock, strerror(e));
-		return -e;
-	}
+	int fd = vs_sfile_lock(path, lock, sizeof lock);
+	if (fd < 0)
+		set_err(err, err_cap, "%s: %s", fd == -ENAMETOOLONG ? path : lock, strerror(-fd));
 	return fd;
 }
 
 void vs_users_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd); /* releases the flock */
+	vs_sfile_unlock(fd);
 }
 
 /* ---- the server's copy ---------------------------------------------------------------- */

@@ -606,7 +606,7 @@ Test(file, missing_file_is_no_acl_and_saves_are_private_and_atomic)
 	cr_assert_eq(vs_acl_stamp_get(path, &now), 0);
 	cr_assert(vs_acl_stamp_eq(&st, &now), "the edit's stamp is the file's");
 	char tmp[700];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
 	cr_assert(access(tmp, F_OK) != 0, "no temporary file left");
 	/* an edit that changes nothing does not write */
 	cr_assert_eq(vs_acl_edit(path, add_one, &b, NULL, &now, msg, sizeof msg), 0);
