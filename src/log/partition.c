@@ -282,12 +282,7 @@ static int sync_active(vv_partition *p, int64_t *upto)
  * of asynchronous appends from making every later leader wait its bound. */
 #define GATHER_TARGET_MAX 1024
 
-uint64_t vv_gather_bound_ns(uint32_t wait_us, uint64_t sync_ns_avg)
-{
-	if (wait_us)
-		return (uint64_t)wait_us * 1000u;
-	return sync_ns_avg / 2;
-}
+uint64_t vv_gather_bound_ns(uint64_t sync_ns_avg) { return sync_ns_avg / 2; }
 
 /* Appends written since the last sync started (caller holds sync_mu). Some
  * of them may be covered by that sync: the count errs high, which only ends
@@ -308,13 +303,22 @@ static struct timespec mono_deadline(uint64_t after_ns)
 }
 
 /* The leader's gather (design note 6). Caller holds sync_mu and has set
- * `syncing`; the wait releases sync_mu so joiners can announce themselves. */
+ * `syncing`; the wait releases sync_mu so joiners can announce themselves.
+ * A group_commit_wait_us the application set is a fixed wait instead. */
 static void gather_joiners(vv_partition *p)
 {
+	if (p->cfg.group_commit_wait_us) {
+		pthread_mutex_unlock(&p->sync_mu);
+		struct timespec ts = { (time_t)(p->cfg.group_commit_wait_us / 1000000u),
+				       (long)(p->cfg.group_commit_wait_us % 1000000u) * 1000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&p->sync_mu);
+		return;
+	}
 	uint64_t pending = pending_appends(p);
 	if (pending > p->gather_target)
 		p->gather_target = pending < GATHER_TARGET_MAX ? pending : GATHER_TARGET_MAX;
-	uint64_t bound = vv_gather_bound_ns(p->cfg.group_commit_wait_us, p->sync_ns_avg);
+	uint64_t bound = vv_gather_bound_ns(p->sync_ns_avg);
 	if (pending >= p->gather_target || bound == 0)
 		return;
 	struct timespec deadline = mono_deadline(bound);

@@ -24,7 +24,8 @@
  *  6. Gather: before it syncs, an appender's leader waits for the appenders
  *     it expects (as many appends as a recent sync found pending), woken by
  *     each joiner that arrives, for at most half the recent fdatasync time
- *     (or group_commit_wait_us when set). Without the wait, producers that
+ *     (group_commit_wait_us, when set, is a fixed wait instead, as it always
+ *     was). Without the wait, producers that
  *     a sync just released come back while the next sync already runs, and
  *     the groups split in two. A gather that runs out of time lowers the
  *     expectation to what came, so a lone producer waits at most once.
@@ -154,9 +155,9 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 /* Block until every offset below target is durable (group commit; no
  * gather: callers that batch on their own). */
 int vv_partition_wait_durable(vv_partition *p, int64_t target);
-/* How long a leader may gather (ns): group_commit_wait_us when set, else
- * half the smoothed fdatasync time (0 before the first sync). */
-uint64_t vv_gather_bound_ns(uint32_t wait_us, uint64_t sync_ns_avg);
+/* How long a leader may gather (ns): half the smoothed fdatasync time (0
+ * before the first sync). */
+uint64_t vv_gather_bound_ns(uint64_t sync_ns_avg);
 /* Last sequence the partition holds for a producer (-1 if none). */
 int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch);
 

@@ -37,6 +37,15 @@ static vv_partition *open_always(uint32_t wait_us)
 	return p;
 }
 
+/* The gather's bound is half the smoothed fdatasync time: set that time so
+ * the bound is `bound_ns` for the next gather. */
+static void set_bound(vv_partition *p, uint64_t bound_ns)
+{
+	pthread_mutex_lock(&p->sync_mu);
+	p->sync_ns_avg = 2 * bound_ns;
+	pthread_mutex_unlock(&p->sync_mu);
+}
+
 static int append_one(vv_partition *p, int no_wait)
 {
 	varve_record r = t_rec_s("k", "a value");
@@ -90,8 +99,9 @@ static int is_gathering(vv_partition *p)
  * (not the bound, 30 s here) ends the wait. */
 Test(gather, joiners_within_the_window_share_one_sync)
 {
-	vv_partition *p = open_always(30u * 1000 * 1000);
+	vv_partition *p = open_always(0);
 	uint64_t per_sync = expect_groups_of_three(p);
+	set_bound(p, 30ull * 1000 * 1000 * 1000);
 
 	pthread_t leader, joiners[2];
 	cr_assert_eq(pthread_create(&leader, NULL, appender, p), 0);
@@ -123,8 +133,9 @@ Test(gather, joiners_within_the_window_share_one_sync)
  * expectation to what came, and the next append does not wait at all. */
 Test(gather, a_lone_producer_waits_at_most_the_bound_once)
 {
-	vv_partition *p = open_always(50 * 1000);
+	vv_partition *p = open_always(0);
 	(void)expect_groups_of_three(p);
+	set_bound(p, 50ull * 1000 * 1000);
 
 	uint64_t t0 = vv_mono_ns();
 	cr_assert_eq(append_one(p, 0), 0);
@@ -143,8 +154,8 @@ Test(gather, a_lone_producer_waits_at_most_the_bound_once)
 	cr_assert_eq(vv_partition_close(p, 1), 0);
 }
 
-/* group_commit_wait_us = 0: the bound is half the measured fdatasync time,
- * so the lone producer's one wait ends by timing out, and only once. */
+/* The bound is half the measured fdatasync time: the lone producer's one
+ * wait ends by timing out, and only once. */
 Test(gather, the_default_bound_follows_the_sync_time)
 {
 	vv_partition *p = open_always(0);
@@ -162,18 +173,32 @@ Test(gather, the_default_bound_follows_the_sync_time)
 
 Test(gather, bound)
 {
-	cr_assert_eq(vv_gather_bound_ns(0, 0), 0, "no sync measured yet: no wait");
-	cr_assert_eq(vv_gather_bound_ns(0, 120000), 60000, "half the sync time");
-	cr_assert_eq(vv_gather_bound_ns(100, 120000), 100000, "group_commit_wait_us wins");
-	cr_assert_eq(vv_gather_bound_ns(UINT32_MAX, 0), (uint64_t)UINT32_MAX * 1000u);
+	cr_assert_eq(vv_gather_bound_ns(0), 0, "no sync measured yet: no wait");
+	cr_assert_eq(vv_gather_bound_ns(120000), 60000, "half the sync time");
+}
+
+/* group_commit_wait_us set: the fixed wait of earlier releases, before
+ * every appender's sync, a lone producer's included; no gather. */
+Test(gather, group_commit_wait_us_is_a_fixed_wait)
+{
+	vv_partition *p = open_always(20 * 1000);
+	for (int i = 0; i < 3; i++) {
+		uint64_t t0 = vv_mono_ns();
+		cr_assert_eq(append_one(p, 0), 0);
+		cr_assert_geq(vv_mono_ns() - t0, 20ull * 1000 * 1000, "append %d did not wait", i);
+	}
+	cr_assert_eq(atomic_load(&p->gather_waits), 0);
+	cr_assert_eq(atomic_load(&p->durable_offset), 3);
+	cr_assert_eq(vv_partition_close(p, 1), 0);
 }
 
 /* Waits that are not an appender's (varve_sync, the interval flush, the
  * asynchronous producer) never gather. */
 Test(gather, explicit_syncs_do_not_gather)
 {
-	vv_partition *p = open_always(30u * 1000 * 1000);
+	vv_partition *p = open_always(0);
 	(void)expect_groups_of_three(p);
+	set_bound(p, 30ull * 1000 * 1000 * 1000);
 	cr_assert_eq(append_one(p, 1), 0);
 	cr_assert_eq(vv_partition_sync(p), 0);
 	cr_assert_eq(append_one(p, 1), 0);
