@@ -166,7 +166,8 @@ typedef struct varve_options {
 	uint32_t dir_mode;             /**< mode of new directories; default 0700 */
 	uint32_t file_mode;            /**< mode of new files; default 0600 */
 	uint32_t max_record_bytes;     /**< largest encoded batch accepted; default 64 MiB */
-	uint32_t group_commit_wait_us; /**< sync=always leader waits this long for joiners; default 0 */
+	uint32_t group_commit_wait_us; /**< sync=always: a sync's leader waits this long for
+					    joiners; default 0 = adaptively (DURABILITY.md) */
 	varve_clock_fn clock_fn;       /**< time source in ms; default CLOCK_REALTIME */
 	void *clock_ctx;
 	int start_cleaner;             /**< run the background thread; default 1 */

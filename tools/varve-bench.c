@@ -3,7 +3,7 @@
  * varve-bench -- the comparison workloads of bench/README.md on varve, and a
  * few varve-only measurements.
  *
- *   varve-bench [--quick] [--only LIST] DIR
+ *   varve-bench [--quick] [--only LIST] [--producers LIST] DIR
  *
  * Writes its stores under DIR (which must be disk-backed, not tmpfs),
  * removes them when done, prints one JSON object per result on stdout (the
@@ -11,7 +11,9 @@
  * --quick divides every count by 10. --only takes a comma-separated list of
  * W1, W2, W3, W4, W5, open, e2e, commit, compact, lz4, rss, "extras" (every
  * varve-only measurement) or workload/variant ("W1/single", "W5/get");
- * default: everything.
+ * default: everything. --producers takes a comma-separated list of producer
+ * counts (1,2,4,8,32) and replaces W3's variants by one "Nproducers" run
+ * per count (the group-commit curve).
  *
  * Workloads (names line up with bench/bench_{sqlite,rocksdb,lmdb}.c so
  * bench/render.py puts the rows side by side; render.py keys rows by
@@ -65,6 +67,7 @@
 static struct bench_opts g_opts;
 static const char *g_only; /* NULL = everything */
 static int g_mmap;          /* stores opened with use_mmap = 1 (variants "...-mmap") */
+static const char *g_producers; /* --producers: W3's producer counts, NULL = the default set */
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
@@ -1047,7 +1050,17 @@ static void core_workloads(void)
 		bench_rmrf(dir);
 		free(dir);
 	}
-	if (selected("W3")) {
+	if (selected("W3") && g_producers) {
+		for (const char *c = g_producers; *c;) {
+			char *end;
+			long n = strtol(c, &end, 10);
+			if (end == c || n < 1 || n > 256 || (*end && *end != ','))
+				bench_die("--producers: bad count list '%s'", g_producers);
+			bench_log("varve: W3 with %ld producer(s)%s", n, g_mmap ? " (use_mmap)" : "");
+			w3_run((int)n, 0);
+			c = *end ? end + 1 : end;
+		}
+	} else if (selected("W3")) {
 		const struct {
 			int producers;
 			uint32_t wait_us;
@@ -1074,7 +1087,7 @@ static void core_workloads(void)
 static void usage(const char *argv0)
 {
 	bench_die("usage: %s [--quick] [--only W1,W2,W3,W4,W5,open,e2e,commit,compact,lz4,rss,"
-		  "extras] DIR", argv0);
+		  "extras] [--producers 1,2,4,8,32] DIR", argv0);
 }
 
 int main(int argc, char **argv)
@@ -1087,6 +1100,8 @@ int main(int argc, char **argv)
 			g_only = argv[++i];
 		else if (strncmp(argv[i], "--only=", 7) == 0)
 			g_only = argv[i] + 7;
+		else if (strcmp(argv[i], "--producers") == 0 && i + 1 < argc)
+			g_producers = argv[++i];
 		else if (argv[i][0] == '-' || g_opts.dir)
 			usage(argv[0]);
 		else

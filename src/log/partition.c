@@ -120,6 +120,12 @@ int vv_partition_open(const char *dir, const char *topic, uint32_t id, const vv_
 	pthread_mutex_init(&p->sync_mu, NULL);
 	pthread_mutex_init(&p->rp_mu, NULL);
 	pthread_cond_init(&p->sync_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->gather_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->gather_target = 1;
 	vv_bb_init(&p->bb);
 	vv_pstate_init(&p->pstate);
 	int rc;
@@ -192,6 +198,7 @@ int vv_partition_close(vv_partition *p, int clean)
 	pthread_mutex_destroy(&p->sync_mu);
 	pthread_mutex_destroy(&p->rp_mu);
 	pthread_cond_destroy(&p->sync_cond);
+	pthread_cond_destroy(&p->gather_cond);
 	vv_free(p->dir);
 	vv_free(p->topic);
 	vv_free(p);
@@ -269,9 +276,101 @@ static int sync_active(vv_partition *p, int64_t *upto)
 	return rc;
 }
 
+/* ---- group commit ------------------------------------------------------------ */
+
+/* A group is rarely larger than this many appends; the cap keeps one burst
+ * of asynchronous appends from making every later leader wait its bound. */
+#define GATHER_TARGET_MAX 1024
+
+uint64_t vv_gather_bound_ns(uint64_t sync_ns_avg) { return sync_ns_avg / 2; }
+
+/* Appends written since the last sync started (caller holds sync_mu). Some
+ * of them may be covered by that sync: the count errs high, which only ends
+ * a gather early. */
+static uint64_t pending_appends(vv_partition *p)
+{
+	return atomic_load_explicit(&p->appends, memory_order_acquire) - p->synced_appends;
+}
+
+static struct timespec mono_deadline(uint64_t after_ns)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + after_ns % 1000000000u;
+	ts.tv_sec += (time_t)(after_ns / 1000000000u + ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	return ts;
+}
+
+/* The leader's gather (design note 6). Caller holds sync_mu and has set
+ * `syncing`; the wait releases sync_mu so joiners can announce themselves.
+ * A group_commit_wait_us the application set is a fixed wait instead. */
+static void gather_joiners(vv_partition *p)
+{
+	if (p->cfg.group_commit_wait_us) {
+		pthread_mutex_unlock(&p->sync_mu);
+		struct timespec ts = { (time_t)(p->cfg.group_commit_wait_us / 1000000u),
+				       (long)(p->cfg.group_commit_wait_us % 1000000u) * 1000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&p->sync_mu);
+		return;
+	}
+	uint64_t pending = pending_appends(p);
+	if (pending > p->gather_target)
+		p->gather_target = pending < GATHER_TARGET_MAX ? pending : GATHER_TARGET_MAX;
+	uint64_t bound = vv_gather_bound_ns(p->sync_ns_avg);
+	if (pending >= p->gather_target || bound == 0)
+		return;
+	struct timespec deadline = mono_deadline(bound);
+	atomic_fetch_add_explicit(&p->gather_waits, 1, memory_order_relaxed);
+	p->gathering = 1;
+	while (pending < p->gather_target) {
+		int rc = pthread_cond_timedwait(&p->gather_cond, &p->sync_mu, &deadline);
+		pending = pending_appends(p);
+		if (rc == ETIMEDOUT && pending < p->gather_target) {
+			/* fewer producers than before: expect what came */
+			p->gather_target = pending ? pending : 1;
+			atomic_fetch_add_explicit(&p->gather_timeouts, 1, memory_order_relaxed);
+			break;
+		}
+	}
+	p->gathering = 0;
+}
+
+/* The leader's sync, with sync_mu released: the files, then the durable
+ * offset, the waiters and the readers of durable records. Returns with
+ * sync_mu held. */
+static int lead_sync(vv_partition *p)
+{
+	p->synced_appends = atomic_load_explicit(&p->appends, memory_order_acquire);
+	pthread_mutex_unlock(&p->sync_mu);
+	uint64_t t0 = vv_mono_ns();
+	int64_t upto = 0;
+	int src = sync_active(p, &upto);
+	uint64_t took = vv_mono_ns() - t0;
+	if (src)
+		mark_failed(p, "fsync failed");
+	pthread_mutex_lock(&p->sync_mu);
+	p->sync_ns_avg = p->sync_ns_avg ? (p->sync_ns_avg * 3 + took) / 4 : took;
+	p->syncing = 0;
+	int advanced = !src && upto > atomic_load(&p->durable_offset);
+	if (advanced)
+		atomic_store(&p->durable_offset, upto);
+	pthread_cond_broadcast(&p->sync_cond);
+	if (advanced && p->cfg.on_append) {
+		/* readers that serve only durable records (a Kafka broker's
+		 * high watermark) wait for this, not the append */
+		pthread_mutex_unlock(&p->sync_mu);
+		p->cfg.on_append(p->cfg.append_ctx, p);
+		pthread_mutex_lock(&p->sync_mu);
+	}
+	return src;
+}
+
 /* Wait until every offset below target is durable, leading a sync if no
- * one else is (group commit). */
-static int wait_durable(vv_partition *p, int64_t target)
+ * one else is (group commit). `gather`: an appender's wait, which may hold
+ * its sync for the appenders expected to join (design note 6). */
+static int wait_durable(vv_partition *p, int64_t target, int gather)
 {
 	int rc = 0;
 	pthread_mutex_lock(&p->sync_mu);
@@ -287,37 +386,17 @@ static int wait_durable(vv_partition *p, int64_t target)
 		if (atomic_load(&p->durable_offset) >= target)
 			break;
 		if (p->syncing) {
+			if (p->gathering && pending_appends(p) >= p->gather_target)
+				pthread_cond_signal(&p->gather_cond);
 			pthread_cond_wait(&p->sync_cond, &p->sync_mu);
 			continue;
 		}
 		p->syncing = 1;
-		pthread_mutex_unlock(&p->sync_mu);
-		if (p->cfg.group_commit_wait_us) {
-			/* Let appenders arriving right now join this sync. */
-			struct timespec ts = { 0, (long)p->cfg.group_commit_wait_us * 1000 };
-			nanosleep(&ts, NULL);
-		}
-		int64_t upto = 0;
-		int src = sync_active(p, &upto);
-		if (src)
-			mark_failed(p, "fsync failed");
-		pthread_mutex_lock(&p->sync_mu);
-		p->syncing = 0;
-		int advanced = !src && upto > atomic_load(&p->durable_offset);
-		if (advanced)
-			atomic_store(&p->durable_offset, upto);
-		pthread_cond_broadcast(&p->sync_cond);
-		if (advanced && p->cfg.on_append) {
-			/* readers that serve only durable records (a Kafka
-			 * broker's high watermark) wait for this, not the append */
-			pthread_mutex_unlock(&p->sync_mu);
-			p->cfg.on_append(p->cfg.append_ctx, p);
-			pthread_mutex_lock(&p->sync_mu);
-		}
-		if (src) {
-			rc = src;
+		if (gather)
+			gather_joiners(p);
+		rc = lead_sync(p);
+		if (rc)
 			break;
-		}
 	}
 	pthread_mutex_unlock(&p->sync_mu);
 	return rc;
@@ -330,7 +409,7 @@ int vv_partition_sync(vv_partition *p)
 	if (atomic_load(&p->failed))
 		return vv_error_set(VARVE_EIO, 0, "partition %s/%u has failed", p->topic, p->id);
 	int64_t end = atomic_load(&p->end_offset);
-	return wait_durable(p, end);
+	return wait_durable(p, end, 0);
 }
 
 int vv_partition_flush_index(vv_partition *p)
@@ -602,11 +681,14 @@ int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t
 	if (o && o->no_wait)
 		return 0;
 	if (p->cfg.sync_policy == VARVE_SYNC_ALWAYS || (o && o->force_sync))
-		return wait_durable(p, last + 1);
+		return wait_durable(p, last + 1, 1);
 	return 0;
 }
 
-int vv_partition_wait_durable(vv_partition *p, int64_t target) { return wait_durable(p, target); }
+int vv_partition_wait_durable(vv_partition *p, int64_t target)
+{
+	return wait_durable(p, target, 0);
+}
 
 int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch)
 {

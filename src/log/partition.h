@@ -21,6 +21,14 @@
  *  5. Locks: `lock` serializes appenders; `segs_lock` (rwlock) guards the
  *     segment array; `sync_mu` guards group-commit state. Order: lock ->
  *     segs_lock -> segment mu; sync_mu is never held with another.
+ *  6. Gather: before it syncs, an appender's leader waits for the appenders
+ *     it expects (as many appends as a recent sync found pending), woken by
+ *     each joiner that arrives, for at most half the recent fdatasync time
+ *     (group_commit_wait_us, when set, is a fixed wait instead, as it always
+ *     was). Without the wait, producers that
+ *     a sync just released come back while the next sync already runs, and
+ *     the groups split in two. A gather that runs out of time lowers the
+ *     expectation to what came, so a lone producer waits at most once.
  */
 #ifndef VV_PARTITION_H
 #define VV_PARTITION_H
@@ -87,6 +95,13 @@ typedef struct vv_partition {
 	pthread_cond_t sync_cond;
 	int syncing;
 	_Atomic int64_t durable_offset;
+	/* the gather (design note 6), under sync_mu */
+	pthread_cond_t gather_cond; /* CLOCK_MONOTONIC; a joiner wakes the leader */
+	int gathering;
+	uint64_t synced_appends;    /* `appends` when the last sync started */
+	uint64_t gather_target;     /* appends a leader expects in a group */
+	uint64_t sync_ns_avg;       /* smoothed fdatasync time */
+	_Atomic uint64_t gather_waits, gather_timeouts; /* tests, diagnostics */
 	/* The recovery point last written to disk. rp_mu serializes its
 	 * writers (the checkpoint writes outside the append lock, rolls,
 	 * retention and compaction under it) and its readers outside the
@@ -137,8 +152,12 @@ typedef struct vv_append_opts {
  * when o->duplicate is set). */
 int vv_partition_append(vv_partition *p, const varve_record *const *recs, size_t n,
 			vv_append_opts *o, int64_t *base_out);
-/* Block until every offset below target is durable (group commit). */
+/* Block until every offset below target is durable (group commit; no
+ * gather: callers that batch on their own). */
 int vv_partition_wait_durable(vv_partition *p, int64_t target);
+/* How long a leader may gather (ns): half the smoothed fdatasync time (0
+ * before the first sync). */
+uint64_t vv_gather_bound_ns(uint64_t sync_ns_avg);
 /* Last sequence the partition holds for a producer (-1 if none). */
 int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch);
 

@@ -410,6 +410,10 @@ static varve_options stress_opts(void)
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
 	o.sync_policy = VARVE_SYNC_INTERVAL;
 	o.sync_interval_ms = 10;
+	/* VARVE_STRESS_SYNC=always: every append waits for its group commit */
+	const char *sync = getenv("VARVE_STRESS_SYNC");
+	if (sync && strcmp(sync, "always") == 0)
+		o.sync_policy = VARVE_SYNC_ALWAYS;
 	o.start_cleaner = 1;
 	o.cleaner_interval_ms = 20;
 	o.segment_bytes = 16 << 10;
