@@ -309,7 +309,9 @@ static inline void bench_json_num(const char *name, double v, int *first)
 	*first = 0;
 }
 
-static inline void bench_emit(const struct bench_result *r)
+/* One result as one JSON line, with optional extra members (`"a":1,"b":2`,
+ * or NULL): the line every program of the comparison prints. */
+static inline void bench_emit_json(const struct bench_result *r, const char *extra)
 {
 	int first = 1;
 	putchar('{');
@@ -330,8 +332,15 @@ static inline void bench_emit(const struct bench_result *r)
 	bench_json_num("p99_us", r->p99_us, &first);
 	bench_json_num("max_us", r->max_us, &first);
 	bench_json_num("syncs_per_record", r->syncs_per_record, &first);
+	if (extra && *extra)
+		printf("%s%s", first ? "" : ",", extra);
 	puts("}");
 	fflush(stdout);
+}
+
+static inline void bench_emit(const struct bench_result *r)
+{
+	bench_emit_json(r, NULL);
 	if (isnan(r->records_per_s))
 		bench_log("  %s %s/%s: %.0f MB/s", r->system, r->workload,
 			  r->variant ? r->variant : "-", r->mb_per_s);

@@ -188,29 +188,7 @@ static long proc_status_kb(const char *field)
 /* Like bench_emit, with optional extra JSON members (`"a":1,"b":2`). */
 static void emit(const struct bench_result *r, const char *extra)
 {
-	int first = 1;
-	putchar('{');
-	bench_json_str("system", r->system, &first);
-	bench_json_str("workload", r->workload, &first);
-	bench_json_str("variant", r->variant, &first);
-	bench_json_str("config", r->config, &first);
-	if (r->records >= 0)
-		bench_json_num("records", (double)r->records, &first);
-	if (r->value_bytes >= 0)
-		bench_json_num("value_bytes", (double)r->value_bytes, &first);
-	bench_json_num("seconds", r->seconds, &first);
-	bench_json_num("records_per_s", r->records_per_s, &first);
-	bench_json_num("mb_per_s", r->mb_per_s, &first);
-	bench_json_num("cpu_us_per_record", r->cpu_us_per_record, &first);
-	bench_json_num("disk_bytes_per_payload_byte", r->disk_bytes_per_payload_byte, &first);
-	bench_json_num("p50_us", r->p50_us, &first);
-	bench_json_num("p99_us", r->p99_us, &first);
-	bench_json_num("max_us", r->max_us, &first);
-	bench_json_num("syncs_per_record", r->syncs_per_record, &first);
-	if (extra && *extra)
-		printf("%s%s", first ? "" : ",", extra);
-	puts("}");
-	fflush(stdout);
+	bench_emit_json(r, extra);
 	char lat[96] = "";
 	if (!isnan(r->p50_us))
 		snprintf(lat, sizeof lat, ", p50 %.1f p99 %.1f max %.0f us", r->p50_us, r->p99_us,
