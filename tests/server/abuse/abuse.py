@@ -652,6 +652,10 @@ def limit_flags(st):
 
 def main():
     global VARVE
+    if "ASAN_OPTIONS" in os.environ:
+        # AddressSanitizer keeps freed memory in a quarantine (256 MiB by
+        # default), which would count toward the servers' RSS bounds here
+        os.environ["ASAN_OPTIONS"] += ":quarantine_size_mb=0"
     if len(sys.argv) == 4 and sys.argv[1] == "probe":
         return probe_main(sys.argv[2], sys.argv[3])
     if len(sys.argv) != 3 or sys.argv[2] not in TESTS:
