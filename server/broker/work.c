@@ -75,10 +75,14 @@ static void *worker_main(void *arg)
 		w->st.running++;
 		pthread_mutex_unlock(&w->mu);
 		job->run(job);
-		post_done(w, job, VS_WORK_RAN);
+		/* counted before the done is posted: whoever drains it may read
+		 * the stats at once (and may free the job) */
 		pthread_mutex_lock(&w->mu);
 		w->st.running--;
 		w->st.completed++;
+		pthread_mutex_unlock(&w->mu);
+		post_done(w, job, VS_WORK_RAN);
+		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
