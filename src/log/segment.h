@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "index.h"
 #include "io.h"
+#include "postab.h"
 
 #define VV_SEG_NAME_LEN 20
 #define VV_INCOMPLETE 1 /* internal: a batch runs past the readable limit */
@@ -62,8 +63,10 @@ typedef struct vv_segment {
 	pthread_mutex_t mu; /* files, index */
 	vv_file *_Atomic log; /* read without mu by readers holding a reference */
 	vv_file *idx, *tidx;
-	uint8_t *_Atomic map; /* mmap mode: the log's mapping (set under mu) */
+	uint8_t *_Atomic map; /* the log's mapping (set under mu): mmap mode, or the
+			       * default read mapping (vv_segment_read_map_wanted) */
 	size_t map_len;
+	_Atomic int map_tried; /* the read mapping was attempted since the files opened */
 	uint64_t alloc_end;   /* active segment: bytes of the file allocated (zeros past size) */
 	int alloc_known;
 	int index_ready;
@@ -86,6 +89,7 @@ typedef struct vv_segment {
 	_Atomic uint64_t verified_end;
 	_Atomic uint64_t *_Atomic vbits;
 	size_t vbits_slots;
+	vv_postab_set ptabs; /* record positions of batches seeks landed in */
 } vv_segment;
 
 /* Build "<dir>/<20-digit base><suffix>". */
@@ -118,6 +122,13 @@ int vv_segment_load_index(vv_segment *s);
 /* Make max_ts and max_append_time known (attached segments learn them from
  * the time index and the last batch headers). */
 int vv_segment_load_stats(vv_segment *s);
+
+/* Reads go through a read-only mapping of the log (writers, not mmap
+ * mode; see read_map_locked in segment.c). */
+static inline int vv_segment_read_map_wanted(const vv_segment *s)
+{
+	return !s->cfg->use_mmap && !s->cfg->read_only && s->cfg->map_span > 0;
+}
 
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * postab.c -- record position tables (see postab.h). A random read lands in
+ * the middle of a batch (1,000 records for a batching producer); stepping
+ * over the records before it was most of a warm read's cost. The first seek
+ * into a batch walks all of its records once and keeps their positions; the
+ * following seeks binary-search the table.
+ * May call: log (batch), base.
+ */
+#include <stdatomic.h>
+
+#include "postab.h"
+#include "util.h"
+
+#define SLOTS 4096u /* per segment: more than the 1,000-record batches of a 1 GiB segment */
+
+typedef struct vv_postab {
+	uint64_t pos;   /* the batch's position in its segment */
+	uint32_t n;     /* records */
+	size_t bytes;   /* charged to the budget */
+	uint32_t *at;   /* n record starts, bytes past the records section's start */
+	uint32_t *delta; /* n offset deltas, strictly increasing */
+} vv_postab;
+
+static _Atomic uint64_t used_bytes;
+static _Atomic uint64_t limit_bytes = VV_POSTAB_DEFAULT_LIMIT;
+
+uint64_t vv_postab_bytes(void) { return atomic_load(&used_bytes); }
+uint64_t vv_postab_limit(void) { return atomic_load(&limit_bytes); }
+void vv_postab_set_limit(uint64_t bytes) { atomic_store(&limit_bytes, bytes); }
+
+/* Take n bytes of the budget: 0, or -1 when the limit would be passed. */
+static int charge(size_t n)
+{
+	uint64_t was = atomic_fetch_add(&used_bytes, n);
+	if (was + n <= atomic_load(&limit_bytes))
+		return 0;
+	atomic_fetch_sub(&used_bytes, n);
+	return -1;
+}
+
+static void uncharge(size_t n) { atomic_fetch_sub(&used_bytes, n); }
+
+static void table_free(vv_postab *t)
+{
+	if (!t)
+		return;
+	uncharge(t->bytes);
+	vv_free(t);
+}
+
+void vv_postab_set_init(vv_postab_set *ps)
+{
+	pthread_mutex_init(&ps->mu, NULL);
+	ps->slots = NULL;
+	ps->nslots = 0;
+}
+
+void vv_postab_set_free(vv_postab_set *ps)
+{
+	if (ps->slots) {
+		for (uint32_t i = 0; i < ps->nslots; i++)
+			table_free(ps->slots[i]);
+		vv_free(ps->slots);
+		uncharge(ps->nslots * sizeof *ps->slots);
+	}
+	ps->slots = NULL;
+	ps->nslots = 0;
+	pthread_mutex_destroy(&ps->mu);
+}
+
+static uint32_t slot_of(uint64_t pos)
+{
+	return (uint32_t)((pos * 0x9E3779B97F4A7C15ull) >> 52) & (SLOTS - 1);
+}
+
+/* Walk every record of the batch rr stands at the start of, with the checks
+ * vv_record_skip_before makes. NULL with *rc set when it fails. */
+static vv_postab *build(const vv_record_reader *rr, uint64_t pos, int *rc, const char **fault)
+{
+	*rc = 1;
+	uint32_t n = rr->remaining;
+	size_t span = (size_t)(rr->end - rr->p);
+	if (n == 0 || n > span) /* every record takes a byte at least */
+		return NULL;
+	size_t bytes = sizeof(vv_postab) + (size_t)n * 2 * sizeof(uint32_t);
+	if (charge(bytes))
+		return NULL;
+	vv_postab *t = vv_malloc(bytes);
+	if (!t) {
+		uncharge(bytes);
+		return NULL;
+	}
+	t->pos = pos;
+	t->n = n;
+	t->bytes = bytes;
+	t->at = (uint32_t *)(t + 1);
+	t->delta = t->at + n;
+	const uint8_t *p = rr->p, *start = rr->p;
+	int64_t prev = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *q = p, *rec_end = NULL;
+		uint64_t body, delta = 0;
+		*fault = NULL;
+		if (vv_varint_get(&q, rr->end, &body) || body > (uint64_t)(rr->end - q))
+			*fault = "record length runs past the batch";
+		else if (rec_end = q + body, vv_varint_get(&q, rec_end, &delta))
+			*fault = "offset delta runs past the record";
+		else if ((int64_t)delta <= prev || delta > rr->h.last_offset_delta ||
+			 (i == n - 1 && delta != rr->h.last_offset_delta))
+			*fault = "offset delta out of order or past the batch's last";
+		if (*fault) {
+			table_free(t);
+			*rc = VARVE_ECORRUPT;
+			return NULL;
+		}
+		t->at[i] = (uint32_t)(p - start);
+		t->delta[i] = (uint32_t)delta;
+		prev = (int64_t)delta;
+		p = rec_end;
+	}
+	*rc = 0;
+	return t;
+}
+
+/* Lock held: the slot array exists (charged to the budget), or 0 is returned. */
+static int ensure_slots(vv_postab_set *ps)
+{
+	if (ps->slots)
+		return 1;
+	if (charge(SLOTS * sizeof *ps->slots))
+		return 0;
+	ps->slots = vv_calloc(SLOTS, sizeof *ps->slots);
+	if (!ps->slots) {
+		uncharge(SLOTS * sizeof *ps->slots);
+		return 0;
+	}
+	ps->nslots = SLOTS;
+	return 1;
+}
+
+/* First record with base + delta >= offset: i in [0, n]. */
+static uint32_t first_at_or_after(const vv_postab *t, int64_t base, int64_t offset)
+{
+	uint32_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (base + (int64_t)t->delta[mid] < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset)
+{
+	if ((rr->h.attributes & VV_ATTR_CODEC_MASK) != 0 || atomic_load(&limit_bytes) == 0)
+		return 1; /* compressed records live in the reader's scratch, not in place */
+	pthread_mutex_lock(&ps->mu);
+	int rc = 1;
+	if (!ensure_slots(ps))
+		goto out;
+	uint32_t slot = slot_of(pos);
+	vv_postab *t = ps->slots[slot];
+	if (!t || t->pos != pos || t->n != rr->remaining) {
+		/* a miss: the older table in the slot gives its bytes back first,
+		 * so a full budget still lets the tables in use move on */
+		table_free(t);
+		ps->slots[slot] = NULL;
+		const char *fault = NULL;
+		t = build(rr, pos, &rc, &fault);
+		if (!t) {
+			if (rc == VARVE_ECORRUPT)
+				rr->fault = fault;
+			goto out;
+		}
+		ps->slots[slot] = t;
+	}
+	uint32_t i = first_at_or_after(t, rr->h.base_offset, offset);
+	rr->prev_delta = i ? (int64_t)t->delta[i - 1] : -1;
+	rr->p += i < t->n ? t->at[i] : (size_t)(rr->end - rr->p);
+	rr->remaining = t->n - i;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&ps->mu);
+	return rc;
+}
