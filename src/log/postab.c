@@ -22,36 +22,47 @@ typedef struct vv_postab {
 	uint32_t *delta; /* n offset deltas, strictly increasing */
 } vv_postab;
 
-static _Atomic uint64_t used_bytes;
-static _Atomic uint64_t limit_bytes = VV_POSTAB_DEFAULT_LIMIT;
+vv_postab_budget *vv_postab_budget_new(uint64_t limit)
+{
+	vv_postab_budget *b = vv_calloc(1, sizeof *b);
+	if (b) {
+		atomic_init(&b->used, 0);
+		b->limit = limit;
+	}
+	return b;
+}
 
-uint64_t vv_postab_bytes(void) { return atomic_load(&used_bytes); }
-uint64_t vv_postab_limit(void) { return atomic_load(&limit_bytes); }
-void vv_postab_set_limit(uint64_t bytes) { atomic_store(&limit_bytes, bytes); }
+void vv_postab_budget_free(vv_postab_budget *b) { vv_free(b); }
+
+uint64_t vv_postab_budget_used(const vv_postab_budget *b)
+{
+	return b ? atomic_load(&((vv_postab_budget *)b)->used) : 0;
+}
 
 /* Take n bytes of the budget: 0, or -1 when the limit would be passed. */
-static int charge(size_t n)
+static int charge(vv_postab_budget *b, size_t n)
 {
-	uint64_t was = atomic_fetch_add(&used_bytes, n);
-	if (was + n <= atomic_load(&limit_bytes))
+	uint64_t was = atomic_fetch_add(&b->used, n);
+	if (was + n <= b->limit)
 		return 0;
-	atomic_fetch_sub(&used_bytes, n);
+	atomic_fetch_sub(&b->used, n);
 	return -1;
 }
 
-static void uncharge(size_t n) { atomic_fetch_sub(&used_bytes, n); }
+static void uncharge(vv_postab_budget *b, size_t n) { atomic_fetch_sub(&b->used, n); }
 
-static void table_free(vv_postab *t)
+static void table_free(vv_postab_budget *b, vv_postab *t)
 {
 	if (!t)
 		return;
-	uncharge(t->bytes);
+	uncharge(b, t->bytes);
 	vv_free(t);
 }
 
-void vv_postab_set_init(vv_postab_set *ps)
+void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget)
 {
 	pthread_mutex_init(&ps->mu, NULL);
+	ps->budget = budget;
 	ps->slots = NULL;
 	ps->nslots = 0;
 }
@@ -60,9 +71,9 @@ void vv_postab_set_free(vv_postab_set *ps)
 {
 	if (ps->slots) {
 		for (uint32_t i = 0; i < ps->nslots; i++)
-			table_free(ps->slots[i]);
+			table_free(ps->budget, ps->slots[i]);
 		vv_free(ps->slots);
-		uncharge(ps->nslots * sizeof *ps->slots);
+		uncharge(ps->budget, ps->nslots * sizeof *ps->slots);
 	}
 	ps->slots = NULL;
 	ps->nslots = 0;
@@ -76,7 +87,8 @@ static uint32_t slot_of(uint64_t pos)
 
 /* Walk every record of the batch rr stands at the start of, with the checks
  * vv_record_skip_before makes. NULL with *rc set when it fails. */
-static vv_postab *build(const vv_record_reader *rr, uint64_t pos, int *rc, const char **fault)
+static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_t pos, int *rc,
+			const char **fault)
 {
 	*rc = 1;
 	uint32_t n = rr->remaining;
@@ -84,11 +96,11 @@ static vv_postab *build(const vv_record_reader *rr, uint64_t pos, int *rc, const
 	if (n == 0 || n > span) /* every record takes a byte at least */
 		return NULL;
 	size_t bytes = sizeof(vv_postab) + (size_t)n * 2 * sizeof(uint32_t);
-	if (charge(bytes))
+	if (charge(b, bytes))
 		return NULL;
 	vv_postab *t = vv_malloc(bytes);
 	if (!t) {
-		uncharge(bytes);
+		uncharge(b, bytes);
 		return NULL;
 	}
 	t->pos = pos;
@@ -110,7 +122,7 @@ static vv_postab *build(const vv_record_reader *rr, uint64_t pos, int *rc, const
 			 (i == n - 1 && delta != rr->h.last_offset_delta))
 			*fault = "offset delta out of order or past the batch's last";
 		if (*fault) {
-			table_free(t);
+			table_free(b, t);
 			*rc = VARVE_ECORRUPT;
 			return NULL;
 		}
@@ -128,11 +140,11 @@ static int ensure_slots(vv_postab_set *ps)
 {
 	if (ps->slots)
 		return 1;
-	if (charge(SLOTS * sizeof *ps->slots))
+	if (charge(ps->budget, SLOTS * sizeof *ps->slots))
 		return 0;
 	ps->slots = vv_calloc(SLOTS, sizeof *ps->slots);
 	if (!ps->slots) {
-		uncharge(SLOTS * sizeof *ps->slots);
+		uncharge(ps->budget, SLOTS * sizeof *ps->slots);
 		return 0;
 	}
 	ps->nslots = SLOTS;
@@ -155,7 +167,7 @@ static uint32_t first_at_or_after(const vv_postab *t, int64_t base, int64_t offs
 
 int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset)
 {
-	if ((rr->h.attributes & VV_ATTR_CODEC_MASK) != 0 || atomic_load(&limit_bytes) == 0)
+	if ((rr->h.attributes & VV_ATTR_CODEC_MASK) != 0 || !ps->budget || ps->budget->limit == 0)
 		return 1; /* compressed records live in the reader's scratch, not in place */
 	pthread_mutex_lock(&ps->mu);
 	int rc = 1;
@@ -166,10 +178,10 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 	if (!t || t->pos != pos || t->n != rr->remaining) {
 		/* a miss: the older table in the slot gives its bytes back first,
 		 * so a full budget still lets the tables in use move on */
-		table_free(t);
+		table_free(ps->budget, t);
 		ps->slots[slot] = NULL;
 		const char *fault = NULL;
-		t = build(rr, pos, &rc, &fault);
+		t = build(ps->budget, rr, pos, &rc, &fault);
 		if (!t) {
 			if (rc == VARVE_ECORRUPT)
 				rr->fault = fault;

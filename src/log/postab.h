@@ -6,7 +6,7 @@
  * the records before it. Built from the bytes of a batch whose checksum
  * matched (the reader checks it before asking), kept per segment object
  * (the bytes under a segment object never change while it lives), bounded
- * in memory process-wide.
+ * in memory by the store's budget (varve_options.read_cache_bytes).
  *
  * Invariants: a table is only read under its set's lock (a lookup copies
  * three numbers out), so replacing one never frees memory in use; the
@@ -17,6 +17,7 @@
 #define VV_POSTAB_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "batch.h"
@@ -25,15 +26,29 @@
 
 struct vv_postab;
 
+/* The memory of one store's tables: every table and slot array is charged
+ * here before it is allocated and given back when it is freed. */
+typedef struct vv_postab_budget {
+	_Atomic uint64_t used;
+	uint64_t limit; /* 0: no tables */
+} vv_postab_budget;
+
+/* NULL without memory. */
+vv_postab_budget *vv_postab_budget_new(uint64_t limit);
+/* After every segment charged to it is gone. */
+void vv_postab_budget_free(vv_postab_budget *b);
+uint64_t vv_postab_budget_used(const vv_postab_budget *b);
+
 /* The tables of one segment: a direct-mapped array of slots keyed by batch
  * position (a collision replaces the older table). */
 typedef struct vv_postab_set {
 	pthread_mutex_t mu;
+	vv_postab_budget *budget; /* NULL: no tables */
 	struct vv_postab **slots;
 	uint32_t nslots;
 } vv_postab_set;
 
-void vv_postab_set_init(vv_postab_set *ps);
+void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget);
 /* Free every table (the segment object goes away). */
 void vv_postab_set_free(vv_postab_set *ps);
 
@@ -44,11 +59,5 @@ void vv_postab_set_free(vv_postab_set *ps);
  * limit reached, no memory), or VARVE_ECORRUPT with rr->fault set when the
  * records do not decode. */
 int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset);
-
-/* Bytes held by all position tables of the process, and the limit. */
-uint64_t vv_postab_bytes(void);
-uint64_t vv_postab_limit(void);
-/* Set the limit (0: no tables). Tables already held stay until replaced. */
-void vv_postab_set_limit(uint64_t bytes);
 
 #endif

@@ -73,7 +73,7 @@ static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_s
 	s->base = base;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->mu, NULL);
-	vv_postab_set_init(&s->ptabs);
+	vv_postab_set_init(&s->ptabs, cfg->read_cache);
 	vv_index_init(&s->ix);
 	atomic_init(&s->size, 0);
 	atomic_init(&s->next_offset, base);

@@ -45,7 +45,11 @@ typedef struct vv_seg_config {
 	 * read mappings. No syscall per append; see docs/DURABILITY.md. */
 	int use_mmap;
 	uint64_t map_span; /* mapping size of an active segment */
+	/* not mmap mode: read the log through a read-only mapping (writers) */
+	int read_map;
 	uint64_t segment_bytes; /* roll size, to size preallocation */
+	/* the store's budget for record position tables (NULL: none) */
+	vv_postab_budget *read_cache;
 	/* Check a batch's checksum on every read (1), or once per segment
 	 * object while the store is open (0; not for read-only handles, whose
 	 * files a writer may cut and rewrite). */
@@ -127,7 +131,7 @@ int vv_segment_load_stats(vv_segment *s);
  * mode; see read_map_locked in segment.c). */
 static inline int vv_segment_read_map_wanted(const vv_segment *s)
 {
-	return !s->cfg->use_mmap && !s->cfg->read_only && s->cfg->map_span > 0;
+	return s->cfg->read_map && !s->cfg->use_mmap && !s->cfg->read_only && s->cfg->map_span > 0;
 }
 
 /* Open the log (and index files) if not open. */

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "postab.h"
 #include "support.h"
 #include "varve.h"
 
@@ -125,6 +124,13 @@ static varve_options small_segments(uint64_t bytes)
 	return o;
 }
 
+static uint64_t cache_bytes(varve_db *db)
+{
+	varve_stats st = { .version = VARVE_STATS_VERSION };
+	t_ok(varve_stats_get(db, &st));
+	return st.read_cache_bytes;
+}
+
 /* ---- tables return what a walk returns --------------------------------------- */
 
 static void lookups_match(int codec)
@@ -139,27 +145,36 @@ static void lookups_match(int codec)
 	t_ok(varve_iter_open(db, "t", 0, 0, &it));
 
 	/* without tables: every seek walks its batch */
-	vv_postab_set_limit(0);
+	varve_iter_close(it);
+	t_close(db);
+	o.read_cache_bytes = -1;
+	db = t_open(dir, &o);
+	t_ok(varve_iter_open(db, "t", 0, 0, &it));
 	uint64_t rng = 11;
 	for (int i = 0; i < 500; i++)
 		seek_check(it, (int64_t)(t_rand(&rng) % (uint64_t)total), "no tables");
-	cr_assert_eq(vv_postab_bytes(), 0);
+	cr_assert_eq(cache_bytes(db), 0);
+	varve_iter_close(it);
+	t_close(db);
+	o.read_cache_bytes = 0; /* the default */
+	db = t_open(dir, &o);
+	t_ok(varve_iter_open(db, "t", 0, 0, &it));
 
 	/* with tables: the same offsets and more, each batch visited many times */
-	vv_postab_set_limit(VV_POSTAB_DEFAULT_LIMIT);
 	rng = 11;
 	for (int i = 0; i < 5000; i++)
 		seek_check(it, (int64_t)(t_rand(&rng) % (uint64_t)total), "tables");
 	seek_check(it, 0, "first");
 	seek_check(it, total - 1, "last");
+	uint64_t held = cache_bytes(db);
 	if (codec == VARVE_CODEC_NONE)
-		cr_assert_gt(vv_postab_bytes(), 0, "no position table was built");
+		cr_assert_gt(held, 0, "no position table was built");
 	else /* compressed records are inflated per read: no tables */
-		cr_assert_eq(vv_postab_bytes(), 0);
+		cr_assert_eq(held, 0);
+	cr_assert_leq(held, 64u << 20);
 	cr_assert(log_mapped(dir), "the segments are not read through a mapping");
 	varve_iter_close(it);
 	t_close(db);
-	cr_assert_eq(vv_postab_bytes(), 0, "tables outlived their segments");
 }
 
 Test(readpath, table_lookups_match_walks_codec_none) { lookups_match(VARVE_CODEC_NONE); }
@@ -279,9 +294,9 @@ Test(readpath, readers_survive_retention_and_compaction)
 Test(readpath, tables_stay_within_the_limit)
 {
 	const uint64_t limit = 160 * 1024;
-	vv_postab_set_limit(limit);
 	const char *dir = t_newpath("s");
 	varve_options o = small_segments(8u << 20);
+	o.read_cache_bytes = (int64_t)limit;
 	varve_db *db = t_open(dir, &o);
 	t_topic(db, "t", 1, VARVE_CODEC_NONE);
 	/* ~240 batches of ~1,000 records: 8 KB of table each, 12x the limit */
@@ -292,7 +307,7 @@ Test(readpath, tables_stay_within_the_limit)
 	uint64_t rng = 3, high = 0;
 	for (int i = 0; i < 4000; i++) {
 		seek_check(it, (int64_t)(t_rand(&rng) % (uint64_t)total), "bounded");
-		uint64_t b = vv_postab_bytes();
+		uint64_t b = cache_bytes(db);
 		cr_assert_leq(b, limit, "tables hold %" PRIu64 " bytes over the %" PRIu64 " limit", b,
 			      limit);
 		if (b > high)
@@ -317,9 +332,9 @@ static long private_pages(void)
 Test(readpath, private_memory_flat_over_a_large_replay)
 {
 	const uint64_t limit = 256 * 1024;
-	vv_postab_set_limit(limit);
 	const char *dir = t_newpath("s");
 	varve_options o = small_segments(16u << 20);
+	o.read_cache_bytes = (int64_t)limit;
 	varve_db *db = t_open(dir, &o);
 	t_topic(db, "t", 1, VARVE_CODEC_NONE);
 	const int64_t total = 400000; /* ~70 MB of records, ~3 MB of tables if unbounded */
@@ -351,7 +366,27 @@ Test(readpath, private_memory_flat_over_a_large_replay)
 	/* the tables' limit plus slack for allocator noise */
 	cr_assert_lt(grown_kb, (long)(limit / 1024) + 4096,
 		     "private memory grew by %ld KiB over three replays of a 70 MB log", grown_kb);
-	cr_assert_leq(vv_postab_bytes(), limit);
+	cr_assert_leq(cache_bytes(db), limit);
+	varve_iter_close(it);
+	t_close(db);
+}
+
+/* read_with_pread: no mapping, same records. */
+Test(readpath, read_with_pread_maps_nothing)
+{
+	const char *dir = t_newpath("s");
+	varve_options o = small_segments(256 * 1024);
+	o.read_with_pread = 1;
+	varve_db *db = t_open(dir, &o);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	fill(db, "t", 5000, 300, 8);
+	varve_iter *it;
+	t_ok(varve_iter_open(db, "t", 0, 0, &it));
+	uint64_t rng = 12;
+	for (int i = 0; i < 500; i++)
+		seek_check(it, (int64_t)(t_rand(&rng) % 5000u), "pread");
+	cr_assert(!log_mapped(dir), "read_with_pread still maps the log");
+	cr_assert_gt(cache_bytes(db), 0);
 	varve_iter_close(it);
 	t_close(db);
 }
