@@ -169,7 +169,8 @@ static int open_log_file(vv_segment *s)
  * retention replace or unlink files, which leaves a mapped inode whole),
  * so the mapping never faults past the end of its file. The active
  * segment is mapped at its largest size up front so appends need no
- * remap. A failed mapping is not an error: reads use pread. Caller holds
+ * remap. Made at the first read, so a writer that never reads maps
+ * nothing. A failed mapping is not an error: reads use pread. Caller holds
  * mu and the log is open. */
 static void read_map_locked(vv_segment *s)
 {
@@ -216,9 +217,17 @@ static int open_files_locked(vv_segment *s)
 		}
 		vv_error_clear(); /* without a mapping, reads use pread */
 	}
-	if (vv_segment_read_map_wanted(s) && !atomic_load(&s->map))
-		read_map_locked(s);
 	return 0;
+}
+
+int vv_segment_map_for_read(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = s->log ? 0 : open_files_locked(s);
+	if (rc == 0 && vv_segment_read_map_wanted(s) && !atomic_load(&s->map))
+		read_map_locked(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 int vv_segment_open_files(vv_segment *s)

@@ -136,6 +136,9 @@ static inline int vv_segment_read_map_wanted(const vv_segment *s)
 
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);
+/* Open the files if needed and, when wanted, make the read mapping (once
+ * per opening of the files). */
+int vv_segment_map_for_read(vv_segment *s);
 /* Close files (and unmap) of a sealed segment if only the partition's
  * reference and caller_refs of the caller's are held. The caller holds the
  * partition's segs_lock for writing, so no reader can take a reference
