@@ -28,11 +28,16 @@ vv_postab_budget *vv_postab_budget_new(uint64_t limit)
 	if (b) {
 		atomic_init(&b->used, 0);
 		b->limit = limit;
+		atomic_init(&b->refs, 1);
 	}
 	return b;
 }
 
-void vv_postab_budget_free(vv_postab_budget *b) { vv_free(b); }
+void vv_postab_budget_free(vv_postab_budget *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		vv_free(b);
+}
 
 uint64_t vv_postab_budget_used(const vv_postab_budget *b)
 {
@@ -63,6 +68,8 @@ void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget)
 {
 	pthread_mutex_init(&ps->mu, NULL);
 	ps->budget = budget;
+	if (budget)
+		atomic_fetch_add(&budget->refs, 1);
 	ps->slots = NULL;
 	ps->nslots = 0;
 }
@@ -77,6 +84,8 @@ void vv_postab_set_free(vv_postab_set *ps)
 	}
 	ps->slots = NULL;
 	ps->nslots = 0;
+	vv_postab_budget_free(ps->budget);
+	ps->budget = NULL;
 	pthread_mutex_destroy(&ps->mu);
 }
 
@@ -183,8 +192,9 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 		const char *fault = NULL;
 		t = build(ps->budget, rr, pos, &rc, &fault);
 		if (!t) {
-			if (rc == VARVE_ECORRUPT)
-				rr->fault = fault;
+			/* records that do not decode: the caller's walk reports them
+			 * where it meets them, as without tables */
+			rc = 1;
 			goto out;
 		}
 		ps->slots[slot] = t;

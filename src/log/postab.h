@@ -31,11 +31,13 @@ struct vv_postab;
 typedef struct vv_postab_budget {
 	_Atomic uint64_t used;
 	uint64_t limit; /* 0: no tables */
+	_Atomic long refs; /* the store's, and one per table set using it */
 } vv_postab_budget;
 
 /* NULL without memory. */
 vv_postab_budget *vv_postab_budget_new(uint64_t limit);
-/* After every segment charged to it is gone. */
+/* Drop the store's reference: the budget goes with the last table set
+ * (an iterator left open past varve_close may still hold a segment). */
 void vv_postab_budget_free(vv_postab_budget *b);
 uint64_t vv_postab_budget_used(const vv_postab_budget *b);
 
@@ -56,8 +58,8 @@ void vv_postab_set_free(vv_postab_set *ps);
  * matched): move it to the first record with an offset >= offset through the
  * batch's table, building it on first use. Returns 0 when done, 1 when the
  * caller must step over the records itself (a compressed batch, the memory
- * limit reached, no memory), or VARVE_ECORRUPT with rr->fault set when the
- * records do not decode. */
+ * limit reached, no memory, or records that do not decode: the caller's
+ * walk reports those where it meets them, as without tables). */
 int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset);
 
 #endif

@@ -177,9 +177,8 @@ static int at_segment_end(vv_reader *r, int *refreshed)
 static int skip_to_next(vv_reader *r)
 {
 	if (!r->seg->cfg->verify_always) {
-		int rc = vv_postab_skip(&r->seg->ptabs, r->pos, &r->rr, r->next);
-		if (rc <= 0)
-			return rc;
+		if (vv_postab_skip(&r->seg->ptabs, r->pos, &r->rr, r->next) == 0)
+			return 0;
 	}
 	return vv_record_skip_before(&r->rr, r->next);
 }

@@ -421,7 +421,7 @@ static void free_db(varve_db *db)
 	vv_corrupt_sink_remove(db->corrupt_sink);
 	vv_io_close(db->lock);
 	vv_report_free(db->report);
-	vv_postab_budget_free(db->read_cache); /* after every segment (close_subsystems) */
+	vv_postab_budget_free(db->read_cache); /* segments still held keep it */
 	vv_free(db->env.topics_dir);
 	vv_free(db->env.path);
 	vv_free(db);
