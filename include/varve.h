@@ -149,8 +149,8 @@ typedef int64_t (*varve_clock_fn)(void *ctx);
  *  inject I/O errors and simulate power cuts per store). */
 struct varve_io_methods;
 
-/** Version 2 added `io`. */
-#define VARVE_OPTIONS_VERSION 2
+/** Version 2 added `io`, version 3 `read_cache_bytes` and `read_with_pread`. */
+#define VARVE_OPTIONS_VERSION 3
 
 typedef struct varve_options {
 	unsigned int version;          /**< VARVE_OPTIONS_VERSION */
@@ -187,6 +187,13 @@ typedef struct varve_options {
 	const struct varve_io_methods *io; /**< version 2: NULL (the default) = the operating
 					    system; any other value must come from varve's own
 					    test support */
+	int64_t read_cache_bytes;      /**< version 3: memory for the record position tables of
+					    batches that seeks landed in (a later seek into the
+					    same batch jumps to its record). 0 = the default,
+					    64 MiB; -1 = none */
+	int read_with_pread;           /**< version 3: 1 = read segments with pread. Default 0:
+					    a writer reads them in place through read-only
+					    mappings (see use_mmap for SIGBUS on media errors) */
 } varve_options;
 
 /* Zero in the version-1 fields of varve_options: the default for
@@ -212,7 +219,8 @@ typedef struct varve_options {
 	  .start_cleaner = 1, .max_open_files = 512, .cleaner_interval_ms = 15000,    \
 	  .cleaner_memory_bytes = 32u << 20, .cleaner_io_bytes_per_sec = 0,           \
 	  .min_free_bytes = 0, .max_inflight_bytes = 64u << 20, .inflight_block = 1,  \
-	  .use_mmap = 0, .verify_every_read = 0, .io = NULL }
+	  .use_mmap = 0, .verify_every_read = 0, .io = NULL, .read_cache_bytes = 0,   \
+	  .read_with_pread = 0 }
 #endif
 
 /** Fill the fields of `version` (1..VARVE_OPTIONS_VERSION) of opts with
@@ -698,7 +706,8 @@ VARVE_API int varve_offset_for_time(varve_db *db, const char *topic, int32_t par
  *  (compaction regardless of the dirty ratio when force is set). */
 VARVE_API int varve_clean_now(varve_db *db, int force);
 
-#define VARVE_STATS_VERSION 1
+/** Version 2 added `read_cache_bytes`. */
+#define VARVE_STATS_VERSION 2
 
 typedef struct varve_stats {
 	unsigned int version;        /**< VARVE_STATS_VERSION */
@@ -719,6 +728,8 @@ typedef struct varve_stats {
 	uint64_t lag_alerts;         /**< lag-limit crossings reported */
 	uint64_t inflight_bytes;     /**< async produce not yet acknowledged */
 	uint64_t backpressure_waits; /**< async produces that blocked or got VARVE_EAGAIN */
+	uint64_t read_cache_bytes;   /**< version 2: memory held by record position tables
+					  (at most varve_options.read_cache_bytes) */
 } varve_stats;
 
 VARVE_API int varve_stats_get(varve_db *db, varve_stats *stats_out);

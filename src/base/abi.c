@@ -25,9 +25,11 @@
 
 #define OPTIONS_V1 VV_ABI_END(varve_options, verify_every_read)
 #define OPTIONS_V2 VV_ABI_END(varve_options, io)
-_Static_assert(ROUND(OPTIONS_V2, varve_options) == sizeof(varve_options),
+#define OPTIONS_V3 VV_ABI_END(varve_options, read_with_pread)
+_Static_assert(ROUND(OPTIONS_V3, varve_options) == sizeof(varve_options),
 	       "varve_options grew: bump VARVE_OPTIONS_VERSION and add a row");
-TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2);
+TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2,
+      OPTIONS_V3);
 
 #define TOPIC_CONFIG_V1 VV_ABI_END(varve_topic_config, retain_for_groups)
 _Static_assert(ROUND(TOPIC_CONFIG_V1, varve_topic_config) == sizeof(varve_topic_config),
@@ -80,9 +82,10 @@ TABLE(partition_info, varve_partition_info, "varve_partition_info",
       VARVE_PARTITION_INFO_VERSION, PARTITION_INFO_V1);
 
 #define STATS_V1 VV_ABI_END(varve_stats, backpressure_waits)
-_Static_assert(ROUND(STATS_V1, varve_stats) == sizeof(varve_stats),
+#define STATS_V2 VV_ABI_END(varve_stats, read_cache_bytes)
+_Static_assert(ROUND(STATS_V2, varve_stats) == sizeof(varve_stats),
 	       "varve_stats grew: bump VARVE_STATS_VERSION and add a row");
-TABLE(stats, varve_stats, "varve_stats", VARVE_STATS_VERSION, STATS_V1);
+TABLE(stats, varve_stats, "varve_stats", VARVE_STATS_VERSION, STATS_V1, STATS_V2);
 
 #define REPAIR_REPORT_V1 VV_ABI_END(varve_repair_report, topics_recreated)
 _Static_assert(ROUND(REPAIR_REPORT_V1, varve_repair_report) == sizeof(varve_repair_report),

@@ -42,6 +42,7 @@ struct vv_producers;
 struct vv_async;
 struct vv_cleaner;
 struct vv_report;
+struct vv_postab_budget;
 
 struct varve_db {
 	vv_env env;
@@ -56,6 +57,7 @@ struct varve_db {
 	void *lock;                     /* the LOCK file (vv_file *) of a writer */
 	struct vv_corrupt_sink *corrupt_sink; /* corruption under path -> log_fn */
 	_Atomic long open_handles;      /* iterators and consumers still open */
+	struct vv_postab_budget *read_cache; /* record position tables (log/postab.h) */
 };
 
 #endif

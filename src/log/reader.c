@@ -170,6 +170,19 @@ static int at_segment_end(vv_reader *r, int *refreshed)
 	return VARVE_EEND;
 }
 
+/* Step the record reader of a batch just entered to the offset wanted:
+ * through the batch's position table when the batch's checksum is known to
+ * match for good (not with verify_always, whose files may change under a
+ * read-only handle), else record by record. 0 or VARVE_ECORRUPT. */
+static int skip_to_next(vv_reader *r)
+{
+	if (!r->seg->cfg->verify_always) {
+		if (vv_postab_skip(&r->seg->ptabs, r->pos, &r->rr, r->next) == 0)
+			return 0;
+	}
+	return vv_record_skip_before(&r->rr, r->next);
+}
+
 int vv_reader_next(vv_reader *r, const varve_record **out)
 {
 	*out = NULL;
@@ -233,7 +246,7 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 					   r->seg->cfg->max_batch);
 		if (rc)
 			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "compressed records do not inflate");
-		if (h.base_offset < r->next && vv_record_skip_before(&r->rr, r->next))
+		if (h.base_offset < r->next && skip_to_next(r))
 			return corrupt_here(r, "records do not decode");
 		r->batch_len = h.length;
 		r->in_batch = 1;

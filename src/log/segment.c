@@ -73,6 +73,7 @@ static int seg_new(const char *dir, int64_t base, const vv_seg_config *cfg, vv_s
 	s->base = base;
 	s->cfg = cfg;
 	pthread_mutex_init(&s->mu, NULL);
+	vv_postab_set_init(&s->ptabs, cfg->read_cache);
 	vv_index_init(&s->ix);
 	atomic_init(&s->size, 0);
 	atomic_init(&s->next_offset, base);
@@ -92,6 +93,7 @@ static void unmap_locked(vv_segment *s)
 	if (m)
 		vv_io_unmap(s->log, m, s->map_len);
 	s->map_len = 0;
+	atomic_store(&s->map_tried, 0);
 }
 
 static void seg_destroy(vv_segment *s)
@@ -114,6 +116,7 @@ static void seg_destroy(vv_segment *s)
 	}
 	vv_index_free(&s->ix);
 	vv_free((void *)atomic_load(&s->vbits));
+	vv_postab_set_free(&s->ptabs);
 	pthread_mutex_destroy(&s->mu);
 	vv_free(s->dir);
 	vv_free(s);
@@ -158,6 +161,33 @@ static int open_log_file(vv_segment *s)
 	return 0;
 }
 
+/* The default read path (not mmap mode, not a read-only handle): the log
+ * is read in place through a read-only shared mapping, no copy. Only bytes
+ * below the published size are ever touched, and in a writer nothing cuts
+ * a segment below its size while the store is open (recovery cuts run
+ * before any read, trim gives back only space past size, compaction and
+ * retention replace or unlink files, which leaves a mapped inode whole),
+ * so the mapping never faults past the end of its file. The active
+ * segment is mapped at its largest size up front so appends need no
+ * remap. Made at the first read, so a writer that never reads maps
+ * nothing. A failed mapping is not an error: reads use pread. Caller holds
+ * mu and the log is open. */
+static void read_map_locked(vv_segment *s)
+{
+	if (atomic_load(&s->map_tried))
+		return;
+	atomic_store(&s->map_tried, 1);
+	uint64_t size = atomic_load(&s->size), span = size;
+	if (!s->sealed && s->cfg->map_span > span)
+		span = s->cfg->map_span;
+	uint8_t *m;
+	if (span && vv_io_map(s->log, (size_t)span, 0, &m) == 0) {
+		s->map_len = (size_t)span;
+		atomic_store(&s->map, m);
+	}
+	vv_error_clear();
+}
+
 static int open_files_locked(vv_segment *s)
 {
 	if (atomic_load(&s->replaced)) {
@@ -188,6 +218,16 @@ static int open_files_locked(vv_segment *s)
 		vv_error_clear(); /* without a mapping, reads use pread */
 	}
 	return 0;
+}
+
+int vv_segment_map_for_read(vv_segment *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = s->log ? 0 : open_files_locked(s);
+	if (rc == 0 && vv_segment_read_map_wanted(s) && !atomic_load(&s->map))
+		read_map_locked(s);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 int vv_segment_open_files(vv_segment *s)

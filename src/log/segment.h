@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "index.h"
 #include "io.h"
+#include "postab.h"
 
 #define VV_SEG_NAME_LEN 20
 #define VV_INCOMPLETE 1 /* internal: a batch runs past the readable limit */
@@ -44,7 +45,11 @@ typedef struct vv_seg_config {
 	 * read mappings. No syscall per append; see docs/DURABILITY.md. */
 	int use_mmap;
 	uint64_t map_span; /* mapping size of an active segment */
+	/* not mmap mode: read the log through a read-only mapping (writers) */
+	int read_map;
 	uint64_t segment_bytes; /* roll size, to size preallocation */
+	/* the store's budget for record position tables (NULL: none) */
+	vv_postab_budget *read_cache;
 	/* Check a batch's checksum on every read (1), or once per segment
 	 * object while the store is open (0; not for read-only handles, whose
 	 * files a writer may cut and rewrite). */
@@ -62,8 +67,10 @@ typedef struct vv_segment {
 	pthread_mutex_t mu; /* files, index */
 	vv_file *_Atomic log; /* read without mu by readers holding a reference */
 	vv_file *idx, *tidx;
-	uint8_t *_Atomic map; /* mmap mode: the log's mapping (set under mu) */
+	uint8_t *_Atomic map; /* the log's mapping (set under mu): mmap mode, or the
+			       * default read mapping (vv_segment_read_map_wanted) */
 	size_t map_len;
+	_Atomic int map_tried; /* the read mapping was attempted since the files opened */
 	uint64_t alloc_end;   /* active segment: bytes of the file allocated (zeros past size) */
 	int alloc_known;
 	int index_ready;
@@ -86,6 +93,7 @@ typedef struct vv_segment {
 	_Atomic uint64_t verified_end;
 	_Atomic uint64_t *_Atomic vbits;
 	size_t vbits_slots;
+	vv_postab_set ptabs; /* record positions of batches seeks landed in */
 } vv_segment;
 
 /* Build "<dir>/<20-digit base><suffix>". */
@@ -119,8 +127,18 @@ int vv_segment_load_index(vv_segment *s);
  * the time index and the last batch headers). */
 int vv_segment_load_stats(vv_segment *s);
 
+/* Reads go through a read-only mapping of the log (writers, not mmap
+ * mode; see read_map_locked in segment.c). */
+static inline int vv_segment_read_map_wanted(const vv_segment *s)
+{
+	return s->cfg->read_map && !s->cfg->use_mmap && !s->cfg->read_only && s->cfg->map_span > 0;
+}
+
 /* Open the log (and index files) if not open. */
 int vv_segment_open_files(vv_segment *s);
+/* Open the files if needed and, when wanted, make the read mapping (once
+ * per opening of the files). */
+int vv_segment_map_for_read(vv_segment *s);
 /* Close files (and unmap) of a sealed segment if only the partition's
  * reference and caller_refs of the caller's are held. The caller holds the
  * partition's segs_lock for writing, so no reader can take a reference

@@ -154,8 +154,13 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 		return VV_INCOMPLETE;
 	atomic_store_explicit(&s->last_used, atomic_load_explicit(&ticks, memory_order_relaxed),
 			      memory_order_relaxed);
-	if (s->cfg->use_mmap && !atomic_load_explicit(&s->map, memory_order_acquire))
-		VV_TRY(vv_segment_open_files(s));
+	if (!atomic_load_explicit(&s->map, memory_order_acquire)) {
+		if (s->cfg->use_mmap)
+			VV_TRY(vv_segment_open_files(s));
+		else if (vv_segment_read_map_wanted(s) &&
+			 !atomic_load_explicit(&s->map_tried, memory_order_relaxed))
+			VV_TRY(vv_segment_map_for_read(s));
+	}
 	const uint8_t *m = atomic_load_explicit(&s->map, memory_order_acquire);
 	if (m && limit <= s->map_len) {
 		/* mmap mode: the batch is read in place, no copy */

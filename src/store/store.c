@@ -31,6 +31,7 @@
 #include "io.h"
 #include "notify.h"
 #include "offsets.h"
+#include "postab.h"
 #include "producers.h"
 #include "registry.h"
 #include "report.h"
@@ -73,6 +74,8 @@ static int check_options(const varve_options *o)
 		return vv_error_set(VARVE_EINVAL, 0, "segment_ms must be >= 0");
 	if (o->sync_policy == VARVE_SYNC_INTERVAL && o->sync_interval_ms == 0)
 		return vv_error_set(VARVE_EINVAL, 0, "sync_interval_ms must be > 0");
+	if (o->read_cache_bytes < -1)
+		return vv_error_set(VARVE_EINVAL, 0, "read_cache_bytes must be -1 (none), 0 (default) or a size");
 	return 0;
 }
 
@@ -91,6 +94,8 @@ static void part_config(const varve_db *db, vv_part_config *pc)
 	pc->seg.map_span = o->segment_bytes + o->max_record_bytes;
 	pc->seg.segment_bytes = o->segment_bytes;
 	pc->seg.verify_always = o->verify_every_read || o->read_only;
+	pc->seg.read_map = !o->read_with_pread;
+	pc->seg.read_cache = db->read_cache;
 	pc->segment_bytes = o->segment_bytes;
 	pc->segment_ms = o->segment_ms;
 	pc->sync_policy = o->sync_policy;
@@ -416,6 +421,7 @@ static void free_db(varve_db *db)
 	vv_corrupt_sink_remove(db->corrupt_sink);
 	vv_io_close(db->lock);
 	vv_report_free(db->report);
+	vv_postab_budget_free(db->read_cache); /* segments still held keep it */
 	vv_free(db->env.topics_dir);
 	vv_free(db->env.path);
 	vv_free(db);
@@ -450,6 +456,12 @@ int varve_open(const char *path, const varve_options *opts, varve_db **db_out)
 	}
 	if ((rc = vv_report_new(&db->report)) != 0)
 		goto fail;
+	db->read_cache = vv_postab_budget_new(o.read_cache_bytes == 0 ? VV_POSTAB_DEFAULT_LIMIT
+				      : o.read_cache_bytes < 0 ? 0 : (uint64_t)o.read_cache_bytes);
+	if (!db->read_cache) {
+		rc = vv_error_set(VARVE_ENOMEM, 0, "store handle");
+		goto fail;
+	}
 	/* damage found anywhere under the store reaches its log callback */
 	if ((rc = vv_corrupt_sink_add(path, o.log_fn, o.log_ctx, &db->corrupt_sink)) != 0)
 		goto fail;
@@ -593,5 +605,6 @@ int varve_stats_get(varve_db *db, varve_stats *stats_out)
 	s->lag_alerts = vv_offsets_lag_alerts(db);
 	s->inflight_bytes = vv_async_inflight(db->async);
 	s->backpressure_waits = vv_async_backpressure_waits(db->async);
+	s->read_cache_bytes = vv_postab_budget_used(db->read_cache);
 	return vv_abi_write(&vv_abi_stats, stats_out, s);
 }

@@ -58,8 +58,12 @@ Test(versions, init_functions_match_the_macros)
 		  o.min_free_bytes == od.min_free_bytes &&
 		  o.max_inflight_bytes == od.max_inflight_bytes &&
 		  o.inflight_block == od.inflight_block && o.use_mmap == od.use_mmap &&
-		  o.verify_every_read == od.verify_every_read);
+		  o.verify_every_read == od.verify_every_read && o.io == od.io &&
+		  o.read_cache_bytes == od.read_cache_bytes &&
+		  o.read_with_pread == od.read_with_pread);
 	/* the macro's defaults are the documented ones */
+	cr_assert_eq(od.read_cache_bytes, 0);
+	cr_assert_eq(od.read_with_pread, 0);
 	cr_assert_eq(od.sync_policy, VARVE_SYNC_ALWAYS);
 	cr_assert_eq(od.segment_bytes, (uint64_t)1 << 30);
 	cr_assert_eq(od.max_inflight_bytes, 64u << 20);
@@ -224,7 +228,8 @@ Test(versions, outputs_with_an_unknown_version_are_refused_and_known_ones_stay_i
 	canaried c;
 	unsigned bad[] = { 0, 2, 77 };
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		arm(&c, bad[i]);
+		/* varve_stats is at version 2: its first unknown one is 3 */
+		arm(&c, bad[i] == 2 ? VARVE_STATS_VERSION + 1 : bad[i]);
 		REFUSED(varve_stats_get(db, &c.u.stats), "varve_stats");
 		arm(&c, bad[i]);
 		REFUSED(varve_partition_info_get(db, "t", 0, &c.u.info), "varve_partition_info");
@@ -243,8 +248,12 @@ Test(versions, outputs_with_an_unknown_version_are_refused_and_known_ones_stay_i
 	 * not the tail padding of varve_commit_info either) */
 	arm(&c, VARVE_STATS_VERSION);
 	t_ok(varve_stats_get(db, &c.u.stats));
-	cr_assert(canary_intact(&c, END_OF(varve_stats, backpressure_waits)));
+	cr_assert(canary_intact(&c, END_OF(varve_stats, read_cache_bytes)));
 	cr_assert_eq(c.u.stats.version, VARVE_STATS_VERSION);
+	cr_assert_eq(c.u.stats.appends, 1);
+	arm(&c, 1); /* version 1 ends before read_cache_bytes */
+	t_ok(varve_stats_get(db, &c.u.stats));
+	cr_assert(canary_intact(&c, END_OF(varve_stats, backpressure_waits)));
 	cr_assert_eq(c.u.stats.appends, 1);
 	arm(&c, VARVE_PARTITION_INFO_VERSION);
 	t_ok(varve_partition_info_get(db, "t", 0, &c.u.info));

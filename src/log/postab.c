@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * postab.c -- record position tables (see postab.h). A random read lands in
+ * the middle of a batch (1,000 records for a batching producer); stepping
+ * over the records before it was most of a warm read's cost. The first seek
+ * into a batch walks all of its records once and keeps their positions; the
+ * following seeks binary-search the table.
+ * May call: log (batch), base.
+ */
+#include <stdatomic.h>
+
+#include "postab.h"
+#include "util.h"
+
+#define SLOTS 4096u /* per segment: more than the 1,000-record batches of a 1 GiB segment */
+
+typedef struct vv_postab {
+	uint64_t pos;   /* the batch's position in its segment */
+	uint32_t n;     /* records */
+	size_t bytes;   /* charged to the budget */
+	uint32_t *at;   /* n record starts, bytes past the records section's start */
+	uint32_t *delta; /* n offset deltas, strictly increasing */
+} vv_postab;
+
+vv_postab_budget *vv_postab_budget_new(uint64_t limit)
+{
+	vv_postab_budget *b = vv_calloc(1, sizeof *b);
+	if (b) {
+		atomic_init(&b->used, 0);
+		b->limit = limit;
+		atomic_init(&b->refs, 1);
+	}
+	return b;
+}
+
+void vv_postab_budget_free(vv_postab_budget *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		vv_free(b);
+}
+
+uint64_t vv_postab_budget_used(const vv_postab_budget *b)
+{
+	return b ? atomic_load(&((vv_postab_budget *)b)->used) : 0;
+}
+
+/* Take n bytes of the budget: 0, or -1 when the limit would be passed. */
+static int charge(vv_postab_budget *b, size_t n)
+{
+	uint64_t was = atomic_fetch_add(&b->used, n);
+	if (was + n <= b->limit)
+		return 0;
+	atomic_fetch_sub(&b->used, n);
+	return -1;
+}
+
+static void uncharge(vv_postab_budget *b, size_t n) { atomic_fetch_sub(&b->used, n); }
+
+static void table_free(vv_postab_budget *b, vv_postab *t)
+{
+	if (!t)
+		return;
+	uncharge(b, t->bytes);
+	vv_free(t);
+}
+
+void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget)
+{
+	pthread_mutex_init(&ps->mu, NULL);
+	ps->budget = budget;
+	if (budget)
+		atomic_fetch_add(&budget->refs, 1);
+	ps->slots = NULL;
+	ps->nslots = 0;
+}
+
+void vv_postab_set_free(vv_postab_set *ps)
+{
+	if (ps->slots) {
+		for (uint32_t i = 0; i < ps->nslots; i++)
+			table_free(ps->budget, ps->slots[i]);
+		vv_free(ps->slots);
+		uncharge(ps->budget, ps->nslots * sizeof *ps->slots);
+	}
+	ps->slots = NULL;
+	ps->nslots = 0;
+	vv_postab_budget_free(ps->budget);
+	ps->budget = NULL;
+	pthread_mutex_destroy(&ps->mu);
+}
+
+static uint32_t slot_of(uint64_t pos)
+{
+	return (uint32_t)((pos * 0x9E3779B97F4A7C15ull) >> 52) & (SLOTS - 1);
+}
+
+/* Walk every record of the batch rr stands at the start of, with the checks
+ * vv_record_skip_before makes. NULL with *rc set when it fails. */
+static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_t pos, int *rc,
+			const char **fault)
+{
+	*rc = 1;
+	uint32_t n = rr->remaining;
+	size_t span = (size_t)(rr->end - rr->p);
+	if (n == 0 || n > span) /* every record takes a byte at least */
+		return NULL;
+	size_t bytes = sizeof(vv_postab) + (size_t)n * 2 * sizeof(uint32_t);
+	if (charge(b, bytes))
+		return NULL;
+	vv_postab *t = vv_malloc(bytes);
+	if (!t) {
+		uncharge(b, bytes);
+		return NULL;
+	}
+	t->pos = pos;
+	t->n = n;
+	t->bytes = bytes;
+	t->at = (uint32_t *)(t + 1);
+	t->delta = t->at + n;
+	const uint8_t *p = rr->p, *start = rr->p;
+	int64_t prev = -1;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *q = p, *rec_end = NULL;
+		uint64_t body, delta = 0;
+		*fault = NULL;
+		if (vv_varint_get(&q, rr->end, &body) || body > (uint64_t)(rr->end - q))
+			*fault = "record length runs past the batch";
+		else if (rec_end = q + body, vv_varint_get(&q, rec_end, &delta))
+			*fault = "offset delta runs past the record";
+		else if ((int64_t)delta <= prev || delta > rr->h.last_offset_delta ||
+			 (i == n - 1 && delta != rr->h.last_offset_delta))
+			*fault = "offset delta out of order or past the batch's last";
+		if (*fault) {
+			table_free(b, t);
+			*rc = VARVE_ECORRUPT;
+			return NULL;
+		}
+		t->at[i] = (uint32_t)(p - start);
+		t->delta[i] = (uint32_t)delta;
+		prev = (int64_t)delta;
+		p = rec_end;
+	}
+	*rc = 0;
+	return t;
+}
+
+/* Lock held: the slot array exists (charged to the budget), or 0 is returned. */
+static int ensure_slots(vv_postab_set *ps)
+{
+	if (ps->slots)
+		return 1;
+	if (charge(ps->budget, SLOTS * sizeof *ps->slots))
+		return 0;
+	ps->slots = vv_calloc(SLOTS, sizeof *ps->slots);
+	if (!ps->slots) {
+		uncharge(ps->budget, SLOTS * sizeof *ps->slots);
+		return 0;
+	}
+	ps->nslots = SLOTS;
+	return 1;
+}
+
+/* First record with base + delta >= offset: i in [0, n]. */
+static uint32_t first_at_or_after(const vv_postab *t, int64_t base, int64_t offset)
+{
+	uint32_t lo = 0, hi = t->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (base + (int64_t)t->delta[mid] < offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset)
+{
+	if ((rr->h.attributes & VV_ATTR_CODEC_MASK) != 0 || !ps->budget || ps->budget->limit == 0)
+		return 1; /* compressed records live in the reader's scratch, not in place */
+	pthread_mutex_lock(&ps->mu);
+	int rc = 1;
+	if (!ensure_slots(ps))
+		goto out;
+	uint32_t slot = slot_of(pos);
+	vv_postab *t = ps->slots[slot];
+	if (!t || t->pos != pos || t->n != rr->remaining) {
+		/* a miss: the older table in the slot gives its bytes back first,
+		 * so a full budget still lets the tables in use move on */
+		table_free(ps->budget, t);
+		ps->slots[slot] = NULL;
+		const char *fault = NULL;
+		t = build(ps->budget, rr, pos, &rc, &fault);
+		if (!t) {
+			/* records that do not decode: the caller's walk reports them
+			 * where it meets them, as without tables */
+			rc = 1;
+			goto out;
+		}
+		ps->slots[slot] = t;
+	}
+	uint32_t i = first_at_or_after(t, rr->h.base_offset, offset);
+	rr->prev_delta = i ? (int64_t)t->delta[i - 1] : -1;
+	rr->p += i < t->n ? t->at[i] : (size_t)(rr->end - rr->p);
+	rr->remaining = t->n - i;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&ps->mu);
+	return rc;
+}
