@@ -588,7 +588,9 @@ VARVE_API int varve_append(varve_db *db, const char *topic, int32_t partition,
 /** Completion of varve_append_async: rc is VARVE_OK once the batch is
  *  durable under the sync policy (a duplicate: once the earlier copy is),
  *  or the error. Called exactly once, from the store's completion thread,
- *  in offset order per partition; res is valid during the call. */
+ *  in offset order per partition (a duplicate's callback, which reports the
+ *  earlier copy's offsets, may follow batches acknowledged before it
+ *  arrived); res is valid during the call. */
 typedef void (*varve_append_cb)(void *ctx, int rc, const varve_append_result *res);
 
 /**
