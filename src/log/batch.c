@@ -9,9 +9,9 @@
 #include <lz4.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <xxhash.h>
 
 #include "batch.h"
+#include "hash.h"
 #include "util.h"
 
 void vv_bb_init(vv_batch_builder *b)
@@ -144,7 +144,7 @@ static void write_header(uint8_t *p, const vv_batch_header *h)
 
 uint64_t vv_batch_checksum(const uint8_t *p, size_t length)
 {
-	return XXH3_64bits(p + 8, length - 8);
+	return vv_hash64(p + 8, length - 8);
 }
 
 int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t **out, size_t *len)

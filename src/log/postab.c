@@ -12,7 +12,13 @@
 #include "postab.h"
 #include "util.h"
 
-#define SLOTS 4096u /* per segment: more than the 1,000-record batches of a 1 GiB segment */
+/* Per segment: 1,024 sets of 4 tables. A 1 GiB segment of 1,000-record
+ * batches has about 1,000 batches; with one table per slot, a fifth of them
+ * shared a slot with another and two batches read in turn rebuilt each
+ * other's table on every read. Four ways make that rare; within a set the
+ * least recently used table goes first. */
+#define WAYS 4u
+#define SLOTS 4096u
 
 typedef struct vv_postab {
 	uint64_t pos;   /* the batch's position in its segment */
@@ -20,6 +26,7 @@ typedef struct vv_postab {
 	size_t bytes;   /* charged to the budget */
 	uint32_t *at;   /* n record starts, bytes past the records section's start */
 	uint32_t *delta; /* n offset deltas, strictly increasing */
+	uint64_t used;  /* the set's tick at its last lookup */
 } vv_postab;
 
 vv_postab_budget *vv_postab_budget_new(uint64_t limit)
@@ -72,6 +79,7 @@ void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget)
 		atomic_fetch_add(&budget->refs, 1);
 	ps->slots = NULL;
 	ps->nslots = 0;
+	ps->tick = 0;
 }
 
 void vv_postab_set_free(vv_postab_set *ps)
@@ -89,9 +97,30 @@ void vv_postab_set_free(vv_postab_set *ps)
 	pthread_mutex_destroy(&ps->mu);
 }
 
-static uint32_t slot_of(uint64_t pos)
+/* The first slot of pos's set. */
+static uint32_t set_of(uint64_t pos)
 {
-	return (uint32_t)((pos * 0x9E3779B97F4A7C15ull) >> 52) & (SLOTS - 1);
+	return (uint32_t)((pos * 0x9E3779B97F4A7C15ull) >> 52) & (SLOTS - WAYS);
+}
+
+/* vv_varint_get with the two-byte case inline too: a record's length is one
+ * or two bytes, its offset delta two from the 129th record of a batch on. */
+static inline int varint_get2(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	const uint8_t *q = *p;
+	if (__builtin_expect(end - q >= 2, 1)) {
+		if (q[0] < 0x80) {
+			*out = q[0];
+			*p = q + 1;
+			return 0;
+		}
+		if (q[1] < 0x80) {
+			*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+			*p = q + 2;
+			return 0;
+		}
+	}
+	return vv_varint_get(p, end, out);
 }
 
 /* Walk every record of the batch rr stands at the start of, with the checks
@@ -117,20 +146,21 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 	t->bytes = bytes;
 	t->at = (uint32_t *)(t + 1);
 	t->delta = t->at + n;
-	const uint8_t *p = rr->p, *start = rr->p;
+	const uint8_t *p = rr->p, *start = rr->p, *end = rr->end;
+	const uint64_t last = rr->h.last_offset_delta;
 	int64_t prev = -1;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *q = p, *rec_end = NULL;
-		uint64_t body, delta = 0;
-		*fault = NULL;
-		if (vv_varint_get(&q, rr->end, &body) || body > (uint64_t)(rr->end - q))
-			*fault = "record length runs past the batch";
-		else if (rec_end = q + body, vv_varint_get(&q, rec_end, &delta))
-			*fault = "offset delta runs past the record";
-		else if ((int64_t)delta <= prev || delta > rr->h.last_offset_delta ||
-			 (i == n - 1 && delta != rr->h.last_offset_delta))
-			*fault = "offset delta out of order or past the batch's last";
-		if (*fault) {
+		const uint8_t *q = p, *rec_end;
+		uint64_t body, delta;
+		const char *why = NULL;
+		if (varint_get2(&q, end, &body) || body > (uint64_t)(end - q))
+			why = "record length runs past the batch";
+		else if (rec_end = q + body, varint_get2(&q, rec_end, &delta))
+			why = "offset delta runs past the record";
+		else if ((int64_t)delta <= prev || delta > last || (i == n - 1 && delta != last))
+			why = "offset delta out of order or past the batch's last";
+		if (__builtin_expect(why != NULL, 0)) {
+			*fault = why;
 			table_free(b, t);
 			*rc = VARVE_ECORRUPT;
 			return NULL;
@@ -182,12 +212,22 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 	int rc = 1;
 	if (!ensure_slots(ps))
 		goto out;
-	uint32_t slot = slot_of(pos);
-	vv_postab *t = ps->slots[slot];
-	if (!t || t->pos != pos || t->n != rr->remaining) {
-		/* a miss: the older table in the slot gives its bytes back first,
-		 * so a full budget still lets the tables in use move on */
-		table_free(ps->budget, t);
+	uint32_t set = set_of(pos), slot = set;
+	vv_postab *t = NULL;
+	for (uint32_t w = 0; w < WAYS; w++) {
+		vv_postab *c = ps->slots[set + w];
+		if (c && c->pos == pos && c->n == rr->remaining) {
+			t = c;
+			break;
+		}
+		/* the slot a miss fills: an empty one, else the least recently used */
+		if (!c || (ps->slots[slot] && c->used < ps->slots[slot]->used))
+			slot = set + w;
+	}
+	if (!t) {
+		/* the table the miss replaces gives its bytes back first, so a full
+		 * budget still lets the tables in use move on */
+		table_free(ps->budget, ps->slots[slot]);
 		ps->slots[slot] = NULL;
 		const char *fault = NULL;
 		t = build(ps->budget, rr, pos, &rc, &fault);
@@ -199,6 +239,7 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 		}
 		ps->slots[slot] = t;
 	}
+	t->used = ++ps->tick;
 	uint32_t i = first_at_or_after(t, rr->h.base_offset, offset);
 	rr->prev_delta = i ? (int64_t)t->delta[i - 1] : -1;
 	rr->p += i < t->n ? t->at[i] : (size_t)(rr->end - rr->p);

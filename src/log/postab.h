@@ -41,13 +41,15 @@ vv_postab_budget *vv_postab_budget_new(uint64_t limit);
 void vv_postab_budget_free(vv_postab_budget *b);
 uint64_t vv_postab_budget_used(const vv_postab_budget *b);
 
-/* The tables of one segment: a direct-mapped array of slots keyed by batch
- * position (a collision replaces the older table). */
+/* The tables of one segment: a set-associative array of slots keyed by
+ * batch position (4 ways; a miss in a full set replaces its least recently
+ * used table). */
 typedef struct vv_postab_set {
 	pthread_mutex_t mu;
 	vv_postab_budget *budget; /* NULL: no tables */
 	struct vv_postab **slots;
 	uint32_t nslots;
+	uint64_t tick; /* lookups, for the replacement order */
 } vv_postab_set;
 
 void vv_postab_set_init(vv_postab_set *ps, vv_postab_budget *budget);

@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "batch.h"
+#include "hash.h"
 #include "support.h"
 #include "util.h"
 
@@ -710,3 +711,28 @@ static void skip_case(int codec)
 
 Test(batch, skip_before_lands_on_the_right_record_uncompressed) { skip_case(VARVE_CODEC_NONE); }
 Test(batch, skip_before_lands_on_the_right_record_lz4) { skip_case(VARVE_CODEC_LZ4); }
+
+/* The batch checksum's AVX2 path (picked on CPUs that have it) gives
+ * libxxhash's own answer at every length and alignment: a stored checksum
+ * must not depend on the machine that wrote or reads it. */
+Test(batch, checksum_hash_equals_libxxhash_at_every_length)
+{
+	size_t cap = 70000;
+	uint8_t *buf = malloc(cap + 64);
+	cr_assert_not_null(buf);
+	uint64_t x = 0x9e3779b97f4a7c15u;
+	for (size_t i = 0; i < cap + 64; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	size_t lens[] = { 0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 255, 256, 1023, 1024, 1025, 4095,
+			  65536, 69999 };
+	for (size_t a = 0; a < 8; a++)
+		for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+			cr_assert_eq(vv_hash64(buf + a, lens[l]), XXH3_64bits(buf + a, lens[l]),
+				     "%s: length %zu at alignment %zu", vv_hash_impl(), lens[l], a);
+	for (size_t n = 0; n < 2048; n++)
+		cr_assert_eq(vv_hash64(buf + 3, n), XXH3_64bits(buf + 3, n), "length %zu", n);
+	cr_log_info("vv_hash64 uses %s", vv_hash_impl());
+	free(buf);
+}

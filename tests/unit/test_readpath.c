@@ -390,3 +390,49 @@ Test(readpath, read_with_pread_maps_nothing)
 	varve_iter_close(it);
 	t_close(db);
 }
+
+/* Many batches of one segment keep their tables together: a seek into a
+ * batch whose table was pushed out by another batch's rebuilds it on every
+ * visit (reads alternating between two such batches built a table each
+ * time). 600 batches: the slots are set-associative, so at most a handful
+ * may share a full set. */
+Test(readpath, tables_of_many_batches_in_one_segment_stay)
+{
+	const char *dir = t_newpath("s");
+	varve_options o = small_segments(64u << 20);
+	varve_db *db = t_open(dir, &o);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	enum { BATCHES = 600, PER = 50 };
+	static want_rec w[PER];
+	static varve_record recs[PER];
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < PER; i++) {
+			want_of((int64_t)b * PER + i, &w[i]);
+			w[i].value_len = 40; /* the same size: every table costs the same */
+			w[i].nh = 0;
+			recs[i] = rec_of(&w[i]);
+		}
+		t_ok(varve_produce_batch(db, "t", recs, PER, NULL));
+	}
+	varve_iter *it;
+	t_ok(varve_iter_open(db, "t", 0, 0, &it));
+	const varve_record *r;
+	t_ok(varve_iter_seek(it, PER / 2));
+	t_ok(varve_iter_next(it, &r));
+	uint64_t one = cache_bytes(db); /* the slot array and one table */
+	t_ok(varve_iter_seek(it, PER + PER / 2));
+	t_ok(varve_iter_next(it, &r));
+	uint64_t table = cache_bytes(db) - one;
+	cr_assert_gt(table, 0);
+	for (int pass = 0; pass < 2; pass++)
+		for (int b = 0; b < BATCHES; b++) {
+			t_ok(varve_iter_seek(it, (int64_t)b * PER + PER / 2));
+			t_ok(varve_iter_next(it, &r));
+			cr_assert_eq(r->offset, (int64_t)b * PER + PER / 2);
+		}
+	uint64_t tables = (cache_bytes(db) - (one - table)) / table;
+	cr_assert_geq(tables, BATCHES - 6, "only %" PRIu64 " of %d batches kept their table", tables,
+		      BATCHES);
+	varve_iter_close(it);
+	t_close(db);
+}
