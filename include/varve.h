@@ -149,8 +149,8 @@ typedef int64_t (*varve_clock_fn)(void *ctx);
  *  inject I/O errors and simulate power cuts per store). */
 struct varve_io_methods;
 
-/** Version 2 added `io`. */
-#define VARVE_OPTIONS_VERSION 2
+/** Version 2 added `io`; version 3 `append_buffer_bytes`. */
+#define VARVE_OPTIONS_VERSION 3
 
 typedef struct varve_options {
 	unsigned int version;          /**< VARVE_OPTIONS_VERSION */
@@ -187,6 +187,11 @@ typedef struct varve_options {
 	const struct varve_io_methods *io; /**< version 2: NULL (the default) = the operating
 					    system; any other value must come from varve's own
 					    test support */
+	int64_t append_buffer_bytes;   /**< version 3: per-partition buffer that gathers small
+					    appends into one write under VARVE_SYNC_NONE and
+					    VARVE_SYNC_INTERVAL (not with use_mmap). A crash can
+					    lose up to this many bytes of acknowledged appends per
+					    partition (DURABILITY.md). Default 0 = off */
 } varve_options;
 
 /* Zero in the version-1 fields of varve_options: the default for
@@ -212,7 +217,8 @@ typedef struct varve_options {
 	  .start_cleaner = 1, .max_open_files = 512, .cleaner_interval_ms = 15000,    \
 	  .cleaner_memory_bytes = 32u << 20, .cleaner_io_bytes_per_sec = 0,           \
 	  .min_free_bytes = 0, .max_inflight_bytes = 64u << 20, .inflight_block = 1,  \
-	  .use_mmap = 0, .verify_every_read = 0, .io = NULL }
+	  .use_mmap = 0, .verify_every_read = 0, .io = NULL,                          \
+	  .append_buffer_bytes = 0 }
 #endif
 
 /** Fill the fields of `version` (1..VARVE_OPTIONS_VERSION) of opts with

@@ -25,9 +25,11 @@
 
 #define OPTIONS_V1 VV_ABI_END(varve_options, verify_every_read)
 #define OPTIONS_V2 VV_ABI_END(varve_options, io)
-_Static_assert(ROUND(OPTIONS_V2, varve_options) == sizeof(varve_options),
+#define OPTIONS_V3 VV_ABI_END(varve_options, append_buffer_bytes)
+_Static_assert(ROUND(OPTIONS_V3, varve_options) == sizeof(varve_options),
 	       "varve_options grew: bump VARVE_OPTIONS_VERSION and add a row");
-TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2);
+TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2,
+      OPTIONS_V3);
 
 #define TOPIC_CONFIG_V1 VV_ABI_END(varve_topic_config, retain_for_groups)
 _Static_assert(ROUND(TOPIC_CONFIG_V1, varve_topic_config) == sizeof(varve_topic_config),

@@ -167,6 +167,9 @@ static int at_segment_end(vv_reader *r, int *refreshed)
 		*refreshed = 1;
 		return vv_partition_refresh(r->p);
 	}
+	/* records in the writer's append buffer: write them and read on */
+	if (vv_partition_flush_for_read(r->p))
+		return 0;
 	return VARVE_EEND;
 }
 

@@ -58,7 +58,8 @@ Test(versions, init_functions_match_the_macros)
 		  o.min_free_bytes == od.min_free_bytes &&
 		  o.max_inflight_bytes == od.max_inflight_bytes &&
 		  o.inflight_block == od.inflight_block && o.use_mmap == od.use_mmap &&
-		  o.verify_every_read == od.verify_every_read);
+		  o.verify_every_read == od.verify_every_read &&
+		  o.append_buffer_bytes == od.append_buffer_bytes);
 	/* the macro's defaults are the documented ones */
 	cr_assert_eq(od.sync_policy, VARVE_SYNC_ALWAYS);
 	cr_assert_eq(od.segment_bytes, (uint64_t)1 << 30);
