@@ -384,6 +384,8 @@ static int time_in_segment(vv_segment *s, int64_t ts, int64_t min_offset, int64_
 
 int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
 {
+	/* the scan reads the files: records in the append buffer go there first */
+	(void)vv_partition_flush_for_read(p);
 	*out = atomic_load(&p->end_offset);
 	int64_t start = atomic_load(&p->start_offset);
 	vv_segment *s;
