@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "io.h"
 #include "partition.h"
@@ -359,4 +360,37 @@ Test(appendbuf, the_option_is_off_by_default_and_checked)
 	o = store_opts(VARVE_SYNC_NONE, -1);
 	varve_db *bad = NULL;
 	t_assert_rc(varve_open(t_newpath("bad"), &o, &bad), VARVE_EINVAL);
+}
+
+/* The background thread writes the buffer: each round under sync=none,
+ * each sync under sync=interval. Polled with a generous deadline. */
+static void background_writes(int policy)
+{
+	const char *path = t_newpath("s");
+	varve_options o = store_opts(policy, 64 << 10);
+	o.start_cleaner = 1;
+	o.cleaner_interval_ms = 20;
+	o.sync_interval_ms = 20;
+	varve_db *db = t_open(path, &o);
+	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	for (int i = 0; i < 5; i++)
+		t_produce_to(db, "t", 0, "k", "v", 1000 + i);
+	int64_t seen = 0;
+	for (int tries = 0; tries < 1000 && seen < 5; tries++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		seen = seen_from_outside(path);
+	}
+	cr_assert_eq(seen, 5, "the background thread did not write the buffer within 10 s");
+	t_close(db);
+}
+
+Test(appendbuf, the_background_round_writes_the_buffer_under_sync_none)
+{
+	background_writes(VARVE_SYNC_NONE);
+}
+
+Test(appendbuf, the_background_sync_writes_the_buffer_under_sync_interval)
+{
+	background_writes(VARVE_SYNC_INTERVAL);
 }
