@@ -149,7 +149,8 @@ typedef int64_t (*varve_clock_fn)(void *ctx);
  *  inject I/O errors and simulate power cuts per store). */
 struct varve_io_methods;
 
-/** Version 2 added `io`, version 3 `read_cache_bytes` and `read_with_pread`. */
+/** Version 2 added `io`; version 3 `read_cache_bytes`, `read_with_pread` and
+ *  `append_buffer_bytes`. */
 #define VARVE_OPTIONS_VERSION 3
 
 typedef struct varve_options {
@@ -194,6 +195,11 @@ typedef struct varve_options {
 	int read_with_pread;           /**< version 3: 1 = read segments with pread. Default 0:
 					    a writer reads them in place through read-only
 					    mappings (see use_mmap for SIGBUS on media errors) */
+	int64_t append_buffer_bytes;   /**< version 3: per-partition buffer that gathers small
+					    appends into one write under VARVE_SYNC_NONE and
+					    VARVE_SYNC_INTERVAL (not with use_mmap). A crash can
+					    lose up to this many bytes of acknowledged appends per
+					    partition (DURABILITY.md). Default 0 = off */
 } varve_options;
 
 /* Zero in the version-1 fields of varve_options: the default for
@@ -220,7 +226,7 @@ typedef struct varve_options {
 	  .cleaner_memory_bytes = 32u << 20, .cleaner_io_bytes_per_sec = 0,           \
 	  .min_free_bytes = 0, .max_inflight_bytes = 64u << 20, .inflight_block = 1,  \
 	  .use_mmap = 0, .verify_every_read = 0, .io = NULL, .read_cache_bytes = 0,   \
-	  .read_with_pread = 0 }
+	  .read_with_pread = 0, .append_buffer_bytes = 0 }
 #endif
 
 /** Fill the fields of `version` (1..VARVE_OPTIONS_VERSION) of opts with

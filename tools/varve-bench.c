@@ -25,6 +25,9 @@
  *       single           varve_produce per record, sync=none
  *       batch-interval   as batch, sync=interval (1,000 ms)
  *       single-interval  as single, sync=interval
+ *       single-buffered  as single, with append_buffer_bytes = 64 KiB (small
+ *                        appends gathered into one write; DURABILITY.md)
+ *       single-interval-buffered  as single-interval, with the same buffer
  *   W2  200k x 1 KiB values, same variants
  *   W3  sync=always, varve_produce per record, 2,000 records per producer
  *       1producer, 8producers, 8producers-wait50, 8producers-wait100
@@ -112,6 +115,9 @@ static int selected_v(const char *wl, const char *var)
 }
 
 static int selected(const char *wl) { return selected_v(wl, NULL); }
+
+/* append_buffer_bytes of the append workload being run (0 = off) */
+static int64_t g_append_buffer;
 
 static varve_options make_opts(int policy)
 {
@@ -304,19 +310,22 @@ static void append_workload(const char *path, const char *workload, long records
 			    long value_bytes, long per_call, int policy, int quiet)
 {
 	char variant[40], config[200];
-	snprintf(variant, sizeof variant, "%s%s%s", per_call > 1 ? "batch" : "single",
-		 policy == VARVE_SYNC_INTERVAL ? "-interval" : "", g_mmap ? "-mmap" : "");
+	snprintf(variant, sizeof variant, "%s%s%s%s", per_call > 1 ? "batch" : "single",
+		 policy == VARVE_SYNC_INTERVAL ? "-interval" : "",
+		 g_append_buffer ? "-buffered" : "", g_mmap ? "-mmap" : "");
 	if (per_call > 1)
 		snprintf(config, sizeof config,
 			 "sync=%s%s, varve_produce_batch %ld records/call, 1 partition%s",
 			 policy_name(policy), policy == VARVE_SYNC_INTERVAL ? " (1000 ms)" : "",
 			 per_call, mmap_note());
 	else
-		snprintf(config, sizeof config, "sync=%s%s, varve_produce per record, 1 partition%s",
+		snprintf(config, sizeof config,
+			 "sync=%s%s, varve_produce per record, 1 partition%s%s",
 			 policy_name(policy), policy == VARVE_SYNC_INTERVAL ? " (1000 ms)" : "",
-			 mmap_note());
+			 g_append_buffer ? ", append_buffer_bytes 64 KiB" : "", mmap_note());
 	struct bench_result r = BENCH_RESULT(SYSTEM, workload, variant, config);
 	varve_options o = make_opts(policy);
+	o.append_buffer_bytes = g_append_buffer;
 	varve_db *db = db_open(path, &o);
 	topic_create(db, TOPIC, NULL);
 	struct appender a = appender_new(per_call);
@@ -1008,23 +1017,28 @@ static void core_workloads(void)
 		const char *workload, *variant;
 		long records, value_bytes, per_call;
 		int policy;
+		int64_t buffer;
 	} appends[] = {
-		{ "W1", "batch-interval", w1, 100, 1000, VARVE_SYNC_INTERVAL },
-		{ "W1", "single-interval", w1, 100, 1, VARVE_SYNC_INTERVAL },
-		{ "W2", "batch", w2, 1024, 1000, VARVE_SYNC_NONE },
-		{ "W2", "single", w2, 1024, 1, VARVE_SYNC_NONE },
-		{ "W2", "batch-interval", w2, 1024, 1000, VARVE_SYNC_INTERVAL },
-		{ "W2", "single-interval", w2, 1024, 1, VARVE_SYNC_INTERVAL },
+		{ "W1", "single-buffered", w1, 100, 1, VARVE_SYNC_NONE, 64 << 10 },
+		{ "W1", "batch-interval", w1, 100, 1000, VARVE_SYNC_INTERVAL, 0 },
+		{ "W1", "single-interval", w1, 100, 1, VARVE_SYNC_INTERVAL, 0 },
+		{ "W1", "single-interval-buffered", w1, 100, 1, VARVE_SYNC_INTERVAL, 64 << 10 },
+		{ "W2", "batch", w2, 1024, 1000, VARVE_SYNC_NONE, 0 },
+		{ "W2", "single", w2, 1024, 1, VARVE_SYNC_NONE, 0 },
+		{ "W2", "batch-interval", w2, 1024, 1000, VARVE_SYNC_INTERVAL, 0 },
+		{ "W2", "single-interval", w2, 1024, 1, VARVE_SYNC_INTERVAL, 0 },
 	};
 	for (size_t i = 0; i < sizeof appends / sizeof appends[0]; i++) {
-		if (g_mmap && strstr(appends[i].variant, "interval"))
-			continue; /* the mmap pass runs sync=none only */
+		if (g_mmap && (strstr(appends[i].variant, "interval") || appends[i].buffer))
+			continue; /* the mmap pass runs sync=none only, and has no buffer */
 		if (!selected_v(appends[i].workload, vname(appends[i].variant, v1, sizeof v1)))
 			continue;
 		bench_log("varve: %s %s", appends[i].workload, v1);
 		char *dir = bench_fresh_dir(&g_opts, "varve-append", 0);
+		g_append_buffer = appends[i].buffer;
 		append_workload(dir, appends[i].workload, appends[i].records, appends[i].value_bytes,
 				appends[i].per_call, appends[i].policy, 0);
+		g_append_buffer = 0;
 		bench_rmrf(dir);
 		free(dir);
 	}

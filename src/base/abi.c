@@ -25,7 +25,7 @@
 
 #define OPTIONS_V1 VV_ABI_END(varve_options, verify_every_read)
 #define OPTIONS_V2 VV_ABI_END(varve_options, io)
-#define OPTIONS_V3 VV_ABI_END(varve_options, read_with_pread)
+#define OPTIONS_V3 VV_ABI_END(varve_options, append_buffer_bytes)
 _Static_assert(ROUND(OPTIONS_V3, varve_options) == sizeof(varve_options),
 	       "varve_options grew: bump VARVE_OPTIONS_VERSION and add a row");
 TABLE(options, varve_options, "varve_options", VARVE_OPTIONS_VERSION, OPTIONS_V1, OPTIONS_V2,

@@ -158,6 +158,7 @@ static int sync_sealed(vv_partition *p);
 static int flush_for_close(vv_partition *p, int clean)
 {
 	vv_segment *s = active(p);
+	VV_TRY(vv_partition_flush_buffer(p));
 	VV_TRY(vv_segment_flush_index(s));
 	if (clean)
 		VV_TRY(vv_segment_trim(s));
@@ -192,6 +193,7 @@ int vv_partition_close(vv_partition *p, int clean)
 		vv_segment_unref(p->segs[i]);
 	vv_free(p->segs);
 	vv_bb_free(&p->bb);
+	vv_free(p->abuf);
 	vv_pstate_free(&p->pstate);
 	pthread_mutex_destroy(&p->lock);
 	pthread_rwlock_destroy(&p->segs_lock);
@@ -203,6 +205,69 @@ int vv_partition_close(vv_partition *p, int clean)
 	vv_free(p->topic);
 	vv_free(p);
 	return rc;
+}
+
+/* ---- the append buffer (design note 7) ------------------------------------- */
+
+/* Write the buffered batches to the active segment with one write. On
+ * failure the buffer keeps them, to be written again at the same position.
+ * Caller holds p->lock. */
+static int flush_buffer_locked(vv_partition *p)
+{
+	if (!p->abuf_len)
+		return 0;
+	VV_TRY(vv_segment_append_run(active(p), p->abuf, p->abuf_len));
+	p->abuf_len = 0;
+	atomic_store_explicit(&p->buffered, 0, memory_order_release);
+	atomic_fetch_add_explicit(&p->buffer_flushes, 1, memory_order_relaxed);
+	return 0;
+}
+
+int vv_partition_flush_buffer(vv_partition *p)
+{
+	if (!atomic_load_explicit(&p->buffered, memory_order_acquire))
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	int rc = flush_buffer_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int vv_partition_flush_for_read(vv_partition *p)
+{
+	if (!atomic_load_explicit(&p->buffered, memory_order_acquire))
+		return 0;
+	vv_error_saved e;
+	vv_error_save(&e);
+	pthread_mutex_lock(&p->lock);
+	int wrote = p->abuf_len > 0 && flush_buffer_locked(p) == 0;
+	pthread_mutex_unlock(&p->lock);
+	vv_error_restore(&e);
+	return wrote;
+}
+
+/* Write one encoded batch: into the buffer when it is on and the batch is
+ * small, else to the active segment (after the buffer, which goes first).
+ * Caller holds p->lock. */
+static int write_batch(vv_partition *p, const uint8_t *batch, size_t len,
+		       const vv_batch_header *h)
+{
+	size_t cap = p->cfg.append_buffer_bytes;
+	if (cap && p->abuf_len + len > cap)
+		VV_TRY(flush_buffer_locked(p));
+	if (cap && len <= cap / 2 && !p->abuf)
+		p->abuf = vv_malloc(cap); /* without it, appends write directly */
+	if (!cap || len > cap / 2 || !p->abuf) {
+		VV_TRY(flush_buffer_locked(p));
+		return vv_segment_append(active(p), batch, len, h);
+	}
+	memcpy(p->abuf + p->abuf_len, batch, len);
+	p->abuf_len += len;
+	atomic_store_explicit(&p->buffered, p->abuf_len, memory_order_release);
+	vv_segment *s = active(p);
+	if (!s->first_append_time) /* rolling by age counts from here */
+		s->first_append_time = h->append_time;
+	return 0;
 }
 
 /* ---- sync ------------------------------------------------------------------ */
@@ -344,14 +409,21 @@ static int lead_sync(vv_partition *p)
 {
 	p->synced_appends = atomic_load_explicit(&p->appends, memory_order_acquire);
 	pthread_mutex_unlock(&p->sync_mu);
-	uint64_t t0 = vv_mono_ns();
+	/* buffered records first: a sync covers only what is in the file. A
+	 * failed write fails this sync (and the partition stays writable). */
 	int64_t upto = 0;
-	int src = sync_active(p, &upto);
-	uint64_t took = vv_mono_ns() - t0;
-	if (src)
-		mark_failed(p, "fsync failed");
+	int src = vv_partition_flush_buffer(p);
+	uint64_t took = 0;
+	if (!src) {
+		uint64_t t0 = vv_mono_ns();
+		src = sync_active(p, &upto);
+		took = vv_mono_ns() - t0;
+		if (src)
+			mark_failed(p, "fsync failed");
+	}
 	pthread_mutex_lock(&p->sync_mu);
-	p->sync_ns_avg = p->sync_ns_avg ? (p->sync_ns_avg * 3 + took) / 4 : took;
+	if (took)
+		p->sync_ns_avg = p->sync_ns_avg ? (p->sync_ns_avg * 3 + took) / 4 : took;
 	p->syncing = 0;
 	int advanced = !src && upto > atomic_load(&p->durable_offset);
 	if (advanced)
@@ -414,6 +486,7 @@ int vv_partition_sync(vv_partition *p)
 
 int vv_partition_flush_index(vv_partition *p)
 {
+	VV_TRY(vv_partition_flush_buffer(p));
 	pthread_rwlock_rdlock(&p->segs_lock);
 	vv_segment *s = active(p);
 	vv_segment_ref(s);
@@ -501,6 +574,8 @@ static int seal_for_roll(vv_partition *p, vv_segment *old)
  * (of the sealed segment or of the directory) fails the partition. */
 static int roll(vv_partition *p, int64_t new_base)
 {
+	/* the old segment takes every buffered batch before it is sealed */
+	VV_TRY(flush_buffer_locked(p));
 	vv_segment *old = active(p);
 	vv_segment *s;
 	VV_TRY(vv_segment_create(p->dir, new_base, &p->cfg.seg, &s));
@@ -561,7 +636,7 @@ static int check_space(vv_partition *p, size_t len)
 static int need_roll(vv_partition *p, vv_segment *s, size_t len, const vv_batch_header *h,
 		     int64_t now)
 {
-	uint64_t size = atomic_load(&s->size);
+	uint64_t size = atomic_load(&s->size) + p->abuf_len; /* buffered bytes go here too */
 	if (size == 0)
 		return 0;
 	if (size + len > p->cfg.segment_bytes)
@@ -642,7 +717,7 @@ static int append_locked(vv_partition *p, const varve_record *const *recs, size_
 	vv_batch_parse_header(batch, len, UINT32_MAX, &h);
 	if (need_roll(p, active(p), len, &h, now))
 		VV_TRY(roll(p, base));
-	VV_TRY(vv_segment_append(active(p), batch, len, &h));
+	VV_TRY(write_batch(p, batch, len, &h));
 	*last = vv_batch_last_offset(&h);
 	if (o && o->producer_id >= 0) {
 		/* The batch is in the log: remember it even if this fails. */
@@ -811,6 +886,7 @@ static int move_start_locked(vv_partition *p, int64_t new_start, size_t n, uint6
 	recovery_point_now(p, &rp);
 	rp.log_start = new_start;
 	if (n && rp.segment_base < p->segs[n]->base) {
+		VV_TRY(flush_buffer_locked(p));
 		int rc = vv_segment_sync(act);
 		if (rc < 0) {
 			mark_failed(p, "fsync failed");
@@ -906,6 +982,7 @@ int vv_partition_advance_start(vv_partition *p, int64_t offset, uint64_t *bytes_
 static int checkpoint_active_locked(vv_partition *p, vv_segment *act)
 {
 	int64_t upto;
+	VV_TRY(flush_buffer_locked(p));
 	int rc = sync_active(p, &upto);
 	if (rc < 0) {
 		mark_failed(p, "fsync failed");

@@ -29,6 +29,18 @@
  *     a sync just released come back while the next sync already runs, and
  *     the groups split in two. A gather that runs out of time lowers the
  *     expectation to what came, so a lone producer waits at most once.
+ *  7. Append buffer (append_buffer_bytes, never under sync=always or in
+ *     mmap mode): small batches are copied to a per-partition buffer under
+ *     `lock` and written to the active segment in one write when the next
+ *     one would not fit, before a roll, before every sync (so `durable`
+ *     never covers a buffered offset), at close, at each background round,
+ *     and when a reader in the process reaches the written end while
+ *     records wait (vv_partition_flush_for_read). Offsets, the end offset
+ *     and producer state advance at the append; the segment's size, next
+ *     offset and index only at the write, so readers never see the buffer
+ *     itself, only the file, and the recovery point stays exact. A failed
+ *     write keeps the buffer: its error goes to the caller that flushed,
+ *     and the next flush writes the same bytes at the same position again.
  */
 #ifndef VV_PARTITION_H
 #define VV_PARTITION_H
@@ -57,6 +69,7 @@ typedef struct vv_part_config {
 	unsigned dir_mode;
 	uint32_t group_commit_wait_us;
 	uint64_t min_free_bytes; /* appends fail with VARVE_ENOSPC below this */
+	uint32_t append_buffer_bytes; /* design note 7; 0 = off */
 	long max_open;           /* segment files kept open (process-wide count) */
 	varve_clock_fn clock_fn;
 	void *clock_ctx;
@@ -112,6 +125,12 @@ typedef struct vv_partition {
 	int64_t rp_log_start;   /* ...and the log start it recorded */
 
 	vv_batch_builder bb;
+	/* the append buffer (design note 7), under lock; `buffered` mirrors
+	 * abuf_len for readers' check without the lock */
+	uint8_t *abuf;
+	size_t abuf_len;
+	_Atomic size_t buffered;
+	_Atomic uint64_t buffer_flushes; /* writes of the buffer (tests) */
 	_Atomic uint64_t appends, appended_bytes;
 
 	uint64_t space_checked_at; /* appended_bytes at the last free-space check */
@@ -165,8 +184,16 @@ int32_t vv_partition_producer_seq(vv_partition *p, int64_t pid, uint16_t *epoch)
 int vv_partition_sync(vv_partition *p);
 /* Write the recovery point if durable moved (background thread). */
 int vv_partition_checkpoint(vv_partition *p);
-/* Flush pending index entries of the active segment (no fsync). */
+/* Write the append buffer, then pending index entries of the active
+ * segment (no fsync; the background round). */
 int vv_partition_flush_index(vv_partition *p);
+/* Write the append buffer to the active segment (no fsync). */
+int vv_partition_flush_buffer(vv_partition *p);
+/* A reader in the process reached the written end of the active segment:
+ * write the buffered records so it can read them. 1 if it wrote some, 0 if
+ * none were waiting or the write failed (the reader is at the end for now;
+ * the writer's next flush reports the error and tries again). */
+int vv_partition_flush_for_read(vv_partition *p);
 
 /* Segment holding `offset` (base <= offset), referenced; VARVE_EOFFSET if
  * offset < start or > end. Release with vv_segment_unref. */

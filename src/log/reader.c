@@ -167,6 +167,9 @@ static int at_segment_end(vv_reader *r, int *refreshed)
 		*refreshed = 1;
 		return vv_partition_refresh(r->p);
 	}
+	/* records in the writer's append buffer: write them and read on */
+	if (vv_partition_flush_for_read(r->p))
+		return 0;
 	return VARVE_EEND;
 }
 
@@ -394,6 +397,8 @@ static int time_in_segment(vv_segment *s, int64_t ts, int64_t min_offset, int64_
 
 int vv_partition_offset_for_time(vv_partition *p, int64_t ts, int64_t *out)
 {
+	/* the scan reads the files: records in the append buffer go there first */
+	(void)vv_partition_flush_for_read(p);
 	*out = atomic_load(&p->end_offset);
 	int64_t start = atomic_load(&p->start_offset);
 	vv_segment *s;

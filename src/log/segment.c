@@ -399,35 +399,80 @@ int vv_segment_prepare(vv_segment *s)
 	return reserve(s, atomic_load(&s->size));
 }
 
-int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h)
+/* Write len bytes of whole batches at the segment's size. A failed write
+ * may leave a partial batch there: the next append overwrites it, a close
+ * trims it, recovery cuts it. */
+static int write_at_end(vv_segment *s, const uint8_t *data, size_t len, uint64_t *pos)
 {
-	uint64_t pos = atomic_load_explicit(&s->size, memory_order_relaxed);
-	if (pos + len > UINT32_MAX)
+	*pos = atomic_load_explicit(&s->size, memory_order_relaxed);
+	if (*pos + len > UINT32_MAX)
 		return vv_error_set(VARVE_ETOOBIG, 0, "segment would exceed 4 GiB");
-	VV_TRY(reserve(s, pos + len));
-	/* A failed write may leave a partial batch at pos: the next append
-	 * overwrites it, a close trims it, recovery cuts it. */
+	VV_TRY(reserve(s, *pos + len));
 	if (s->cfg->use_mmap)
-		VV_TRY(vv_io_map_write(s->log, atomic_load_explicit(&s->map, memory_order_relaxed),
-				       pos, batch, len));
-	else
-		VV_TRY(vv_io_pwrite(s->log, batch, len, pos));
+		return vv_io_map_write(s->log, atomic_load_explicit(&s->map, memory_order_relaxed),
+				       *pos, data, len);
+	return vv_io_pwrite(s->log, data, len, *pos);
+}
+
+/* Index entries and times of the n batches written at pos..end (headers
+ * in hs, or parsed from data when hs is NULL), then publish them: size
+ * last, so a reader that sees it sees the rest. */
+static int publish_batches(vv_segment *s, uint64_t pos, const uint8_t *data, size_t len,
+			   const vv_batch_header *hs)
+{
 	int64_t max_ts = atomic_load_explicit(&s->max_ts, memory_order_relaxed);
-	if (h->max_timestamp > max_ts)
-		max_ts = h->max_timestamp;
+	int64_t max_app = atomic_load_explicit(&s->max_append_time, memory_order_relaxed);
+	int64_t next = 0;
+	int rc = 0;
 	pthread_mutex_lock(&s->mu);
-	int rc = vv_segment_index_batch(s, pos, h, max_ts);
+	for (size_t at = 0; at < len;) {
+		vv_batch_header parsed;
+		const vv_batch_header *h = hs;
+		if (!h) {
+			/* the appender encoded these batches: a header that does not
+			 * parse is a bug, reported rather than written past */
+			if (vv_batch_parse_header(data + at, len - at, UINT32_MAX, &parsed) ||
+			    parsed.length > len - at) {
+				rc = vv_error_set(VARVE_EINVAL, 0, "append run: bad batch at %zu", at);
+				break;
+			}
+			h = &parsed;
+		}
+		if (h->max_timestamp > max_ts)
+			max_ts = h->max_timestamp;
+		if ((rc = vv_segment_index_batch(s, pos + at, h, max_ts)) < 0)
+			break;
+		if (!s->first_append_time)
+			s->first_append_time = h->append_time;
+		if (h->append_time > max_app)
+			max_app = h->append_time;
+		next = vv_batch_last_offset(h) + 1;
+		at += hs ? len : h->length;
+	}
 	pthread_mutex_unlock(&s->mu);
 	VV_TRY(rc);
-	if (!s->first_append_time)
-		s->first_append_time = h->append_time;
 	atomic_store_explicit(&s->max_ts, max_ts, memory_order_relaxed);
-	if (h->append_time > atomic_load_explicit(&s->max_append_time, memory_order_relaxed))
-		atomic_store_explicit(&s->max_append_time, h->append_time, memory_order_relaxed);
+	atomic_store_explicit(&s->max_append_time, max_app, memory_order_relaxed);
 	atomic_store_explicit(&s->dirty, 1, memory_order_relaxed);
-	atomic_store_explicit(&s->next_offset, vv_batch_last_offset(h) + 1, memory_order_release);
+	atomic_store_explicit(&s->next_offset, next, memory_order_release);
 	atomic_store_explicit(&s->size, pos + len, memory_order_release);
 	return 0;
+}
+
+int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h)
+{
+	uint64_t pos;
+	VV_TRY(write_at_end(s, batch, len, &pos));
+	return publish_batches(s, pos, batch, len, h);
+}
+
+int vv_segment_append_run(vv_segment *s, const uint8_t *run, size_t len)
+{
+	if (len == 0)
+		return 0;
+	uint64_t pos;
+	VV_TRY(write_at_end(s, run, len, &pos));
+	return publish_batches(s, pos, run, len, NULL);
 }
 
 int vv_segment_flush_index(vv_segment *s)

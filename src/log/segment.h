@@ -176,6 +176,10 @@ int vv_segment_index_batch(vv_segment *s, uint64_t pos, const vv_batch_header *h
  * or the table's map_write in mmap mode), updates the indexes, publishes
  * size. Caller holds the partition lock. */
 int vv_segment_append(vv_segment *s, const uint8_t *batch, size_t len, const vv_batch_header *h);
+/* Append a run of whole encoded batches (an append buffer's contents,
+ * consecutive offsets) with one write; as vv_segment_append otherwise. A
+ * failure publishes nothing: the same run can be appended again. */
+int vv_segment_append_run(vv_segment *s, const uint8_t *run, size_t len);
 
 /* Allocate ahead (and map, in mmap mode) the active segment (writer open). */
 int vv_segment_prepare(vv_segment *s);

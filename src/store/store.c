@@ -76,6 +76,8 @@ static int check_options(const varve_options *o)
 		return vv_error_set(VARVE_EINVAL, 0, "sync_interval_ms must be > 0");
 	if (o->read_cache_bytes < -1)
 		return vv_error_set(VARVE_EINVAL, 0, "read_cache_bytes must be -1 (none), 0 (default) or a size");
+	if (o->append_buffer_bytes < 0 || o->append_buffer_bytes > (1 << 30))
+		return vv_error_set(VARVE_EINVAL, 0, "append_buffer_bytes must be 0..1 GiB");
 	return 0;
 }
 
@@ -103,6 +105,10 @@ static void part_config(const varve_db *db, vv_part_config *pc)
 	pc->dir_mode = o->dir_mode;
 	pc->group_commit_wait_us = o->group_commit_wait_us;
 	pc->min_free_bytes = o->min_free_bytes;
+	/* the buffer never holds what sync=always acknowledges as durable;
+	 * mmap mode makes no syscall per append anyway */
+	if (o->sync_policy != VARVE_SYNC_ALWAYS && !o->use_mmap && !o->read_only)
+		pc->append_buffer_bytes = (uint32_t)o->append_buffer_bytes;
 	pc->max_open = (long)o->max_open_files;
 	pc->clock_fn = o->clock_fn;
 	pc->clock_ctx = o->clock_ctx;
@@ -372,6 +378,7 @@ static int open_subsystems(varve_db *db, int clean, uint64_t nonce)
 	mc.seg.map_span = mc.segment_bytes + mc.max_write_batch;
 	mc.seg.segment_bytes = mc.segment_bytes;
 	mc.on_append = NULL;
+	mc.append_buffer_bytes = 0; /* metadata is written through */
 	/* metadata (commits, topic changes) may use the reserve */
 	mc.min_free_bytes = o->min_free_bytes / 2;
 	char mdir[4096];

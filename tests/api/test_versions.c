@@ -60,7 +60,8 @@ Test(versions, init_functions_match_the_macros)
 		  o.inflight_block == od.inflight_block && o.use_mmap == od.use_mmap &&
 		  o.verify_every_read == od.verify_every_read && o.io == od.io &&
 		  o.read_cache_bytes == od.read_cache_bytes &&
-		  o.read_with_pread == od.read_with_pread);
+		  o.read_with_pread == od.read_with_pread &&
+		  o.append_buffer_bytes == od.append_buffer_bytes);
 	/* the macro's defaults are the documented ones */
 	cr_assert_eq(od.read_cache_bytes, 0);
 	cr_assert_eq(od.read_with_pread, 0);

@@ -3,7 +3,8 @@
  * kill9_child -- the kill -9 campaign program (issue "Reliability").
  *
  *   kill9_child run STORE POLICY GEN
- *       Appends forever to STORE under POLICY (always | interval | none):
+ *       Appends forever to STORE under POLICY (always | interval | none,
+ *       or interval-buffered | none-buffered: with a 4 KiB append buffer):
  *       single records and batches to "p" (2 partitions, 4 KiB segments:
  *       frequent rolls), keyed records to the compacted "c", group commits,
  *       forced compaction rounds and syncs. After every call that returned
@@ -20,7 +21,9 @@
  *           (a hash of offsets and uids per partition);
  *         - always: every acknowledged record is there, at its offset;
  *           interval / none: only a tail may be missing (if an acknowledged
- *           record is gone, so is every later one of its partition);
+ *           record is gone, so is every later one of its partition); with
+ *           the append buffer, no more of it than the buffer holds (the
+ *           lost records' values alone must fit in it);
  *         - "c": every record well formed, offsets increasing; always: the
  *           latest acknowledged record of every key is there or superseded
  *           by a later stored record of that key;
@@ -65,6 +68,12 @@ typedef struct k9_ack {
 #define P_PARTS 2
 #define C_KEYS 16
 
+/* A policy name with "-buffered": the sync policy with K9_BUFFERED set
+ * (varve_options.append_buffer_bytes = K9_BUFFER_BYTES). */
+#define K9_BUFFERED 0x100
+#define K9_BUFFER_BYTES 4096
+#define K9_POLICY(p) ((p) & 0xff)
+
 static int parse_policy(const char *s)
 {
 	if (!strcmp(s, "always"))
@@ -73,6 +82,10 @@ static int parse_policy(const char *s)
 		return VARVE_SYNC_INTERVAL;
 	if (!strcmp(s, "none"))
 		return VARVE_SYNC_NONE;
+	if (!strcmp(s, "interval-buffered"))
+		return VARVE_SYNC_INTERVAL | K9_BUFFERED;
+	if (!strcmp(s, "none-buffered"))
+		return VARVE_SYNC_NONE | K9_BUFFERED;
 	return -1;
 }
 
@@ -111,7 +124,9 @@ static varve_options opts_for(int policy)
 {
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
-	o.sync_policy = policy;
+	o.sync_policy = K9_POLICY(policy);
+	if (policy & K9_BUFFERED)
+		o.append_buffer_bytes = K9_BUFFER_BYTES;
 	o.sync_interval_ms = 20;
 	o.start_cleaner = 0;
 	o.segment_bytes = 4096;
@@ -375,6 +390,7 @@ static int check_store(const char *store, int policy, const char *acks_path, con
 		}
 		/* this generation's acknowledgements */
 		int64_t first_lost = -1;
+		size_t lost_value_bytes = 0;
 		for (size_t i = 0; !bad && i < na; i++) {
 			const k9_ack *a = &acks[i];
 			if (a->type != A_REC || a->topic != 0 || a->part != (int32_t)p)
@@ -399,7 +415,14 @@ static int check_store(const char *store, int policy, const char *acks_path, con
 			if (first_lost < 0)
 				first_lost = a->offset;
 			st->tail_lost++;
+			uint8_t v[256];
+			lost_value_bytes += make_value(v, a->uid);
 		}
+		/* a crash keeps what was written: only the buffer's bytes may go */
+		if (!bad && (policy & K9_BUFFERED) && lost_value_bytes > K9_BUFFER_BYTES)
+			bad |= violation("p/%u: %zu bytes of acknowledged values lost, more than the "
+					 "%d-byte append buffer holds", p, lost_value_bytes,
+					 K9_BUFFER_BYTES);
 		/* remember what is verified now */
 		if (!bad) {
 			uint64_t h2 = 1469598103934665603ull;
@@ -582,19 +605,19 @@ static int kill_point(const char *store, const char *policy, uint64_t gen, int d
 static int cmd_campaign(const char *dir, long n, const char *policies, int min_ms, int max_ms,
 			uint64_t seed)
 {
-	char pol[3][16];
+	char pol[5][24];
 	int np = 0;
 	char tmp[128];
 	snprintf(tmp, sizeof tmp, "%s", policies);
-	for (char *t = strtok(tmp, ","); t && np < 3; t = strtok(NULL, ","))
+	for (char *t = strtok(tmp, ","); t && np < 5; t = strtok(NULL, ","))
 		if (parse_policy(t) >= 0)
 			snprintf(pol[np++], sizeof pol[0], "%s", t);
 	if (!np)
 		return fprintf(stderr, "no valid policy in %s\n", policies), 2;
 	mkdir(dir, 0700);
 	uint64_t rs = seed;
-	long acked[3] = { 0 }, lost[3] = { 0 }, points[3] = { 0 }, cuts[3] = { 0 }, records[3] = { 0 };
-	long gens[3] = { 0 };
+	long acked[5] = { 0 }, lost[5] = { 0 }, points[5] = { 0 }, cuts[5] = { 0 }, records[5] = { 0 };
+	long gens[5] = { 0 };
 	double t0 = now_s();
 	int failed = 0;
 	for (long i = 0; i < n && !failed; i++) {
@@ -652,7 +675,8 @@ static int cmd_campaign(const char *dir, long n, const char *policies, int min_m
 		       "only), %ld recovery cuts; store holds %ld records\n",
 		       pol[pi], points[pi], acked[pi], lost[pi], cuts[pi], records[pi]);
 	printf("kill9: %ld kill points in %.1f s (seed %" PRIu64 "): %s\n",
-	       points[0] + points[1] + points[2], el, seed, failed ? "VIOLATION" : "ok");
+	       points[0] + points[1] + points[2] + points[3] + points[4], el, seed,
+	       failed ? "VIOLATION" : "ok");
 	return failed ? 1 : 0;
 }
 
@@ -689,7 +713,7 @@ int main(int argc, char **argv)
 		"usage: %s run STORE POLICY GEN\n"
 		"       %s check STORE POLICY ACKS STATE\n"
 		"       %s campaign DIR N [POLICIES] [MIN_MS] [MAX_MS] [SEED]\n"
-		"POLICY: always | interval | none\n",
+		"POLICY: always | interval | none | interval-buffered | none-buffered\n",
 		argv[0], argv[0], argv[0]);
 	return 2;
 }

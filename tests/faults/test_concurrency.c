@@ -21,6 +21,8 @@
  *     topic it deletes: VARVE_EBUSY / VARVE_EEXISTS are expected).
  * Any other error fails the test. Afterwards every acknowledged record of
  * "s" is read back, in place and identical, and a reopen shows them too.
+ * VARVE_STRESS_SYNC=always runs under sync=always; VARVE_STRESS_APPEND_BUFFER
+ * sets append_buffer_bytes (the test faults_concurrency_buffered: 4096).
  *
  * A plain program (exit 0 = pass, 1 = fail), not a Criterion suite:
  * Criterion's runner cannot set up its shared arena under ThreadSanitizer.
@@ -414,6 +416,11 @@ static varve_options stress_opts(void)
 	const char *sync = getenv("VARVE_STRESS_SYNC");
 	if (sync && strcmp(sync, "always") == 0)
 		o.sync_policy = VARVE_SYNC_ALWAYS;
+	/* VARVE_STRESS_APPEND_BUFFER=bytes: appends gathered in the append
+	 * buffer (readers and the background sync write it out) */
+	const char *buf = getenv("VARVE_STRESS_APPEND_BUFFER");
+	if (buf && *buf)
+		o.append_buffer_bytes = atoll(buf);
 	o.start_cleaner = 1;
 	o.cleaner_interval_ms = 20;
 	o.segment_bytes = 16 << 10;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_kill9_matrix.c -- 300 kill -9 points across the three sync policies
- * (100 each) with kill9_child (see kill9_child.c for what is checked):
- * always loses nothing acknowledged; interval and none never show a record
- * that was not appended, keep offsets dense and in order, and may lose only
- * a tail. The long campaign is scripts/kill9-campaign.sh (10,000 points).
+ * test_kill9_matrix.c -- 500 kill -9 points across the three sync policies
+ * and interval and none with the append buffer (100 each) with kill9_child
+ * (see kill9_child.c for what is checked): always loses nothing
+ * acknowledged; interval and none never show a record that was not
+ * appended, keep offsets dense and in order, and may lose only a tail (with
+ * the buffer, no more than the buffer holds). The long campaign is scripts/kill9-campaign.sh (10,000 points).
  * VARVE_KILL9_POINTS overrides the count, VARVE_KILL9_SEED the seed.
  */
 #include <criterion/criterion.h>
@@ -18,7 +19,7 @@
 
 #include "fault_util.h"
 
-Test(kill9, matrix_of_300_kill_points, .timeout = 600)
+Test(kill9, matrix_of_500_kill_points, .timeout = 600)
 {
 	const char *child = getenv("VARVE_KILL9_CHILD");
 	if (!child || access(child, X_OK))
@@ -32,8 +33,10 @@ Test(kill9, matrix_of_300_kill_points, .timeout = 600)
 		snprintf(seed, sizeof seed, "%" PRIu64, (uint64_t)(fu_now_ns() % 1000000007u));
 	char *dir = fu_fast_tmpdir("kill9"); /* kill -9 keeps the page cache: tmpfs is as good */
 	char cmd[8192];
-	snprintf(cmd, sizeof cmd, "\"%s\" campaign \"%s/c\" %s always,interval,none 5 60 %s 2>&1",
-		 child, dir, pts && *pts ? pts : "300", seed);
+	snprintf(cmd, sizeof cmd,
+		 "\"%s\" campaign \"%s/c\" %s always,interval,none,interval-buffered,none-buffered "
+		 "5 60 %s 2>&1",
+		 child, dir, pts && *pts ? pts : "500", seed);
 	uint64_t t0 = fu_now_ns();
 	FILE *p = popen(cmd, "r");
 	cr_assert_not_null(p);
