@@ -281,8 +281,13 @@ static int bytes_from(vv_partition *p, int64_t from, uint64_t *bytes)
 	VV_TRY(vv_partition_segment_for(p, from, &s));
 	uint64_t pos;
 	int rc = vv_segment_find(s, from, &pos);
-	if (rc == 0)
-		*bytes = atomic_load(&s->size) - pos;
+	if (rc) {
+		/* unknown: a sum of the later segments alone would understate it
+		 * and look like a real figure */
+		vv_segment_unref(s);
+		return rc;
+	}
+	*bytes = atomic_load(&s->size) - pos;
 	vv_segment *nx = vv_partition_next_segment(p, s);
 	vv_segment_unref(s);
 	while (nx) {
@@ -291,7 +296,7 @@ static int bytes_from(vv_partition *p, int64_t from, uint64_t *bytes)
 		vv_segment_unref(nx);
 		nx = nn;
 	}
-	return rc;
+	return 0;
 }
 
 /* Age in ms of the record at offset `from` (0 if it cannot be read). */

@@ -906,3 +906,56 @@ Test(io_errors, real_enospc_heals_without_reopen, .fini = enospc_cleanup)
 	free(dir);
 	cr_assert_eq(vr, 0, "%s", rep.first_failure);
 }
+
+/* varve_group_lag when the committed offset cannot be found (the segment's
+ * index cannot be read): an error, and no byte figure made of the later
+ * segments alone. */
+Test(io_errors, lag_bytes_unknown_when_the_offset_cannot_be_found)
+{
+	char *dir = fu_fast_tmpdir("lagfind");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/store", dir);
+	varve_options o;
+	varve_options_init(&o, VARVE_OPTIONS_VERSION);
+	o.io = iof_table();
+	o.start_cleaner = 0;
+	o.sync_policy = VARVE_SYNC_NONE;
+	o.segment_bytes = 4096;
+	o.index_interval_bytes = 64;
+	varve_db *db = NULL;
+	cr_assert_eq(varve_open(path, &o, &db), 0);
+	cr_assert_eq(varve_topic_create(db, "t", NULL), 0);
+	char v[100];
+	memset(v, 'v', sizeof v);
+	for (int i = 0; i < 200; i++) {
+		varve_record r = { .value = v, .value_len = sizeof v, .partition = 0,
+				   .timestamp = VARVE_TIMESTAMP_NOW };
+		cr_assert_eq(varve_produce(db, "t", &r, NULL, NULL), 0);
+	}
+	cr_assert_eq(varve_group_commit(db, "g", "t", 0, 5, NULL), 0);
+	varve_lag good = { .version = VARVE_LAG_VERSION };
+	cr_assert_eq(varve_group_lag(db, "g", "t", 0, &good), 0);
+	cr_assert_gt(good.bytes, 0);
+	cr_assert_eq(varve_close(db), 0);
+
+	/* reopened: the first segment's index is read on the first lookup */
+	cr_assert_eq(varve_open(path, &o, &db), 0);
+	iof_disarm();
+	iof_arm(IOF_OPEN | IOF_PREAD | IOF_MAP, 1, IOF_EIO, 1, "00000000000000000000.index");
+	varve_lag bad = { .version = VARVE_LAG_VERSION };
+	int rc = varve_group_lag(db, "g", "t", 0, &bad);
+	long fired = iof_fired();
+	iof_disarm();
+	printf("io_errors[lag, index unreadable]: %s, %ld faults, bytes %" PRIu64 " (%" PRIu64
+	       " readable)\n", fu_code_name(rc), fired, bad.bytes, good.bytes);
+	cr_assert_gt(fired, 0, "the index was not read");
+	cr_assert_neq(rc, 0, "the lag was computed without the index");
+	cr_assert_eq(bad.bytes, 0, "an unknown byte lag was reported as %" PRIu64, bad.bytes);
+	cr_assert_eq(bad.records, good.records, "the record lag needs no index");
+	varve_lag again = { .version = VARVE_LAG_VERSION };
+	cr_assert_eq(varve_group_lag(db, "g", "t", 0, &again), 0);
+	cr_assert_eq(again.bytes, good.bytes);
+	cr_assert_eq(varve_close(db), 0);
+	fu_rm_rf(dir);
+	free(dir);
+}
