@@ -25,7 +25,7 @@ typedef struct vv_postab {
 	uint32_t n;     /* records */
 	size_t bytes;   /* charged to the budget */
 	uint32_t *at;   /* n record starts, bytes past the records section's start */
-	uint32_t *delta; /* n offset deltas, strictly increasing */
+	uint32_t *delta; /* n offset deltas, strictly increasing; NULL when dense */
 	uint64_t used;  /* the set's tick at its last lookup */
 } vv_postab;
 
@@ -86,7 +86,7 @@ void vv_postab_set_free(vv_postab_set *ps)
 {
 	if (ps->slots) {
 		for (uint32_t i = 0; i < ps->nslots; i++)
-			table_free(ps->budget, ps->slots[i]);
+			table_free(ps->budget, ps->slots[i].t);
 		vv_free(ps->slots);
 		uncharge(ps->budget, ps->nslots * sizeof *ps->slots);
 	}
@@ -133,7 +133,11 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 	size_t span = (size_t)(rr->end - rr->p);
 	if (n == 0 || n > span) /* every record takes a byte at least */
 		return NULL;
-	size_t bytes = sizeof(vv_postab) + (size_t)n * 2 * sizeof(uint32_t);
+	/* Dense: the last delta is n - 1, so the strictly increasing deltas are
+	 * 0..n-1 and record i is offset base + i (every batch that compaction
+	 * did not thin). Its table needs no deltas and no search. */
+	int dense = rr->h.last_offset_delta == (int64_t)n - 1;
+	size_t bytes = sizeof(vv_postab) + (size_t)n * (dense ? 1 : 2) * sizeof(uint32_t);
 	if (charge(b, bytes))
 		return NULL;
 	vv_postab *t = vv_malloc(bytes);
@@ -145,7 +149,7 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 	t->n = n;
 	t->bytes = bytes;
 	t->at = (uint32_t *)(t + 1);
-	t->delta = t->at + n;
+	t->delta = dense ? NULL : t->at + n;
 	const uint8_t *p = rr->p, *start = rr->p, *end = rr->end;
 	const uint64_t last = rr->h.last_offset_delta;
 	int64_t prev = -1;
@@ -166,7 +170,8 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 			return NULL;
 		}
 		t->at[i] = (uint32_t)(p - start);
-		t->delta[i] = (uint32_t)delta;
+		if (!dense)
+			t->delta[i] = (uint32_t)delta;
 		prev = (int64_t)delta;
 		p = rec_end;
 	}
@@ -193,6 +198,8 @@ static int ensure_slots(vv_postab_set *ps)
 /* First record with base + delta >= offset: i in [0, n]. */
 static uint32_t first_at_or_after(const vv_postab *t, int64_t base, int64_t offset)
 {
+	if (!t->delta) /* dense: no search, and no cache misses walking one */
+		return offset <= base ? 0 : offset - base >= t->n ? t->n : (uint32_t)(offset - base);
 	uint32_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
@@ -215,20 +222,20 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 	uint32_t set = set_of(pos), slot = set;
 	vv_postab *t = NULL;
 	for (uint32_t w = 0; w < WAYS; w++) {
-		vv_postab *c = ps->slots[set + w];
-		if (c && c->pos == pos && c->n == rr->remaining) {
-			t = c;
+		vv_postab_slot *c = &ps->slots[set + w];
+		if (c->t && c->pos == pos && c->t->n == rr->remaining) {
+			t = c->t;
 			break;
 		}
 		/* the slot a miss fills: an empty one, else the least recently used */
-		if (!c || (ps->slots[slot] && c->used < ps->slots[slot]->used))
+		if (!c->t || (ps->slots[slot].t && c->t->used < ps->slots[slot].t->used))
 			slot = set + w;
 	}
 	if (!t) {
 		/* the table the miss replaces gives its bytes back first, so a full
 		 * budget still lets the tables in use move on */
-		table_free(ps->budget, ps->slots[slot]);
-		ps->slots[slot] = NULL;
+		table_free(ps->budget, ps->slots[slot].t);
+		ps->slots[slot].t = NULL;
 		const char *fault = NULL;
 		t = build(ps->budget, rr, pos, &rc, &fault);
 		if (!t) {
@@ -237,11 +244,11 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 			rc = 1;
 			goto out;
 		}
-		ps->slots[slot] = t;
+		ps->slots[slot] = (vv_postab_slot){ pos, t };
 	}
 	t->used = ++ps->tick;
 	uint32_t i = first_at_or_after(t, rr->h.base_offset, offset);
-	rr->prev_delta = i ? (int64_t)t->delta[i - 1] : -1;
+	rr->prev_delta = i == 0 ? -1 : t->delta ? (int64_t)t->delta[i - 1] : (int64_t)i - 1;
 	rr->p += i < t->n ? t->at[i] : (size_t)(rr->end - rr->p);
 	rr->remaining = t->n - i;
 	rc = 0;

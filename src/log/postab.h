@@ -26,6 +26,13 @@
 
 struct vv_postab;
 
+/* A slot keeps its table's batch position beside the pointer, so a lookup
+ * compares a set's keys without touching the tables themselves. */
+typedef struct vv_postab_slot {
+	uint64_t pos;
+	struct vv_postab *t; /* NULL: empty */
+} vv_postab_slot;
+
 /* The memory of one store's tables: every table and slot array is charged
  * here before it is allocated and given back when it is freed. */
 typedef struct vv_postab_budget {
@@ -47,7 +54,7 @@ uint64_t vv_postab_budget_used(const vv_postab_budget *b);
 typedef struct vv_postab_set {
 	pthread_mutex_t mu;
 	vv_postab_budget *budget; /* NULL: no tables */
-	struct vv_postab **slots;
+	struct vv_postab_slot *slots; /* a set's 4 slots share a cache line */
 	uint32_t nslots;
 	uint64_t tick; /* lookups, for the replacement order */
 } vv_postab_set;
