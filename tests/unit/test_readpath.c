@@ -436,3 +436,73 @@ Test(readpath, tables_of_many_batches_in_one_segment_stay)
 	varve_iter_close(it);
 	t_close(db);
 }
+
+/* Batches that compaction thinned have gaps in their offsets: their tables
+ * keep the deltas and a seek lands on the first record at or after the
+ * offset asked for, as a walk does (a dense batch's table finds it by
+ * subtraction instead). */
+Test(readpath, tables_of_thinned_batches_land_on_the_next_record)
+{
+	const char *dir = t_newpath("s");
+	varve_options o = small_segments(64 * 1024);
+	varve_db *db = t_open(dir, &o);
+	varve_topic_config c;
+	t_ok(varve_topic_config_init(&c, VARVE_TOPIC_CONFIG_VERSION));
+	c.cleanup_policy = VARVE_CLEANUP_COMPACT;
+	c.min_cleanable_dirty_ratio = 0;
+	t_ok(varve_topic_create(db, "t", &c));
+	/* 40 batches of 200 records over 700 keys: most records are superseded */
+	enum { BATCHES = 40, PER = 200, KEYS = 700 };
+	static char keys[PER][16], vals[PER][32];
+	static varve_record recs[PER];
+	for (int b = 0; b < BATCHES; b++) {
+		for (int i = 0; i < PER; i++) {
+			int64_t off = (int64_t)b * PER + i;
+			snprintf(keys[i], sizeof keys[i], "k%" PRId64, (off * 7919) % KEYS);
+			snprintf(vals[i], sizeof vals[i], "v%" PRId64, off);
+			recs[i] = t_rec(keys[i], strlen(keys[i]), vals[i], strlen(vals[i]));
+			recs[i].partition = 0;
+		}
+		t_ok(varve_produce_batch(db, "t", recs, PER, NULL));
+	}
+	t_ok(varve_clean_now(db, 1));
+	/* what is left, by a plain scan */
+	static int64_t left[BATCHES * PER];
+	size_t n = 0;
+	varve_iter *it;
+	const varve_record *r;
+	t_ok(varve_iter_open(db, "t", 0, 0, &it));
+	while (varve_iter_next(it, &r) == VARVE_OK)
+		left[n++] = r->offset;
+	/* the sealed segments lost most records; the active one keeps all */
+	cr_assert_lt(n, (size_t)BATCHES * PER - 2000, "compaction removed little (%zu left)", n);
+	/* every offset, in a scrambled order: the first record at or after it */
+	uint64_t rng = 21;
+	for (int k = 0; k < 4000; k++) {
+		int64_t off = (int64_t)(t_rand(&rng) % (uint64_t)(BATCHES * PER));
+		size_t lo = 0, hi = n;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (left[mid] < off)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		t_ok(varve_iter_seek(it, off));
+		int rc = varve_iter_next(it, &r);
+		if (lo == n) {
+			t_assert_rc(rc, VARVE_EEND);
+			continue;
+		}
+		t_ok(rc);
+		cr_assert_eq(r->offset, left[lo], "seek %" PRId64 ": got %" PRId64 ", want %" PRId64,
+			     off, r->offset, left[lo]);
+		char want[32];
+		snprintf(want, sizeof want, "v%" PRId64, left[lo]);
+		cr_assert(r->value_len == strlen(want) && !memcmp(r->value, want, r->value_len),
+			  "seek %" PRId64 ": wrong value", off);
+	}
+	cr_assert_gt(cache_bytes(db), 0, "no position table was built");
+	varve_iter_close(it);
+	t_close(db);
+}
