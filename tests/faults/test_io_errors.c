@@ -154,12 +154,19 @@ Test(io_errors, short_write_from_n_on)
 
 /* ---- focused cases the loop found ------------------------------------------- */
 
-static varve_db *open_plain(const char *path)
+/* Options of a store on the fault table, without the background thread. */
+static varve_options fault_opts(void)
 {
 	varve_options o;
 	varve_options_init(&o, VARVE_OPTIONS_VERSION);
 	o.io = iof_table(); /* a pass-through until a rule is armed */
 	o.start_cleaner = 0;
+	return o;
+}
+
+static varve_db *open_plain(const char *path)
+{
+	varve_options o = fault_opts();
 	varve_db *db = NULL;
 	int rc = varve_open(path, &o, &db);
 	cr_assert_eq(rc, 0, "open %s: %s", path, varve_last_error()->message);
@@ -299,10 +306,7 @@ static void failed_roll_case(unsigned method, const char *what, const char *path
 	char *dir = fu_fast_tmpdir("failroll");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/store", dir);
-	varve_options o;
-	varve_options_init(&o, VARVE_OPTIONS_VERSION);
-	o.io = iof_table();
-	o.start_cleaner = 0;
+	varve_options o = fault_opts();
 	o.segment_bytes = 1024;
 	varve_db *db;
 	cr_assert_eq(varve_open(path, &o, &db), 0);
@@ -415,10 +419,7 @@ static void enospc_at_roll(unsigned method, const char *path_sub, const char *wh
 	char *dir = fu_fast_tmpdir("enospcroll");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/store", dir);
-	varve_options o;
-	varve_options_init(&o, VARVE_OPTIONS_VERSION);
-	o.io = iof_table();
-	o.start_cleaner = 0;
+	varve_options o = fault_opts();
 	o.segment_bytes = 1024;
 	varve_db *db;
 	cr_assert_eq(varve_open(path, &o, &db), 0);
@@ -915,10 +916,7 @@ Test(io_errors, lag_bytes_unknown_when_the_offset_cannot_be_found)
 	char *dir = fu_fast_tmpdir("lagfind");
 	char path[4096];
 	snprintf(path, sizeof path, "%s/store", dir);
-	varve_options o;
-	varve_options_init(&o, VARVE_OPTIONS_VERSION);
-	o.io = iof_table();
-	o.start_cleaner = 0;
+	varve_options o = fault_opts();
 	o.sync_policy = VARVE_SYNC_NONE;
 	o.segment_bytes = 4096;
 	o.index_interval_bytes = 64;

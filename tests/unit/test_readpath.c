@@ -229,9 +229,10 @@ Test(readpath, flipped_byte_in_mapped_batch_is_corrupt)
 
 /* ---- readers while the writer deletes and compacts ------------------------------- */
 
-Test(readpath, readers_survive_retention_and_compaction)
+/* A store of 64 KiB segments with a compacted topic "t" that any cleaning
+ * round compacts. */
+static varve_db *compacted_topic(const char *dir)
 {
-	const char *dir = t_newpath("s");
 	varve_options o = small_segments(64 * 1024);
 	varve_db *db = t_open(dir, &o);
 	varve_topic_config c;
@@ -239,6 +240,13 @@ Test(readpath, readers_survive_retention_and_compaction)
 	c.cleanup_policy = VARVE_CLEANUP_COMPACT;
 	c.min_cleanable_dirty_ratio = 0;
 	t_ok(varve_topic_create(db, "t", &c));
+	return db;
+}
+
+Test(readpath, readers_survive_retention_and_compaction)
+{
+	const char *dir = t_newpath("s");
+	varve_db *db = compacted_topic(dir);
 	const int64_t total = 6000;
 	fill(db, "t", total, 50, 5);
 
@@ -444,13 +452,7 @@ Test(readpath, tables_of_many_batches_in_one_segment_stay)
 Test(readpath, tables_of_thinned_batches_land_on_the_next_record)
 {
 	const char *dir = t_newpath("s");
-	varve_options o = small_segments(64 * 1024);
-	varve_db *db = t_open(dir, &o);
-	varve_topic_config c;
-	t_ok(varve_topic_config_init(&c, VARVE_TOPIC_CONFIG_VERSION));
-	c.cleanup_policy = VARVE_CLEANUP_COMPACT;
-	c.min_cleanable_dirty_ratio = 0;
-	t_ok(varve_topic_create(db, "t", &c));
+	varve_db *db = compacted_topic(dir);
 	/* 40 batches of 200 records: odd offsets have keys of their own, even
 	 * ones share 50 keys, so compaction leaves every other record */
 	enum { BATCHES = 40, PER = 200, KEYS = 50 };
