@@ -9,7 +9,7 @@
 #include "compact.h"
 #include "util.h"
 
-#define CHECKPOINT_FILE "cleaner-checkpoint"
+#define CHECKPOINT_FILE VV_CLEANER_CHECKPOINT_FILE
 
 /* ---- key map -------------------------------------------------------------------- */
 

@@ -59,6 +59,11 @@
 
 struct vv_partition;
 
+/* The cleaner's checkpoint in a partition's directory (clean/compact.c
+ * writes it): recovery reads only whether it is there (a partition that was
+ * ever compacted may have segments that end short of the next base). */
+#define VV_CLEANER_CHECKPOINT_FILE "cleaner-checkpoint"
+
 typedef struct vv_part_config {
 	vv_seg_config seg;
 	uint32_t max_write_batch; /* max_record_bytes: the largest batch an append may write */
@@ -70,6 +75,7 @@ typedef struct vv_part_config {
 	uint32_t group_commit_wait_us;
 	uint64_t min_free_bytes; /* appends fail with VARVE_ENOSPC below this */
 	uint32_t append_buffer_bytes; /* design note 7; 0 = off */
+	int compacted;           /* the topic's policy compacts: segments may end short of the next base */
 	long max_open;           /* segment files kept open (process-wide count) */
 	varve_clock_fn clock_fn;
 	void *clock_ctx;

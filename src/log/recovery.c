@@ -444,6 +444,22 @@ static int cut_at(vv_partition *p, size_t i, vv_scan_result *res)
 	return 0;
 }
 
+/* May a segment end short of the next one's base? Compaction leaves that
+ * shape (the last records of a segment superseded): in a compacted topic,
+ * or one compacted before (its cleaner checkpoint is there), it is not
+ * damage. */
+static int gaps_allowed(vv_partition *p)
+{
+	if (p->cfg.compacted)
+		return 1;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", p->dir, VV_CLEANER_CHECKPOINT_FILE);
+	int is_dir = 0;
+	int rc = vv_io_stat(p->cfg.seg.io, path, NULL, &is_dir);
+	vv_error_clear();
+	return rc != VARVE_ENOTFOUND; /* unknown (an error) counts as allowed: never cut on a guess */
+}
+
 /* Step 4 from segment k, byte pos (offset off), to the end or the first
  * damage. */
 static int scan_segments(vv_partition *p, size_t k, uint64_t pos, int64_t off)
@@ -476,6 +492,17 @@ static int scan_segments(vv_partition *p, size_t k, uint64_t pos, int64_t off)
 			vv_partition_log(p, VARVE_LOG_DEBUG,
 					 "trimmed %" PRIu64 " preallocated bytes of %020" PRId64,
 					 res.zero_tail, s->base);
+		}
+		if (!res.damaged && i + 1 < p->nsegs &&
+		    atomic_load(&s->next_offset) < p->segs[i + 1]->base && !gaps_allowed(p)) {
+			/* A hole: a roll under sync=none or interval does not wait
+			 * for the old segment's writes, the new segment's name can
+			 * reach the disk first, and a power cut took the old tail.
+			 * The log stays a prefix: what follows the hole goes too. */
+			snprintf(res.reason, sizeof res.reason,
+				 "segment ends at offset %" PRId64 ", short of the next segment's base %" PRId64,
+				 atomic_load(&s->next_offset), p->segs[i + 1]->base);
+			res.damaged = 1;
 		}
 		if (res.damaged)
 			return cut_at(p, i, &res);
@@ -750,6 +777,12 @@ static int attach_rolled(vv_partition *p, vv_segment **last)
 	for (size_t i = 0; i < n; i++) {
 		if (bases[i] <= (*last)->base)
 			continue;
+		/* a hole before the next segment (a power cut took the end of
+		 * this one, the writer's open will cut there): read up to it.
+		 * A live writer's roll leaves none: this segment was scanned to
+		 * its end first, or the next refresh gets there. */
+		if (atomic_load(&(*last)->next_offset) < bases[i] && !gaps_allowed(p))
+			break;
 		vv_segment *s;
 		vv_scan_result res;
 		rc = attach_scanned(p, bases[i], &s, &res);

@@ -547,5 +547,8 @@ int vv_segment_trim(vv_segment *s)
 	/* the mapping stays valid: nobody reads past size */
 	VV_TRY(vv_io_truncate(s->log, size));
 	s->alloc_end = size;
+	/* the new size reaches the disk at the segment's next sync: under
+	 * sync=none a sealed segment is synced later only if it is dirty */
+	atomic_store(&s->dirty, 1);
 	return 0;
 }

@@ -34,7 +34,7 @@
 #define PIN_WINDOW 64     /* segments pinned at a time (3 descriptors each) */
 #define VANISHED 1        /* internal: a file of the listing is gone; list again */
 #define CHANGED 2         /* internal: a name holds another file than listed; again */
-#define CLEANER_CHECKPOINT_FILE "cleaner-checkpoint"
+#define CLEANER_CHECKPOINT_FILE VV_CLEANER_CHECKPOINT_FILE
 #define PRODUCER_SNAPSHOT_FILE "producer-snapshot"
 
 /* A topic the copied metadata log names. */

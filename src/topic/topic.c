@@ -178,6 +178,8 @@ void vv_topic_part_config(const vv_part_config *base, const varve_topic_config *
 	if (tc->segment_ms > 0)
 		pc->segment_ms = tc->segment_ms;
 	pc->codec = tc->codec;
+	pc->compacted = tc->cleanup_policy == VARVE_CLEANUP_COMPACT ||
+			tc->cleanup_policy == VARVE_CLEANUP_COMPACT_DELETE;
 }
 
 /* The topic's directory: made (and its parent synced) by a writer; one that

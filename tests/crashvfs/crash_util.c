@@ -378,6 +378,8 @@ static void model_free(model *m)
 		free(t->parts);
 	}
 	free(m->t);
+	for (size_t i = 0; i < m->nc; i++)
+		free(m->c[i].hist);
 	free(m->c);
 	memset(m, 0, sizeof *m);
 }
@@ -400,6 +402,7 @@ static m_commit *commit_slot(model *m, const char *group, int ti, uint32_t part)
 	c->part = part;
 	c->off = -1;
 	c->off_in = -2;
+	c->off_dur = -1;
 	return c;
 }
 
@@ -412,7 +415,38 @@ static m_commit *commit_slot(model *m, const char *group, int ti, uint32_t part)
 		goto out;                          \
 	} while (0)
 
-static int verify_part(varve_db *db, const m_topic *t, uint32_t p, char *why, size_t cap)
+static _Atomic uint64_t g_relaxed_short;
+
+uint64_t cu_relaxed_short(void) { return atomic_load(&g_relaxed_short); }
+
+/* Relaxed mode: the end is at or past the durable floor, inside what was
+ * produced, and at a batch boundary. 0 if so, else 1 and why. */
+static int relaxed_end_bad(const m_topic *t, uint32_t p, int64_t end, char *why, size_t cap)
+{
+	const m_part *mp = &t->parts[p];
+	if (end < (int64_t)mp->n)
+		atomic_fetch_add(&g_relaxed_short, 1);
+	if (end < (int64_t)mp->dur) {
+		snprintf(why, cap,
+			 "%s/%u: end offset %" PRId64 ", but [0, %zu) was synced: durable records lost",
+			 t->name, p, end, mp->dur);
+		return 1;
+	}
+	if (end > (int64_t)mp->nin) {
+		snprintf(why, cap, "%s/%u: end offset %" PRId64 ", but only %zu records were produced",
+			 t->name, p, end, mp->nin);
+		return 1;
+	}
+	if (end > (int64_t)mp->dur && !mp->v[end - 1].batch_end) {
+		snprintf(why, cap, "%s/%u: end offset %" PRId64 " is inside a batch (a batch in part)",
+			 t->name, p, end);
+		return 1;
+	}
+	return 0;
+}
+
+static int verify_part(varve_db *db, const m_topic *t, uint32_t p, int mrelaxed, char *why,
+		       size_t cap)
 {
 	const m_part *mp = &t->parts[p];
 	int compact = (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) != 0;
@@ -424,7 +458,11 @@ static int verify_part(varve_db *db, const m_topic *t, uint32_t p, char *why, si
 	if (r)
 		FAIL("%s/%u: varve_offsets failed: %s (%s)", t->name, p, varve_errmsg(r),
 		     varve_last_error()->message);
-	if (!(end == (int64_t)mp->n || (mp->nin > mp->n && end == (int64_t)mp->nin)))
+	if (mrelaxed && relaxed_end_bad(t, p, end, why, cap)) {
+		rc = 1;
+		goto out;
+	}
+	if (!mrelaxed && !(end == (int64_t)mp->n || (mp->nin > mp->n && end == (int64_t)mp->nin)))
 		FAIL("%s/%u: end offset %" PRId64 ", but %zu acknowledged%s%zu", t->name, p, end, mp->n,
 		     mp->nin > mp->n ? " and the in-flight batch ends at " : "",
 		     mp->nin > mp->n ? mp->nin : (size_t)0);
@@ -468,7 +506,8 @@ static int verify_part(varve_db *db, const m_topic *t, uint32_t p, char *why, si
 		/* the latest acknowledged record of every key is there */
 		const m_rec *keys[64];
 		size_t nk = 0;
-		for (int64_t o = (int64_t)mp->n - 1; o >= start; o--) {
+		int64_t floor = mrelaxed ? (int64_t)mp->dur : (int64_t)mp->n;
+		for (int64_t o = floor - 1; o >= start; o--) {
 			const m_rec *mr = &mp->v[o];
 			size_t k = 0;
 			while (k < nk && !bytes_eq(keys[k]->key, keys[k]->klen, mr->key, mr->klen))
@@ -481,8 +520,8 @@ static int verify_part(varve_db *db, const m_topic *t, uint32_t p, char *why, si
 				FAIL("%s/%u: offset %" PRId64 ", the latest record of key %.*s, is gone", t->name,
 				     p, o, (int)mr->klen, (const char *)mr->key);
 		}
-		if (end > (int64_t)mp->n)
-			for (int64_t o = (int64_t)mp->n; o < end; o++)
+		if (end > floor)
+			for (int64_t o = floor; o < end; o++)
 				if (!seen[o - start])
 					FAIL("%s/%u: in-flight offset %" PRId64 " is below the end but not readable",
 					     t->name, p, o);
@@ -490,6 +529,63 @@ static int verify_part(varve_db *db, const m_topic *t, uint32_t p, char *why, si
 out:
 	varve_iter_close(it);
 	free(seen);
+	return rc;
+}
+
+static int in_hist(const m_commit *c, int64_t off)
+{
+	if (off == c->off_dur)
+		return 1;
+	for (size_t i = 0; i < c->nhist; i++)
+		if (c->hist[i] == off)
+			return 1;
+	return 0;
+}
+
+/* Relaxed mode: a committed offset is the one of the last metadata sync, one
+ * acknowledged since, or the in-flight one (that call all or nothing), and
+ * never past the recovered end of its partition. */
+static int verify_commits_relaxed(varve_db *db, const model *m, char *why, size_t cap)
+{
+	int in_new = 0, in_old = 0, rc = 0;
+	char old_ex[160] = "", new_ex[160] = "";
+	for (size_t i = 0; i < m->nc; i++) {
+		const m_commit *c = &m->c[i];
+		const m_topic *t = &m->t[c->ti];
+		int64_t got = -1, end = 0;
+		int r = varve_group_offset(db, c->group, t->name, c->part, &got);
+		if (r && r != VARVE_ENOTFOUND)
+			FAIL("varve_group_offset failed: %s", varve_errmsg(r));
+		if (r)
+			got = -1;
+		/* the in-flight offset tells this call apart only if no earlier
+		 * call left the same offset */
+		int telling = c->off_in != -2 && !in_hist(c, c->off_in);
+		if (telling && got == c->off_in) {
+			in_new++;
+			snprintf(new_ex, sizeof new_ex, "%s %s/%u", c->group, t->name, c->part);
+		} else if (in_hist(c, got)) {
+			if (telling) {
+				in_old++;
+				snprintf(old_ex, sizeof old_ex, "%s %s/%u", c->group, t->name, c->part);
+			}
+		} else if (got != c->off_in) {
+			FAIL("group %s %s/%u: committed offset %" PRId64 ", synced %" PRId64
+			     " and %zu acknowledged since (last %" PRId64 "), in flight %" PRId64,
+			     c->group, t->name, c->part, got, c->off_dur, c->nhist, c->off, c->off_in);
+		}
+		if (got < 0 || !t->live || t->creating || t->deleting)
+			continue;
+		if ((r = varve_offsets(db, t->name, c->part, NULL, &end)))
+			FAIL("%s/%u: varve_offsets failed: %s", t->name, c->part, varve_errmsg(r));
+		if (got > end)
+			FAIL("group %s %s/%u: committed offset %" PRId64 " is past the end %" PRId64
+			     " (a commit ahead of durable data)", c->group, t->name, c->part, got, end);
+	}
+	if (in_new && in_old)
+		FAIL("a commit call was applied in part: %s has the new offset, %s an old one", new_ex,
+		     old_ex);
+out:
 	return rc;
 }
 
@@ -541,8 +637,12 @@ int cu_verify_db(varve_db *db, const model *m, char *why, size_t cap)
 			FAIL("topic %s: configuration differs (partitions %u vs %u)", t->name, c.partitions,
 			     t->cfg.partitions);
 		for (uint32_t p = 0; p < t->cfg.partitions; p++)
-			if ((rc = verify_part(db, t, p, why, cap)))
+			if ((rc = verify_part(db, t, p, m->relaxed, why, cap)))
 				goto out;
+	}
+	if (m->relaxed) {
+		rc = verify_commits_relaxed(db, m, why, cap);
+		goto out;
 	}
 	/* commits: acknowledged or in flight, the in-flight call all or nothing */
 	int in_new = 0, in_old = 0;
@@ -787,6 +887,17 @@ int cu_drain(cu_world *w)
 	return w->failed ? -1 : 0;
 }
 
+static void hist_push(m_commit *c, int64_t off)
+{
+	if (c->nhist == c->hcap) {
+		c->hcap = c->hcap ? c->hcap * 2 : 8;
+		c->hist = realloc(c->hist, c->hcap * sizeof *c->hist);
+		if (!c->hist)
+			abort();
+	}
+	c->hist[c->nhist++] = off;
+}
+
 static void op_begin(cu_world *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void op_begin(cu_world *w, const char *fmt, ...)
 {
@@ -828,11 +939,42 @@ static int op_end(cu_world *w, int ok)
 		}
 	}
 	for (size_t i = 0; i < m->nc; i++) {
-		if (ok && m->c[i].off_in != -2)
+		if (ok && m->c[i].off_in != -2) {
 			m->c[i].off = m->c[i].off_in;
+			if (m->relaxed)
+				hist_push(&m->c[i], m->c[i].off_in);
+		}
 		m->c[i].off_in = -2;
 	}
 	return w->failed ? -1 : 0;
+}
+
+/* ---- relaxed mode: what becomes durable when ------------------------------------ */
+
+/* The metadata log was synced: every acknowledged commit is durable. */
+static void relaxed_meta_synced(model *m)
+{
+	for (size_t i = 0; m->relaxed && i < m->nc; i++) {
+		m->c[i].off_dur = m->c[i].off;
+		m->c[i].nhist = 0;
+	}
+}
+
+/* varve_sync or close: everything acknowledged is durable. */
+static void relaxed_all_durable(model *m)
+{
+	for (size_t i = 0; m->relaxed && i < m->nt; i++)
+		for (uint32_t p = 0; m->t[i].parts && p < m->t[i].cfg.partitions; p++)
+			m->t[i].parts[p].dur = m->t[i].parts[p].n;
+	relaxed_meta_synced(m);
+}
+
+/* A commit of `off` synced its partition up to there first. */
+static void relaxed_floor(model *m, int ti, uint32_t part, int64_t off)
+{
+	m_part *mp = &m->t[ti].parts[part];
+	if (m->relaxed && off > 0 && (size_t)off > mp->dur)
+		mp->dur = (size_t)off < mp->n ? (size_t)off : mp->n;
 }
 
 #define EXPECT_OK(w, r, what)                                                             \
@@ -855,6 +997,7 @@ void cu_world_init(cu_world *w, const varve_options *opts, uint64_t seed)
 		cu_default_opts(w, &w->opts);
 	w->opts.clock_fn = world_clock;
 	w->opts.clock_ctx = w;
+	w->m.relaxed = w->opts.sync_policy != VARVE_SYNC_ALWAYS;
 	cu_newpath(w->root, sizeof w->root, "world");
 	if (mkdir(w->root, 0700) < 0) {
 		fail(w, "mkdir %s: %s", w->root, strerror(errno));
@@ -929,7 +1072,10 @@ int cu_create_topic_cfg(cu_world *w, const char *name, const varve_topic_config 
 	op_begin(w, "create topic %s (%u partitions)", name, c->partitions);
 	int r = varve_topic_create(w->db, name, c);
 	EXPECT_OK(w, r, "varve_topic_create");
-	return op_end(w, 1);
+	if (op_end(w, 1))
+		return -1;
+	relaxed_meta_synced(m); /* topic metadata is synced under every policy */
+	return 0;
 }
 
 int cu_create_topic(cu_world *w, const char *name, uint32_t parts, int codec, int policy,
@@ -957,7 +1103,43 @@ int cu_delete_topic(cu_world *w, int ti)
 	op_begin(w, "delete topic %s", t->name);
 	int r = varve_topic_delete(w->db, t->name);
 	EXPECT_OK(w, r, "varve_topic_delete");
-	return op_end(w, 1);
+	if (op_end(w, 1))
+		return -1;
+	relaxed_meta_synced(&w->m);
+	return 0;
+}
+
+/* Segments per partition of topic ti (the first 32). */
+static int segment_counts(cu_world *w, int ti, uint32_t *out)
+{
+	m_topic *t = &w->m.t[ti];
+	for (uint32_t p = 0; p < t->cfg.partitions && p < 32; p++) {
+		varve_partition_info pi;
+		memset(&pi, 0, sizeof pi);
+		pi.version = VARVE_PARTITION_INFO_VERSION;
+		int r = varve_partition_info_get(w->db, t->name, (int32_t)p, &pi);
+		if (r) {
+			fail(w, "partition_info: %s", varve_errmsg(r));
+			return -1;
+		}
+		out[p] = pi.segments;
+	}
+	return 0;
+}
+
+/* Relaxed mode under interval: a partition that rolled during the append
+ * synced the segment it sealed, which held every record before it. */
+static int interval_rolls(cu_world *w, int ti, const uint32_t *segs_before,
+			  const size_t *n_before)
+{
+	m_topic *t = &w->m.t[ti];
+	uint32_t segs_after[32];
+	if (segment_counts(w, ti, segs_after))
+		return -1;
+	for (uint32_t p = 0; p < t->cfg.partitions && p < 32; p++)
+		if (segs_after[p] != segs_before[p] && n_before[p] > t->parts[p].dur)
+			t->parts[p].dur = n_before[p];
+	return 0;
 }
 
 int cu_produce(cu_world *w, int ti, size_t n, uint32_t mask)
@@ -967,6 +1149,10 @@ int cu_produce(cu_world *w, int ti, size_t n, uint32_t mask)
 	m_topic *t = &w->m.t[ti];
 	int compact = (t->cfg.cleanup_policy & VARVE_CLEANUP_COMPACT) != 0;
 	uint32_t np = t->cfg.partitions;
+	uint32_t segs_before[32];
+	int rolls_sync = w->m.relaxed && w->opts.sync_policy == VARVE_SYNC_INTERVAL;
+	if (rolls_sync && segment_counts(w, ti, segs_before))
+		return -1;
 	uint32_t cand[32], nc = 0;
 	for (uint32_t p = 0; p < np && p < 32; p++)
 		if (!mask || (mask & (1u << p)))
@@ -994,6 +1180,10 @@ int cu_produce(cu_world *w, int ti, size_t n, uint32_t mask)
 		want[i] = (int64_t)mp->nin;
 		mp->nin++;
 	}
+	/* one call writes one batch per partition */
+	for (uint32_t p = 0; p < np; p++)
+		if (t->parts[p].nin > t->parts[p].n)
+			t->parts[p].v[t->parts[p].nin - 1].batch_end = 1;
 	op_begin(w, "produce %zu record%s to %s", n, n == 1 ? "" : "s", t->name);
 	int r;
 	if (n == 1) {
@@ -1016,7 +1206,14 @@ int cu_produce(cu_world *w, int ti, size_t n, uint32_t mask)
 	free(want);
 	free(pick);
 	EXPECT_OK(w, r, n == 1 ? "varve_produce" : "varve_produce_batch");
-	return op_end(w, 1);
+	size_t n_before[32];
+	for (uint32_t p = 0; p < np && p < 32; p++)
+		n_before[p] = t->parts[p].n;
+	if (op_end(w, 1))
+		return -1;
+	if (rolls_sync)
+		return interval_rolls(w, ti, segs_before, n_before);
+	return 0;
 }
 
 int cu_roll(cu_world *w, int ti, uint32_t part)
@@ -1053,7 +1250,10 @@ int cu_commit(cu_world *w, const char *group, int ti, uint32_t part, int64_t off
 	op_begin(w, "commit %s %s/%u = %" PRId64, group, w->m.t[ti].name, part, off);
 	int r = varve_group_commit(w->db, group, w->m.t[ti].name, part, off, NULL);
 	EXPECT_OK(w, r, "varve_group_commit");
-	return op_end(w, 1);
+	if (op_end(w, 1))
+		return -1;
+	relaxed_floor(&w->m, ti, part, off);
+	return 0;
 }
 
 int cu_consumer_commit(cu_world *w, const char *group, int ti)
@@ -1083,7 +1283,11 @@ int cu_consumer_commit(cu_world *w, const char *group, int ti)
 		r = varve_consumer_commit(c);
 	varve_consumer_close(c);
 	EXPECT_OK(w, r, "consumer poll/position/commit");
-	return op_end(w, 1);
+	if (op_end(w, 1))
+		return -1;
+	for (uint32_t p = 0; p < t->cfg.partitions; p++)
+		relaxed_floor(&w->m, ti, p, commit_slot(&w->m, group, ti, p)->off);
+	return 0;
 }
 
 static void checkpoint_all(cu_world *w)
@@ -1153,7 +1357,23 @@ int cu_reopen(cu_world *w)
 	r = varve_open(w->store, &w->opts, &w->db);
 	EXPECT_OK(w, r, "varve_open");
 	after_open(w);
-	return op_end(w, 1);
+	if (op_end(w, 1))
+		return -1;
+	relaxed_all_durable(&w->m); /* close synced everything */
+	return 0;
+}
+
+int cu_sync(cu_world *w)
+{
+	if (w->failed)
+		return -1;
+	op_begin(w, "varve_sync");
+	int r = varve_sync(w->db);
+	EXPECT_OK(w, r, "varve_sync");
+	if (op_end(w, 1))
+		return -1;
+	relaxed_all_durable(&w->m);
+	return 0;
 }
 
 void cu_take_now(cu_world *w, uint64_t seed)

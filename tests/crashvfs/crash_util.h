@@ -32,6 +32,17 @@
  *    key (unless a tombstone) is there;
  *  - every committed offset equals the last acknowledged commit of its key
  *    or the in-flight one, and the in-flight commit call is all or nothing.
+ *
+ * Relaxed mode (model.relaxed: a world opened with sync=none or interval)
+ * keeps a durable floor per partition instead: the records acknowledged
+ * before the last call that made them durable (varve_sync, a commit
+ * covering them, close, a roll under interval; cu_sync, cu_commit,
+ * cu_consumer_commit, cu_reopen, cu_produce) must be there; past the floor,
+ * what survives of the acknowledged and in-flight batches is any prefix at
+ * batch boundaries. Commit records follow the policy: a committed offset
+ * is the one of the last metadata sync (varve_sync, close, topic create or
+ * delete) or any acknowledged since, or the in-flight one, and never past
+ * the recovered end of its partition (commits sync data first).
  */
 #ifndef VARVE_CRASHVFS_UTIL_H
 #define VARVE_CRASHVFS_UTIL_H
@@ -85,6 +96,7 @@ typedef struct m_rec {
 	int64_t ts;
 	m_hdr hdr[2];
 	size_t nh;
+	int batch_end; /* the last record of its batch in its partition */
 } m_rec;
 
 typedef struct m_part {
@@ -92,6 +104,7 @@ typedef struct m_part {
 	size_t n, nin, cap;
 	int64_t start;    /* acknowledged log start */
 	int64_t start_hi; /* the in-flight retention may have moved it up to here */
+	size_t dur;       /* relaxed mode: [0, dur) was made durable */
 } m_part;
 
 typedef struct m_topic {
@@ -109,6 +122,11 @@ typedef struct m_commit {
 	uint32_t part;
 	int64_t off;    /* acknowledged; -1 = none */
 	int64_t off_in; /* in flight; -2 = none */
+	/* relaxed mode: the offset at the last metadata sync (-1 = none) and
+	 * the offsets acknowledged since, any of which a crash may leave */
+	int64_t off_dur;
+	int64_t *hist;
+	size_t nhist, hcap;
 } m_commit;
 
 typedef struct model {
@@ -116,6 +134,7 @@ typedef struct model {
 	size_t nt, tcap;
 	m_commit *c;
 	size_t nc, ccap;
+	int relaxed; /* sync=none/interval: durable floors (see the top) */
 } model;
 
 void m_rec_free(m_rec *r);
@@ -179,7 +198,8 @@ struct cu_world {
 };
 
 /* Create root and a store in it under the crash VFS; opts may be NULL
- * (defaults below). Takes no crash states until a capture policy is set. */
+ * (defaults below). Takes no crash states until a capture policy is set.
+ * A sync policy other than VARVE_SYNC_ALWAYS makes the oracle relaxed. */
 void cu_world_init(cu_world *w, const varve_options *opts, uint64_t seed);
 /* Close the store, uninstall the crash VFS, remove the tree. */
 void cu_world_fini(cu_world *w);
@@ -214,6 +234,8 @@ int cu_consumer_commit(cu_world *w, const char *group, int ti);
 int cu_clean(cu_world *w, int64_t advance_ms, int force);
 /* varve_close + varve_open (clean close, then open under the crash VFS). */
 int cu_reopen(cu_world *w);
+/* varve_sync: in relaxed mode everything acknowledged becomes the floor. */
+int cu_sync(cu_world *w);
 /* What the background thread does every second: flush the active segments'
  * index entries and write recovery points that moved (white-box). */
 int cu_checkpoint(cu_world *w);
@@ -226,5 +248,8 @@ int cu_drain(cu_world *w);
 
 /* Verify an open store against the oracle (also used by other tests). */
 int cu_verify_db(varve_db *db, const model *m, char *why, size_t cap);
+/* Relaxed mode: partitions verified (this process) that ended below their
+ * acknowledged end, as the policy allows. */
+uint64_t cu_relaxed_short(void);
 
 #endif
