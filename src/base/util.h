@@ -103,6 +103,11 @@ static inline int vv_varint_get(const uint8_t **p, const uint8_t *end, uint64_t 
 		*p = q + 1;
 		return 0;
 	}
+	if (end - q >= 2 && q[1] < 0x80) { /* two bytes: offset deltas past 127 */
+		*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+		*p = q + 2;
+		return 0;
+	}
 	uint64_t v = 0;
 	for (unsigned shift = 0; shift < 64; shift += 7) {
 		if (q >= end)

@@ -103,26 +103,6 @@ static uint32_t set_of(uint64_t pos)
 	return (uint32_t)((pos * 0x9E3779B97F4A7C15ull) >> 52) & (SLOTS - WAYS);
 }
 
-/* vv_varint_get with the two-byte case inline too: a record's length is one
- * or two bytes, its offset delta two from the 129th record of a batch on. */
-static inline int varint_get2(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	const uint8_t *q = *p;
-	if (__builtin_expect(end - q >= 2, 1)) {
-		if (q[0] < 0x80) {
-			*out = q[0];
-			*p = q + 1;
-			return 0;
-		}
-		if (q[1] < 0x80) {
-			*out = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
-			*p = q + 2;
-			return 0;
-		}
-	}
-	return vv_varint_get(p, end, out);
-}
-
 /* Walk every record of the batch rr stands at the start of, with the checks
  * vv_record_skip_before makes. NULL with *rc set when it fails. */
 static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_t pos, int *rc,
@@ -157,9 +137,9 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 		const uint8_t *q = p, *rec_end;
 		uint64_t body, delta;
 		const char *why = NULL;
-		if (varint_get2(&q, end, &body) || body > (uint64_t)(end - q))
+		if (vv_varint_get(&q, end, &body) || body > (uint64_t)(end - q))
 			why = "record length runs past the batch";
-		else if (rec_end = q + body, varint_get2(&q, rec_end, &delta))
+		else if (rec_end = q + body, vv_varint_get(&q, rec_end, &delta))
 			why = "offset delta runs past the record";
 		else if ((int64_t)delta <= prev || delta > last || (i == n - 1 && delta != last))
 			why = "offset delta out of order or past the batch's last";
