@@ -707,3 +707,83 @@ static void expired_tombstones_case(int force)
 
 Test(compaction, expired_tombstones_alone_are_work_forced) { expired_tombstones_case(1); }
 Test(compaction, expired_tombstones_alone_are_work_background) { expired_tombstones_case(0); }
+
+/* A segment that compaction left ending short of the next one's base is not
+ * a hole, even after the topic's policy went back to delete: recovery that
+ * scans it from the start (no recovery point, unclean) cuts nothing. */
+Test(compaction, short_compacted_segments_are_not_cut_after_the_policy_changes)
+{
+	const char *dir = t_newpath("s");
+	t_clock clk;
+	varve_options o;
+	o = cl_opts(&clk);
+	varve_db *db = t_open(dir, &o);
+	varve_topic_config c = cl_cfg();
+	c.cleanup_policy = VARVE_CLEANUP_COMPACT;
+	c.segment_ms = 1000;
+	c.delete_retention_ms = 500;
+	cl_topic(db, "c", &c);
+	/* 5 steps (segments) of 30: each step's last 5 records reuse keys r0..r4
+	 * and the others have keys of their own; the fourth step's r0..r4 are
+	 * tombstones that expire before the cleaning, so the compacted segment
+	 * ends at 114, short of the active segment's base 120 */
+	int64_t off = 0;
+	for (int s = 0; s < 5; s++) {
+		for (int i = 0; i < 30; i++, off++) {
+			char key[16], val[32];
+			if (i >= 25)
+				snprintf(key, sizeof key, "r%d", i - 25);
+			else
+				snprintf(key, sizeof key, "u%" PRId64, off);
+			snprintf(val, sizeof val, "v%" PRId64, off);
+			varve_record r = t_rec_s(key, val);
+			if (s == 3 && i >= 25) {
+				r.value = NULL;
+				r.value_len = 0;
+			}
+			r.partition = 0;
+			r.timestamp = T0 + off;
+			t_ok(varve_produce(db, "c", &r, NULL, NULL));
+		}
+		atomic_fetch_add(&clk.now, 1000);
+	}
+	t_ok(varve_clean_now(db, 1));
+	c.cleanup_policy = VARVE_CLEANUP_DELETE;
+	t_ok(varve_topic_alter(db, "c", &c));
+	/* what is there: segment ends fall short of the next bases */
+	int64_t want[150];
+	size_t nwant = 0;
+	varve_iter *it;
+	const varve_record *r;
+	t_ok(varve_iter_open(db, "c", 0, 0, &it));
+	while (varve_iter_next(it, &r) == VARVE_OK)
+		want[nwant++] = r->offset;
+	varve_iter_close(it);
+	int64_t bases[16];
+	size_t nb = cl_segments(dir, "c", 0, bases, 16);
+	cr_assert_geq(nb, 2);
+	int short_end = 0; /* a sealed segment whose last record is below the next base - 1 */
+	for (size_t i = 1; i < nwant; i++)
+		for (size_t b = 1; b < nb; b++)
+			short_end |= want[i] == bases[b] && want[i - 1] < bases[b] - 1;
+	cr_assert(short_end, "no compacted segment ends short of the next base");
+	/* an unclean copy without its recovery point: every segment is scanned */
+	const char *copy = t_newpath("copy");
+	t_copy_tree(dir, copy);
+	char rp[4200];
+	snprintf(rp, sizeof rp, "%s/topics/c/0/recovery-point", copy);
+	unlink(rp);
+	t_close(db);
+	varve_db *cdb = t_open(copy, &o);
+	t_ok(varve_iter_open(cdb, "c", 0, 0, &it));
+	size_t n = 0;
+	while (varve_iter_next(it, &r) == VARVE_OK) {
+		cr_assert_lt(n, nwant);
+		cr_assert_eq(r->offset, want[n], "record %zu: offset %" PRId64 ", want %" PRId64, n,
+			     r->offset, want[n]);
+		n++;
+	}
+	cr_assert_eq(n, nwant, "recovery cut the compacted log: %zu of %zu records left", n, nwant);
+	varve_iter_close(it);
+	t_close(cdb);
+}
