@@ -1385,3 +1385,58 @@ void cu_take_now(cu_world *w, uint64_t seed)
 	cu_take(w, seed, CV_NS_MIXED, CV_DATA_MIXED, CU_REOPEN, "idle");
 	cu_drain(w);
 }
+
+/* ---- capture policies and budgets ---------------------------------------------------------- */
+
+uint64_t cu_budget(double share)
+{
+	uint64_t total = cu_env_u64("VARVE_CRASH_STATES", cu_asan() ? 4000 : 20000);
+	uint64_t b = (uint64_t)((double)total * share + 0.5);
+	return b ? b : 1;
+}
+
+int cu_ns_mode(void)
+{
+	static int mode = -1;
+	if (mode < 0) {
+		const char *v = getenv("VARVE_CRASH_NS");
+		mode = CV_NS_MIXED;
+		if (v && !strcmp(v, "subset"))
+			mode = CV_NS_SUBSET;
+		else if (v && !strcmp(v, "prefix"))
+			mode = CV_NS_PREFIX;
+		else if (v && !strcmp(v, "dirprefix"))
+			mode = CV_NS_DIR_PREFIX;
+		else if (v && !strcmp(v, "none"))
+			mode = CV_NS_NONE;
+		else if (v && !strcmp(v, "all"))
+			mode = CV_NS_ALL;
+	}
+	return mode;
+}
+
+void cu_policy_capture(cu_world *w, int ev, const char *path)
+{
+	cu_policy *pl = w->capture_ctx;
+	int sync = ev == CV_EV_DATASYNC || ev == CV_EV_SYNC_DIR;
+	double p = sync ? pl->p_sync : pl->p_write;
+	if ((double)(cu_rand(&pl->rng) % 1000000) / 1e6 >= p)
+		return;
+	static const char *const names[] = { "?", "write", "truncate", "create", "mkdir", "rename",
+					     "unlink", "rmdir", "datasync", "sync_dir",
+					     "write through the mapping" };
+	char why[160];
+	snprintf(why, sizeof why, "%s %s (persistence point %llu)",
+		 ev > 0 && ev <= CV_EV_MAP_WRITE ? names[ev] : "?", path,
+		 (unsigned long long)cv_persistence_points());
+	for (unsigned v = 0; v < pl->variants; v++) {
+		pl->taken++;
+		pl->taken_in_map += ev == CV_EV_MAP_WRITE;
+		unsigned flags = 0;
+		if (w->ro_every && pl->taken % w->ro_every == 0)
+			flags |= CU_RO_FIRST;
+		if (w->reopen_every && pl->taken % w->reopen_every == 0)
+			flags |= CU_REOPEN;
+		cu_take(w, cu_rand(&pl->rng), pl->ns_mode, CV_DATA_MIXED, flags, why);
+	}
+}

@@ -63,6 +63,13 @@ uint64_t cu_rand(uint64_t *state);
 uint64_t cu_seed(void);
 double cu_now_s(void);
 
+/* VARVE_CRASH_STATES (20,000; 4,000 under ASan) times share: a suite's
+ * budget of crash states, at least 1. */
+uint64_t cu_budget(double share);
+/* VARVE_CRASH_NS forces one namespace model (exploration): subset, prefix,
+ * dirprefix, none, all. Default: CV_NS_MIXED (io_crash.h). */
+int cu_ns_mode(void);
+
 /* ---- files ------------------------------------------------------------------- */
 
 /* Per-process root: $VARVE_CRASH_TMPDIR, else /dev/shm, else
@@ -146,6 +153,20 @@ int m_rec_cmp(const m_rec *want, const varve_record *got, char *why, size_t cap)
 
 typedef struct cu_world cu_world;
 
+/* A random capture policy: at a persistence point (datasync, sync_dir)
+ * with probability p_sync, at any other event with p_write, take `variants`
+ * crash states (every ro_every-th also opened read-only first, every
+ * reopen_every-th reopened; see cu_world). Set w->capture =
+ * cu_policy_capture and w->capture_ctx to the policy. */
+typedef struct cu_policy {
+	double p_sync, p_write;
+	unsigned variants;
+	int ns_mode;           /* namespace model of the states (io_crash.h) */
+	uint64_t rng;
+	uint64_t taken;
+	uint64_t taken_in_map; /* of them, right after a write through a mapping */
+} cu_policy;
+
 /* Called for every crash VFS event while an operation runs (VFS lock held):
  * take crash states with cu_take / cu_take_tree. */
 typedef void (*cu_capture_fn)(cu_world *w, int event, const char *path);
@@ -208,6 +229,8 @@ void cu_world_fini(cu_world *w);
 void cu_default_opts(cu_world *w, varve_options *o);
 
 /* Queue a random crash state of the current model (from inside capture). */
+/* The capture function of a cu_policy (w->capture_ctx). */
+void cu_policy_capture(cu_world *w, int ev, const char *path);
 void cu_take(cu_world *w, uint64_t seed, int ns_mode, int data_mode, unsigned flags,
 	     const char *why);
 /* Queue a given tree (owned by the world from here on). */

@@ -38,34 +38,6 @@ static void fini(void) { cu_cleanup(); }
 
 TestSuite(crash_relaxed, .fini = fini, .timeout = 900);
 
-typedef struct policy {
-	double p_sync, p_write; /* chance to crash at a persistence point / other event */
-	unsigned variants;      /* crash states per chosen point */
-	uint64_t rng;
-	uint64_t taken;
-} policy;
-
-static void capture(cu_world *w, int ev, const char *path)
-{
-	policy *pl = w->capture_ctx;
-	int sync = ev == CV_EV_DATASYNC || ev == CV_EV_SYNC_DIR;
-	double p = sync ? pl->p_sync : pl->p_write;
-	if ((double)(cu_rand(&pl->rng) % 1000000) / 1e6 >= p)
-		return;
-	char why[160];
-	snprintf(why, sizeof why, "%s %s (persistence point %llu)", sync ? "sync" : "event", path,
-		 (unsigned long long)cv_persistence_points());
-	for (unsigned v = 0; v < pl->variants; v++) {
-		pl->taken++;
-		unsigned flags = 0;
-		if (w->ro_every && pl->taken % w->ro_every == 0)
-			flags |= CU_RO_FIRST;
-		if (w->reopen_every && pl->taken % w->reopen_every == 0)
-			flags |= CU_REOPEN;
-		cu_take(w, cu_rand(&pl->rng), CV_NS_MIXED, CV_DATA_MIXED, flags, why);
-	}
-}
-
 /* Writes of the append buffer by the open store so far (white-box). */
 static uint64_t buffer_writes(cu_world *w)
 {
@@ -176,10 +148,7 @@ typedef struct relaxed_run {
 static void run(const relaxed_run *rr, uint64_t seed0)
 {
 	double t0 = cu_now_s();
-	uint64_t total = cu_env_u64("VARVE_CRASH_STATES", cu_asan() ? 4000 : 20000);
-	uint64_t goal = (uint64_t)((double)total * 0.15 + 0.5);
-	if (!goal)
-		goal = 1;
+	uint64_t goal = cu_budget(0.15);
 	printf("crashvfs: %s: seed %" PRIu64 " (VARVE_CRASH_SEED=%" PRIu64 " replays it)\n", rr->name,
 	       seed0, seed0);
 	fflush(stdout);
@@ -188,16 +157,17 @@ static void run(const relaxed_run *rr, uint64_t seed0)
 	uint64_t seed = seed0;
 	while (checked < goal) {
 		cu_world w;
-		policy pl;
+		cu_policy pl;
 		memset(&w, 0, sizeof w);
 		memset(&pl, 0, sizeof pl);
 		pl.rng = seed ^ 0x5eed;
 		pl.p_sync = 0.35;
 		pl.p_write = 0.12;
 		pl.variants = 2;
+		pl.ns_mode = CV_NS_MIXED;
 		w.ro_every = 7;
 		w.reopen_every = 11;
-		w.capture = capture;
+		w.capture = cu_policy_capture;
 		w.capture_ctx = &pl;
 		varve_options o;
 		cu_default_opts(&w, &o);

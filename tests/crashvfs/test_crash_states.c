@@ -25,71 +25,6 @@ static void fini(void) { cu_cleanup(); }
 
 TestSuite(crash_states, .fini = fini, .timeout = 1200);
 
-typedef struct policy {
-	double p_sync, p_write; /* chance to crash at a persistence point / other event */
-	unsigned variants;      /* crash states per chosen point */
-	uint64_t rng;
-	uint64_t taken;
-	uint64_t taken_in_map; /* of them, right after a write through a mapping */
-} policy;
-
-/* VARVE_CRASH_NS forces one namespace model (exploration): subset (each
- * unsynced create/rename/unlink independently lost: the weakest reading of
- * POSIX), prefix (journal order), dirprefix, none, all. Default: a mix of
- * none, all, dirprefix and prefix (io_crash.h). */
-static int ns_mode(void)
-{
-	static int mode = -1;
-	if (mode < 0) {
-		const char *v = getenv("VARVE_CRASH_NS");
-		mode = CV_NS_MIXED;
-		if (v && !strcmp(v, "subset"))
-			mode = CV_NS_SUBSET;
-		else if (v && !strcmp(v, "prefix"))
-			mode = CV_NS_PREFIX;
-		else if (v && !strcmp(v, "dirprefix"))
-			mode = CV_NS_DIR_PREFIX;
-		else if (v && !strcmp(v, "none"))
-			mode = CV_NS_NONE;
-		else if (v && !strcmp(v, "all"))
-			mode = CV_NS_ALL;
-	}
-	return mode;
-}
-
-static void capture(cu_world *w, int ev, const char *path)
-{
-	policy *pl = w->capture_ctx;
-	int sync = ev == CV_EV_DATASYNC || ev == CV_EV_SYNC_DIR;
-	double p = sync ? pl->p_sync : pl->p_write;
-	if ((double)(cu_rand(&pl->rng) % 1000000) / 1e6 >= p)
-		return;
-	static const char *const names[] = { "?", "write", "truncate", "create", "mkdir", "rename",
-					     "unlink", "rmdir", "datasync", "sync_dir",
-					     "write through the mapping" };
-	char why[160];
-	snprintf(why, sizeof why, "%s %s (persistence point %llu)",
-		 ev > 0 && ev <= CV_EV_MAP_WRITE ? names[ev] : "?", path,
-		 (unsigned long long)cv_persistence_points());
-	for (unsigned v = 0; v < pl->variants; v++) {
-		pl->taken++;
-		pl->taken_in_map += ev == CV_EV_MAP_WRITE;
-		unsigned flags = 0;
-		if (w->ro_every && pl->taken % w->ro_every == 0)
-			flags |= CU_RO_FIRST;
-		if (w->reopen_every && pl->taken % w->reopen_every == 0)
-			flags |= CU_REOPEN;
-		cu_take(w, cu_rand(&pl->rng), ns_mode(), CV_DATA_MIXED, flags, why);
-	}
-}
-
-static uint64_t budget(double share)
-{
-	uint64_t total = cu_env_u64("VARVE_CRASH_STATES", cu_asan() ? 4000 : 20000);
-	uint64_t b = (uint64_t)((double)total * share + 0.5);
-	return b ? b : 1;
-}
-
 enum { W_MMAP = 1, W_FULL_PREALLOC = 2, W_SMALL_META = 4 };
 
 typedef struct workload {
@@ -121,7 +56,7 @@ static unsigned g_dyn; /* names of dynamic topics */
 static void run(const workload *wl, uint64_t seed0)
 {
 	double t0 = cu_now_s();
-	uint64_t goal = budget(wl->share);
+	uint64_t goal = cu_budget(wl->share);
 	printf("crashvfs: %s: seed %" PRIu64 " (VARVE_CRASH_SEED=%" PRIu64 " replays it)\n",
 	       wl->name, seed0, seed0);
 	fflush(stdout);
@@ -130,20 +65,21 @@ static void run(const workload *wl, uint64_t seed0)
 	uint64_t seed = seed0;
 	while (tot.checked < goal) {
 		cu_world w;
-		policy pl;
+		cu_policy pl;
 		memset(&w, 0, sizeof w);
 		memset(&pl, 0, sizeof pl);
 		pl.rng = seed ^ 0xabcdef;
 		pl.p_sync = 0.35;
 		pl.p_write = 0.10;
 		pl.variants = 2;
+		pl.ns_mode = cu_ns_mode();
 		w.use_mmap = (wl->flags & W_MMAP) != 0;
 		w.full_prealloc = (wl->flags & W_FULL_PREALLOC) != 0;
 		if (wl->flags & W_SMALL_META)
 			w.meta_segment_bytes = 2048; /* white-box: the metadata log rolls and compacts */
 		w.ro_every = 7;
 		w.reopen_every = 11;
-		w.capture = capture;
+		w.capture = cu_policy_capture;
 		w.capture_ctx = &pl;
 		cu_world_init(&w, NULL, seed); /* store creation is crashed too */
 		uint64_t rng = seed;
