@@ -518,7 +518,11 @@ int vv_segment_seal(vv_segment *s)
 	pthread_mutex_unlock(&s->mu);
 	VV_TRY(rc);
 	VV_TRY(vv_segment_trim(s));
+	/* under mu too: a reader's first mapping (read_map_locked) sizes it
+	 * by whether the segment is sealed */
+	pthread_mutex_lock(&s->mu);
 	s->sealed = 1;
+	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
