@@ -239,11 +239,9 @@ int vv_partition_flush_for_read(vv_partition *p)
 		return 0;
 	vv_error_saved e;
 	vv_error_save(&e);
-	pthread_mutex_lock(&p->lock);
-	int wrote = p->abuf_len > 0 && flush_buffer_locked(p) == 0;
-	pthread_mutex_unlock(&p->lock);
+	int written = vv_partition_flush_buffer(p) == 0;
 	vv_error_restore(&e);
-	return wrote;
+	return written;
 }
 
 /* Write one encoded batch: into the buffer when it is on and the batch is

@@ -196,9 +196,10 @@ int vv_partition_flush_index(vv_partition *p);
 /* Write the append buffer to the active segment (no fsync). */
 int vv_partition_flush_buffer(vv_partition *p);
 /* A reader in the process reached the written end of the active segment:
- * write the buffered records so it can read them. 1 if it wrote some, 0 if
- * none were waiting or the write failed (the reader is at the end for now;
- * the writer's next flush reports the error and tries again). */
+ * write the buffered records so it can read them. 1 if records were
+ * waiting and are in the file now (written here or by a flush in between),
+ * 0 if none were waiting or the write failed (the reader is at the end for
+ * now; the writer's next flush reports the error and tries again). */
 int vv_partition_flush_for_read(vv_partition *p);
 
 /* Segment holding `offset` (base <= offset), referenced; VARVE_EOFFSET if

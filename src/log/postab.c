@@ -21,7 +21,6 @@
 #define SLOTS 4096u
 
 typedef struct vv_postab {
-	uint64_t pos;   /* the batch's position in its segment */
 	uint32_t n;     /* records */
 	size_t bytes;   /* charged to the budget */
 	uint32_t *at;   /* n record starts, bytes past the records section's start */
@@ -104,11 +103,11 @@ static uint32_t set_of(uint64_t pos)
 }
 
 /* Walk every record of the batch rr stands at the start of, with the checks
- * vv_record_skip_before makes. NULL with *rc set when it fails. */
-static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_t pos, int *rc,
-			const char **fault)
+ * vv_record_skip_before makes. NULL when the budget is spent, without
+ * memory, or when a record does not decode (the caller's own walk then
+ * reports it where it meets it, as without tables). */
+static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr)
 {
-	*rc = 1;
 	uint32_t n = rr->remaining;
 	size_t span = (size_t)(rr->end - rr->p);
 	if (n == 0 || n > span) /* every record takes a byte at least */
@@ -125,7 +124,6 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 		uncharge(b, bytes);
 		return NULL;
 	}
-	t->pos = pos;
 	t->n = n;
 	t->bytes = bytes;
 	t->at = (uint32_t *)(t + 1);
@@ -136,17 +134,10 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *q = p, *rec_end;
 		uint64_t body, delta;
-		const char *why = NULL;
-		if (vv_varint_get(&q, end, &body) || body > (uint64_t)(end - q))
-			why = "record length runs past the batch";
-		else if (rec_end = q + body, vv_varint_get(&q, rec_end, &delta))
-			why = "offset delta runs past the record";
-		else if ((int64_t)delta <= prev || delta > last || (i == n - 1 && delta != last))
-			why = "offset delta out of order or past the batch's last";
-		if (__builtin_expect(why != NULL, 0)) {
-			*fault = why;
+		if (vv_varint_get(&q, end, &body) || body > (uint64_t)(end - q) ||
+		    (rec_end = q + body, vv_varint_get(&q, rec_end, &delta)) ||
+		    (int64_t)delta <= prev || delta > last || (i == n - 1 && delta != last)) {
 			table_free(b, t);
-			*rc = VARVE_ECORRUPT;
 			return NULL;
 		}
 		t->at[i] = (uint32_t)(p - start);
@@ -155,7 +146,6 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr, uint64_
 		prev = (int64_t)delta;
 		p = rec_end;
 	}
-	*rc = 0;
 	return t;
 }
 
@@ -216,14 +206,8 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 		 * budget still lets the tables in use move on */
 		table_free(ps->budget, ps->slots[slot].t);
 		ps->slots[slot].t = NULL;
-		const char *fault = NULL;
-		t = build(ps->budget, rr, pos, &rc, &fault);
-		if (!t) {
-			/* records that do not decode: the caller's walk reports them
-			 * where it meets them, as without tables */
-			rc = 1;
-			goto out;
-		}
+		if (!(t = build(ps->budget, rr)))
+			goto out; /* the caller walks the batch itself */
 		ps->slots[slot] = (vv_postab_slot){ pos, t };
 	}
 	t->used = ++ps->tick;

@@ -161,6 +161,18 @@ static int open_log_file(vv_segment *s)
 	return 0;
 }
 
+/* Map span bytes of the log read-only. A failed mapping is not an error:
+ * reads use pread. Caller holds mu and the log is open. */
+static void map_log_locked(vv_segment *s, uint64_t span)
+{
+	uint8_t *m;
+	if (span && vv_io_map(s->log, (size_t)span, 0, &m) == 0) {
+		s->map_len = (size_t)span;
+		atomic_store(&s->map, m);
+	}
+	vv_error_clear();
+}
+
 /* The default read path (not mmap mode, not a read-only handle): the log
  * is read in place through a read-only shared mapping, no copy. Only bytes
  * below the published size are ever touched, and in a writer nothing cuts
@@ -170,22 +182,16 @@ static int open_log_file(vv_segment *s)
  * so the mapping never faults past the end of its file. The active
  * segment is mapped at its largest size up front so appends need no
  * remap. Made at the first read, so a writer that never reads maps
- * nothing. A failed mapping is not an error: reads use pread. Caller holds
- * mu and the log is open. */
+ * nothing. Caller holds mu and the log is open. */
 static void read_map_locked(vv_segment *s)
 {
 	if (atomic_load(&s->map_tried))
 		return;
 	atomic_store(&s->map_tried, 1);
-	uint64_t size = atomic_load(&s->size), span = size;
+	uint64_t span = atomic_load(&s->size);
 	if (!s->sealed && s->cfg->map_span > span)
 		span = s->cfg->map_span;
-	uint8_t *m;
-	if (span && vv_io_map(s->log, (size_t)span, 0, &m) == 0) {
-		s->map_len = (size_t)span;
-		atomic_store(&s->map, m);
-	}
-	vv_error_clear();
+	map_log_locked(s, span);
 }
 
 static int open_files_locked(vv_segment *s)
@@ -207,16 +213,9 @@ static int open_files_locked(vv_segment *s)
 	if (!s->tidx)
 		VV_TRY(open_index_file(s, ".timeindex", &s->tidx));
 	vv_error_clear();
-	if (s->cfg->use_mmap && s->sealed && !atomic_load(&s->map)) {
+	if (s->cfg->use_mmap && s->sealed && !atomic_load(&s->map))
 		/* a sealed segment is read through a read-only mapping of its size */
-		uint64_t size = atomic_load(&s->size);
-		uint8_t *m;
-		if (size && vv_io_map(s->log, (size_t)size, 0, &m) == 0) {
-			s->map_len = (size_t)size;
-			atomic_store(&s->map, m);
-		}
-		vv_error_clear(); /* without a mapping, reads use pread */
-	}
+		map_log_locked(s, atomic_load(&s->size));
 	return 0;
 }
 
