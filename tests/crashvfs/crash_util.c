@@ -1053,6 +1053,15 @@ int cu_topic_index(const cu_world *w, const char *name)
 	return -1;
 }
 
+int cu_create_dynamic(cu_world *w, uint64_t *rng, const char *prefix, uint32_t max_parts)
+{
+	char name[32];
+	snprintf(name, sizeof name, "%s%u", prefix, w->dyn++);
+	return cu_create_topic(w, name, 1 + (uint32_t)(cu_rand(rng) % max_parts),
+			       cu_rand(rng) & 1 ? VARVE_CODEC_LZ4 : VARVE_CODEC_NONE,
+			       VARVE_CLEANUP_DELETE, -1, -1);
+}
+
 int cu_create_topic_cfg(cu_world *w, const char *name, const varve_topic_config *c)
 {
 	if (w->failed)

@@ -181,6 +181,7 @@ struct cu_world {
 	varve_db *db;
 	model m;
 	uint64_t rng;
+	unsigned dyn; /* dynamic topics named so far (cu_create_dynamic) */
 	uint32_t meta_segment_bytes; /* white-box: small metadata segments (0 = default) */
 	uint64_t extend_cap;         /* cv_set_extend_cap for this world (0 = 64 KiB) */
 	int full_prealloc;           /* no extend cap: the real 16 MiB preallocation */
@@ -243,6 +244,9 @@ void cu_take_now(cu_world *w, uint64_t seed);
 int cu_create_topic(cu_world *w, const char *name, uint32_t parts, int codec, int policy,
 		    int64_t retention_ms, int64_t retention_records);
 int cu_create_topic_cfg(cu_world *w, const char *name, const varve_topic_config *cfg);
+/* A topic named prefix<n> (n counts per world) with 1..max_parts partitions
+ * and a random codec, delete policy. */
+int cu_create_dynamic(cu_world *w, uint64_t *rng, const char *prefix, uint32_t max_parts);
 int cu_delete_topic(cu_world *w, int ti);
 /* n records to topic ti: n == 1 -> varve_produce, else varve_produce_batch
  * spread over the partitions in `parts_mask` (bit p = partition p; 0 = all). */

@@ -73,7 +73,6 @@ static void random_commit(cu_world *w, uint64_t *rng)
 	cu_commit(w, groups[cu_rand(rng) % 2], ti, p, off);
 }
 
-static unsigned g_dyn; /* names of dynamic topics */
 
 /* Create a dynamic topic, or delete one (never one a group committed on:
  * commits outlive their topic, and its name is not reused). */
@@ -96,11 +95,7 @@ static void topic_churn(cu_world *w, uint64_t *rng)
 		cu_delete_topic(w, del);
 		return;
 	}
-	char name[32];
-	snprintf(name, sizeof name, "dyn%u", g_dyn++);
-	cu_create_topic(w, name, 1 + (uint32_t)(cu_rand(rng) % 2),
-			cu_rand(rng) & 1 ? VARVE_CODEC_LZ4 : VARVE_CODEC_NONE, VARVE_CLEANUP_DELETE, -1,
-			-1);
+	(void)cu_create_dynamic(w, rng, "dyn", 2);
 }
 
 static void setup(cu_world *w)
@@ -176,7 +171,6 @@ static void run(const relaxed_run *rr, uint64_t seed0)
 		o.start_cleaner = 0; /* durability only from the calls the workload makes */
 		cu_world_init(&w, &o, seed);
 		uint64_t rng = seed;
-		g_dyn = 0;
 		if (!w.failed)
 			setup(&w);
 		while (!w.failed && w.nops < 150 && checked + w.checked < goal) {

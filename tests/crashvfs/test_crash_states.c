@@ -51,7 +51,6 @@ static void add(totals *t, const cu_world *w)
 	t->worlds++;
 }
 
-static unsigned g_dyn; /* names of dynamic topics */
 
 static void run(const workload *wl, uint64_t seed0)
 {
@@ -83,7 +82,6 @@ static void run(const workload *wl, uint64_t seed0)
 		w.capture_ctx = &pl;
 		cu_world_init(&w, NULL, seed); /* store creation is crashed too */
 		uint64_t rng = seed;
-		g_dyn = 0;
 		if (!w.failed)
 			wl->setup(&w);
 		while (!w.failed && w.nops < wl->max_ops && tot.checked + w.checked < goal)
@@ -166,15 +164,6 @@ static void delete_maybe_recreate(cu_world *w, uint64_t *rng, const char *prefix
 	}
 }
 
-static void create_dynamic(cu_world *w, uint64_t *rng, const char *prefix)
-{
-	char name[32];
-	snprintf(name, sizeof name, "%s%u", prefix, g_dyn++);
-	cu_create_topic(w, name, 1 + (uint32_t)(cu_rand(rng) % 3),
-			cu_rand(rng) & 1 ? VARVE_CODEC_LZ4 : VARVE_CODEC_NONE, VARVE_CLEANUP_DELETE, -1,
-			-1);
-}
-
 /* ---- mixed: everything ---------------------------------------------------------- */
 
 static void mixed_setup(cu_world *w)
@@ -203,9 +192,12 @@ static void mixed_step(cu_world *w, uint64_t *rng)
 		cu_clean(w, 1000, 0);
 	else if (r < 80)
 		cu_clean(w, 1000, 1);
-	else if (r < 84)
-		live_count(w) < 10 ? create_dynamic(w, rng, "dyn") : delete_maybe_recreate(w, rng, "dyn");
-	else if (r < 86)
+	else if (r < 84) {
+		if (live_count(w) < 10)
+			(void)cu_create_dynamic(w, rng, "dyn", 3);
+		else
+			delete_maybe_recreate(w, rng, "dyn");
+	} else if (r < 86)
 		delete_maybe_recreate(w, rng, "dyn");
 	else if (r < 89)
 		cu_reopen(w);
@@ -299,7 +291,7 @@ static void topics_step(cu_world *w, uint64_t *rng)
 	unsigned r = (unsigned)(cu_rand(rng) % 100);
 	if (r < 20) {
 		if (live_count(w) < 8)
-			create_dynamic(w, rng, "t");
+			(void)cu_create_dynamic(w, rng, "t", 3);
 		else
 			delete_maybe_recreate(w, rng, "t");
 	} else if (r < 32) {
