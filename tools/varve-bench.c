@@ -55,6 +55,7 @@
  */
 #include "../bench/bench_common.h"
 
+#include <inttypes.h>
 #include <sched.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -318,11 +319,16 @@ static void append_workload(const char *path, const char *workload, long records
 			 "sync=%s%s, varve_produce_batch %ld records/call, 1 partition%s",
 			 policy_name(policy), policy == VARVE_SYNC_INTERVAL ? " (1000 ms)" : "",
 			 per_call, mmap_note());
-	else
+	else {
+		char buf_note[48] = "";
+		if (g_append_buffer)
+			snprintf(buf_note, sizeof buf_note, ", append_buffer_bytes %" PRId64,
+				 g_append_buffer);
 		snprintf(config, sizeof config,
 			 "sync=%s%s, varve_produce per record, 1 partition%s%s",
 			 policy_name(policy), policy == VARVE_SYNC_INTERVAL ? " (1000 ms)" : "",
-			 g_append_buffer ? ", append_buffer_bytes 64 KiB" : "", mmap_note());
+			 buf_note, mmap_note());
+	}
 	struct bench_result r = BENCH_RESULT(SYSTEM, workload, variant, config);
 	varve_options o = make_opts(policy);
 	o.append_buffer_bytes = g_append_buffer;
