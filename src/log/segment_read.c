@@ -536,9 +536,11 @@ static int ensure_index(vv_segment *s)
 	int damaged = 0;
 	pthread_mutex_lock(&s->mu);
 	int rc = load_index_locked(s, &damaged);
+	/* read n under mu: the writer adds entries under it */
+	int empty = s->ix.n == 0;
 	pthread_mutex_unlock(&s->mu);
 	VV_TRY(rc);
-	if (damaged || (s->ix.n == 0 && atomic_load(&s->size) > 0))
+	if (damaged || (empty && atomic_load(&s->size) > 0))
 		return rebuild_index(s);
 	return 0;
 }
