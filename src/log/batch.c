@@ -9,6 +9,7 @@
 #include <lz4.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <xxhash.h>
 
 #include "batch.h"
 #include "hash.h"
@@ -23,6 +24,7 @@ void vv_bb_free(vv_batch_builder *b)
 {
 	vv_free(b->buf);
 	vv_free(b->zbuf);
+	vv_free(b->chunks);
 	memset(b, 0, sizeof *b);
 }
 
@@ -32,6 +34,7 @@ void vv_bb_reset(vv_batch_builder *b)
 	b->count = 0;
 	b->last_delta = 0;
 	b->first_ts = b->max_ts = 0;
+	b->nchunks = 0;
 }
 
 static int grow(uint8_t **buf, size_t *cap, size_t need)
@@ -88,6 +91,33 @@ static uint8_t *put_blob(uint8_t *p, const void *d, size_t n)
 	return p + n;
 }
 
+/* The record about to be added at b->len starts a new map chunk, or
+ * extends the last one. */
+static int note_chunk(vv_batch_builder *b, uint32_t offset_delta)
+{
+	size_t at = b->len - VV_BATCH_HEADER_SIZE;
+	uint32_t *last = b->nchunks ? b->chunks + 4 * (b->nchunks - 1) : NULL;
+	if (last && at - last[0] < VV_MAP_CHUNK_BYTES) {
+		last[3] = offset_delta;
+		return 0;
+	}
+	if (at > UINT32_MAX)
+		return 0; /* no map for such a batch (finish refuses it anyway) */
+	if (b->nchunks == b->chunk_cap) {
+		uint32_t nc = b->chunk_cap ? b->chunk_cap * 2 : 64;
+		uint32_t *n = vv_realloc(b->chunks, (size_t)nc * 4 * sizeof *n);
+		if (!n)
+			return vv_error_set(VARVE_ENOMEM, 0, "record map");
+		b->chunks = n;
+		b->chunk_cap = nc;
+	}
+	uint32_t *c = b->chunks + 4 * b->nchunks++;
+	c[0] = (uint32_t)at;
+	c[1] = b->count;
+	c[2] = c[3] = offset_delta;
+	return 0;
+}
+
 int vv_bb_add(vv_batch_builder *b, uint32_t offset_delta, int64_t timestamp, const varve_record *r)
 {
 	if (b->len < VV_BATCH_HEADER_SIZE) {
@@ -101,6 +131,7 @@ int vv_bb_add(vv_batch_builder *b, uint32_t offset_delta, int64_t timestamp, con
 	int64_t ts_delta = timestamp - b->first_ts;
 	size_t body = record_body_size(offset_delta, ts_delta, r);
 	VV_TRY(grow(&b->buf, &b->cap, b->len + vv_varint_len(body) + body));
+	VV_TRY(note_chunk(b, offset_delta));
 	uint8_t *p = b->buf + b->len;
 	p += vv_varint_put(p, body);
 	p += vv_varint_put(p, offset_delta);
@@ -142,6 +173,34 @@ static void write_header(uint8_t *p, const vv_batch_header *h)
 	vv_store32(p + 76, 0);
 }
 
+/* The map's checksum: over its entries, count and reserved field, seeded
+ * with the header's (bytes [8, 80)) so that it vouches for the header too. */
+static uint64_t map_checksum(const uint8_t *batch, const uint8_t *map, uint32_t count)
+{
+	uint64_t seed = vv_hash64(batch + 8, VV_BATCH_HEADER_SIZE - 8);
+	return XXH3_64bits_withSeed(map, (size_t)count * VV_MAP_ENTRY_SIZE + 8, seed);
+}
+
+/* Write the map after the records (the header is written: the map's
+ * checksum covers it). */
+static void write_map(const vv_batch_builder *b, uint8_t *batch, size_t records_size)
+{
+	const uint8_t *rec = batch + VV_BATCH_HEADER_SIZE;
+	uint8_t *m = batch + VV_BATCH_HEADER_SIZE + records_size, *e = m;
+	for (uint32_t i = 0; i < b->nchunks; i++, e += VV_MAP_ENTRY_SIZE) {
+		const uint32_t *c = b->chunks + 4 * i;
+		uint32_t end = i + 1 < b->nchunks ? c[4] : (uint32_t)records_size;
+		vv_store32(e, c[0]);
+		vv_store32(e + 4, c[1]);
+		vv_store32(e + 8, c[2]);
+		vv_store32(e + 12, c[3]);
+		vv_store64(e + 16, vv_hash64(rec + c[0], end - c[0]));
+	}
+	vv_store32(e, b->nchunks);
+	vv_store32(e + 4, 0);
+	vv_store64(e + 8, map_checksum(batch, m, b->nchunks));
+}
+
 uint64_t vv_batch_checksum(const uint8_t *p, size_t length)
 {
 	return vv_hash64(p + 8, length - 8);
@@ -170,6 +229,15 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t 
 	};
 	uint8_t *batch = b->buf;
 	size_t total = b->len;
+	size_t map = (size_t)b->nchunks * VV_MAP_ENTRY_SIZE + VV_MAP_TRAILER_SIZE;
+	if (prm->codec == VARVE_CODEC_NONE && records_size >= VV_MAP_MIN_RECORDS &&
+	    b->nchunks >= 2 && total + map <= UINT32_MAX &&
+	    (prm->max_len == 0 || total + map <= prm->max_len)) {
+		VV_TRY(grow(&b->buf, &b->cap, total + map));
+		batch = b->buf;
+		h.attributes |= VV_ATTR_RECORD_MAP;
+		total += map;
+	}
 	if (prm->codec == VARVE_CODEC_LZ4) {
 		int bound = LZ4_compressBound((int)records_size);
 		if (bound <= 0)
@@ -185,6 +253,8 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t 
 	}
 	h.length = (uint32_t)total;
 	write_header(batch, &h);
+	if (h.attributes & VV_ATTR_RECORD_MAP)
+		write_map(b, batch, records_size);
 	vv_store64(batch, vv_batch_checksum(batch, total));
 	*out = batch;
 	*len = total;
@@ -194,7 +264,14 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t 
 void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset)
 {
 	vv_store64(p + 16, (uint64_t)base_offset);
-	vv_store64(p, vv_batch_checksum(p, vv_load32(p + 12)));
+	uint32_t length = vv_load32(p + 12);
+	if (vv_load16(p + 32) & VV_ATTR_RECORD_MAP) {
+		uint8_t *trailer = p + length - VV_MAP_TRAILER_SIZE;
+		uint32_t count = vv_load32(trailer);
+		uint8_t *m = trailer - (size_t)count * VV_MAP_ENTRY_SIZE;
+		vv_store64(trailer + 8, map_checksum(p, m, count));
+	}
+	vv_store64(p, vv_batch_checksum(p, length));
 }
 
 /* A failed header check: its reason into *why when asked. The scan for
@@ -243,7 +320,8 @@ static inline int parse_header(const uint8_t *p, size_t avail, uint32_t max_len,
 		return header_fault(why, "batch length %" PRIu32 " is over the %" PRIu32 " byte limit",
 				    h->length, max_len);
 	unsigned codec = h->attributes & VV_ATTR_CODEC_MASK;
-	if ((h->attributes & ~VV_ATTR_CODEC_MASK) || codec > VARVE_CODEC_LZ4)
+	if ((h->attributes & ~(VV_ATTR_CODEC_MASK | VV_ATTR_RECORD_MAP)) || codec > VARVE_CODEC_LZ4 ||
+	    ((h->attributes & VV_ATTR_RECORD_MAP) && codec != VARVE_CODEC_NONE))
 		return header_fault(why, "unknown batch attributes 0x%04x", h->attributes);
 	if (h->base_offset < 0)
 		return header_fault(why, "negative base offset %" PRId64, h->base_offset);
@@ -259,7 +337,16 @@ static inline int parse_header(const uint8_t *p, size_t avail, uint32_t max_len,
 		return header_fault(why,
 				    "max timestamp %" PRId64 " is below first timestamp %" PRId64,
 				    h->max_timestamp, h->first_timestamp);
-	if (codec == VARVE_CODEC_NONE && h->records_size != h->length - VV_BATCH_HEADER_SIZE)
+	if (h->attributes & VV_ATTR_RECORD_MAP) {
+		/* records, then at least two chunk entries and the trailer */
+		uint32_t room = h->length - VV_BATCH_HEADER_SIZE;
+		uint32_t map = room >= h->records_size ? room - h->records_size : 0;
+		if (map < 2 * VV_MAP_ENTRY_SIZE + VV_MAP_TRAILER_SIZE ||
+		    (map - VV_MAP_TRAILER_SIZE) % VV_MAP_ENTRY_SIZE)
+			return header_fault(why,
+					    "records size %" PRIu32 " leaves no record map in batch length %" PRIu32,
+					    h->records_size, h->length);
+	} else if (codec == VARVE_CODEC_NONE && h->records_size != h->length - VV_BATCH_HEADER_SIZE)
 		return header_fault(why,
 				    "records size %" PRIu32 " does not match batch length %" PRIu32,
 				    h->records_size, h->length);
@@ -317,9 +404,99 @@ int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_b
 		rr->end = *scratch + h->records_size;
 	} else {
 		rr->p = body;
-		rr->end = body + body_len;
+		rr->end = body + h->records_size; /* the record map, if any, follows */
 	}
 	return 0;
+}
+
+/* ---- the record map ---------------------------------------------------- */
+
+int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_map *m)
+{
+	if (!(h->attributes & VV_ATTR_RECORD_MAP))
+		return VARVE_ECORRUPT;
+	const uint8_t *trailer = batch + h->length - VV_MAP_TRAILER_SIZE;
+	uint32_t count = vv_load32(trailer);
+	uint32_t room = h->length - VV_BATCH_HEADER_SIZE - h->records_size - VV_MAP_TRAILER_SIZE;
+	if (count < 2 || (uint64_t)count * VV_MAP_ENTRY_SIZE != room || vv_load32(trailer + 4))
+		return VARVE_ECORRUPT;
+	const uint8_t *e = trailer - room;
+	if (vv_load64(trailer + 8) != map_checksum(batch, e, count))
+		return VARVE_ECORRUPT;
+	/* in order and inside the batch: positions, first indexes and deltas
+	 * strictly increase, each chunk's deltas within the batch's */
+	uint32_t prev_pos = 0, prev_index = 0, prev_last = 0;
+	for (uint32_t i = 0; i < count; i++, e += VV_MAP_ENTRY_SIZE) {
+		uint32_t pos = vv_load32(e), index = vv_load32(e + 4);
+		uint32_t first = vv_load32(e + 8), last = vv_load32(e + 12);
+		if (i == 0 ? (pos != 0 || index != 0)
+			   : (pos <= prev_pos || index <= prev_index || first <= prev_last))
+			return VARVE_ECORRUPT;
+		if (pos >= h->records_size || index >= h->record_count || first > last ||
+		    last > h->last_offset_delta)
+			return VARVE_ECORRUPT;
+		prev_pos = pos;
+		prev_index = index;
+		prev_last = last;
+	}
+	if (prev_last != h->last_offset_delta)
+		return VARVE_ECORRUPT;
+	m->entries = trailer - room;
+	m->count = count;
+	return 0;
+}
+
+void vv_batch_map_chunk(const vv_batch_map *m, const vv_batch_header *h, uint32_t i,
+			vv_map_chunk *c)
+{
+	const uint8_t *e = m->entries + (size_t)i * VV_MAP_ENTRY_SIZE;
+	c->pos = vv_load32(e);
+	c->index = vv_load32(e + 4);
+	c->first_delta = vv_load32(e + 8);
+	c->last_delta = vv_load32(e + 12);
+	c->hash = vv_load64(e + 16);
+	c->end = i + 1 < m->count ? vv_load32(e + VV_MAP_ENTRY_SIZE) : h->records_size;
+}
+
+uint32_t vv_batch_map_find(const vv_batch_map *m, uint32_t delta)
+{
+	uint32_t lo = 0, hi = m->count; /* the answer is in [lo, hi) */
+	while (hi - lo > 1) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (vv_load32(m->entries + (size_t)mid * VV_MAP_ENTRY_SIZE + 8) <= delta)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int vv_batch_map_chunks_ok(const uint8_t *batch, const vv_batch_header *h, const vv_batch_map *m,
+			   uint32_t from, uint32_t to)
+{
+	const uint8_t *rec = batch + VV_BATCH_HEADER_SIZE;
+	for (uint32_t i = from; i < to; i++) {
+		vv_map_chunk c;
+		vv_batch_map_chunk(m, h, i, &c);
+		if (vv_hash64(rec + c.pos, c.end - c.pos) != c.hash)
+			return -1;
+	}
+	return 0;
+}
+
+void vv_record_reader_window(vv_record_reader *rr, const uint8_t *batch, const vv_batch_map *m,
+			     uint32_t from, uint32_t to)
+{
+	vv_map_chunk a, z;
+	vv_batch_map_chunk(m, &rr->h, from, &a);
+	vv_batch_map_chunk(m, &rr->h, to - 1, &z);
+	const uint8_t *rec = batch + VV_BATCH_HEADER_SIZE;
+	rr->p = rec + a.pos;
+	rr->end = rec + z.end;
+	rr->remaining = (to < m->count ? vv_load32(m->entries + (size_t)to * VV_MAP_ENTRY_SIZE + 4)
+				       : rr->h.record_count) - a.index;
+	rr->prev_delta = (int64_t)a.first_delta - 1;
+	rr->h.last_offset_delta = z.last_delta;
 }
 
 static int get_blob(const uint8_t **p, const uint8_t *end, const void **d, size_t *n)
@@ -428,6 +605,35 @@ int vv_record_skip_before(vv_record_reader *rr, int64_t offset)
 	return 0;
 }
 
+/* The map against the records: every chunk's checksum, and each chunk
+ * walked alone must start at its first delta and end where the next
+ * starts, with its last delta, after its count of records. */
+static int validate_map(const uint8_t *batch, const vv_batch_header *h)
+{
+	vv_batch_map m;
+	if (vv_batch_map_open(batch, h, &m) || vv_batch_map_chunks_ok(batch, h, &m, 0, m.count))
+		return VARVE_ECORRUPT;
+	varve_header *hdrs = NULL;
+	size_t hcap = 0;
+	int rc = 0;
+	for (uint32_t i = 0; i < m.count && rc == 0; i++) {
+		vv_record_reader rr = { .h = *h };
+		vv_record_reader_window(&rr, batch, &m, i, i + 1);
+		vv_map_chunk c;
+		vv_batch_map_chunk(&m, h, i, &c);
+		varve_record r;
+		rc = vv_record_next(&rr, &r, &hdrs, &hcap);
+		if (rc == 0 && r.offset - h->base_offset != (int64_t)c.first_delta)
+			rc = VARVE_ECORRUPT;
+		while (rc == 0)
+			rc = vv_record_next(&rr, &r, &hdrs, &hcap);
+		if (rc == VARVE_EEND)
+			rc = 0;
+	}
+	vv_free(hdrs);
+	return rc ? VARVE_ECORRUPT : 0; /* ENOMEM too: the map was not shown right */
+}
+
 int vv_batch_validate_records(const uint8_t *batch, const vv_batch_header *h,
 			      uint8_t **scratch, size_t *scratch_cap, uint32_t max)
 {
@@ -441,5 +647,7 @@ int vv_batch_validate_records(const uint8_t *batch, const vv_batch_header *h,
 	while ((rc = vv_record_next(&rr, &r, &hdrs, &hcap)) == 0)
 		;
 	vv_free(hdrs);
+	if (rc == VARVE_EEND && (h->attributes & VV_ATTR_RECORD_MAP))
+		rc = validate_map(batch, h) ? VARVE_ECORRUPT : VARVE_EEND;
 	return rc == VARVE_EEND ? 0 : rc;
 }

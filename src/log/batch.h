@@ -10,7 +10,8 @@
  *   16   8   base_offset
  *   24   4   last_offset_delta
  *   28   4   record_count
- *   32   2   attributes    bits 0-1 codec (0 none, 1 lz4); others must be 0
+ *   32   2   attributes    bits 0-1 codec (0 none, 1 lz4); bit 2 record map;
+ *                           others must be 0
  *   34   2   producer_epoch
  *   36   4   records_size  bytes of the records section before compression
  *   40   8   first_timestamp
@@ -20,6 +21,17 @@
  *   72   4   base_sequence -1 = none
  *   76   4   reserved      must be 0
  *   80       records (or one LZ4 block of them)
+ *            then, with attribute bit 2 (format version 2, uncompressed
+ *            batches only), the record map at [80 + records_size, length):
+ *      24 bytes per chunk: u32 position (from the records section's start),
+ *        u32 index of its first record, u32 first and u32 last offset delta,
+ *        u64 XXH3-64 of the chunk's bytes;
+ *      then u32 chunk count, u32 reserved (0), u64 map checksum: XXH3-64 of
+ *        the chunk entries and the count and reserved fields, seeded with
+ *        XXH3-64 of header bytes [8, 80).
+ *   A chunk is the records from its position to the next chunk's (the last
+ *   to the end of the records section). A random read checks the map's
+ *   checksum and one chunk's instead of the whole batch's.
  */
 #ifndef VV_BATCH_H
 #define VV_BATCH_H
@@ -32,6 +44,14 @@
 #define VV_BATCH_HEADER_SIZE 80
 #define VV_BATCH_MAGIC 0x31565256u /* "VRV1" little-endian */
 #define VV_ATTR_CODEC_MASK 0x3u
+#define VV_ATTR_RECORD_MAP 0x4u
+#define VV_MAP_ENTRY_SIZE 24
+#define VV_MAP_TRAILER_SIZE 16
+/* Writers start a new chunk at the first record that begins this far past
+ * the chunk's start, and give a batch a map only when its records section
+ * is at least VV_MAP_MIN_RECORDS bytes (smaller ones are cheap to check). */
+#define VV_MAP_CHUNK_BYTES 4096u
+#define VV_MAP_MIN_RECORDS (2 * VV_MAP_CHUNK_BYTES)
 #define VV_MAX_HEADERS_PER_RECORD 65535
 /* Readers accept batches up to this size whatever max_record_bytes says now,
  * so lowering the option never cuts data written under a higher one. */
@@ -68,6 +88,10 @@ typedef struct vv_batch_builder {
 	uint32_t count;
 	uint32_t last_delta;
 	int64_t first_ts, max_ts;
+	/* the record map's chunks so far: position, first index, first and
+	 * last offset delta (u32 each, in that order) */
+	uint32_t *chunks;
+	uint32_t nchunks, chunk_cap;
 } vv_batch_builder;
 
 void vv_bb_init(vv_batch_builder *b);
@@ -84,6 +108,7 @@ typedef struct vv_batch_params {
 	int64_t producer_id;
 	uint16_t producer_epoch;
 	int32_t base_sequence;
+	size_t max_len; /* no record map if it would take the batch past this; 0: none */
 } vv_batch_params;
 
 /* Finish the batch; *out points into the builder (valid until reset). */
@@ -108,6 +133,32 @@ uint64_t vv_batch_checksum(const uint8_t *p, size_t length);
 /* Rewrite base_offset and the checksum in place (used by compaction). */
 void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset);
 
+/* The record map of a batch (attribute VV_ATTR_RECORD_MAP), once its
+ * checksum matched: entries point into the batch's bytes. */
+typedef struct vv_batch_map {
+	const uint8_t *entries;
+	uint32_t count;
+} vv_batch_map;
+
+typedef struct vv_map_chunk {
+	uint32_t pos, end; /* [pos, end) in the records section */
+	uint32_t index, first_delta, last_delta;
+	uint64_t hash;
+} vv_map_chunk;
+
+/* Check the map's checksum (it covers the header too) and that its
+ * entries are in order and inside the batch. 0, or VARVE_ECORRUPT (also
+ * for a batch without a map). */
+int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_map *m);
+void vv_batch_map_chunk(const vv_batch_map *m, const vv_batch_header *h, uint32_t i,
+			vv_map_chunk *c);
+/* The chunk holding offset delta `delta` (the last one starting at or
+ * before it). */
+uint32_t vv_batch_map_find(const vv_batch_map *m, uint32_t delta);
+/* 0 when chunks [from, to) match their checksums, else -1. */
+int vv_batch_map_chunks_ok(const uint8_t *batch, const vv_batch_header *h, const vv_batch_map *m,
+			   uint32_t from, uint32_t to);
+
 /* Walks the records of one verified batch. If the batch is compressed, the
  * records are inflated into *scratch (grown as needed, bounded by max). */
 typedef struct vv_record_reader {
@@ -124,6 +175,12 @@ int vv_record_reader_init(vv_record_reader *rr, const uint8_t *batch, const vv_b
  * needed). Returns 0, VARVE_EEND when done, VARVE_ECORRUPT when malformed,
  * VARVE_ENOMEM. */
 int vv_record_next(vv_record_reader *rr, varve_record *out, varve_header **hdrs, size_t *hcap);
+
+/* Point rr (initialised on an uncompressed batch with a map) at the
+ * records of chunks [from, to) only: it ends after the last of them, with
+ * that chunk's last offset delta checked as the last. */
+void vv_record_reader_window(vv_record_reader *rr, const uint8_t *batch, const vv_batch_map *m,
+			     uint32_t from, uint32_t to);
 
 /* Step past the records with offsets below `offset` without decoding them
  * (lengths and offset deltas are still checked). 0 or VARVE_ECORRUPT. */

@@ -96,7 +96,7 @@ int vv_reader_skip_damaged(vv_reader *r, int64_t *from, int64_t *to)
 		/* the batch passed its checksum but its records do not decode */
 		r->in_batch = 0;
 		r->pos += r->batch_len;
-		int64_t last = vv_batch_last_offset(&r->rr.h);
+		int64_t last = vv_batch_last_offset(&r->bh);
 		if (last + 1 > r->next)
 			r->next = last + 1;
 		*to = r->next;
@@ -186,6 +186,60 @@ static int skip_to_next(vv_reader *r)
 	return vv_record_skip_before(&r->rr, r->next);
 }
 
+/* The batch at b came back unchecked (vv_seg_reader_batch_for): check its
+ * record map, which vouches for the header, and then only the chunk that
+ * holds r->next. 0 with *chunk set, or 0 with *chunk = UINT32_MAX when the
+ * whole batch lies before r->next (skipped on its checked header) or was
+ * checked whole; else the whole check's error. */
+static int check_by_map(vv_reader *r, const uint8_t *b, const vv_batch_header *h, uint64_t limit,
+			uint32_t *chunk)
+{
+	*chunk = UINT32_MAX;
+	if (vv_batch_map_open(b, h, &r->map) == 0) {
+		if (vv_batch_last_offset(h) < r->next)
+			return 0;
+		uint32_t k = vv_batch_map_find(&r->map, (uint32_t)(r->next - h->base_offset));
+		if (vv_batch_map_chunks_ok(b, h, &r->map, k, k + 1) == 0) {
+			*chunk = k;
+			return 0;
+		}
+	}
+	/* a map or chunk that does not match: the whole checksum says what is wrong */
+	return vv_seg_reader_check(&r->sr, r->seg, b, r->pos, h, limit);
+}
+
+/* The next record of the batch the reader is in. A read that entered by
+ * the record map checked one chunk: the rest of the batch's chunks are
+ * checked when the reader walks past it. */
+static int batch_next(vv_reader *r)
+{
+	int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+	if (rc != VARVE_EEND || !r->map_rest)
+		return rc;
+	uint32_t from = r->map_rest;
+	r->map_rest = 0;
+	if (vv_batch_map_chunks_ok(r->map_batch, &r->bh, &r->map, from, r->map.count)) {
+		uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
+		r->reported = 1;
+		VV_TRY(vv_seg_reader_check(&r->sr, r->seg, r->map_batch, r->pos, &r->bh, limit));
+		return corrupt_here(r, "the batch's record map does not match its records");
+	}
+	vv_record_reader_window(&r->rr, r->map_batch, &r->map, from, r->map.count);
+	return vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+}
+
+/* batch_next failed: the error it reported, or "does not decode". */
+static int batch_fault(vv_reader *r, int rc)
+{
+	if (rc == VARVE_ENOMEM)
+		return rc;
+	if (r->reported) {
+		r->reported = 0;
+		return rc;
+	}
+	return corrupt_here(r, "records do not decode");
+}
+
 int vv_reader_next(vv_reader *r, const varve_record **out)
 {
 	*out = NULL;
@@ -202,7 +256,7 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 	int refreshed = 0;
 	for (;;) {
 		if (r->in_batch) {
-			int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			int rc = batch_next(r);
 			if (rc == 0) {
 				if (r->rec.offset < r->next)
 					continue;
@@ -213,17 +267,22 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 				return 0;
 			}
 			if (rc != VARVE_EEND)
-				return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "records do not decode");
+				return batch_fault(r, rc);
 			r->in_batch = 0;
 			r->pos += r->batch_len;
-			if (vv_batch_last_offset(&r->rr.h) + 1 > r->next)
-				r->next = vv_batch_last_offset(&r->rr.h) + 1;
+			if (vv_batch_last_offset(&r->bh) + 1 > r->next)
+				r->next = vv_batch_last_offset(&r->bh) + 1;
 			continue;
 		}
 		uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
 		vv_batch_header h;
 		const uint8_t *b;
-		int rc = vv_seg_reader_batch(&r->sr, r->seg, r->pos, limit, &b, &h);
+		int checked = 1;
+		uint32_t chunk = UINT32_MAX;
+		int rc = vv_seg_reader_batch_for(&r->sr, r->seg, r->pos, limit, r->next, &b, &h,
+						 &checked);
+		if (rc == 0 && !checked)
+			rc = check_by_map(r, b, &h, limit, &chunk);
 		if (rc == VV_INCOMPLETE)
 			/* the published size only ever covers whole batches: a batch
 			 * running past it is damage, not the end */
@@ -249,11 +308,19 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 					   r->seg->cfg->max_batch);
 		if (rc)
 			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "compressed records do not inflate");
-		if (h.base_offset < r->next && skip_to_next(r))
+		r->bh = h;
+		r->map_rest = 0;
+		if (chunk != UINT32_MAX) {
+			vv_record_reader_window(&r->rr, b, &r->map, chunk, chunk + 1);
+			r->map_batch = b;
+			r->map_rest = chunk + 1 < r->map.count ? chunk + 1 : 0;
+			if (vv_record_skip_before(&r->rr, r->next))
+				return corrupt_here(r, "records do not decode");
+		} else if (h.base_offset < r->next && skip_to_next(r))
 			return corrupt_here(r, "records do not decode");
 		r->batch_len = h.length;
 		r->in_batch = 1;
-		r->last_header = &r->rr.h;
+		r->last_header = &r->bh;
 	}
 }
 
@@ -299,17 +366,17 @@ int vv_reader_next_batch(vv_reader *r, const vv_batch_header **h, const varve_re
 	size_t cnt = 0, nh = 0;
 	int rc = batch_add(r, cnt++, &nh, rec);
 	while (rc == 0) {
-		rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+		rc = batch_next(r);
 		if (rc == VARVE_EEND) {
 			rc = 0;
 			r->in_batch = 0;
 			r->pos += r->batch_len;
-			if (vv_batch_last_offset(&r->rr.h) + 1 > r->next)
-				r->next = vv_batch_last_offset(&r->rr.h) + 1;
+			if (vv_batch_last_offset(&r->bh) + 1 > r->next)
+				r->next = vv_batch_last_offset(&r->bh) + 1;
 			break;
 		}
 		if (rc)
-			return rc == VARVE_ENOMEM ? rc : corrupt_here(r, "records do not decode");
+			return batch_fault(r, rc);
 		if (r->rec.offset < r->next)
 			continue;
 		r->next = r->rec.offset + 1;
@@ -323,7 +390,7 @@ int vv_reader_next_batch(vv_reader *r, const vv_batch_header **h, const varve_re
 		x->headers = x->header_count ? r->bhdrs + x->flags : NULL;
 		x->flags = 0;
 	}
-	*h = &r->rr.h;
+	*h = &r->bh;
 	*recs = r->brecs;
 	*n = cnt;
 	return 0;

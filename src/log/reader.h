@@ -16,6 +16,13 @@ typedef struct vv_reader {
 	int64_t next;     /* next offset to return */
 	vv_seg_reader sr;
 	vv_record_reader rr;
+	vv_batch_header bh; /* the current batch's header (rr's may be a map chunk's) */
+	/* a read that entered the current batch by its record map: the map,
+	 * the batch's bytes, and the first chunk not checked yet (0: none) */
+	vv_batch_map map;
+	const uint8_t *map_batch;
+	uint32_t map_rest;
+	int reported; /* batch_next reported its own error */
 	int in_batch;
 	uint32_t batch_len;
 	uint8_t *scratch;

@@ -226,6 +226,17 @@ void vv_seg_reader_reset(vv_seg_reader *r);
  * position) for a bad header or checksum. */
 int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
 			const uint8_t **batch, vv_batch_header *h);
+/* vv_seg_reader_batch for a read of offset `target`: when target lies past
+ * the start of a batch that has a record map and was not checked whole
+ * before, the batch comes back unchecked (*checked = 0) and the caller
+ * checks the map and the chunks it reads (or vv_seg_reader_check). The
+ * header's length was bounded by limit; nothing else in it is vouched for. */
+int vv_seg_reader_batch_for(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
+			    int64_t target, const uint8_t **batch, vv_batch_header *h, int *checked);
+/* The whole-batch check vv_seg_reader_batch makes: 0 or VARVE_ECORRUPT
+ * (detail names file and position). */
+int vv_seg_reader_check(const vv_seg_reader *r, vv_segment *s, const uint8_t *batch, uint64_t pos,
+			const vv_batch_header *h, uint64_t limit);
 
 /* After damage at or before `from`: the position of the next whole batch
  * in [from, limit) that parses, passes its checksum and holds offsets in

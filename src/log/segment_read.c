@@ -144,8 +144,27 @@ static int check_batch(const vv_seg_reader *r, vv_segment *s, const uint8_t *p, 
 	return 0;
 }
 
-int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
-			const uint8_t **batch, vv_batch_header *h)
+int vv_seg_reader_check(const vv_seg_reader *r, vv_segment *s, const uint8_t *batch, uint64_t pos,
+			const vv_batch_header *h, uint64_t limit)
+{
+	return check_batch(r, s, batch, pos, h, limit);
+}
+
+/* A read into the middle of a batch with a record map, not checked whole
+ * before, leaves the check to the caller (*checked = 0): the map's and one
+ * chunk's checksums instead of the whole batch's. */
+static int left_to_map(const vv_seg_reader *r, vv_segment *s, uint64_t pos,
+		       const vv_batch_header *h, int64_t target, int *checked)
+{
+	if (!checked)
+		return 0;
+	*checked = !(target > h->base_offset && (h->attributes & VV_ATTR_RECORD_MAP) &&
+		     !r->verify_all && !batch_verified(s, pos, h->length));
+	return !*checked;
+}
+
+static int load_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
+		      int64_t target, const uint8_t **batch, vv_batch_header *h, int *checked)
 {
 	char path[4096];
 	if (pos >= limit)
@@ -171,7 +190,8 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 		}
 		if (h->length > limit - pos)
 			return VV_INCOMPLETE;
-		VV_TRY(check_batch(r, s, p, pos, h, limit));
+		if (!left_to_map(r, s, pos, h, target, checked))
+			VV_TRY(check_batch(r, s, p, pos, h, limit));
 		*batch = p;
 		return 0;
 	}
@@ -190,9 +210,22 @@ int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t 
 	if (rc)
 		return rc;
 	p = r->buf + (pos - r->buf_pos);
-	VV_TRY(check_batch(r, s, p, pos, h, limit));
+	if (!left_to_map(r, s, pos, h, target, checked))
+		VV_TRY(check_batch(r, s, p, pos, h, limit));
 	*batch = p;
 	return 0;
+}
+
+int vv_seg_reader_batch(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
+			const uint8_t **batch, vv_batch_header *h)
+{
+	return load_batch(r, s, pos, limit, 0, batch, h, NULL);
+}
+
+int vv_seg_reader_batch_for(vv_seg_reader *r, vv_segment *s, uint64_t pos, uint64_t limit,
+			    int64_t target, const uint8_t **batch, vv_batch_header *h, int *checked)
+{
+	return load_batch(r, s, pos, limit, target, batch, h, checked);
 }
 
 /* ---- finding the next valid batch after damage -------------------------

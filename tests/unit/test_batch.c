@@ -499,7 +499,9 @@ Test(batch, header_parse_names_the_failed_check)
 		{ "reserved header field is 0x00000001", 76, 4, 1 },
 		{ "batch length 79 is shorter than a header", 12, 4, 79 },
 		{ "is over the", 12, 4, MAXB + 1u },
-		{ "unknown batch attributes 0x0004", 32, 2, 0x4 },
+		{ "unknown batch attributes 0x0008", 32, 2, 0x8 },
+		{ "unknown batch attributes 0x0005", 32, 2, 0x5 }, /* a map needs no codec */
+		{ "leaves no record map", 32, 2, 0x4 },
 		{ "batch holds 0 records", 28, 4, 0 },
 		{ "last offset delta 2 is below record count 4 - 1", 24, 4, 2 },
 		{ "negative base offset -1", 16, 8, (uint64_t)-1 },
