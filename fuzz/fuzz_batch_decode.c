@@ -12,11 +12,18 @@
  * believe, which is the case that matters (a bug in a writer, or a
  * collision).
  *
+ * Mode bit 128 gives an uncompressed batch a record map of 2..9 entries
+ * with hostile contents and a correct map checksum, so vv_batch_map_open's
+ * order checks and the chunk walks (vv_record_reader_window) see them.
+ *
  * Properties (abort on violation): every record returned lies inside the
  * batch or the decompression buffer, offsets strictly increase and stay
  * within the header's range, timestamps stay within [0, max], no more
  * records than the header counts, and vv_batch_validate_records agrees
- * with walking the records one by one.
+ * with walking the records one by one (a batch with a map may fail it for
+ * its map alone). A map that opens has chunks inside the records section,
+ * and walking a chunk returns records inside it, in order, within the
+ * chunk's deltas and count.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +48,40 @@ static void check(int cond, const char *what)
 	if (!cond) {
 		fprintf(stderr, "fuzz_batch_decode: %s\n", what);
 		abort();
+	}
+}
+
+/* The record map, when it opens: each chunk inside the records section,
+ * and each chunk's walk inside its chunk, in order, within its deltas. */
+static void walk_map(const uint8_t *b, const vv_batch_header *h, varve_header **hdrs, size_t *hcap)
+{
+	vv_batch_map m;
+	if (!(h->attributes & VV_ATTR_RECORD_MAP) || vv_batch_map_open(b, h, &m))
+		return;
+	check(m.count >= 2, "a map of fewer than 2 chunks opened");
+	for (uint32_t i = 0; i < m.count; i++) {
+		vv_map_chunk c;
+		vv_batch_map_chunk(&m, h, i, &c);
+		check(c.pos < c.end && c.end <= h->records_size, "chunk outside the records");
+		check(vv_batch_map_find(&m, c.first_delta) == i, "find misses a chunk's first delta");
+		(void)vv_batch_map_chunks_ok(b, h, &m, i, i + 1);
+		vv_record_reader rr = { .h = *h };
+		vv_record_reader_window(&rr, b, &m, i, i + 1);
+		const uint8_t *lo = b + VV_BATCH_HEADER_SIZE + c.pos;
+		uint32_t max = rr.remaining, got = 0;
+		int64_t prev = -1;
+		varve_record r;
+		while (vv_record_next(&rr, &r, hdrs, hcap) == 0) {
+			check(++got <= max, "more records than the chunk counts");
+			check(r.offset > prev, "chunk offsets not increasing");
+			check(r.offset >= h->base_offset + (int64_t)c.first_delta &&
+				      r.offset <= h->base_offset + (int64_t)c.last_delta,
+			      "offset outside the chunk");
+			check(!r.key || inside(r.key, r.key_len, lo, c.end - c.pos), "key outside the chunk");
+			check(!r.value || inside(r.value, r.value_len, lo, c.end - c.pos),
+			      "value outside the chunk");
+			prev = r.offset;
+		}
 	}
 }
 
@@ -78,8 +119,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vv_store64(b + 48, (uint64_t)(first + (b[48] & 0x7f)));
 		}
 		uint32_t len = vv_load32(b + 12);
-		if (len >= 8 && len <= n)
+		uint32_t chunks = 2 + (b[29] & 7), map = VV_MAP_TRAILER_SIZE + chunks * VV_MAP_ENTRY_SIZE;
+		if ((mode & 128) && len <= n && len >= VV_BATCH_HEADER_SIZE + map &&
+		    (vv_load16(b + 32) & VV_ATTR_CODEC_MASK) == VARVE_CODEC_NONE) {
+			vv_store16(b + 32, vv_load16(b + 32) | VV_ATTR_RECORD_MAP);
+			vv_store32(b + 36, len - VV_BATCH_HEADER_SIZE - map);
+			vv_store32(b + len - VV_MAP_TRAILER_SIZE, chunks);
+			vv_store32(b + len - VV_MAP_TRAILER_SIZE + 4, 0);
+			/* reseals the map and the batch (the base offset is kept) */
+			vv_batch_set_base_offset(b, (int64_t)vv_load64(b + 16));
+		} else if (len >= 8 && len <= n) {
 			vv_store64(b, vv_batch_checksum(b, len));
+		}
 	}
 
 	uint32_t max_len = (mode & 64) ? (uint32_t)n : MAX_RECORDS_SIZE;
@@ -137,9 +188,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (rc != VARVE_ENOMEM) {
 			int v = vv_batch_validate_records(b, &h, &scratch, &scap, MAX_RECORDS_SIZE);
-			if (v != VARVE_ENOMEM)
+			if (v != VARVE_ENOMEM && (h.attributes & VV_ATTR_RECORD_MAP))
+				check(v != 0 || walk_ok, "validate_records passed a failed walk");
+			else if (v != VARVE_ENOMEM)
 				check((v == 0) == walk_ok, "validate_records disagrees with the walk");
 		}
+		walk_map(b, &h, &hdrs, &hcap);
 		vv_free(hdrs);
 		vv_free(scratch);
 	}

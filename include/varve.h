@@ -41,8 +41,9 @@ extern "C" {
 	(VARVE_VERSION_MAJOR * 10000 + VARVE_VERSION_MINOR * 100 + VARVE_VERSION_PATCH)
 #define VARVE_VERSION_CHECK(maj, min, pat) \
 	(VARVE_VERSION_NUMBER >= ((maj) * 10000 + (min) * 100 + (pat)))
-/** On-disk format version written to <store>/VERSION (docs/FORMAT.md). */
-#define VARVE_FORMAT_VERSION 1
+/** On-disk format version written to <store>/VERSION (docs/FORMAT.md). A
+ * store of an older version opens; a writer upgrades its VERSION first. */
+#define VARVE_FORMAT_VERSION 2
 
 /** Runtime version of the library; any of the out pointers may be NULL. */
 VARVE_API const char *varve_version(int *major, int *minor, int *patch);

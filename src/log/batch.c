@@ -446,6 +446,13 @@ int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_m
 	return 0;
 }
 
+void vv_batch_map_view(const uint8_t *batch, const vv_batch_header *h, vv_batch_map *m)
+{
+	const uint8_t *trailer = batch + h->length - VV_MAP_TRAILER_SIZE;
+	m->count = vv_load32(trailer);
+	m->entries = trailer - (size_t)m->count * VV_MAP_ENTRY_SIZE;
+}
+
 void vv_batch_map_chunk(const vv_batch_map *m, const vv_batch_header *h, uint32_t i,
 			vv_map_chunk *c)
 {

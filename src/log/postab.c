@@ -20,11 +20,15 @@
 #define WAYS 4u
 #define SLOTS 4096u
 
+/* Two kinds share the slots: a position table (at != NULL), and for a
+ * batch with a record map whose map matched, which of its n chunks matched
+ * (checked != NULL). */
 typedef struct vv_postab {
-	uint32_t n;     /* records */
+	uint32_t n;     /* records, or chunks */
 	size_t bytes;   /* charged to the budget */
 	uint32_t *at;   /* n record starts, bytes past the records section's start */
 	uint32_t *delta; /* n offset deltas, strictly increasing; NULL when dense */
+	uint64_t *checked; /* a bit per chunk */
 	uint64_t used;  /* the set's tick at its last lookup */
 } vv_postab;
 
@@ -128,6 +132,7 @@ static vv_postab *build(vv_postab_budget *b, const vv_record_reader *rr)
 	t->bytes = bytes;
 	t->at = (uint32_t *)(t + 1);
 	t->delta = dense ? NULL : t->at + n;
+	t->checked = NULL;
 	const uint8_t *p = rr->p, *start = rr->p, *end = rr->end;
 	const uint64_t last = rr->h.last_offset_delta;
 	int64_t prev = -1;
@@ -165,6 +170,23 @@ static int ensure_slots(vv_postab_set *ps)
 	return 1;
 }
 
+/* Lock held, slots exist: the table of the kind asked for (chunks: a
+ * record map's) at pos with n entries, else NULL and in *slot the slot a
+ * new one goes to (an empty one, else the set's least recently used). */
+static vv_postab *find(vv_postab_set *ps, uint64_t pos, int chunks, uint32_t n, uint32_t *slot)
+{
+	uint32_t set = set_of(pos);
+	*slot = set;
+	for (uint32_t w = 0; w < WAYS; w++) {
+		vv_postab_slot *c = &ps->slots[set + w];
+		if (c->t && c->pos == pos && c->t->n == n && (c->t->checked != NULL) == chunks)
+			return c->t;
+		if (!c->t || (ps->slots[*slot].t && c->t->used < ps->slots[*slot].t->used))
+			*slot = set + w;
+	}
+	return NULL;
+}
+
 /* First record with base + delta >= offset: i in [0, n]. */
 static uint32_t first_at_or_after(const vv_postab *t, int64_t base, int64_t offset)
 {
@@ -189,18 +211,8 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 	int rc = 1;
 	if (!ensure_slots(ps))
 		goto out;
-	uint32_t set = set_of(pos), slot = set;
-	vv_postab *t = NULL;
-	for (uint32_t w = 0; w < WAYS; w++) {
-		vv_postab_slot *c = &ps->slots[set + w];
-		if (c->t && c->pos == pos && c->t->n == rr->remaining) {
-			t = c->t;
-			break;
-		}
-		/* the slot a miss fills: an empty one, else the least recently used */
-		if (!c->t || (ps->slots[slot].t && c->t->used < ps->slots[slot].t->used))
-			slot = set + w;
-	}
+	uint32_t slot;
+	vv_postab *t = find(ps, pos, 0, rr->remaining, &slot);
 	if (!t) {
 		/* the table the miss replaces gives its bytes back first, so a full
 		 * budget still lets the tables in use move on */
@@ -219,4 +231,53 @@ int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_
 out:
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
+}
+
+/* ---- record maps: which chunks matched ------------------------------------ */
+
+int vv_postab_chunk_checked(vv_postab_set *ps, uint64_t pos, uint32_t nchunks, uint32_t chunk)
+{
+	if (!ps->budget || ps->budget->limit == 0)
+		return 0;
+	pthread_mutex_lock(&ps->mu);
+	int known = 0;
+	uint32_t slot;
+	vv_postab *t = ps->slots ? find(ps, pos, 1, nchunks, &slot) : NULL;
+	if (t) {
+		t->used = ++ps->tick;
+		known = chunk < t->n && ((t->checked[chunk / 64] >> (chunk % 64)) & 1) ? 2 : 1;
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return known;
+}
+
+void vv_postab_note_chunks(vv_postab_set *ps, uint64_t pos, uint32_t nchunks, uint32_t from,
+			   uint32_t to)
+{
+	if (!ps->budget || ps->budget->limit == 0)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	uint32_t slot;
+	vv_postab *t = NULL;
+	if (ensure_slots(ps) && !(t = find(ps, pos, 1, nchunks, &slot))) {
+		table_free(ps->budget, ps->slots[slot].t);
+		ps->slots[slot].t = NULL;
+		size_t bytes = sizeof(vv_postab) + ((size_t)nchunks + 63) / 64 * sizeof(uint64_t);
+		if (charge(ps->budget, bytes) == 0) {
+			if ((t = vv_calloc(1, bytes)) != NULL) {
+				t->n = nchunks;
+				t->bytes = bytes;
+				t->checked = (uint64_t *)(t + 1);
+				ps->slots[slot] = (vv_postab_slot){ pos, t };
+			} else {
+				uncharge(ps->budget, bytes);
+			}
+		}
+	}
+	if (t) {
+		t->used = ++ps->tick;
+		for (uint32_t i = from; i < to && i < t->n; i++)
+			t->checked[i / 64] |= (uint64_t)1 << (i % 64);
+	}
+	pthread_mutex_unlock(&ps->mu);
 }

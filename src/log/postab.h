@@ -8,6 +8,9 @@
  * (the bytes under a segment object never change while it lives), bounded
  * in memory by the store's budget (varve_options.read_cache_bytes).
  *
+ * The same slots remember, for a batch with a record map (FORMAT.md), that
+ * its map matched and which of its chunks did.
+ *
  * Invariants: a table is only read under its set's lock (a lookup copies
  * three numbers out), so replacing one never frees memory in use; the
  * bytes held by all tables and slot arrays never exceed the limit.
@@ -70,5 +73,14 @@ void vv_postab_set_free(vv_postab_set *ps);
  * limit reached, no memory, or records that do not decode: the caller's
  * walk reports those where it meets them, as without tables). */
 int vv_postab_skip(vv_postab_set *ps, uint64_t pos, vv_record_reader *rr, int64_t offset);
+
+/* A batch with a record map at pos (nchunks chunks): 0 when its map was not
+ * seen to match (or nothing is kept), 1 when it was, 2 when chunk `chunk`
+ * matched too. Like position tables, the marks live with the segment object
+ * and are charged to the budget. */
+int vv_postab_chunk_checked(vv_postab_set *ps, uint64_t pos, uint32_t nchunks, uint32_t chunk);
+/* The map of the batch at pos matched, and chunks [from, to) did. */
+void vv_postab_note_chunks(vv_postab_set *ps, uint64_t pos, uint32_t nchunks, uint32_t from,
+			   uint32_t to);
 
 #endif

@@ -188,23 +188,39 @@ static int skip_to_next(vv_reader *r)
 
 /* The batch at b came back unchecked (vv_seg_reader_batch_for): check its
  * record map, which vouches for the header, and then only the chunk that
- * holds r->next. 0 with *chunk set, or 0 with *chunk = UINT32_MAX when the
+ * holds r->next. A map and chunks that matched once are remembered with the
+ * segment (as whole batches are: vv_seg_reader_batch), except under
+ * verify_always. 0 with *chunk set, or 0 with *chunk = UINT32_MAX when the
  * whole batch lies before r->next (skipped on its checked header) or was
  * checked whole; else the whole check's error. */
 static int check_by_map(vv_reader *r, const uint8_t *b, const vv_batch_header *h, uint64_t limit,
 			uint32_t *chunk)
 {
+	vv_postab_set *ps = r->seg->cfg->verify_always ? NULL : &r->seg->ptabs;
+	uint32_t count = vv_load32(b + h->length - VV_MAP_TRAILER_SIZE);
+	int known = ps ? vv_postab_chunk_checked(ps, r->pos, count, UINT32_MAX) : 0;
 	*chunk = UINT32_MAX;
-	if (vv_batch_map_open(b, h, &r->map) == 0) {
-		if (vv_batch_last_offset(h) < r->next)
-			return 0;
-		uint32_t k = vv_batch_map_find(&r->map, (uint32_t)(r->next - h->base_offset));
-		if (vv_batch_map_chunks_ok(b, h, &r->map, k, k + 1) == 0) {
-			*chunk = k;
-			return 0;
-		}
+	if (known)
+		vv_batch_map_view(b, h, &r->map);
+	else if (vv_batch_map_open(b, h, &r->map))
+		goto whole;
+	if (vv_batch_last_offset(h) < r->next) {
+		if (ps && !known)
+			vv_postab_note_chunks(ps, r->pos, count, 0, 0);
+		return 0;
 	}
-	/* a map or chunk that does not match: the whole checksum says what is wrong */
+	uint32_t k = vv_batch_map_find(&r->map, (uint32_t)(r->next - h->base_offset));
+	if (known && vv_postab_chunk_checked(ps, r->pos, count, k) == 2) {
+		*chunk = k;
+		return 0;
+	}
+	if (vv_batch_map_chunks_ok(b, h, &r->map, k, k + 1) == 0) {
+		if (ps)
+			vv_postab_note_chunks(ps, r->pos, count, k, k + 1);
+		*chunk = k;
+		return 0;
+	}
+whole: /* a map or chunk that does not match: the whole checksum says what is wrong */
 	return vv_seg_reader_check(&r->sr, r->seg, b, r->pos, h, limit);
 }
 
@@ -218,7 +234,14 @@ static int batch_next(vv_reader *r)
 		return rc;
 	uint32_t from = r->map_rest;
 	r->map_rest = 0;
-	if (vv_batch_map_chunks_ok(r->map_batch, &r->bh, &r->map, from, r->map.count)) {
+	vv_postab_set *ps = r->seg->cfg->verify_always ? NULL : &r->seg->ptabs;
+	int ok = 1;
+	for (uint32_t i = from; i < r->map.count && ok; i++)
+		ok = (ps && vv_postab_chunk_checked(ps, r->pos, r->map.count, i) == 2) ||
+		     vv_batch_map_chunks_ok(r->map_batch, &r->bh, &r->map, i, i + 1) == 0;
+	if (ok && ps)
+		vv_postab_note_chunks(ps, r->pos, r->map.count, from, r->map.count);
+	if (!ok) {
 		uint64_t limit = atomic_load_explicit(&r->seg->size, memory_order_acquire);
 		r->reported = 1;
 		VV_TRY(vv_seg_reader_check(&r->sr, r->seg, r->map_batch, r->pos, &r->bh, limit));

@@ -122,8 +122,12 @@ static void part_config(const varve_db *db, vv_part_config *pc)
 
 /* ---- the directory ----------------------------------------------------------- */
 
-static int check_version(const vv_io_methods *io, const char *path, int *exists)
+/* Format 1 stores open too: format 2 only adds the batch record map, and a
+ * writer rewrites VERSION before it writes one. *exists, and the version
+ * found in *found (0 without a VERSION file). */
+static int check_version(const vv_io_methods *io, const char *path, int *exists, long *found)
 {
+	*found = 0;
 	char vpath[4096];
 	snprintf(vpath, sizeof vpath, "%s/%s", path, VERSION_FILE);
 	uint8_t *buf;
@@ -142,10 +146,11 @@ static int check_version(const vv_io_methods *io, const char *path, int *exists)
 	vv_free(buf);
 	if (!ok)
 		return vv_error_set(VARVE_EFORMAT, 0, "%s does not hold a format version", vpath);
-	if (v != VARVE_FORMAT_VERSION)
+	if (v < 1 || v > VARVE_FORMAT_VERSION)
 		return vv_error_set(VARVE_EFORMAT, 0,
-				    "%s says format %ld; this varve reads format %d only", vpath, v,
+				    "%s says format %ld; this varve reads formats 1 to %d", vpath, v,
 				    VARVE_FORMAT_VERSION);
+	*found = v;
 	return 0;
 }
 
@@ -204,7 +209,8 @@ static int check_empty_or_ours(const vv_io_methods *io, const char *path, int *h
 	 * comes before anything else it writes */
 	vv_error_saved e;
 	vv_error_save(&e);
-	if (check_version(io, path, has_version) == 0 && *has_version) {
+	long found;
+	if (check_version(io, path, has_version, &found) == 0 && *has_version) {
 		vv_error_clear();
 		return 0;
 	}
@@ -265,6 +271,7 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 	const varve_options *o = &db->env.opts;
 	char buf[4096];
 	int fresh = 0, has_version = 0;
+	long version = 0;
 	*clean = 0;
 	*nonce = 0;
 	VV_TRY(find_or_make_dir(path, o, &fresh));
@@ -275,7 +282,7 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 				    "(it holds %s)", path, VARVE_BACKUP_MARKER);
 	vv_error_clear();
 	/* The format check comes before anything is created or locked. */
-	VV_TRY(check_version(o->io, path, &has_version));
+	VV_TRY(check_version(o->io, path, &has_version, &version));
 	if (!has_version && o->read_only)
 		return vv_error_set(VARVE_ENOTFOUND, 0, "%s is not a varve store (no VERSION)", path);
 	if (!has_version)
@@ -286,8 +293,8 @@ static int prepare_dir(varve_db *db, int *clean, uint64_t *nonce)
 		VV_TRY(vv_io_lock(o->io, buf, o->file_mode, &lock));
 		db->lock = lock;
 	}
-	if (!has_version)
-		VV_TRY(write_version(path, o, fresh));
+	if (!has_version || (!o->read_only && version < VARVE_FORMAT_VERSION))
+		VV_TRY(write_version(path, o, fresh)); /* new, or upgraded before any write */
 	snprintf(buf, sizeof buf, "%s/%s", path, CLEAN_FILE);
 	*clean = vv_io_stat(o->io, buf, NULL, NULL) == 0;
 	if (*clean)

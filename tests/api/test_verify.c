@@ -20,17 +20,17 @@ TestSuite(verify, .init = t_setup, .fini = t_teardown, .timeout = 60);
 #define NBIG 400 /* records in the big batch: about 50 KB, past the 4 KiB "big" mark */
 
 /* A store of 5 small batches (offsets 0..4), a big one (5..NBIG+4) and 5
- * small ones again. */
-static const char *make_store(uint64_t *big_value_pos)
+ * small ones again. Uncompressed, the big batch has a record map. */
+static const char *make_store(uint64_t *big_value_pos, int codec)
 {
 	const char *path = t_newpath("store");
 	varve_options o = t_opts();
 	varve_db *db = t_open(path, &o);
-	t_topic(db, "t", 1, VARVE_CODEC_NONE);
+	t_topic(db, "t", 1, codec);
 	static char vals[NBIG][100];
 	static varve_record recs[NBIG];
 	for (int i = 0; i < NBIG; i++) {
-		memset(vals[i], 'a' + i % 26, sizeof vals[i]);
+		t_fill(vals[i], sizeof vals[i], (uint64_t)i); /* LZ4 leaves it big too */
 		recs[i] = t_rec(NULL, 0, vals[i], sizeof vals[i]);
 		recs[i].partition = 0;
 	}
@@ -46,7 +46,14 @@ static const char *make_store(uint64_t *big_value_pos)
 	uint64_t pos[16], end;
 	size_t nb = t_batch_positions(log, pos, 16, &end);
 	cr_assert_eq(nb, 11, "batches: %zu", nb);
-	*big_value_pos = pos[6] - 10;
+	/* the records end before the batch's record map, if it has one */
+	FILE *f = fopen(log, "rb");
+	uint8_t hdr[80];
+	cr_assert(f && fseek(f, (long)pos[5], SEEK_SET) == 0 && fread(hdr, 1, 80, f) == 80);
+	fclose(f);
+	uint32_t records_size = (uint32_t)hdr[36] | (uint32_t)hdr[37] << 8 |
+				(uint32_t)hdr[38] << 16 | (uint32_t)hdr[39] << 24;
+	*big_value_pos = pos[5] + 80 + records_size - 10;
 	return path;
 }
 
@@ -65,10 +72,11 @@ static int read_all(varve_db *db, int64_t from, int64_t *count)
 	return rc;
 }
 
-static void corrupt_after_first_read(int every_read, int read_only, int64_t from, int want_rc)
+static void corrupt_after_first_read(int every_read, int read_only, int64_t from, int want_rc,
+				     int codec)
 {
 	uint64_t at;
-	const char *path = make_store(&at);
+	const char *path = make_store(&at, codec);
 	varve_options o = t_opts();
 	o.verify_every_read = every_read;
 	o.read_only = read_only;
@@ -93,24 +101,47 @@ static void corrupt_after_first_read(int every_read, int read_only, int64_t from
 }
 
 /* Default: a sequential replay checks each batch once. */
-Test(verify, once_by_default_sequential) { corrupt_after_first_read(0, 0, 0, VARVE_EEND); }
+Test(verify, once_by_default_sequential)
+{
+	corrupt_after_first_read(0, 0, 0, VARVE_EEND, VARVE_CODEC_NONE);
+}
 
 /* Default: a read starting inside the big batch (no contiguous mark from
- * byte 0) is remembered one big batch at a time. */
-Test(verify, once_by_default_random) { corrupt_after_first_read(0, 0, NBIG / 2, VARVE_EEND); }
+ * byte 0) is remembered one big batch at a time (a compressed batch: no
+ * record map). */
+Test(verify, once_by_default_random)
+{
+	corrupt_after_first_read(0, 0, NBIG / 2, VARVE_EEND, VARVE_CODEC_LZ4);
+}
 
-Test(verify, every_read_sequential) { corrupt_after_first_read(1, 0, 0, VARVE_ECORRUPT); }
+/* A read starting inside a batch with a record map checks the map and the
+ * chunks it reads, and remembers them as it does whole batches. */
+Test(verify, once_by_default_random_record_map)
+{
+	corrupt_after_first_read(0, 0, NBIG / 2, VARVE_EEND, VARVE_CODEC_NONE);
+}
 
-Test(verify, every_read_random) { corrupt_after_first_read(1, 0, NBIG / 2, VARVE_ECORRUPT); }
+Test(verify, every_read_sequential)
+{
+	corrupt_after_first_read(1, 0, 0, VARVE_ECORRUPT, VARVE_CODEC_NONE);
+}
+
+Test(verify, every_read_random)
+{
+	corrupt_after_first_read(1, 0, NBIG / 2, VARVE_ECORRUPT, VARVE_CODEC_NONE);
+}
 
 /* A read-only handle follows a writer that may cut and rewrite a tail. */
-Test(verify, read_only_checks_every_read) { corrupt_after_first_read(0, 1, 0, VARVE_ECORRUPT); }
+Test(verify, read_only_checks_every_read)
+{
+	corrupt_after_first_read(0, 1, 0, VARVE_ECORRUPT, VARVE_CODEC_NONE);
+}
 
 /* Corruption present before the first read is always caught. */
 Test(verify, first_read_is_checked)
 {
 	uint64_t at;
-	const char *path = make_store(&at);
+	const char *path = make_store(&at, VARVE_CODEC_NONE);
 	t_flip(t_seg_path(path, "t", 0, 0, ".log"), at, 0x80);
 	varve_options o = t_opts();
 	varve_db *db = t_open(path, &o);

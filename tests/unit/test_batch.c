@@ -738,3 +738,158 @@ Test(batch, checksum_hash_equals_libxxhash_at_every_length)
 	cr_log_info("vv_hash64 uses %s", vv_hash_impl());
 	free(buf);
 }
+
+/* ---- the record map (format 2) -------------------------------------------------- */
+
+/* n records of value_len bytes: keys "k<i>", timestamps 1000 + i */
+static varve_record *map_records(size_t n, size_t value_len, char (*keys)[16], uint8_t *value)
+{
+	varve_record *recs = calloc(n, sizeof *recs);
+	memset(value, 'v', value_len);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(keys[i], 16, "k%zu", i);
+		recs[i] = (varve_record){ .key = keys[i], .key_len = strlen(keys[i]),
+					  .value = value, .value_len = value_len,
+					  .timestamp = 1000 + (int64_t)i };
+	}
+	return recs;
+}
+
+Test(batch, record_map_describes_the_records)
+{
+	static char keys[1000][16];
+	static uint8_t value[100];
+	varve_record *recs = map_records(1000, 100, keys, value);
+	built x;
+	build(&x, recs, NULL, 1000, VARVE_CODEC_NONE, 5000);
+	cr_assert(x.h.attributes & VV_ATTR_RECORD_MAP);
+	vv_batch_map m;
+	cr_assert_eq(vv_batch_map_open(x.p, &x.h, &m), 0);
+	size_t want = x.h.records_size / VV_MAP_CHUNK_BYTES;
+	cr_assert(m.count >= want && m.count <= want + 1, "%u chunks for %u bytes", m.count,
+		  x.h.records_size);
+	cr_assert_eq(x.h.length, 80 + x.h.records_size + m.count * 24 + 16);
+	/* the map's checksum, computed here from the document's definition */
+	const uint8_t *map = x.p + 80 + x.h.records_size;
+	uint64_t seed = XXH3_64bits(x.p + 8, 72);
+	cr_assert_eq(vv_load64(map + m.count * 24 + 8),
+		     XXH3_64bits_withSeed(map, m.count * 24 + 8, seed));
+	uint32_t seen = 0;
+	for (uint32_t i = 0; i < m.count; i++) {
+		vv_map_chunk c;
+		vv_batch_map_chunk(&m, &x.h, i, &c);
+		cr_assert_eq(c.hash, XXH3_64bits(x.p + 80 + c.pos, c.end - c.pos));
+		if (i + 1 < m.count)
+			cr_assert_geq(c.end - c.pos, VV_MAP_CHUNK_BYTES);
+		/* each chunk alone decodes to its records */
+		vv_record_reader rr = { .h = x.h };
+		vv_record_reader_window(&rr, x.p, &m, i, i + 1);
+		varve_record r;
+		varve_header *hdrs = NULL;
+		size_t hcap = 0;
+		uint32_t d = c.first_delta;
+		while (vv_record_next(&rr, &r, &hdrs, &hcap) == 0) {
+			cr_assert_eq(r.offset, 5000 + (int64_t)d);
+			cr_assert_eq(vv_batch_map_find(&m, d), i);
+			d++;
+			seen++;
+		}
+		cr_assert_null(rr.fault, "%s", rr.fault);
+		cr_assert_eq(d - 1, c.last_delta);
+		free(hdrs);
+	}
+	cr_assert_eq(seen, 1000);
+	uint8_t *scratch = NULL;
+	size_t scap = 0;
+	cr_assert_eq(vv_batch_validate_records(x.p, &x.h, &scratch, &scap, MAXB), 0);
+	/* compaction's base offset rewrite keeps both checksums right */
+	uint8_t *c = copy_of(&x);
+	vv_batch_set_base_offset(c, 9000);
+	vv_batch_header h2;
+	cr_assert_eq(vv_batch_parse_header(c, x.len, MAXB, &h2), 0);
+	cr_assert_eq(vv_batch_checksum_ok(c, &h2), 0);
+	cr_assert_eq(vv_batch_map_open(c, &h2, &m), 0);
+	free(c);
+	free(scratch);
+	vv_bb_free(&x.b);
+	free(recs);
+}
+
+Test(batch, record_map_only_where_it_helps)
+{
+	static char keys[1000][16];
+	static uint8_t value[100];
+	varve_record *recs = map_records(1000, 100, keys, value);
+	built x;
+	build(&x, recs, NULL, 1000, VARVE_CODEC_LZ4, 0); /* compressed: none */
+	cr_assert_eq(x.h.attributes & VV_ATTR_RECORD_MAP, 0);
+	vv_bb_free(&x.b);
+	build(&x, recs, NULL, 40, VARVE_CODEC_NONE, 0); /* under 8 KiB of records: none */
+	cr_assert_eq(x.h.attributes & VV_ATTR_RECORD_MAP, 0);
+	cr_assert_eq(x.h.records_size, x.len - 80);
+	vv_bb_free(&x.b);
+	/* a map that would pass the writer's limit is left out */
+	vv_batch_builder b;
+	vv_bb_init(&b);
+	for (uint32_t i = 0; i < 1000; i++)
+		cr_assert_eq(vv_bb_add(&b, i, recs[i].timestamp, &recs[i]), 0);
+	vv_batch_params prm = { .codec = VARVE_CODEC_NONE, .producer_id = -1, .base_sequence = -1,
+				.max_len = b.len };
+	const uint8_t *p;
+	size_t len;
+	cr_assert_eq(vv_bb_finish(&b, &prm, &p, &len), 0);
+	cr_assert_eq(vv_load16(p + 32) & VV_ATTR_RECORD_MAP, 0);
+	cr_assert_eq(len, prm.max_len);
+	vv_bb_free(&b);
+	free(recs);
+}
+
+/* A map that does not match is refused: a flipped entry byte (whole
+ * checksum redone, as a lying writer would), a flipped chunk byte, and a
+ * map re-sealed with a wrong last delta fail their checks. */
+Test(batch, record_map_that_lies_is_refused)
+{
+	static char keys[1000][16];
+	static uint8_t value[100];
+	varve_record *recs = map_records(1000, 100, keys, value);
+	built x;
+	build(&x, recs, NULL, 1000, VARVE_CODEC_NONE, 0);
+	vv_batch_map m;
+	cr_assert_eq(vv_batch_map_open(x.p, &x.h, &m), 0);
+	uint32_t n = m.count;
+	size_t map_at = 80 + x.h.records_size;
+	uint8_t *scratch = NULL;
+	size_t scap = 0;
+
+	uint8_t *c = copy_of(&x);
+	c[map_at + 24 + 9] ^= 1; /* chunk 1's first delta */
+	rechecksum(c, x.len);
+	cr_assert_neq(vv_batch_map_open(c, &x.h, &m), 0);
+	cr_assert_neq(vv_batch_validate_records(c, &x.h, &scratch, &scap, MAXB), 0);
+	free(c);
+
+	c = copy_of(&x);
+	vv_batch_map good;
+	cr_assert_eq(vv_batch_map_open(c, &x.h, &good), 0);
+	c[80 + 5000] ^= 0x40; /* a byte of chunk 1 */
+	cr_assert_eq(vv_batch_map_chunks_ok(c, &x.h, &good, 0, 1), 0);
+	cr_assert_neq(vv_batch_map_chunks_ok(c, &x.h, &good, 1, 2), 0);
+	cr_assert_eq(vv_batch_map_chunks_ok(c, &x.h, &good, 2, n), 0);
+	free(c);
+
+	/* entries in order and sealed, but chunk 0's last delta is one short:
+	 * only the walk against the records finds it */
+	c = copy_of(&x);
+	uint8_t *e0 = c + map_at;
+	vv_store32(e0 + 12, vv_load32(e0 + 12) - 1);
+	uint8_t *trailer = c + map_at + (size_t)n * 24;
+	vv_store64(trailer + 8, XXH3_64bits_withSeed(c + map_at, (size_t)n * 24 + 8,
+						     XXH3_64bits(c + 8, 72)));
+	rechecksum(c, x.len);
+	cr_assert_eq(vv_batch_map_open(c, &x.h, &m), 0);
+	cr_assert_eq(vv_batch_validate_records(c, &x.h, &scratch, &scap, MAXB), VARVE_ECORRUPT);
+	free(c);
+	free(scratch);
+	vv_bb_free(&x.b);
+	free(recs);
+}
