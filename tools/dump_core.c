@@ -258,12 +258,20 @@ static const char *codec_name(unsigned codec)
 	return codec == VARVE_CODEC_NONE ? "none" : codec == VARVE_CODEC_LZ4 ? "lz4" : "unknown";
 }
 
+/* b: the whole batch, or NULL when it is torn */
 static void print_batch(dump_ctx *c, const dump_file *f, uint64_t pos, const vv_batch_header *h,
-			int sum_ok)
+			const uint8_t *b, int sum_ok)
 {
 	if (!showing(c))
 		return;
 	unsigned codec = h->attributes & VV_ATTR_CODEC_MASK;
+	/* a record map (format 2): its chunk count, as the trailer says */
+	char map_json[48] = "", map_text[40] = "";
+	if (b && (h->attributes & VV_ATTR_RECORD_MAP)) {
+		uint32_t n = vv_load32(b + h->length - VV_MAP_TRAILER_SIZE);
+		snprintf(map_json, sizeof map_json, ",\"record_map_chunks\":%" PRIu32, n);
+		snprintf(map_text, sizeof map_text, " record_map_chunks=%" PRIu32, n);
+	}
 	if (c->o->json) {
 		fputs("{\"type\":\"batch\",\"file\":", c->out);
 		dump_json_str(c->out, f->path);
@@ -273,22 +281,22 @@ static void print_batch(dump_ctx *c, const dump_file *f, uint64_t pos, const vv_
 			",\"max_timestamp\":%" PRId64 ",\"append_time\":%" PRId64
 			",\"codec\":\"%s\",\"stored_size\":%" PRIu32 ",\"records_size\":%" PRIu32
 			",\"producer_id\":%" PRId64 ",\"producer_epoch\":%u,\"base_sequence\":%" PRId32
-			",\"checksum\":\"0x%016" PRIx64 "\",\"checksum_ok\":%s}\n",
+			",\"checksum\":\"0x%016" PRIx64 "\",\"checksum_ok\":%s%s}\n",
 			pos, h->base_offset, vv_batch_last_offset(h), h->record_count,
 			h->first_timestamp, h->max_timestamp, h->append_time, codec_name(codec),
 			h->length, h->records_size, h->producer_id, (unsigned)h->producer_epoch,
-			h->base_sequence, h->checksum, sum_ok ? "true" : "false");
+			h->base_sequence, h->checksum, sum_ok ? "true" : "false", map_json);
 	} else {
 		fprintf(c->out,
 			"batch position=%" PRIu64 " base_offset=%" PRId64 " last_offset=%" PRId64
 			" records=%" PRIu32 " first_timestamp=%" PRId64 " max_timestamp=%" PRId64
 			" append_time=%" PRId64 " codec=%s stored_size=%" PRIu32
 			" records_size=%" PRIu32 " producer_id=%" PRId64 " producer_epoch=%u"
-			" base_sequence=%" PRId32 " checksum=0x%016" PRIx64 " %s\n",
+			" base_sequence=%" PRId32 "%s checksum=0x%016" PRIx64 " %s\n",
 			pos, h->base_offset, vv_batch_last_offset(h), h->record_count,
 			h->first_timestamp, h->max_timestamp, h->append_time, codec_name(codec),
 			h->length, h->records_size, h->producer_id, (unsigned)h->producer_epoch,
-			h->base_sequence, h->checksum, sum_ok ? "ok" : "BAD");
+			h->base_sequence, map_text, h->checksum, sum_ok ? "ok" : "BAD");
 	}
 }
 
@@ -489,6 +497,21 @@ static int info_push(dump_ctx *c, const dump_file *f, dump_log_info *li, const d
 	return 0;
 }
 
+/* A batch's record map (format 2) must describe its records: random
+ * reads trust it. 0, or 1 (damage reported unless `quiet_damage`). */
+static int check_record_map(dump_ctx *c, const dump_file *f, uint64_t pos, const uint8_t *b,
+			    const vv_batch_header *h, int quiet_damage)
+{
+	if (!(h->attributes & VV_ATTR_RECORD_MAP))
+		return 0;
+	int rc = vv_batch_validate_records(b, h, &c->scratch, &c->scratch_cap, c->max_batch);
+	if (rc == 0)
+		return 0;
+	if (!quiet_damage)
+		dump_damage(c, f->path, pos, "the batch's record map does not match its records");
+	return 1;
+}
+
 /* Decode (and print) the records of the batch at pos. Returns 0, 1 when
  * they do not decode (damage reported unless `quiet_damage`), -1 on ENOMEM. */
 static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uint8_t *b,
@@ -518,7 +541,7 @@ static int walk_records(dump_ctx *c, const dump_file *f, uint64_t pos, const uin
 		memset(&r, 0, sizeof r);
 		rc = vv_record_next(&rr, &r, (varve_header **)&c->hdrs, &c->hcap);
 		if (rc == VARVE_EEND)
-			return 0;
+			return check_record_map(c, f, pos, b, h, quiet_damage);
 		if (rc == VARVE_ENOMEM) {
 			dump_error(c, f->path, "out of memory decoding the batch at position %" PRIu64,
 				   pos);
@@ -693,7 +716,7 @@ static int check_continuity(dump_ctx *c, const dump_file *f, const log_walk *w, 
 static int take_batch(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t pos,
 		      const vv_batch_header *h, const uint8_t *b, int bad)
 {
-	print_batch(c, f, pos, h, !bad);
+	print_batch(c, f, pos, h, b, !bad);
 	w->nb++;
 	c->batches++;
 	if (bad)
@@ -778,7 +801,7 @@ static int take_damage(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t *p
 	if (!found)
 		next = size;
 	if (st == B_TORN)
-		print_batch(c, f, at, &x->h, 0);
+		print_batch(c, f, at, &x->h, NULL, 0);
 	char where[96];
 	if (next < size)
 		snprintf(where, sizeof where, "; the next valid batch is at position %" PRIu64, next);

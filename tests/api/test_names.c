@@ -102,7 +102,7 @@ static const char *closed_store(void)
 	size_t n;
 	uint8_t *v = t_read_file(t_fmt("%s/VERSION", dir), &n);
 	cr_assert_eq(n, 2);
-	cr_assert_str_eq((char *)v, "1\n", "VERSION holds \"%s\"", (char *)v);
+	cr_assert_str_eq((char *)v, "2\n", "VERSION holds \"%s\"", (char *)v);
 	free(v);
 	return dir;
 }
@@ -137,11 +137,35 @@ static void bad_version(const char *content, size_t n, const char *what)
 	}
 }
 
-Test(version, newer_format_is_refused_untouched) { bad_version("2\n", 2, "VERSION 2"); }
+Test(version, newer_format_is_refused_untouched) { bad_version("3\n", 2, "VERSION 3"); }
 Test(version, format_zero_is_refused_untouched) { bad_version("0\n", 2, "VERSION 0"); }
 Test(version, garbage_is_refused_untouched) { bad_version("garbage\n", 8, "VERSION garbage"); }
 Test(version, empty_is_refused_untouched) { bad_version("", 0, "empty VERSION"); }
-Test(version, trailing_junk_is_refused_untouched) { bad_version("1x\n", 3, "VERSION 1x"); }
+Test(version, trailing_junk_is_refused_untouched) { bad_version("2x\n", 3, "VERSION 2x"); }
+
+/* A format 1 store (no record maps) opens: read-only leaves VERSION alone,
+ * a writer rewrites it as 2 before it can append a batch with a map. */
+Test(version, format_one_opens_and_a_writer_upgrades_it)
+{
+	const char *dir = closed_store();
+	t_write_file(t_fmt("%s/VERSION", dir), "1\n", 2);
+	varve_options o = t_opts();
+	o.read_only = 1;
+	varve_db *db = t_open(dir, &o);
+	cr_assert_eq(t_count(db, "t", 0), 1);
+	t_close(db);
+	size_t n;
+	uint8_t *v = t_read_file(t_fmt("%s/VERSION", dir), &n);
+	cr_assert(n == 2 && memcmp(v, "1\n", 2) == 0, "a read-only open changed VERSION");
+	free(v);
+	o.read_only = 0;
+	db = t_open(dir, &o);
+	v = t_read_file(t_fmt("%s/VERSION", dir), &n);
+	cr_assert(n == 2 && memcmp(v, "2\n", 2) == 0, "the writer did not upgrade VERSION");
+	free(v);
+	cr_assert_eq(t_count(db, "t", 0), 1);
+	t_close(db);
+}
 Test(version, binary_is_refused_untouched) { bad_version("\x01\x00\xff", 3, "binary VERSION"); }
 
 Test(version, a_foreign_directory_is_not_taken_over)
