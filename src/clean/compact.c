@@ -323,7 +323,8 @@ static int write_kept(rewrite_ctx *x, writer *w, const uint8_t *b, const vv_batc
 		ki++;
 	}
 	vv_batch_params bp = { nbase, h->attributes & VV_ATTR_CODEC_MASK, h->append_time,
-			       h->producer_id, h->producer_epoch, h->base_sequence };
+			       h->producer_id, h->producer_epoch, h->base_sequence,
+			       VV_MAX_BATCH_READ /* a record map never makes it unreadable */ };
 	const uint8_t *out;
 	size_t olen;
 	VV_TRY(vv_bb_finish(&w->bb, &bp, &out, &olen));

@@ -680,7 +680,8 @@ static int encode_batch(vv_partition *p, const varve_record *const *recs, size_t
 					    p->cfg.max_write_batch);
 	}
 	vv_batch_params prm = { base, p->cfg.codec, now, o ? o->producer_id : -1,
-				o ? o->producer_epoch : 0, o ? o->base_sequence : -1 };
+				o ? o->producer_epoch : 0, o ? o->base_sequence : -1,
+				p->cfg.max_write_batch };
 	VV_TRY(vv_bb_finish(&p->bb, &prm, batch, len));
 	if (*len > p->cfg.max_write_batch)
 		return vv_error_set(VARVE_ETOOBIG, 0, "batch of %zu bytes exceeds max_record_bytes (%u)",

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "support.h"
+#include "util.h"
 #include "varve.h"
 
 TestSuite(readpath, .init = t_setup, .fini = t_teardown, .timeout = 120);
@@ -578,4 +579,39 @@ Test(readpath, record_map_vouches_for_the_header)
 	t_assert_rc(varve_iter_next(it, &r), VARVE_ECORRUPT);
 	varve_iter_close(it);
 	t_close(db);
+}
+
+/* A batch whose record map would take it past max_record_bytes is written
+ * without one, not refused. */
+Test(readpath, record_map_never_makes_a_batch_too_big)
+{
+	static want_rec w[200];
+	varve_record recs[200];
+	for (int i = 0; i < 200; i++) {
+		want_of(i, &w[i]);
+		recs[i] = rec_of(&w[i]);
+	}
+	uint32_t length[2], records_size[2];
+	varve_options o = t_opts();
+	for (int round = 0; round < 2; round++) {
+		const char *dir = t_newpath("s");
+		if (round == 1) /* one byte short of the batch with its map */
+			o.max_record_bytes = length[0] - 1;
+		varve_db *db = t_open(dir, &o);
+		t_topic(db, "m", 1, VARVE_CODEC_NONE);
+		t_ok(varve_produce_batch(db, "m", recs, 200, NULL));
+		t_close(db);
+		size_t n;
+		uint8_t *b = t_read_file(t_seg_path(dir, "m", 0, 0, ".log"), &n);
+		length[round] = vv_load32(b + 12);
+		records_size[round] = vv_load32(b + 36);
+		cr_assert_eq((vv_load16(b + 32) & 4) != 0, round == 0, "round %d: attributes %x", round,
+			     vv_load16(b + 32));
+		free(b);
+		db = t_open(dir, &o);
+		cr_assert_eq(t_count(db, "m", 0), 200);
+		t_close(db);
+	}
+	cr_assert_eq(records_size[1], records_size[0]);
+	cr_assert_eq(length[1], 80 + records_size[1]);
 }
