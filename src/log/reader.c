@@ -202,7 +202,9 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 	int refreshed = 0;
 	for (;;) {
 		if (r->in_batch) {
-			int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			int rc = vv_record_try_next(&r->rr, &r->rec, &r->hdrs, &r->hcap) == 0
+					 ? 0
+					 : vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
 			if (rc == 0) {
 				if (r->rec.offset < r->next)
 					continue;
@@ -254,6 +256,8 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		r->batch_len = h.length;
 		r->in_batch = 1;
 		r->last_header = &r->rr.h;
+		/* vv_reader_next_inline returns the batch's records without setting it */
+		r->rec.partition = (int32_t)r->p->id;
 	}
 }
 
