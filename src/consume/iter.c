@@ -7,9 +7,9 @@
 #include "util.h"
 
 struct varve_iter {
+	vv_reader r; /* first: the iterator's address is the reader's (one register less in varve_iter_next) */
 	varve_db *db;
 	vv_topic *topic;
-	vv_reader r;
 	varve_batch_info info;
 };
 

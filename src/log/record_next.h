@@ -54,16 +54,19 @@ static inline int vv_blob_get_short(const uint8_t **p, const uint8_t *end, const
 	uint32_t l;
 	if (vv_varint_get_short(p, end, &l))
 		return -1;
-	if (l == 0) {
+	/* one comparison on the common path: a null blob's length wraps to
+	 * SIZE_MAX and is sorted out on the rare one */
+	size_t len = (size_t)l - 1;
+	if (__builtin_expect(len > (size_t)(end - *p), 0)) {
+		if (l != 0)
+			return -1;
 		*d = NULL;
 		*n = 0;
 		return 0;
 	}
-	if ((size_t)l - 1 > (size_t)(end - *p))
-		return -1;
 	*d = *p;
-	*n = (size_t)l - 1;
-	*p += l - 1;
+	*n = len;
+	*p += len;
 	return 0;
 }
 
