@@ -7,7 +7,9 @@
 #include "util.h"
 
 struct varve_iter {
-	vv_reader r; /* first: the iterator's address is the reader's (one register less in varve_iter_next) */
+	/* first: the iterator's address is the reader's, one register less
+	 * on varve_iter_next's per-record path */
+	vv_reader r;
 	varve_db *db;
 	vv_topic *topic;
 	varve_batch_info info;

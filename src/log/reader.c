@@ -202,9 +202,9 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 	int refreshed = 0;
 	for (;;) {
 		if (r->in_batch) {
-			int rc = vv_record_try_next(&r->rr, &r->rec, &r->hdrs, &r->hcap) == 0
-					 ? 0
-					 : vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			int rc = vv_record_try_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
+			if (rc) /* not a plain record: the full decoder decides */
+				rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
 			if (rc == 0) {
 				if (r->rec.offset < r->next)
 					continue;

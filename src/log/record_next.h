@@ -28,9 +28,9 @@
 #include "util.h"
 
 /* A varint of one or two bytes in [*p, end): 0, or -1 for a longer one or
- * one running past end (vv_varint_get then decides which it is). Two bytes
- * cover offset deltas within a batch of 16384 records, timestamp deltas
- * of up to 8 s and keys and values under 16 KiB. */
+ * one running past end (vv_record_next then decides which it is). Two
+ * bytes cover offset deltas below 16384, timestamp deltas within about 8 s
+ * either way, and keys and values under 16 KiB. */
 static inline int vv_varint_get_short(const uint8_t **p, const uint8_t *end, uint32_t *out)
 {
 	const uint8_t *q = *p;
