@@ -7,9 +7,11 @@
 #include "util.h"
 
 struct varve_iter {
+	/* first: the iterator's address is the reader's, one register less
+	 * on varve_iter_next's per-record path */
+	vv_reader r;
 	varve_db *db;
 	vv_topic *topic;
-	vv_reader r;
 	varve_batch_info info;
 };
 
@@ -47,10 +49,12 @@ int varve_iter_next(varve_iter *it, const varve_record **rec_out)
 {
 	if (!rec_out)
 		return vv_error_set(VARVE_EINVAL, 0, "rec_out is NULL");
-	*rec_out = NULL;
-	if (!it)
+	if (!it) {
+		*rec_out = NULL;
 		return vv_error_set(VARVE_EINVAL, 0, "iterator is NULL");
-	return vv_reader_next(&it->r, rec_out);
+	}
+	/* sets *rec_out, to NULL when there is no record */
+	return vv_reader_next_inline(&it->r, rec_out);
 }
 
 int varve_iter_next_batch(varve_iter *it, const varve_batch_info **info_out,

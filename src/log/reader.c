@@ -229,6 +229,9 @@ whole: /* a map or chunk that does not match: the whole checksum says what is wr
  * checked when the reader walks past it. */
 static int batch_next(vv_reader *r)
 {
+	if (vv_record_try_next(&r->rr, &r->rec, &r->hdrs, &r->hcap) == 0)
+		return 0;
+	/* not a plain record: the full decoder decides */
 	int rc = vv_record_next(&r->rr, &r->rec, &r->hdrs, &r->hcap);
 	if (rc != VARVE_EEND || !r->map_rest)
 		return rc;
@@ -344,6 +347,8 @@ int vv_reader_next(vv_reader *r, const varve_record **out)
 		r->batch_len = h.length;
 		r->in_batch = 1;
 		r->last_header = &r->bh;
+		/* vv_reader_next_inline returns the batch's records without setting it */
+		r->rec.partition = (int32_t)r->p->id;
 	}
 }
 

@@ -8,6 +8,7 @@
 #define VV_READER_H
 
 #include "partition.h"
+#include "record_next.h"
 
 typedef struct vv_reader {
 	vv_partition *p;
@@ -43,6 +44,21 @@ int vv_reader_init(vv_reader *r, vv_partition *p, int64_t offset);
 int vv_reader_seek(vv_reader *r, int64_t offset);
 /* VARVE_OK with *out, VARVE_EEND, or an error. */
 int vv_reader_next(vv_reader *r, const varve_record **out);
+/* vv_reader_next, with the next record of the batch the reader is in
+ * decoded inline: for loops that read record after record. Everything else
+ * (batch ends, rare encodings, damage) is vv_reader_next's. */
+static inline int vv_reader_next_inline(vv_reader *r, const varve_record **out)
+{
+	/* rec.partition was set when the reader entered the batch */
+	if (r->in_batch && vv_record_try_next(&r->rr, &r->rec, &r->hdrs, &r->hcap) == 0 &&
+	    r->rec.offset >= r->next) {
+		r->next = r->rec.offset + 1;
+		r->fresh = 0;
+		*out = &r->rec;
+		return 0;
+	}
+	return vv_reader_next(r, out);
+}
 /* The records of the next batch from the reader's position on (at least
  * one), and that batch's header; valid until the next call. VARVE_EEND or
  * an error as vv_reader_next. */
