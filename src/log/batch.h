@@ -50,8 +50,8 @@
 /* Writers start a new chunk at the first record that begins this far past
  * the chunk's start, and give a batch a map only when its records section
  * is at least VV_MAP_MIN_RECORDS bytes (smaller ones are cheap to check). */
-#define VV_MAP_CHUNK_BYTES 4096u
-#define VV_MAP_MIN_RECORDS (2 * VV_MAP_CHUNK_BYTES)
+#define VV_MAP_CHUNK_BYTES 2048u
+#define VV_MAP_MIN_RECORDS 8192u
 #define VV_MAX_HEADERS_PER_RECORD 65535
 /* Readers accept batches up to this size whatever max_record_bytes says now,
  * so lowering the option never cuts data written under a higher one. */
