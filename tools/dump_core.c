@@ -719,10 +719,15 @@ static int take_batch(dump_ctx *c, const dump_file *f, log_walk *w, uint64_t pos
 	print_batch(c, f, pos, h, b, !bad);
 	w->nb++;
 	c->batches++;
-	if (bad)
+	uint64_t computed = bad ? vv_batch_checksum(b, h->length) : 0;
+	if (bad && computed == h->checksum) /* a record map: its chunks did not match */
+		dump_damage(c, f->path, pos,
+			    "batch checksum mismatch (a chunk of the records does not match its "
+			    "hash in the record map)");
+	else if (bad)
 		dump_damage(c, f->path, pos,
 			    "batch checksum mismatch (stored 0x%016" PRIx64 ", computed 0x%016" PRIx64 ")",
-			    h->checksum, vv_batch_checksum(b, h->length));
+			    h->checksum, computed);
 	else if (c->o->verify)
 		bad = check_continuity(c, f, w, pos, h);
 	if (c->o->records || c->o->verify || w->meta) {

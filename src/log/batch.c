@@ -91,16 +91,12 @@ static uint8_t *put_blob(uint8_t *p, const void *d, size_t n)
 	return p + n;
 }
 
-/* The record about to be added at b->len starts a new map chunk, or
- * extends the last one. */
-static int note_chunk(vv_batch_builder *b, uint32_t offset_delta)
+/* The record about to be added at b->len starts a new map chunk: close
+ * the last one with the previous record's delta. Called only when the
+ * record begins VV_MAP_CHUNK_BYTES or more past the last chunk's start. */
+static int start_chunk(vv_batch_builder *b, uint32_t offset_delta)
 {
 	size_t at = b->len - VV_BATCH_HEADER_SIZE;
-	uint32_t *last = b->nchunks ? b->chunks + 4 * (b->nchunks - 1) : NULL;
-	if (last && at - last[0] < VV_MAP_CHUNK_BYTES) {
-		last[3] = offset_delta;
-		return 0;
-	}
 	if (at > UINT32_MAX)
 		return 0; /* no map for such a batch (finish refuses it anyway) */
 	if (b->nchunks == b->chunk_cap) {
@@ -111,10 +107,13 @@ static int note_chunk(vv_batch_builder *b, uint32_t offset_delta)
 		b->chunks = n;
 		b->chunk_cap = nc;
 	}
+	if (b->nchunks)
+		b->chunks[4 * (b->nchunks - 1) + 3] = b->last_delta;
 	uint32_t *c = b->chunks + 4 * b->nchunks++;
 	c[0] = (uint32_t)at;
 	c[1] = b->count;
-	c[2] = c[3] = offset_delta;
+	c[2] = offset_delta;
+	b->chunk_start = b->len;
 	return 0;
 }
 
@@ -131,7 +130,8 @@ int vv_bb_add(vv_batch_builder *b, uint32_t offset_delta, int64_t timestamp, con
 	int64_t ts_delta = timestamp - b->first_ts;
 	size_t body = record_body_size(offset_delta, ts_delta, r);
 	VV_TRY(grow(&b->buf, &b->cap, b->len + vv_varint_len(body) + body));
-	VV_TRY(note_chunk(b, offset_delta));
+	if (b->count == 0 || b->len - b->chunk_start >= VV_MAP_CHUNK_BYTES)
+		VV_TRY(start_chunk(b, offset_delta));
 	uint8_t *p = b->buf + b->len;
 	p += vv_varint_put(p, body);
 	p += vv_varint_put(p, offset_delta);
@@ -173,20 +173,21 @@ static void write_header(uint8_t *p, const vv_batch_header *h)
 	vv_store32(p + 76, 0);
 }
 
-/* The map's checksum: over its entries, count and reserved field, seeded
- * with the header's (bytes [8, 80)) so that it vouches for the header too. */
+/* The checksum of a batch with a map: over the map's entries, count and
+ * reserved field, seeded with the hash of the header's bytes [8, 80) so
+ * that it vouches for the header too. */
 static uint64_t map_checksum(const uint8_t *batch, const uint8_t *map, uint32_t count)
 {
 	uint64_t seed = vv_hash64(batch + 8, VV_BATCH_HEADER_SIZE - 8);
 	return XXH3_64bits_withSeed(map, (size_t)count * VV_MAP_ENTRY_SIZE + 8, seed);
 }
 
-/* Write the map after the records (the header is written: the map's
- * checksum covers it). */
+/* Write the map after the records: the chunk entries, count, reserved.
+ * The batch checksum, written next, is the map's. */
 static void write_map(const vv_batch_builder *b, uint8_t *batch, size_t records_size)
 {
 	const uint8_t *rec = batch + VV_BATCH_HEADER_SIZE;
-	uint8_t *m = batch + VV_BATCH_HEADER_SIZE + records_size, *e = m;
+	uint8_t *e = batch + VV_BATCH_HEADER_SIZE + records_size;
 	for (uint32_t i = 0; i < b->nchunks; i++, e += VV_MAP_ENTRY_SIZE) {
 		const uint32_t *c = b->chunks + 4 * i;
 		uint32_t end = i + 1 < b->nchunks ? c[4] : (uint32_t)records_size;
@@ -198,11 +199,30 @@ static void write_map(const vv_batch_builder *b, uint8_t *batch, size_t records_
 	}
 	vv_store32(e, b->nchunks);
 	vv_store32(e + 4, 0);
-	vv_store64(e + 8, map_checksum(batch, m, b->nchunks));
+}
+
+/* Where a batch's map starts and how many chunks it has, from its bytes;
+ * 0 when the sizes do not add up (no map can be read there). */
+static int map_place(const uint8_t *p, size_t length, const uint8_t **map, uint32_t *count)
+{
+	if (length < VV_BATCH_HEADER_SIZE + VV_MAP_TRAILER_SIZE)
+		return 0;
+	uint32_t records_size = vv_load32(p + 36);
+	uint64_t room = length - VV_BATCH_HEADER_SIZE;
+	*count = vv_load32(p + length - VV_MAP_TRAILER_SIZE);
+	if (records_size > room ||
+	    room - records_size != (uint64_t)*count * VV_MAP_ENTRY_SIZE + VV_MAP_TRAILER_SIZE)
+		return 0;
+	*map = p + VV_BATCH_HEADER_SIZE + records_size;
+	return 1;
 }
 
 uint64_t vv_batch_checksum(const uint8_t *p, size_t length)
 {
+	const uint8_t *map;
+	uint32_t count;
+	if ((vv_load16(p + 32) & VV_ATTR_RECORD_MAP) && map_place(p, length, &map, &count))
+		return map_checksum(p, map, count);
 	return vv_hash64(p + 8, length - 8);
 }
 
@@ -253,9 +273,11 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t 
 	}
 	h.length = (uint32_t)total;
 	write_header(batch, &h);
-	if (h.attributes & VV_ATTR_RECORD_MAP)
+	if (h.attributes & VV_ATTR_RECORD_MAP) {
+		b->chunks[4 * (b->nchunks - 1) + 3] = b->last_delta;
 		write_map(b, batch, records_size);
-	vv_store64(batch, vv_batch_checksum(batch, total));
+	}
+	vv_store64(batch, vv_batch_checksum(batch, total)); /* with a map: the map's */
 	*out = batch;
 	*len = total;
 	return 0;
@@ -264,14 +286,7 @@ int vv_bb_finish(vv_batch_builder *b, const vv_batch_params *prm, const uint8_t 
 void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset)
 {
 	vv_store64(p + 16, (uint64_t)base_offset);
-	uint32_t length = vv_load32(p + 12);
-	if (vv_load16(p + 32) & VV_ATTR_RECORD_MAP) {
-		uint8_t *trailer = p + length - VV_MAP_TRAILER_SIZE;
-		uint32_t count = vv_load32(trailer);
-		uint8_t *m = trailer - (size_t)count * VV_MAP_ENTRY_SIZE;
-		vv_store64(trailer + 8, map_checksum(p, m, count));
-	}
-	vv_store64(p, vv_batch_checksum(p, length));
+	vv_store64(p, vv_batch_checksum(p, vv_load32(p + 12)));
 }
 
 /* A failed header check: its reason into *why when asked. The scan for
@@ -338,7 +353,7 @@ static inline int parse_header(const uint8_t *p, size_t avail, uint32_t max_len,
 				    "max timestamp %" PRId64 " is below first timestamp %" PRId64,
 				    h->max_timestamp, h->first_timestamp);
 	if (h->attributes & VV_ATTR_RECORD_MAP) {
-		/* records, then at least two chunk entries and the trailer */
+		/* records, then at least two chunk entries and the count */
 		uint32_t room = h->length - VV_BATCH_HEADER_SIZE;
 		uint32_t map = room >= h->records_size ? room - h->records_size : 0;
 		if (map < 2 * VV_MAP_ENTRY_SIZE + VV_MAP_TRAILER_SIZE ||
@@ -373,7 +388,14 @@ int vv_batch_parse_header_why(const uint8_t *p, size_t avail, uint32_t max_len,
 
 int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h)
 {
-	return vv_batch_checksum(p, h->length) == h->checksum ? 0 : -1;
+	if (h->attributes & VV_ATTR_RECORD_MAP) {
+		vv_batch_map m;
+		return vv_batch_map_open(p, h, &m) == 0 &&
+				       vv_batch_map_chunks_ok(p, h, &m, 0, m.count) == 0
+			       ? 0
+			       : -1;
+	}
+	return vv_hash64(p + 8, h->length - 8) == h->checksum ? 0 : -1;
 }
 
 /* A failed record check: which one, for tools (vv_record_reader.fault). */
@@ -421,7 +443,7 @@ int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_m
 	if (count < 2 || (uint64_t)count * VV_MAP_ENTRY_SIZE != room || vv_load32(trailer + 4))
 		return VARVE_ECORRUPT;
 	const uint8_t *e = trailer - room;
-	if (vv_load64(trailer + 8) != map_checksum(batch, e, count))
+	if (h->checksum != map_checksum(batch, e, count))
 		return VARVE_ECORRUPT;
 	/* in order and inside the batch: positions, first indexes and deltas
 	 * strictly increase, each chunk's deltas within the batch's */
@@ -612,13 +634,13 @@ int vv_record_skip_before(vv_record_reader *rr, int64_t offset)
 	return 0;
 }
 
-/* The map against the records: every chunk's checksum, and each chunk
- * walked alone must start at its first delta and end where the next
- * starts, with its last delta, after its count of records. */
+/* The map against the records: each chunk walked alone must start at its
+ * first delta and end where the next starts, with its last delta, after
+ * its count of records (the checksums are the batch checksum's). */
 static int validate_map(const uint8_t *batch, const vv_batch_header *h)
 {
 	vv_batch_map m;
-	if (vv_batch_map_open(batch, h, &m) || vv_batch_map_chunks_ok(batch, h, &m, 0, m.count))
+	if (vv_batch_map_open(batch, h, &m))
 		return VARVE_ECORRUPT;
 	varve_header *hdrs = NULL;
 	size_t hcap = 0;

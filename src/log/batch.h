@@ -26,12 +26,13 @@
  *      24 bytes per chunk: u32 position (from the records section's start),
  *        u32 index of its first record, u32 first and u32 last offset delta,
  *        u64 XXH3-64 of the chunk's bytes;
- *      then u32 chunk count, u32 reserved (0), u64 map checksum: XXH3-64 of
- *        the chunk entries and the count and reserved fields, seeded with
- *        XXH3-64 of header bytes [8, 80).
+ *      then u32 chunk count, u32 reserved (0).
  *   A chunk is the records from its position to the next chunk's (the last
- *   to the end of the records section). A random read checks the map's
- *   checksum and one chunk's instead of the whole batch's.
+ *   to the end of the records section). With a map, the batch checksum is
+ *   the map's: XXH3-64 of the map's bytes seeded with XXH3-64 of header
+ *   bytes [8, 80); it vouches for the header and the chunk hashes, which
+ *   vouch for the records, so every byte is still covered once. A random
+ *   read checks the map and one chunk instead of the whole batch.
  */
 #ifndef VV_BATCH_H
 #define VV_BATCH_H
@@ -46,7 +47,7 @@
 #define VV_ATTR_CODEC_MASK 0x3u
 #define VV_ATTR_RECORD_MAP 0x4u
 #define VV_MAP_ENTRY_SIZE 24
-#define VV_MAP_TRAILER_SIZE 16
+#define VV_MAP_TRAILER_SIZE 8
 /* Writers start a new chunk at the first record that begins this far past
  * the chunk's start, and give a batch a map only when its records section
  * is at least VV_MAP_MIN_RECORDS bytes (smaller ones are cheap to check). */
@@ -89,9 +90,11 @@ typedef struct vv_batch_builder {
 	uint32_t last_delta;
 	int64_t first_ts, max_ts;
 	/* the record map's chunks so far: position, first index, first and
-	 * last offset delta (u32 each, in that order) */
+	 * last offset delta (u32 each, in that order; the last chunk's last
+	 * delta is filled in by vv_bb_finish), and where the last one starts */
 	uint32_t *chunks;
 	uint32_t nchunks, chunk_cap;
+	size_t chunk_start;
 } vv_batch_builder;
 
 void vv_bb_init(vv_batch_builder *b);
@@ -127,8 +130,11 @@ typedef struct vv_batch_why {
 /* vv_batch_parse_header, and on VARVE_ECORRUPT the reason in *why. */
 int vv_batch_parse_header_why(const uint8_t *p, size_t avail, uint32_t max_len,
 			      vv_batch_header *h, vv_batch_why *why);
-/* Verify the checksum of a whole batch of h->length bytes at p. 0 or -1. */
+/* Verify the checksum of a whole batch of h->length bytes at p (with a
+ * record map: the map's checksum and every chunk's). 0 or -1. */
 int vv_batch_checksum_ok(const uint8_t *p, const vv_batch_header *h);
+/* The checksum a writer stores in bytes [0, 8) of a batch of `length`
+ * bytes at p (with a record map: the map's). */
 uint64_t vv_batch_checksum(const uint8_t *p, size_t length);
 /* Rewrite base_offset and the checksum in place (used by compaction). */
 void vv_batch_set_base_offset(uint8_t *p, int64_t base_offset);
@@ -146,9 +152,9 @@ typedef struct vv_map_chunk {
 	uint64_t hash;
 } vv_map_chunk;
 
-/* Check the map's checksum (it covers the header too) and that its
- * entries are in order and inside the batch. 0, or VARVE_ECORRUPT (also
- * for a batch without a map). */
+/* Check the map against the batch checksum (it covers the header too) and
+ * that its entries are in order and inside the batch. 0, or VARVE_ECORRUPT
+ * (also for a batch without a map). The chunks are not checked. */
 int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_map *m);
 /* The map of a batch whose map matched before (the same bytes): no checks. */
 void vv_batch_map_view(const uint8_t *batch, const vv_batch_header *h, vv_batch_map *m);

@@ -770,12 +770,15 @@ Test(batch, record_map_describes_the_records)
 	cr_assert((size_t)(m.count - 1) * VV_MAP_CHUNK_BYTES <= x.h.records_size &&
 			  (size_t)m.count * (VV_MAP_CHUNK_BYTES + 128) >= x.h.records_size,
 		  "%u chunks for %u bytes", m.count, x.h.records_size);
-	cr_assert_eq(x.h.length, 80 + x.h.records_size + m.count * 24 + 16);
-	/* the map's checksum, computed here from the document's definition */
+	cr_assert_eq(x.h.length, 80 + x.h.records_size + m.count * 24 + 8);
+	/* the batch checksum is the map's, computed here from the document's
+	 * definition */
 	const uint8_t *map = x.p + 80 + x.h.records_size;
 	uint64_t seed = XXH3_64bits(x.p + 8, 72);
-	cr_assert_eq(vv_load64(map + m.count * 24 + 8),
-		     XXH3_64bits_withSeed(map, m.count * 24 + 8, seed));
+	cr_assert_eq(vv_load64(x.p), XXH3_64bits_withSeed(map, m.count * 24 + 8, seed));
+	cr_assert_eq(vv_load32(map + m.count * 24), m.count);
+	cr_assert_eq(vv_load32(map + m.count * 24 + 4), 0);
+	cr_assert_eq(vv_batch_checksum_ok(x.p, &x.h), 0);
 	uint32_t seen = 0;
 	for (uint32_t i = 0; i < m.count; i++) {
 		vv_map_chunk c;
@@ -865,10 +868,14 @@ Test(batch, record_map_that_lies_is_refused)
 	size_t scap = 0;
 
 	uint8_t *c = copy_of(&x);
-	c[map_at + 24 + 9] ^= 1; /* chunk 1's first delta */
-	rechecksum(c, x.len);
-	cr_assert_neq(vv_batch_map_open(c, &x.h, &m), 0);
-	cr_assert_neq(vv_batch_validate_records(c, &x.h, &scratch, &scap, MAXB), 0);
+	c[map_at + 24 + 9] ^= 1; /* chunk 1's first delta, past its last */
+	cr_assert_neq(vv_batch_checksum_ok(c, &x.h), 0, "the map is covered by the checksum");
+	rechecksum(c, x.len); /* as a lying writer would */
+	vv_batch_header h1;
+	cr_assert_eq(vv_batch_parse_header(c, x.len, MAXB, &h1), 0);
+	cr_assert_neq(vv_batch_map_open(c, &h1, &m), 0);
+	cr_assert_neq(vv_batch_checksum_ok(c, &h1), 0);
+	cr_assert_neq(vv_batch_validate_records(c, &h1, &scratch, &scap, MAXB), 0);
 	free(c);
 
 	c = copy_of(&x);
@@ -880,6 +887,7 @@ Test(batch, record_map_that_lies_is_refused)
 	cr_assert_eq(vv_batch_map_chunks_ok(c, &x.h, &good, 0, 1), 0);
 	cr_assert_neq(vv_batch_map_chunks_ok(c, &x.h, &good, 1, 2), 0);
 	cr_assert_eq(vv_batch_map_chunks_ok(c, &x.h, &good, 2, n), 0);
+	cr_assert_neq(vv_batch_checksum_ok(c, &x.h), 0, "the records are covered by the checksum");
 	free(c);
 
 	/* entries in order and sealed, but chunk 0's last delta is one short:
@@ -887,12 +895,12 @@ Test(batch, record_map_that_lies_is_refused)
 	c = copy_of(&x);
 	uint8_t *e0 = c + map_at;
 	vv_store32(e0 + 12, vv_load32(e0 + 12) - 1);
-	uint8_t *trailer = c + map_at + (size_t)n * 24;
-	vv_store64(trailer + 8, XXH3_64bits_withSeed(c + map_at, (size_t)n * 24 + 8,
-						     XXH3_64bits(c + 8, 72)));
-	rechecksum(c, x.len);
-	cr_assert_eq(vv_batch_map_open(c, &x.h, &m), 0);
-	cr_assert_eq(vv_batch_validate_records(c, &x.h, &scratch, &scap, MAXB), VARVE_ECORRUPT);
+	vv_store64(c, XXH3_64bits_withSeed(c + map_at, (size_t)n * 24 + 8, XXH3_64bits(c + 8, 72)));
+	vv_batch_header h2;
+	cr_assert_eq(vv_batch_parse_header(c, x.len, MAXB, &h2), 0);
+	cr_assert_eq(vv_batch_checksum_ok(c, &h2), 0, "re-sealed: the checksum matches");
+	cr_assert_eq(vv_batch_map_open(c, &h2, &m), 0);
+	cr_assert_eq(vv_batch_validate_records(c, &h2, &scratch, &scap, MAXB), VARVE_ECORRUPT);
 	free(c);
 	free(scratch);
 	vv_bb_free(&x.b);
