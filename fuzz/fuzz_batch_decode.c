@@ -63,7 +63,10 @@ static void walk_map(const uint8_t *b, const vv_batch_header *h, varve_header **
 		vv_map_chunk c;
 		vv_batch_map_chunk(&m, h, i, &c);
 		check(c.pos < c.end && c.end <= h->records_size, "chunk outside the records");
-		check(vv_batch_map_find(&m, c.first_delta) == i, "find misses a chunk's first delta");
+		check(vv_batch_map_find(&m, c.first_delta, h->last_offset_delta) == i,
+		      "find misses a chunk's first delta");
+		check(vv_batch_map_find(&m, c.last_delta, h->last_offset_delta) == i,
+		      "find misses a chunk's last delta");
 		(void)vv_batch_map_chunks_ok(b, h, &m, i, i + 1);
 		vv_record_reader rr = { .h = *h };
 		vv_record_reader_window(&rr, b, &m, i, i + 1);

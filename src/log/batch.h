@@ -161,8 +161,8 @@ void vv_batch_map_view(const uint8_t *batch, const vv_batch_header *h, vv_batch_
 void vv_batch_map_chunk(const vv_batch_map *m, const vv_batch_header *h, uint32_t i,
 			vv_map_chunk *c);
 /* The chunk holding offset delta `delta` (the last one starting at or
- * before it). */
-uint32_t vv_batch_map_find(const vv_batch_map *m, uint32_t delta);
+ * before it) in a batch whose last offset delta is last_delta. */
+uint32_t vv_batch_map_find(const vv_batch_map *m, uint32_t delta, uint32_t last_delta);
 /* 0 when chunks [from, to) match their checksums, else -1. */
 int vv_batch_map_chunks_ok(const uint8_t *batch, const vv_batch_header *h, const vv_batch_map *m,
 			   uint32_t from, uint32_t to);

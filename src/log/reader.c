@@ -209,7 +209,8 @@ static int check_by_map(vv_reader *r, const uint8_t *b, const vv_batch_header *h
 			vv_postab_note_chunks(ps, r->pos, count, 0, 0);
 		return 0;
 	}
-	uint32_t k = vv_batch_map_find(&r->map, (uint32_t)(r->next - h->base_offset));
+	uint32_t k = vv_batch_map_find(&r->map, (uint32_t)(r->next - h->base_offset),
+				       h->last_offset_delta);
 	if (known && vv_postab_chunk_checked(ps, r->pos, count, k) == 2) {
 		*chunk = k;
 		return 0;

@@ -796,7 +796,7 @@ Test(batch, record_map_describes_the_records)
 		uint32_t d = c.first_delta;
 		while (vv_record_next(&rr, &r, &hdrs, &hcap) == 0) {
 			cr_assert_eq(r.offset, 5000 + (int64_t)d);
-			cr_assert_eq(vv_batch_map_find(&m, d), i);
+			cr_assert_eq(vv_batch_map_find(&m, d, x.h.last_offset_delta), i);
 			d++;
 			seen++;
 		}
@@ -902,6 +902,46 @@ Test(batch, record_map_that_lies_is_refused)
 	cr_assert_eq(vv_batch_map_open(c, &h2, &m), 0);
 	cr_assert_eq(vv_batch_validate_records(c, &h2, &scratch, &scap, MAXB), VARVE_ECORRUPT);
 	free(c);
+	free(scratch);
+	vv_bb_free(&x.b);
+	free(recs);
+}
+
+/* The chunk lookup starts where a delta falls in proportion: it must still
+ * find the right chunk when chunks hold very different numbers of records
+ * (small records first, big ones last) and when offsets have gaps and the
+ * first record's delta is not 0 (a compacted batch). */
+Test(batch, record_map_find_with_uneven_chunks_and_gaps)
+{
+	static char keys[1000][16];
+	static uint8_t value[1000];
+	varve_record *recs = map_records(1000, 1000, keys, value);
+	static uint32_t deltas[1000];
+	for (int i = 0; i < 1000; i++) {
+		recs[i].value_len = i < 900 ? 1 : 1000;
+		deltas[i] = 7 + 3 * (uint32_t)i + (i > 500 ? 1000 : 0);
+	}
+	built x;
+	build(&x, recs, deltas, 1000, VARVE_CODEC_NONE, 0);
+	vv_batch_map m;
+	cr_assert_eq(vv_batch_map_open(x.p, &x.h, &m), 0);
+	cr_assert_gt(m.count, 20);
+	for (uint32_t d = 0; d <= x.h.last_offset_delta + 5; d++) {
+		uint32_t i = vv_batch_map_find(&m, d, x.h.last_offset_delta);
+		cr_assert_lt(i, m.count);
+		vv_map_chunk c, n;
+		vv_batch_map_chunk(&m, &x.h, i, &c);
+		cr_assert(c.first_delta <= d || i == 0, "delta %u: chunk %u starts at %u", d, i,
+			  c.first_delta);
+		if (i + 1 < m.count) {
+			vv_batch_map_chunk(&m, &x.h, i + 1, &n);
+			cr_assert_gt(n.first_delta, d, "delta %u: chunk %u, the next starts at %u", d, i,
+				     n.first_delta);
+		}
+	}
+	uint8_t *scratch = NULL;
+	size_t scap = 0;
+	cr_assert_eq(vv_batch_validate_records(x.p, &x.h, &scratch, &scap, MAXB), 0);
 	free(scratch);
 	vv_bb_free(&x.b);
 	free(recs);
