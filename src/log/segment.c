@@ -242,9 +242,12 @@ int vv_segment_close_idle(vv_segment *s, int caller_refs)
 	int closed = 0;
 	pthread_mutex_lock(&s->mu);
 	/* a dirty segment may close too: its pages stay in the page cache and a
-	 * later sync reaches them (vv_partition syncs reopen it, or syncfs) */
+	 * later sync reaches them (vv_partition syncs reopen it, or syncfs).
+	 * A replaced or deleted segment no longer holds the partition's
+	 * reference, so the count says nothing about readers still in it: its
+	 * files close with its last reference instead. */
 	if (s->sealed && s->log && atomic_load(&s->refs) == 1 + caller_refs &&
-	    !atomic_load(&s->replaced)) {
+	    !atomic_load(&s->replaced) && !atomic_load(&s->deleted)) {
 		unmap_locked(s);
 		/* sealed and read-only from here: a failed close loses nothing */
 		(void)vv_io_close(s->log);
