@@ -140,3 +140,65 @@ Test(follower, reader_closes_what_it_passed)
 	varve_iter_close(it);
 	t_close(w);
 }
+
+/* Two readers in a segment that retention deletes both read on, every
+ * record right, after the first has moved on and released it. (Run by one
+ * thread, a file closed under the second reader is reopened by its path,
+ * which stays until the last reference: the race of a close under a
+ * concurrent pread is what the TSan stress, faults_concurrency, finds.) */
+Test(follower, a_reader_moving_on_leaves_a_deleted_segment_open_to_others)
+{
+	varve_iter *a = NULL, *b = NULL;
+	const varve_record *r;
+	const char *dir = t_newpath("store");
+	varve_options o = t_opts();
+	o.segment_bytes = 2048;
+	varve_db *w = t_open(dir, &o);
+	varve_topic_config tc = VARVE_TOPIC_CONFIG_INIT;
+	tc.retention_records = 20;
+	t_ok(varve_topic_create(w, "t", &tc));
+	/* batches of 5: a reader that returned one record of a batch decodes the
+	 * next ones from the segment's read mapping */
+	static char v[100][160];
+	varve_record recs[5];
+	for (int i = 0; i < 100; i += 5) {
+		for (int j = 0; j < 5; j++) {
+			int l = snprintf(v[i + j], sizeof v[i + j], "record-%d-%0140d", i + j, 0);
+			recs[j] = t_rec("k", 1, v[i + j], (size_t)l);
+			recs[j].partition = 0;
+		}
+		t_ok(varve_produce_batch(w, "t", recs, 5, NULL));
+		if (i == 55) { /* both readers one record into segment 0 */
+			t_ok(varve_iter_open(w, "t", 0, 0, &a));
+			t_ok(varve_iter_open(w, "t", 0, 0, &b));
+			t_ok(varve_iter_next(a, &r));
+			t_ok(varve_iter_next(b, &r));
+		}
+	}
+	t_ok(varve_clean_now(w, 0)); /* segment 0 goes, both readers still in it */
+	int64_t start, end;
+	t_ok(varve_offsets(w, "t", 0, &start, &end));
+	cr_assert_gt(start, 20, "retention did not move the log start (%lld)", (long long)start);
+	int64_t prev = 0;
+	while (varve_iter_position(a) < start) { /* a leaves the deleted segments */
+		t_ok(varve_iter_next(a, &r));
+		cr_assert_gt(r->offset, prev);
+		prev = r->offset;
+	}
+	prev = 0;
+	int rc, n = 0;
+	while ((rc = varve_iter_next(b, &r)) == VARVE_OK) {
+		cr_assert_gt(r->offset, prev, "offsets out of order");
+		char want[160];
+		int l = snprintf(want, sizeof want, "record-%lld-%0140d", (long long)r->offset, 0);
+		cr_assert(r->value_len == (size_t)l && memcmp(r->value, want, (size_t)l) == 0,
+			  "offset %lld: wrong value", (long long)r->offset);
+		prev = r->offset;
+		n++;
+	}
+	t_assert_rc(rc, VARVE_EEND);
+	cr_assert_gt(n, 10);
+	varve_iter_close(a);
+	varve_iter_close(b);
+	t_close(w);
+}
