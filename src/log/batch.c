@@ -113,7 +113,6 @@ static int start_chunk(vv_batch_builder *b, uint32_t offset_delta)
 	c[0] = (uint32_t)at;
 	c[1] = b->count;
 	c[2] = offset_delta;
-	b->chunk_start = b->len;
 	return 0;
 }
 
@@ -130,7 +129,8 @@ int vv_bb_add(vv_batch_builder *b, uint32_t offset_delta, int64_t timestamp, con
 	int64_t ts_delta = timestamp - b->first_ts;
 	size_t body = record_body_size(offset_delta, ts_delta, r);
 	VV_TRY(grow(&b->buf, &b->cap, b->len + vv_varint_len(body) + body));
-	if (b->count == 0 || b->len - b->chunk_start >= VV_MAP_CHUNK_BYTES)
+	if (b->count == 0 || b->len - VV_BATCH_HEADER_SIZE - b->chunks[4 * (b->nchunks - 1)] >=
+				     VV_MAP_CHUNK_BYTES)
 		VV_TRY(start_chunk(b, offset_delta));
 	uint8_t *p = b->buf + b->len;
 	p += vv_varint_put(p, body);
@@ -437,14 +437,14 @@ int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_m
 {
 	if (!(h->attributes & VV_ATTR_RECORD_MAP))
 		return VARVE_ECORRUPT;
-	const uint8_t *trailer = batch + h->length - VV_MAP_TRAILER_SIZE;
-	uint32_t count = vv_load32(trailer);
-	uint32_t room = h->length - VV_BATCH_HEADER_SIZE - h->records_size - VV_MAP_TRAILER_SIZE;
-	if (count < 2 || (uint64_t)count * VV_MAP_ENTRY_SIZE != room || vv_load32(trailer + 4))
+	const uint8_t *map;
+	uint32_t count;
+	if (!map_place(batch, h->length, &map, &count) || count < 2 ||
+	    vv_load32(batch + h->length - VV_MAP_TRAILER_SIZE + 4))
 		return VARVE_ECORRUPT;
-	const uint8_t *e = trailer - room;
-	if (h->checksum != map_checksum(batch, e, count))
+	if (h->checksum != map_checksum(batch, map, count))
 		return VARVE_ECORRUPT;
+	const uint8_t *e = map;
 	/* in order and inside the batch: positions, first indexes and deltas
 	 * strictly increase, each chunk's deltas within the batch's */
 	uint32_t prev_pos = 0, prev_index = 0, prev_last = 0;
@@ -463,7 +463,7 @@ int vv_batch_map_open(const uint8_t *batch, const vv_batch_header *h, vv_batch_m
 	}
 	if (prev_last != h->last_offset_delta)
 		return VARVE_ECORRUPT;
-	m->entries = trailer - room;
+	m->entries = map;
 	m->count = count;
 	return 0;
 }
@@ -658,7 +658,7 @@ int vv_record_skip_before(vv_record_reader *rr, int64_t offset)
 /* The map against the records: each chunk walked alone must start at its
  * first delta and end where the next starts, with its last delta, after
  * its count of records (the checksums are the batch checksum's). */
-static int validate_map(const uint8_t *batch, const vv_batch_header *h)
+int vv_batch_map_validate(const uint8_t *batch, const vv_batch_header *h)
 {
 	vv_batch_map m;
 	if (vv_batch_map_open(batch, h, &m))
@@ -698,6 +698,6 @@ int vv_batch_validate_records(const uint8_t *batch, const vv_batch_header *h,
 		;
 	vv_free(hdrs);
 	if (rc == VARVE_EEND && (h->attributes & VV_ATTR_RECORD_MAP))
-		rc = validate_map(batch, h) ? VARVE_ECORRUPT : VARVE_EEND;
+		rc = vv_batch_map_validate(batch, h) ? VARVE_ECORRUPT : VARVE_EEND;
 	return rc == VARVE_EEND ? 0 : rc;
 }

@@ -91,10 +91,9 @@ typedef struct vv_batch_builder {
 	int64_t first_ts, max_ts;
 	/* the record map's chunks so far: position, first index, first and
 	 * last offset delta (u32 each, in that order; the last chunk's last
-	 * delta is filled in by vv_bb_finish), and where the last one starts */
+	 * delta is filled in by vv_bb_finish) */
 	uint32_t *chunks;
 	uint32_t nchunks, chunk_cap;
-	size_t chunk_start;
 } vv_batch_builder;
 
 void vv_bb_init(vv_batch_builder *b);
@@ -166,6 +165,11 @@ uint32_t vv_batch_map_find(const vv_batch_map *m, uint32_t delta, uint32_t last_
 /* 0 when chunks [from, to) match their checksums, else -1. */
 int vv_batch_map_chunks_ok(const uint8_t *batch, const vv_batch_header *h, const vv_batch_map *m,
 			   uint32_t from, uint32_t to);
+
+/* A batch with a record map whose records decoded: each chunk walked alone
+ * must start at its first delta and end where the next starts, after its
+ * count of records, with its last delta. 0 or VARVE_ECORRUPT. */
+int vv_batch_map_validate(const uint8_t *batch, const vv_batch_header *h);
 
 /* Walks the records of one verified batch. If the batch is compressed, the
  * records are inflated into *scratch (grown as needed, bounded by max). */
